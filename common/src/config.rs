@@ -1,0 +1,402 @@
+//! The TOML configuration: every key optional, defaulting to the embedded values that
+//! `mailyard serve` runs on without `--config`.
+//!
+//! Invariants: an unknown key or a bad value is an error that names the key and the
+//! file's line (serde's `deny_unknown_fields` plus toml's spans); nothing starts on a bad
+//! config. `conf/mailyard.toml` is parsed by a test so it never rots.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The name this server gives itself: SMTP greeting and EHLO, Received headers,
+    /// Message-IDs it adds, the self-signed certificate's subject.
+    pub hostname: String,
+    /// Where mail (`mail/`), the index (`index.db`), the accounts (`accounts.db`) and
+    /// the generated certificate (`tls/`) live. Relative paths are taken from the
+    /// current directory.
+    pub data_dir: PathBuf,
+    /// Listening addresses; a listener left out of `[listen]` keeps its default, one
+    /// set to "" is off.
+    pub listen: Listen,
+    /// Certificate and key. Without them, a self-signed certificate for `hostname` is
+    /// created in `data_dir/tls/` on first start.
+    pub tls: Tls,
+    /// Authentication policy.
+    pub auth: Auth,
+    /// Protocol limits.
+    pub limits: Limits,
+    /// DNS resolution for SPF/DKIM/DMARC and MX lookups.
+    pub dns: Dns,
+    /// Outbound relay.
+    pub relay: Relay,
+    /// Logging.
+    pub log: Log,
+}
+
+/// `[listen]`: one address per listener, e.g. `smtp = "0.0.0.0:25"`; "" turns it off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    /// Inbound MX (port 25 role): mail from the internet for local domains.
+    #[serde(deserialize_with = "listener")]
+    pub smtp: Option<SocketAddr>,
+    /// Submission with STARTTLS (port 587 role), RFC 6409.
+    #[serde(deserialize_with = "listener")]
+    pub submission: Option<SocketAddr>,
+    /// Submission over implicit TLS (port 465 role), RFC 8314.
+    #[serde(deserialize_with = "listener")]
+    pub submissions: Option<SocketAddr>,
+    /// IMAP with STARTTLS (port 143 role).
+    #[serde(deserialize_with = "listener")]
+    pub imap: Option<SocketAddr>,
+    /// IMAP over implicit TLS (port 993 role), RFC 8314.
+    #[serde(deserialize_with = "listener")]
+    pub imaps: Option<SocketAddr>,
+    /// HTTP: autoconfig, metrics, health (reserved; bound once served).
+    #[serde(deserialize_with = "listener")]
+    pub http: Option<SocketAddr>,
+}
+
+/// `[tls]`: PEM files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// Certificate chain, PEM.
+    pub cert: Option<PathBuf>,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Accept LOGIN / AUTH PLAIN without TLS from 127.0.0.0/8 and ::1 (default true).
+    /// Everywhere else plaintext authentication needs TLS first.
+    pub plaintext_on_loopback: bool,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest message accepted, in bytes (SMTP SIZE, IMAP APPENDLIMIT). Default 25 MiB.
+    pub message_size: u64,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// Nameservers as `ip:port`, e.g. `["127.0.0.1:5353"]`. Empty: the system resolver.
+    #[serde(deserialize_with = "socket_addrs")]
+    pub nameservers: Vec<SocketAddr>,
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Relay {
+    /// Send all outbound mail through this `host:port` instead of the recipients' MX.
+    #[serde(deserialize_with = "host_port")]
+    pub smarthost: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// "auto" (human on a terminal, JSON otherwise), "human" or "json".
+    pub format: LogFormat,
+    /// A tracing filter, e.g. "info" or "mailyard_smtp=debug,info". `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise.
+    Auto,
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+fn loopback(port: u16) -> Option<SocketAddr> {
+    Some(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: "localhost".into(),
+            data_dir: PathBuf::from("./data"),
+            listen: Listen::default(),
+            tls: Tls::default(),
+            auth: Auth::default(),
+            limits: Limits::default(),
+            dns: Dns::default(),
+            relay: Relay::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            smtp: loopback(2525),
+            submission: loopback(2587),
+            submissions: loopback(2465),
+            imap: loopback(2143),
+            imaps: loopback(2993),
+            http: loopback(8080),
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            plaintext_on_loopback: true,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            message_size: 25 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: LogFormat::Auto,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file named by `--config`.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Bad TOML, an unknown key or a bad value. The message names the key and the line.
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file (or "<embedded default>").
+        file: String,
+        /// toml's message, with the line, column and offending key.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads `path`, or the embedded default when there is none.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            file: origin.to_string(),
+            message: describe(text, &e),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            file: origin.to_string(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks that need more than one key at a time.
+    fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.hostname.is_empty()
+            || !self
+                .hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            problems.push(format!(
+                "key `hostname`: {:?} is not a host name",
+                self.hostname
+            ));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            problems.push("keys `tls.cert` and `tls.key`: set both or neither".to_string());
+        }
+        if self.limits.message_size < 1024 {
+            problems.push("key `limits.message_size`: must be at least 1024 bytes".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// Every enabled listener with its name, in a stable order.
+    pub fn listeners(&self) -> Vec<(&'static str, SocketAddr)> {
+        let l = &self.listen;
+        [
+            ("smtp", l.smtp),
+            ("submission", l.submission),
+            ("submissions", l.submissions),
+            ("imap", l.imap),
+            ("imaps", l.imaps),
+            ("http", l.http),
+        ]
+        .into_iter()
+        .filter_map(|(name, addr)| addr.map(|a| (name, a)))
+        .collect()
+    }
+}
+
+/// toml's message with the line number spelled out first, so an admin sees
+/// "line 3: unknown field `smtpp`" before the excerpt.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let line = e
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    match line {
+        Some(line) => format!("line {line}: {}", e.message()),
+        None => e.message().to_string(),
+    }
+}
+
+fn listener<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{s:?} is not an address like \"127.0.0.1:25\" or \"[::1]:25\" (\"\" turns it off)"
+        ))
+    })
+}
+
+fn socket_addrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    v.iter()
+        .map(|s| {
+            s.parse().map_err(|_| {
+                serde::de::Error::custom(format!("{s:?} is not an address like \"127.0.0.1:53\""))
+            })
+        })
+        .collect()
+}
+
+fn host_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let ok = s
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if ok {
+        Ok(Some(s))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{s:?} is not a host:port like \"smtp.example.net:587\""
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default() {
+        let c = Config::parse("", "t").expect("empty config");
+        assert_eq!(c.hostname, "localhost");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        let names: Vec<_> = c
+            .listeners()
+            .iter()
+            .map(|(n, a)| format!("{n}={a}"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "smtp=127.0.0.1:2525",
+                "submission=127.0.0.1:2587",
+                "submissions=127.0.0.1:2465",
+                "imap=127.0.0.1:2143",
+                "imaps=127.0.0.1:2993",
+                "http=127.0.0.1:8080"
+            ]
+        );
+        assert!(c.auth.plaintext_on_loopback);
+        assert_eq!(c.limits.message_size, 25 * 1024 * 1024);
+    }
+
+    #[test]
+    fn listener_off_and_override() {
+        let c = Config::parse("[listen]\nsmtp = \"\"\nimap = \"127.0.0.2:1143\"\n", "t")
+            .expect("valid");
+        assert_eq!(c.listen.smtp, None);
+        assert_eq!(c.listen.imap, "127.0.0.2:1143".parse().ok());
+        assert_eq!(c.listen.submission, loopback(2587), "untouched keeps default");
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let cases: &[(&str, &[&str])] = &[
+            ("hostname = \"a\"\n[listen]\nsmtpp = \"\"\n", &["line 3", "smtpp"]),
+            ("[limits]\nmessage_size = \"big\"\n", &["line 2", "message_size"]),
+            ("\n\n[listen]\nimap = \"nowhere\"\n", &["line 4", "nowhere"]),
+            ("[dns]\nnameservers = [\"x\"]\n", &["line 2", "\"x\""]),
+            ("[relay]\nsmarthost = \"nohost\"\n", &["line 2", "host:port"]),
+            ("bogus = 1\n", &["line 1", "bogus"]),
+            ("[tls]\ncert = \"/a.pem\"\n", &["tls.key"]),
+            ("hostname = \"bad/host\"\n", &["hostname"]),
+            ("[log]\nformat = \"xml\"\n", &["line 2", "xml"]),
+        ];
+        for (text, needles) in cases {
+            let err = Config::parse(text, "f.toml").expect_err(text).to_string();
+            assert!(err.starts_with("f.toml: "), "{err}");
+            for n in *needles {
+                assert!(err.contains(n), "{text:?}: {err:?} lacks {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn production_config_parses() {
+        let text = include_str!("../../conf/mailyard.toml");
+        let c = Config::parse(text, "conf/mailyard.toml").expect("conf/mailyard.toml is valid");
+        assert_eq!(c.listen.smtp, "0.0.0.0:25".parse().ok());
+        assert_eq!(c.listen.imaps, "0.0.0.0:993".parse().ok());
+    }
+}

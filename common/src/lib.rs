@@ -1,0 +1,12 @@
+//! Shared pieces of the mailyard daemons: configuration, TLS, SASL decoding, logging,
+//! graceful shutdown and the listener loop.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod listener;
+pub mod log;
+pub mod sasl;
+pub mod shutdown;
+pub mod tls;
+
+pub use config::Config;

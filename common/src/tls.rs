@@ -1,0 +1,150 @@
+//! TLS server configuration: the admin's PEM files, or a self-signed certificate for
+//! the host name, created once in `data_dir/tls/` and reused on later starts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::Config;
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A PEM file held nothing usable.
+    #[error("{path}: {what}")]
+    Pem {
+        /// Which file.
+        path: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
+    /// Generating the self-signed certificate failed.
+    #[error("generating a self-signed certificate: {0}")]
+    Generate(String),
+    /// rustls refused the certificate and key.
+    #[error("certificate and key do not make a TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Where the generated certificate lives.
+pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
+    let dir = data_dir.join("tls");
+    (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+/// Returns the certificate and key paths in use, creating the self-signed pair when
+/// `[tls]` names none and none exists yet. The bool says whether one was created.
+pub fn ensure_certificate(config: &Config) -> Result<(PathBuf, PathBuf, bool), TlsError> {
+    if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
+        return Ok((cert.clone(), key.clone(), false));
+    }
+    let (cert, key) = self_signed_paths(&config.data_dir);
+    if cert.exists() && key.exists() {
+        return Ok((cert, key, false));
+    }
+    let mut names = vec![config.hostname.clone()];
+    if config.hostname != "localhost" {
+        names.push("localhost".into());
+    }
+    let generated =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let dir = cert.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_private(&key, generated.signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(&cert, generated.cert.pem()).map_err(|source| TlsError::Io {
+        path: cert.clone(),
+        source,
+    })?;
+    Ok((cert, key, true))
+}
+
+/// Writes a file readable by its owner only (the private key).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| TlsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Builds the rustls server configuration from PEM files.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let pem = |path: &Path, what: String| TlsError::Pem {
+        path: path.to_path_buf(),
+        what,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem(cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem(cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(pem(cert, "no CERTIFICATE block".into()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)?;
+    Ok(Arc::new(config))
+}
+
+/// `ensure_certificate` then `server_config`.
+pub fn load(config: &Config) -> Result<(Arc<ServerConfig>, bool), TlsError> {
+    let (cert, key, created) = ensure_certificate(config)?;
+    Ok((server_config(&cert, &key)?, created))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_created_once_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let (_, created) = load(&config).expect("first load");
+        assert!(created);
+        let (cert, _) = self_signed_paths(dir.path());
+        let before = std::fs::read(&cert).expect("cert");
+        let (_, created) = load(&config).expect("second load");
+        assert!(!created);
+        assert_eq!(before, std::fs::read(&cert).expect("cert"), "reused");
+    }
+
+    #[test]
+    fn bad_pem_names_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("c.pem");
+        std::fs::write(&cert, "not pem").expect("write");
+        let err = server_config(&cert, &cert).expect_err("bad pem").to_string();
+        assert!(err.contains("c.pem"), "{err}");
+    }
+}

@@ -1,0 +1,2 @@
+//! mailyard's IMAP daemon.
+pub mod proto;

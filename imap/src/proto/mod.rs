@@ -1,0 +1,36 @@
+//! The pure IMAP protocol layer: bytes in, typed values out, no I/O.
+//!
+//! - [`receiver`]: frames client input into whole commands, with literals
+//!   (RFC 9051 §4.3, §7.5), LITERAL+ (RFC 7888), literal8 (RFC 3516) and
+//!   limits; also plain lines for AUTHENTICATE (RFC 9051 §6.2.2) and IDLE
+//!   (RFC 2177).
+//! - [`command`]: parses one command into a [`command::Request`]
+//!   (RFC 9051 §6, RFC 3501 §6 and the extensions listed there).
+//! - [`sequence`], [`search`], [`fetch`]: sequence sets (RFC 9051 §9,
+//!   RFC 5182), search keys (RFC 9051 §6.4.4, RFC 7162 §3.1.5) and fetch
+//!   attributes (RFC 9051 §6.4.5, RFC 3516, RFC 7162).
+//! - [`response`]: byte writers for responses (RFC 9051 §7) and response
+//!   codes (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162).
+//!
+//! Extensions understood by the parser: LITERAL+ (RFC 7888), SASL-IR
+//! (RFC 4959), ENABLE (RFC 5161), CONDSTORE/QRESYNC (RFC 7162), LIST-EXTENDED
+//! (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE (RFC 6154), ESEARCH
+//! (RFC 4731), SEARCHRES (RFC 5182), MULTIAPPEND (RFC 3502), BINARY
+//! (RFC 3516), ID (RFC 2971), SORT/THREAD (RFC 5256), QUOTA (RFC 9208),
+//! COMPRESS (RFC 4978), UIDPLUS (RFC 4315), MOVE (RFC 6851), UNSELECT
+//! (RFC 3691), IDLE (RFC 2177), NAMESPACE (RFC 2342).
+//!
+//! Invariants: no function here panics, loops forever or allocates more than
+//! a constant factor of the bytes received, whatever the input; every limit
+//! is a named constant citing its RFC.
+
+pub mod command;
+pub mod fetch;
+pub mod parser;
+pub mod receiver;
+pub mod response;
+pub mod search;
+pub mod sequence;
+pub mod types;
+
+pub use parser::{ErrorKind, ParseError};

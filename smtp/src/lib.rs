@@ -1,0 +1,2 @@
+//! mailyard's SMTP daemon.
+pub mod proto;

@@ -1,0 +1,447 @@
+//! Accounts: domains, users (argon2id password hashes, quota) and aliases, in their own
+//! small SQLite database (`accounts.db`). Unlike the index this is not a cache: it is
+//! never rebuilt, so it runs with `synchronous=FULL`.
+//!
+//! Every call opens no long transaction, so the CLI and a running `serve` share the file;
+//! `serve` reads it on every login and every RCPT, so changes need no restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{Result, StoreError};
+use crate::index::BUSY_TIMEOUT;
+use crate::model::{Address, validate_domain};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS domain (
+    name    TEXT PRIMARY KEY,
+    created INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS user (
+    address  TEXT PRIMARY KEY,
+    domain   TEXT NOT NULL REFERENCES domain(name),
+    password TEXT NOT NULL,              -- PHC string, argon2id
+    quota    INTEGER NOT NULL DEFAULT 0, -- bytes, 0 = none
+    created  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS alias (
+    address TEXT NOT NULL,
+    target  TEXT NOT NULL,
+    PRIMARY KEY (address, target)
+) STRICT;
+";
+
+/// A user as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `local@domain`.
+    pub address: Address,
+    /// Quota in bytes; 0 means none.
+    pub quota: u64,
+}
+
+/// The accounts database.
+pub struct Accounts {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Accounts {
+    /// Opens (creating) `accounts.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Accounts> {
+        let path = data_dir.join("accounts.db");
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Accounts {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Invalid("accounts connection poisoned".into()))?;
+        f(&mut conn)
+    }
+
+    /// Adds a domain (idempotent when `allow_existing`).
+    pub fn add_domain(&self, domain: &str, allow_existing: bool) -> Result<String> {
+        let d = validate_domain(domain).map_err(StoreError::Invalid)?;
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO domain (name, created) VALUES (?1, ?2)",
+                params![d, now()],
+            )?;
+            if n == 0 && !allow_existing {
+                return Err(StoreError::Exists(format!("domain {d}")));
+            }
+            Ok(d.clone())
+        })
+    }
+
+    /// Removes a domain that has no users and no aliases left.
+    pub fn del_domain(&self, domain: &str) -> Result<()> {
+        let d = validate_domain(domain).map_err(StoreError::Invalid)?;
+        self.with(|c| {
+            let users: i64 =
+                c.query_row("SELECT COUNT(*) FROM user WHERE domain = ?1", [&d], |r| {
+                    r.get(0)
+                })?;
+            let aliases: i64 = c.query_row(
+                "SELECT COUNT(*) FROM alias WHERE address LIKE '%@' || ?1",
+                [&d],
+                |r| r.get(0),
+            )?;
+            if users + aliases > 0 {
+                return Err(StoreError::Invalid(format!(
+                    "domain {d} still has {users} user(s) and {aliases} alias target(s); remove them first"
+                )));
+            }
+            if c.execute("DELETE FROM domain WHERE name = ?1", [&d])? == 0 {
+                return Err(StoreError::Invalid(format!("no such domain: {d}")));
+            }
+            Ok(())
+        })
+    }
+
+    /// The domains, sorted.
+    pub fn domains(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT name FROM domain ORDER BY name")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Whether `domain` is one of ours.
+    pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
+        let d = domain.trim_end_matches('.').to_lowercase();
+        self.with(|c| {
+            Ok(c.query_row("SELECT 1 FROM domain WHERE name = ?1", [d], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    /// Adds a user (and its domain if new). Hashing happens before the database is
+    /// touched, so the write itself is short.
+    pub fn add_user(&self, address: &Address, password: &str) -> Result<()> {
+        let hash = hash_password(password)?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT OR IGNORE INTO domain (name, created) VALUES (?1, ?2)",
+                params![address.domain(), now()],
+            )?;
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO user (address, domain, password, created)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![address.to_string(), address.domain(), hash, now()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Exists(format!("user {address}")));
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Changes a user's password.
+    pub fn set_password(&self, address: &Address, password: &str) -> Result<()> {
+        let hash = hash_password(password)?;
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE user SET password = ?2 WHERE address = ?1",
+                params![address.to_string(), hash],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NoUser(address.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets a user's quota in bytes (0: none).
+    pub fn set_quota(&self, address: &Address, bytes: u64) -> Result<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE user SET quota = ?2 WHERE address = ?1",
+                params![address.to_string(), bytes as i64],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NoUser(address.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes a user (and aliases pointing only at it stay: they are the admin's to
+    /// remove). The mail stays on disk.
+    pub fn del_user(&self, address: &Address) -> Result<()> {
+        self.with(|c| {
+            if c.execute("DELETE FROM user WHERE address = ?1", [address.to_string()])? == 0 {
+                return Err(StoreError::NoUser(address.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    /// One user.
+    pub fn user(&self, address: &Address) -> Result<Option<User>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT quota FROM user WHERE address = ?1",
+                [address.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|quota| User {
+                address: address.clone(),
+                quota: quota as u64,
+            }))
+        })
+    }
+
+    /// Every user, sorted.
+    pub fn users(&self) -> Result<Vec<User>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT address, quota FROM user ORDER BY address")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (a, quota) = row?;
+                if let Ok(address) = Address::parse(&a) {
+                    out.push(User {
+                        address,
+                        quota: quota as u64,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Checks a login. Returns the user on success; None for an unknown user or a wrong
+    /// password (indistinguishable to the caller, and the unknown-user path hashes too,
+    /// so timing does not tell them apart).
+    pub fn authenticate(&self, login: &str, password: &str) -> Result<Option<Address>> {
+        let Ok(address) = Address::parse(login) else {
+            let _ = verify_password(DUMMY_HASH, password);
+            return Ok(None);
+        };
+        let hash: Option<String> = self.with(|c| {
+            Ok(c.query_row(
+                "SELECT password FROM user WHERE address = ?1",
+                [address.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        match hash {
+            Some(h) if verify_password(&h, password) => Ok(Some(address)),
+            Some(_) => Ok(None),
+            None => {
+                let _ = verify_password(DUMMY_HASH, password);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Adds an alias with one or more targets (the alias's domain becomes local).
+    pub fn add_alias(&self, alias: &Address, targets: &[Address]) -> Result<()> {
+        if targets.is_empty() {
+            return Err(StoreError::Invalid("an alias needs at least one target".into()));
+        }
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT OR IGNORE INTO domain (name, created) VALUES (?1, ?2)",
+                params![alias.domain(), now()],
+            )?;
+            for t in targets {
+                tx.execute(
+                    "INSERT OR IGNORE INTO alias (address, target) VALUES (?1, ?2)",
+                    params![alias.to_string(), t.to_string()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Removes an alias with all its targets.
+    pub fn del_alias(&self, alias: &Address) -> Result<()> {
+        self.with(|c| {
+            if c.execute("DELETE FROM alias WHERE address = ?1", [alias.to_string()])? == 0 {
+                return Err(StoreError::Invalid(format!("no such alias: {alias}")));
+            }
+            Ok(())
+        })
+    }
+
+    /// Every alias with its targets, sorted.
+    pub fn aliases(&self) -> Result<Vec<(String, Vec<String>)>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT address, target FROM alias ORDER BY address, target")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out: Vec<(String, Vec<String>)> = Vec::new();
+            for row in rows {
+                let (a, t) = row?;
+                match out.last_mut() {
+                    Some((last, ts)) if *last == a => ts.push(t),
+                    _ => out.push((a, vec![t])),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The targets of an alias (empty when it is none).
+    pub fn alias_targets(&self, alias: &Address) -> Result<Vec<Address>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT target FROM alias WHERE address = ?1")?;
+            let rows = st.query_map([alias.to_string()], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for t in rows {
+                if let Ok(a) = Address::parse(&t?) {
+                    out.push(a);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Resolves a recipient to local users: a user, an alias (followed through other
+    /// aliases up to a depth of 10, cycles ignored), or `user+tag` plus-addressing.
+    /// Empty when nobody here receives it.
+    pub fn resolve(&self, rcpt: &Address) -> Result<Vec<Address>> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        self.resolve_into(rcpt, 0, &mut out, &mut seen)?;
+        if out.is_empty() {
+            if let Some((base, _tag)) = rcpt.local().split_once('+') {
+                if let Ok(plain) = Address::parse(&format!("{base}@{}", rcpt.domain())) {
+                    self.resolve_into(&plain, 0, &mut out, &mut seen)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn resolve_into(
+        &self,
+        a: &Address,
+        depth: usize,
+        out: &mut Vec<Address>,
+        seen: &mut std::collections::HashSet<Address>,
+    ) -> Result<()> {
+        if depth > 10 || !seen.insert(a.clone()) {
+            return Ok(());
+        }
+        if self.user(a)?.is_some() {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+            return Ok(());
+        }
+        for t in self.alias_targets(a)? {
+            self.resolve_into(&t, depth + 1, out, seen)?;
+        }
+        Ok(())
+    }
+}
+
+/// A valid hash of a random password, verified against when the user is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Yl0ciz9Lx2PrtM1FXkQq7DPPhJ9NbvUP2gxcyHJDUfg";
+
+/// argon2id with the crate's defaults (RFC 9106's second recommended option).
+pub fn hash_password(password: &str) -> Result<String> {
+    if password.is_empty() {
+        return Err(StoreError::Invalid("the password is empty".into()));
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Invalid(format!("hashing the password: {e}")))
+}
+
+/// Checks `password` against a PHC hash string.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .ok()
+        .is_some_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> Address {
+        Address::parse(s).expect("valid address")
+    }
+
+    #[test]
+    fn users_domains_aliases() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let acc = Accounts::open(dir.path()).expect("open");
+        acc.add_user(&addr("alice@example.com"), "pw1").expect("add");
+        assert!(matches!(
+            acc.add_user(&addr("Alice@EXAMPLE.com"), "x"),
+            Err(StoreError::Exists(_))
+        ));
+        assert_eq!(acc.domains().expect("domains"), ["example.com"]);
+        assert_eq!(
+            acc.authenticate("alice@example.com", "pw1").expect("auth"),
+            Some(addr("alice@example.com"))
+        );
+        assert_eq!(acc.authenticate("alice@example.com", "bad").expect("auth"), None);
+        assert_eq!(acc.authenticate("nobody@example.com", "pw1").expect("auth"), None);
+        assert_eq!(acc.authenticate("not an address", "pw1").expect("auth"), None);
+        acc.set_password(&addr("alice@example.com"), "pw2").expect("passwd");
+        assert!(acc.authenticate("alice@example.com", "pw2").expect("auth").is_some());
+
+        acc.add_alias(&addr("team@other.org"), &[addr("alice@example.com"), addr("team2@other.org")])
+            .expect("alias");
+        acc.add_alias(&addr("team2@other.org"), &[addr("team@other.org")]).expect("cycle");
+        assert!(acc.is_local_domain("OTHER.org.").expect("local"));
+        assert_eq!(acc.resolve(&addr("team@other.org")).expect("resolve"), [addr("alice@example.com")]);
+        assert_eq!(
+            acc.resolve(&addr("alice+lists@example.com")).expect("resolve"),
+            [addr("alice@example.com")]
+        );
+        assert!(acc.resolve(&addr("bob@example.com")).expect("resolve").is_empty());
+        assert!(acc.del_domain("example.com").is_err(), "domain with users");
+        acc.del_user(&addr("alice@example.com")).expect("del");
+        assert!(acc.users().expect("users").is_empty());
+        acc.del_domain("example.com").expect("now empty");
+        assert_eq!(acc.aliases().expect("aliases").len(), 2);
+    }
+
+    #[test]
+    fn dummy_hash_is_valid() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_password(DUMMY_HASH, "anything"));
+    }
+}

@@ -1,0 +1,73 @@
+//! The store's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The mailbox does not exist.
+    #[error("no such mailbox: {0}")]
+    NoMailbox(String),
+    /// The mailbox exists already.
+    #[error("mailbox exists: {0}")]
+    MailboxExists(String),
+    /// A mailbox name that cannot be used.
+    #[error("bad mailbox name {name:?}: {why}")]
+    BadName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        why: crate::mailbox_name::NameError,
+    },
+    /// The user does not exist.
+    #[error("no such user: {0}")]
+    NoUser(String),
+    /// The user, alias or domain exists already.
+    #[error("{0} exists already")]
+    Exists(String),
+    /// A value was refused (bad address, bad domain, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// A mailbox has used all 26 keyword letters maildir offers.
+    #[error("too many keywords in this mailbox (maildir allows 26)")]
+    TooManyKeywords,
+    /// The writer thread is gone (the store is shutting down).
+    #[error("the store is shutting down")]
+    Closed,
+    /// The index was written by a newer mailyard.
+    #[error("index schema version {found} is newer than this mailyard knows ({known})")]
+    SchemaTooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest this build knows.
+        known: i64,
+    },
+}
+
+/// Attaches the path to an io::Error.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &std::path::Path) -> Result<T, StoreError>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

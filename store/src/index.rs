@@ -1,0 +1,271 @@
+//! The SQLite index: WAL, foreign keys, `STRICT` tables, schema in `schema.sql`,
+//! migrations on `PRAGMA user_version`.
+//!
+//! Invariants: writes go through the one writer thread (`writer.rs`); readers take a
+//! connection from the pool, so a reader never waits on a writer (WAL) and nobody sees
+//! "database is locked" (a generous busy timeout covers another process's writer).
+//! The index is a cache: `synchronous=NORMAL` is enough, because a commit lost to a
+//! power cut is recovered from the maildir on the next start (see `reconcile`).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::error::Result;
+use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
+
+/// The newest schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations: `MIGRATIONS[n]` takes version n to n+1.
+const MIGRATIONS: [&str; 1] = [include_str!("schema.sql")];
+
+/// How long a connection waits for another process's write transaction.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Opens a connection with the pragmas every index connection uses.
+pub fn connect(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Brings the schema up to `SCHEMA_VERSION`.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(crate::StoreError::SchemaTooNew {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (v, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now > v as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", v as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A pool of read-only connections.
+pub struct Readers {
+    path: std::path::PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+/// Readers kept when idle; more are opened on demand and dropped after use.
+const MAX_IDLE_READERS: usize = 16;
+
+impl Readers {
+    /// A pool over the index at `path`.
+    pub fn new(path: &Path) -> Self {
+        Readers {
+            path: path.to_path_buf(),
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` with a read connection (blocking; call from a blocking context).
+    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.pool.lock().map_or(None, |mut p| p.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => connect(&self.path, true)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < MAX_IDLE_READERS {
+                p.push(conn);
+            }
+        }
+        out
+    }
+}
+
+/// A mailbox as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxInfo {
+    /// Row id.
+    pub id: MailboxId,
+    /// Owner, `local@domain`.
+    pub user: String,
+    /// IMAP name.
+    pub name: String,
+    /// RFC 9051 §2.3.1.1.
+    pub uidvalidity: UidValidity,
+    /// The next UID to be assigned.
+    pub uidnext: Uid,
+    /// RFC 7162 HIGHESTMODSEQ.
+    pub highestmodseq: ModSeq,
+    /// RFC 6154 attribute.
+    pub special_use: Option<String>,
+    /// Subscribed (RFC 9051 §6.3.7).
+    pub subscribed: bool,
+}
+
+const MAILBOX_COLUMNS: &str =
+    "id, user, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed";
+
+fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MailboxInfo> {
+    Ok(MailboxInfo {
+        id: MailboxId(r.get(0)?),
+        user: r.get(1)?,
+        name: r.get(2)?,
+        uidvalidity: UidValidity(r.get(3)?),
+        uidnext: Uid(r.get(4)?),
+        highestmodseq: ModSeq(r.get::<_, i64>(5)? as u64),
+        special_use: r.get(6)?,
+        subscribed: r.get(7)?,
+    })
+}
+
+/// A user's mailboxes, by name.
+pub fn mailboxes(conn: &Connection, user: &str) -> Result<Vec<MailboxInfo>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE user = ?1 ORDER BY name"
+    ))?;
+    let rows = st.query_map([user], mailbox_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One mailbox by owner and name.
+pub fn mailbox(conn: &Connection, user: &str, name: &str) -> Result<Option<MailboxInfo>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE user = ?1 AND name = ?2"
+    ))?;
+    Ok(st.query_row([user, name], mailbox_row).optional()?)
+}
+
+/// One mailbox by id.
+pub fn mailbox_by_id(conn: &Connection, id: MailboxId) -> Result<Option<MailboxInfo>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE id = ?1"
+    ))?;
+    Ok(st.query_row([id.0], mailbox_row).optional()?)
+}
+
+/// Every mailbox of every user with its HIGHESTMODSEQ and UIDNEXT: what the change
+/// watcher compares to notice another process's writes.
+pub fn all_mailbox_marks(conn: &Connection) -> Result<Vec<(MailboxId, u64, u32)>> {
+    let mut st = conn.prepare_cached("SELECT id, highestmodseq, uidnext FROM mailbox")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            MailboxId(r.get(0)?),
+            r.get::<_, i64>(1)? as u64,
+            r.get(2)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A message's row in the hot table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// RFC 9051 §2.3.1.1.
+    pub uid: Uid,
+    /// File name before `:2,`.
+    pub base: String,
+    /// Whether the file is in `new/`.
+    pub in_new: bool,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub internaldate: i64,
+    /// Flags and keywords.
+    pub flags: FlagSet,
+    /// RFC 7162 MODSEQ.
+    pub modseq: ModSeq,
+}
+
+/// The messages of a mailbox in UID order.
+pub fn messages(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageInfo>> {
+    let mut st = conn.prepare_cached(
+        "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
+         FROM message WHERE mailbox_id = ?1 ORDER BY uid",
+    )?;
+    let rows = st.query_map([mailbox.0], message_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageInfo> {
+    Ok(MessageInfo {
+        uid: Uid(r.get(0)?),
+        base: r.get(1)?,
+        in_new: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        internaldate: r.get(4)?,
+        flags: FlagSet {
+            flags: Flags(r.get(5)?),
+            keywords: FlagSet::parse_keywords(&r.get::<_, String>(6)?),
+        },
+        modseq: ModSeq(r.get::<_, i64>(7)? as u64),
+    })
+}
+
+/// The summary columns of one message.
+pub fn summary(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uid: Uid,
+) -> Result<Option<crate::summary::Summary>> {
+    let mut st = conn.prepare_cached(
+        "SELECT envelope, body, bodystructure, sent_date, subject, from_addr, to_addr,
+                cc_addr, bcc_addr, message_id, in_reply_to, refs
+         FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2",
+    )?;
+    Ok(st
+        .query_row(params![mailbox.0, uid.0], |r| {
+            Ok(crate::summary::Summary {
+                envelope: r.get(0)?,
+                body: r.get(1)?,
+                bodystructure: r.get(2)?,
+                sent_date: r.get(3)?,
+                subject: r.get(4)?,
+                from: r.get(5)?,
+                to: r.get(6)?,
+                cc: r.get(7)?,
+                bcc: r.get(8)?,
+                message_id: r.get(9)?,
+                in_reply_to: r.get(10)?,
+                references: r.get(11)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Expunged UIDs with MODSEQ above `since` (RFC 7162 §3.2.10 VANISHED).
+pub fn expunged_since(conn: &Connection, mailbox: MailboxId, since: ModSeq) -> Result<Vec<Uid>> {
+    let mut st = conn.prepare_cached(
+        "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+    )?;
+    let rows = st.query_map(params![mailbox.0, since.0 as i64], |r| Ok(Uid(r.get(0)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The distinct users that have mailboxes in the index.
+pub fn users(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT DISTINCT user FROM mailbox ORDER BY user")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

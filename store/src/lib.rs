@@ -1,0 +1,430 @@
+//! mailyard's message store: a Maildir++ tree per user (the truth), a SQLite index
+//! (a cache, rebuildable from the tree), an accounts database (not a cache), and a
+//! delivery API with group commit.
+//!
+//! Invariants (see each module):
+//! - A message is acknowledged only after its file is fsynced, linked into place, its
+//!   directory fsynced and its index row committed (`writer.rs`).
+//! - All index writes go through one writer thread; readers use their own connections.
+//! - Changes are published per mailbox after commit (`changes.rs`).
+//! - No mailbox name reaches a path outside the user's tree (`mailbox_name.rs`).
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod changes;
+pub mod error;
+pub mod imapfmt;
+pub mod index;
+pub mod maildir;
+pub mod mailbox_name;
+pub mod model;
+pub mod summary;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use accounts::Accounts;
+pub use error::{Result, StoreError};
+pub use index::{MailboxInfo, MessageInfo};
+pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
+pub use writer::{Delivered, FlagMode, ReconcileReport};
+
+use changes::Changes;
+use error::IoContext;
+use writer::{DeliverOp, Op, Outcome, Writer};
+
+/// The store of one data dir. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    writer: Writer,
+    readers: index::Readers,
+    changes: Arc<Changes>,
+    accounts: Accounts,
+}
+
+/// What `Store::open` found and did.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// The index file did not exist and was rebuilt from the maildir tree.
+    pub rebuilt: Option<Vec<(String, ReconcileReport)>>,
+}
+
+impl Store {
+    /// Opens the store in `data_dir`, creating the directory, the index and the accounts
+    /// database as needed. When the index file is missing it is rebuilt from the maildir
+    /// tree for every user in the accounts database.
+    pub fn open(data_dir: &Path) -> Result<(Store, OpenReport)> {
+        std::fs::create_dir_all(data_dir.join("mail")).at(data_dir)?;
+        let db = data_dir.join("index.db");
+        let fresh = !db.exists();
+        let mut conn = index::connect(&db, false)?;
+        index::migrate(&mut conn)?;
+        let changes = Arc::new(Changes::default());
+        let store = Store {
+            inner: Arc::new(Inner {
+                data_dir: data_dir.to_path_buf(),
+                writer: Writer::start(conn, data_dir.to_path_buf(), changes.clone()),
+                readers: index::Readers::new(&db),
+                changes,
+                accounts: Accounts::open(data_dir)?,
+            }),
+        };
+        let mut report = OpenReport::default();
+        if fresh {
+            report.rebuilt = Some(store.reconcile_all_blocking(true)?);
+        }
+        Ok((store, report))
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The accounts database.
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
+    }
+
+    /// Starts noticing writes made by other processes on this data dir (the CLI) and
+    /// publishing them like our own. `serve` calls this once.
+    pub fn watch_other_processes(&self) -> Result<()> {
+        let db = self.inner.data_dir.join("index.db");
+        changes::watch_other_processes(db.clone(), Arc::downgrade(&self.inner.changes)).at(&db)
+    }
+
+    /// Subscribes to a mailbox's changes (its HIGHESTMODSEQ as last published).
+    pub fn subscribe(&self, mailbox: MailboxId) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe(mailbox)
+    }
+
+    /// Runs `f` on a pooled read connection (blocking).
+    pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        self.inner.readers.with(f)
+    }
+
+    /// `read` from async code, on the blocking pool.
+    pub async fn read_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read(f))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    /// A user's mailboxes.
+    pub fn mailboxes(&self, user: &Address) -> Result<Vec<MailboxInfo>> {
+        self.read(|c| index::mailboxes(c, &user.to_string()))
+    }
+
+    /// One mailbox.
+    pub fn mailbox(&self, user: &Address, name: &str) -> Result<Option<MailboxInfo>> {
+        let name = writer::normalize_name(name)?;
+        self.read(|c| index::mailbox(c, &user.to_string(), &name))
+    }
+
+    /// A mailbox's messages in UID order.
+    pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageInfo>> {
+        self.read(|c| index::messages(c, mailbox))
+    }
+
+    /// The path of a message's file inside `mailbox` of `user`.
+    pub fn message_path(&self, user: &Address, mailbox: &str, m: &MessageInfo) -> Result<PathBuf> {
+        let dir = writer::mailbox_path(&self.inner.data_dir, user, mailbox)?;
+        let map = if m.flags.keywords.is_empty() {
+            Vec::new()
+        } else {
+            maildir::read_keywords(&dir).at(&dir)?
+        };
+        let path = maildir::message_path(&dir, &m.base, m.in_new, &m.flags, &map);
+        if path.exists() {
+            return Ok(path);
+        }
+        Ok(maildir::find_by_base(&dir, &m.base)
+            .at(&dir)?
+            .map_or(path, |(p, _)| p))
+    }
+
+    async fn submit(&self, op: Op) -> Result<Outcome> {
+        self.inner
+            .writer
+            .submit(op)
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    fn submit_blocking(&self, op: Op) -> Result<Outcome> {
+        self.inner.writer.submit_blocking(op)
+    }
+
+    /// Delivers one message to the INBOX of each of `recipients`: written once, hard
+    /// linked into every mailbox, durable in every maildir and in the index before this
+    /// returns (RFC 5321 §6.1: the 250 reply means we took responsibility).
+    pub async fn deliver(&self, message: Vec<u8>, recipients: &[Address]) -> Result<Vec<Delivered>> {
+        let targets = recipients
+            .iter()
+            .map(|r| (r.clone(), "INBOX".to_string()))
+            .collect();
+        let op = self.stage(message, targets, FlagSet::default(), None).await?;
+        match self.submit(Op::Deliver(op)).await? {
+            Outcome::Delivered(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// RFC 9051 §6.3.12 APPEND: one message into one mailbox with flags and an
+    /// optional INTERNALDATE (unix seconds).
+    pub async fn append(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        message: Vec<u8>,
+        flags: FlagSet,
+        internaldate: Option<i64>,
+    ) -> Result<Delivered> {
+        let name = writer::normalize_name(mailbox)?;
+        let op = self
+            .stage(message, vec![(user.clone(), name)], flags, internaldate)
+            .await?;
+        match self.submit(Op::Deliver(op)).await? {
+            Outcome::Delivered(mut d) => d.pop().ok_or(StoreError::Closed),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Writes the message to `tmp/` of the first target and fsyncs it; parses it once.
+    async fn stage(
+        &self,
+        message: Vec<u8>,
+        targets: Vec<(Address, String)>,
+        flags: FlagSet,
+        internaldate: Option<i64>,
+    ) -> Result<DeliverOp> {
+        let Some((first, _)) = targets.first() else {
+            return Err(StoreError::Invalid("no recipients".into()));
+        };
+        let tmp_dir = maildir::user_root(&self.inner.data_dir, first).join("tmp");
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
+            let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &message).at(&tmp_dir)?;
+            let internaldate = match internaldate {
+                Some(t) => {
+                    maildir::set_internaldate(&tmp, t).at(&tmp)?;
+                    t
+                }
+                None => SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64),
+            };
+            let summary = Arc::new(summary::summarize(&message));
+            Ok(DeliverOp {
+                tmp,
+                targets,
+                size: message.len() as u64,
+                internaldate,
+                flags,
+                summary,
+            })
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Creates a mailbox (RFC 9051 §6.3.4); fails when it exists.
+    pub async fn create_mailbox(
+        &self,
+        user: &Address,
+        name: &str,
+        special_use: Option<String>,
+    ) -> Result<MailboxInfo> {
+        let op = Op::EnsureMailbox {
+            user: user.clone(),
+            name: name.to_string(),
+            special_use,
+            exclusive: true,
+        };
+        match self.submit(op).await? {
+            Outcome::Mailbox(m) => Ok(m),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Creates a user's default mailboxes (INBOX, Sent, Drafts, Trash, Junk, Archive
+    /// with their RFC 6154 attributes) where missing, and subscribes them.
+    pub fn setup_user_blocking(&self, user: &Address) -> Result<Vec<MailboxInfo>> {
+        let mut out = Vec::new();
+        for (name, special) in model::DEFAULT_MAILBOXES {
+            let op = Op::EnsureMailbox {
+                user: user.clone(),
+                name: name.to_string(),
+                special_use: special.map(str::to_string),
+                exclusive: false,
+            };
+            match self.submit_blocking(op)? {
+                Outcome::Mailbox(m) => out.push(m),
+                other => return Err(unexpected(other)),
+            }
+        }
+        let root = maildir::user_root(&self.inner.data_dir, user);
+        let mut subs = maildir::read_subscriptions(&root).at(&root)?;
+        for m in &out {
+            if !subs.contains(&m.name) {
+                subs.push(m.name.clone());
+            }
+        }
+        maildir::write_subscriptions(&root, &subs).at(&root)?;
+        self.reconcile_blocking(user, false)?;
+        self.mailboxes(user)
+    }
+
+    /// RFC 9051 §6.4.6 STORE on UIDs.
+    pub async fn set_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: Vec<Uid>,
+        mode: FlagMode,
+        flags: FlagSet,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<(Vec<(Uid, FlagSet, ModSeq)>, Vec<Uid>)> {
+        let op = Op::SetFlags {
+            mailbox,
+            uids,
+            mode,
+            flags,
+            unchanged_since,
+        };
+        match self.submit(op).await? {
+            Outcome::Flags { changed, modified } => Ok((changed, modified)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// RFC 9051 §6.4.3 EXPUNGE (or §6.4.9 UID EXPUNGE with `uids`).
+    pub async fn expunge(&self, mailbox: MailboxId, uids: Option<Vec<Uid>>) -> Result<Vec<Uid>> {
+        match self.submit(Op::Expunge { mailbox, uids }).await? {
+            Outcome::Expunged(u) => Ok(u),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Brings one user's index in line with the maildir (`rebuild`: from nothing).
+    pub fn reconcile_blocking(&self, user: &Address, rebuild: bool) -> Result<ReconcileReport> {
+        let op = Op::Reconcile {
+            user: user.clone(),
+            rebuild,
+        };
+        match self.submit_blocking(op)? {
+            Outcome::Reconciled(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Reconciles every user of the accounts database, and drops index rows of users
+    /// that no longer exist.
+    pub fn reconcile_all_blocking(&self, rebuild: bool) -> Result<Vec<(String, ReconcileReport)>> {
+        let users = self.accounts().users()?;
+        let mut out = Vec::new();
+        for u in &users {
+            out.push((u.address.to_string(), self.reconcile_blocking(&u.address, rebuild)?));
+        }
+        for stale in self.read(index::users)? {
+            if !users.iter().any(|u| u.address.to_string() == stale) {
+                if let Ok(a) = Address::parse(&stale) {
+                    // Their tree is gone from accounts: forget the rows, keep the files.
+                    self.forget_user_blocking(&a)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// After a crash (or another tool writing the tree), brings the whole index in line
+    /// with the maildir: files the index lacks are adopted, rows without files dropped.
+    /// `serve` runs this on start, before it accepts anything.
+    pub fn recover_blocking(&self) -> Result<Vec<(String, ReconcileReport)>> {
+        self.reconcile_all_blocking(false)
+    }
+
+    /// Drops a user's index rows (the files stay).
+    pub fn forget_user_blocking(&self, user: &Address) -> Result<()> {
+        self.submit_blocking(Op::Forget { user: user.clone() })
+            .map(|_| ())
+    }
+
+    /// Compares the index with the maildir tree for every user, without changing
+    /// anything. Each problem is one line.
+    pub fn check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        for u in self.accounts().users()? {
+            let root = maildir::user_root(&self.inner.data_dir, &u.address);
+            let on_disk = if root.is_dir() {
+                maildir::list_mailboxes(&root).at(&root)?
+            } else {
+                problems.push(format!("{}: no maildir at {}", u.address, root.display()));
+                continue;
+            };
+            let indexed = self.mailboxes(&u.address)?;
+            for (name, dir) in &on_disk {
+                let Some(mb) = indexed.iter().find(|m| &m.name == name) else {
+                    problems.push(format!("{}: mailbox {name:?} is not indexed", u.address));
+                    continue;
+                };
+                let map = maildir::read_keywords(dir).at(dir)?;
+                let files = maildir::scan_messages(dir, &map).at(dir)?;
+                let rows = self.messages(mb.id)?;
+                let by_base: std::collections::HashMap<&str, &MessageInfo> =
+                    rows.iter().map(|m| (m.base.as_str(), m)).collect();
+                let mut seen = std::collections::HashSet::new();
+                for f in &files {
+                    seen.insert(f.parsed.base.as_str());
+                    match by_base.get(f.parsed.base.as_str()) {
+                        None => problems.push(format!(
+                            "{}: {name}: file {} is not indexed",
+                            u.address,
+                            f.path.display()
+                        )),
+                        Some(m) if m.flags != f.parsed.flags => problems.push(format!(
+                            "{}: {name}: UID {} flags differ between index and file name",
+                            u.address, m.uid.0
+                        )),
+                        Some(m) if m.uid.0 >= mb.uidnext.0 => problems.push(format!(
+                            "{}: {name}: UID {} is not below UIDNEXT {}",
+                            u.address, m.uid.0, mb.uidnext.0
+                        )),
+                        Some(_) => {}
+                    }
+                }
+                for m in &rows {
+                    if !seen.contains(m.base.as_str()) {
+                        problems.push(format!(
+                            "{}: {name}: UID {} has no file ({})",
+                            u.address, m.uid.0, m.base
+                        ));
+                    }
+                }
+            }
+            for mb in &indexed {
+                if !on_disk.iter().any(|(n, _)| n == &mb.name) {
+                    problems.push(format!(
+                        "{}: mailbox {:?} is indexed but has no directory",
+                        u.address, mb.name
+                    ));
+                }
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn unexpected(o: Outcome) -> StoreError {
+    StoreError::Invalid(format!("internal: unexpected writer outcome {o:?}"))
+}

@@ -1,0 +1,498 @@
+//! The Maildir++ tree: the truth the index is rebuilt from.
+//!
+//! Layout per user, under `data_dir/mail/<domain>/<localpart>/`:
+//! - INBOX is the root's `cur/ new/ tmp/`; a folder is `.Name` (hierarchy separator
+//!   `.`, non-ASCII names in modified UTF-7 as Dovecot stores them), with a
+//!   `maildirfolder` marker file as Courier and Dovecot create.
+//! - A message file is named `<unique>,S=<size>,W=<size>,U=<uid>` in `new/`, or with
+//!   `:2,<flags>` in `cur/` (maildir(5) info: D F R S T, then keyword letters a–z
+//!   mapped by the mailbox's `dovecot-keywords` file, Dovecot's format). The file holds
+//!   the message as received, CRLF line endings, so S= and W= are equal and FETCH
+//!   serves the bytes unchanged. `,U=` keeps the UID in the name itself, so the UID
+//!   is as durable as the rename that delivered the file; other tools (mutt, Dovecot)
+//!   keep the part before `:2,` when they move or re-flag a file.
+//! - `mailyard-state` per mailbox: UIDVALIDITY, the UID and MODSEQ reserved so far
+//!   (never reused after an index rebuild, even for expunged messages), special use.
+//! - `subscriptions` at the root: one subscribed name per line, as Courier/Dovecot.
+//!
+//! Write order for a message (invariant): write to `tmp/`, fsync the file, link or
+//! rename it into `new/` or `cur/`, fsync that directory, and only then commit the
+//! index row and acknowledge.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::mailbox_name;
+use crate::model::{Address, FlagSet, Flags};
+
+/// The mailbox state file's name.
+pub const STATE_FILE: &str = "mailyard-state";
+/// Dovecot's keyword map file's name.
+pub const KEYWORDS_FILE: &str = "dovecot-keywords";
+/// Courier/Dovecot subscriptions file.
+pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
+/// Maildir info letters give at most 26 keywords per mailbox (Dovecot's limit too).
+pub const MAX_KEYWORDS: usize = 26;
+
+/// The root of a user's Maildir++ tree.
+pub fn user_root(data_dir: &Path, user: &Address) -> PathBuf {
+    data_dir
+        .join("mail")
+        .join(user.domain())
+        .join(user.local())
+}
+
+/// The directory of mailbox `name` inside `root`. Fails for names that are not valid,
+/// which is how no crafted name reaches outside the tree.
+pub fn mailbox_dir(root: &Path, name: &str) -> Result<PathBuf, mailbox_name::NameError> {
+    let dir = mailbox_name::to_dir(name)?;
+    Ok(if dir.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(dir)
+    })
+}
+
+/// Creates `cur/ new/ tmp/` (and the `maildirfolder` marker for a subfolder), then
+/// fsyncs the parents so the mailbox survives a crash.
+pub fn create_maildir(dir: &Path, is_folder: bool) -> io::Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(sub))?;
+    }
+    if is_folder {
+        File::create(dir.join("maildirfolder"))?;
+    }
+    sync_dir(dir)?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// fsync of a directory: makes the renames and links inside it durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A name unique to this process and moment: `<secs>.M<usecs>P<pid>Q<n>.<host>`, as
+/// maildir(5) recommends, with '/' and ':' in the host escaped as it says.
+pub fn unique_name(host: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let host = host.replace('/', "\\057").replace(':', "\\072");
+    format!(
+        "{}.M{}P{}Q{}.{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        n,
+        host
+    )
+}
+
+/// The host part of generated file names: the kernel's host name, as maildir(5) asks.
+pub fn host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    })
+}
+
+/// Writes `bytes` to a new file in `tmp_dir` and fsyncs it. Returns its path.
+pub fn write_tmp(tmp_dir: &Path, host: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let path = tmp_dir.join(unique_name(host));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    f.write_all(bytes)?;
+    f.sync_data()?;
+    Ok(path)
+}
+
+/// Sets a file's modification time: INTERNALDATE lives there (as with Dovecot).
+pub fn set_internaldate(path: &Path, unix_secs: i64) -> io::Result<()> {
+    let t = UNIX_EPOCH + std::time::Duration::from_secs(unix_secs.max(0) as u64);
+    OpenOptions::new().write(true).open(path)?.set_modified(t)
+}
+
+/// The base of a message file name: everything that stays when flags change.
+pub fn base_name(unique: &str, size: u64, uid: u32) -> String {
+    format!("{unique},S={size},W={size},U={uid}")
+}
+
+/// The path of a message inside its mailbox directory: `new/<base>` when it carries no
+/// flags yet and `in_new`, else `cur/<base>:2,<info>`.
+pub fn message_path(
+    mailbox_dir: &Path,
+    base: &str,
+    in_new: bool,
+    flags: &FlagSet,
+    keyword_map: &[String],
+) -> PathBuf {
+    if in_new {
+        mailbox_dir.join("new").join(base)
+    } else {
+        mailbox_dir
+            .join("cur")
+            .join(format!("{base}:2,{}", info(flags, keyword_map)))
+    }
+}
+
+/// The maildir(5) info letters for `flags`, in ASCII order as the spec requires.
+pub fn info(flags: &FlagSet, keyword_map: &[String]) -> String {
+    let mut letters: Vec<char> = Flags::TABLE
+        .iter()
+        .filter(|(f, _, _)| flags.flags.contains(*f))
+        .map(|(_, _, c)| *c)
+        .collect();
+    for kw in &flags.keywords {
+        if let Some(i) = keyword_map.iter().position(|k| k == kw) {
+            letters.push((b'a' + i as u8) as char);
+        }
+    }
+    letters.sort_unstable();
+    letters.into_iter().collect()
+}
+
+/// What a message file's name tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedName {
+    /// Everything before `:2,`.
+    pub base: String,
+    /// The `,U=` value, if any.
+    pub uid: Option<u32>,
+    /// The `,S=` value, if any.
+    pub size: Option<u64>,
+    /// Flags and keywords from the info part.
+    pub flags: FlagSet,
+}
+
+/// Parses a file name found in `new/` or `cur/` (keywords resolved through `keyword_map`).
+pub fn parse_name(name: &str, keyword_map: &[String]) -> ParsedName {
+    let (base, info) = match name.split_once(":2,") {
+        Some((b, i)) => (b, i),
+        None => (name.split_once(':').map_or(name, |(b, _)| b), ""),
+    };
+    let field = |key: &str| {
+        base.split(',')
+            .skip(1)
+            .find_map(|part| part.strip_prefix(key))
+    };
+    let mut flags = FlagSet::default();
+    for c in info.chars() {
+        if let Some((f, _, _)) = Flags::TABLE.iter().find(|(_, _, l)| *l == c) {
+            flags.flags = flags.flags.union(*f);
+        } else if c.is_ascii_lowercase() {
+            if let Some(kw) = keyword_map.get((c as u8 - b'a') as usize) {
+                flags.keywords.push(kw.clone());
+            }
+        }
+    }
+    flags.keywords.sort();
+    flags.keywords.dedup();
+    ParsedName {
+        base: base.to_string(),
+        uid: field("U=").and_then(|v| v.parse().ok()).filter(|u| *u > 0),
+        size: field("S=").and_then(|v| v.parse().ok()),
+        flags,
+    }
+}
+
+/// Durable per-mailbox numbers that the index alone must not be trusted with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxState {
+    /// RFC 9051 §2.3.1.1 UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// No UID at or above this has been handed out; raised in blocks before use.
+    pub uid_reserved: u32,
+    /// No MODSEQ at or above this has been handed out; raised in blocks before use.
+    pub modseq_reserved: u64,
+    /// RFC 6154 special-use attribute, e.g. `\Sent`.
+    pub special_use: Option<String>,
+}
+
+/// How far a reservation is raised at a time: one state-file write per this many.
+pub const UID_BLOCK: u32 = 1024;
+/// How far the MODSEQ reservation is raised at a time.
+pub const MODSEQ_BLOCK: u64 = 4096;
+
+/// Reads `mailyard-state`; None when it does not exist.
+pub fn read_state(dir: &Path) -> io::Result<Option<MailboxState>> {
+    let text = match fs::read_to_string(dir.join(STATE_FILE)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut state = MailboxState {
+        uidvalidity: 0,
+        uid_reserved: 1,
+        modseq_reserved: 1,
+        special_use: None,
+    };
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        match k {
+            "uidvalidity" => state.uidvalidity = v.parse().unwrap_or(0),
+            "uid_reserved" => state.uid_reserved = v.parse().unwrap_or(1),
+            "modseq_reserved" => state.modseq_reserved = v.parse().unwrap_or(1),
+            "special_use" if !v.is_empty() => state.special_use = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    if state.uidvalidity == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: no uidvalidity", dir.join(STATE_FILE).display()),
+        ));
+    }
+    Ok(Some(state))
+}
+
+/// Writes `mailyard-state` atomically and durably.
+pub fn write_state(dir: &Path, state: &MailboxState) -> io::Result<()> {
+    let text = format!(
+        "uidvalidity={}\nuid_reserved={}\nmodseq_reserved={}\nspecial_use={}\n",
+        state.uidvalidity,
+        state.uid_reserved,
+        state.modseq_reserved,
+        state.special_use.as_deref().unwrap_or("")
+    );
+    write_atomic(dir, STATE_FILE, text.as_bytes())
+}
+
+/// Writes `dir/name` through a temporary file, fsync and rename, then fsyncs `dir`.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(name))?;
+    sync_dir(dir)
+}
+
+/// Reads Dovecot's `dovecot-keywords`: lines `<index> <keyword>`; index 0 is letter 'a'.
+pub fn read_keywords(dir: &Path) -> io::Result<Vec<String>> {
+    let text = match fs::read_to_string(dir.join(KEYWORDS_FILE)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut map = vec![String::new(); MAX_KEYWORDS];
+    let mut len = 0;
+    for line in text.lines() {
+        let Some((i, kw)) = line.split_once(' ') else {
+            continue;
+        };
+        if let Ok(i) = i.parse::<usize>() {
+            if i < MAX_KEYWORDS && !kw.is_empty() {
+                map[i] = kw.to_string();
+                len = len.max(i + 1);
+            }
+        }
+    }
+    map.truncate(len);
+    Ok(map)
+}
+
+/// Writes `dovecot-keywords`.
+pub fn write_keywords(dir: &Path, map: &[String]) -> io::Result<()> {
+    let text: String = map
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| !k.is_empty())
+        .map(|(i, k)| format!("{i} {k}\n"))
+        .collect();
+    write_atomic(dir, KEYWORDS_FILE, text.as_bytes())
+}
+
+/// Reads the subscriptions file (one name per line; Dovecot's versioned header
+/// `V\t2` and blank lines skipped).
+pub fn read_subscriptions(root: &Path) -> io::Result<Vec<String>> {
+    match fs::read_to_string(root.join(SUBSCRIPTIONS_FILE)) {
+        Ok(t) => Ok(t
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("V\t"))
+            .map(|l| mailbox_name::utf7_decode(l).unwrap_or_else(|| l.to_string()))
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the subscriptions file (modified UTF-7 names, one per line).
+pub fn write_subscriptions(root: &Path, names: &[String]) -> io::Result<()> {
+    let text: String = names
+        .iter()
+        .map(|n| format!("{}\n", mailbox_name::utf7_encode(n)))
+        .collect();
+    write_atomic(root, SUBSCRIPTIONS_FILE, text.as_bytes())
+}
+
+/// The mailboxes present in a user's tree: INBOX (the root) and every `.Name`
+/// directory that decodes to a valid name.
+pub fn list_mailboxes(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    if root.join("cur").is_dir() {
+        out.push(("INBOX".to_string(), root.to_path_buf()));
+    }
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let Some(fname) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if let Some(name) = mailbox_name::from_dir(&fname) {
+            if entry.path().join("cur").is_dir() {
+                out.push((name, entry.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A message file found by a scan.
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    /// The full path.
+    pub path: PathBuf,
+    /// True when found in `new/`.
+    pub in_new: bool,
+    /// What the name says.
+    pub parsed: ParsedName,
+}
+
+/// Lists the message files in a mailbox's `new/` and `cur/`.
+pub fn scan_messages(dir: &Path, keyword_map: &[String]) -> io::Result<Vec<FoundFile>> {
+    let mut out = Vec::new();
+    for (sub, in_new) in [("new", true), ("cur", false)] {
+        let read = match fs::read_dir(dir.join(sub)) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in read {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name.starts_with('.') || !entry.file_type()?.is_file() {
+                continue;
+            }
+            out.push(FoundFile {
+                path: entry.path(),
+                in_new,
+                parsed: parse_name(&name, keyword_map),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Finds a message by its base name when the index's idea of its path is stale (another
+/// tool moved it from new/ to cur/ or changed its flags).
+pub fn find_by_base(dir: &Path, base: &str) -> io::Result<Option<(PathBuf, bool)>> {
+    let direct = dir.join("new").join(base);
+    if direct.exists() {
+        return Ok(Some((direct, true)));
+    }
+    for entry in fs::read_dir(dir.join("cur"))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name == base || name.split_once(":2,").is_some_and(|(b, _)| b == base) {
+            return Ok(Some((entry.path(), false)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let map = vec!["$label1".to_string(), "Junk".to_string()];
+        let flags = FlagSet {
+            flags: Flags::SEEN.union(Flags::ANSWERED).union(Flags::DELETED),
+            keywords: vec!["$label1".into(), "Junk".into()],
+        };
+        let base = base_name("1700000000.M5P9Q0.host", 4096, 42);
+        let path = message_path(Path::new("/m"), &base, false, &flags, &map);
+        assert_eq!(
+            path,
+            Path::new("/m/cur/1700000000.M5P9Q0.host,S=4096,W=4096,U=42:2,RSTab")
+        );
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let parsed = parse_name(name, &map);
+        assert_eq!(parsed.base, base);
+        assert_eq!(parsed.uid, Some(42));
+        assert_eq!(parsed.size, Some(4096));
+        assert_eq!(parsed.flags, flags);
+    }
+
+    #[test]
+    fn foreign_names() {
+        // Names other tools write: no U=, other info, unknown keyword letters.
+        let rows: &[(&str, Option<u32>, Flags)] = &[
+            ("1.2.host", None, Flags(0)),
+            ("1.2.host:2,S", None, Flags::SEEN),
+            ("1.2.host,S=10:2,FS", None, Flags(5)),
+            ("1.2.host,U=7:2,Tz", Some(7), Flags::DELETED),
+            ("1.2.host,U=0", None, Flags(0)),
+            ("1.2.host,U=x", None, Flags(0)),
+            ("1.2.host:1,garbage", None, Flags(0)),
+        ];
+        for (name, uid, flags) in rows {
+            let p = parse_name(name, &[]);
+            assert_eq!((p.uid, p.flags.flags), (*uid, *flags), "{name}");
+            assert!(p.flags.keywords.is_empty());
+        }
+    }
+
+    #[test]
+    fn state_and_keywords_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(read_state(dir.path()).expect("read"), None);
+        let s = MailboxState {
+            uidvalidity: 1234,
+            uid_reserved: 1025,
+            modseq_reserved: 4097,
+            special_use: Some("\\Sent".into()),
+        };
+        write_state(dir.path(), &s).expect("write");
+        assert_eq!(read_state(dir.path()).expect("read"), Some(s));
+        let map = vec!["a".to_string(), "$Forwarded".to_string()];
+        write_keywords(dir.path(), &map).expect("write");
+        assert_eq!(read_keywords(dir.path()).expect("read"), map);
+        let subs = vec!["INBOX".to_string(), "Entwürfe".to_string()];
+        write_subscriptions(dir.path(), &subs).expect("write");
+        assert_eq!(read_subscriptions(dir.path()).expect("read"), subs);
+    }
+
+    #[test]
+    fn unique_names_differ() {
+        let a = unique_name("h/o:st");
+        let b = unique_name("h/o:st");
+        assert_ne!(a, b);
+        assert!(a.ends_with(".h\\057o\\072st"), "{a}");
+    }
+}

@@ -1,0 +1,125 @@
+//! Parse once at delivery: what IMAP asks for all the time (ENVELOPE, BODY,
+//! BODYSTRUCTURE, and the header fields SEARCH, SORT and THREAD need), computed with
+//! mail-parser and kept in the index's `message_meta` row.
+
+use mail_parser::{Address, HeaderValue, Message, MessageParser};
+
+use crate::imapfmt;
+
+/// The index's per-message summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// RFC 9051 §7.5.2 ENVELOPE.
+    pub envelope: String,
+    /// BODY (non-extensible form).
+    pub body: String,
+    /// BODYSTRUCTURE.
+    pub bodystructure: String,
+    /// The Date: header as unix seconds.
+    pub sent_date: Option<i64>,
+    /// Subject, decoded.
+    pub subject: String,
+    /// From, decoded ("Name <addr>, ...").
+    pub from: String,
+    /// To, decoded.
+    pub to: String,
+    /// Cc, decoded.
+    pub cc: String,
+    /// Bcc, decoded.
+    pub bcc: String,
+    /// Message-ID without angle brackets.
+    pub message_id: String,
+    /// In-Reply-To ids, space separated.
+    pub in_reply_to: String,
+    /// References ids, space separated.
+    pub references: String,
+}
+
+/// Parses `raw` (a whole message) into its summary. Never fails: a message mail-parser
+/// cannot make sense of still gets grammar-valid ENVELOPE and BODYSTRUCTURE.
+pub fn summarize(raw: &[u8]) -> Summary {
+    let parser = MessageParser::default();
+    let parsed = parser.parse(raw).or_else(|| parser.parse(b"\r\n".as_slice()));
+    let Some(msg) = parsed else {
+        return Summary::default();
+    };
+    from_message(&msg)
+}
+
+fn from_message(msg: &Message<'_>) -> Summary {
+    Summary {
+        envelope: imapfmt::envelope(msg),
+        body: imapfmt::body_structure(msg, false),
+        bodystructure: imapfmt::body_structure(msg, true),
+        sent_date: msg.date().map(|d| d.to_timestamp()),
+        subject: msg.subject().unwrap_or_default().to_string(),
+        from: addresses(msg.from()),
+        to: addresses(msg.to()),
+        cc: addresses(msg.cc()),
+        bcc: addresses(msg.bcc()),
+        message_id: msg.message_id().unwrap_or_default().to_string(),
+        in_reply_to: ids(msg.in_reply_to()),
+        references: ids(msg.references()),
+    }
+}
+
+fn addresses(a: Option<&Address<'_>>) -> String {
+    let Some(a) = a else {
+        return String::new();
+    };
+    a.iter()
+        .map(|addr| match (addr.name.as_deref(), addr.address.as_deref()) {
+            (Some(n), Some(a)) => format!("{n} <{a}>"),
+            (None, Some(a)) => a.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ids(v: &HeaderValue<'_>) -> String {
+    match v {
+        HeaderValue::Text(t) => t.to_string(),
+        HeaderValue::TextList(l) => l.join(" "),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields() {
+        let raw = b"From: =?utf-8?q?J=C3=B6rg?= <jorg@example.com>\r\n\
+To: a@example.com, Bob <b@example.com>\r\n\
+Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\
+Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n\
+Message-ID: <id1@example.com>\r\n\
+In-Reply-To: <id0@example.com>\r\n\
+References: <a@x> <id0@example.com>\r\n\
+\r\n\
+Hello\r\n";
+        let s = summarize(raw);
+        assert_eq!(s.subject, "Grüße");
+        assert_eq!(s.from, "Jörg <jorg@example.com>");
+        assert_eq!(s.to, "a@example.com, Bob <b@example.com>");
+        assert_eq!(s.sent_date, Some(1_057_049_557));
+        assert_eq!(s.message_id, "id1@example.com");
+        assert_eq!(s.in_reply_to, "id0@example.com");
+        assert_eq!(s.references, "a@x id0@example.com");
+        assert!(s.envelope.starts_with("(\"Tue, 1 Jul 2003"), "{}", s.envelope);
+        assert!(s.bodystructure.starts_with("(\"text\" \"plain\""), "{}", s.bodystructure);
+    }
+
+    #[test]
+    fn garbage_never_fails() {
+        for raw in [&b""[..], b"\0\0\0", b"\xff\xfe", b"no colon here\r\n\r\n"] {
+            let s = summarize(raw);
+            assert!(s.envelope.starts_with('('), "{raw:?}: {}", s.envelope);
+            assert!(s.bodystructure.starts_with('('), "{raw:?}");
+        }
+    }
+}

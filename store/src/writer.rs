@@ -1,0 +1,1062 @@
+//! The one writer: a thread that owns the index's write connection and applies every
+//! change to the maildir and the index, in batches.
+//!
+//! Group commit: while a batch is being made durable, new requests queue up in the
+//! channel; the next batch takes all of them (up to `MAX_BATCH`) into one index
+//! transaction and one fsync per touched directory. Throughput therefore grows with
+//! the number of concurrent deliverers instead of being capped at one fsync round
+//! per message.
+//!
+//! Invariants:
+//! - Per message: file in `tmp/` fsynced (by the caller), linked into `new/` or `cur/`,
+//!   the directory fsynced, then the index committed, then the caller is answered.
+//! - Each request runs in its own SAVEPOINT: one failing request leaves the others in
+//!   the batch untouched, and the files it created are removed again.
+//! - Changes are published only after the commit.
+//! - Mailbox rows are read inside the write transaction (BEGIN IMMEDIATE), never cached
+//!   across batches, so another process writing the same index (the CLI) stays coherent.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::changes::Changes;
+use crate::error::{IoContext, Result, StoreError};
+use crate::index::{self, MessageInfo};
+use crate::maildir::{self, MailboxState};
+use crate::model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
+use crate::summary::{self, Summary};
+
+/// Most requests folded into one transaction.
+pub const MAX_BATCH: usize = 512;
+
+/// One message to put into one or more mailboxes.
+#[derive(Debug)]
+pub struct DeliverOp {
+    /// The fsynced file in some maildir's `tmp/`; removed once linked everywhere.
+    pub tmp: PathBuf,
+    /// (owner, mailbox name) for each copy.
+    pub targets: Vec<(Address, String)>,
+    /// Byte size of the file.
+    pub size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub internaldate: i64,
+    /// Initial flags (APPEND); empty for SMTP delivery.
+    pub flags: FlagSet,
+    /// Parsed once by the caller.
+    pub summary: Arc<Summary>,
+}
+
+/// How STORE combines flags (RFC 9051 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagMode {
+    /// FLAGS: replace.
+    Replace,
+    /// +FLAGS: add.
+    Add,
+    /// -FLAGS: remove.
+    Remove,
+}
+
+/// A change request for the writer.
+#[derive(Debug)]
+pub enum Op {
+    /// Deliver or append a message.
+    Deliver(DeliverOp),
+    /// Create a mailbox unless it exists (`exclusive`: fail when it does).
+    EnsureMailbox {
+        /// Owner.
+        user: Address,
+        /// IMAP name, normalized.
+        name: String,
+        /// RFC 6154 attribute.
+        special_use: Option<String>,
+        /// Fail with MailboxExists when present.
+        exclusive: bool,
+    },
+    /// STORE.
+    SetFlags {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// Which messages.
+        uids: Vec<Uid>,
+        /// How.
+        mode: FlagMode,
+        /// The flags given.
+        flags: FlagSet,
+        /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
+        unchanged_since: Option<ModSeq>,
+    },
+    /// EXPUNGE (all `\Deleted`) or UID EXPUNGE (those of `uids` that are `\Deleted`).
+    Expunge {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// Restrict to these UIDs.
+        uids: Option<Vec<Uid>>,
+    },
+    /// Bring the index in line with a user's maildir tree; `rebuild` drops the user's
+    /// rows first.
+    Reconcile {
+        /// Whose tree.
+        user: Address,
+        /// Start from nothing.
+        rebuild: bool,
+    },
+    /// Drop a user's index rows (the account is gone; the files stay).
+    Forget {
+        /// Whose rows.
+        user: Address,
+    },
+}
+
+/// What a request produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// One entry per target of a DeliverOp.
+    Delivered(Vec<Delivered>),
+    /// The mailbox (existing or new).
+    Mailbox(index::MailboxInfo),
+    /// STORE: messages changed (uid, new flags, modseq) and those refused by
+    /// UNCHANGEDSINCE.
+    Flags {
+        /// Changed.
+        changed: Vec<(Uid, FlagSet, ModSeq)>,
+        /// RFC 7162 §3.1.3 MODIFIED.
+        modified: Vec<Uid>,
+    },
+    /// Expunged UIDs.
+    Expunged(Vec<Uid>),
+    /// What a reconcile did.
+    Reconciled(ReconcileReport),
+}
+
+/// Where a delivered copy went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Owner.
+    pub user: Address,
+    /// The mailbox.
+    pub mailbox: MailboxId,
+    /// Its UIDVALIDITY (for APPENDUID).
+    pub uidvalidity: UidValidity,
+    /// The new message's UID.
+    pub uid: Uid,
+}
+
+/// Counts from a reconcile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Mailboxes seen.
+    pub mailboxes: usize,
+    /// Messages present.
+    pub messages: usize,
+    /// Files the index did not know (adopted).
+    pub adopted: usize,
+    /// Index rows whose file was gone (dropped).
+    pub dropped: usize,
+    /// Rows whose flags the file name contradicted (file wins).
+    pub reflagged: usize,
+    /// Files given a new UID (none, or a duplicate).
+    pub renumbered: usize,
+}
+
+pub(crate) struct Job {
+    pub op: Op,
+    pub reply: Reply,
+}
+
+/// Where a request's outcome goes: an async caller's oneshot, or a blocking caller's
+/// channel (the CLI, and setup code that may run inside a runtime).
+pub(crate) enum Reply {
+    Async(oneshot::Sender<Result<Outcome>>),
+    Sync(mpsc::SyncSender<Result<Outcome>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<Outcome>) {
+        // A caller that went away no longer needs the answer.
+        match self {
+            Reply::Async(tx) => drop(tx.send(r)),
+            Reply::Sync(tx) => drop(tx.send(r)),
+        }
+    }
+}
+
+/// Handle to the writer thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the thread with its own write connection.
+    pub fn start(conn: Connection, data_dir: PathBuf, changes: Arc<Changes>) -> Writer {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let mut state = WriterState {
+            conn,
+            data_dir,
+            changes,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || state.run(rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the store writer thread");
+        }
+        Writer { tx }
+    }
+
+    /// Queues `op`; the receiver yields its outcome once durable.
+    pub fn submit(&self, op: Op) -> oneshot::Receiver<Result<Outcome>> {
+        let (reply, rx) = oneshot::channel();
+        // When the thread is gone the reply sender is dropped, which the caller sees
+        // as StoreError::Closed.
+        let _ = self.tx.send(Job {
+            op,
+            reply: Reply::Async(reply),
+        });
+        rx
+    }
+
+    /// Queues `op` and blocks the calling thread until it is durable.
+    pub fn submit_blocking(&self, op: Op) -> Result<Outcome> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        let _ = self.tx.send(Job {
+            op,
+            reply: Reply::Sync(reply),
+        });
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+}
+
+struct WriterState {
+    conn: Connection,
+    data_dir: PathBuf,
+    changes: Arc<Changes>,
+}
+
+/// What a batch must do after its statements succeed.
+#[derive(Default)]
+struct Effects {
+    /// Directories whose entries changed: fsynced before commit.
+    dirs: BTreeSet<PathBuf>,
+    /// Files created by requests (removed again if their request fails).
+    created: Vec<PathBuf>,
+    /// tmp files to remove after commit.
+    tmp_done: Vec<PathBuf>,
+    /// Mailboxes changed, with their new HIGHESTMODSEQ.
+    changed: HashMap<MailboxId, u64>,
+}
+
+/// A mailbox row as the writer needs it.
+struct MailboxRow {
+    id: MailboxId,
+    dir: PathBuf,
+    uidvalidity: u32,
+    uidnext: u32,
+    highestmodseq: u64,
+    uid_reserved: u32,
+    modseq_reserved: u64,
+    special_use: Option<String>,
+}
+
+impl MailboxRow {
+    fn state(&self) -> MailboxState {
+        MailboxState {
+            uidvalidity: self.uidvalidity,
+            uid_reserved: self.uid_reserved,
+            modseq_reserved: self.modseq_reserved,
+            special_use: self.special_use.clone(),
+        }
+    }
+
+    /// The next UID, raising the durable reservation first when it runs out.
+    fn next_uid(&mut self) -> Result<u32> {
+        let uid = self.uidnext;
+        if uid >= self.uid_reserved {
+            self.uid_reserved = uid.saturating_add(maildir::UID_BLOCK);
+            maildir::write_state(&self.dir, &self.state()).at(&self.dir)?;
+        }
+        self.uidnext = uid + 1;
+        Ok(uid)
+    }
+
+    /// The next MODSEQ, likewise reserved durably.
+    fn next_modseq(&mut self) -> Result<u64> {
+        let m = self.highestmodseq + 1;
+        if m >= self.modseq_reserved {
+            self.modseq_reserved = m + maildir::MODSEQ_BLOCK;
+            maildir::write_state(&self.dir, &self.state()).at(&self.dir)?;
+        }
+        self.highestmodseq = m;
+        Ok(m)
+    }
+
+    fn save(&self, conn: &Connection) -> Result<()> {
+        conn.prepare_cached(
+            "UPDATE mailbox SET uidnext = ?2, highestmodseq = ?3, uid_reserved = ?4,
+                    modseq_reserved = ?5, special_use = ?6 WHERE id = ?1",
+        )?
+        .execute(params![
+            self.id.0,
+            self.uidnext,
+            self.highestmodseq as i64,
+            self.uid_reserved,
+            self.modseq_reserved as i64,
+            self.special_use
+        ])?;
+        Ok(())
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl WriterState {
+    fn run(&mut self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(batch);
+        }
+    }
+
+    fn run_batch(&mut self, batch: Vec<Job>) {
+        let mut effects = Effects::default();
+        let mut results: Vec<(Reply, Result<Outcome>)> =
+            Vec::with_capacity(batch.len());
+        let data_dir = self.data_dir.clone();
+        let committed = (|| -> Result<()> {
+            let mut tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for job in batch {
+                let created_before = effects.created.len();
+                let mut sp = tx.savepoint()?;
+                let r = apply(&sp, &data_dir, &mut effects, job.op);
+                if r.is_ok() {
+                    sp.commit()?;
+                } else {
+                    sp.rollback()?;
+                    for f in effects.created.drain(created_before..) {
+                        let _ = std::fs::remove_file(f);
+                    }
+                }
+                results.push((job.reply, r));
+            }
+            for dir in &effects.dirs {
+                maildir::sync_dir(dir).at(dir)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match committed {
+            Ok(()) => {
+                for tmp in &effects.tmp_done {
+                    let _ = std::fs::remove_file(tmp);
+                }
+                for (reply, r) in results {
+                    reply.send(r);
+                }
+                for (id, modseq) in effects.changed {
+                    self.changes.publish(id, modseq);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
+                for f in &effects.created {
+                    let _ = std::fs::remove_file(f);
+                }
+                let msg = e.to_string();
+                for (reply, _) in results {
+                    reply.send(Err(StoreError::Invalid(format!(
+                        "store write failed: {msg}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result<Outcome> {
+    match op {
+        Op::Deliver(d) => deliver(conn, data_dir, fx, d).map(Outcome::Delivered),
+        Op::EnsureMailbox {
+            user,
+            name,
+            special_use,
+            exclusive,
+        } => {
+            let name = normalize_name(&name)?;
+            if exclusive && load_mailbox(conn, data_dir, &user, &name)?.is_some() {
+                return Err(StoreError::MailboxExists(name));
+            }
+            let row = ensure_mailbox(conn, data_dir, &user, &name, special_use)?;
+            let info = index::mailbox_by_id(conn, row.id)?
+                .ok_or_else(|| StoreError::NoMailbox(name.clone()))?;
+            Ok(Outcome::Mailbox(info))
+        }
+        Op::SetFlags {
+            mailbox,
+            uids,
+            mode,
+            flags,
+            unchanged_since,
+        } => set_flags(conn, data_dir, fx, mailbox, &uids, mode, &flags, unchanged_since),
+        Op::Expunge { mailbox, uids } => {
+            expunge(conn, data_dir, fx, mailbox, uids.as_deref()).map(Outcome::Expunged)
+        }
+        Op::Reconcile { user, rebuild } => {
+            reconcile(conn, data_dir, fx, &user, rebuild).map(Outcome::Reconciled)
+        }
+        Op::Forget { user } => {
+            conn.prepare_cached("DELETE FROM mailbox WHERE user = ?1")?
+                .execute([user.to_string()])?;
+            Ok(Outcome::Reconciled(ReconcileReport::default()))
+        }
+    }
+}
+
+fn load_mailbox(
+    conn: &Connection,
+    data_dir: &Path,
+    user: &Address,
+    name: &str,
+) -> Result<Option<MailboxRow>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, uidvalidity, uidnext, highestmodseq, uid_reserved, modseq_reserved,
+                    special_use FROM mailbox WHERE user = ?1 AND name = ?2",
+        )?
+        .query_row(params![user.to_string(), name], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, u32>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, uidvalidity, uidnext, hms, ur, mr, special_use)) = row else {
+        return Ok(None);
+    };
+    let dir = mailbox_path(data_dir, user, name)?;
+    Ok(Some(MailboxRow {
+        id: MailboxId(id),
+        dir,
+        uidvalidity,
+        uidnext,
+        highestmodseq: hms as u64,
+        uid_reserved: ur,
+        modseq_reserved: mr as u64,
+        special_use,
+    }))
+}
+
+fn load_mailbox_by_id(conn: &Connection, data_dir: &Path, id: MailboxId) -> Result<MailboxRow> {
+    let found: Option<(String, String)> = conn
+        .prepare_cached("SELECT user, name FROM mailbox WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (user, name) = found.ok_or_else(|| StoreError::NoMailbox(format!("#{}", id.0)))?;
+    let user = Address::parse(&user).map_err(StoreError::Invalid)?;
+    load_mailbox(conn, data_dir, &user, &name)?.ok_or(StoreError::NoMailbox(name))
+}
+
+pub(crate) fn normalize_name(name: &str) -> Result<String> {
+    crate::mailbox_name::normalize(name).map_err(|why| StoreError::BadName {
+        name: name.to_string(),
+        why,
+    })
+}
+
+pub(crate) fn mailbox_path(data_dir: &Path, user: &Address, name: &str) -> Result<PathBuf> {
+    maildir::mailbox_dir(&maildir::user_root(data_dir, user), name).map_err(|why| {
+        StoreError::BadName {
+            name: name.to_string(),
+            why,
+        }
+    })
+}
+
+/// Returns the mailbox, creating its directory, state file and row when missing. A
+/// directory that exists with a state file (the index was lost) keeps its UIDVALIDITY.
+fn ensure_mailbox(
+    conn: &Connection,
+    data_dir: &Path,
+    user: &Address,
+    name: &str,
+    special_use: Option<String>,
+) -> Result<MailboxRow> {
+    let name = normalize_name(name)?;
+    if let Some(row) = load_mailbox(conn, data_dir, user, &name)? {
+        return Ok(row);
+    }
+    let dir = mailbox_path(data_dir, user, &name)?;
+    maildir::create_maildir(&dir, name != "INBOX").at(&dir)?;
+    let state = match maildir::read_state(&dir).at(&dir)? {
+        Some(s) => s,
+        None => {
+            let s = MailboxState {
+                uidvalidity: new_uidvalidity(conn, user)?,
+                uid_reserved: 1,
+                modseq_reserved: 1,
+                special_use,
+            };
+            maildir::write_state(&dir, &s).at(&dir)?;
+            s
+        }
+    };
+    insert_mailbox_row(conn, user, &name, &state, state.uid_reserved, state.modseq_reserved)?;
+    load_mailbox(conn, data_dir, user, &name)?.ok_or(StoreError::NoMailbox(name))
+}
+
+fn insert_mailbox_row(
+    conn: &Connection,
+    user: &Address,
+    name: &str,
+    state: &MailboxState,
+    uidnext: u32,
+    highestmodseq: u64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO mailbox (user, name, uidvalidity, uidnext, highestmodseq, uid_reserved,
+                              modseq_reserved, special_use)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        user.to_string(),
+        name,
+        state.uidvalidity,
+        uidnext.max(1),
+        highestmodseq.max(1) as i64,
+        state.uid_reserved.max(uidnext),
+        state.modseq_reserved.max(highestmodseq) as i64,
+        state.special_use
+    ])?;
+    Ok(())
+}
+
+/// RFC 9051 §2.3.1.1: a re-created mailbox must get a new UIDVALIDITY. Time-based,
+/// and above every UIDVALIDITY the user's mailboxes have now.
+fn new_uidvalidity(conn: &Connection, user: &Address) -> Result<u32> {
+    let max: Option<u32> = conn
+        .prepare_cached("SELECT MAX(uidvalidity) FROM mailbox WHERE user = ?1")?
+        .query_row([user.to_string()], |r| r.get(0))?;
+    let now = u32::try_from(now_secs()).unwrap_or(u32::MAX - 1);
+    Ok(now.max(max.map_or(1, |m| m.saturating_add(1))))
+}
+
+fn deliver(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    op: DeliverOp,
+) -> Result<Vec<Delivered>> {
+    let mut out = Vec::with_capacity(op.targets.len());
+    for (user, name) in &op.targets {
+        let mut mb = if name == "INBOX" {
+            ensure_mailbox(conn, data_dir, user, name, None)?
+        } else {
+            load_mailbox(conn, data_dir, user, name)?
+                .ok_or_else(|| StoreError::NoMailbox(name.clone()))?
+        };
+        let uid = mb.next_uid()?;
+        let modseq = mb.next_modseq()?;
+        let keyword_map = keyword_map_with(&mb.dir, &op.flags.keywords)?;
+        let unique = maildir::unique_name(maildir::host());
+        let base = maildir::base_name(&unique, op.size, uid);
+        let in_new = op.flags.flags == Flags::empty() && op.flags.keywords.is_empty();
+        let path = maildir::message_path(&mb.dir, &base, in_new, &op.flags, &keyword_map);
+        std::fs::hard_link(&op.tmp, &path).at(&path)?;
+        fx.created.push(path.clone());
+        if let Some(parent) = path.parent() {
+            fx.dirs.insert(parent.to_path_buf());
+        }
+        insert_message(
+            conn,
+            mb.id,
+            uid,
+            &base,
+            in_new,
+            op.size,
+            op.internaldate,
+            &op.flags,
+            modseq,
+            &op.summary,
+        )?;
+        mb.save(conn)?;
+        fx.changed.insert(mb.id, mb.highestmodseq);
+        out.push(Delivered {
+            user: user.clone(),
+            mailbox: mb.id,
+            uidvalidity: UidValidity(mb.uidvalidity),
+            uid: Uid(uid),
+        });
+    }
+    fx.tmp_done.push(op.tmp);
+    Ok(out)
+}
+
+/// The mailbox's keyword letters, extended (and written) with any of `keywords` that
+/// it lacks.
+fn keyword_map_with(dir: &Path, keywords: &[String]) -> Result<Vec<String>> {
+    if keywords.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut map = maildir::read_keywords(dir).at(dir)?;
+    let missing: Vec<&String> = keywords.iter().filter(|k| !map.contains(k)).collect();
+    if missing.is_empty() {
+        return Ok(map);
+    }
+    for k in missing {
+        if map.len() >= maildir::MAX_KEYWORDS {
+            return Err(StoreError::TooManyKeywords);
+        }
+        map.push(k.clone());
+    }
+    maildir::write_keywords(dir, &map).at(dir)?;
+    Ok(map)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uid: u32,
+    base: &str,
+    in_new: bool,
+    size: u64,
+    internaldate: i64,
+    flags: &FlagSet,
+    modseq: u64,
+    s: &Summary,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO message (mailbox_id, uid, base, in_new, size, internaldate, flags,
+                              keywords, modseq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        mailbox.0,
+        uid,
+        base,
+        in_new,
+        size as i64,
+        internaldate,
+        flags.flags.0,
+        flags.keywords_text(),
+        modseq as i64
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO message_meta (mailbox_id, uid, envelope, body, bodystructure, sent_date,
+             subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        mailbox.0,
+        uid,
+        s.envelope,
+        s.body,
+        s.bodystructure,
+        s.sent_date,
+        s.subject,
+        s.from,
+        s.to,
+        s.cc,
+        s.bcc,
+        s.message_id,
+        s.in_reply_to,
+        s.references
+    ])?;
+    Ok(())
+}
+
+fn message(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<MessageInfo>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
+             FROM message WHERE mailbox_id = ?1 AND uid = ?2",
+        )?
+        .query_row(params![mailbox.0, uid.0], index::message_row)
+        .optional()?)
+}
+
+/// Where a message's file is now: the index's idea, or found by its base name when
+/// another tool moved it.
+fn locate(mb: &MailboxRow, m: &MessageInfo, keyword_map: &[String]) -> Result<Option<PathBuf>> {
+    let expected = maildir::message_path(&mb.dir, &m.base, m.in_new, &m.flags, keyword_map);
+    if expected.exists() {
+        return Ok(Some(expected));
+    }
+    Ok(maildir::find_by_base(&mb.dir, &m.base)
+        .at(&mb.dir)?
+        .map(|(p, _)| p))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn set_flags(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    mailbox: MailboxId,
+    uids: &[Uid],
+    mode: FlagMode,
+    given: &FlagSet,
+    unchanged_since: Option<ModSeq>,
+) -> Result<Outcome> {
+    let mut mb = load_mailbox_by_id(conn, data_dir, mailbox)?;
+    let keyword_map = keyword_map_with(&mb.dir, &given.keywords)?;
+    let mut changed = Vec::new();
+    let mut modified = Vec::new();
+    let mut modseq = None;
+    for &uid in uids {
+        let Some(m) = message(conn, mailbox, uid)? else {
+            continue;
+        };
+        if unchanged_since.is_some_and(|u| m.modseq > u) {
+            modified.push(uid);
+            continue;
+        }
+        let new = combine(&m.flags, mode, given);
+        if new == m.flags {
+            continue;
+        }
+        let ms = match modseq {
+            Some(ms) => ms,
+            None => *modseq.insert(mb.next_modseq()?),
+        };
+        if let Some(old_path) = locate(&mb, &m, &keyword_map)? {
+            let new_path = maildir::message_path(&mb.dir, &m.base, false, &new, &keyword_map);
+            if old_path != new_path {
+                std::fs::rename(&old_path, &new_path).at(&old_path)?;
+                for p in [&old_path, &new_path] {
+                    if let Some(parent) = p.parent() {
+                        fx.dirs.insert(parent.to_path_buf());
+                    }
+                }
+            }
+        }
+        conn.prepare_cached(
+            "UPDATE message SET flags = ?3, keywords = ?4, modseq = ?5, in_new = 0
+             WHERE mailbox_id = ?1 AND uid = ?2",
+        )?
+        .execute(params![
+            mailbox.0,
+            uid.0,
+            new.flags.0,
+            new.keywords_text(),
+            ms as i64
+        ])?;
+        changed.push((uid, new, ModSeq(ms)));
+    }
+    if modseq.is_some() {
+        mb.save(conn)?;
+        fx.changed.insert(mb.id, mb.highestmodseq);
+    }
+    Ok(Outcome::Flags { changed, modified })
+}
+
+fn combine(old: &FlagSet, mode: FlagMode, given: &FlagSet) -> FlagSet {
+    let mut out = match mode {
+        FlagMode::Replace => given.clone(),
+        FlagMode::Add => {
+            let mut kw = old.keywords.clone();
+            kw.extend(given.keywords.iter().cloned());
+            FlagSet {
+                flags: old.flags.union(given.flags),
+                keywords: kw,
+            }
+        }
+        FlagMode::Remove => FlagSet {
+            flags: old.flags.without(given.flags),
+            keywords: old
+                .keywords
+                .iter()
+                .filter(|k| !given.keywords.contains(k))
+                .cloned()
+                .collect(),
+        },
+    };
+    out.keywords.sort();
+    out.keywords.dedup();
+    out
+}
+
+fn expunge(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    mailbox: MailboxId,
+    only: Option<&[Uid]>,
+) -> Result<Vec<Uid>> {
+    let mut mb = load_mailbox_by_id(conn, data_dir, mailbox)?;
+    let keyword_map = maildir::read_keywords(&mb.dir).at(&mb.dir)?;
+    let only: Option<HashSet<Uid>> = only.map(|u| u.iter().copied().collect());
+    let doomed: Vec<MessageInfo> = index::messages(conn, mailbox)?
+        .into_iter()
+        .filter(|m| m.flags.flags.contains(Flags::DELETED))
+        .filter(|m| only.as_ref().is_none_or(|o| o.contains(&m.uid)))
+        .collect();
+    if doomed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let modseq = mb.next_modseq()?;
+    let mut gone = Vec::with_capacity(doomed.len());
+    for m in doomed {
+        if let Some(path) = locate(&mb, &m, &keyword_map)? {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at(&path),
+            }
+            if let Some(parent) = path.parent() {
+                fx.dirs.insert(parent.to_path_buf());
+            }
+        }
+        forget_message(conn, mailbox, m.uid, modseq)?;
+        gone.push(m.uid);
+    }
+    mb.save(conn)?;
+    fx.changed.insert(mb.id, mb.highestmodseq);
+    Ok(gone)
+}
+
+fn forget_message(conn: &Connection, mailbox: MailboxId, uid: Uid, modseq: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2")?
+        .execute(params![mailbox.0, uid.0])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![mailbox.0, uid.0, modseq as i64])?;
+    Ok(())
+}
+
+/// Brings the index in line with the user's tree (the maildir is the truth):
+/// files the index lacks are adopted (keeping their `,U=` UID when it is free),
+/// rows whose file is gone are dropped (logged as expunged), flags in file names win
+/// over the index, mailboxes gone from disk are dropped, subscriptions are re-read.
+fn reconcile(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    user: &Address,
+    rebuild: bool,
+) -> Result<ReconcileReport> {
+    let mut report = ReconcileReport::default();
+    let root = maildir::user_root(data_dir, user);
+    if rebuild {
+        conn.prepare_cached("DELETE FROM mailbox WHERE user = ?1")?
+            .execute([user.to_string()])?;
+    }
+    let on_disk = if root.is_dir() {
+        maildir::list_mailboxes(&root).at(&root)?
+    } else {
+        Vec::new()
+    };
+    let names: HashSet<&str> = on_disk.iter().map(|(n, _)| n.as_str()).collect();
+    for gone in index::mailboxes(conn, &user.to_string())? {
+        if !names.contains(gone.name.as_str()) {
+            conn.prepare_cached("DELETE FROM mailbox WHERE id = ?1")?
+                .execute([gone.id.0])?;
+        }
+    }
+    let subscriptions = maildir::read_subscriptions(&root).unwrap_or_default();
+    for (name, dir) in &on_disk {
+        report.mailboxes += 1;
+        let mut mb = match load_mailbox(conn, data_dir, user, name)? {
+            Some(mb) => mb,
+            None => {
+                let state = match maildir::read_state(dir).at(dir)? {
+                    Some(s) => s,
+                    None => {
+                        let s = MailboxState {
+                            uidvalidity: new_uidvalidity(conn, user)?,
+                            uid_reserved: 1,
+                            modseq_reserved: 1,
+                            special_use: default_special_use(name),
+                        };
+                        maildir::write_state(dir, &s).at(dir)?;
+                        s
+                    }
+                };
+                // Everything rebuilt gets a MODSEQ above any handed out before.
+                insert_mailbox_row(
+                    conn,
+                    user,
+                    name,
+                    &state,
+                    state.uid_reserved,
+                    state.modseq_reserved,
+                )?;
+                load_mailbox(conn, data_dir, user, name)?
+                    .ok_or_else(|| StoreError::NoMailbox(name.clone()))?
+            }
+        };
+        conn.prepare_cached("UPDATE mailbox SET subscribed = ?2 WHERE id = ?1")?
+            .execute(params![mb.id.0, subscriptions.contains(name)])?;
+        reconcile_mailbox(conn, fx, &mut mb, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn default_special_use(name: &str) -> Option<String> {
+    crate::model::DEFAULT_MAILBOXES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, s)| s.map(str::to_string))
+}
+
+fn reconcile_mailbox(
+    conn: &Connection,
+    fx: &mut Effects,
+    mb: &mut MailboxRow,
+    report: &mut ReconcileReport,
+) -> Result<()> {
+    let keyword_map = maildir::read_keywords(&mb.dir).at(&mb.dir)?;
+    let files = maildir::scan_messages(&mb.dir, &keyword_map).at(&mb.dir)?;
+    let rows: HashMap<String, MessageInfo> = index::messages(conn, mb.id)?
+        .into_iter()
+        .map(|m| (m.base.clone(), m))
+        .collect();
+    let mut seen_bases: HashSet<String> = HashSet::new();
+    let mut used_uids: HashSet<u32> = rows.values().map(|m| m.uid.0).collect();
+    let mut adopt = Vec::new();
+    let mut modseq = None;
+    for f in files {
+        if !seen_bases.insert(f.parsed.base.clone()) {
+            continue; // the same base twice (new/ and cur/): keep the first
+        }
+        match rows.get(&f.parsed.base) {
+            Some(m) => {
+                if m.flags != f.parsed.flags || m.in_new != f.in_new {
+                    let ms = match modseq {
+                        Some(ms) => ms,
+                        None => *modseq.insert(mb.next_modseq()?),
+                    };
+                    conn.prepare_cached(
+                        "UPDATE message SET flags = ?3, keywords = ?4, in_new = ?5, modseq = ?6
+                         WHERE mailbox_id = ?1 AND uid = ?2",
+                    )?
+                    .execute(params![
+                        mb.id.0,
+                        m.uid.0,
+                        f.parsed.flags.flags.0,
+                        f.parsed.flags.keywords_text(),
+                        f.in_new,
+                        ms as i64
+                    ])?;
+                    report.reflagged += 1;
+                }
+                report.messages += 1;
+            }
+            None => adopt.push(f),
+        }
+    }
+    // Rows whose file is gone.
+    let gone: Vec<Uid> = rows
+        .values()
+        .filter(|m| !seen_bases.contains(&m.base))
+        .map(|m| m.uid)
+        .collect();
+    if !gone.is_empty() {
+        let ms = match modseq {
+            Some(ms) => ms,
+            None => *modseq.insert(mb.next_modseq()?),
+        };
+        for uid in gone {
+            forget_message(conn, mb.id, uid, ms)?;
+            used_uids.remove(&uid.0);
+            report.dropped += 1;
+        }
+    }
+    // Adopt unknown files: keep a free ,U= UID, else renumber (in file order).
+    adopt.sort_by_key(|f| (f.parsed.uid.is_none(), f.parsed.uid, f.path.clone()));
+    let mut keep = Vec::new();
+    let mut renumber = Vec::new();
+    for f in adopt {
+        match f.parsed.uid {
+            Some(u) if used_uids.insert(u) => keep.push(f),
+            _ => renumber.push(f),
+        }
+    }
+    if let Some(max) = used_uids.iter().max() {
+        mb.uidnext = mb.uidnext.max(max + 1);
+    }
+    let mut adopted = Vec::new();
+    for f in keep {
+        let uid = f.parsed.uid.unwrap_or(0);
+        adopted.push((uid, f.path, f.parsed, f.in_new));
+    }
+    for f in renumber {
+        let uid = mb.next_uid()?;
+        let unique = f.parsed.base.split(',').next().unwrap_or("x").to_string();
+        let size = std::fs::metadata(&f.path).at(&f.path)?.len();
+        let base = maildir::base_name(&unique, size, uid);
+        let new_path =
+            maildir::message_path(&mb.dir, &base, f.in_new, &f.parsed.flags, &keyword_map);
+        std::fs::rename(&f.path, &new_path).at(&f.path)?;
+        if let Some(parent) = new_path.parent() {
+            fx.dirs.insert(parent.to_path_buf());
+        }
+        let mut parsed = f.parsed;
+        parsed.base = base;
+        report.renumbered += 1;
+        adopted.push((uid, new_path, parsed, f.in_new));
+    }
+    if !adopted.is_empty() {
+        let ms = match modseq {
+            Some(ms) => ms,
+            None => *modseq.insert(mb.next_modseq()?),
+        };
+        for (uid, path, parsed, in_new) in adopted {
+            let bytes = std::fs::read(&path).at(&path)?;
+            let meta = std::fs::metadata(&path).at(&path)?;
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or_else(now_secs, |d| d.as_secs() as i64);
+            let summary = summary::summarize(&bytes);
+            insert_message(
+                conn,
+                mb.id,
+                uid,
+                &parsed.base,
+                in_new,
+                bytes.len() as u64,
+                mtime,
+                &parsed.flags,
+                ms,
+                &summary,
+            )?;
+            report.adopted += 1;
+            report.messages += 1;
+        }
+    }
+    if mb.uidnext > mb.uid_reserved {
+        mb.uid_reserved = mb.uidnext;
+        maildir::write_state(&mb.dir, &mb.state()).at(&mb.dir)?;
+    }
+    mb.save(conn)?;
+    if modseq.is_some() {
+        fx.changed.insert(mb.id, mb.highestmodseq);
+    }
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! Store behaviour end to end on a real temp directory: delivery durability and
+//! layout, concurrency, index rebuild, hostile names, crash recovery.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailyard_store::{Address, FlagMode, FlagSet, Flags, Store, StoreError, maildir};
+
+fn addr(s: &str) -> Address {
+    Address::parse(s).expect("valid address")
+}
+
+fn message(token: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.net>\r\nTo: alice@example.com\r\nSubject: test {token}\r\n\
+         Message-ID: <{token}@example.net>\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\n\
+         body {token}\r\n"
+    )
+    .into_bytes()
+}
+
+fn open_with_users(dir: &Path, users: &[&str]) -> Store {
+    let (store, _) = Store::open(dir).expect("open store");
+    for u in users {
+        store.accounts().add_user(&addr(u), "secret").expect("add user");
+        store.setup_user_blocking(&addr(u)).expect("setup user");
+    }
+    store
+}
+
+#[test]
+fn new_user_gets_special_use_mailboxes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let boxes = store.mailboxes(&addr("alice@example.com")).expect("mailboxes");
+    let got: Vec<(String, Option<String>, bool)> = boxes
+        .iter()
+        .map(|m| (m.name.clone(), m.special_use.clone(), m.subscribed))
+        .collect();
+    let want = [
+        ("Archive", Some("\\Archive")),
+        ("Drafts", Some("\\Drafts")),
+        ("INBOX", None),
+        ("Junk", Some("\\Junk")),
+        ("Sent", Some("\\Sent")),
+        ("Trash", Some("\\Trash")),
+    ];
+    let want: Vec<(String, Option<String>, bool)> = want
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.map(str::to_string), true))
+        .collect();
+    assert_eq!(got, want);
+    let root = dir.path().join("mail/example.com/alice");
+    for sub in ["cur", "new", "tmp", ".Sent/cur", ".Trash/new", ".Junk/tmp"] {
+        assert!(root.join(sub).is_dir(), "{sub}");
+    }
+    assert!(root.join(".Sent/maildirfolder").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_write_many_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com", "bob@example.com"]);
+    let rcpts = [addr("alice@example.com"), addr("bob@example.com")];
+    let raw = message("m1");
+    let delivered = store.deliver(raw.clone(), &rcpts).await.expect("deliver");
+    assert_eq!(delivered.len(), 2);
+    let mut inodes = HashSet::new();
+    for d in &delivered {
+        assert_eq!(d.uid.0, 1);
+        let msgs = store.messages(d.mailbox).expect("messages");
+        assert_eq!(msgs.len(), 1);
+        let path = store.message_path(&d.user, "INBOX", &msgs[0]).expect("path");
+        assert!(path.starts_with(dir.path().join("mail/example.com").join(d.user.local()).join("new")));
+        assert_eq!(std::fs::read(&path).expect("read"), raw, "stored byte for byte");
+        assert_eq!(msgs[0].size, raw.len() as u64);
+        inodes.insert(std::fs::metadata(&path).expect("meta").ino());
+        let summary = store
+            .read(|c| mailyard_store::index::summary(c, d.mailbox, d.uid))
+            .expect("summary")
+            .expect("row");
+        assert_eq!(summary.subject, "test m1");
+        assert_eq!(summary.message_id, "m1@example.net");
+    }
+    assert_eq!(inodes.len(), 1, "one file, hard-linked");
+    // tmp/ is cleaned after the commit.
+    let tmp = dir.path().join("mail/example.com/alice/tmp");
+    assert_eq!(std::fs::read_dir(tmp).expect("tmp").count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_get_unique_dense_uids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = ["alice@example.com", "bob@example.com", "carol@example.org"];
+    let store = open_with_users(dir.path(), &users);
+    let tasks = 64;
+    let per_task = 10;
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let store = store.clone();
+        let rcpts: Vec<Address> = users.iter().map(|u| addr(u)).collect();
+        handles.push(tokio::spawn(async move {
+            for i in 0..per_task {
+                let token = format!("t{t}-{i}");
+                store.deliver(message(&token), &rcpts).await.expect("deliver");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    let n = tasks * per_task;
+    for u in users {
+        let inbox = store.mailbox(&addr(u), "INBOX").expect("q").expect("inbox");
+        let msgs = store.messages(inbox.id).expect("messages");
+        let uids: Vec<u32> = msgs.iter().map(|m| m.uid.0).collect();
+        assert_eq!(uids, (1..=n as u32).collect::<Vec<_>>(), "{u}: dense, ascending");
+        assert_eq!(inbox.uidnext.0, n as u32 + 1);
+        let files = maildir::scan_messages(&dir.path().join("mail").join(addr(u).domain()).join(addr(u).local()), &[])
+            .expect("scan");
+        assert_eq!(files.len(), n);
+    }
+    assert!(store.check().expect("check").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = addr("alice@example.com");
+    let before;
+    let sent_before;
+    {
+        let store = open_with_users(dir.path(), &["alice@example.com"]);
+        for i in 0..5 {
+            store.deliver(message(&format!("r{i}")), std::slice::from_ref(&alice)).await.expect("deliver");
+        }
+        let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+        let flags = FlagSet {
+            flags: Flags::SEEN.union(Flags::FLAGGED),
+            keywords: vec!["$label1".into(), "Work".into()],
+        };
+        let uids = vec![mailyard_store::Uid(2), mailyard_store::Uid(4)];
+        store.set_flags(inbox.id, uids, FlagMode::Add, flags, None).await.expect("store");
+        // Expunge the highest UID: its number must not come back after the rebuild.
+        let del = FlagSet { flags: Flags::DELETED, keywords: vec![] };
+        store.set_flags(inbox.id, vec![mailyard_store::Uid(5)], FlagMode::Add, del, None).await.expect("store");
+        assert_eq!(store.expunge(inbox.id, None).await.expect("expunge"), [mailyard_store::Uid(5)]);
+        let appended = store
+            .append(&alice, "Sent", message("s1"), FlagSet { flags: Flags::SEEN, keywords: vec![] }, Some(1_000_000_000))
+            .await
+            .expect("append");
+        assert_eq!(appended.uid.0, 1);
+        let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+        before = (inbox.uidvalidity, store.messages(inbox.id).expect("messages"), inbox.highestmodseq);
+        let sent = store.mailbox(&alice, "Sent").expect("q").expect("sent");
+        sent_before = (sent.uidvalidity, store.messages(sent.id).expect("messages"));
+    }
+    std::fs::remove_file(dir.path().join("index.db")).expect("delete index");
+    let _ = std::fs::remove_file(dir.path().join("index.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("index.db-shm"));
+    let (store, report) = Store::open(dir.path()).expect("reopen");
+    assert!(report.rebuilt.is_some(), "rebuilt on open");
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let after = store.messages(inbox.id).expect("messages");
+    assert_eq!(inbox.uidvalidity, before.0);
+    let key = |m: &mailyard_store::MessageInfo| (m.uid, m.flags.clone(), m.size, m.base.clone(), m.internaldate);
+    assert_eq!(after.iter().map(key).collect::<Vec<_>>(), before.1.iter().map(key).collect::<Vec<_>>());
+    assert!(inbox.uidnext.0 > 5, "expunged UID 5 never reused (uidnext {})", inbox.uidnext.0);
+    assert!(inbox.highestmodseq > before.2, "modseq moves forward across a rebuild");
+    for m in &after {
+        assert!(m.modseq > before.2);
+    }
+    let sent = store.mailbox(&alice, "Sent").expect("q").expect("sent");
+    let sent_after = store.messages(sent.id).expect("messages");
+    assert_eq!(sent.uidvalidity, sent_before.0);
+    assert_eq!(sent_after.iter().map(key).collect::<Vec<_>>(), sent_before.1.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(sent_after[0].internaldate, 1_000_000_000);
+    assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
+    assert!(sent.subscribed);
+    // Summaries were recomputed from the files.
+    let s = store.read(|c| mailyard_store::index::summary(c, inbox.id, mailyard_store::Uid(1))).expect("q").expect("row");
+    assert_eq!(s.subject, "test r0");
+    let next = store.deliver(message("after"), std::slice::from_ref(&alice)).await.expect("deliver");
+    assert!(next[0].uid.0 >= inbox.uidnext.0);
+    assert!(store.check().expect("check").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_mailbox_names_rejected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    let long = "x".repeat(10_000);
+    let hostile = [
+        "..", "../x", "a/../../etc", "/etc/passwd", "a\0b", "", ".", "a..b", "a.", ".a", "~x",
+        "a\\b", &long, "a*", "a%", "\u{1}",
+    ];
+    for name in hostile {
+        let r = store.create_mailbox(&alice, name, None).await;
+        assert!(matches!(r, Err(StoreError::BadName { .. })), "{name:?}: {r:?}");
+    }
+    // Nothing escaped: the only entries under mail/ are the user's tree.
+    let mut entries = Vec::new();
+    for e in walk(dir.path()) {
+        entries.push(e);
+    }
+    for e in &entries {
+        assert!(!e.contains("etc"), "{e}");
+    }
+    let made = store.create_mailbox(&alice, "Projekte.Größe & Co", None).await.expect("create");
+    assert_eq!(made.name, "Projekte.Größe & Co");
+    assert!(dir.path().join("mail/example.com/alice/.Projekte.Gr&APYA3w-e &- Co/cur").is_dir());
+    assert!(matches!(store.create_mailbox(&alice, "inbox", None).await, Err(StoreError::MailboxExists(_))));
+}
+
+fn walk(p: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            out.push(e.path().display().to_string());
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_tools_changing_the_tree_are_reconciled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    for i in 0..3 {
+        store.deliver(message(&format!("o{i}")), std::slice::from_ref(&alice)).await.expect("deliver");
+    }
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let msgs = store.messages(inbox.id).expect("messages");
+    let root = dir.path().join("mail/example.com/alice");
+    // mutt reads message 1: moves it to cur/ with :2,S.
+    let p1 = store.message_path(&alice, "INBOX", &msgs[0]).expect("path");
+    std::fs::rename(&p1, root.join("cur").join(format!("{}:2,S", msgs[0].base))).expect("mv");
+    // Someone deletes message 2.
+    std::fs::remove_file(store.message_path(&alice, "INBOX", &msgs[1]).expect("path")).expect("rm");
+    // Another MDA drops in a file without U=.
+    std::fs::write(root.join("new/1700000000.M1P1.otherhost"), message("foreign")).expect("write");
+    let problems = store.check().expect("check");
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    let report = store.reconcile_blocking(&alice, false).expect("reconcile");
+    assert_eq!((report.adopted, report.dropped, report.reflagged, report.renumbered), (1, 1, 1, 1));
+    let after = store.messages(inbox.id).expect("messages");
+    let uids: Vec<u32> = after.iter().map(|m| m.uid.0).collect();
+    assert_eq!(uids, [1, 3, 4]);
+    assert_eq!(after[0].flags.flags, Flags::SEEN);
+    assert!(store.check().expect("check").is_empty());
+    let gone = store.read(move |c| mailyard_store::index::expunged_since(c, inbox.id, mailyard_store::ModSeq(0))).expect("q");
+    assert_eq!(gone, [mailyard_store::Uid(2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_published_after_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let mut rx = store.subscribe(inbox.id);
+    store.deliver(message("c1"), std::slice::from_ref(&alice)).await.expect("deliver");
+    tokio::time::timeout(Duration::from_secs(5), rx.changed()).await.expect("notified").expect("open");
+    let seen = *rx.borrow_and_update();
+    let now = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    assert_eq!(seen, now.highestmodseq.0);
+
+    // A write by another process (a second Store on the same data dir) is noticed too.
+    store.watch_other_processes().expect("watch");
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the watcher take its first look
+    let (other, _) = Store::open(dir.path()).expect("second store");
+    other.deliver(message("c2"), std::slice::from_ref(&alice)).await.expect("deliver");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            rx.changed().await.expect("open");
+            if *rx.borrow_and_update() > seen {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("noticed the other process's delivery within 5 s");
+}
+
+/// The child half of `sigkill_during_deliveries_loses_nothing_acknowledged`: delivers
+/// in a loop from several tasks and prints "ACK <token>" after each acknowledgement.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("MAILYARD_CRASH_CHILD") else {
+        return;
+    };
+    let round = std::env::var("MAILYARD_CRASH_ROUND").unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    rt.block_on(async move {
+        let (store, _) = Store::open(Path::new(&dir)).expect("open");
+        let rcpts = [addr("alice@example.com"), addr("bob@example.com")];
+        let mut handles = Vec::new();
+        for t in 0..8 {
+            let store = store.clone();
+            let rcpts = rcpts.clone();
+            let round = round.clone();
+            handles.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let token = format!("r{round}k{t}x{i}");
+                    store.deliver(message(&token), &rcpts).await.expect("deliver");
+                    println!("ACK {token}");
+                }
+            }));
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+    });
+}
+
+#[test]
+fn sigkill_during_deliveries_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open_with_users(dir.path(), &["alice@example.com", "bob@example.com"]));
+    let exe = std::env::current_exe().expect("exe");
+    let mut acked: HashSet<String> = HashSet::new();
+    for round in 0..3 {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
+            .env("MAILYARD_CRASH_CHILD", dir.path())
+            .env("MAILYARD_CRASH_ROUND", round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let target = acked.len() + 150 + round * 37;
+        while acked.len() < target && Instant::now() < deadline {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(t) = l.strip_prefix("ACK ") {
+                        acked.insert(t.to_string());
+                    }
+                }
+                _ => break,
+            }
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        // Lines printed before the kill but not yet read are acknowledged too.
+        for l in lines.map_while(Result::ok) {
+            if let Some(t) = l.strip_prefix("ACK ") {
+                acked.insert(t.to_string());
+            }
+        }
+        assert!(acked.len() >= target.min(50), "child made progress: {}", acked.len());
+
+        let (store, _) = Store::open(dir.path()).expect("reopen after kill");
+        store.recover_blocking().expect("recover");
+        assert_eq!(store.check().expect("check"), Vec::<String>::new(), "index agrees with maildir");
+        for u in ["alice@example.com", "bob@example.com"] {
+            let inbox = store.mailbox(&addr(u), "INBOX").expect("q").expect("inbox");
+            let mut count: HashMap<String, usize> = HashMap::new();
+            for m in store.messages(inbox.id).expect("messages") {
+                let s = store
+                    .read(move |c| mailyard_store::index::summary(c, inbox.id, m.uid))
+                    .expect("q")
+                    .expect("summary");
+                *count.entry(s.message_id.trim_end_matches("@example.net").to_string()).or_default() += 1;
+            }
+            for t in &acked {
+                assert_eq!(count.get(t), Some(&1), "{u}: acknowledged {t} present exactly once");
+            }
+            let uids: Vec<u32> = store.messages(inbox.id).expect("m").iter().map(|m| m.uid.0).collect();
+            let mut sorted = uids.clone();
+            sorted.dedup();
+            assert_eq!(uids, sorted, "UIDs unique and ascending");
+        }
+    }
+}
