@@ -1,1 +1,294 @@
-fn main() {}
+//! The `mailyard` binary: `serve` and the admin subcommands. Wiring only; every
+//! command's logic lives in the library crates. The command names, arguments and exit
+//! codes are a public interface that admins' scripts rely on.
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mailyard_common::Config;
+use mailyard_store::{Address, Store};
+
+/// mailyard: SMTP, submission and IMAP over a maildir + SQLite store.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML). Without it, the embedded default: data in ./data,
+    /// listeners on 127.0.0.1 (smtp 2525, submission 2587, submissions 2465,
+    /// imap 2143, imaps 2993).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run SMTP, submission and IMAP in one process until SIGINT/SIGTERM.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage aliases (an address delivered to one or more others).
+    #[command(subcommand)]
+    Alias(AliasCmd),
+    /// Manage local domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Rebuild the index from the maildir tree (one user, or everyone).
+    Reindex {
+        /// Only this user.
+        address: Option<String>,
+    },
+    /// Check the config, and the index against the maildir; exit 1 on any problem.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user (password from stdin when it is not a terminal, else prompted twice).
+    Add {
+        /// local@domain
+        address: String,
+    },
+    /// Change a user's password (read like `add`).
+    Passwd {
+        /// local@domain
+        address: String,
+    },
+    /// Remove a user (the mail stays on disk).
+    Del {
+        /// local@domain
+        address: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AliasCmd {
+    /// Deliver mail for ALIAS to each TARGET.
+    Add {
+        /// The alias address.
+        alias: String,
+        /// One or more target addresses.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Remove an alias.
+    Del {
+        /// The alias address.
+        alias: String,
+    },
+    /// List aliases.
+    List,
+}
+
+#[derive(Subcommand)]
+enum DomainCmd {
+    /// Add a local domain.
+    Add {
+        /// The domain.
+        domain: String,
+    },
+    /// Remove a local domain that has no users or aliases.
+    Del {
+        /// The domain.
+        domain: String,
+    },
+    /// List local domains.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mailyard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    mailyard_common::log::init(config.log.format, &config.log.level);
+    match cli.command {
+        Command::Serve => serve(config),
+        Command::User(cmd) => user(&config, cmd),
+        Command::Alias(cmd) => alias(&config, cmd),
+        Command::Domain(cmd) => domain(&config, cmd),
+        Command::Reindex { address } => reindex(&config, address),
+        Command::Check => check(&config),
+    }
+}
+
+fn serve(config: Config) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let server = mailyard::start(config).await?;
+        mailyard_common::shutdown::signal().await;
+        tracing::info!("shutting down: no new connections, sessions get 10 s to finish");
+        server.stop(Duration::from_secs(10)).await;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn open(config: &Config) -> Result<Store> {
+    let (store, _) = Store::open(&config.data_dir)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    Ok(store)
+}
+
+fn parse_address(s: &str) -> Result<Address> {
+    Address::parse(s).map_err(anyhow::Error::msg)
+}
+
+/// Reads a new password: one line from stdin when it is not a terminal (scripts),
+/// else prompted twice without echo.
+fn read_new_password() -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            bail!("no password on stdin");
+        }
+        return Ok(pw);
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Again: ")?;
+    if first != second {
+        bail!("the passwords differ");
+    }
+    if first.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(first)
+}
+
+fn user(config: &Config, cmd: UserCmd) -> Result<ExitCode> {
+    match cmd {
+        UserCmd::Add { address } => {
+            let a = parse_address(&address)?;
+            let pw = read_new_password()?;
+            let store = open(config)?;
+            store.accounts().add_user(&a, &pw)?;
+            store.setup_user_blocking(&a)?;
+            println!("added {a}");
+        }
+        UserCmd::Passwd { address } => {
+            let a = parse_address(&address)?;
+            let pw = read_new_password()?;
+            open(config)?.accounts().set_password(&a, &pw)?;
+            println!("password changed for {a}");
+        }
+        UserCmd::Del { address } => {
+            let a = parse_address(&address)?;
+            let store = open(config)?;
+            store.accounts().del_user(&a)?;
+            store.forget_user_blocking(&a)?;
+            let root = mailyard_store::maildir::user_root(&config.data_dir, &a);
+            println!("removed {a}; its mail stays in {}", root.display());
+        }
+        UserCmd::List => {
+            for u in open(config)?.accounts().users()? {
+                println!("{}", u.address);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn alias(config: &Config, cmd: AliasCmd) -> Result<ExitCode> {
+    let store = open(config)?;
+    match cmd {
+        AliasCmd::Add { alias, targets } => {
+            let a = parse_address(&alias)?;
+            let t = targets
+                .iter()
+                .map(|t| parse_address(t))
+                .collect::<Result<Vec<_>>>()?;
+            store.accounts().add_alias(&a, &t)?;
+            println!("added alias {a}");
+        }
+        AliasCmd::Del { alias } => {
+            let a = parse_address(&alias)?;
+            store.accounts().del_alias(&a)?;
+            println!("removed alias {a}");
+        }
+        AliasCmd::List => {
+            for (a, targets) in store.accounts().aliases()? {
+                println!("{a} -> {}", targets.join(", "));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn domain(config: &Config, cmd: DomainCmd) -> Result<ExitCode> {
+    let store = open(config)?;
+    match cmd {
+        DomainCmd::Add { domain } => {
+            let d = store.accounts().add_domain(&domain, false)?;
+            println!("added domain {d}");
+        }
+        DomainCmd::Del { domain } => {
+            store.accounts().del_domain(&domain)?;
+            println!("removed domain {domain}");
+        }
+        DomainCmd::List => {
+            for d in store.accounts().domains()? {
+                println!("{d}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reindex(config: &Config, address: Option<String>) -> Result<ExitCode> {
+    let store = open(config)?;
+    let reports = match address {
+        Some(a) => {
+            let a = parse_address(&a)?;
+            if store.accounts().user(&a)?.is_none() {
+                bail!("no such user: {a}");
+            }
+            vec![(a.to_string(), store.reconcile_blocking(&a, true)?)]
+        }
+        None => store.reconcile_all_blocking(true)?,
+    };
+    for (user, r) in reports {
+        println!(
+            "{user}: {} mailboxes, {} messages ({} renumbered)",
+            r.mailboxes, r.messages, r.renumbered
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: &Config) -> Result<ExitCode> {
+    let mut problems = Vec::new();
+    if let Err(e) = mailyard_common::tls::load(config) {
+        problems.push(format!("tls: {e}"));
+    }
+    let store = open(config)?;
+    problems.extend(store.check()?);
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        let users = store.accounts().users()?.len();
+        println!("ok: config valid, {users} users, index agrees with the maildir");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} problem(s)", problems.len());
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -80,6 +80,11 @@ pub struct Auth {
     /// Accept LOGIN / AUTH PLAIN without TLS from 127.0.0.0/8 and ::1 (default true).
     /// Everywhere else plaintext authentication needs TLS first.
     pub plaintext_on_loopback: bool,
+    /// Failed logins from one address within ten minutes before it is banned
+    /// (default 10). Each failure is answered a little slower than the last.
+    pub max_failures: u32,
+    /// How long a banned address is refused, in seconds (default 900).
+    pub ban_seconds: u64,
 }
 
 /// `[limits]`.
@@ -88,6 +93,14 @@ pub struct Auth {
 pub struct Limits {
     /// Largest message accepted, in bytes (SMTP SIZE, IMAP APPENDLIMIT). Default 25 MiB.
     pub message_size: u64,
+    /// Recipients per SMTP message (RFC 5321 §4.5.3.1.8 asks for at least 100). Default 100.
+    pub max_recipients: usize,
+    /// Open connections per listener. Default 1000.
+    pub max_connections: usize,
+    /// Open connections per client address, per listener. Default 20.
+    pub max_connections_per_ip: usize,
+    /// Protocol errors in one SMTP session before it is disconnected. Default 10.
+    pub max_errors: u32,
 }
 
 /// `[dns]`.
@@ -167,6 +180,8 @@ impl Default for Auth {
     fn default() -> Self {
         Auth {
             plaintext_on_loopback: true,
+            max_failures: 10,
+            ban_seconds: 900,
         }
     }
 }
@@ -175,6 +190,10 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 1000,
+            max_connections_per_ip: 20,
+            max_errors: 10,
         }
     }
 }
@@ -256,6 +275,18 @@ impl Config {
         if self.limits.message_size < 1024 {
             problems.push("key `limits.message_size`: must be at least 1024 bytes".into());
         }
+        for (key, v) in [
+            ("limits.max_recipients", self.limits.max_recipients),
+            ("limits.max_connections", self.limits.max_connections),
+            (
+                "limits.max_connections_per_ip",
+                self.limits.max_connections_per_ip,
+            ),
+        ] {
+            if v == 0 {
+                problems.push(format!("key `{key}`: must be at least 1"));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -280,16 +311,18 @@ impl Config {
     }
 }
 
-/// toml's message with the line number spelled out first, so an admin sees
-/// "line 3: unknown field `smtpp`" before the excerpt.
+/// toml's message with the line number and the offending line spelled out, so an
+/// admin sees "line 2 (`message_size = "big"`): invalid type ..." — the key is named
+/// even where serde's message only names the type.
 fn describe(text: &str, e: &toml::de::Error) -> String {
-    let line = e
-        .span()
-        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-    match line {
-        Some(line) => format!("line {line}: {}", e.message()),
-        None => e.message().to_string(),
-    }
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+    let line: String = line.chars().take(120).collect();
+    format!("line {line_no} (`{line}`): {}", e.message())
 }
 
 fn listener<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
@@ -367,17 +400,30 @@ mod tests {
             .expect("valid");
         assert_eq!(c.listen.smtp, None);
         assert_eq!(c.listen.imap, "127.0.0.2:1143".parse().ok());
-        assert_eq!(c.listen.submission, loopback(2587), "untouched keeps default");
+        assert_eq!(
+            c.listen.submission,
+            loopback(2587),
+            "untouched keeps default"
+        );
     }
 
     #[test]
     fn errors_name_key_and_line() {
         let cases: &[(&str, &[&str])] = &[
-            ("hostname = \"a\"\n[listen]\nsmtpp = \"\"\n", &["line 3", "smtpp"]),
-            ("[limits]\nmessage_size = \"big\"\n", &["line 2", "message_size"]),
+            (
+                "hostname = \"a\"\n[listen]\nsmtpp = \"\"\n",
+                &["line 3", "smtpp"],
+            ),
+            (
+                "[limits]\nmessage_size = \"big\"\n",
+                &["line 2", "message_size"],
+            ),
             ("\n\n[listen]\nimap = \"nowhere\"\n", &["line 4", "nowhere"]),
             ("[dns]\nnameservers = [\"x\"]\n", &["line 2", "\"x\""]),
-            ("[relay]\nsmarthost = \"nohost\"\n", &["line 2", "host:port"]),
+            (
+                "[relay]\nsmarthost = \"nohost\"\n",
+                &["line 2", "host:port"],
+            ),
             ("bogus = 1\n", &["line 1", "bogus"]),
             ("[tls]\ncert = \"/a.pem\"\n", &["tls.key"]),
             ("hostname = \"bad/host\"\n", &["hostname"]),

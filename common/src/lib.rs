@@ -7,6 +7,9 @@ pub mod listener;
 pub mod log;
 pub mod sasl;
 pub mod shutdown;
+pub mod stream;
+pub mod throttle;
+pub mod time;
 pub mod tls;
 
 pub use config::Config;

@@ -144,7 +144,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let cert = dir.path().join("c.pem");
         std::fs::write(&cert, "not pem").expect("write");
-        let err = server_config(&cert, &cert).expect_err("bad pem").to_string();
+        let err = server_config(&cert, &cert)
+            .expect_err("bad pem")
+            .to_string();
         assert!(err.contains("c.pem"), "{err}");
     }
 }

@@ -1,2 +1,92 @@
-//! mailyard's SMTP daemon.
+//! mailyard's SMTP daemon: inbound MX (port 25 role), authenticated submission (587
+//! STARTTLS, 465 implicit TLS), durable local delivery, no open relay.
+//!
+//! RFCs: 5321 (SMTP), 1870 (SIZE), 2034 and 3463 (enhanced status codes), 2920
+//! (PIPELINING), 3030 (CHUNKING, BINARYMIME), 3207 (STARTTLS), 3461 (DSN), 3848
+//! (`with` protocol types), 4954 (AUTH), 6152 (8BITMIME), 6409 (submission), 6531
+//! (SMTPUTF8), 8314 (implicit TLS).
+//!
+//! Invariants:
+//! - `250` after DATA/BDAT LAST is sent only after the store says the message is
+//!   durable in every local recipient's maildir and index.
+//! - Only CR LF "." CR LF ends DATA; a message with a bare CR or LF is refused
+//!   (`proto::data`), so no smuggled second message can exist.
+//! - Without authentication only local recipients are accepted: no open relay.
+#![forbid(unsafe_code)]
+
 pub mod proto;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailyard_common::Config;
+use mailyard_common::shutdown::Shutdown;
+use mailyard_common::throttle::{AuthThrottle, PerIpConnections};
+use mailyard_store::Store;
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Which job a listener does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Port 25: mail from the internet for local recipients; no AUTH.
+    Mx,
+    /// Port 587: RFC 6409 submission, STARTTLS then AUTH.
+    Submission,
+    /// Port 465: RFC 8314 submission over implicit TLS.
+    Submissions,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Mx => "smtp",
+            Role::Submission => "submission",
+            Role::Submissions => "submissions",
+        }
+    }
+}
+
+/// What every SMTP session shares.
+pub struct Context {
+    config: Arc<Config>,
+    store: Store,
+    tls: Arc<ServerConfig>,
+    per_ip: PerIpConnections,
+    auth_throttle: AuthThrottle,
+}
+
+impl Context {
+    /// Builds the shared context.
+    pub fn new(config: Arc<Config>, store: Store, tls: Arc<ServerConfig>) -> Self {
+        let auth_throttle = AuthThrottle::new(
+            config.auth.max_failures,
+            Duration::from_secs(config.auth.ban_seconds),
+        );
+        Context {
+            config,
+            store,
+            tls,
+            per_ip: PerIpConnections::default(),
+            auth_throttle,
+        }
+    }
+}
+
+/// Accepts SMTP connections on `listener` in `role` until shutdown.
+pub async fn serve(listener: TcpListener, role: Role, ctx: Arc<Context>, shutdown: Shutdown) {
+    let max = ctx.config.limits.max_connections;
+    let sd = shutdown.clone();
+    mailyard_common::listener::accept_loop(
+        role.name(),
+        listener,
+        shutdown,
+        max,
+        move |stream: TcpStream, peer: SocketAddr| {
+            session::run(ctx.clone(), role, stream, peer, sd.clone())
+        },
+    )
+    .await;
+}

@@ -139,9 +139,11 @@ impl Accounts {
     pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
         let d = domain.trim_end_matches('.').to_lowercase();
         self.with(|c| {
-            Ok(c.query_row("SELECT 1 FROM domain WHERE name = ?1", [d], |_| Ok(()))
-                .optional()?
-                .is_some())
+            Ok(
+                c.query_row("SELECT 1 FROM domain WHERE name = ?1", [d], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
         })
     }
 
@@ -272,7 +274,9 @@ impl Accounts {
     /// Adds an alias with one or more targets (the alias's domain becomes local).
     pub fn add_alias(&self, alias: &Address, targets: &[Address]) -> Result<()> {
         if targets.is_empty() {
-            return Err(StoreError::Invalid("an alias needs at least one target".into()));
+            return Err(StoreError::Invalid(
+                "an alias needs at least one target".into(),
+            ));
         }
         self.with(|c| {
             let tx = c.transaction()?;
@@ -305,7 +309,8 @@ impl Accounts {
     pub fn aliases(&self) -> Result<Vec<(String, Vec<String>)>> {
         self.with(|c| {
             let mut st = c.prepare("SELECT address, target FROM alias ORDER BY address, target")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut out: Vec<(String, Vec<String>)> = Vec::new();
             for row in rows {
                 let (a, t) = row?;
@@ -340,12 +345,11 @@ impl Accounts {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
         self.resolve_into(rcpt, 0, &mut out, &mut seen)?;
-        if out.is_empty() {
-            if let Some((base, _tag)) = rcpt.local().split_once('+') {
-                if let Ok(plain) = Address::parse(&format!("{base}@{}", rcpt.domain())) {
-                    self.resolve_into(&plain, 0, &mut out, &mut seen)?;
-                }
-            }
+        if out.is_empty()
+            && let Some((base, _tag)) = rcpt.local().split_once('+')
+            && let Ok(plain) = Address::parse(&format!("{base}@{}", rcpt.domain()))
+        {
+            self.resolve_into(&plain, 0, &mut out, &mut seen)?;
         }
         Ok(out)
     }
@@ -389,9 +393,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// Checks `password` against a PHC hash string.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .ok()
-        .is_some_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).ok().is_some_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -406,7 +412,8 @@ mod tests {
     fn users_domains_aliases() {
         let dir = tempfile::tempdir().expect("tempdir");
         let acc = Accounts::open(dir.path()).expect("open");
-        acc.add_user(&addr("alice@example.com"), "pw1").expect("add");
+        acc.add_user(&addr("alice@example.com"), "pw1")
+            .expect("add");
         assert!(matches!(
             acc.add_user(&addr("Alice@EXAMPLE.com"), "x"),
             Err(StoreError::Exists(_))
@@ -416,22 +423,48 @@ mod tests {
             acc.authenticate("alice@example.com", "pw1").expect("auth"),
             Some(addr("alice@example.com"))
         );
-        assert_eq!(acc.authenticate("alice@example.com", "bad").expect("auth"), None);
-        assert_eq!(acc.authenticate("nobody@example.com", "pw1").expect("auth"), None);
-        assert_eq!(acc.authenticate("not an address", "pw1").expect("auth"), None);
-        acc.set_password(&addr("alice@example.com"), "pw2").expect("passwd");
-        assert!(acc.authenticate("alice@example.com", "pw2").expect("auth").is_some());
-
-        acc.add_alias(&addr("team@other.org"), &[addr("alice@example.com"), addr("team2@other.org")])
-            .expect("alias");
-        acc.add_alias(&addr("team2@other.org"), &[addr("team@other.org")]).expect("cycle");
-        assert!(acc.is_local_domain("OTHER.org.").expect("local"));
-        assert_eq!(acc.resolve(&addr("team@other.org")).expect("resolve"), [addr("alice@example.com")]);
         assert_eq!(
-            acc.resolve(&addr("alice+lists@example.com")).expect("resolve"),
+            acc.authenticate("alice@example.com", "bad").expect("auth"),
+            None
+        );
+        assert_eq!(
+            acc.authenticate("nobody@example.com", "pw1").expect("auth"),
+            None
+        );
+        assert_eq!(
+            acc.authenticate("not an address", "pw1").expect("auth"),
+            None
+        );
+        acc.set_password(&addr("alice@example.com"), "pw2")
+            .expect("passwd");
+        assert!(
+            acc.authenticate("alice@example.com", "pw2")
+                .expect("auth")
+                .is_some()
+        );
+
+        acc.add_alias(
+            &addr("team@other.org"),
+            &[addr("alice@example.com"), addr("team2@other.org")],
+        )
+        .expect("alias");
+        acc.add_alias(&addr("team2@other.org"), &[addr("team@other.org")])
+            .expect("cycle");
+        assert!(acc.is_local_domain("OTHER.org.").expect("local"));
+        assert_eq!(
+            acc.resolve(&addr("team@other.org")).expect("resolve"),
             [addr("alice@example.com")]
         );
-        assert!(acc.resolve(&addr("bob@example.com")).expect("resolve").is_empty());
+        assert_eq!(
+            acc.resolve(&addr("alice+lists@example.com"))
+                .expect("resolve"),
+            [addr("alice@example.com")]
+        );
+        assert!(
+            acc.resolve(&addr("bob@example.com"))
+                .expect("resolve")
+                .is_empty()
+        );
         assert!(acc.del_domain("example.com").is_err(), "domain with users");
         acc.del_user(&addr("alice@example.com")).expect("del");
         assert!(acc.users().expect("users").is_empty());

@@ -94,4 +94,3 @@ pub(crate) fn watch_other_processes(
         })
         .map(|_| ())
 }
-

@@ -94,10 +94,10 @@ impl Readers {
             None => connect(&self.path, true)?,
         };
         let out = f(&conn);
-        if let Ok(mut p) = self.pool.lock() {
-            if p.len() < MAX_IDLE_READERS {
-                p.push(conn);
-            }
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < MAX_IDLE_READERS
+        {
+            p.push(conn);
         }
         out
     }
@@ -170,11 +170,7 @@ pub fn mailbox_by_id(conn: &Connection, id: MailboxId) -> Result<Option<MailboxI
 pub fn all_mailbox_marks(conn: &Connection) -> Result<Vec<(MailboxId, u64, u32)>> {
     let mut st = conn.prepare_cached("SELECT id, highestmodseq, uidnext FROM mailbox")?;
     let rows = st.query_map([], |r| {
-        Ok((
-            MailboxId(r.get(0)?),
-            r.get::<_, i64>(1)? as u64,
-            r.get(2)?,
-        ))
+        Ok((MailboxId(r.get(0)?), r.get::<_, i64>(1)? as u64, r.get(2)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

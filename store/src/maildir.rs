@@ -39,10 +39,7 @@ pub const MAX_KEYWORDS: usize = 26;
 
 /// The root of a user's Maildir++ tree.
 pub fn user_root(data_dir: &Path, user: &Address) -> PathBuf {
-    data_dir
-        .join("mail")
-        .join(user.domain())
-        .join(user.local())
+    data_dir.join("mail").join(user.domain()).join(user.local())
 }
 
 /// The directory of mailbox `name` inside `root`. Fails for names that are not valid,
@@ -193,10 +190,10 @@ pub fn parse_name(name: &str, keyword_map: &[String]) -> ParsedName {
     for c in info.chars() {
         if let Some((f, _, _)) = Flags::TABLE.iter().find(|(_, _, l)| *l == c) {
             flags.flags = flags.flags.union(*f);
-        } else if c.is_ascii_lowercase() {
-            if let Some(kw) = keyword_map.get((c as u8 - b'a') as usize) {
-                flags.keywords.push(kw.clone());
-            }
+        } else if c.is_ascii_lowercase()
+            && let Some(kw) = keyword_map.get((c as u8 - b'a') as usize)
+        {
+            flags.keywords.push(kw.clone());
         }
     }
     flags.keywords.sort();
@@ -298,11 +295,12 @@ pub fn read_keywords(dir: &Path) -> io::Result<Vec<String>> {
         let Some((i, kw)) = line.split_once(' ') else {
             continue;
         };
-        if let Ok(i) = i.parse::<usize>() {
-            if i < MAX_KEYWORDS && !kw.is_empty() {
-                map[i] = kw.to_string();
-                len = len.max(i + 1);
-            }
+        if let Ok(i) = i.parse::<usize>()
+            && i < MAX_KEYWORDS
+            && !kw.is_empty()
+        {
+            map[i] = kw.to_string();
+            len = len.max(i + 1);
         }
     }
     map.truncate(len);
@@ -358,10 +356,10 @@ pub fn list_mailboxes(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         if !entry.file_type()?.is_dir() {
             continue;
         }
-        if let Some(name) = mailbox_name::from_dir(&fname) {
-            if entry.path().join("cur").is_dir() {
-                out.push((name, entry.path()));
-            }
+        if let Some(name) = mailbox_name::from_dir(&fname)
+            && entry.path().join("cur").is_dir()
+        {
+            out.push((name, entry.path()));
         }
     }
     out.sort();

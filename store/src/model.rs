@@ -199,7 +199,10 @@ mod tests {
             (" bob@host ", "bob@host"),
         ];
         for (input, want) in ok {
-            assert_eq!(Address::parse(input).map(|a| a.to_string()), Ok(want.into()));
+            assert_eq!(
+                Address::parse(input).map(|a| a.to_string()),
+                Ok(want.into())
+            );
         }
         let bad = [
             "", "nobody", "@x.y", "a@", ".a@x", "a.@x", "a..b@x", "a/b@x", "a@x/y", "a@-x",

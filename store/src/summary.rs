@@ -39,7 +39,9 @@ pub struct Summary {
 /// cannot make sense of still gets grammar-valid ENVELOPE and BODYSTRUCTURE.
 pub fn summarize(raw: &[u8]) -> Summary {
     let parser = MessageParser::default();
-    let parsed = parser.parse(raw).or_else(|| parser.parse(b"\r\n".as_slice()));
+    let parsed = parser
+        .parse(raw)
+        .or_else(|| parser.parse(b"\r\n".as_slice()));
     let Some(msg) = parsed else {
         return Summary::default();
     };
@@ -68,12 +70,14 @@ fn addresses(a: Option<&Address<'_>>) -> String {
         return String::new();
     };
     a.iter()
-        .map(|addr| match (addr.name.as_deref(), addr.address.as_deref()) {
-            (Some(n), Some(a)) => format!("{n} <{a}>"),
-            (None, Some(a)) => a.to_string(),
-            (Some(n), None) => n.to_string(),
-            (None, None) => String::new(),
-        })
+        .map(
+            |addr| match (addr.name.as_deref(), addr.address.as_deref()) {
+                (Some(n), Some(a)) => format!("{n} <{a}>"),
+                (None, Some(a)) => a.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            },
+        )
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(", ")
@@ -110,8 +114,16 @@ Hello\r\n";
         assert_eq!(s.message_id, "id1@example.com");
         assert_eq!(s.in_reply_to, "id0@example.com");
         assert_eq!(s.references, "a@x id0@example.com");
-        assert!(s.envelope.starts_with("(\"Tue, 1 Jul 2003"), "{}", s.envelope);
-        assert!(s.bodystructure.starts_with("(\"text\" \"plain\""), "{}", s.bodystructure);
+        assert!(
+            s.envelope.starts_with("(\"Tue, 1 Jul 2003"),
+            "{}",
+            s.envelope
+        );
+        assert!(
+            s.bodystructure.starts_with("(\"text\" \"plain\""),
+            "{}",
+            s.bodystructure
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ fn message(token: &str) -> Vec<u8> {
 fn open_with_users(dir: &Path, users: &[&str]) -> Store {
     let (store, _) = Store::open(dir).expect("open store");
     for u in users {
-        store.accounts().add_user(&addr(u), "secret").expect("add user");
+        store
+            .accounts()
+            .add_user(&addr(u), "secret")
+            .expect("add user");
         store.setup_user_blocking(&addr(u)).expect("setup user");
     }
     store
@@ -36,7 +39,9 @@ fn open_with_users(dir: &Path, users: &[&str]) -> Store {
 fn new_user_gets_special_use_mailboxes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let boxes = store.mailboxes(&addr("alice@example.com")).expect("mailboxes");
+    let boxes = store
+        .mailboxes(&addr("alice@example.com"))
+        .expect("mailboxes");
     let got: Vec<(String, Option<String>, bool)> = boxes
         .iter()
         .map(|m| (m.name.clone(), m.special_use.clone(), m.subscribed))
@@ -74,9 +79,22 @@ async fn one_write_many_links() {
         assert_eq!(d.uid.0, 1);
         let msgs = store.messages(d.mailbox).expect("messages");
         assert_eq!(msgs.len(), 1);
-        let path = store.message_path(&d.user, "INBOX", &msgs[0]).expect("path");
-        assert!(path.starts_with(dir.path().join("mail/example.com").join(d.user.local()).join("new")));
-        assert_eq!(std::fs::read(&path).expect("read"), raw, "stored byte for byte");
+        let path = store
+            .message_path(&d.user, "INBOX", &msgs[0])
+            .expect("path");
+        assert!(
+            path.starts_with(
+                dir.path()
+                    .join("mail/example.com")
+                    .join(d.user.local())
+                    .join("new")
+            )
+        );
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            raw,
+            "stored byte for byte"
+        );
         assert_eq!(msgs[0].size, raw.len() as u64);
         inodes.insert(std::fs::metadata(&path).expect("meta").ino());
         let summary = store
@@ -106,7 +124,10 @@ async fn concurrent_deliveries_get_unique_dense_uids() {
         handles.push(tokio::spawn(async move {
             for i in 0..per_task {
                 let token = format!("t{t}-{i}");
-                store.deliver(message(&token), &rcpts).await.expect("deliver");
+                store
+                    .deliver(message(&token), &rcpts)
+                    .await
+                    .expect("deliver");
             }
         }));
     }
@@ -118,10 +139,20 @@ async fn concurrent_deliveries_get_unique_dense_uids() {
         let inbox = store.mailbox(&addr(u), "INBOX").expect("q").expect("inbox");
         let msgs = store.messages(inbox.id).expect("messages");
         let uids: Vec<u32> = msgs.iter().map(|m| m.uid.0).collect();
-        assert_eq!(uids, (1..=n as u32).collect::<Vec<_>>(), "{u}: dense, ascending");
+        assert_eq!(
+            uids,
+            (1..=n as u32).collect::<Vec<_>>(),
+            "{u}: dense, ascending"
+        );
         assert_eq!(inbox.uidnext.0, n as u32 + 1);
-        let files = maildir::scan_messages(&dir.path().join("mail").join(addr(u).domain()).join(addr(u).local()), &[])
-            .expect("scan");
+        let files = maildir::scan_messages(
+            &dir.path()
+                .join("mail")
+                .join(addr(u).domain())
+                .join(addr(u).local()),
+            &[],
+        )
+        .expect("scan");
         assert_eq!(files.len(), n);
     }
     assert!(store.check().expect("check").is_empty());
@@ -136,7 +167,10 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
     {
         let store = open_with_users(dir.path(), &["alice@example.com"]);
         for i in 0..5 {
-            store.deliver(message(&format!("r{i}")), std::slice::from_ref(&alice)).await.expect("deliver");
+            store
+                .deliver(message(&format!("r{i}")), std::slice::from_ref(&alice))
+                .await
+                .expect("deliver");
         }
         let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
         let flags = FlagSet {
@@ -144,18 +178,49 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
             keywords: vec!["$label1".into(), "Work".into()],
         };
         let uids = vec![mailyard_store::Uid(2), mailyard_store::Uid(4)];
-        store.set_flags(inbox.id, uids, FlagMode::Add, flags, None).await.expect("store");
+        store
+            .set_flags(inbox.id, uids, FlagMode::Add, flags, None)
+            .await
+            .expect("store");
         // Expunge the highest UID: its number must not come back after the rebuild.
-        let del = FlagSet { flags: Flags::DELETED, keywords: vec![] };
-        store.set_flags(inbox.id, vec![mailyard_store::Uid(5)], FlagMode::Add, del, None).await.expect("store");
-        assert_eq!(store.expunge(inbox.id, None).await.expect("expunge"), [mailyard_store::Uid(5)]);
+        let del = FlagSet {
+            flags: Flags::DELETED,
+            keywords: vec![],
+        };
+        store
+            .set_flags(
+                inbox.id,
+                vec![mailyard_store::Uid(5)],
+                FlagMode::Add,
+                del,
+                None,
+            )
+            .await
+            .expect("store");
+        assert_eq!(
+            store.expunge(inbox.id, None).await.expect("expunge"),
+            [mailyard_store::Uid(5)]
+        );
         let appended = store
-            .append(&alice, "Sent", message("s1"), FlagSet { flags: Flags::SEEN, keywords: vec![] }, Some(1_000_000_000))
+            .append(
+                &alice,
+                "Sent",
+                message("s1"),
+                FlagSet {
+                    flags: Flags::SEEN,
+                    keywords: vec![],
+                },
+                Some(1_000_000_000),
+            )
             .await
             .expect("append");
         assert_eq!(appended.uid.0, 1);
         let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
-        before = (inbox.uidvalidity, store.messages(inbox.id).expect("messages"), inbox.highestmodseq);
+        before = (
+            inbox.uidvalidity,
+            store.messages(inbox.id).expect("messages"),
+            inbox.highestmodseq,
+        );
         let sent = store.mailbox(&alice, "Sent").expect("q").expect("sent");
         sent_before = (sent.uidvalidity, store.messages(sent.id).expect("messages"));
     }
@@ -167,24 +232,51 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
     let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
     let after = store.messages(inbox.id).expect("messages");
     assert_eq!(inbox.uidvalidity, before.0);
-    let key = |m: &mailyard_store::MessageInfo| (m.uid, m.flags.clone(), m.size, m.base.clone(), m.internaldate);
-    assert_eq!(after.iter().map(key).collect::<Vec<_>>(), before.1.iter().map(key).collect::<Vec<_>>());
-    assert!(inbox.uidnext.0 > 5, "expunged UID 5 never reused (uidnext {})", inbox.uidnext.0);
-    assert!(inbox.highestmodseq > before.2, "modseq moves forward across a rebuild");
+    let key = |m: &mailyard_store::MessageInfo| {
+        (
+            m.uid,
+            m.flags.clone(),
+            m.size,
+            m.base.clone(),
+            m.internaldate,
+        )
+    };
+    assert_eq!(
+        after.iter().map(key).collect::<Vec<_>>(),
+        before.1.iter().map(key).collect::<Vec<_>>()
+    );
+    assert!(
+        inbox.uidnext.0 > 5,
+        "expunged UID 5 never reused (uidnext {})",
+        inbox.uidnext.0
+    );
+    assert!(
+        inbox.highestmodseq > before.2,
+        "modseq moves forward across a rebuild"
+    );
     for m in &after {
         assert!(m.modseq > before.2);
     }
     let sent = store.mailbox(&alice, "Sent").expect("q").expect("sent");
     let sent_after = store.messages(sent.id).expect("messages");
     assert_eq!(sent.uidvalidity, sent_before.0);
-    assert_eq!(sent_after.iter().map(key).collect::<Vec<_>>(), sent_before.1.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(
+        sent_after.iter().map(key).collect::<Vec<_>>(),
+        sent_before.1.iter().map(key).collect::<Vec<_>>()
+    );
     assert_eq!(sent_after[0].internaldate, 1_000_000_000);
     assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
     assert!(sent.subscribed);
     // Summaries were recomputed from the files.
-    let s = store.read(|c| mailyard_store::index::summary(c, inbox.id, mailyard_store::Uid(1))).expect("q").expect("row");
+    let s = store
+        .read(|c| mailyard_store::index::summary(c, inbox.id, mailyard_store::Uid(1)))
+        .expect("q")
+        .expect("row");
     assert_eq!(s.subject, "test r0");
-    let next = store.deliver(message("after"), std::slice::from_ref(&alice)).await.expect("deliver");
+    let next = store
+        .deliver(message("after"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
     assert!(next[0].uid.0 >= inbox.uidnext.0);
     assert!(store.check().expect("check").is_empty());
 }
@@ -196,12 +288,29 @@ async fn hostile_mailbox_names_rejected() {
     let alice = addr("alice@example.com");
     let long = "x".repeat(10_000);
     let hostile = [
-        "..", "../x", "a/../../etc", "/etc/passwd", "a\0b", "", ".", "a..b", "a.", ".a", "~x",
-        "a\\b", &long, "a*", "a%", "\u{1}",
+        "..",
+        "../x",
+        "a/../../etc",
+        "/etc/passwd",
+        "a\0b",
+        "",
+        ".",
+        "a..b",
+        "a.",
+        ".a",
+        "~x",
+        "a\\b",
+        &long,
+        "a*",
+        "a%",
+        "\u{1}",
     ];
     for name in hostile {
         let r = store.create_mailbox(&alice, name, None).await;
-        assert!(matches!(r, Err(StoreError::BadName { .. })), "{name:?}: {r:?}");
+        assert!(
+            matches!(r, Err(StoreError::BadName { .. })),
+            "{name:?}: {r:?}"
+        );
     }
     // Nothing escaped: the only entries under mail/ are the user's tree.
     let mut entries = Vec::new();
@@ -211,10 +320,20 @@ async fn hostile_mailbox_names_rejected() {
     for e in &entries {
         assert!(!e.contains("etc"), "{e}");
     }
-    let made = store.create_mailbox(&alice, "Projekte.Größe & Co", None).await.expect("create");
+    let made = store
+        .create_mailbox(&alice, "Projekte.Größe & Co", None)
+        .await
+        .expect("create");
     assert_eq!(made.name, "Projekte.Größe & Co");
-    assert!(dir.path().join("mail/example.com/alice/.Projekte.Gr&APYA3w-e &- Co/cur").is_dir());
-    assert!(matches!(store.create_mailbox(&alice, "inbox", None).await, Err(StoreError::MailboxExists(_))));
+    assert!(
+        dir.path()
+            .join("mail/example.com/alice/.Projekte.Gr&APYA3w-e &- Co/cur")
+            .is_dir()
+    );
+    assert!(matches!(
+        store.create_mailbox(&alice, "inbox", None).await,
+        Err(StoreError::MailboxExists(_))
+    ));
 }
 
 fn walk(p: &Path) -> Vec<String> {
@@ -236,7 +355,10 @@ async fn other_tools_changing_the_tree_are_reconciled() {
     let store = open_with_users(dir.path(), &["alice@example.com"]);
     let alice = addr("alice@example.com");
     for i in 0..3 {
-        store.deliver(message(&format!("o{i}")), std::slice::from_ref(&alice)).await.expect("deliver");
+        store
+            .deliver(message(&format!("o{i}")), std::slice::from_ref(&alice))
+            .await
+            .expect("deliver");
     }
     let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
     let msgs = store.messages(inbox.id).expect("messages");
@@ -247,17 +369,33 @@ async fn other_tools_changing_the_tree_are_reconciled() {
     // Someone deletes message 2.
     std::fs::remove_file(store.message_path(&alice, "INBOX", &msgs[1]).expect("path")).expect("rm");
     // Another MDA drops in a file without U=.
-    std::fs::write(root.join("new/1700000000.M1P1.otherhost"), message("foreign")).expect("write");
+    std::fs::write(
+        root.join("new/1700000000.M1P1.otherhost"),
+        message("foreign"),
+    )
+    .expect("write");
     let problems = store.check().expect("check");
     assert_eq!(problems.len(), 3, "{problems:#?}");
     let report = store.reconcile_blocking(&alice, false).expect("reconcile");
-    assert_eq!((report.adopted, report.dropped, report.reflagged, report.renumbered), (1, 1, 1, 1));
+    assert_eq!(
+        (
+            report.adopted,
+            report.dropped,
+            report.reflagged,
+            report.renumbered
+        ),
+        (1, 1, 1, 1)
+    );
     let after = store.messages(inbox.id).expect("messages");
     let uids: Vec<u32> = after.iter().map(|m| m.uid.0).collect();
     assert_eq!(uids, [1, 3, 4]);
     assert_eq!(after[0].flags.flags, Flags::SEEN);
     assert!(store.check().expect("check").is_empty());
-    let gone = store.read(move |c| mailyard_store::index::expunged_since(c, inbox.id, mailyard_store::ModSeq(0))).expect("q");
+    let gone = store
+        .read(move |c| {
+            mailyard_store::index::expunged_since(c, inbox.id, mailyard_store::ModSeq(0))
+        })
+        .expect("q");
     assert_eq!(gone, [mailyard_store::Uid(2)]);
 }
 
@@ -268,8 +406,14 @@ async fn changes_are_published_after_commit() {
     let alice = addr("alice@example.com");
     let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
     let mut rx = store.subscribe(inbox.id);
-    store.deliver(message("c1"), std::slice::from_ref(&alice)).await.expect("deliver");
-    tokio::time::timeout(Duration::from_secs(5), rx.changed()).await.expect("notified").expect("open");
+    store
+        .deliver(message("c1"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    tokio::time::timeout(Duration::from_secs(5), rx.changed())
+        .await
+        .expect("notified")
+        .expect("open");
     let seen = *rx.borrow_and_update();
     let now = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
     assert_eq!(seen, now.highestmodseq.0);
@@ -278,7 +422,10 @@ async fn changes_are_published_after_commit() {
     store.watch_other_processes().expect("watch");
     tokio::time::sleep(Duration::from_millis(300)).await; // let the watcher take its first look
     let (other, _) = Store::open(dir.path()).expect("second store");
-    other.deliver(message("c2"), std::slice::from_ref(&alice)).await.expect("deliver");
+    other
+        .deliver(message("c2"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             rx.changed().await.expect("open");
@@ -299,7 +446,11 @@ fn crash_child() {
         return;
     };
     let round = std::env::var("MAILYARD_CRASH_ROUND").unwrap_or_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async move {
         let (store, _) = Store::open(Path::new(&dir)).expect("open");
         let rcpts = [addr("alice@example.com"), addr("bob@example.com")];
@@ -311,7 +462,10 @@ fn crash_child() {
             handles.push(tokio::spawn(async move {
                 for i in 0.. {
                     let token = format!("r{round}k{t}x{i}");
-                    store.deliver(message(&token), &rcpts).await.expect("deliver");
+                    store
+                        .deliver(message(&token), &rcpts)
+                        .await
+                        .expect("deliver");
                     println!("ACK {token}");
                 }
             }));
@@ -325,12 +479,21 @@ fn crash_child() {
 #[test]
 fn sigkill_during_deliveries_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    drop(open_with_users(dir.path(), &["alice@example.com", "bob@example.com"]));
+    drop(open_with_users(
+        dir.path(),
+        &["alice@example.com", "bob@example.com"],
+    ));
     let exe = std::env::current_exe().expect("exe");
     let mut acked: HashSet<String> = HashSet::new();
     for round in 0..3 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env("MAILYARD_CRASH_CHILD", dir.path())
             .env("MAILYARD_CRASH_ROUND", round.to_string())
             .stdout(Stdio::piped())
@@ -359,11 +522,19 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
                 acked.insert(t.to_string());
             }
         }
-        assert!(acked.len() >= target.min(50), "child made progress: {}", acked.len());
+        assert!(
+            acked.len() >= target.min(50),
+            "child made progress: {}",
+            acked.len()
+        );
 
         let (store, _) = Store::open(dir.path()).expect("reopen after kill");
         store.recover_blocking().expect("recover");
-        assert_eq!(store.check().expect("check"), Vec::<String>::new(), "index agrees with maildir");
+        assert_eq!(
+            store.check().expect("check"),
+            Vec::<String>::new(),
+            "index agrees with maildir"
+        );
         for u in ["alice@example.com", "bob@example.com"] {
             let inbox = store.mailbox(&addr(u), "INBOX").expect("q").expect("inbox");
             let mut count: HashMap<String, usize> = HashMap::new();
@@ -372,12 +543,23 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
                     .read(move |c| mailyard_store::index::summary(c, inbox.id, m.uid))
                     .expect("q")
                     .expect("summary");
-                *count.entry(s.message_id.trim_end_matches("@example.net").to_string()).or_default() += 1;
+                *count
+                    .entry(s.message_id.trim_end_matches("@example.net").to_string())
+                    .or_default() += 1;
             }
             for t in &acked {
-                assert_eq!(count.get(t), Some(&1), "{u}: acknowledged {t} present exactly once");
+                assert_eq!(
+                    count.get(t),
+                    Some(&1),
+                    "{u}: acknowledged {t} present exactly once"
+                );
             }
-            let uids: Vec<u32> = store.messages(inbox.id).expect("m").iter().map(|m| m.uid.0).collect();
+            let uids: Vec<u32> = store
+                .messages(inbox.id)
+                .expect("m")
+                .iter()
+                .map(|m| m.uid.0)
+                .collect();
             let mut sorted = uids.clone();
             sorted.dedup();
             assert_eq!(uids, sorted, "UIDs unique and ascending");

@@ -233,7 +233,10 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
     // The verb ends at the first space (RFC 5321 §4.1.1: SP separates the
     // command from its argument) or at the end of the line.
     let (word, rest) = match line.iter().position(|&b| b == b' ') {
-        Some(i) => (line.get(..i).unwrap_or_default(), line.get(i + 1..).unwrap_or_default()),
+        Some(i) => (
+            line.get(..i).unwrap_or_default(),
+            line.get(i + 1..).unwrap_or_default(),
+        ),
         None => (line, &[][..]),
     };
     let verb = Verb::from_bytes(word).ok_or(CommandError::UnknownCommand)?;
@@ -271,7 +274,8 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
                 .ok_or_else(|| syntax("expected FROM:<address>"))?
                 .trim_start_matches(' ');
             let (from, params) = parse_reverse_path(path).map_err(CommandError::BadSender)?;
-            let params = after_path(params).ok_or_else(|| syntax("space required after address"))?;
+            let params =
+                after_path(params).ok_or_else(|| syntax("space required after address"))?;
             Ok(Command::Mail {
                 from,
                 params: MailParams::parse(params)?,
@@ -283,7 +287,8 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
                 .ok_or_else(|| syntax("expected TO:<address>"))?
                 .trim_start_matches(' ');
             let (to, params) = parse_forward_path(path).map_err(CommandError::BadRecipient)?;
-            let params = after_path(params).ok_or_else(|| syntax("space required after address"))?;
+            let params =
+                after_path(params).ok_or_else(|| syntax("space required after address"))?;
             Ok(Command::Rcpt {
                 to,
                 params: RcptParams::parse(params)?,
@@ -311,9 +316,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
                 Command::Expn(rest.to_string())
             })
         }
-        Verb::Help => Ok(Command::Help(
-            (!rest.is_empty()).then(|| rest.to_string()),
-        )),
+        Verb::Help => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
         Verb::Bdat => parse_bdat(rest).ok_or_else(|| syntax("expected BDAT <size> [LAST]")),
         Verb::Auth => parse_auth(rest).map_err(syntax),
     }
@@ -396,6 +399,7 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::super::address::Mailbox;
+    use super::super::line::{LineReceiver, LineResult};
     use super::super::params::{Body, Notify, Ret};
     use super::*;
 
@@ -417,6 +421,45 @@ mod tests {
         Command::Rcpt {
             to: ForwardPath::Mailbox(mb(local, domain)),
             params: RcptParams::default(),
+        }
+    }
+
+    /// Sends `line` + CRLF through a [`LineReceiver`] split at every byte
+    /// boundary (and bytewise) and parses what comes out: always exactly one
+    /// line, parsing to `expected`.
+    fn assert_streamed(line: &[u8], expected: &Result<Command, CommandError>) {
+        let input = [line, b"\r\n"].concat();
+        let mut splits: Vec<Vec<usize>> = (0..=input.len()).map(|k| vec![k]).collect();
+        splits.push((1..input.len()).collect());
+        for cuts in splits {
+            let mut rx = LineReceiver::default();
+            let mut buf: Vec<u8> = Vec::new();
+            let mut parsed = Vec::new();
+            let mut prev = 0;
+            for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+                buf.extend_from_slice(&input[prev..cut]);
+                prev = cut;
+                loop {
+                    match rx.next_line(&buf) {
+                        LineResult::Line { line, consumed } => {
+                            parsed.push(parse_command(line));
+                            buf.drain(..consumed);
+                        }
+                        LineResult::TooLong { .. } => panic!("{line:?}: too long"),
+                        LineResult::NeedMore { consumed } => {
+                            buf.drain(..consumed);
+                            break;
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                parsed,
+                vec![expected.clone()],
+                "{:?} cut at {cuts:?}",
+                String::from_utf8_lossy(line)
+            );
+            assert!(buf.is_empty());
         }
     }
 
@@ -444,7 +487,12 @@ mod tests {
             ("RCPT TO:<Admin.MRC@foo.com>", rcpt("Admin.MRC", "foo.com")),
         ];
         for (line, expected) in rows {
-            assert_eq!(parse_command(line.as_bytes()).as_ref(), Ok(expected), "{line}");
+            assert_eq!(
+                parse_command(line.as_bytes()).as_ref(),
+                Ok(expected),
+                "{line}"
+            );
+            assert_streamed(line.as_bytes(), &Ok(expected.clone()));
         }
     }
 
@@ -452,10 +500,19 @@ mod tests {
     fn commands_table() {
         let rows: Vec<(&str, Result<Command, CommandError>)> = vec![
             // Verbs are case-insensitive (RFC 5321 §2.4).
-            ("ehlo client.example", Ok(Command::Ehlo("client.example".into()))),
-            ("HeLo client.example", Ok(Command::Helo("client.example".into()))),
+            (
+                "ehlo client.example",
+                Ok(Command::Ehlo("client.example".into())),
+            ),
+            (
+                "HeLo client.example",
+                Ok(Command::Helo("client.example".into())),
+            ),
             ("EHLO [192.0.2.1]", Ok(Command::Ehlo("[192.0.2.1]".into()))),
-            ("EHLO my_host extra words", Ok(Command::Ehlo("my_host".into()))),
+            (
+                "EHLO my_host extra words",
+                Ok(Command::Ehlo("my_host".into())),
+            ),
             ("EHLO   spaced  ", Ok(Command::Ehlo("spaced".into()))),
             ("EHLO", syntax(Verb::Ehlo, "domain name required")),
             ("EHLO ", syntax(Verb::Ehlo, "domain name required")),
@@ -472,8 +529,14 @@ mod tests {
             ("starttls", Ok(Command::StartTls)),
             ("STARTTLS x", syntax(Verb::StartTls, "no arguments allowed")),
             ("VRFY", syntax(Verb::Vrfy, "argument required")),
-            ("EXPN Example-People", Ok(Command::Expn("Example-People".into()))),
-            ("VRFY <Smith@foo.com>", Ok(Command::Vrfy("<Smith@foo.com>".into()))),
+            (
+                "EXPN Example-People",
+                Ok(Command::Expn("Example-People".into())),
+            ),
+            (
+                "VRFY <Smith@foo.com>",
+                Ok(Command::Vrfy("<Smith@foo.com>".into())),
+            ),
             ("HELP", Ok(Command::Help(None))),
             ("HELP MAIL", Ok(Command::Help(Some("MAIL".into())))),
             // MAIL: leniency about the space after the colon; strictness about <>.
@@ -481,74 +544,247 @@ mod tests {
             ("mail from:<a@b.example>", Ok(mail("a", "b.example"))),
             ("MAIL FROM:<a@b.example>  ", Ok(mail("a", "b.example"))),
             ("MAIL  FROM:<a@b.example>", Ok(mail("a", "b.example"))),
-            ("MAIL FROM:<>", Ok(Command::Mail { from: ReversePath::Null, params: MailParams::default() })),
-            ("MAIL FROM:a@b.example", Err(CommandError::BadSender(AddressError::MissingOpeningBracket))),
-            ("MAIL FROM:<a@b.example", Err(CommandError::BadSender(AddressError::MissingClosingBracket))),
-            ("MAIL FROM:<postmaster>", Err(CommandError::BadSender(AddressError::MissingAt))),
-            ("MAIL FROM <a@b.example>", syntax(Verb::Mail, "expected FROM:<address>")),
-            ("MAIL TO:<a@b.example>", syntax(Verb::Mail, "expected FROM:<address>")),
+            (
+                "MAIL FROM:<>",
+                Ok(Command::Mail {
+                    from: ReversePath::Null,
+                    params: MailParams::default(),
+                }),
+            ),
+            (
+                "MAIL FROM:a@b.example",
+                Err(CommandError::BadSender(AddressError::MissingOpeningBracket)),
+            ),
+            (
+                "MAIL FROM:<a@b.example",
+                Err(CommandError::BadSender(AddressError::MissingClosingBracket)),
+            ),
+            (
+                "MAIL FROM:<postmaster>",
+                Err(CommandError::BadSender(AddressError::MissingAt)),
+            ),
+            (
+                "MAIL FROM <a@b.example>",
+                syntax(Verb::Mail, "expected FROM:<address>"),
+            ),
+            (
+                "MAIL TO:<a@b.example>",
+                syntax(Verb::Mail, "expected FROM:<address>"),
+            ),
             ("MAIL", syntax(Verb::Mail, "expected FROM:<address>")),
-            ("MAIL FROM:<a@b.example>SIZE=1", syntax(Verb::Mail, "space required after address")),
-            ("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME", Ok(Command::Mail {
-                from: ReversePath::Mailbox(mb("a", "b.example")),
-                params: MailParams { size: Some(1000), body: Some(Body::EightBitMime), ..Default::default() },
-            })),
+            (
+                "MAIL FROM:<a@b.example>SIZE=1",
+                syntax(Verb::Mail, "space required after address"),
+            ),
+            (
+                "MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME",
+                Ok(Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "b.example")),
+                    params: MailParams {
+                        size: Some(1000),
+                        body: Some(Body::EightBitMime),
+                        ..Default::default()
+                    },
+                }),
+            ),
             // RFC 3461 §9 example.
-            ("MAIL FROM:<Alice@Pure-Heart.ORG> RET=HDRS ENVID=QQ314159", Ok(Command::Mail {
-                from: ReversePath::Mailbox(mb("Alice", "Pure-Heart.ORG")),
-                params: MailParams { ret: Some(Ret::Hdrs), envid: Some("QQ314159".into()), ..Default::default() },
-            })),
+            (
+                "MAIL FROM:<Alice@Pure-Heart.ORG> RET=HDRS ENVID=QQ314159",
+                Ok(Command::Mail {
+                    from: ReversePath::Mailbox(mb("Alice", "Pure-Heart.ORG")),
+                    params: MailParams {
+                        ret: Some(Ret::Hdrs),
+                        envid: Some("QQ314159".into()),
+                        ..Default::default()
+                    },
+                }),
+            ),
             // RFC 4954 §5 example.
-            ("MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com", Ok(Command::Mail {
-                from: ReversePath::Mailbox(mb("e=mc2", "example.com")),
-                params: MailParams { auth: Some("e=mc2@example.com".into()), ..Default::default() },
-            })),
+            (
+                "MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com",
+                Ok(Command::Mail {
+                    from: ReversePath::Mailbox(mb("e=mc2", "example.com")),
+                    params: MailParams {
+                        auth: Some("e=mc2@example.com".into()),
+                        ..Default::default()
+                    },
+                }),
+            ),
             // RFC 6531: UTF-8 address with SMTPUTF8 (the session checks the pairing).
-            ("MAIL FROM:<用户@例子.广告> SMTPUTF8", Ok(Command::Mail {
-                from: ReversePath::Mailbox(mb("用户", "例子.广告")),
-                params: MailParams { smtputf8: true, ..Default::default() },
-            })),
-            ("MAIL FROM:<a@b> XFOO", Err(CommandError::UnknownParameter { keyword: "XFOO".into() })),
-            ("MAIL FROM:<a@b> SIZE=1 SIZE=2", Err(CommandError::InvalidParameter(ParamError::Duplicate("SIZE")))),
+            (
+                "MAIL FROM:<用户@例子.广告> SMTPUTF8",
+                Ok(Command::Mail {
+                    from: ReversePath::Mailbox(mb("用户", "例子.广告")),
+                    params: MailParams {
+                        smtputf8: true,
+                        ..Default::default()
+                    },
+                }),
+            ),
+            (
+                "MAIL FROM:<a@b> XFOO",
+                Err(CommandError::UnknownParameter {
+                    keyword: "XFOO".into(),
+                }),
+            ),
+            (
+                "MAIL FROM:<a@b> SIZE=1 SIZE=2",
+                Err(CommandError::InvalidParameter(ParamError::Duplicate(
+                    "SIZE",
+                ))),
+            ),
             // RCPT.
-            ("RCPT TO:<Postmaster>", Ok(Command::Rcpt { to: ForwardPath::Postmaster, params: RcptParams::default() })),
-            ("rcpt to: <postmaster>", Ok(Command::Rcpt { to: ForwardPath::Postmaster, params: RcptParams::default() })),
-            ("RCPT TO:<@hosta.int,@jkl.org:userc@d.bar.org>", Ok(rcpt("userc", "d.bar.org"))),
-            ("RCPT TO:<>", Err(CommandError::BadRecipient(AddressError::Empty))),
-            ("RCPT TO:Jones@foo.com", Err(CommandError::BadRecipient(AddressError::MissingOpeningBracket))),
-            ("RCPT FROM:<a@b>", syntax(Verb::Rcpt, "expected TO:<address>")),
+            (
+                "RCPT TO:<Postmaster>",
+                Ok(Command::Rcpt {
+                    to: ForwardPath::Postmaster,
+                    params: RcptParams::default(),
+                }),
+            ),
+            (
+                "rcpt to: <postmaster>",
+                Ok(Command::Rcpt {
+                    to: ForwardPath::Postmaster,
+                    params: RcptParams::default(),
+                }),
+            ),
+            (
+                "RCPT TO:<@hosta.int,@jkl.org:userc@d.bar.org>",
+                Ok(rcpt("userc", "d.bar.org")),
+            ),
+            (
+                "RCPT TO:<>",
+                Err(CommandError::BadRecipient(AddressError::Empty)),
+            ),
+            (
+                "RCPT TO:Jones@foo.com",
+                Err(CommandError::BadRecipient(
+                    AddressError::MissingOpeningBracket,
+                )),
+            ),
+            (
+                "RCPT FROM:<a@b>",
+                syntax(Verb::Rcpt, "expected TO:<address>"),
+            ),
             // RFC 3461 §9 example.
-            ("RCPT TO:<Bob@Big-Box.Example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob@Big-Box.Example", Ok(Command::Rcpt {
-                to: ForwardPath::Mailbox(mb("Bob", "Big-Box.Example")),
-                params: RcptParams {
-                    notify: Some(Notify::On { success: true, failure: true, delay: false }),
-                    orcpt: Some(("rfc822".into(), "Bob@Big-Box.Example".into())),
-                },
-            })),
-            ("RCPT TO:<a@b> NOTIFY=NEVER,DELAY", Err(CommandError::InvalidParameter(ParamError::Invalid { keyword: "NOTIFY", reason: "NEVER cannot be combined" }))),
-            ("RCPT TO:<a@b> SIZE=1", Err(CommandError::UnknownParameter { keyword: "SIZE".into() })),
+            (
+                "RCPT TO:<Bob@Big-Box.Example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob@Big-Box.Example",
+                Ok(Command::Rcpt {
+                    to: ForwardPath::Mailbox(mb("Bob", "Big-Box.Example")),
+                    params: RcptParams {
+                        notify: Some(Notify::On {
+                            success: true,
+                            failure: true,
+                            delay: false,
+                        }),
+                        orcpt: Some(("rfc822".into(), "Bob@Big-Box.Example".into())),
+                    },
+                }),
+            ),
+            (
+                "RCPT TO:<a@b> NOTIFY=NEVER,DELAY",
+                Err(CommandError::InvalidParameter(ParamError::Invalid {
+                    keyword: "NOTIFY",
+                    reason: "NEVER cannot be combined",
+                })),
+            ),
+            (
+                "RCPT TO:<a@b> SIZE=1",
+                Err(CommandError::UnknownParameter {
+                    keyword: "SIZE".into(),
+                }),
+            ),
             // BDAT, RFC 3030 §2 and its §4.2 example.
-            ("BDAT 86 LAST", Ok(Command::Bdat { size: 86, last: true })),
-            ("BDAT 100000", Ok(Command::Bdat { size: 100_000, last: false })),
-            ("bdat 0 last", Ok(Command::Bdat { size: 0, last: true })),
-            ("BDAT 18446744073709551615", Ok(Command::Bdat { size: u64::MAX, last: false })),
-            ("BDAT 18446744073709551616", syntax(Verb::Bdat, "expected BDAT <size> [LAST]")),
+            (
+                "BDAT 86 LAST",
+                Ok(Command::Bdat {
+                    size: 86,
+                    last: true,
+                }),
+            ),
+            (
+                "BDAT 100000",
+                Ok(Command::Bdat {
+                    size: 100_000,
+                    last: false,
+                }),
+            ),
+            (
+                "bdat 0 last",
+                Ok(Command::Bdat {
+                    size: 0,
+                    last: true,
+                }),
+            ),
+            (
+                "BDAT 18446744073709551615",
+                Ok(Command::Bdat {
+                    size: u64::MAX,
+                    last: false,
+                }),
+            ),
+            (
+                "BDAT 18446744073709551616",
+                syntax(Verb::Bdat, "expected BDAT <size> [LAST]"),
+            ),
             ("BDAT", syntax(Verb::Bdat, "expected BDAT <size> [LAST]")),
             ("BDAT -1", syntax(Verb::Bdat, "expected BDAT <size> [LAST]")),
             ("BDAT +1", syntax(Verb::Bdat, "expected BDAT <size> [LAST]")),
-            ("BDAT 1 FIRST", syntax(Verb::Bdat, "expected BDAT <size> [LAST]")),
-            ("BDAT 1 LAST x", syntax(Verb::Bdat, "expected BDAT <size> [LAST]")),
+            (
+                "BDAT 1 FIRST",
+                syntax(Verb::Bdat, "expected BDAT <size> [LAST]"),
+            ),
+            (
+                "BDAT 1 LAST x",
+                syntax(Verb::Bdat, "expected BDAT <size> [LAST]"),
+            ),
             // AUTH, RFC 4954 §4.1 examples.
-            ("AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=", Ok(Command::Auth { mechanism: "PLAIN".into(), initial_response: Some("dGVzdAB0ZXN0ADEyMzQ=".into()) })),
-            ("AUTH PLAIN", Ok(Command::Auth { mechanism: "PLAIN".into(), initial_response: None })),
-            ("AUTH CRAM-MD5", Ok(Command::Auth { mechanism: "CRAM-MD5".into(), initial_response: None })),
-            ("AUTH EXTERNAL =", Ok(Command::Auth { mechanism: "EXTERNAL".into(), initial_response: Some("=".into()) })),
-            ("auth login", Ok(Command::Auth { mechanism: "LOGIN".into(), initial_response: None })),
+            (
+                "AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=",
+                Ok(Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial_response: Some("dGVzdAB0ZXN0ADEyMzQ=".into()),
+                }),
+            ),
+            (
+                "AUTH PLAIN",
+                Ok(Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial_response: None,
+                }),
+            ),
+            (
+                "AUTH CRAM-MD5",
+                Ok(Command::Auth {
+                    mechanism: "CRAM-MD5".into(),
+                    initial_response: None,
+                }),
+            ),
+            (
+                "AUTH EXTERNAL =",
+                Ok(Command::Auth {
+                    mechanism: "EXTERNAL".into(),
+                    initial_response: Some("=".into()),
+                }),
+            ),
+            (
+                "auth login",
+                Ok(Command::Auth {
+                    mechanism: "LOGIN".into(),
+                    initial_response: None,
+                }),
+            ),
             ("AUTH", syntax(Verb::Auth, "mechanism required")),
             ("AUTH PLAIN a b", syntax(Verb::Auth, "too many arguments")),
-            ("AUTH PLAIN *", syntax(Verb::Auth, "initial response is not base64")),
+            (
+                "AUTH PLAIN *",
+                syntax(Verb::Auth, "initial response is not base64"),
+            ),
             ("AUTH PL.AIN", syntax(Verb::Auth, "invalid mechanism name")),
-            ("AUTH ABCDEFGHIJKLMNOPQRSTU", syntax(Verb::Auth, "invalid mechanism name")),
+            (
+                "AUTH ABCDEFGHIJKLMNOPQRSTU",
+                syntax(Verb::Auth, "invalid mechanism name"),
+            ),
             // Unknown commands.
             ("", Err(CommandError::UnknownCommand)),
             (" DATA", Err(CommandError::UnknownCommand)),
@@ -558,12 +794,22 @@ mod tests {
             ("MAIL\tFROM:<a@b>", Err(CommandError::UnknownCommand)),
             ("EHLO\0", Err(CommandError::UnknownCommand)),
             // Control characters and bad UTF-8 in arguments.
-            ("EHLO a\0b", syntax(Verb::Ehlo, "control character in command")),
-            ("MAIL FROM:<a@b>\r", syntax(Verb::Mail, "control character in command")),
-            ("NOOP \u{7f}", syntax(Verb::Noop, "control character in command")),
+            (
+                "EHLO a\0b",
+                syntax(Verb::Ehlo, "control character in command"),
+            ),
+            (
+                "MAIL FROM:<a@b>\r",
+                syntax(Verb::Mail, "control character in command"),
+            ),
+            (
+                "NOOP \u{7f}",
+                syntax(Verb::Noop, "control character in command"),
+            ),
         ];
         for (line, expected) in &rows {
             assert_eq!(&parse_command(line.as_bytes()), expected, "{line:?}");
+            assert_streamed(line.as_bytes(), expected);
         }
         assert_eq!(
             parse_command(b"EHLO \xff"),
@@ -602,7 +848,7 @@ mod tests {
         }
         // An unknown keyword is echoed, sanitised and short.
         let reply = parse_command(b"MAIL FROM:<a@b> XFOO=1").map_err(|e| e.reply());
-        let text = String::from_utf8(reply.unwrap_err().to_bytes()).unwrap();
+        let text = String::from_utf8(reply.expect_err("must fail").to_bytes()).expect("UTF-8");
         assert!(text.contains("XFOO"), "{text}");
     }
 

@@ -88,7 +88,6 @@ enum State {
 }
 
 /// Problems seen so far and the message buffer, shared by DATA and BDAT.
-#[derive(Debug)]
 pub(crate) struct Sink {
     max_size: usize,
     /// Longest line including CRLF; `None` disables the check.
@@ -101,6 +100,22 @@ pub(crate) struct Sink {
     too_big: bool,
     long_line: bool,
     nul: bool,
+}
+
+impl std::fmt::Debug for Sink {
+    // Sizes and flags only: the message body must not reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("max_size", &self.max_size)
+            .field("max_line", &self.max_line)
+            .field("size", &self.size)
+            .field("stored", &self.buf.len())
+            .field("bare", &self.bare)
+            .field("too_big", &self.too_big)
+            .field("long_line", &self.long_line)
+            .field("nul", &self.nul)
+            .finish()
+    }
 }
 
 impl Sink {
@@ -192,7 +207,8 @@ impl Sink {
                 .max(INITIAL_CAPACITY)
                 .max(needed)
                 .min(self.max_size);
-            self.buf.reserve_exact(target - self.buf.len());
+            self.buf
+                .reserve_exact(target.saturating_sub(self.buf.len()));
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -394,7 +410,11 @@ pub(crate) mod tests {
         let name = String::from_utf8_lossy(input);
         assert_eq!(run(max_size, input, &[]), expected, "whole: {name:?}");
         for k in 0..=input.len() {
-            assert_eq!(run(max_size, input, &[k]), expected, "split at {k}: {name:?}");
+            assert_eq!(
+                run(max_size, input, &[k]),
+                expected,
+                "split at {k}: {name:?}"
+            );
         }
         let bytes: Vec<usize> = (1..input.len()).collect();
         assert_eq!(run(max_size, input, &bytes), expected, "bytewise: {name:?}");
@@ -455,7 +475,11 @@ pub(crate) mod tests {
             (b"a\n", 2, None),
         ];
         for (input, consumed, outcome) in rows {
-            let consumed = if *consumed == ALL { input.len() } else { *consumed };
+            let consumed = if *consumed == ALL {
+                input.len()
+            } else {
+                *consumed
+            };
             check(BIG, input, (consumed, outcome.clone()));
         }
     }
@@ -497,7 +521,13 @@ pub(crate) mod tests {
             // In the middle of a message, at the very start of DATA, and
             // right before the real terminator.
             let inputs: Vec<Vec<u8>> = vec![
-                [b"Subject: hi\r\n\r\nbody".as_slice(), seq, injected, b"\r\n.\r\n"].concat(),
+                [
+                    b"Subject: hi\r\n\r\nbody".as_slice(),
+                    seq,
+                    injected,
+                    b"\r\n.\r\n",
+                ]
+                .concat(),
                 [*seq, injected, b"\r\n.\r\n"].concat(),
                 [b"body".as_slice(), seq, b"\r\n.\r\n"].concat(),
             ];
@@ -550,15 +580,27 @@ pub(crate) mod tests {
         input.extend_from_slice(b"\r\n..\r\nmore\r\n.\r\nRSET\r\n");
         check(50, &input, (input.len() - 6, Some(DataOutcome::TooBig)));
         // Precedence: bare line endings win over size, regardless of order.
-        check(4, b"aaaaaaaa\nb\r\n.\r\n", (15, Some(DataOutcome::BareLineEnding)));
-        check(4, b"a\nbbbbbbbb\r\n.\r\n", (15, Some(DataOutcome::BareLineEnding)));
+        check(
+            4,
+            b"aaaaaaaa\nb\r\n.\r\n",
+            (15, Some(DataOutcome::BareLineEnding)),
+        );
+        check(
+            4,
+            b"a\nbbbbbbbb\r\n.\r\n",
+            (15, Some(DataOutcome::BareLineEnding)),
+        );
     }
 
     #[test]
     fn memory_stays_bounded_on_a_large_stream() {
         let max = 100_000;
         let mut rx = DataReceiver::new(max);
-        let chunk = [b'a'; 997].iter().chain(b"\r\n").copied().collect::<Vec<u8>>();
+        let chunk = [b'a'; 997]
+            .iter()
+            .chain(b"\r\n")
+            .copied()
+            .collect::<Vec<u8>>();
         for _ in 0..1000 {
             let (n, outcome) = rx.feed(&chunk);
             assert_eq!(n, chunk.len());
@@ -590,10 +632,7 @@ pub(crate) mod tests {
         // Lifting the limit.
         let mut rx = DataReceiver::new(BIG).with_max_line(None);
         let input = line(5000);
-        assert_eq!(
-            rx.feed(&input),
-            (input.len(), msg(&input[..5002]))
-        );
+        assert_eq!(rx.feed(&input), (input.len(), msg(&input[..5002])));
     }
 
     #[test]
@@ -605,5 +644,9 @@ pub(crate) mod tests {
         // The body never shows in Debug output.
         let dbg = format!("{:?}", DataOutcome::Message(b"secret".to_vec()));
         assert_eq!(dbg, "Message(6 octets)");
+        let mut rx = DataReceiver::new(BIG);
+        let _ = rx.feed(b"secret\r\n");
+        let dbg = format!("{rx:?}");
+        assert!(!dbg.contains("secret") && !dbg.contains("115"), "{dbg}");
     }
 }

@@ -144,8 +144,7 @@ impl MailParams {
                 }
                 "ENVID" => {
                     let v = need_value("ENVID", value)?;
-                    let decoded =
-                        xtext_decode(v).ok_or_else(|| invalid("ENVID", "bad xtext"))?;
+                    let decoded = xtext_decode(v).ok_or_else(|| invalid("ENVID", "bad xtext"))?;
                     if decoded.len() > MAX_ENVID {
                         return Err(invalid("ENVID", "longer than 100 characters"));
                     }
@@ -207,8 +206,9 @@ fn split_params(s: &str) -> Result<Vec<(&str, Option<&str>)>, ParamError> {
         }
         if let Some(v) = value {
             let value_ok = !v.is_empty()
-                && v.chars()
-                    .all(|c| (c.is_ascii_graphic() && c != '=') || (!c.is_ascii() && !c.is_control()));
+                && v.chars().all(|c| {
+                    (c.is_ascii_graphic() && c != '=') || (!c.is_ascii() && !c.is_control())
+                });
             if !value_ok {
                 return Err(ParamError::Malformed);
             }
@@ -249,8 +249,9 @@ fn parse_size(value: Option<&str>) -> Result<u64, ParamError> {
     if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid("SIZE", "expected 1 to 20 digits"));
     }
-    Ok(v.bytes()
-        .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
+    Ok(v.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// `notify-list-element = "SUCCESS" / "FAILURE" / "DELAY"`, or `NEVER`
@@ -375,39 +376,131 @@ mod tests {
             ("", Ok(MailParams::default())),
             ("   ", Ok(MailParams::default())),
             // RFC 1870 §6.
-            ("SIZE=500000", Ok(MailParams { size: Some(500_000), ..Default::default() })),
-            ("size=0", Ok(MailParams { size: Some(0), ..Default::default() })),
-            ("SIZE=99999999999999999999", Ok(MailParams { size: Some(u64::MAX), ..Default::default() })),
-            ("SIZE=123456789012345678901", Err(invalid("SIZE", "expected 1 to 20 digits"))),
+            (
+                "SIZE=500000",
+                Ok(MailParams {
+                    size: Some(500_000),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "size=0",
+                Ok(MailParams {
+                    size: Some(0),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "SIZE=99999999999999999999",
+                Ok(MailParams {
+                    size: Some(u64::MAX),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "SIZE=123456789012345678901",
+                Err(invalid("SIZE", "expected 1 to 20 digits")),
+            ),
             ("SIZE=-1", Err(invalid("SIZE", "expected 1 to 20 digits"))),
             ("SIZE=1k", Err(invalid("SIZE", "expected 1 to 20 digits"))),
             ("SIZE", Err(invalid("SIZE", "value required"))),
             ("SIZE=", Err(ParamError::Malformed)),
             // RFC 6152 / RFC 3030.
-            ("BODY=8BITMIME", Ok(MailParams { body: Some(Body::EightBitMime), ..Default::default() })),
-            ("body=7bit", Ok(MailParams { body: Some(Body::SevenBit), ..Default::default() })),
-            ("BODY=BINARYMIME", Ok(MailParams { body: Some(Body::BinaryMime), ..Default::default() })),
-            ("BODY=9BIT", Err(invalid("BODY", "expected 7BIT, 8BITMIME or BINARYMIME"))),
+            (
+                "BODY=8BITMIME",
+                Ok(MailParams {
+                    body: Some(Body::EightBitMime),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "body=7bit",
+                Ok(MailParams {
+                    body: Some(Body::SevenBit),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "BODY=BINARYMIME",
+                Ok(MailParams {
+                    body: Some(Body::BinaryMime),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "BODY=9BIT",
+                Err(invalid("BODY", "expected 7BIT, 8BITMIME or BINARYMIME")),
+            ),
             // RFC 6531 §3.4.
-            ("SMTPUTF8", Ok(MailParams { smtputf8: true, ..Default::default() })),
-            ("smtputf8", Ok(MailParams { smtputf8: true, ..Default::default() })),
+            (
+                "SMTPUTF8",
+                Ok(MailParams {
+                    smtputf8: true,
+                    ..Default::default()
+                }),
+            ),
+            (
+                "smtputf8",
+                Ok(MailParams {
+                    smtputf8: true,
+                    ..Default::default()
+                }),
+            ),
             ("SMTPUTF8=yes", Err(invalid("SMTPUTF8", "takes no value"))),
             ("SMTPUTF8 SMTPUTF8", Err(ParamError::Duplicate("SMTPUTF8"))),
             // RFC 3461 §4.3, §4.4 and its example ENVID=QQ314159.
-            ("RET=HDRS ENVID=QQ314159", Ok(MailParams { ret: Some(Ret::Hdrs), envid: Some("QQ314159".into()), ..Default::default() })),
-            ("RET=full", Ok(MailParams { ret: Some(Ret::Full), ..Default::default() })),
+            (
+                "RET=HDRS ENVID=QQ314159",
+                Ok(MailParams {
+                    ret: Some(Ret::Hdrs),
+                    envid: Some("QQ314159".into()),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "RET=full",
+                Ok(MailParams {
+                    ret: Some(Ret::Full),
+                    ..Default::default()
+                }),
+            ),
             ("RET=BODY", Err(invalid("RET", "expected FULL or HDRS"))),
-            ("ENVID=a+2Bb+3Dc", Ok(MailParams { envid: Some("a+b=c".into()), ..Default::default() })),
+            (
+                "ENVID=a+2Bb+3Dc",
+                Ok(MailParams {
+                    envid: Some("a+b=c".into()),
+                    ..Default::default()
+                }),
+            ),
             ("ENVID=a+2", Err(invalid("ENVID", "bad xtext"))),
             ("ENVID=a+0Ab", Err(invalid("ENVID", "bad xtext"))),
             // RFC 4954 §5 (example: AUTH=e+3Dmc2@example.com).
-            ("AUTH=e+3Dmc2@example.com", Ok(MailParams { auth: Some("e=mc2@example.com".into()), ..Default::default() })),
-            ("AUTH=<>", Ok(MailParams { auth: Some("<>".into()), ..Default::default() })),
+            (
+                "AUTH=e+3Dmc2@example.com",
+                Ok(MailParams {
+                    auth: Some("e=mc2@example.com".into()),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "AUTH=<>",
+                Ok(MailParams {
+                    auth: Some("<>".into()),
+                    ..Default::default()
+                }),
+            ),
             // Combination, RFC 5321 spacing; runs of spaces tolerated.
-            ("SIZE=10  BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=x AUTH=<>", Ok(MailParams {
-                size: Some(10), body: Some(Body::EightBitMime), smtputf8: true, ret: Some(Ret::Full),
-                envid: Some("x".into()), auth: Some("<>".into()),
-            })),
+            (
+                "SIZE=10  BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=x AUTH=<>",
+                Ok(MailParams {
+                    size: Some(10),
+                    body: Some(Body::EightBitMime),
+                    smtputf8: true,
+                    ret: Some(Ret::Full),
+                    envid: Some("x".into()),
+                    auth: Some("<>".into()),
+                }),
+            ),
             // Duplicates and unknowns.
             ("SIZE=1 size=2", Err(ParamError::Duplicate("SIZE"))),
             ("BODY=7BIT BODY=7BIT", Err(ParamError::Duplicate("BODY"))),
@@ -444,24 +537,90 @@ mod tests {
         let rows: &[(&str, Result<RcptParams, ParamError>)] = &[
             ("", Ok(RcptParams::default())),
             // RFC 3461 §4.1.
-            ("NOTIFY=NEVER", Ok(RcptParams { notify: Some(Notify::Never), orcpt: None })),
-            ("NOTIFY=SUCCESS", Ok(RcptParams { notify: on(true, false, false), orcpt: None })),
-            ("NOTIFY=SUCCESS,FAILURE,DELAY", Ok(RcptParams { notify: on(true, true, true), orcpt: None })),
-            ("notify=delay,failure", Ok(RcptParams { notify: on(false, true, true), orcpt: None })),
-            ("NOTIFY=NEVER,SUCCESS", Err(invalid("NOTIFY", "NEVER cannot be combined"))),
-            ("NOTIFY=SUCCESS,NEVER", Err(invalid("NOTIFY", "NEVER cannot be combined"))),
-            ("NOTIFY=SOMETIMES", Err(invalid("NOTIFY", "expected NEVER or SUCCESS, FAILURE, DELAY"))),
-            ("NOTIFY=SUCCESS,", Err(invalid("NOTIFY", "expected NEVER or SUCCESS, FAILURE, DELAY"))),
+            (
+                "NOTIFY=NEVER",
+                Ok(RcptParams {
+                    notify: Some(Notify::Never),
+                    orcpt: None,
+                }),
+            ),
+            (
+                "NOTIFY=SUCCESS",
+                Ok(RcptParams {
+                    notify: on(true, false, false),
+                    orcpt: None,
+                }),
+            ),
+            (
+                "NOTIFY=SUCCESS,FAILURE,DELAY",
+                Ok(RcptParams {
+                    notify: on(true, true, true),
+                    orcpt: None,
+                }),
+            ),
+            (
+                "notify=delay,failure",
+                Ok(RcptParams {
+                    notify: on(false, true, true),
+                    orcpt: None,
+                }),
+            ),
+            (
+                "NOTIFY=NEVER,SUCCESS",
+                Err(invalid("NOTIFY", "NEVER cannot be combined")),
+            ),
+            (
+                "NOTIFY=SUCCESS,NEVER",
+                Err(invalid("NOTIFY", "NEVER cannot be combined")),
+            ),
+            (
+                "NOTIFY=SOMETIMES",
+                Err(invalid(
+                    "NOTIFY",
+                    "expected NEVER or SUCCESS, FAILURE, DELAY",
+                )),
+            ),
+            (
+                "NOTIFY=SUCCESS,",
+                Err(invalid(
+                    "NOTIFY",
+                    "expected NEVER or SUCCESS, FAILURE, DELAY",
+                )),
+            ),
             ("NOTIFY", Err(invalid("NOTIFY", "value required"))),
             // RFC 3461 §4.2 and its examples (§9).
-            ("ORCPT=rfc822;Bob@Big-Box.Example", Ok(RcptParams { notify: None, orcpt: Some(("rfc822".into(), "Bob@Big-Box.Example".into())) })),
-            ("NOTIFY=FAILURE ORCPT=rfc822;Carol@Ivory.EDU", Ok(RcptParams { notify: on(false, true, false), orcpt: Some(("rfc822".into(), "Carol@Ivory.EDU".into())) })),
-            ("ORCPT=rfc822;a+2Bb@x", Ok(RcptParams { notify: None, orcpt: Some(("rfc822".into(), "a+b@x".into())) })),
-            ("ORCPT=rfc822", Err(invalid("ORCPT", "expected addr-type;address"))),
+            (
+                "ORCPT=rfc822;Bob@Big-Box.Example",
+                Ok(RcptParams {
+                    notify: None,
+                    orcpt: Some(("rfc822".into(), "Bob@Big-Box.Example".into())),
+                }),
+            ),
+            (
+                "NOTIFY=FAILURE ORCPT=rfc822;Carol@Ivory.EDU",
+                Ok(RcptParams {
+                    notify: on(false, true, false),
+                    orcpt: Some(("rfc822".into(), "Carol@Ivory.EDU".into())),
+                }),
+            ),
+            (
+                "ORCPT=rfc822;a+2Bb@x",
+                Ok(RcptParams {
+                    notify: None,
+                    orcpt: Some(("rfc822".into(), "a+b@x".into())),
+                }),
+            ),
+            (
+                "ORCPT=rfc822",
+                Err(invalid("ORCPT", "expected addr-type;address")),
+            ),
             ("ORCPT=;a@b", Err(invalid("ORCPT", "bad addr-type"))),
             ("ORCPT=rfc822;", Err(invalid("ORCPT", "empty address"))),
             ("ORCPT=rfc822;a+zz", Err(invalid("ORCPT", "bad xtext"))),
-            ("ORCPT=rfc822;a ORCPT=rfc822;b", Err(ParamError::Duplicate("ORCPT"))),
+            (
+                "ORCPT=rfc822;a ORCPT=rfc822;b",
+                Err(ParamError::Duplicate("ORCPT")),
+            ),
             ("SIZE=1", Err(ParamError::Unknown("SIZE".into()))),
         ];
         for (input, expected) in rows {

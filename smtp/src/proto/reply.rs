@@ -119,13 +119,11 @@ impl Reply {
         for (i, line) in lines.iter().enumerate() {
             let start = out.len();
             out.extend_from_slice(code.as_bytes());
+            // The last line always has the SP, even with no text: RFC 4954 §4
+            // requires "334 " for an empty challenge, and clients look for
+            // "code SP" to find the last line (RFC 5321 §4.2.1).
             let last = i + 1 == lines.len();
-            let has_text = status.is_some() || !line.is_empty();
-            if !last {
-                out.push(b'-');
-            } else if has_text {
-                out.push(b' ');
-            }
+            out.push(if last { b' ' } else { b'-' });
             if let Some(status) = &status {
                 out.extend_from_slice(status.as_bytes());
                 if !line.is_empty() {
@@ -211,7 +209,11 @@ impl Reply {
 
     /// `451 4.3.0 Local error in processing`. RFC 5321 §4.2.3.
     pub fn local_error() -> Self {
-        Self::new(451, es(4, 3, 0), "Local error in processing, try again later")
+        Self::new(
+            451,
+            es(4, 3, 0),
+            "Local error in processing, try again later",
+        )
     }
 
     /// `452 4.5.3 Too many recipients`. RFC 5321 §4.5.3.1.10, RFC 3463 §3.6.
@@ -431,7 +433,7 @@ mod tests {
     use super::*;
 
     fn wire(r: &Reply) -> String {
-        String::from_utf8(r.to_bytes()).unwrap()
+        String::from_utf8(r.to_bytes()).expect("replies are UTF-8")
     }
 
     #[test]
@@ -477,7 +479,10 @@ mod tests {
                 Reply::auth_successful(),
                 "235 2.7.0 Authentication successful\r\n",
             ),
-            (Reply::greeting("mx.example"), "220 mx.example ESMTP mailyard\r\n"),
+            (
+                Reply::greeting("mx.example"),
+                "220 mx.example ESMTP mailyard\r\n",
+            ),
             // Empty text.
             (
                 Reply {
@@ -485,7 +490,7 @@ mod tests {
                     status: None,
                     text: vec![],
                 },
-                "250\r\n",
+                "250 \r\n",
             ),
             (
                 Reply {
@@ -495,13 +500,19 @@ mod tests {
                 },
                 "250 2.0.0\r\n",
             ),
+            (Reply::new(250, None, "").with_line(""), "250-\r\n250 \r\n"),
             (
-                Reply::new(250, None, "").with_line(""),
-                "250-\r\n250\r\n",
+                Reply::message_too_big(),
+                "552 5.3.4 Message size exceeds fixed maximum message size\r\n",
             ),
-            (Reply::message_too_big(), "552 5.3.4 Message size exceeds fixed maximum message size\r\n"),
-            (Reply::too_many_recipients(), "452 4.5.3 Too many recipients\r\n"),
-            (Reply::encryption_required(), "538 5.7.11 Encryption required for requested authentication mechanism\r\n"),
+            (
+                Reply::too_many_recipients(),
+                "452 4.5.3 Too many recipients\r\n",
+            ),
+            (
+                Reply::encryption_required(),
+                "538 5.7.11 Encryption required for requested authentication mechanism\r\n",
+            ),
         ];
         for (reply, expected) in rows {
             assert_eq!(wire(reply), *expected, "{reply:?}");

@@ -1,0 +1,108 @@
+//! One stream type over plain TCP and TLS, so a session keeps its type across
+//! STARTTLS (RFC 3207, RFC 9051 §6.2.1): `Stream::start_tls(self)` consumes the plain
+//! stream and returns the encrypted one.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// A client connection, plain or TLS.
+pub enum Stream {
+    /// Not (yet) encrypted.
+    Plain(TcpStream),
+    /// After STARTTLS or on an implicit-TLS port.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// What a session logs and writes into Received headers about the TLS in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// e.g. "TLSv1.3".
+    pub version: String,
+    /// e.g. "TLS13_AES_256_GCM_SHA384".
+    pub cipher: String,
+}
+
+impl Stream {
+    /// Runs the TLS handshake on a plain stream. On a stream that is already TLS this
+    /// is an error (a second STARTTLS).
+    pub async fn start_tls(self, config: Arc<ServerConfig>) -> io::Result<Stream> {
+        match self {
+            Stream::Plain(tcp) => {
+                let tls = TlsAcceptor::from(config).accept(tcp).await?;
+                Ok(Stream::Tls(Box::new(tls)))
+            }
+            Stream::Tls(_) => Err(io::Error::other("TLS is already active")),
+        }
+    }
+
+    /// Whether TLS is active.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// The negotiated protocol version and cipher suite.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        let Stream::Tls(tls) = self else { return None };
+        let (_, conn) = tls.get_ref();
+        Some(TlsInfo {
+            version: conn
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .unwrap_or("TLS")
+                .replace("TLSv1_", "TLSv1."),
+            cipher: conn
+                .negotiated_cipher_suite()
+                .and_then(|c| c.suite().as_str())
+                .unwrap_or("unknown")
+                .to_string(),
+        })
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

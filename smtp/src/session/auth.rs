@@ -1,0 +1,138 @@
+//! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms.
+
+use mailyard_common::sasl;
+
+use super::{End, Flow, Session};
+use crate::Role;
+use crate::proto::{EnhancedStatus, LineReceiver, LineResult, MAX_SASL_LINE, Reply};
+
+impl Session {
+    /// AUTH. On submission listeners, after EHLO, before MAIL, once; only over TLS
+    /// unless loopback plaintext is allowed (RFC 4954 §4: 538 otherwise). A failure is
+    /// answered after a delay that grows per address, and repeated failures ban the
+    /// address (`AuthThrottle`).
+    pub(super) async fn handle_auth(
+        &mut self,
+        mechanism: &str,
+        initial: Option<String>,
+    ) -> Result<Flow, End> {
+        if self.role == Role::Mx {
+            return Ok(self.error(Reply::not_implemented()));
+        }
+        if !self.auth_allowed() {
+            return Ok(self.error(Reply::encryption_required()));
+        }
+        if self.helo.is_none() {
+            return Ok(self.error(Reply::bad_sequence("Send EHLO first")));
+        }
+        if self.auth.is_some() {
+            return Ok(self.error(Reply::bad_sequence("Already authenticated")));
+        }
+        if self.tx.is_some() {
+            return Ok(self.error(Reply::bad_sequence("AUTH not allowed during a mail transaction")));
+        }
+        let creds = match mechanism {
+            "PLAIN" => {
+                let response = match initial {
+                    Some(ir) => ir,
+                    None => match self.challenge("").await? {
+                        Some(line) => line,
+                        None => return Ok(self.error(Reply::auth_line_too_long())),
+                    },
+                };
+                sasl::decode_plain(&response).map(|c| (c.authcid, c.password))
+            }
+            "LOGIN" => {
+                let user = match initial {
+                    Some(ir) => sasl::decode_login_username(&ir),
+                    None => match self.challenge(sasl::LOGIN_USERNAME_CHALLENGE).await? {
+                        Some(line) => sasl::decode_login_username(&line),
+                        None => return Ok(self.error(Reply::auth_line_too_long())),
+                    },
+                };
+                match user {
+                    Ok(user) => match self.challenge(sasl::LOGIN_PASSWORD_CHALLENGE).await? {
+                        Some(line) => sasl::decode_login_password(&line).map(|p| (user, p)),
+                        None => return Ok(self.error(Reply::auth_line_too_long())),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+            _ => {
+                return Ok(self.error(Reply::new(
+                    504,
+                    Some(EnhancedStatus::new(5, 5, 4)),
+                    "Unrecognized authentication mechanism",
+                )));
+            }
+        };
+        let (login, password) = match creds {
+            Ok(c) => c,
+            Err(sasl::SaslError::Cancelled) => return Ok(self.error(Reply::auth_cancelled())),
+            Err(e) => {
+                return Ok(self.error(Reply::syntax_error(&format!(
+                    "Cannot decode the response: {e}"
+                ))));
+            }
+        };
+        let store = self.ctx.store.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            store.accounts().authenticate(&login, password.expose())
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+        let ip = self.peer.ip();
+        match verified {
+            Some(user) => {
+                self.ctx.auth_throttle.succeeded(ip);
+                tracing::info!(%user, "authenticated");
+                self.auth = Some(user);
+                self.reply(Reply::auth_successful());
+                Ok(Flow::Continue)
+            }
+            None => {
+                let delay = self.ctx.auth_throttle.failed(ip);
+                tracing::info!("authentication failed");
+                tokio::time::sleep(delay).await;
+                if self.ctx.auth_throttle.is_banned(ip) {
+                    self.reply(Reply::auth_failed());
+                    self.reply(Reply::new(
+                        421,
+                        Some(EnhancedStatus::new(4, 7, 0)),
+                        "Too many failed logins, closing",
+                    ));
+                    return Ok(Flow::Close);
+                }
+                Ok(self.error(Reply::auth_failed()))
+            }
+        }
+    }
+
+    /// Sends a `334` challenge (base64 already) and reads one response line. None when
+    /// the line is too long (RFC 4954 §4: 500 5.5.6).
+    async fn challenge(&mut self, base64: &str) -> Result<Option<String>, End> {
+        self.reply(Reply::auth_challenge(base64));
+        self.flush().await?;
+        let mut lines = LineReceiver::new(MAX_SASL_LINE);
+        let mut too_long = false;
+        loop {
+            match lines.next_line(&self.rbuf) {
+                LineResult::Line { line, consumed } => {
+                    let text = String::from_utf8_lossy(line).into_owned();
+                    self.rbuf.drain(..consumed);
+                    return Ok(if too_long { None } else { Some(text) });
+                }
+                LineResult::TooLong { consumed } => {
+                    self.rbuf.drain(..consumed);
+                    too_long = true;
+                }
+                LineResult::NeedMore { consumed } => {
+                    self.rbuf.drain(..consumed);
+                    self.read_more(false).await?;
+                }
+            }
+        }
+    }
+}

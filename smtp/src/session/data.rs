@@ -1,0 +1,335 @@
+//! DATA and BDAT: receive the message, complete its headers, deliver it durably, and
+//! only then reply 250.
+
+use mailyard_store::Address;
+
+use super::{End, Flow, Session, Transaction};
+use crate::proto::params::Body;
+use crate::proto::{BdatEvent, BdatReceiver, DataOutcome, DataReceiver, EnhancedStatus, Reply};
+
+impl Session {
+    /// DATA. Inside a transaction with at least one accepted recipient. RFC 5321
+    /// §4.1.1.4 (only CRLF.CRLF ends it, §4.5.2 dot-unstuffing in the receiver);
+    /// RFC 3030 §3: BINARYMIME needs BDAT.
+    pub(super) async fn handle_data(&mut self) -> Result<Flow, End> {
+        let Some(tx) = &self.tx else {
+            return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before DATA")));
+        };
+        if tx.rcpts.is_empty() {
+            return Ok(self.error(Reply::new(
+                554,
+                Some(EnhancedStatus::new(5, 5, 1)),
+                "No valid recipients",
+            )));
+        }
+        if tx.params.body == Some(Body::BinaryMime) {
+            return Ok(self.error(Reply::bad_sequence("BODY=BINARYMIME requires BDAT")));
+        }
+        self.reply(Reply::start_data());
+        self.flush().await?;
+        let mut rx = DataReceiver::new(self.max_size());
+        let outcome = loop {
+            let (consumed, outcome) = rx.feed(&self.rbuf);
+            self.rbuf.drain(..consumed);
+            if let Some(o) = outcome {
+                break o;
+            }
+            self.read_more(false).await?;
+        };
+        Ok(self.complete(outcome).await)
+    }
+
+    /// BDAT size [LAST]. RFC 3030 §2: the chunk's octets are always consumed, even when
+    /// the command fails; each non-LAST chunk is acknowledged, the LAST one delivers.
+    pub(super) async fn handle_bdat(&mut self, size: u64, last: bool) -> Result<Flow, End> {
+        let max = self.max_size();
+        let binary = self
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.params.body == Some(Body::BinaryMime));
+        let mut rx = self.bdat.take().unwrap_or_else(|| {
+            let r = BdatReceiver::new(max);
+            if binary { r.binary() } else { r }
+        });
+        rx.start_chunk(size, last);
+        let event = loop {
+            let (consumed, event) = rx.feed(&self.rbuf);
+            self.rbuf.drain(..consumed);
+            if let Some(e) = event {
+                break e;
+            }
+            self.read_more(false).await?;
+        };
+        let ready = self.tx.as_ref().is_some_and(|t| !t.rcpts.is_empty());
+        match event {
+            BdatEvent::ChunkComplete { size } => {
+                if !ready {
+                    return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT")));
+                }
+                match rx.failure() {
+                    Some(f) => {
+                        // The message is refused; later chunks are read and refused too.
+                        let r = f.reply();
+                        self.bdat = Some(rx);
+                        Ok(self.error(r))
+                    }
+                    None => {
+                        self.bdat = Some(rx);
+                        self.reply(Reply::chunk_received(size));
+                        Ok(Flow::Continue)
+                    }
+                }
+            }
+            BdatEvent::Done(outcome) => {
+                if !ready {
+                    self.tx = None;
+                    return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT")));
+                }
+                Ok(self.complete(outcome).await)
+            }
+        }
+    }
+
+    fn max_size(&self) -> usize {
+        usize::try_from(self.ctx.config.limits.message_size).unwrap_or(usize::MAX)
+    }
+
+    /// Ends the transaction with the receiver's outcome: deliver, or refuse.
+    async fn complete(&mut self, outcome: DataOutcome) -> Flow {
+        let Some(tx) = self.tx.take() else {
+            return self.error(Reply::bad_sequence("No transaction"));
+        };
+        self.bdat = None;
+        match outcome {
+            DataOutcome::Message(message) => self.deliver(tx, message).await,
+            refused => {
+                let r = refused.reply();
+                self.error(r)
+            }
+        }
+    }
+
+    /// Completes the headers and hands the message to the store; 250 only once it is
+    /// durable for every local recipient (RFC 5321 §6.1).
+    async fn deliver(&mut self, tx: Transaction, message: Vec<u8>) -> Flow {
+        let mut added = Vec::new();
+        if let Some(user) = self.auth.clone() {
+            // RFC 6409 §8: the MSA may complete a message. The From: must be the user's.
+            let from = header_addresses(&message, "From");
+            if from.is_empty() && header_value(&message, "From").is_none() {
+                added.push(format!("From: <{user}>\r\n"));
+            } else if from.is_empty() || !from.iter().all(|a| self.owns_text(&user, a)) {
+                return self.error(Reply::new(
+                    550,
+                    Some(EnhancedStatus::new(5, 7, 1)),
+                    format!("From: header address not owned by {user}"),
+                ));
+            }
+            if header_value(&message, "Date").is_none() {
+                added.push(format!(
+                    "Date: {}\r\n",
+                    mailyard_common::time::rfc5322(mailyard_common::time::now())
+                ));
+            }
+            if header_value(&message, "Message-ID").is_none() {
+                added.push(format!(
+                    "Message-ID: <{}.{}@{}>\r\n",
+                    self.id,
+                    unique_token(),
+                    self.ctx.config.hostname
+                ));
+            }
+        }
+        let mut users: Vec<Address> = Vec::new();
+        for r in &tx.rcpts {
+            for u in &r.local {
+                if !users.contains(u) {
+                    users.push(u.clone());
+                }
+            }
+        }
+        let mut full = Vec::with_capacity(message.len() + 512);
+        full.extend_from_slice(format!("Return-Path: {}\r\n", tx.from).as_bytes());
+        full.extend_from_slice(self.received(&tx).as_bytes());
+        for h in &added {
+            full.extend_from_slice(h.as_bytes());
+        }
+        full.extend_from_slice(&message);
+        let size = full.len();
+        match self.ctx.store.deliver(full, &users).await {
+            Ok(delivered) => {
+                tracing::info!(
+                    from = %tx.from,
+                    recipients = delivered.len(),
+                    size,
+                    "delivered"
+                );
+                self.reply(Reply::new(
+                    250,
+                    Some(EnhancedStatus::new(2, 0, 0)),
+                    format!("Ok: delivered as {}", self.id),
+                ));
+                Flow::Continue
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "delivery failed; not acknowledged");
+                self.reply(Reply::local_error());
+                Flow::Continue
+            }
+        }
+    }
+
+    fn owns_text(&self, user: &Address, addr: &str) -> bool {
+        crate::proto::Mailbox::parse(addr).is_ok_and(|m| self.owns(user, &m))
+    }
+
+    /// RFC 5321 §4.4 trace header, with RFC 3848 / RFC 6531 §3.7.3 protocol names, the
+    /// TLS in use and the authenticated user as comments (as Postfix writes them).
+    fn received(&self, tx: &Transaction) -> String {
+        let helo = self
+            .helo
+            .as_ref()
+            .map(|(h, _)| sanitize(h))
+            .unwrap_or_else(|| "unknown".into());
+        let esmtp = self.helo.as_ref().is_some_and(|(_, e)| *e);
+        let mut proto = String::new();
+        if tx.params.smtputf8 {
+            proto.push_str("UTF8SMTP");
+        } else if esmtp {
+            proto.push_str("ESMTP");
+        } else {
+            proto.push_str("SMTP");
+        }
+        if self.tls.is_some() {
+            proto.push('S');
+        }
+        if self.auth.is_some() {
+            proto.push('A');
+        }
+        let ip = self.peer.ip().to_canonical();
+        let literal = match ip {
+            std::net::IpAddr::V4(v4) => format!("[{v4}]"),
+            std::net::IpAddr::V6(v6) => format!("[IPv6:{v6}]"),
+        };
+        let mut h = format!("Received: from {helo} ({literal})\r\n");
+        if let Some(tls) = &self.tls {
+            h.push_str(&format!(
+                "\t(using {} with cipher {})\r\n",
+                tls.version, tls.cipher
+            ));
+        }
+        if let Some(user) = &self.auth {
+            h.push_str(&format!("\t(Authenticated sender: {user})\r\n"));
+        }
+        h.push_str(&format!(
+            "\tby {} (mailyard) with {proto} id {}",
+            self.ctx.config.hostname, self.id
+        ));
+        if let [only] = tx.rcpts.as_slice() {
+            h.push_str(&format!("\r\n\tfor {}", only.given));
+        }
+        h.push_str(&format!(
+            "; {}\r\n",
+            mailyard_common::time::rfc5322(mailyard_common::time::now())
+        ));
+        h
+    }
+}
+
+/// Keeps only characters that are safe inside a header (the EHLO argument is the
+/// client's text).
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && *c != '(' && *c != ')')
+        .take(255)
+        .collect()
+}
+
+fn unique_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{:x}{:x}{:x}",
+        nanos,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The header section of a message (up to the first empty line).
+fn header_section(message: &[u8]) -> &[u8] {
+    if message.starts_with(b"\r\n") {
+        return &[];
+    }
+    match message.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(p) => &message[..p + 2],
+        None => message,
+    }
+}
+
+/// The unfolded value of the first header field named `name` (case-insensitive).
+pub(crate) fn header_value(message: &[u8], name: &str) -> Option<String> {
+    let headers = header_section(message);
+    let text = String::from_utf8_lossy(headers);
+    let mut value: Option<String> = None;
+    let mut in_field = false;
+    for line in text.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if in_field {
+                if let Some(v) = value.as_mut() {
+                    v.push_str(line);
+                }
+            }
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        in_field = false;
+        if let Some((field, rest)) = line.split_once(':') {
+            if field.trim_end().eq_ignore_ascii_case(name) {
+                value = Some(rest.to_string());
+                in_field = true;
+            }
+        }
+    }
+    value.map(|v| v.trim().to_string())
+}
+
+/// The addresses in header `name`, parsed with mail-parser.
+fn header_addresses(message: &[u8], name: &str) -> Vec<String> {
+    let headers = header_section(message);
+    let mut block = headers.to_vec();
+    block.extend_from_slice(b"\r\n");
+    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(&block) else {
+        return Vec::new();
+    };
+    let list = match name {
+        "From" => parsed.from(),
+        "Sender" => parsed.sender(),
+        _ => None,
+    };
+    list.map(|l| {
+        l.iter()
+            .filter_map(|a| a.address.as_deref().map(str::to_string))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lookup() {
+        let m = b"From: A <a@x>\r\nSubject: hi\r\n  there\r\nDate: now\r\n\r\nFrom: body@x\r\n";
+        assert_eq!(header_value(m, "subject").as_deref(), Some("hi  there"));
+        assert_eq!(header_value(m, "message-id"), None);
+        assert_eq!(header_addresses(m, "From"), ["a@x"]);
+        assert_eq!(header_value(b"\r\nFrom: x@y\r\n", "From"), None, "body is not headers");
+    }
+}

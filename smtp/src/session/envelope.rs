@@ -1,0 +1,149 @@
+//! MAIL and RCPT: who sends, who receives, and the relay policy.
+
+use mailyard_store::Address;
+
+use super::{Flow, Recipient, Session, Transaction};
+use crate::Role;
+use crate::proto::{EnhancedStatus, ForwardPath, Mailbox, MailParams, RcptParams, Reply, ReversePath};
+
+impl Session {
+    /// MAIL FROM. After EHLO/HELO, outside a transaction; on submission listeners only
+    /// after AUTH (RFC 6409 §4.3). RFC 5321 §4.1.1.2; SIZE RFC 1870 §6.2; SMTPUTF8
+    /// RFC 6531 §3.4.
+    pub(super) fn handle_mail(&mut self, from: ReversePath, params: MailParams) -> Flow {
+        let Some((_, esmtp)) = &self.helo else {
+            return self.error(Reply::bad_sequence("Send EHLO or HELO first"));
+        };
+        if self.tx.is_some() {
+            return self.error(Reply::bad_sequence("Nested MAIL command"));
+        }
+        if !esmtp && params != MailParams::default() {
+            return self.error(Reply::new(
+                555,
+                Some(EnhancedStatus::new(5, 5, 4)),
+                "MAIL parameters need EHLO",
+            ));
+        }
+        if self.role != Role::Mx && self.auth.is_none() {
+            return self.error(Reply::auth_required());
+        }
+        if params
+            .size
+            .is_some_and(|s| s > self.ctx.config.limits.message_size)
+        {
+            return self.error(Reply::message_too_big());
+        }
+        if let ReversePath::Mailbox(m) = &from {
+            if !m.is_ascii() && !params.smtputf8 {
+                return self.error(Reply::non_ascii_address());
+            }
+        }
+        if let Some(user) = self.auth.clone() {
+            // RFC 6409 §8.1 lets the MSA enforce the sender; we do, against spoofing.
+            let owned = match &from {
+                ReversePath::Null => false,
+                ReversePath::Mailbox(m) => self.owns(&user, m),
+            };
+            if !owned {
+                return self.error(Reply::new(
+                    550,
+                    Some(EnhancedStatus::new(5, 7, 1)),
+                    format!("Sender address not owned by {user}"),
+                ));
+            }
+        }
+        self.bdat = None;
+        self.tx = Some(Transaction {
+            from,
+            params,
+            rcpts: Vec::new(),
+        });
+        self.reply(Reply::sender_ok());
+        Flow::Continue
+    }
+
+    /// Whether `user` may send as `m`: its own address, or an address that resolves to
+    /// it (an alias targeting it, or its plus-address).
+    pub(super) fn owns(&self, user: &Address, m: &Mailbox) -> bool {
+        let Ok(a) = Address::parse(&format!("{}@{}", m.local, m.domain)) else {
+            return false;
+        };
+        if &a == user {
+            return true;
+        }
+        self.ctx
+            .store
+            .accounts()
+            .resolve(&a)
+            .is_ok_and(|users| users.contains(user))
+    }
+
+    /// RCPT TO. Inside a transaction. Local recipients (users, aliases, plus-addressing,
+    /// `<Postmaster>`) are accepted on every listener; others only from an
+    /// authenticated user, for the relay queue. RFC 5321 §4.1.1.3, §3.6.2 (no open
+    /// relay), §4.5.3.1.8 (recipient limit).
+    pub(super) fn handle_rcpt(&mut self, to: ForwardPath, _params: RcptParams) -> Flow {
+        let Some(tx) = &self.tx else {
+            return self.error(Reply::bad_sequence("Need MAIL before RCPT"));
+        };
+        if tx.rcpts.len() >= self.ctx.config.limits.max_recipients {
+            self.reply(Reply::too_many_recipients());
+            return Flow::Continue;
+        }
+        let smtputf8 = tx.params.smtputf8;
+        let accounts = self.ctx.store.accounts();
+        let local = match &to {
+            ForwardPath::Postmaster => self.postmaster(),
+            ForwardPath::Mailbox(m) => {
+                if !m.is_ascii() && !smtputf8 {
+                    return self.error(Reply::non_ascii_address());
+                }
+                let is_local = accounts.is_local_domain(&m.domain).unwrap_or(false);
+                if !is_local {
+                    return if self.auth.is_some() {
+                        // The relay queue is its own piece of work: until it exists we
+                        // refuse clearly rather than accept and drop.
+                        self.error(Reply::new(
+                            550,
+                            Some(EnhancedStatus::new(5, 3, 3)),
+                            "Outbound relay is not available on this server yet; only local recipients are accepted",
+                        ))
+                    } else {
+                        self.error(Reply::relay_denied())
+                    };
+                }
+                let users = Address::parse(&format!("{}@{}", m.local, m.domain))
+                    .ok()
+                    .and_then(|a| accounts.resolve(&a).ok())
+                    .unwrap_or_default();
+                users
+            }
+        };
+        if local.is_empty() {
+            return self.error(Reply::no_such_user());
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            tx.rcpts.push(Recipient { given: to, local });
+        }
+        self.reply(Reply::recipient_ok());
+        Flow::Continue
+    }
+
+    /// RFC 5321 §4.5.1: `<Postmaster>` must be accepted: postmaster@ the host name's
+    /// domain, else of any local domain, whichever resolves first.
+    fn postmaster(&self) -> Vec<Address> {
+        let accounts = self.ctx.store.accounts();
+        let mut domains = vec![self.ctx.config.hostname.clone()];
+        domains.extend(accounts.domains().unwrap_or_default());
+        for d in domains {
+            if let Ok(a) = Address::parse(&format!("postmaster@{d}")) {
+                if let Ok(users) = accounts.resolve(&a) {
+                    if !users.is_empty() {
+                        return users;
+                    }
+                }
+            }
+        }
+        Vec::new()
+    }
+}

@@ -1,0 +1,411 @@
+//! One SMTP session: the state, the read/reply loop with PIPELINING, and dispatch to
+//! one handler per verb (`envelope.rs`: MAIL, RCPT; `data.rs`: DATA, BDAT and
+//! delivery; `auth.rs`: AUTH; this file: EHLO/HELO, STARTTLS, RSET, NOOP, VRFY, EXPN,
+//! HELP, QUIT).
+//!
+//! Replies are queued and flushed only when no further complete command is buffered
+//! (RFC 2920 §3: the server may group replies), and always before reading.
+
+mod auth;
+mod data;
+mod envelope;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailyard_common::shutdown::Shutdown;
+use mailyard_common::stream::{Stream, TlsInfo};
+use mailyard_common::throttle::{ConnectionSlot, is_loopback};
+use mailyard_store::Address;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::proto::ehlo::EhloCapabilities;
+use crate::proto::{
+    Command, EnhancedStatus, ForwardPath, LineReceiver, LineResult, MailParams, Reply,
+    ReversePath, parse_command,
+};
+use crate::{Context, Role};
+
+/// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command
+/// (and for DATA blocks, §4.5.3.2.5–6, which we hold to the same bound).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+/// A TLS handshake that takes longer than this is abandoned.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Read granularity.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How a handler wants the session to go on.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Close,
+}
+
+/// Why a session ended early (logged at debug; the client sees a reply or a close).
+#[derive(Debug)]
+pub(crate) enum End {
+    Io(std::io::Error),
+    Timeout,
+    Eof,
+    Shutdown,
+}
+
+impl From<std::io::Error> for End {
+    fn from(e: std::io::Error) -> Self {
+        End::Io(e)
+    }
+}
+
+/// One accepted recipient.
+#[derive(Debug, Clone)]
+pub(crate) struct Recipient {
+    /// As the client gave it.
+    pub given: ForwardPath,
+    /// The local users it resolves to.
+    pub local: Vec<Address>,
+}
+
+/// A mail transaction (RFC 5321 §3.3): from MAIL to the end of DATA.
+#[derive(Debug)]
+pub(crate) struct Transaction {
+    pub from: ReversePath,
+    pub params: MailParams,
+    pub rcpts: Vec<Recipient>,
+}
+
+pub(crate) struct Session {
+    ctx: Arc<Context>,
+    role: Role,
+    peer: SocketAddr,
+    id: String,
+    stream: Option<Stream>,
+    tls: Option<TlsInfo>,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    lines: LineReceiver,
+    /// EHLO/HELO argument and whether it was EHLO.
+    helo: Option<(String, bool)>,
+    auth: Option<Address>,
+    tx: Option<Transaction>,
+    /// The BDAT message being received (RFC 3030), across chunks.
+    bdat: Option<crate::proto::BdatReceiver>,
+    errors: u32,
+    shutdown: Shutdown,
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn run(
+    ctx: Arc<Context>,
+    role: Role,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: Shutdown,
+) {
+    let id = session_id();
+    let span = tracing::info_span!("smtp", listener = role.name(), %peer, session = %id);
+    let _slot: ConnectionSlot = match ctx
+        .per_ip
+        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip)
+    {
+        Some(slot) => slot,
+        None => {
+            let mut tcp = tcp;
+            let reply = Reply::new(
+                421,
+                Some(EnhancedStatus::new(4, 7, 0)),
+                "Too many connections from your address, try again later",
+            );
+            let _ = tcp.write_all(&reply.to_bytes()).await;
+            return;
+        }
+    };
+    let stream = Stream::Plain(tcp);
+    let stream = if role == Role::Submissions {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await
+        {
+            Ok(Ok(s)) => s,
+            _ => return,
+        }
+    } else {
+        stream
+    };
+    let mut s = Session {
+        tls: stream.tls_info(),
+        stream: Some(stream),
+        ctx,
+        role,
+        peer,
+        id,
+        rbuf: Vec::new(),
+        wbuf: Vec::new(),
+        lines: LineReceiver::default(),
+        helo: None,
+        auth: None,
+        tx: None,
+        bdat: None,
+        errors: 0,
+        shutdown,
+    };
+    use tracing::Instrument;
+    let result = s.serve().instrument(span.clone()).await;
+    span.in_scope(|| match result {
+        Ok(()) => tracing::debug!("session closed"),
+        Err(End::Io(e)) => tracing::debug!(error = %e, "connection error"),
+        Err(other) => tracing::debug!(reason = ?other, "session ended"),
+    });
+}
+
+fn session_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{:04x}", mailyard_common::time::now(), n & 0xffff)
+}
+
+impl Session {
+    async fn serve(&mut self) -> Result<(), End> {
+        if self.ctx.auth_throttle.is_banned(self.peer.ip()) {
+            self.reply(Reply::new(
+                421,
+                Some(EnhancedStatus::new(4, 7, 0)),
+                "Too many failed logins from your address, try again later",
+            ));
+            return self.flush().await;
+        }
+        self.reply(Reply::greeting(&self.ctx.config.hostname));
+        loop {
+            match self.lines.next_line(&self.rbuf) {
+                LineResult::Line { line, consumed } => {
+                    let line = line.to_vec();
+                    self.rbuf.drain(..consumed);
+                    if self.command(&line).await? == Flow::Close {
+                        return self.flush().await;
+                    }
+                }
+                LineResult::TooLong { consumed } => {
+                    self.rbuf.drain(..consumed);
+                    if self.error(Reply::line_too_long()) == Flow::Close {
+                        return self.flush().await;
+                    }
+                }
+                LineResult::NeedMore { consumed } => {
+                    self.rbuf.drain(..consumed);
+                    self.flush().await?;
+                    match self.read_more(true).await {
+                        Ok(()) => {}
+                        Err(End::Shutdown) => {
+                            self.reply(Reply::shutting_down(&self.ctx.config.hostname));
+                            return self.flush().await;
+                        }
+                        Err(End::Timeout) => {
+                            self.reply(Reply::new(
+                                421,
+                                Some(EnhancedStatus::new(4, 4, 2)),
+                                "Timeout waiting for a command, closing",
+                            ));
+                            return self.flush().await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads more input into `rbuf`. `idle`: between commands, where shutdown may
+    /// interrupt; inside DATA it may not (the client is sending a message we will
+    /// acknowledge).
+    async fn read_more(&mut self, idle: bool) -> Result<(), End> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(End::Eof);
+        };
+        self.rbuf.reserve(READ_CHUNK);
+        let token = self.shutdown.token.clone();
+        let read = async {
+            tokio::time::timeout(COMMAND_TIMEOUT, stream.read_buf(&mut self.rbuf)).await
+        };
+        let n = if idle {
+            tokio::select! {
+                r = read => r,
+                _ = token.cancelled() => return Err(End::Shutdown),
+            }
+        } else {
+            read.await
+        };
+        match n {
+            Ok(Ok(0)) => Err(End::Eof),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(End::Io(e)),
+            Err(_) => Err(End::Timeout),
+        }
+    }
+
+    fn reply(&mut self, r: Reply) {
+        r.write(&mut self.wbuf);
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(End::Eof);
+        };
+        stream.write_all(&self.wbuf).await?;
+        stream.flush().await?;
+        self.wbuf.clear();
+        Ok(())
+    }
+
+    /// Replies with an error and counts it; too many close the session.
+    fn error(&mut self, r: Reply) -> Flow {
+        self.reply(r);
+        self.errors += 1;
+        if self.errors >= self.ctx.config.limits.max_errors {
+            self.reply(Reply::new(
+                421,
+                Some(EnhancedStatus::new(4, 7, 0)),
+                "Too many errors, closing connection",
+            ));
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    /// Whether AUTH may be used on this connection now (RFC 4954 §4: not over an
+    /// unprotected channel, except loopback when configured).
+    fn auth_allowed(&self) -> bool {
+        self.role != Role::Mx
+            && (self.tls.is_some()
+                || (self.ctx.config.auth.plaintext_on_loopback && is_loopback(self.peer.ip())))
+    }
+
+    fn capabilities(&self) -> EhloCapabilities {
+        EhloCapabilities {
+            pipelining: true,
+            size: Some(self.ctx.config.limits.message_size),
+            eight_bit_mime: true,
+            smtputf8: true,
+            enhanced_status_codes: true,
+            chunking: true,
+            binary_mime: true,
+            dsn: true,
+            starttls: self.tls.is_none(),
+            auth: self.auth_allowed() && self.auth.is_none(),
+        }
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Result<Flow, End> {
+        let cmd = match parse_command(line) {
+            Ok(c) => c,
+            Err(e) => return Ok(self.error(e.reply())),
+        };
+        match cmd {
+            Command::Ehlo(arg) => Ok(self.handle_helo(arg, true)),
+            Command::Helo(arg) => Ok(self.handle_helo(arg, false)),
+            Command::StartTls => self.handle_starttls().await,
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.handle_auth(&mechanism, initial_response).await,
+            Command::Mail { from, params } => Ok(self.handle_mail(from, params)),
+            Command::Rcpt { to, params } => Ok(self.handle_rcpt(to, params)),
+            Command::Data => self.handle_data().await,
+            Command::Bdat { size, last } => self.handle_bdat(size, last).await,
+            Command::Rset => {
+                // RFC 5321 §4.1.1.5
+                self.tx = None;
+                self.bdat = None;
+                self.reply(Reply::ok());
+                Ok(Flow::Continue)
+            }
+            Command::Noop => {
+                // RFC 5321 §4.1.1.9
+                self.reply(Reply::ok());
+                Ok(Flow::Continue)
+            }
+            Command::Quit => {
+                // RFC 5321 §4.1.1.10
+                self.reply(Reply::closing());
+                Ok(Flow::Close)
+            }
+            Command::Vrfy(_) => {
+                // RFC 5321 §3.5.3: 252 when we will not verify (no address harvesting).
+                self.reply(Reply::new(
+                    252,
+                    Some(EnhancedStatus::new(2, 5, 0)),
+                    "Cannot VRFY user, but will accept message and attempt delivery",
+                ));
+                Ok(Flow::Continue)
+            }
+            Command::Expn(_) => {
+                // RFC 5321 §3.5.2: EXPN may be disabled.
+                self.reply(Reply::new(
+                    502,
+                    Some(EnhancedStatus::new(5, 5, 1)),
+                    "EXPN is disabled",
+                ));
+                Ok(Flow::Continue)
+            }
+            Command::Help(_) => {
+                // RFC 5321 §4.1.1.8
+                self.reply(Reply::new(
+                    214,
+                    Some(EnhancedStatus::new(2, 0, 0)),
+                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+                ));
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// EHLO/HELO. Any state; resets the transaction. RFC 5321 §4.1.1.1.
+    fn handle_helo(&mut self, arg: String, esmtp: bool) -> Flow {
+        self.tx = None;
+        self.helo = Some((arg.clone(), esmtp));
+        let host = self.ctx.config.hostname.clone();
+        let r = if esmtp {
+            self.capabilities().reply(&host, &arg)
+        } else {
+            crate::proto::ehlo::helo_reply(&host, &arg)
+        };
+        self.reply(r);
+        Flow::Continue
+    }
+
+    /// STARTTLS. Allowed on a plain connection with no transaction; afterwards the
+    /// session starts over (RFC 3207 §4.2) and anything the client pipelined after
+    /// the command is discarded (§5, against injection).
+    async fn handle_starttls(&mut self) -> Result<Flow, End> {
+        if self.tls.is_some() {
+            return Ok(self.error(Reply::bad_sequence("TLS already active")));
+        }
+        self.reply(Reply::ready_to_start_tls());
+        self.flush().await?;
+        self.rbuf.clear();
+        let Some(stream) = self.stream.take() else {
+            return Err(End::Eof);
+        };
+        let upgraded = tokio::time::timeout(
+            TLS_HANDSHAKE_TIMEOUT,
+            stream.start_tls(self.ctx.tls.clone()),
+        )
+        .await;
+        match upgraded {
+            Ok(Ok(s)) => {
+                self.tls = s.tls_info();
+                self.stream = Some(s);
+                self.helo = None;
+                self.auth = None;
+                self.tx = None;
+                self.bdat = None;
+                self.lines = LineReceiver::default();
+                Ok(Flow::Continue)
+            }
+            Ok(Err(e)) => Err(End::Io(e)),
+            Err(_) => Err(End::Timeout),
+        }
+    }
+}

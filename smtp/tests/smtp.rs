@@ -1,0 +1,422 @@
+//! The SMTP daemon end to end: real listeners on 127.0.0.1 port 0, a real store in a
+//! temp dir, and real clients: Python's smtplib, swaks, and raw sockets for pipelining,
+//! BDAT and the smuggling sequences.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailyard_common::Config;
+use mailyard_common::shutdown::Shutdown;
+use mailyard_smtp::{Context, Role};
+use mailyard_store::{Address, Store};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+struct Server {
+    _dir: tempfile::TempDir,
+    store: Store,
+    mx: SocketAddr,
+    submission: SocketAddr,
+    submissions: SocketAddr,
+    _shutdown: Shutdown,
+}
+
+async fn start(extra: &str) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "hostname = \"mail.example.com\"\ndata_dir = {:?}\n{extra}",
+        dir.path().display().to_string()
+    );
+    let config = Arc::new(Config::parse(&text, "test").expect("config"));
+    let (store, _) = Store::open(&config.data_dir).expect("store");
+    for (u, pw) in [("alice@example.com", "alicepw"), ("bob@example.com", "bobpw")] {
+        let a = Address::parse(u).expect("address");
+        store.accounts().add_user(&a, pw).expect("add user");
+        store.setup_user_blocking(&a).expect("setup");
+    }
+    store
+        .accounts()
+        .add_alias(
+            &Address::parse("team@example.com").expect("a"),
+            &[Address::parse("alice@example.com").expect("a"), Address::parse("bob@example.com").expect("a")],
+        )
+        .expect("alias");
+    let (tls, _) = mailyard_common::tls::load(&config).expect("tls");
+    let ctx = Arc::new(Context::new(config.clone(), store.clone(), tls));
+    let shutdown = Shutdown::new();
+    let mut addrs = Vec::new();
+    for role in [Role::Mx, Role::Submission, Role::Submissions] {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        addrs.push(l.local_addr().expect("addr"));
+        tokio::spawn(mailyard_smtp::serve(l, role, ctx.clone(), shutdown.clone()));
+    }
+    Server {
+        _dir: dir,
+        store,
+        mx: addrs[0],
+        submission: addrs[1],
+        submissions: addrs[2],
+        _shutdown: shutdown,
+    }
+}
+
+/// The INBOX messages of `user`, as stored.
+fn inbox(store: &Store, user: &str) -> Vec<Vec<u8>> {
+    let a = Address::parse(user).expect("address");
+    let mb = store.mailbox(&a, "INBOX").expect("query").expect("inbox");
+    store
+        .messages(mb.id)
+        .expect("messages")
+        .iter()
+        .map(|m| std::fs::read(store.message_path(&a, "INBOX", m).expect("path")).expect("read"))
+        .collect()
+}
+
+async fn python(script: &str, port: u16) -> (bool, String) {
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("PORT", port.to_string())
+        .output()
+        .await
+        .expect("python3 runs (apt-get install -y python3)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Strips the headers the server prepends (Return-Path, Received with its folded lines).
+fn without_trace(stored: &[u8]) -> &[u8] {
+    let mut rest = stored;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").map_or(rest.len(), |p| p + 2);
+        let line = &rest[..line_end];
+        let trace = line.starts_with(b"Return-Path:") || line.starts_with(b"Received:") || line.starts_with(b"\t");
+        if !trace {
+            return rest;
+        }
+        rest = &rest[line_end..];
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_delivers_locally_and_refuses_relay() {
+    let s = start("").await;
+    let script = r#"
+import os, smtplib
+s = smtplib.SMTP('127.0.0.1', int(os.environ['PORT']), timeout=10)
+code, _ = s.ehlo('client.example.net')
+assert code == 250
+assert 'auth' not in s.esmtp_features, s.esmtp_features
+assert 'starttls' in s.esmtp_features
+s.mail('sender@example.net')
+print('alice', s.rcpt('alice@example.com'))
+print('plus', s.rcpt('Alice+lists@EXAMPLE.com'))
+print('unknown', s.rcpt('nobody@example.com'))
+print('relay', s.rcpt('someone@elsewhere.org'))
+print('data', s.data(b'From: sender@example.net\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nHi Alice\r\n.leading dot\r\n'))
+s.quit()
+"#;
+    let (ok, out) = python(script, s.mx.port()).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("alice (250, b'2.1.5"), "{out}");
+    assert!(out.contains("plus (250, b'2.1.5"), "{out}");
+    assert!(out.contains("unknown (550, b'5.1.1"), "{out}");
+    assert!(out.contains("relay (554, b'5.7.1"), "{out}");
+    assert!(out.contains("data (250, b'2.0.0"), "{out}");
+    let msgs = inbox(&s.store, "alice@example.com");
+    assert_eq!(msgs.len(), 1, "delivered once even though two RCPTs resolve to alice");
+    let m = &msgs[0];
+    assert!(m.starts_with(b"Return-Path: <sender@example.net>\r\nReceived: from client.example.net ([127.0.0.1])\r\n"), "{}", String::from_utf8_lossy(m));
+    assert!(String::from_utf8_lossy(m).contains("by mail.example.com (mailyard) with ESMTP id"));
+    assert_eq!(
+        without_trace(m),
+        b"From: sender@example.net\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nHi Alice\r\n.leading dot\r\n",
+        "stored byte for byte after the trace headers (dot-unstuffed)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_starttls_auth_completes_headers() {
+    let s = start("").await;
+    let script = r#"
+import os, smtplib, ssl
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP('127.0.0.1', int(os.environ['PORT']), timeout=10)
+s.ehlo('[127.0.0.1]')
+print('mail-before-auth', s.mail('alice@example.com'))
+s.rset()
+s.starttls(context=ctx)
+s.ehlo('[127.0.0.1]')
+assert 'auth' in s.esmtp_features, s.esmtp_features
+s.login('alice@example.com', 'alicepw')
+print('spoof', s.mail('bob@example.com'))
+s.rset()
+s.mail('alice@example.com', ['BODY=8BITMIME', 'SIZE=100'])
+print('bob', s.rcpt('bob@example.com'))
+print('team', s.rcpt('team@example.com'))
+print('remote', s.rcpt('x@remote.example.org'))
+print('data', s.data('From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: Grüße\r\n\r\nHallo Bob\r\n'.encode()))
+s.mail('alice@example.com')
+s.rcpt('bob@example.com')
+print('forged-from', s.data(b'From: bob@example.com\r\nSubject: x\r\n\r\nx\r\n'))
+s.quit()
+"#;
+    let (ok, out) = python(script, s.submission.port()).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("mail-before-auth (530, b'5.7.0"), "{out}");
+    assert!(out.contains("spoof (550, b'5.7.1"), "{out}");
+    assert!(out.contains("bob (250"), "{out}");
+    assert!(out.contains("team (250"), "{out}");
+    assert!(out.contains("remote (550, b'5.3.3"), "refused clearly until the relay queue exists: {out}");
+    assert!(out.contains("data (250, b'2.0.0"), "{out}");
+    assert!(out.contains("forged-from (550, b'5.7.1"), "{out}");
+    let bob = inbox(&s.store, "bob@example.com");
+    assert_eq!(bob.len(), 1, "bob once, although also reached through the alias");
+    let text = String::from_utf8_lossy(&bob[0]);
+    assert!(text.contains("with ESMTPSA id"), "{text}");
+    assert!(text.contains("(using TLSv1.3 with cipher"), "{text}");
+    assert!(text.contains("(Authenticated sender: alice@example.com)"), "{text}");
+    assert!(text.contains("\r\nDate: "), "Date added: {text}");
+    assert!(text.contains("\r\nMessage-ID: <"), "Message-ID added: {text}");
+    assert_eq!(inbox(&s.store, "alice@example.com").len(), 1, "alice via the team alias");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_implicit_tls_and_failed_logins() {
+    let s = start("").await;
+    let script = r#"
+import os, smtplib, ssl
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP_SSL('127.0.0.1', int(os.environ['PORT']), timeout=10, context=ctx)
+s.ehlo('client')
+try:
+    s.login('alice@example.com', 'wrong')
+except smtplib.SMTPAuthenticationError as e:
+    print('failed', e.smtp_code, e.smtp_error[:5])
+s.login('alice@example.com', 'alicepw')
+s.sendmail('alice@example.com', ['bob@example.com'], b'From: alice@example.com\r\nSubject: tls\r\n\r\nsecret\r\n')
+print('sent')
+s.quit()
+"#;
+    let (ok, out) = python(script, s.submissions.port()).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("failed 535 b'5.7.8'"), "{out}");
+    assert!(out.contains("sent"), "{out}");
+    assert_eq!(inbox(&s.store, "bob@example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_plaintext_auth_without_tls_when_configured() {
+    let s = start("[auth]\nplaintext_on_loopback = false\n").await;
+    // A client bound to 127.0.0.2, as a second host on loopback.
+    let sock = TcpSocket::new_v4().expect("socket");
+    sock.bind("127.0.0.2:0".parse().expect("addr")).expect("bind 127.0.0.2");
+    let stream = sock.connect(s.submission).await.expect("connect");
+    let mut c = Client::new(stream).await;
+    let ehlo = c.cmd("EHLO client").await;
+    assert!(!ehlo.contains("AUTH"), "{ehlo}");
+    assert!(ehlo.contains("STARTTLS"), "{ehlo}");
+    assert!(c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=").await.starts_with("538 5.7.11"));
+    assert!(c.cmd("MAIL FROM:<alice@example.com>").await.starts_with("530 5.7.0"));
+}
+
+/// A raw SMTP client: sends lines, reads whole (multi-line) replies.
+struct Client {
+    r: BufReader<tokio::io::ReadHalf<TcpStream>>,
+    w: tokio::io::WriteHalf<TcpStream>,
+}
+
+impl Client {
+    async fn new(stream: TcpStream) -> Client {
+        let (r, w) = tokio::io::split(stream);
+        let mut c = Client { r: BufReader::new(r), w };
+        let greeting = c.reply().await;
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        c
+    }
+    async fn connect(addr: SocketAddr) -> Client {
+        Client::new(TcpStream::connect(addr).await.expect("connect")).await
+    }
+    async fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).await.expect("write");
+    }
+    async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.r.read_line(&mut line))
+                .await
+                .expect("reply within 10 s")
+                .expect("read");
+            assert!(n > 0, "connection closed; got so far: {all:?}");
+            all.push_str(&line);
+            if line.as_bytes().get(3) == Some(&b' ') {
+                return all;
+            }
+        }
+    }
+    async fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_session_and_bdat() {
+    let s = start("").await;
+    let mut c = Client::connect(s.mx).await;
+    c.cmd("EHLO pipeliner").await;
+    // RFC 2920: the whole transaction in one write.
+    c.send(b"MAIL FROM:<p@example.net>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n").await;
+    assert!(c.reply().await.starts_with("250 2.1.0"));
+    assert!(c.reply().await.starts_with("250 2.1.5"));
+    assert!(c.reply().await.starts_with("550 5.1.1"));
+    assert!(c.reply().await.starts_with("250 2.1.5"));
+    assert!(c.reply().await.starts_with("354"));
+    c.send(b"Subject: piped\r\n\r\nbody\r\n.\r\nNOOP\r\n").await;
+    assert!(c.reply().await.starts_with("250 2.0.0"));
+    assert!(c.reply().await.starts_with("250 2.0.0"), "NOOP after the pipelined end of data");
+    // RFC 3030 CHUNKING: two chunks, the second LAST; chunk bytes that look like commands are data.
+    let chunk1 = b"Subject: chunked\r\n\r\nMAIL FROM:<evil@x>\r\n";
+    let chunk2 = b".\r\nend\r\n";
+    c.send(b"MAIL FROM:<p@example.net>\r\nRCPT TO:<alice@example.com>\r\n").await;
+    c.reply().await;
+    c.reply().await;
+    c.send(format!("BDAT {}\r\n", chunk1.len()).as_bytes()).await;
+    c.send(chunk1).await;
+    assert!(c.reply().await.starts_with("250 2.0.0"));
+    c.send(format!("BDAT {} LAST\r\n", chunk2.len()).as_bytes()).await;
+    c.send(chunk2).await;
+    assert!(c.reply().await.starts_with("250 2.0.0"));
+    assert!(c.cmd("QUIT").await.starts_with("221 2.0.0"));
+    let alice = inbox(&s.store, "alice@example.com");
+    assert_eq!(alice.len(), 2);
+    assert_eq!(without_trace(&alice[1]), b"Subject: chunked\r\n\r\nMAIL FROM:<evil@x>\r\n.\r\nend\r\n");
+    assert_eq!(inbox(&s.store, "bob@example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smuggling_sequences_never_make_a_second_message() {
+    let s = start("").await;
+    // The 2023 SMTP smuggling end-of-data variants; after each, a smuggled transaction.
+    let variants: &[&[u8]] = &[b"\n.\n", b"\n.\r\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r", b"\r\n.\n", b".\n"];
+    for (i, v) in variants.iter().enumerate() {
+        let mut c = Client::connect(s.mx).await;
+        c.cmd("EHLO smuggler").await;
+        c.cmd("MAIL FROM:<a@example.net>").await;
+        c.cmd("RCPT TO:<alice@example.com>").await;
+        assert!(c.cmd("DATA").await.starts_with("354"));
+        let mut body = format!("Subject: outer {i}\r\n\r\nhello\r\n").into_bytes();
+        body.extend_from_slice(v);
+        body.extend_from_slice(b"MAIL FROM:<admin@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n");
+        c.send(&body).await;
+        let r = c.reply().await;
+        assert!(r.starts_with("550 5.6.11"), "variant {v:?}: {r}");
+        // The session is still in step: the smuggled commands were data.
+        assert!(c.cmd("NOOP").await.starts_with("250"), "variant {v:?}");
+    }
+    assert!(inbox(&s.store, "alice@example.com").is_empty(), "refused, not delivered");
+    assert!(inbox(&s.store, "bob@example.com").is_empty(), "nothing smuggled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_refused() {
+    let s = start("[limits]\nmessage_size = 2048\n").await;
+    let mut c = Client::connect(s.mx).await;
+    let ehlo = c.cmd("EHLO big").await;
+    assert!(ehlo.contains("SIZE 2048"), "{ehlo}");
+    assert!(c.cmd("MAIL FROM:<a@example.net> SIZE=5000").await.starts_with("552 5.3.4"));
+    c.cmd("MAIL FROM:<a@example.net>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    c.cmd("DATA").await;
+    let mut body = b"Subject: big\r\n\r\n".to_vec();
+    for _ in 0..100 {
+        body.extend_from_slice(b"0123456789012345678901234567890123456789\r\n");
+    }
+    body.extend_from_slice(b".\r\n");
+    c.send(&body).await;
+    assert!(c.reply().await.starts_with("552 5.3.4"));
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    assert!(inbox(&s.store, "alice@example.com").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtputf8_end_to_end() {
+    let s = start("").await;
+    let script = r#"
+import os, smtplib
+s = smtplib.SMTP('127.0.0.1', int(os.environ['PORT']), timeout=10)
+s.ehlo('utf8.example')
+assert s.has_extn('smtputf8')
+msg = 'From: Jörg <jörg@bücher.example>\r\nTo: alice@example.com\r\nSubject: Grüße\r\n\r\nÄpfel\r\n'.encode('utf-8')
+print(s.sendmail('jörg@bücher.example', ['alice@example.com'], msg, mail_options=['SMTPUTF8', 'BODY=8BITMIME']))
+s.quit()
+"#;
+    let (ok, out) = python(script, s.mx.port()).await;
+    assert!(ok, "{out}");
+    let alice = inbox(&s.store, "alice@example.com");
+    assert_eq!(alice.len(), 1);
+    let text = String::from_utf8(alice[0].clone()).expect("utf-8 kept");
+    assert!(text.starts_with("Return-Path: <jörg@bücher.example>\r\n"), "{text}");
+    assert!(text.contains("with UTF8SMTP id"), "{text}");
+    assert!(text.ends_with("Subject: Grüße\r\n\r\nÄpfel\r\n"), "{text}");
+    // Without SMTPUTF8 a UTF-8 address is refused (RFC 6531 §3.4).
+    let mut c = Client::connect(s.mx).await;
+    c.cmd("EHLO x").await;
+    assert!(c.cmd("MAIL FROM:<jörg@bücher.example>").await.starts_with("553 5.6.7"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swaks_sends_over_submission_and_mx() {
+    let s = start("").await;
+    let swaks = |args: Vec<String>| async move {
+        tokio::process::Command::new("swaks")
+            .args(args)
+            .output()
+            .await
+            .expect("swaks is installed (apt-get install -y swaks; .ci/run does it)")
+    };
+    let out = swaks(vec![
+        "--server".into(), "127.0.0.1".into(), "--port".into(), s.submission.port().to_string(),
+        "--tls".into(), "--auth".into(), "PLAIN".into(),
+        "--auth-user".into(), "alice@example.com".into(), "--auth-password".into(), "alicepw".into(),
+        "--from".into(), "alice@example.com".into(), "--to".into(), "bob@example.com".into(),
+        "--header".into(), "Subject: via swaks".into(), "--body".into(), "hello from swaks".into(),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = swaks(vec![
+        "--server".into(), "127.0.0.1".into(), "--port".into(), s.mx.port().to_string(),
+        "--from".into(), "someone@example.net".into(), "--to".into(), "alice@example.com".into(),
+        "--header".into(), "Subject: via swaks to mx".into(),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let bob = inbox(&s.store, "bob@example.com");
+    let alice = inbox(&s.store, "alice@example.com");
+    assert_eq!(bob.len(), 1);
+    assert!(String::from_utf8_lossy(&bob[0]).contains("Subject: via swaks"));
+    assert_eq!(alice.len(), 1);
+    assert!(String::from_utf8_lossy(&alice[0]).contains("Subject: via swaks to mx"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_errors_disconnects() {
+    let s = start("[limits]\nmax_errors = 3\n").await;
+    let mut c = Client::connect(s.mx).await;
+    assert!(c.cmd("BOGUS").await.starts_with("500"));
+    assert!(c.cmd("RCPT TO:<alice@example.com>").await.starts_with("503"));
+    assert!(c.cmd("DATA").await.starts_with("503"));
+    assert!(c.reply().await.starts_with("421 4.7.0"));
+    let mut rest = String::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), c.r.read_line(&mut rest))
+        .await
+        .expect("closed within 10 s")
+        .expect("read");
+    assert_eq!(n, 0, "the server closed the connection");
+}
