@@ -275,7 +275,22 @@ fn reindex(config: &Config, address: Option<String>) -> Result<ExitCode> {
 
 fn check(config: &Config) -> Result<ExitCode> {
     let mut problems = Vec::new();
-    if let Err(e) = mailyard_common::tls::load(config) {
+    // The configured certificate, or the generated one if it exists yet (check never
+    // creates one: that is serve's first start).
+    let (cert, key) = match (&config.tls.cert, &config.tls.key) {
+        (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
+        _ => {
+            let (c, k) = mailyard_common::tls::self_signed_paths(&config.data_dir);
+            if c.exists() {
+                (Some(c), Some(k))
+            } else {
+                (None, None)
+            }
+        }
+    };
+    if let (Some(cert), Some(key)) = (cert, key)
+        && let Err(e) = mailyard_common::tls::server_config(&cert, &key)
+    {
         problems.push(format!("tls: {e}"));
     }
     let store = open(config)?;

@@ -1,2 +1,99 @@
-//! mailyard's IMAP daemon.
+//! mailyard's IMAP daemon: IMAP4rev1 (RFC 3501) over STARTTLS (port 143 role,
+//! RFC 9051 §6.2.1) or implicit TLS (port 993 role, RFC 8314).
+//!
+//! Advertised (and implemented) extensions, see `Session::capabilities`: SASL-IR
+//! (RFC 4959) with AUTH=PLAIN and AUTH=LOGIN, LITERAL+ (RFC 7888), ID (RFC 2971),
+//! ENABLE (RFC 5161), IDLE (RFC 2177), NAMESPACE (RFC 2342), UNSELECT (RFC 3691),
+//! UIDPLUS (RFC 4315), MOVE (RFC 6851), CHILDREN (RFC 3348), LIST-EXTENDED
+//! (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154),
+//! ESEARCH (RFC 4731), STATUS=SIZE (RFC 8438), QUOTA with QUOTA=RES-STORAGE
+//! (RFC 9208), APPENDLIMIT (RFC 7889), UTF8=ACCEPT (RFC 6855).
+//!
+//! Parsed but not offered (answered BAD/NO, never advertised): IMAP4rev2-only
+//! behaviour, CONDSTORE/QRESYNC, BINARY, SEARCHRES, SORT/THREAD, COMPRESS, MULTIAPPEND
+//! atomicity, SETQUOTA.
+//!
+//! Layers:
+//! - [`proto`]: the pure protocol (receiver, command parser, response writers).
+//! - `session`: one task per connection; the state enum, which commands each state
+//!   allows (a table), the read/flush loop, the selected-mailbox view (seq ↔ UID, with
+//!   updates from other sessions through `Store::subscribe`).
+//! - `cmd`: one file per command family (`fetch.rs`, `search.rs`, `store.rs` …), each
+//!   handler citing its RFC section and the states that allow it.
+//!
+//! Invariants:
+//! - Replies are buffered and flushed before every read; a large FETCH is flushed in
+//!   chunks of about `session::FLUSH_AT` bytes.
+//! - No EXPUNGE is sent while responding to FETCH, STORE, SEARCH, COPY or MOVE by
+//!   message sequence numbers, nor when no command is in progress (RFC 9051 §7.5.1,
+//!   §5.5); such expunges wait in the view, which keeps the expunged message's slot.
+//! - Malformed input gets `BAD`; the session goes on. Nothing the client sends can
+//!   make the session panic, allocate without bound (the receiver's limits) or hang
+//!   (timeouts on every read).
+//! - Plaintext authentication needs TLS, except from loopback when
+//!   `auth.plaintext_on_loopback` allows it (RFC 9051 §6.2.3, LOGINDISABLED).
+#![forbid(unsafe_code)]
+
+mod cmd;
 pub mod proto;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailyard_common::Config;
+use mailyard_common::shutdown::Shutdown;
+use mailyard_common::throttle::{AuthThrottle, PerIpConnections};
+use mailyard_store::Store;
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+
+/// What every IMAP session shares.
+pub struct Context {
+    config: Arc<Config>,
+    store: Store,
+    tls: Arc<ServerConfig>,
+    per_ip: PerIpConnections,
+    auth_throttle: AuthThrottle,
+}
+
+impl Context {
+    /// Builds the shared context.
+    pub fn new(config: Arc<Config>, store: Store, tls: Arc<ServerConfig>) -> Self {
+        let auth_throttle = AuthThrottle::new(
+            config.auth.max_failures,
+            Duration::from_secs(config.auth.ban_seconds),
+        );
+        Context {
+            config,
+            store,
+            tls,
+            per_ip: PerIpConnections::default(),
+            auth_throttle,
+        }
+    }
+}
+
+/// Accepts IMAP connections on `listener` until shutdown; `implicit_tls` for the
+/// `imaps` listener (TLS handshake first, RFC 8314 §3.3).
+pub async fn serve(
+    listener: TcpListener,
+    implicit_tls: bool,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) {
+    let max = ctx.config.limits.max_connections;
+    let sd = shutdown.clone();
+    let name = if implicit_tls { "imaps" } else { "imap" };
+    mailyard_common::listener::accept_loop(
+        name,
+        listener,
+        shutdown,
+        max,
+        move |stream: TcpStream, peer: SocketAddr| {
+            session::run(ctx.clone(), implicit_tls, stream, peer, sd.clone())
+        },
+    )
+    .await;
+}

@@ -30,7 +30,10 @@ async fn start(extra: &str) -> Server {
     );
     let config = Arc::new(Config::parse(&text, "test").expect("config"));
     let (store, _) = Store::open(&config.data_dir).expect("store");
-    for (u, pw) in [("alice@example.com", "alicepw"), ("bob@example.com", "bobpw")] {
+    for (u, pw) in [
+        ("alice@example.com", "alicepw"),
+        ("bob@example.com", "bobpw"),
+    ] {
         let a = Address::parse(u).expect("address");
         store.accounts().add_user(&a, pw).expect("add user");
         store.setup_user_blocking(&a).expect("setup");
@@ -39,7 +42,10 @@ async fn start(extra: &str) -> Server {
         .accounts()
         .add_alias(
             &Address::parse("team@example.com").expect("a"),
-            &[Address::parse("alice@example.com").expect("a"), Address::parse("bob@example.com").expect("a")],
+            &[
+                Address::parse("alice@example.com").expect("a"),
+                Address::parse("bob@example.com").expect("a"),
+            ],
         )
         .expect("alias");
     let (tls, _) = mailyard_common::tls::load(&config).expect("tls");
@@ -93,9 +99,14 @@ async fn python(script: &str, port: u16) -> (bool, String) {
 fn without_trace(stored: &[u8]) -> &[u8] {
     let mut rest = stored;
     loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n").map_or(rest.len(), |p| p + 2);
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(rest.len(), |p| p + 2);
         let line = &rest[..line_end];
-        let trace = line.starts_with(b"Return-Path:") || line.starts_with(b"Received:") || line.starts_with(b"\t");
+        let trace = line.starts_with(b"Return-Path:")
+            || line.starts_with(b"Received:")
+            || line.starts_with(b"\t");
         if !trace {
             return rest;
         }
@@ -129,7 +140,11 @@ s.quit()
     assert!(out.contains("relay (554, b'5.7.1"), "{out}");
     assert!(out.contains("data (250, b'2.0.0"), "{out}");
     let msgs = inbox(&s.store, "alice@example.com");
-    assert_eq!(msgs.len(), 1, "delivered once even though two RCPTs resolve to alice");
+    assert_eq!(
+        msgs.len(),
+        1,
+        "delivered once even though two RCPTs resolve to alice"
+    );
     let m = &msgs[0];
     assert!(m.starts_with(b"Return-Path: <sender@example.net>\r\nReceived: from client.example.net ([127.0.0.1])\r\n"), "{}", String::from_utf8_lossy(m));
     assert!(String::from_utf8_lossy(m).contains("by mail.example.com (mailyard) with ESMTP id"));
@@ -172,18 +187,35 @@ s.quit()
     assert!(out.contains("spoof (550, b'5.7.1"), "{out}");
     assert!(out.contains("bob (250"), "{out}");
     assert!(out.contains("team (250"), "{out}");
-    assert!(out.contains("remote (550, b'5.3.3"), "refused clearly until the relay queue exists: {out}");
+    assert!(
+        out.contains("remote (550, b'5.3.3"),
+        "refused clearly until the relay queue exists: {out}"
+    );
     assert!(out.contains("data (250, b'2.0.0"), "{out}");
     assert!(out.contains("forged-from (550, b'5.7.1"), "{out}");
     let bob = inbox(&s.store, "bob@example.com");
-    assert_eq!(bob.len(), 1, "bob once, although also reached through the alias");
+    assert_eq!(
+        bob.len(),
+        1,
+        "bob once, although also reached through the alias"
+    );
     let text = String::from_utf8_lossy(&bob[0]);
     assert!(text.contains("with ESMTPSA id"), "{text}");
     assert!(text.contains("(using TLSv1.3 with cipher"), "{text}");
-    assert!(text.contains("(Authenticated sender: alice@example.com)"), "{text}");
+    assert!(
+        text.contains("(Authenticated sender: alice@example.com)"),
+        "{text}"
+    );
     assert!(text.contains("\r\nDate: "), "Date added: {text}");
-    assert!(text.contains("\r\nMessage-ID: <"), "Message-ID added: {text}");
-    assert_eq!(inbox(&s.store, "alice@example.com").len(), 1, "alice via the team alias");
+    assert!(
+        text.contains("\r\nMessage-ID: <"),
+        "Message-ID added: {text}"
+    );
+    assert_eq!(
+        inbox(&s.store, "alice@example.com").len(),
+        1,
+        "alice via the team alias"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,14 +247,23 @@ async fn no_plaintext_auth_without_tls_when_configured() {
     let s = start("[auth]\nplaintext_on_loopback = false\n").await;
     // A client bound to 127.0.0.2, as a second host on loopback.
     let sock = TcpSocket::new_v4().expect("socket");
-    sock.bind("127.0.0.2:0".parse().expect("addr")).expect("bind 127.0.0.2");
+    sock.bind("127.0.0.2:0".parse().expect("addr"))
+        .expect("bind 127.0.0.2");
     let stream = sock.connect(s.submission).await.expect("connect");
     let mut c = Client::new(stream).await;
     let ehlo = c.cmd("EHLO client").await;
     assert!(!ehlo.contains("AUTH"), "{ehlo}");
     assert!(ehlo.contains("STARTTLS"), "{ehlo}");
-    assert!(c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=").await.starts_with("538 5.7.11"));
-    assert!(c.cmd("MAIL FROM:<alice@example.com>").await.starts_with("530 5.7.0"));
+    assert!(
+        c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=")
+            .await
+            .starts_with("538 5.7.11")
+    );
+    assert!(
+        c.cmd("MAIL FROM:<alice@example.com>")
+            .await
+            .starts_with("530 5.7.0")
+    );
 }
 
 /// A raw SMTP client: sends lines, reads whole (multi-line) replies.
@@ -234,7 +275,10 @@ struct Client {
 impl Client {
     async fn new(stream: TcpStream) -> Client {
         let (r, w) = tokio::io::split(stream);
-        let mut c = Client { r: BufReader::new(r), w };
+        let mut c = Client {
+            r: BufReader::new(r),
+            w,
+        };
         let greeting = c.reply().await;
         assert!(greeting.starts_with("220 "), "{greeting}");
         c
@@ -280,23 +324,32 @@ async fn pipelined_session_and_bdat() {
     assert!(c.reply().await.starts_with("354"));
     c.send(b"Subject: piped\r\n\r\nbody\r\n.\r\nNOOP\r\n").await;
     assert!(c.reply().await.starts_with("250 2.0.0"));
-    assert!(c.reply().await.starts_with("250 2.0.0"), "NOOP after the pipelined end of data");
+    assert!(
+        c.reply().await.starts_with("250 2.0.0"),
+        "NOOP after the pipelined end of data"
+    );
     // RFC 3030 CHUNKING: two chunks, the second LAST; chunk bytes that look like commands are data.
     let chunk1 = b"Subject: chunked\r\n\r\nMAIL FROM:<evil@x>\r\n";
     let chunk2 = b".\r\nend\r\n";
-    c.send(b"MAIL FROM:<p@example.net>\r\nRCPT TO:<alice@example.com>\r\n").await;
+    c.send(b"MAIL FROM:<p@example.net>\r\nRCPT TO:<alice@example.com>\r\n")
+        .await;
     c.reply().await;
     c.reply().await;
-    c.send(format!("BDAT {}\r\n", chunk1.len()).as_bytes()).await;
+    c.send(format!("BDAT {}\r\n", chunk1.len()).as_bytes())
+        .await;
     c.send(chunk1).await;
     assert!(c.reply().await.starts_with("250 2.0.0"));
-    c.send(format!("BDAT {} LAST\r\n", chunk2.len()).as_bytes()).await;
+    c.send(format!("BDAT {} LAST\r\n", chunk2.len()).as_bytes())
+        .await;
     c.send(chunk2).await;
     assert!(c.reply().await.starts_with("250 2.0.0"));
     assert!(c.cmd("QUIT").await.starts_with("221 2.0.0"));
     let alice = inbox(&s.store, "alice@example.com");
     assert_eq!(alice.len(), 2);
-    assert_eq!(without_trace(&alice[1]), b"Subject: chunked\r\n\r\nMAIL FROM:<evil@x>\r\n.\r\nend\r\n");
+    assert_eq!(
+        without_trace(&alice[1]),
+        b"Subject: chunked\r\n\r\nMAIL FROM:<evil@x>\r\n.\r\nend\r\n"
+    );
     assert_eq!(inbox(&s.store, "bob@example.com").len(), 1);
 }
 
@@ -304,7 +357,9 @@ async fn pipelined_session_and_bdat() {
 async fn smuggling_sequences_never_make_a_second_message() {
     let s = start("").await;
     // The 2023 SMTP smuggling end-of-data variants; after each, a smuggled transaction.
-    let variants: &[&[u8]] = &[b"\n.\n", b"\n.\r\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r", b"\r\n.\n", b".\n"];
+    let variants: &[&[u8]] = &[
+        b"\n.\n", b"\n.\r\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r", b"\r\n.\n", b".\n",
+    ];
     for (i, v) in variants.iter().enumerate() {
         let mut c = Client::connect(s.mx).await;
         c.cmd("EHLO smuggler").await;
@@ -320,8 +375,14 @@ async fn smuggling_sequences_never_make_a_second_message() {
         // The session is still in step: the smuggled commands were data.
         assert!(c.cmd("NOOP").await.starts_with("250"), "variant {v:?}");
     }
-    assert!(inbox(&s.store, "alice@example.com").is_empty(), "refused, not delivered");
-    assert!(inbox(&s.store, "bob@example.com").is_empty(), "nothing smuggled");
+    assert!(
+        inbox(&s.store, "alice@example.com").is_empty(),
+        "refused, not delivered"
+    );
+    assert!(
+        inbox(&s.store, "bob@example.com").is_empty(),
+        "nothing smuggled"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,7 +391,11 @@ async fn oversized_messages_refused() {
     let mut c = Client::connect(s.mx).await;
     let ehlo = c.cmd("EHLO big").await;
     assert!(ehlo.contains("SIZE 2048"), "{ehlo}");
-    assert!(c.cmd("MAIL FROM:<a@example.net> SIZE=5000").await.starts_with("552 5.3.4"));
+    assert!(
+        c.cmd("MAIL FROM:<a@example.net> SIZE=5000")
+            .await
+            .starts_with("552 5.3.4")
+    );
     c.cmd("MAIL FROM:<a@example.net>").await;
     c.cmd("RCPT TO:<alice@example.com>").await;
     c.cmd("DATA").await;
@@ -362,13 +427,20 @@ s.quit()
     let alice = inbox(&s.store, "alice@example.com");
     assert_eq!(alice.len(), 1);
     let text = String::from_utf8(alice[0].clone()).expect("utf-8 kept");
-    assert!(text.starts_with("Return-Path: <jörg@bücher.example>\r\n"), "{text}");
+    assert!(
+        text.starts_with("Return-Path: <jörg@bücher.example>\r\n"),
+        "{text}"
+    );
     assert!(text.contains("with UTF8SMTP id"), "{text}");
     assert!(text.ends_with("Subject: Grüße\r\n\r\nÄpfel\r\n"), "{text}");
     // Without SMTPUTF8 a UTF-8 address is refused (RFC 6531 §3.4).
     let mut c = Client::connect(s.mx).await;
     c.cmd("EHLO x").await;
-    assert!(c.cmd("MAIL FROM:<jörg@bücher.example>").await.starts_with("553 5.6.7"));
+    assert!(
+        c.cmd("MAIL FROM:<jörg@bücher.example>")
+            .await
+            .starts_with("553 5.6.7")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,21 +454,50 @@ async fn swaks_sends_over_submission_and_mx() {
             .expect("swaks is installed (apt-get install -y swaks; .ci/run does it)")
     };
     let out = swaks(vec![
-        "--server".into(), "127.0.0.1".into(), "--port".into(), s.submission.port().to_string(),
-        "--tls".into(), "--auth".into(), "PLAIN".into(),
-        "--auth-user".into(), "alice@example.com".into(), "--auth-password".into(), "alicepw".into(),
-        "--from".into(), "alice@example.com".into(), "--to".into(), "bob@example.com".into(),
-        "--header".into(), "Subject: via swaks".into(), "--body".into(), "hello from swaks".into(),
+        "--server".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        s.submission.port().to_string(),
+        "--tls".into(),
+        "--auth".into(),
+        "PLAIN".into(),
+        "--auth-user".into(),
+        "alice@example.com".into(),
+        "--auth-password".into(),
+        "alicepw".into(),
+        "--from".into(),
+        "alice@example.com".into(),
+        "--to".into(),
+        "bob@example.com".into(),
+        "--header".into(),
+        "Subject: via swaks".into(),
+        "--body".into(),
+        "hello from swaks".into(),
     ])
     .await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = swaks(vec![
-        "--server".into(), "127.0.0.1".into(), "--port".into(), s.mx.port().to_string(),
-        "--from".into(), "someone@example.net".into(), "--to".into(), "alice@example.com".into(),
-        "--header".into(), "Subject: via swaks to mx".into(),
+        "--server".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        s.mx.port().to_string(),
+        "--from".into(),
+        "someone@example.net".into(),
+        "--to".into(),
+        "alice@example.com".into(),
+        "--header".into(),
+        "Subject: via swaks to mx".into(),
     ])
     .await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let bob = inbox(&s.store, "bob@example.com");
     let alice = inbox(&s.store, "alice@example.com");
     assert_eq!(bob.len(), 1);
@@ -410,7 +511,11 @@ async fn too_many_errors_disconnects() {
     let s = start("[limits]\nmax_errors = 3\n").await;
     let mut c = Client::connect(s.mx).await;
     assert!(c.cmd("BOGUS").await.starts_with("500"));
-    assert!(c.cmd("RCPT TO:<alice@example.com>").await.starts_with("503"));
+    assert!(
+        c.cmd("RCPT TO:<alice@example.com>")
+            .await
+            .starts_with("503")
+    );
     assert!(c.cmd("DATA").await.starts_with("503"));
     assert!(c.reply().await.starts_with("421 4.7.0"));
     let mut rest = String::new();

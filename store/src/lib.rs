@@ -15,8 +15,8 @@ pub mod changes;
 pub mod error;
 pub mod imapfmt;
 pub mod index;
-pub mod maildir;
 pub mod mailbox_name;
+pub mod maildir;
 pub mod model;
 pub mod summary;
 pub mod writer;
@@ -169,12 +169,18 @@ impl Store {
     /// Delivers one message to the INBOX of each of `recipients`: written once, hard
     /// linked into every mailbox, durable in every maildir and in the index before this
     /// returns (RFC 5321 §6.1: the 250 reply means we took responsibility).
-    pub async fn deliver(&self, message: Vec<u8>, recipients: &[Address]) -> Result<Vec<Delivered>> {
+    pub async fn deliver(
+        &self,
+        message: Vec<u8>,
+        recipients: &[Address],
+    ) -> Result<Vec<Delivered>> {
         let targets = recipients
             .iter()
             .map(|r| (r.clone(), "INBOX".to_string()))
             .collect();
-        let op = self.stage(message, targets, FlagSet::default(), None).await?;
+        let op = self
+            .stage(message, targets, FlagSet::default(), None)
+            .await?;
         match self.submit(Op::Deliver(op)).await? {
             Outcome::Delivered(d) => Ok(d),
             other => Err(unexpected(other)),
@@ -316,6 +322,122 @@ impl Store {
         }
     }
 
+    /// RFC 9051 §6.3.5 DELETE: removes one mailbox (its children stay; INBOX cannot be
+    /// deleted).
+    pub async fn delete_mailbox(&self, user: &Address, name: &str) -> Result<()> {
+        let op = Op::DeleteMailbox {
+            user: user.clone(),
+            name: name.to_string(),
+        };
+        match self.submit(op).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// RFC 9051 §6.3.6 RENAME, children included. Renaming INBOX moves its messages to
+    /// a new mailbox `to` and leaves INBOX in place, empty.
+    pub async fn rename_mailbox(&self, user: &Address, from: &str, to: &str) -> Result<()> {
+        let op = Op::RenameMailbox {
+            user: user.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+        };
+        match self.submit(op).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// RFC 9051 §6.4.7 COPY (`remove` false) or RFC 6851 MOVE (`remove` true) of the
+    /// messages `uids` of `from` into mailbox `to` of `user`: hard links, new UIDs,
+    /// same flags. Returns the target's id, its UIDVALIDITY and (source, new) UID pairs
+    /// (RFC 4315 COPYUID); UIDs that no longer exist are skipped.
+    pub async fn copy_messages(
+        &self,
+        from: MailboxId,
+        uids: Vec<Uid>,
+        user: &Address,
+        to: &str,
+        remove: bool,
+    ) -> Result<(MailboxId, UidValidity, Vec<(Uid, Uid)>)> {
+        let op = Op::Copy {
+            from,
+            uids,
+            user: user.clone(),
+            to: to.to_string(),
+            remove,
+        };
+        match self.submit(op).await? {
+            Outcome::Copied {
+                mailbox,
+                uidvalidity,
+                pairs,
+            } => Ok((mailbox, uidvalidity, pairs)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// RFC 9051 §6.3.7 SUBSCRIBE (`on`) / §6.3.8 UNSUBSCRIBE: persisted in the user's
+    /// `subscriptions` file and the index. The mailbox need not exist.
+    pub async fn set_subscribed(&self, user: &Address, name: &str, on: bool) -> Result<()> {
+        let op = Op::Subscribe {
+            user: user.clone(),
+            name: name.to_string(),
+            on,
+        };
+        match self.submit(op).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The names in a user's `subscriptions` file (existing mailboxes or not).
+    pub fn subscriptions(&self, user: &Address) -> Result<Vec<String>> {
+        let root = maildir::user_root(&self.inner.data_dir, user);
+        maildir::read_subscriptions(&root).at(&root)
+    }
+
+    /// Bytes and messages stored for a user over all mailboxes (RFC 9208 STORAGE and
+    /// MESSAGE usage).
+    pub fn usage(&self, user: &Address) -> Result<(u64, u64)> {
+        let user = user.to_string();
+        self.read(move |c| {
+            let (bytes, count): (i64, i64) = c
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(m.size), 0), COUNT(*) FROM message m
+                     JOIN mailbox b ON b.id = m.mailbox_id WHERE b.user = ?1",
+                )?
+                .query_row([user], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok((bytes.max(0) as u64, count.max(0) as u64))
+        })
+    }
+
+    /// The messages of `mailbox` whose MODSEQ is above `since` (new or re-flagged), in
+    /// UID order: what a selected IMAP session needs after a change notification.
+    pub fn messages_changed_since(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+    ) -> Result<Vec<MessageInfo>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
+                 FROM message WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            )?;
+            let rows = st.query_map(
+                rusqlite::params![mailbox.0, since.0 as i64],
+                index::message_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// One mailbox by id (None once deleted).
+    pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<MailboxInfo>> {
+        self.read(|c| index::mailbox_by_id(c, id))
+    }
+
     /// Brings one user's index in line with the maildir (`rebuild`: from nothing).
     pub fn reconcile_blocking(&self, user: &Address, rebuild: bool) -> Result<ReconcileReport> {
         let op = Op::Reconcile {
@@ -334,14 +456,17 @@ impl Store {
         let users = self.accounts().users()?;
         let mut out = Vec::new();
         for u in &users {
-            out.push((u.address.to_string(), self.reconcile_blocking(&u.address, rebuild)?));
+            out.push((
+                u.address.to_string(),
+                self.reconcile_blocking(&u.address, rebuild)?,
+            ));
         }
         for stale in self.read(index::users)? {
-            if !users.iter().any(|u| u.address.to_string() == stale) {
-                if let Ok(a) = Address::parse(&stale) {
-                    // Their tree is gone from accounts: forget the rows, keep the files.
-                    self.forget_user_blocking(&a)?;
-                }
+            if !users.iter().any(|u| u.address.to_string() == stale)
+                && let Ok(a) = Address::parse(&stale)
+            {
+                // Their tree is gone from accounts: forget the rows, keep the files.
+                self.forget_user_blocking(&a)?;
             }
         }
         Ok(out)

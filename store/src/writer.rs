@@ -15,6 +15,14 @@
 //! - Changes are published only after the commit.
 //! - Mailbox rows are read inside the write transaction (BEGIN IMMEDIATE), never cached
 //!   across batches, so another process writing the same index (the CLI) stays coherent.
+//! - Mailbox operations (delete, rename, copy/move) follow the same order: the maildir
+//!   is changed first (directories renamed, files linked), the touched directories are
+//!   fsynced, then the index commits. Directory renames are recorded so that a failing
+//!   request or batch renames them back; a deleted mailbox's tree is first renamed out
+//!   of the namespace (`..deleted.*`, which no mailbox name maps to) and removed only
+//!   after the commit. A MOVE unlinks the source files last, after every link and
+//!   statement of the request succeeded, so a failure never loses a message: at worst
+//!   it is in both mailboxes, and the next reconcile adopts the extra file.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -112,6 +120,46 @@ pub enum Op {
         /// Whose rows.
         user: Address,
     },
+    /// RFC 9051 §6.3.5 DELETE: one mailbox (not its children, not INBOX).
+    DeleteMailbox {
+        /// Owner.
+        user: Address,
+        /// IMAP name.
+        name: String,
+    },
+    /// RFC 9051 §6.3.6 RENAME, children included; renaming INBOX moves its messages
+    /// into a new mailbox and leaves INBOX empty.
+    RenameMailbox {
+        /// Owner.
+        user: Address,
+        /// Existing name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// RFC 9051 §6.4.7 COPY / RFC 6851 MOVE: hard links into the target with new UIDs.
+    Copy {
+        /// Source mailbox.
+        from: MailboxId,
+        /// Source UIDs, ascending; missing ones are skipped.
+        uids: Vec<Uid>,
+        /// Target owner.
+        user: Address,
+        /// Target mailbox name.
+        to: String,
+        /// Remove the messages from the source (MOVE).
+        remove: bool,
+    },
+    /// RFC 9051 §6.3.7/§6.3.8 SUBSCRIBE / UNSUBSCRIBE: the `subscriptions` file and the
+    /// index column.
+    Subscribe {
+        /// Owner.
+        user: Address,
+        /// IMAP name (need not exist).
+        name: String,
+        /// Subscribe (true) or unsubscribe.
+        on: bool,
+    },
 }
 
 /// What a request produced.
@@ -133,6 +181,17 @@ pub enum Outcome {
     Expunged(Vec<Uid>),
     /// What a reconcile did.
     Reconciled(ReconcileReport),
+    /// COPY/MOVE: the target's UIDVALIDITY and (source UID, new UID) pairs.
+    Copied {
+        /// Target mailbox.
+        mailbox: MailboxId,
+        /// Target UIDVALIDITY (RFC 4315 COPYUID).
+        uidvalidity: UidValidity,
+        /// Source and target UIDs, in source UID order.
+        pairs: Vec<(Uid, Uid)>,
+    },
+    /// A mailbox operation without a result (delete, rename, subscribe).
+    Done,
 }
 
 /// Where a delivered copy went.
@@ -251,6 +310,11 @@ struct Effects {
     tmp_done: Vec<PathBuf>,
     /// Mailboxes changed, with their new HIGHESTMODSEQ.
     changed: HashMap<MailboxId, u64>,
+    /// Directory renames done (from, to): undone in reverse if the request or the
+    /// batch fails.
+    renames: Vec<(PathBuf, PathBuf)>,
+    /// Trees renamed out of the namespace, removed after commit.
+    remove_trees: Vec<PathBuf>,
 }
 
 /// A mailbox row as the writer needs it.
@@ -336,8 +400,7 @@ impl WriterState {
 
     fn run_batch(&mut self, batch: Vec<Job>) {
         let mut effects = Effects::default();
-        let mut results: Vec<(Reply, Result<Outcome>)> =
-            Vec::with_capacity(batch.len());
+        let mut results: Vec<(Reply, Result<Outcome>)> = Vec::with_capacity(batch.len());
         let data_dir = self.data_dir.clone();
         let committed = (|| -> Result<()> {
             let mut tx = self
@@ -345,6 +408,8 @@ impl WriterState {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             for job in batch {
                 let created_before = effects.created.len();
+                let renames_before = effects.renames.len();
+                let trees_before = effects.remove_trees.len();
                 let mut sp = tx.savepoint()?;
                 let r = apply(&sp, &data_dir, &mut effects, job.op);
                 if r.is_ok() {
@@ -354,6 +419,8 @@ impl WriterState {
                     for f in effects.created.drain(created_before..) {
                         let _ = std::fs::remove_file(f);
                     }
+                    undo_renames(effects.renames.drain(renames_before..));
+                    effects.remove_trees.truncate(trees_before);
                 }
                 results.push((job.reply, r));
             }
@@ -368,6 +435,12 @@ impl WriterState {
                 for tmp in &effects.tmp_done {
                     let _ = std::fs::remove_file(tmp);
                 }
+                for tree in &effects.remove_trees {
+                    if let Err(e) = std::fs::remove_dir_all(tree) {
+                        tracing::warn!(path = %tree.display(), error = %e,
+                            "cannot remove a deleted mailbox's files");
+                    }
+                }
                 for (reply, r) in results {
                     reply.send(r);
                 }
@@ -380,6 +453,7 @@ impl WriterState {
                 for f in &effects.created {
                     let _ = std::fs::remove_file(f);
                 }
+                undo_renames(effects.renames.drain(..));
                 let msg = e.to_string();
                 for (reply, _) in results {
                     reply.send(Err(StoreError::Invalid(format!(
@@ -415,7 +489,16 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
             mode,
             flags,
             unchanged_since,
-        } => set_flags(conn, data_dir, fx, mailbox, &uids, mode, &flags, unchanged_since),
+        } => set_flags(
+            conn,
+            data_dir,
+            fx,
+            mailbox,
+            &uids,
+            mode,
+            &flags,
+            unchanged_since,
+        ),
         Op::Expunge { mailbox, uids } => {
             expunge(conn, data_dir, fx, mailbox, uids.as_deref()).map(Outcome::Expunged)
         }
@@ -427,7 +510,275 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
                 .execute([user.to_string()])?;
             Ok(Outcome::Reconciled(ReconcileReport::default()))
         }
+        Op::DeleteMailbox { user, name } => {
+            delete_mailbox(conn, data_dir, fx, &user, &name).map(|()| Outcome::Done)
+        }
+        Op::RenameMailbox { user, from, to } => {
+            rename_mailbox(conn, data_dir, fx, &user, &from, &to).map(|()| Outcome::Done)
+        }
+        Op::Copy {
+            from,
+            uids,
+            user,
+            to,
+            remove,
+        } => {
+            let to = normalize_name(&to)?;
+            let src = load_mailbox_by_id(conn, data_dir, from)?;
+            let mut dst = load_mailbox(conn, data_dir, &user, &to)?
+                .ok_or_else(|| StoreError::NoMailbox(to.clone()))?;
+            let pairs = copy_messages(conn, fx, src, &mut dst, &uids, remove)?;
+            Ok(Outcome::Copied {
+                mailbox: dst.id,
+                uidvalidity: UidValidity(dst.uidvalidity),
+                pairs,
+            })
+        }
+        Op::Subscribe { user, name, on } => {
+            subscribe(conn, data_dir, &user, &name, on).map(|()| Outcome::Done)
+        }
     }
+}
+
+/// Renames recorded in `Effects::renames`, undone newest first.
+fn undo_renames(renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>) {
+    for (from, to) in renames.rev() {
+        if let Err(e) = std::fs::rename(&to, &from) {
+            tracing::error!(from = %to.display(), to = %from.display(), error = %e,
+                "cannot undo a mailbox directory rename");
+        }
+    }
+}
+
+/// Renames a directory and records it for undo; fsyncs both parents later.
+fn rename_dir(fx: &mut Effects, from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).at(from)?;
+    fx.renames.push((from.to_path_buf(), to.to_path_buf()));
+    for p in [from, to] {
+        if let Some(parent) = p.parent() {
+            fx.dirs.insert(parent.to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9051 §6.3.5: removes one mailbox; its children (separate Maildir++ folders)
+/// stay. The tree leaves the namespace by a rename before the commit and is removed
+/// after it.
+fn delete_mailbox(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    user: &Address,
+    name: &str,
+) -> Result<()> {
+    let name = normalize_name(name)?;
+    if name == "INBOX" {
+        return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
+    }
+    let mb = load_mailbox(conn, data_dir, user, &name)?
+        .ok_or_else(|| StoreError::NoMailbox(name.clone()))?;
+    conn.prepare_cached("DELETE FROM mailbox WHERE id = ?1")?
+        .execute([mb.id.0])?;
+    let root = maildir::user_root(data_dir, user);
+    let graveyard = root.join(format!("..deleted.{}", maildir::unique_name("x")));
+    rename_dir(fx, &mb.dir, &graveyard)?;
+    fx.remove_trees.push(graveyard);
+    // Sessions that have it selected learn that it is gone.
+    fx.changed.insert(mb.id, mb.highestmodseq + 1);
+    Ok(())
+}
+
+/// RFC 9051 §6.3.6: renames a mailbox and all its children (`from.*`). Renaming INBOX
+/// moves its messages into a new mailbox `to`; INBOX and its children stay.
+fn rename_mailbox(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    user: &Address,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    let from = normalize_name(from)?;
+    let to = normalize_name(to)?;
+    if to == "INBOX" {
+        return Err(StoreError::MailboxExists(to));
+    }
+    if load_mailbox(conn, data_dir, user, &to)?.is_some() {
+        return Err(StoreError::MailboxExists(to));
+    }
+    if from == to {
+        return Err(StoreError::MailboxExists(to));
+    }
+    if from == "INBOX" {
+        let src = load_mailbox(conn, data_dir, user, "INBOX")?
+            .ok_or_else(|| StoreError::NoMailbox(from.clone()))?;
+        let mut dst = ensure_mailbox(conn, data_dir, user, &to, None)?;
+        fx.changed.insert(dst.id, dst.highestmodseq);
+        let uids: Vec<Uid> = index::messages(conn, src.id)?
+            .into_iter()
+            .map(|m| m.uid)
+            .collect();
+        copy_messages(conn, fx, src, &mut dst, &uids, true)?;
+        return Ok(());
+    }
+    if to.starts_with(&format!("{from}.")) {
+        return Err(StoreError::Invalid(
+            "a mailbox cannot be renamed into its own hierarchy".into(),
+        ));
+    }
+    let src = load_mailbox(conn, data_dir, user, &from)?
+        .ok_or_else(|| StoreError::NoMailbox(from.clone()))?;
+    let prefix = format!("{from}.");
+    let mut moves: Vec<(MailboxId, String, String)> = vec![(src.id, from.clone(), to.clone())];
+    for m in index::mailboxes(conn, &user.to_string())? {
+        if let Some(rest) = m.name.strip_prefix(&prefix) {
+            moves.push((m.id, m.name.clone(), format!("{to}.{rest}")));
+        }
+    }
+    for (_, _, new) in &moves {
+        normalize_name(new)?;
+        if load_mailbox(conn, data_dir, user, new)?.is_some() {
+            return Err(StoreError::MailboxExists(new.clone()));
+        }
+    }
+    for (id, old, new) in &moves {
+        let old_dir = mailbox_path(data_dir, user, old)?;
+        let new_dir = mailbox_path(data_dir, user, new)?;
+        if new_dir.exists() {
+            return Err(StoreError::MailboxExists(new.clone()));
+        }
+        rename_dir(fx, &old_dir, &new_dir)?;
+        conn.prepare_cached("UPDATE mailbox SET name = ?2 WHERE id = ?1")?
+            .execute(params![id.0, new])?;
+        let hms: i64 = conn
+            .prepare_cached("SELECT highestmodseq FROM mailbox WHERE id = ?1")?
+            .query_row([id.0], |r| r.get(0))?;
+        // Sessions that have it selected learn that the name is gone.
+        fx.changed.insert(*id, hms as u64);
+    }
+    Ok(())
+}
+
+/// Hard links each message of `uids` from `src` into `dst` with a new UID, the same
+/// flags and the same summary; with `remove`, the source copies are then forgotten and
+/// unlinked (MOVE). Returns (source UID, new UID) pairs.
+fn copy_messages(
+    conn: &Connection,
+    fx: &mut Effects,
+    mut src: MailboxRow,
+    dst: &mut MailboxRow,
+    uids: &[Uid],
+    remove: bool,
+) -> Result<Vec<(Uid, Uid)>> {
+    let src_map = maildir::read_keywords(&src.dir).at(&src.dir)?;
+    let mut pairs = Vec::with_capacity(uids.len());
+    let mut unlink = Vec::new();
+    let mut dst_modseq = None;
+    let mut src_modseq = None;
+    for &uid in uids {
+        let Some(m) = message(conn, src.id, uid)? else {
+            continue;
+        };
+        let Some(old_path) = locate(&src, &m, &src_map)? else {
+            continue;
+        };
+        let new_uid = dst.next_uid()?;
+        let ms = match dst_modseq {
+            Some(ms) => ms,
+            None => *dst_modseq.insert(dst.next_modseq()?),
+        };
+        let dst_map = keyword_map_with(&dst.dir, &m.flags.keywords)?;
+        let unique = m.base.split(',').next().unwrap_or("x").to_string();
+        let base = maildir::base_name(&unique, m.size, new_uid);
+        let path = maildir::message_path(&dst.dir, &base, m.in_new, &m.flags, &dst_map);
+        std::fs::hard_link(&old_path, &path).at(&path)?;
+        fx.created.push(path.clone());
+        if let Some(parent) = path.parent() {
+            fx.dirs.insert(parent.to_path_buf());
+        }
+        conn.prepare_cached(
+            "INSERT INTO message (mailbox_id, uid, base, in_new, size, internaldate, flags,
+                                  keywords, modseq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            dst.id.0,
+            new_uid,
+            base,
+            m.in_new,
+            m.size as i64,
+            m.internaldate,
+            m.flags.flags.0,
+            m.flags.keywords_text(),
+            ms as i64
+        ])?;
+        conn.prepare_cached(
+            "INSERT INTO message_meta (mailbox_id, uid, envelope, body, bodystructure,
+                 sent_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id,
+                 in_reply_to, refs)
+             SELECT ?3, ?4, envelope, body, bodystructure, sent_date, subject, from_addr,
+                 to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs
+             FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2",
+        )?
+        .execute(params![src.id.0, uid.0, dst.id.0, new_uid])?;
+        if remove {
+            let sms = match src_modseq {
+                Some(ms) => ms,
+                None => *src_modseq.insert(src.next_modseq()?),
+            };
+            forget_message(conn, src.id, uid, sms)?;
+            unlink.push(old_path);
+        }
+        pairs.push((uid, Uid(new_uid)));
+    }
+    if dst_modseq.is_some() {
+        dst.save(conn)?;
+        fx.changed.insert(dst.id, dst.highestmodseq);
+    }
+    if src_modseq.is_some() {
+        src.save(conn)?;
+        fx.changed.insert(src.id, src.highestmodseq);
+    }
+    // Last, so that no failure above can lose a message.
+    for path in unlink {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e,
+                "moved message left in its source directory; reconcile will adopt it"),
+        }
+        if let Some(parent) = path.parent() {
+            fx.dirs.insert(parent.to_path_buf());
+        }
+    }
+    Ok(pairs)
+}
+
+/// Adds or removes `name` in the user's `subscriptions` file and sets the index column.
+fn subscribe(
+    conn: &Connection,
+    data_dir: &Path,
+    user: &Address,
+    name: &str,
+    on: bool,
+) -> Result<()> {
+    let name = normalize_name(name)?;
+    let root = maildir::user_root(data_dir, user);
+    std::fs::create_dir_all(&root).at(&root)?;
+    let mut subs = maildir::read_subscriptions(&root).at(&root)?;
+    let present = subs.contains(&name);
+    if on && !present {
+        subs.push(name.clone());
+    } else if !on && present {
+        subs.retain(|s| s != &name);
+    }
+    if on != present {
+        maildir::write_subscriptions(&root, &subs).at(&root)?;
+    }
+    conn.prepare_cached("UPDATE mailbox SET subscribed = ?3 WHERE user = ?1 AND name = ?2")?
+        .execute(params![user.to_string(), name, on])?;
+    Ok(())
 }
 
 fn load_mailbox(
@@ -523,7 +874,14 @@ fn ensure_mailbox(
             s
         }
     };
-    insert_mailbox_row(conn, user, &name, &state, state.uid_reserved, state.modseq_reserved)?;
+    insert_mailbox_row(
+        conn,
+        user,
+        &name,
+        &state,
+        state.uid_reserved,
+        state.modseq_reserved,
+    )?;
     load_mailbox(conn, data_dir, user, &name)?.ok_or(StoreError::NoMailbox(name))
 }
 

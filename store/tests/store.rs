@@ -566,3 +566,260 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
         }
     }
 }
+
+/// Messages of a mailbox as (uid, subject line) from the files themselves.
+fn subjects(store: &Store, user: &Address, name: &str) -> Vec<(u32, String)> {
+    let mb = store.mailbox(user, name).expect("q").expect("mailbox");
+    store
+        .messages(mb.id)
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            let path = store.message_path(user, name, m).expect("path");
+            let text = std::fs::read_to_string(&path).expect("file");
+            let subject = text
+                .lines()
+                .find(|l| l.starts_with("Subject:"))
+                .unwrap_or("")
+                .to_string();
+            (m.uid.0, subject)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_and_move_link_files_with_new_uids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    for t in ["a", "b", "c"] {
+        store
+            .deliver(message(t), std::slice::from_ref(&alice))
+            .await
+            .expect("deliver");
+    }
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let flagged = FlagSet {
+        flags: Flags::FLAGGED,
+        keywords: vec!["$label1".into()],
+    };
+    store
+        .set_flags(
+            inbox.id,
+            vec![mailyard_store::Uid(2)],
+            FlagMode::Add,
+            flagged,
+            None,
+        )
+        .await
+        .expect("flags");
+    let mut rx = store.subscribe(inbox.id);
+    let (archive_id, validity, pairs) = store
+        .copy_messages(
+            inbox.id,
+            vec![
+                mailyard_store::Uid(1),
+                mailyard_store::Uid(2),
+                mailyard_store::Uid(9),
+            ],
+            &alice,
+            "Archive",
+            false,
+        )
+        .await
+        .expect("copy");
+    let archive = store
+        .mailbox(&alice, "Archive")
+        .expect("q")
+        .expect("archive");
+    assert_eq!((archive_id, validity), (archive.id, archive.uidvalidity));
+    let pairs: Vec<(u32, u32)> = pairs.iter().map(|(a, b)| (a.0, b.0)).collect();
+    assert_eq!(pairs, vec![(1, 1), (2, 2)], "missing UIDs are skipped");
+    assert_eq!(
+        subjects(&store, &alice, "Archive"),
+        vec![(1, "Subject: test a".into()), (2, "Subject: test b".into())]
+    );
+    let copied = store.messages(archive.id).expect("messages");
+    assert_eq!(copied[1].flags.keywords, vec!["$label1".to_string()]);
+    assert!(copied[1].flags.flags.contains(Flags::FLAGGED));
+    let summary = store
+        .read(|c| mailyard_store::index::summary(c, archive.id, mailyard_store::Uid(2)))
+        .expect("read")
+        .expect("summary copied");
+    assert_eq!(summary.subject, "test b");
+    // Same inode: a hard link, not a second copy.
+    let src = store.messages(inbox.id).expect("messages");
+    let a = store.message_path(&alice, "INBOX", &src[0]).expect("path");
+    let b = store
+        .message_path(&alice, "Archive", &copied[0])
+        .expect("path");
+    assert_eq!(
+        std::fs::metadata(a).expect("meta").ino(),
+        std::fs::metadata(b).expect("meta").ino()
+    );
+
+    // MOVE: gone from the source (files and rows, logged as expunged), published.
+    let (_, _, moved) = store
+        .copy_messages(
+            inbox.id,
+            vec![mailyard_store::Uid(3)],
+            &alice,
+            "Trash",
+            true,
+        )
+        .await
+        .expect("move");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        subjects(&store, &alice, "INBOX").len(),
+        2,
+        "moved message left INBOX"
+    );
+    assert_eq!(
+        subjects(&store, &alice, "Trash"),
+        vec![(1, "Subject: test c".into())]
+    );
+    let expunged = store
+        .read(|c| mailyard_store::index::expunged_since(c, inbox.id, mailyard_store::ModSeq(0)))
+        .expect("read");
+    assert_eq!(expunged, vec![mailyard_store::Uid(3)]);
+    tokio::time::timeout(Duration::from_secs(5), rx.changed())
+        .await
+        .expect("published")
+        .expect("open");
+    assert!(store.check().expect("check").is_empty());
+    let err = store
+        .copy_messages(
+            inbox.id,
+            vec![mailyard_store::Uid(1)],
+            &alice,
+            "Nope",
+            false,
+        )
+        .await
+        .expect_err("no target");
+    assert!(matches!(err, StoreError::NoMailbox(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_delete_and_subscriptions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    store
+        .create_mailbox(&alice, "Work", None)
+        .await
+        .expect("create");
+    store
+        .create_mailbox(&alice, "Work.2024", None)
+        .await
+        .expect("create");
+    store
+        .append(&alice, "Work.2024", message("w"), FlagSet::default(), None)
+        .await
+        .expect("append");
+    let before = store.mailbox(&alice, "Work.2024").expect("q").expect("mb");
+
+    store
+        .rename_mailbox(&alice, "Work", "Jobs")
+        .await
+        .expect("rename");
+    let names: Vec<String> = store
+        .mailboxes(&alice)
+        .expect("list")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert!(names.contains(&"Jobs".into()) && names.contains(&"Jobs.2024".into()));
+    assert!(!names.iter().any(|n| n.starts_with("Work")), "{names:?}");
+    let after = store.mailbox(&alice, "Jobs.2024").expect("q").expect("mb");
+    assert_eq!(
+        (after.id, after.uidvalidity),
+        (before.id, before.uidvalidity)
+    );
+    assert_eq!(subjects(&store, &alice, "Jobs.2024").len(), 1);
+    let root = dir.path().join("mail/example.com/alice");
+    assert!(root.join(".Jobs.2024/cur").is_dir() && !root.join(".Work").exists());
+    let err = store
+        .rename_mailbox(&alice, "Jobs", "Sent")
+        .await
+        .expect_err("target exists");
+    assert!(matches!(err, StoreError::MailboxExists(_)), "{err}");
+    assert!(
+        store
+            .rename_mailbox(&alice, "Jobs", "Jobs.x")
+            .await
+            .is_err(),
+        "into itself"
+    );
+
+    // INBOX: messages move to the new mailbox, INBOX stays.
+    store
+        .deliver(message("i"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    store
+        .rename_mailbox(&alice, "INBOX", "Old")
+        .await
+        .expect("rename inbox");
+    assert!(subjects(&store, &alice, "INBOX").is_empty());
+    assert_eq!(
+        subjects(&store, &alice, "Old"),
+        vec![(1, "Subject: test i".into())]
+    );
+
+    // DELETE: the mailbox goes, its child stays; INBOX cannot be deleted.
+    store.delete_mailbox(&alice, "Jobs").await.expect("delete");
+    assert!(store.mailbox(&alice, "Jobs").expect("q").is_none());
+    assert!(store.mailbox(&alice, "Jobs.2024").expect("q").is_some());
+    assert!(!root.join(".Jobs").exists());
+    assert!(
+        std::fs::read_dir(&root).expect("root").all(|e| !e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .starts_with("..")),
+        "deleted tree removed after commit"
+    );
+    assert!(store.delete_mailbox(&alice, "INBOX").await.is_err());
+    assert!(matches!(
+        store.delete_mailbox(&alice, "Nope").await,
+        Err(StoreError::NoMailbox(_))
+    ));
+
+    // Subscriptions: file and index column.
+    store
+        .set_subscribed(&alice, "Jobs.2024", true)
+        .await
+        .expect("subscribe");
+    store
+        .set_subscribed(&alice, "Ghost", true)
+        .await
+        .expect("subscribe a name that does not exist");
+    store
+        .set_subscribed(&alice, "Sent", false)
+        .await
+        .expect("unsubscribe");
+    let subs = store.subscriptions(&alice).expect("subs");
+    assert!(subs.contains(&"Jobs.2024".into()) && subs.contains(&"Ghost".into()));
+    assert!(!subs.contains(&"Sent".into()));
+    let jobs = store.mailbox(&alice, "Jobs.2024").expect("q").expect("mb");
+    assert!(jobs.subscribed);
+    assert!(
+        !store
+            .mailbox(&alice, "Sent")
+            .expect("q")
+            .expect("mb")
+            .subscribed
+    );
+    assert!(
+        store.check().expect("check").is_empty(),
+        "{:?}",
+        store.check()
+    );
+
+    // Usage for QUOTA.
+    let (bytes, count) = store.usage(&alice).expect("usage");
+    assert_eq!(count, 2);
+    assert_eq!(bytes, (message("w").len() + message("i").len()) as u64);
+}

@@ -11,7 +11,7 @@
 use base64::Engine as _;
 
 use super::fetch::{FetchAttribute, FetchModifiers};
-use super::parser::{ErrorKind, PResult, ParseError, Parser, is_atom_char, is_tag_char};
+use super::parser::{ErrorKind, PResult, ParseError, Parser, is_tag_char};
 use super::search::{SearchKey, SearchReturn};
 use super::sequence::Sequence;
 use super::types::{DateTime, Flag};
@@ -433,7 +433,9 @@ pub fn parse(input: &[u8]) -> Result<Request, ParseError> {
         e
     };
     p.sp().map_err(with_tag)?;
-    let command = command(&mut p).and_then(|c| p.end().map(|()| c)).map_err(with_tag)?;
+    let command = command(&mut p)
+        .and_then(|c| p.end().map(|()| c))
+        .map_err(with_tag)?;
     Ok(Request { tag, command })
 }
 
@@ -490,7 +492,9 @@ fn command(p: &mut Parser<'_>) -> PResult<Command> {
                 if p.eat(b'=') {
                     Some(Vec::new())
                 } else {
-                    let b64 = p.take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+                    let b64 = p.take_while(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+                    });
                     if b64.is_empty() {
                         return p.fail("base64");
                     }
@@ -543,7 +547,10 @@ fn command(p: &mut Parser<'_>) -> PResult<Command> {
                     Ok(())
                 })?;
             }
-            Command::Create { mailbox, special_use }
+            Command::Create {
+                mailbox,
+                special_use,
+            }
         }
         "DELETE" => Command::Delete {
             mailbox: sp_mailbox(p)?,
@@ -680,9 +687,17 @@ fn selected_command(p: &mut Parser<'_>, name: &str, uid: bool) -> PResult<Option
             let sequence = p.sequence()?;
             let mailbox = sp_mailbox(p)?;
             if name == "COPY" {
-                Command::Copy { uid, sequence, mailbox }
+                Command::Copy {
+                    uid,
+                    sequence,
+                    mailbox,
+                }
             } else {
-                Command::Move { uid, sequence, mailbox }
+                Command::Move {
+                    uid,
+                    sequence,
+                    mailbox,
+                }
             }
         }
         "SORT" => {
@@ -1034,5 +1049,1140 @@ fn store(p: &mut Parser<'_>, uid: bool) -> PResult<Command> {
     })
 }
 
-// Keep `is_atom_char` referenced for the flag grammar documentation.
-const _: fn(u8) -> bool = is_atom_char;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
+mod tests {
+    use super::super::fetch::{Partial, Section, SectionText};
+    use super::super::receiver::{Event, Limits, Receiver};
+    use super::super::search::SearchKey as K;
+    use super::super::sequence::parse_sequence;
+    use super::super::types::Date;
+    use super::*;
+    use FetchAttribute as F;
+
+    /// Frames `input` with the receiver whole, split at every byte and byte
+    /// by byte; all must give the same single command, which is returned.
+    fn frame(input: &[u8]) -> Vec<u8> {
+        fn run(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+            let mut r = Receiver::new(Limits::default());
+            let mut pending = Vec::new();
+            let mut out = Vec::new();
+            for chunk in chunks {
+                pending.extend_from_slice(chunk);
+                loop {
+                    let (n, ev) = r.feed(&pending);
+                    pending.drain(..n);
+                    match ev {
+                        Event::NeedMore => break,
+                        Event::NeedsContinuation => {}
+                        Event::Command(c) => out.push(c),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            out
+        }
+        let whole = run(&[input]);
+        assert_eq!(whole.len(), 1, "{:?}", String::from_utf8_lossy(input));
+        for k in 0..=input.len() {
+            let (a, b) = input.split_at(k);
+            assert_eq!(run(&[a, b]), whole, "split at {k}");
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&bytes), whole);
+        whole.into_iter().next().unwrap_or_default()
+    }
+
+    /// Frames `line` + CRLF and `line` + LF (must agree), then parses.
+    fn req(line: &[u8]) -> Result<Request, ParseError> {
+        let mut input = line.to_vec();
+        input.extend_from_slice(b"\n");
+        let lf = frame(&input);
+        input.pop();
+        input.extend_from_slice(b"\r\n");
+        let crlf = frame(&input);
+        assert_eq!(lf, crlf);
+        parse(&crlf)
+    }
+
+    fn s(v: &str) -> String {
+        v.to_owned()
+    }
+
+    fn seq(v: &str) -> Sequence {
+        parse_sequence(v.as_bytes()).unwrap()
+    }
+
+    fn date(year: u16, month: u8, day: u8) -> Date {
+        Date { year, month, day }
+    }
+
+    fn sel(mailbox: &str) -> SelectArgs {
+        SelectArgs {
+            mailbox: s(mailbox),
+            condstore: false,
+            qresync: None,
+        }
+    }
+
+    fn list(reference: &str, patterns: &[&str]) -> ListArgs {
+        ListArgs {
+            reference: s(reference),
+            patterns: patterns.iter().map(|p| s(p)).collect(),
+            ..ListArgs::default()
+        }
+    }
+
+    fn header_fields(peek: bool, names: &[&str]) -> F {
+        F::BodySection {
+            peek,
+            section: Section {
+                part: vec![],
+                text: Some(SectionText::HeaderFields(
+                    names.iter().map(|n| s(n)).collect(),
+                )),
+            },
+            partial: None,
+        }
+    }
+
+    fn msg(flags: Vec<Flag>, date: Option<DateTime>, data: &[u8], binary: bool) -> AppendMessage {
+        AppendMessage {
+            flags,
+            date,
+            data: data.to_vec(),
+            binary,
+        }
+    }
+
+    fn dt(s: &str) -> DateTime {
+        Parser::new(s.as_bytes()).date_time().unwrap()
+    }
+
+    fn fetch(uid: bool, set: &str, attributes: Vec<F>) -> Command {
+        Command::Fetch {
+            uid,
+            sequence: seq(set),
+            attributes,
+            modifiers: FetchModifiers::default(),
+        }
+    }
+
+    fn store(uid: bool, set: &str, action: StoreAction, silent: bool, flags: Vec<Flag>) -> Command {
+        Command::Store {
+            uid,
+            sequence: seq(set),
+            action,
+            silent,
+            flags,
+            unchanged_since: None,
+        }
+    }
+
+    fn search(uid: bool, criteria: K) -> Command {
+        Command::Search {
+            uid,
+            ret: None,
+            charset: None,
+            criteria,
+        }
+    }
+
+    fn b(v: &str) -> Vec<u8> {
+        v.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn rfc_and_client_examples() {
+        let rows: Vec<(&[u8], &str, Command)> = vec![
+            // RFC 9051 §6.1
+            (b"a001 CAPABILITY", "a001", Command::Capability),
+            (b"a002 noop", "a002", Command::Noop),
+            (b"A023 LOGOUT", "A023", Command::Logout),
+            (b"a001 StartTLS", "a001", Command::StartTls),
+            // RFC 9051 §6.2.2, RFC 4959 §3, Thunderbird.
+            (
+                b"A001 AUTHENTICATE GSSAPI",
+                "A001",
+                Command::Authenticate {
+                    mechanism: s("GSSAPI"),
+                    initial_response: None,
+                },
+            ),
+            (
+                b"2 authenticate PLAIN",
+                "2",
+                Command::Authenticate {
+                    mechanism: s("PLAIN"),
+                    initial_response: None,
+                },
+            ),
+            (
+                b"a01 AUTHENTICATE PLAIN dGVzdAB0ZXN0AHRlc3Q=",
+                "a01",
+                Command::Authenticate {
+                    mechanism: s("PLAIN"),
+                    initial_response: Some(b("test\0test\0test")),
+                },
+            ),
+            (
+                b"a02 AUTHENTICATE EXTERNAL =",
+                "a02",
+                Command::Authenticate {
+                    mechanism: s("EXTERNAL"),
+                    initial_response: Some(vec![]),
+                },
+            ),
+            // RFC 9051 §6.2.3, Thunderbird's quoted form, literals.
+            (
+                b"a001 LOGIN SMITH SESAME",
+                "a001",
+                Command::Login {
+                    username: s("SMITH"),
+                    password: s("SESAME"),
+                },
+            ),
+            (
+                b"3 login \"user@example.org\" \"p\\\"w\\\\d\"",
+                "3",
+                Command::Login {
+                    username: s("user@example.org"),
+                    password: s("p\"w\\d"),
+                },
+            ),
+            (
+                b"A1 LOGIN {4}\r\nuser {6+}\r\np ss\"\\",
+                "A1",
+                Command::Login {
+                    username: s("user"),
+                    password: s("p ss\"\\"),
+                },
+            ),
+            // RFC 5161 §4, RFC 7162 §3.2.3
+            (
+                b"t2 ENABLE CONDSTORE qresync",
+                "t2",
+                Command::Enable {
+                    capabilities: vec![s("CONDSTORE"), s("QRESYNC")],
+                },
+            ),
+            // RFC 9051 §6.3.2, §6.3.3, Thunderbird.
+            (b"A142 SELECT INBOX", "A142", Command::Select(sel("INBOX"))),
+            (b"5 select \"inbox\"", "5", Command::Select(sel("INBOX"))),
+            (b"A932 EXAMINE blurdybloop", "A932", Command::Examine(sel("blurdybloop"))),
+            (
+                b"A1 SELECT \"&ZeVnLIqe-/Caf\\\"e\"",
+                "A1",
+                Command::Select(sel("&ZeVnLIqe-/Caf\"e")),
+            ),
+            // RFC 7162 §3.1.8, §3.2.5.1
+            (
+                b"a SELECT INBOX (CONDSTORE)",
+                "a",
+                Command::Select(SelectArgs {
+                    condstore: true,
+                    ..sel("INBOX")
+                }),
+            ),
+            (
+                b"A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))",
+                "A02",
+                Command::Select(SelectArgs {
+                    qresync: Some(QResync {
+                        uid_validity: 67890007,
+                        mod_seq: 20050715194045000,
+                        known_uids: Some(seq("41,43:211,214:541")),
+                        seq_match: None,
+                    }),
+                    ..sel("INBOX")
+                }),
+            ),
+            (
+                b"B04 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9500 5000,7500,9000,9500)))",
+                "B04",
+                Command::Select(SelectArgs {
+                    qresync: Some(QResync {
+                        uid_validity: 67890007,
+                        mod_seq: 90060115194045000,
+                        known_uids: Some(seq("1:29997")),
+                        seq_match: Some((seq("5000,7500,9000,9500"), seq("5000,7500,9000,9500"))),
+                    }),
+                    ..sel("INBOX")
+                }),
+            ),
+            (
+                b"A03 EXAMINE INBOX (QRESYNC (67890007 90060115194045000))",
+                "A03",
+                Command::Examine(SelectArgs {
+                    qresync: Some(QResync {
+                        uid_validity: 67890007,
+                        mod_seq: 90060115194045000,
+                        known_uids: None,
+                        seq_match: None,
+                    }),
+                    ..sel("INBOX")
+                }),
+            ),
+            // RFC 9051 §6.3.4-8, RFC 6154 §5.2
+            (
+                b"A003 CREATE owatagusiam/",
+                "A003",
+                Command::Create {
+                    mailbox: s("owatagusiam/"),
+                    special_use: vec![],
+                },
+            ),
+            (
+                b"t1 CREATE \"Important Messages\" (USE (\\Important \\Sent))",
+                "t1",
+                Command::Create {
+                    mailbox: s("Important Messages"),
+                    special_use: vec![s("\\Important"), s("\\Sent")],
+                },
+            ),
+            (b"A683 DELETE blurdybloop", "A683", Command::Delete { mailbox: s("blurdybloop") }),
+            (
+                b"A683 RENAME blurdybloop sarasoop",
+                "A683",
+                Command::Rename {
+                    from: s("blurdybloop"),
+                    to: s("sarasoop"),
+                },
+            ),
+            (
+                b"11 rename \"X\" \"Trash/X\"",
+                "11",
+                Command::Rename {
+                    from: s("X"),
+                    to: s("Trash/X"),
+                },
+            ),
+            (
+                b"A002 SUBSCRIBE #news.comp.mail.mime",
+                "A002",
+                Command::Subscribe {
+                    mailbox: s("#news.comp.mail.mime"),
+                },
+            ),
+            (
+                b"A002 UNSUBSCRIBE #news.comp.mail.mime",
+                "A002",
+                Command::Unsubscribe {
+                    mailbox: s("#news.comp.mail.mime"),
+                },
+            ),
+            // RFC 9051 §6.3.9
+            (b"A101 LIST \"\" \"\"", "A101", Command::List(list("", &[""]))),
+            (b"A202 LIST ~/Mail/ %", "A202", Command::List(list("~/Mail/", &["%"]))),
+            (b"A1 list \"\" *]", "A1", Command::List(list("", &["*]"]))),
+            // Thunderbird.
+            (b"6 list \"\" \"INBOX\"", "6", Command::List(list("", &["INBOX"]))),
+            (
+                b"5 list (subscribed) \"\" \"*\" return (special-use)",
+                "5",
+                Command::List(ListArgs {
+                    select: ListSelect {
+                        subscribed: true,
+                        ..ListSelect::default()
+                    },
+                    returns: ListReturn {
+                        special_use: true,
+                        ..ListReturn::default()
+                    },
+                    extended: true,
+                    ..list("", &["*"])
+                }),
+            ),
+            // RFC 5258 §5
+            (
+                b"A03 LIST () \"\" \"%\" RETURN (CHILDREN)",
+                "A03",
+                Command::List(ListArgs {
+                    returns: ListReturn {
+                        children: true,
+                        ..ListReturn::default()
+                    },
+                    extended: true,
+                    ..list("", &["%"])
+                }),
+            ),
+            (
+                b"A05 LIST (REMOTE SUBSCRIBED) \"/\" \"*\"",
+                "A05",
+                Command::List(ListArgs {
+                    select: ListSelect {
+                        subscribed: true,
+                        remote: true,
+                        ..ListSelect::default()
+                    },
+                    extended: true,
+                    ..list("/", &["*"])
+                }),
+            ),
+            (
+                b"C04 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\" RETURN (CHILDREN)",
+                "C04",
+                Command::List(ListArgs {
+                    select: ListSelect {
+                        subscribed: true,
+                        recursive_match: true,
+                        ..ListSelect::default()
+                    },
+                    returns: ListReturn {
+                        children: true,
+                        ..ListReturn::default()
+                    },
+                    extended: true,
+                    ..list("", &["%"])
+                }),
+            ),
+            (
+                b"BBB LIST \"\" (\"INBOX\" \"Drafts\" \"Sent/%\")",
+                "BBB",
+                Command::List(ListArgs {
+                    extended: true,
+                    ..list("", &["INBOX", "Drafts", "Sent/%"])
+                }),
+            ),
+            // RFC 5819 §3, RFC 6154 §5.1
+            (
+                b"A01 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))",
+                "A01",
+                Command::List(ListArgs {
+                    returns: ListReturn {
+                        status: Some(vec![StatusItem::Messages, StatusItem::Unseen]),
+                        ..ListReturn::default()
+                    },
+                    extended: true,
+                    ..list("", &["%"])
+                }),
+            ),
+            (
+                b"t1 LIST (SPECIAL-USE) \"\" \"*\" RETURN (SUBSCRIBED)",
+                "t1",
+                Command::List(ListArgs {
+                    select: ListSelect {
+                        special_use: true,
+                        ..ListSelect::default()
+                    },
+                    returns: ListReturn {
+                        subscribed: true,
+                        ..ListReturn::default()
+                    },
+                    extended: true,
+                    ..list("", &["*"])
+                }),
+            ),
+            (
+                b"A002 LSUB \"#news.\" \"comp.mail.*\"",
+                "A002",
+                Command::Lsub {
+                    reference: s("#news."),
+                    pattern: s("comp.mail.*"),
+                },
+            ),
+            (b"A001 NAMESPACE", "A001", Command::Namespace),
+            // RFC 9051 §6.3.11, Thunderbird.
+            (
+                b"A042 STATUS blurdybloop (UIDNEXT MESSAGES)",
+                "A042",
+                Command::Status {
+                    mailbox: s("blurdybloop"),
+                    items: vec![StatusItem::UidNext, StatusItem::Messages],
+                },
+            ),
+            (
+                b"7 STATUS \"Drafts\" (UIDNEXT MESSAGES UNSEEN RECENT)",
+                "7",
+                Command::Status {
+                    mailbox: s("Drafts"),
+                    items: vec![StatusItem::UidNext, StatusItem::Messages, StatusItem::Unseen, StatusItem::Recent],
+                },
+            ),
+            (
+                b"A1 STATUS x (uidvalidity deleted size highestmodseq)",
+                "A1",
+                Command::Status {
+                    mailbox: s("x"),
+                    items: vec![
+                        StatusItem::UidValidity,
+                        StatusItem::Deleted,
+                        StatusItem::Size,
+                        StatusItem::HighestModSeq,
+                    ],
+                },
+            ),
+            // RFC 9051 §6.3.12
+            (
+                b"A003 APPEND saved-messages (\\Seen) {21}\r\nFrom: a@b\r\n\r\nHi there",
+                "A003",
+                Command::Append {
+                    mailbox: s("saved-messages"),
+                    messages: vec![msg(vec![Flag::Seen], None, b"From: a@b\r\n\r\nHi there", false)],
+                },
+            ),
+            (
+                b"A004 APPEND x \"17-Jul-1996 02:44:25 -0700\" {2}\r\nhi",
+                "A004",
+                Command::Append {
+                    mailbox: s("x"),
+                    messages: vec![msg(vec![], Some(dt("\"17-Jul-1996 02:44:25 -0700\"")), b"hi", false)],
+                },
+            ),
+            // Thunderbird's FCC with LITERAL+.
+            (
+                b"9 append \"Sent\" (\\Seen) {5+}\r\nhello",
+                "9",
+                Command::Append {
+                    mailbox: s("Sent"),
+                    messages: vec![msg(vec![Flag::Seen], None, b"hello", false)],
+                },
+            ),
+            // RFC 3502 §6.3.11 MULTIAPPEND, RFC 3516 literal8, RFC 6855 UTF8.
+            (
+                b"A003 APPEND saved-messages (\\Seen) {3}\r\none (\\Flagged) \" 1-Aug-2002 22:00:00 -0700\" ~{3}\r\nt\0o UTF8 (~{5+}\r\ntr\xc3\xa9s)",
+                "A003",
+                Command::Append {
+                    mailbox: s("saved-messages"),
+                    messages: vec![
+                        msg(vec![Flag::Seen], None, b"one", false),
+                        msg(vec![Flag::Flagged], Some(dt("\" 1-Aug-2002 22:00:00 -0700\"")), b"t\0o", true),
+                        msg(vec![], None, "trés".as_bytes(), true),
+                    ],
+                },
+            ),
+            (b"a IDLE", "a", Command::Idle),
+            (b"FXXZ CHECK", "FXXZ", Command::Check),
+            (b"A341 CLOSE", "A341", Command::Close),
+            (b"A342 UNSELECT", "A342", Command::Unselect),
+            (b"A202 EXPUNGE", "A202", Command::Expunge { uids: None }),
+            (
+                b"A003 UID EXPUNGE 3000:3002",
+                "A003",
+                Command::Expunge {
+                    uids: Some(seq("3000:3002")),
+                },
+            ),
+            // RFC 9051 §6.4.4, RFC 4731 §3.1, Thunderbird.
+            (
+                b"A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
+                "A282",
+                search(
+                    false,
+                    K::And(vec![K::Flagged, K::Since(date(1994, 2, 1)), K::Not(Box::new(K::From(b("Smith"))))]),
+                ),
+            ),
+            (
+                b"A283 SEARCH TEXT \"string not in mailbox\"",
+                "A283",
+                search(false, K::Text(b("string not in mailbox"))),
+            ),
+            (
+                "A284 SEARCH CHARSET UTF-8 TEXT {12}\r\nотпуск".as_bytes(),
+                "A284",
+                Command::Search {
+                    uid: false,
+                    ret: None,
+                    charset: Some(s("UTF-8")),
+                    criteria: K::Text(b("отпуск")),
+                },
+            ),
+            (
+                b"A285 SEARCH RETURN (MIN COUNT) FLAGGED",
+                "A285",
+                Command::Search {
+                    uid: false,
+                    ret: Some(vec![SearchReturn::Min, SearchReturn::Count]),
+                    charset: None,
+                    criteria: K::Flagged,
+                },
+            ),
+            (
+                b"A286 UID SEARCH RETURN () CHARSET us-ascii 1:* UNSEEN",
+                "A286",
+                Command::Search {
+                    uid: true,
+                    ret: Some(vec![SearchReturn::All]),
+                    charset: Some(s("us-ascii")),
+                    criteria: K::And(vec![K::Sequence(seq("1:*")), K::Unseen]),
+                },
+            ),
+            (
+                b"12 uid SEARCH UNDELETED BODY \"attached\"",
+                "12",
+                search(true, K::And(vec![K::Undeleted, K::Body(b("attached"))])),
+            ),
+            // RFC 7162 §3.1.5
+            (
+                b"a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338",
+                "a",
+                search(
+                    false,
+                    K::ModSeq {
+                        entry: Some((s("/flags/\\draft"), super::super::search::EntryType::All)),
+                        modseq: 620162338,
+                    },
+                ),
+            ),
+            // RFC 9051 §6.4.5 and Thunderbird.
+            (
+                b"A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
+                "A654",
+                fetch(false, "2:4", vec![F::Flags, header_fields(false, &["DATE", "FROM"])]),
+            ),
+            (b"8 UID fetch 1:* (FLAGS)", "8", fetch(true, "1:*", vec![F::Flags])),
+            (
+                b"9 UID fetch 1:21 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To Received)])",
+                "9",
+                fetch(
+                    true,
+                    "1:21",
+                    vec![
+                        F::Uid,
+                        F::Rfc822Size,
+                        F::Flags,
+                        header_fields(
+                            true,
+                            &[
+                                "From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "Priority",
+                                "X-Priority", "References", "Newsgroups", "In-Reply-To", "Content-Type",
+                                "Reply-To", "Received",
+                            ],
+                        ),
+                    ],
+                ),
+            ),
+            (
+                b"10 UID fetch 22:* (UID RFC822.SIZE BODY.PEEK[])",
+                "10",
+                fetch(
+                    true,
+                    "22:*",
+                    vec![
+                        F::Uid,
+                        F::Rfc822Size,
+                        F::BodySection {
+                            peek: true,
+                            section: Section::default(),
+                            partial: None,
+                        },
+                    ],
+                ),
+            ),
+            (
+                b"a FETCH 1 body[1.2]<0.1024>",
+                "a",
+                fetch(
+                    false,
+                    "1",
+                    vec![F::BodySection {
+                        peek: false,
+                        section: Section {
+                            part: vec![1, 2],
+                            text: None,
+                        },
+                        partial: Some(Partial { start: 0, count: 1024 }),
+                    }],
+                ),
+            ),
+            (
+                b"a FETCH 1:3 FAST",
+                "a",
+                fetch(false, "1:3", vec![F::Flags, F::InternalDate, F::Rfc822Size]),
+            ),
+            (b"A1 UID FETCH $ (FLAGS)", "A1", fetch(true, "$", vec![F::Flags])),
+            // RFC 7162 §3.1.4.1, §3.2.6
+            (
+                b"s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)",
+                "s100",
+                Command::Fetch {
+                    uid: true,
+                    sequence: seq("1:*"),
+                    attributes: vec![F::Flags],
+                    modifiers: FetchModifiers {
+                        changed_since: Some(12345),
+                        vanished: false,
+                    },
+                },
+            ),
+            (
+                b"s100 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)",
+                "s100",
+                Command::Fetch {
+                    uid: true,
+                    sequence: seq("300:500"),
+                    attributes: vec![F::Flags],
+                    modifiers: FetchModifiers {
+                        changed_since: Some(12345),
+                        vanished: true,
+                    },
+                },
+            ),
+            // RFC 9051 §6.4.6 and Thunderbird.
+            (
+                b"A003 STORE 2:4 +FLAGS (\\Deleted)",
+                "A003",
+                store(false, "2:4", StoreAction::Add, false, vec![Flag::Deleted]),
+            ),
+            (
+                b"13 uid store 42 +Flags (\\Seen)",
+                "13",
+                store(true, "42", StoreAction::Add, false, vec![Flag::Seen]),
+            ),
+            (
+                b"14 uid store 42 -Flags (\\Seen)",
+                "14",
+                store(true, "42", StoreAction::Remove, false, vec![Flag::Seen]),
+            ),
+            (
+                b"15 uid store 7 +FLAGS ($label1)",
+                "15",
+                store(true, "7", StoreAction::Add, false, vec![Flag::Keyword(s("$label1"))]),
+            ),
+            (
+                b"16 store 1:* +FLAGS.SILENT (\\Deleted)",
+                "16",
+                store(false, "1:*", StoreAction::Add, true, vec![Flag::Deleted]),
+            ),
+            (
+                b"17 uid store 9 +FLAGS (\\Deleted \\Seen)",
+                "17",
+                store(true, "9", StoreAction::Add, false, vec![Flag::Deleted, Flag::Seen]),
+            ),
+            (
+                b"A5 STORE 1 FLAGS \\Seen \\Flagged",
+                "A5",
+                store(false, "1", StoreAction::Replace, false, vec![Flag::Seen, Flag::Flagged]),
+            ),
+            (
+                b"a103 UID STORE 6,4,8 (UNCHANGEDSINCE 12121230045) +FLAGS.SILENT (\\Deleted)",
+                "a103",
+                Command::Store {
+                    uid: true,
+                    sequence: seq("6,4,8"),
+                    action: StoreAction::Add,
+                    silent: true,
+                    flags: vec![Flag::Deleted],
+                    unchanged_since: Some(12121230045),
+                },
+            ),
+            // RFC 9051 §6.4.7-8, RFC 6851, Thunderbird.
+            (
+                b"A003 COPY 2:4 MEETING",
+                "A003",
+                Command::Copy {
+                    uid: false,
+                    sequence: seq("2:4"),
+                    mailbox: s("MEETING"),
+                },
+            ),
+            (
+                b"18 uid copy 12 \"Archive\"",
+                "18",
+                Command::Copy {
+                    uid: true,
+                    sequence: seq("12"),
+                    mailbox: s("Archive"),
+                },
+            ),
+            (
+                b"a UID MOVE 42:69 foo",
+                "a",
+                Command::Move {
+                    uid: true,
+                    sequence: seq("42:69"),
+                    mailbox: s("foo"),
+                },
+            ),
+            (
+                b"19 uid move 5 \"Trash\"",
+                "19",
+                Command::Move {
+                    uid: true,
+                    sequence: seq("5"),
+                    mailbox: s("Trash"),
+                },
+            ),
+            // RFC 2971 §3.1, Thunderbird.
+            (
+                b"a023 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" \"Pink Floyd Music Limited\")",
+                "a023",
+                Command::Id {
+                    params: Some(vec![
+                        (s("name"), Some(s("sodr"))),
+                        (s("version"), Some(s("19.34"))),
+                        (s("vendor"), Some(s("Pink Floyd Music Limited"))),
+                    ]),
+                },
+            ),
+            (
+                b"4 ID (\"name\" \"Thunderbird\" \"version\" \"153.7.0\")",
+                "4",
+                Command::Id {
+                    params: Some(vec![(s("name"), Some(s("Thunderbird"))), (s("version"), Some(s("153.7.0")))]),
+                },
+            ),
+            (b"a ID NIL", "a", Command::Id { params: None }),
+            (
+                b"a ID (\"os\" NIL)",
+                "a",
+                Command::Id {
+                    params: Some(vec![(s("os"), None)]),
+                },
+            ),
+            // RFC 5256 §3 examples.
+            (
+                b"A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994",
+                "A282",
+                Command::Sort {
+                    uid: false,
+                    criteria: vec![SortCriterion {
+                        reverse: false,
+                        key: SortKey::Subject,
+                    }],
+                    charset: s("UTF-8"),
+                    search: K::Since(date(1994, 2, 1)),
+                },
+            ),
+            (
+                b"A283 UID SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+                "A283",
+                Command::Sort {
+                    uid: true,
+                    criteria: vec![
+                        SortCriterion {
+                            reverse: false,
+                            key: SortKey::Subject,
+                        },
+                        SortCriterion {
+                            reverse: true,
+                            key: SortKey::Date,
+                        },
+                    ],
+                    charset: s("UTF-8"),
+                    search: K::All,
+                },
+            ),
+            (
+                b"A283 THREAD ORDEREDSUBJECT UTF-8 SINCE 5-MAR-2000",
+                "A283",
+                Command::Thread {
+                    uid: false,
+                    algorithm: ThreadAlgorithm::OrderedSubject,
+                    charset: s("UTF-8"),
+                    search: K::Since(date(2000, 3, 5)),
+                },
+            ),
+            (
+                b"A284 UID THREAD REFERENCES US-ASCII TEXT \"gewp\" UNDELETED",
+                "A284",
+                Command::Thread {
+                    uid: true,
+                    algorithm: ThreadAlgorithm::References,
+                    charset: s("US-ASCII"),
+                    search: K::And(vec![K::Text(b("gewp")), K::Undeleted]),
+                },
+            ),
+            // RFC 9208 §4.2-4.4
+            (
+                b"G0001 GETQUOTA \"!partition/sda4\"",
+                "G0001",
+                Command::GetQuota {
+                    root: s("!partition/sda4"),
+                },
+            ),
+            (
+                b"20 getquotaroot \"INBOX\"",
+                "20",
+                Command::GetQuotaRoot { mailbox: s("INBOX") },
+            ),
+            (
+                b"S0000 SETQUOTA \"#user/alice\" (STORAGE 510 message 1000)",
+                "S0000",
+                Command::SetQuota {
+                    root: s("#user/alice"),
+                    limits: vec![(s("STORAGE"), 510), (s("MESSAGE"), 1000)],
+                },
+            ),
+            // RFC 4978 §3
+            (
+                b"a COMPRESS DEFLATE",
+                "a",
+                Command::Compress {
+                    mechanism: s("DEFLATE"),
+                },
+            ),
+        ];
+        for (line, tag, command) in rows {
+            let name = String::from_utf8_lossy(line).into_owned();
+            let expected = Request {
+                tag: s(tag),
+                command,
+            };
+            assert_eq!(req(line), Ok(expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn hostile_rows() {
+        let deep_not = format!("A1 SEARCH {}SEEN", "NOT ".repeat(1_000_000));
+        let deep_paren = format!("A1 SEARCH {}SEEN", "(".repeat(1_000_000));
+        let many_ids = format!("A1 ID ({})", vec!["\"a\" \"b\""; 31].join(" "));
+        let rows: Vec<(&[u8], Option<&str>, ErrorKind)> = vec![
+            (b"+ NOOP", None, ErrorKind::InvalidTag),
+            (b"(A1 NOOP", None, ErrorKind::InvalidTag),
+            (b"A1\0 NOOP", None, ErrorKind::InvalidTag),
+            (b"A1", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1  NOOP", Some("A1"), ErrorKind::Expected("atom")),
+            (b"A1 FOO", Some("A1"), ErrorKind::UnknownCommand),
+            (b"A1 UID FOO 1", Some("A1"), ErrorKind::UnknownCommand),
+            (b"A1 UID NOOP", Some("A1"), ErrorKind::UnknownCommand),
+            (b"A1 NOOP extra", Some("A1"), ErrorKind::Trailing),
+            (b"A1 NOOP\0", Some("A1"), ErrorKind::Nul),
+            (b"A1 SELECT", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 SELECT INBOX (FOO)",
+                Some("A1"),
+                ErrorKind::Invalid("unknown SELECT parameter"),
+            ),
+            (
+                b"A1 SELECT INBOX (QRESYNC (0 1))",
+                Some("A1"),
+                ErrorKind::Number,
+            ),
+            (
+                b"A1 SELECT INBOX (QRESYNC (1 1 1:*))",
+                Some("A1"),
+                ErrorKind::Invalid("known-uids may not contain *"),
+            ),
+            // Unbalanced parentheses.
+            (b"A1 FETCH 1 (FLAGS", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1 FETCH 1 FLAGS)", Some("A1"), ErrorKind::Trailing),
+            (
+                b"A1 STORE 1 +FLAGS (\\Seen",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (b"A1 STORE 1 FLAGS \\Seen)", Some("A1"), ErrorKind::Trailing),
+            (b"A1 SEARCH (SEEN", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1 SEARCH SEEN)", Some("A1"), ErrorKind::Expected("SP")),
+            (
+                b"A1 STATUS x (MESSAGES",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 LIST (SUBSCRIBED \"\" *",
+                Some("A1"),
+                ErrorKind::Expected("atom"),
+            ),
+            // Bad strings.
+            (b"A1 LOGIN \"a\0\" b", Some("A1"), ErrorKind::Nul),
+            (
+                b"A1 LOGIN \"\xff\xfe\" b",
+                Some("A1"),
+                ErrorKind::InvalidUtf8,
+            ),
+            (
+                b"A1 LOGIN {2}\r\n\xc3( b",
+                Some("A1"),
+                ErrorKind::InvalidUtf8,
+            ),
+            (b"A1 LOGIN \"abc", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1 LOGIN {2}\r\na\0 b", Some("A1"), ErrorKind::Nul),
+            // Modifiers.
+            (
+                b"A1 FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+                Some("A1"),
+                ErrorKind::Invalid("VANISHED needs UID FETCH and CHANGEDSINCE"),
+            ),
+            (
+                b"A1 UID FETCH 1:* (FLAGS) (VANISHED)",
+                Some("A1"),
+                ErrorKind::Invalid("VANISHED needs UID FETCH and CHANGEDSINCE"),
+            ),
+            (
+                b"A1 STORE 1 (FOO 1) FLAGS x",
+                Some("A1"),
+                ErrorKind::Invalid("unknown STORE modifier"),
+            ),
+            (
+                b"A1 STORE 1 SETFLAGS x",
+                Some("A1"),
+                ErrorKind::Expected("FLAGS"),
+            ),
+            (
+                b"A1 LIST (RECURSIVEMATCH) \"\" \"*\"",
+                Some("A1"),
+                ErrorKind::Invalid("RECURSIVEMATCH needs another selection option"),
+            ),
+            (
+                b"A1 LIST (FOO) \"\" \"*\"",
+                Some("A1"),
+                ErrorKind::Invalid("unknown LIST selection option"),
+            ),
+            (
+                b"A1 LIST \"\" \"*\" (CHILDREN)",
+                Some("A1"),
+                ErrorKind::Expected("RETURN"),
+            ),
+            (
+                b"A1 AUTHENTICATE PLAIN !!",
+                Some("A1"),
+                ErrorKind::Expected("base64"),
+            ),
+            (
+                b"A1 AUTHENTICATE PLAIN abc",
+                Some("A1"),
+                ErrorKind::Invalid("invalid base64"),
+            ),
+            (b"A1 COPY 0 x", Some("A1"), ErrorKind::Number),
+            (b"A1 FETCH 4294967296 FLAGS", Some("A1"), ErrorKind::Number),
+            (b"A1 APPEND x", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 APPEND x (\\Seen) hello",
+                Some("A1"),
+                ErrorKind::Expected("literal"),
+            ),
+            (
+                b"A1 APPEND x \"31-Feb-2020 00:00:00 +0000\" {1}\r\na",
+                Some("A1"),
+                ErrorKind::Date,
+            ),
+            (
+                b"A1 APPEND x UTF8 ({1}\r\na)",
+                Some("A1"),
+                ErrorKind::Expected("literal8"),
+            ),
+            (
+                b"A1 SORT () UTF-8 ALL",
+                Some("A1"),
+                ErrorKind::Expected("list element"),
+            ),
+            (
+                b"A1 SORT (FOO) UTF-8 ALL",
+                Some("A1"),
+                ErrorKind::Expected("sort key"),
+            ),
+            (b"A1 SORT (DATE) ALL", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1 ENABLE", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                many_ids.as_bytes(),
+                Some("A1"),
+                ErrorKind::Invalid("too many ID fields"),
+            ),
+            // Deep nesting.
+            (deep_not.as_bytes(), Some("A1"), ErrorKind::TooDeep),
+            (deep_paren.as_bytes(), Some("A1"), ErrorKind::TooDeep),
+        ];
+        for (line, tag, kind) in rows {
+            let name = String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
+            // Long rows are checked whole only (framing them byte by byte
+            // would be slow and is covered by the receiver's tests).
+            let got = if line.len() > 2000 {
+                parse(line)
+            } else {
+                req(line)
+            };
+            let err = got.expect_err(&name);
+            assert_eq!((err.tag.as_deref(), err.kind), (tag, kind), "{name}");
+        }
+        // Not through the receiver: literals that do not match the data.
+        let direct: Vec<(&[u8], ErrorKind)> = vec![
+            (b"", ErrorKind::Empty),
+            (b"A1 SELECT {4294967296}\r\nabc", ErrorKind::UnexpectedEnd),
+            (b"A1 APPEND x {5}\r\nabc", ErrorKind::UnexpectedEnd),
+            (
+                b"A1 LOGIN {3}abc x",
+                ErrorKind::Expected("CRLF after literal size"),
+            ),
+        ];
+        for (input, kind) in direct {
+            assert_eq!(parse(input).map_err(|e| e.kind), Err(kind), "{:?}", input);
+        }
+    }
+
+    #[test]
+    fn auth_and_idle_lines() {
+        assert_eq!(
+            parse_auth_response(b"AHVzZXIAcGFzcw=="),
+            Ok(AuthResponse::Data(b("\0user\0pass")))
+        );
+        assert_eq!(parse_auth_response(b""), Ok(AuthResponse::Data(vec![])));
+        assert_eq!(parse_auth_response(b"*"), Ok(AuthResponse::Cancel));
+        assert_eq!(
+            parse_auth_response(b"not base64!").map_err(|e| e.kind),
+            Err(ErrorKind::Invalid("invalid base64"))
+        );
+        assert!(is_idle_done(b"DONE"));
+        assert!(is_idle_done(b"done"));
+        assert!(!is_idle_done(b"DONE "));
+    }
+
+    /// A deterministic fuzz smoke run: random concatenations of IMAP-ish
+    /// tokens must parse or fail, never panic.
+    #[test]
+    fn fuzz_smoke() {
+        const TOKENS: &[&[u8]] = &[
+            b"A1",
+            b" ",
+            b"(",
+            b")",
+            b"\"",
+            b"\\",
+            b"{",
+            b"}",
+            b"{3}\r\n",
+            b"~{2+}\r\n",
+            b"*",
+            b"$",
+            b":",
+            b",",
+            b"1",
+            b"0",
+            b"4294967295",
+            b"UID",
+            b"FETCH",
+            b"SEARCH",
+            b"STORE",
+            b"NOT",
+            b"OR",
+            b"BODY[",
+            b"]",
+            b"<0.1>",
+            b"HEADER.FIELDS",
+            b"FLAGS",
+            b"+FLAGS",
+            b"LIST",
+            b"APPEND",
+            b"SELECT",
+            b"QRESYNC",
+            b"RETURN",
+            b"\0",
+            b"\xff",
+            b"\r\n",
+            b"1-Feb-1994",
+            b"SINCE",
+            b"SORT",
+            b"THREAD",
+            b"ID",
+            b"NIL",
+            b"\"17-Jul-1996 02:44:25 -0700\"",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut input = b"A1 ".to_vec();
+            let n = next() % 24;
+            for _ in 0..n {
+                input.extend_from_slice(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+            }
+            let _ = parse(&input);
+        }
+    }
+}

@@ -177,7 +177,10 @@ impl Parser<'_> {
             self.expect(b'.', ".")?;
         }
         let text = if self.prefix("HEADER.FIELDS.NOT") || self.prefix("HEADER.FIELDS") {
-            let not = self.slice(at, self.pos()).to_ascii_uppercase().ends_with(b".NOT");
+            let not = self
+                .slice(at, self.pos())
+                .to_ascii_uppercase()
+                .ends_with(b".NOT");
             self.sp()?;
             let names = self.paren_list(false, |p| p.astring())?;
             if not {
@@ -249,7 +252,10 @@ impl Parser<'_> {
     pub(crate) fn fetch_att(&mut self) -> PResult<FetchAttribute> {
         use FetchAttribute as F;
         let at = self.pos();
-        let name = self.atom_of(|b| b.is_ascii_alphanumeric() || b == b'.', "fetch attribute")?;
+        let name = self.atom_of(
+            |b| b.is_ascii_alphanumeric() || b == b'.',
+            "fetch attribute",
+        )?;
         Ok(match name.to_ascii_uppercase().as_str() {
             "ENVELOPE" => F::Envelope,
             "FLAGS" => F::Flags,
@@ -298,7 +304,13 @@ impl Parser<'_> {
         } else if self.keyword("FAST") {
             Ok(vec![F::Flags, F::InternalDate, F::Rfc822Size])
         } else if self.keyword("FULL") {
-            Ok(vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body])
+            Ok(vec![
+                F::Flags,
+                F::InternalDate,
+                F::Rfc822Size,
+                F::Envelope,
+                F::Body,
+            ])
         } else {
             Ok(vec![self.fetch_att()?])
         }
@@ -334,6 +346,7 @@ pub fn parse_fetch_atts(input: &[u8]) -> Result<Vec<FetchAttribute>, ParseError>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::*;
     use FetchAttribute as F;
@@ -361,24 +374,56 @@ mod tests {
                 "(FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
                 vec![
                     F::Flags,
-                    body(false, &[], Some(SectionText::HeaderFields(fields(&["DATE", "FROM"]))), None),
+                    body(
+                        false,
+                        &[],
+                        Some(SectionText::HeaderFields(fields(&["DATE", "FROM"]))),
+                        None,
+                    ),
                 ],
             ),
-            ("ALL", vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope]),
+            (
+                "ALL",
+                vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope],
+            ),
             ("fast", vec![F::Flags, F::InternalDate, F::Rfc822Size]),
-            ("FULL", vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body]),
+            (
+                "FULL",
+                vec![
+                    F::Flags,
+                    F::InternalDate,
+                    F::Rfc822Size,
+                    F::Envelope,
+                    F::Body,
+                ],
+            ),
             ("BODY[]", vec![body(false, &[], None, None)]),
-            ("body.peek[]<0.2048>", vec![body(true, &[], None, Some((0, 2048)))]),
+            (
+                "body.peek[]<0.2048>",
+                vec![body(true, &[], None, Some((0, 2048)))],
+            ),
             ("BODY[1.2.3]", vec![body(false, &[1, 2, 3], None, None)]),
-            ("BODY[4.2.HEADER]", vec![body(false, &[4, 2], Some(SectionText::Header), None)]),
-            ("BODY[3.MIME]<10.5>", vec![body(false, &[3], Some(SectionText::Mime), Some((10, 5)))]),
-            ("BODY[TEXT]", vec![body(false, &[], Some(SectionText::Text), None)]),
+            (
+                "BODY[4.2.HEADER]",
+                vec![body(false, &[4, 2], Some(SectionText::Header), None)],
+            ),
+            (
+                "BODY[3.MIME]<10.5>",
+                vec![body(false, &[3], Some(SectionText::Mime), Some((10, 5)))],
+            ),
+            (
+                "BODY[TEXT]",
+                vec![body(false, &[], Some(SectionText::Text), None)],
+            ),
             (
                 "BODY.PEEK[HEADER.FIELDS.NOT (Received \"X-Odd Name\")]",
                 vec![body(
                     true,
                     &[],
-                    Some(SectionText::HeaderFieldsNot(fields(&["Received", "X-Odd Name"]))),
+                    Some(SectionText::HeaderFieldsNot(fields(&[
+                        "Received",
+                        "X-Odd Name",
+                    ]))),
                     None,
                 )],
             ),
@@ -393,14 +438,30 @@ mod tests {
                         true,
                         &[],
                         Some(SectionText::HeaderFields(fields(&[
-                            "From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "Priority", "X-Priority",
-                            "References", "Newsgroups", "In-Reply-To", "Content-Type", "Reply-To", "Received",
+                            "From",
+                            "To",
+                            "Cc",
+                            "Bcc",
+                            "Subject",
+                            "Date",
+                            "Message-ID",
+                            "Priority",
+                            "X-Priority",
+                            "References",
+                            "Newsgroups",
+                            "In-Reply-To",
+                            "Content-Type",
+                            "Reply-To",
+                            "Received",
                         ]))),
                         None,
                     ),
                 ],
             ),
-            ("(UID RFC822.SIZE BODY.PEEK[])", vec![F::Uid, F::Rfc822Size, body(true, &[], None, None)]),
+            (
+                "(UID RFC822.SIZE BODY.PEEK[])",
+                vec![F::Uid, F::Rfc822Size, body(true, &[], None, None)],
+            ),
             (
                 "(ENVELOPE BODY BODYSTRUCTURE INTERNALDATE MODSEQ RFC822 RFC822.HEADER RFC822.TEXT)",
                 vec![
@@ -418,10 +479,25 @@ mod tests {
             (
                 "(BINARY[1] BINARY.PEEK[2.1]<0.100> BINARY.SIZE[] BINARY[])",
                 vec![
-                    F::Binary { peek: false, part: vec![1], partial: None },
-                    F::Binary { peek: true, part: vec![2, 1], partial: Some(Partial { start: 0, count: 100 }) },
+                    F::Binary {
+                        peek: false,
+                        part: vec![1],
+                        partial: None,
+                    },
+                    F::Binary {
+                        peek: true,
+                        part: vec![2, 1],
+                        partial: Some(Partial {
+                            start: 0,
+                            count: 100,
+                        }),
+                    },
                     F::BinarySize { part: vec![] },
-                    F::Binary { peek: false, part: vec![], partial: None },
+                    F::Binary {
+                        peek: false,
+                        part: vec![],
+                        partial: None,
+                    },
                 ],
             ),
         ];
@@ -444,7 +520,10 @@ mod tests {
             ("BODY[0]", ErrorKind::Number),
             ("BODY[1.]", ErrorKind::Expected("section text")),
             ("BODY[FOO]", ErrorKind::Expected("section text")),
-            ("BODY[HEADER.FIELDS ()]", ErrorKind::Expected("list element")),
+            (
+                "BODY[HEADER.FIELDS ()]",
+                ErrorKind::Expected("list element"),
+            ),
             ("BODY[HEADER.FIELDS (A]", ErrorKind::UnexpectedEnd),
             ("BODY[HEADER.FIELDS (A) ]", ErrorKind::Expected("]")),
             ("BODY[]<5.0>", ErrorKind::Number),
@@ -455,7 +534,11 @@ mod tests {
             ("FLAGS\0", ErrorKind::Nul),
         ];
         for (input, kind) in rows {
-            assert_eq!(parse_fetch_atts(input.as_bytes()).map_err(|e| e.kind), Err(kind), "{input}");
+            assert_eq!(
+                parse_fetch_atts(input.as_bytes()).map_err(|e| e.kind),
+                Err(kind),
+                "{input}"
+            );
         }
     }
 

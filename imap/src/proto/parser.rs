@@ -136,10 +136,6 @@ impl<'a> Parser<'a> {
         self.buf.get(start..end).unwrap_or_default()
     }
 
-    pub(crate) fn rest(&self) -> &'a [u8] {
-        self.buf.get(self.pos..).unwrap_or_default()
-    }
-
     /// An error at the current position, without a tag (the command parser
     /// adds it).
     pub(crate) fn error(&self, kind: ErrorKind) -> ParseError {
@@ -214,7 +210,11 @@ impl<'a> Parser<'a> {
         let end = self.pos + w.len();
         match self.buf.get(self.pos..end) {
             Some(s) if s.eq_ignore_ascii_case(w) => {
-                if self.buf.get(end).is_some_and(|&b| is_atom_char(b) && b != b'[') {
+                if self
+                    .buf
+                    .get(end)
+                    .is_some_and(|&b| is_atom_char(b) && b != b'[')
+                {
                     return false;
                 }
                 self.pos = end;
@@ -253,7 +253,11 @@ impl<'a> Parser<'a> {
     }
 
     /// One or more bytes matching `pred` (all ASCII), as text.
-    pub(crate) fn atom_of(&mut self, pred: impl Fn(u8) -> bool, what: &'static str) -> PResult<&'a str> {
+    pub(crate) fn atom_of(
+        &mut self,
+        pred: impl Fn(u8) -> bool,
+        what: &'static str,
+    ) -> PResult<&'a str> {
         let s = self.take_while(|b| b.is_ascii() && pred(b));
         if s.is_empty() {
             return self.fail(what);
@@ -383,11 +387,20 @@ impl<'a> Parser<'a> {
         Ok((data, binary))
     }
 
+    /// Whether a quoted string or a literal (`{`, `~{`) starts here.
+    fn at_string(&self) -> bool {
+        match self.peek() {
+            Some(b'"' | b'{') => true,
+            Some(b'~') => self.peek_at(1) == Some(b'{'),
+            _ => false,
+        }
+    }
+
     /// RFC 9051 §9 `string` = quoted / literal, as bytes.
     pub(crate) fn string_bytes(&mut self) -> PResult<Vec<u8>> {
         match self.peek() {
             Some(b'"') => Ok(self.quoted()?.into_bytes()),
-            Some(b'{' | b'~') => Ok(self.literal()?.0.to_vec()),
+            _ if self.at_string() => Ok(self.literal()?.0.to_vec()),
             _ => self.fail("string"),
         }
     }
@@ -395,9 +408,13 @@ impl<'a> Parser<'a> {
     /// RFC 9051 §9 `astring` = 1*ASTRING-CHAR / string, as bytes (literals
     /// may carry any charset: search strings are decoded by the session).
     pub(crate) fn astring_bytes(&mut self) -> PResult<Vec<u8>> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string_bytes(),
-            _ => Ok(self.atom_of(is_astring_char, "astring")?.as_bytes().to_vec()),
+        if self.at_string() {
+            self.string_bytes()
+        } else {
+            Ok(self
+                .atom_of(is_astring_char, "astring")?
+                .as_bytes()
+                .to_vec())
         }
     }
 
@@ -446,9 +463,10 @@ impl<'a> Parser<'a> {
 
     /// RFC 9051 §9 `list-mailbox` = 1*list-char / string.
     pub(crate) fn list_mailbox(&mut self) -> PResult<String> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string(),
-            _ => Ok(self.atom_of(is_list_char, "list-mailbox")?.to_owned()),
+        if self.at_string() {
+            self.string()
+        } else {
+            Ok(self.atom_of(is_list_char, "list-mailbox")?.to_owned())
         }
     }
 
@@ -483,6 +501,7 @@ impl<'a> Parser<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::*;
 
@@ -510,7 +529,10 @@ mod tests {
             (b"\"abc", ErrorKind::UnexpectedEnd),
             (b"\"a\0b\"", ErrorKind::Nul),
             (b"\"\xff\xfe\"", ErrorKind::InvalidUtf8),
-            (b"\"a\\n\"", ErrorKind::Expected("quoted-special after backslash")),
+            (
+                b"\"a\\n\"",
+                ErrorKind::Expected("quoted-special after backslash"),
+            ),
             (b"{5}\r\nab", ErrorKind::UnexpectedEnd),
             (b"{18446744073709551615}\r\nab", ErrorKind::Number),
             (b"{2}\r\na\0", ErrorKind::Nul),

@@ -239,13 +239,18 @@ impl Receiver {
             let rest = input.get(i..).unwrap_or_default();
             match self.state {
                 State::Literal { remaining } => {
-                    let take = usize::try_from(remaining).unwrap_or(usize::MAX).min(rest.len());
-                    self.buf.extend_from_slice(rest.get(..take).unwrap_or_default());
+                    let take = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
+                    self.buf
+                        .extend_from_slice(rest.get(..take).unwrap_or_default());
                     i += take;
                     self.literal_done(remaining, take, State::Line);
                 }
                 State::DiscardLiteral { remaining } => {
-                    let take = usize::try_from(remaining).unwrap_or(usize::MAX).min(rest.len());
+                    let take = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
                     i += take;
                     self.literal_done(remaining, take, State::Discard);
                 }
@@ -480,7 +485,10 @@ impl Receiver {
 
 /// The tag at the start of a command: RFC 9051 §9 `tag` followed by SP.
 pub fn tag_of(command: &[u8]) -> Option<String> {
-    let len = command.iter().position(|&b| !is_tag_char(b)).unwrap_or(command.len());
+    let len = command
+        .iter()
+        .position(|&b| !is_tag_char(b))
+        .unwrap_or(command.len());
     let tag = command.get(..len)?;
     if tag.is_empty() || command.get(len) != Some(&b' ') {
         return None;
@@ -489,6 +497,7 @@ pub fn tag_of(command: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::*;
 
@@ -562,8 +571,16 @@ mod tests {
         };
         let rows: Vec<(Limits, &[u8], Vec<Event>)> = vec![
             // RFC 9051 §6.3.2 example.
-            (Limits::default(), b"A142 SELECT INBOX\r\n", vec![cmd(b"A142 SELECT INBOX")]),
-            (Limits::default(), b"A142 SELECT INBOX\n", vec![cmd(b"A142 SELECT INBOX")]),
+            (
+                Limits::default(),
+                b"A142 SELECT INBOX\r\n",
+                vec![cmd(b"A142 SELECT INBOX")],
+            ),
+            (
+                Limits::default(),
+                b"A142 SELECT INBOX\n",
+                vec![cmd(b"A142 SELECT INBOX")],
+            ),
             // Pipelined commands and blank lines.
             (
                 Limits::default(),
@@ -574,7 +591,10 @@ mod tests {
             (
                 Limits::default(),
                 b"A003 APPEND saved-messages (\\Seen) {21}\r\nFrom: a@b\r\n\r\nHi there\r\n",
-                vec![NC, cmd(b"A003 APPEND saved-messages (\\Seen) {21}\r\nFrom: a@b\r\n\r\nHi there")],
+                vec![
+                    NC,
+                    cmd(b"A003 APPEND saved-messages (\\Seen) {21}\r\nFrom: a@b\r\n\r\nHi there"),
+                ],
             ),
             // Thunderbird's FCC: LITERAL+ (RFC 7888), no continuation.
             (
@@ -618,7 +638,11 @@ mod tests {
             (Limits::default(), b"A1 X {+}\r\n", vec![cmd(b"A1 X {+}")]),
             (Limits::default(), b"A1 X {1a}\r\n", vec![cmd(b"A1 X {1a}")]),
             // NUL and 8-bit bytes pass through; the parser judges them.
-            (Limits::default(), b"A1 NOOP\0\xff\r\n", vec![cmd(b"A1 NOOP\0\xff")]),
+            (
+                Limits::default(),
+                b"A1 NOOP\0\xff\r\n",
+                vec![cmd(b"A1 NOOP\0\xff")],
+            ),
             // Synchronizing literal over the limit: refused before its data,
             // next command framed normally.
             (
@@ -645,7 +669,12 @@ mod tests {
                 Limits::default(),
                 b"A1 X {99999999999999999999}\r\nA2 NOOP\r\n",
                 vec![
-                    err(Some("A1"), ReceiveError::InvalidLiteral { synchronizing: true }),
+                    err(
+                        Some("A1"),
+                        ReceiveError::InvalidLiteral {
+                            synchronizing: true,
+                        },
+                    ),
                     cmd(b"A2 NOOP"),
                 ],
             ),
@@ -653,7 +682,12 @@ mod tests {
                 Limits::default(),
                 b"A1 X {000000000000000000000000000000000000001}\r\nA2 NOOP\r\n",
                 vec![
-                    err(Some("A1"), ReceiveError::InvalidLiteral { synchronizing: true }),
+                    err(
+                        Some("A1"),
+                        ReceiveError::InvalidLiteral {
+                            synchronizing: true,
+                        },
+                    ),
                     cmd(b"A2 NOOP"),
                 ],
             ),
@@ -784,6 +818,67 @@ mod tests {
         for _ in 0..64 {
             assert_eq!(run_on(&mut r, &mb), vec![]);
             assert_eq!(r.buffered(), 0);
+        }
+    }
+
+    /// Deterministic fuzz smoke run: random token soup in random chunks
+    /// never panics, always makes progress and stays within the limits.
+    #[test]
+    fn fuzz_smoke() {
+        const TOKENS: &[&[u8]] = &[
+            b"A1 ",
+            b"{3}",
+            b"{2+}",
+            b"~{1}",
+            b"{99999999999999999999}",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"\"",
+            b"\\",
+            b"x",
+            b"yyyyyyyyyy",
+            b"}",
+            b"{",
+            b"+",
+            b"0",
+            b"\0",
+            b"\xff",
+        ];
+        let limits = small();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2_000 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 40) {
+                input.extend_from_slice(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+            }
+            let mut r = Receiver::new(limits);
+            if next() % 4 == 0 {
+                r.set_mode(Mode::Line);
+            }
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let chunk = 1 + (next() % 8) as usize;
+                let mut part = &rest[..chunk.min(rest.len())];
+                rest = &rest[part.len()..];
+                loop {
+                    let (n, ev) = r.feed(part);
+                    assert!(n <= part.len());
+                    assert!(r.buffered() <= limits.max_line + limits.max_command as usize + 64);
+                    part = &part[n..];
+                    if ev == Event::NeedMore {
+                        assert!(part.is_empty());
+                        break;
+                    }
+                    assert!(n > 0, "an event must consume input");
+                }
+            }
         }
     }
 

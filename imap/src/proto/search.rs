@@ -217,7 +217,9 @@ impl Parser<'_> {
             _ => {}
         }
         let at = self.pos();
-        let name = self.atom_of(is_atom_char, "search key")?.to_ascii_uppercase();
+        let name = self
+            .atom_of(is_atom_char, "search key")?
+            .to_ascii_uppercase();
         Ok(match name.as_str() {
             "ALL" => SearchKey::All,
             "ANSWERED" => SearchKey::Answered,
@@ -332,8 +334,11 @@ pub fn parse_search_keys(input: &[u8]) -> Result<SearchKey, ParseError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
-    use super::super::sequence::{SeqItem, SeqNumber, Sequence as Seq, SequenceSet, parse_sequence};
+    use super::super::sequence::{
+        SeqItem, SeqNumber, Sequence as Seq, SequenceSet, parse_sequence,
+    };
     use super::*;
     use SearchKey::*;
 
@@ -351,7 +356,11 @@ mod tests {
             // RFC 9051 §6.4.4 examples.
             (
                 "FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
-                And(vec![Flagged, Since(d(1994, 2, 1)), Not(Box::new(From(b("Smith"))))]),
+                And(vec![
+                    Flagged,
+                    Since(d(1994, 2, 1)),
+                    Not(Box::new(From(b("Smith")))),
+                ]),
             ),
             (
                 "TEXT \"string not in mailbox\"",
@@ -365,13 +374,19 @@ mod tests {
             ("TEXT {6}\r\nXXXXXX", Text(b("XXXXXX"))),
             ("SUBJECT {2}\r\n\u{e9}", Subject(vec![0xc3, 0xa9])),
             // Thunderbird.
-            ("UNDELETED BODY \"attached\"", And(vec![Undeleted, Body(b("attached"))])),
-            ("uid 5:* not deleted", And(vec![
-                Uid(Seq::Set(SequenceSet {
-                    items: vec![SeqItem::Range(SeqNumber::Value(5), SeqNumber::Star)],
-                })),
-                Not(Box::new(Deleted)),
-            ])),
+            (
+                "UNDELETED BODY \"attached\"",
+                And(vec![Undeleted, Body(b("attached"))]),
+            ),
+            (
+                "uid 5:* not deleted",
+                And(vec![
+                    Uid(Seq::Set(SequenceSet {
+                        items: vec![SeqItem::Range(SeqNumber::Value(5), SeqNumber::Star)],
+                    })),
+                    Not(Box::new(Deleted)),
+                ]),
+            ),
             (
                 "OR (FROM a TO b) (CC c BCC d)",
                 Or(
@@ -379,10 +394,19 @@ mod tests {
                     Box::new(And(vec![Cc(b("c")), Bcc(b("d"))])),
                 ),
             ),
-            ("HEADER Message-ID <x@y>", Header("Message-ID".into(), b("<x@y>"))),
+            (
+                "HEADER Message-ID <x@y>",
+                Header("Message-ID".into(), b("<x@y>")),
+            ),
             ("HEADER \"X-Spam\" \"\"", Header("X-Spam".into(), vec![])),
-            ("LARGER 1000 SMALLER 9223372036854775807", And(vec![Larger(1000), Smaller(i64::MAX as u64)])),
-            ("KEYWORD $label1 UNKEYWORD Junk", And(vec![Keyword("$label1".into()), Unkeyword("Junk".into())])),
+            (
+                "LARGER 1000 SMALLER 9223372036854775807",
+                And(vec![Larger(1000), Smaller(i64::MAX as u64)]),
+            ),
+            (
+                "KEYWORD $label1 UNKEYWORD Junk",
+                And(vec![Keyword("$label1".into()), Unkeyword("Junk".into())]),
+            ),
             (
                 "BEFORE 1-Jan-2000 ON \"2-Jan-2000\" SENTBEFORE 3-Jan-2000 SENTON 4-jan-2000 SENTSINCE 5-Jan-2000",
                 And(vec![
@@ -395,19 +419,34 @@ mod tests {
             ),
             (
                 "ALL ANSWERED DRAFT NEW OLD RECENT SEEN UNANSWERED UNDRAFT UNFLAGGED UNSEEN",
-                And(vec![All, Answered, Draft, New, Old, Recent, Seen, Unanswered, Undraft, Unflagged, Unseen]),
+                And(vec![
+                    All, Answered, Draft, New, Old, Recent, Seen, Unanswered, Undraft, Unflagged,
+                    Unseen,
+                ]),
             ),
-            ("1:3,5 $", And(vec![
-                Sequence(parse_sequence(b"1:3,5").unwrap()),
-                Sequence(Seq::Saved),
-            ])),
+            (
+                "1:3,5 $",
+                And(vec![
+                    Sequence(parse_sequence(b"1:3,5").unwrap()),
+                    Sequence(Seq::Saved),
+                ]),
+            ),
             ("((seen))", And(vec![And(vec![Seen])])),
             // RFC 7162 §3.1.5 examples.
-            ("MODSEQ \"/flags/\\\\draft\" all 620162338", ModSeq {
-                entry: Some(("/flags/\\draft".into(), EntryType::All)),
-                modseq: 620162338,
-            }),
-            ("MODSEQ 0", ModSeq { entry: None, modseq: 0 }),
+            (
+                "MODSEQ \"/flags/\\\\draft\" all 620162338",
+                ModSeq {
+                    entry: Some(("/flags/\\draft".into(), EntryType::All)),
+                    modseq: 620162338,
+                },
+            ),
+            (
+                "MODSEQ 0",
+                ModSeq {
+                    entry: None,
+                    modseq: 0,
+                },
+            ),
             ("YOUNGER 3600 OLDER 60", And(vec![Younger(3600), Older(60)])),
         ];
         for (input, expected) in rows {
@@ -436,7 +475,10 @@ mod tests {
             (b"FROM \"a\0\"", ErrorKind::Nul),
             (b"FROM \"\xc3\x28\"", ErrorKind::InvalidUtf8),
             (b"SEEN  DELETED", ErrorKind::Expected("search key")),
-            (b"MODSEQ \"/flags/x\" mine 5", ErrorKind::Expected("priv, shared or all")),
+            (
+                b"MODSEQ \"/flags/x\" mine 5",
+                ErrorKind::Expected("priv, shared or all"),
+            ),
             (b"UID 0", ErrorKind::Number),
             (b"SEEN\0", ErrorKind::Nul),
             (deep_not.as_bytes(), ErrorKind::TooDeep),
@@ -445,7 +487,11 @@ mod tests {
         ];
         for (input, kind) in rows {
             let name = String::from_utf8_lossy(&input[..input.len().min(40)]).into_owned();
-            assert_eq!(parse_search_keys(input).map_err(|e| e.kind), Err(kind), "{name}");
+            assert_eq!(
+                parse_search_keys(input).map_err(|e| e.kind),
+                Err(kind),
+                "{name}"
+            );
         }
         // Just under the limit is fine.
         let ok = "NOT ".repeat(99) + "SEEN";
@@ -456,10 +502,15 @@ mod tests {
     fn return_options() {
         let mut p = Parser::new(b"(MIN max COUNT all SAVE)");
         use SearchReturn as R;
-        assert_eq!(p.search_return_opts(), Ok(vec![R::Min, R::Max, R::Count, R::All, R::Save]));
+        assert_eq!(
+            p.search_return_opts(),
+            Ok(vec![R::Min, R::Max, R::Count, R::All, R::Save])
+        );
         assert_eq!(Parser::new(b"()").search_return_opts(), Ok(vec![R::All]));
         assert_eq!(
-            Parser::new(b"(PARTIAL 1:10)").search_return_opts().map_err(|e| e.kind),
+            Parser::new(b"(PARTIAL 1:10)")
+                .search_return_opts()
+                .map_err(|e| e.kind),
             Err(ErrorKind::Invalid("unknown search return option"))
         );
     }

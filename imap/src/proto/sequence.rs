@@ -236,6 +236,7 @@ pub fn parse_sequence(input: &[u8]) -> Result<Sequence, super::parser::ParseErro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::super::parser::ErrorKind;
     use super::*;
@@ -270,7 +271,11 @@ mod tests {
             let got: Vec<u32> = s.iter(*max).collect();
             assert_eq!(&got, members, "{input} max {max}");
             for n in 0..=20 {
-                assert_eq!(s.contains(n, *max), members.contains(&n), "{input} {n} {max}");
+                assert_eq!(
+                    s.contains(n, *max),
+                    members.contains(&n),
+                    "{input} {n} {max}"
+                );
             }
         }
     }
@@ -300,7 +305,12 @@ mod tests {
             (b"1\0", ErrorKind::Nul),
         ];
         for (input, kind) in bad {
-            assert_eq!(&parse_sequence(input).unwrap_err().kind, kind, "{:?}", input);
+            assert_eq!(
+                &parse_sequence(input).unwrap_err().kind,
+                kind,
+                "{:?}",
+                input
+            );
         }
     }
 
@@ -309,7 +319,10 @@ mod tests {
         for s in ["1:3,5,7:*", "*", "4:2"] {
             assert_eq!(set(s).to_wire(), s);
         }
-        assert_eq!(SequenceSet::from_sorted([1, 2, 3, 5, 7, 8]).to_wire(), "1:3,5,7:8");
+        assert_eq!(
+            SequenceSet::from_sorted([1, 2, 3, 5, 7, 8]).to_wire(),
+            "1:3,5,7:8"
+        );
         assert_eq!(SequenceSet::from_sorted([]).to_wire(), "");
         assert_eq!(set("1:3,9").max_explicit(), Some(9));
         assert_eq!(set("*").max_explicit(), None);

@@ -129,7 +129,9 @@ fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 0,
     }
@@ -252,6 +254,7 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::*;
 
@@ -265,24 +268,72 @@ mod tests {
         ];
         for (s, (year, month, day)) in ok {
             let d = Parser::new(s.as_bytes()).date().unwrap();
-            assert_eq!(d, Date { year: *year, month: *month, day: *day }, "{s}");
+            assert_eq!(
+                d,
+                Date {
+                    year: *year,
+                    month: *month,
+                    day: *day
+                },
+                "{s}"
+            );
         }
-        for bad in ["29-Feb-1900", "0-Jan-2000", "32-Jan-2000", "1-Foo-2000", "1-Jan-99", "123-Jan-2000"] {
+        for bad in [
+            "29-Feb-1900",
+            "0-Jan-2000",
+            "32-Jan-2000",
+            "1-Foo-2000",
+            "1-Jan-99",
+            "123-Jan-2000",
+        ] {
             let mut p = Parser::new(bad.as_bytes());
             assert!(p.date().is_err() || !p.at_end(), "{bad}");
         }
-        assert_eq!(Parser::new(b"29-Feb-1900").date().unwrap_err().kind, ErrorKind::Date);
-        assert_eq!(Date { year: 1970, month: 1, day: 1 }.days_since_epoch(), 0);
-        assert_eq!(Date { year: 2000, month: 3, day: 1 }.days_since_epoch(), 11017);
+        assert_eq!(
+            Parser::new(b"29-Feb-1900").date().unwrap_err().kind,
+            ErrorKind::Date
+        );
+        assert_eq!(
+            Date {
+                year: 1970,
+                month: 1,
+                day: 1
+            }
+            .days_since_epoch(),
+            0
+        );
+        assert_eq!(
+            Date {
+                year: 2000,
+                month: 3,
+                day: 1
+            }
+            .days_since_epoch(),
+            11017
+        );
     }
 
     #[test]
     fn date_times() {
-        let dt = Parser::new(b"\"17-Jul-1996 02:44:25 -0700\"").date_time().unwrap();
-        assert_eq!(dt.date, Date { year: 1996, month: 7, day: 17 });
-        assert_eq!((dt.hour, dt.minute, dt.second, dt.zone_minutes), (2, 44, 25, -420));
+        let dt = Parser::new(b"\"17-Jul-1996 02:44:25 -0700\"")
+            .date_time()
+            .unwrap();
+        assert_eq!(
+            dt.date,
+            Date {
+                year: 1996,
+                month: 7,
+                day: 17
+            }
+        );
+        assert_eq!(
+            (dt.hour, dt.minute, dt.second, dt.zone_minutes),
+            (2, 44, 25, -420)
+        );
         assert_eq!(dt.unix_timestamp(), 837_596_665);
-        let dt = Parser::new(b"\" 7-Feb-1994 21:52:25 +0100\"").date_time().unwrap();
+        let dt = Parser::new(b"\" 7-Feb-1994 21:52:25 +0100\"")
+            .date_time()
+            .unwrap();
         assert_eq!(dt.date.day, 7);
         for bad in [
             &b"\"7-Feb-1994 21:52:25 +0100\""[..],
@@ -290,13 +341,19 @@ mod tests {
             b"\"07-Feb-1994 21:52:25 0100\"",
             b"07-Feb-1994 21:52:25 +0100",
         ] {
-            assert!(Parser::new(bad).date_time().is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                Parser::new(bad).date_time().is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn flags() {
-        let f = Parser::new(b"(\\Seen \\answered $label1 \\X-Foo Junk)").flag_list().unwrap();
+        let f = Parser::new(b"(\\Seen \\answered $label1 \\X-Foo Junk)")
+            .flag_list()
+            .unwrap();
         assert_eq!(
             f,
             vec![

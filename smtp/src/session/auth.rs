@@ -29,7 +29,9 @@ impl Session {
             return Ok(self.error(Reply::bad_sequence("Already authenticated")));
         }
         if self.tx.is_some() {
-            return Ok(self.error(Reply::bad_sequence("AUTH not allowed during a mail transaction")));
+            return Ok(self.error(Reply::bad_sequence(
+                "AUTH not allowed during a mail transaction",
+            )));
         }
         let creds = match mechanism {
             "PLAIN" => {

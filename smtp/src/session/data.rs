@@ -278,10 +278,8 @@ pub(crate) fn header_value(message: &[u8], name: &str) -> Option<String> {
     let mut in_field = false;
     for line in text.split("\r\n") {
         if line.starts_with([' ', '\t']) {
-            if in_field {
-                if let Some(v) = value.as_mut() {
-                    v.push_str(line);
-                }
+            if in_field && let Some(v) = value.as_mut() {
+                v.push_str(line);
             }
             continue;
         }
@@ -289,11 +287,11 @@ pub(crate) fn header_value(message: &[u8], name: &str) -> Option<String> {
             break;
         }
         in_field = false;
-        if let Some((field, rest)) = line.split_once(':') {
-            if field.trim_end().eq_ignore_ascii_case(name) {
-                value = Some(rest.to_string());
-                in_field = true;
-            }
+        if let Some((field, rest)) = line.split_once(':')
+            && field.trim_end().eq_ignore_ascii_case(name)
+        {
+            value = Some(rest.to_string());
+            in_field = true;
         }
     }
     value.map(|v| v.trim().to_string())
@@ -330,6 +328,10 @@ mod tests {
         assert_eq!(header_value(m, "subject").as_deref(), Some("hi  there"));
         assert_eq!(header_value(m, "message-id"), None);
         assert_eq!(header_addresses(m, "From"), ["a@x"]);
-        assert_eq!(header_value(b"\r\nFrom: x@y\r\n", "From"), None, "body is not headers");
+        assert_eq!(
+            header_value(b"\r\nFrom: x@y\r\n", "From"),
+            None,
+            "body is not headers"
+        );
     }
 }

@@ -4,7 +4,9 @@ use mailyard_store::Address;
 
 use super::{Flow, Recipient, Session, Transaction};
 use crate::Role;
-use crate::proto::{EnhancedStatus, ForwardPath, Mailbox, MailParams, RcptParams, Reply, ReversePath};
+use crate::proto::{
+    EnhancedStatus, ForwardPath, MailParams, Mailbox, RcptParams, Reply, ReversePath,
+};
 
 impl Session {
     /// MAIL FROM. After EHLO/HELO, outside a transaction; on submission listeners only
@@ -33,10 +35,11 @@ impl Session {
         {
             return self.error(Reply::message_too_big());
         }
-        if let ReversePath::Mailbox(m) = &from {
-            if !m.is_ascii() && !params.smtputf8 {
-                return self.error(Reply::non_ascii_address());
-            }
+        if let ReversePath::Mailbox(m) = &from
+            && !m.is_ascii()
+            && !params.smtputf8
+        {
+            return self.error(Reply::non_ascii_address());
         }
         if let Some(user) = self.auth.clone() {
             // RFC 6409 §8.1 lets the MSA enforce the sender; we do, against spoofing.
@@ -112,11 +115,11 @@ impl Session {
                         self.error(Reply::relay_denied())
                     };
                 }
-                let users = Address::parse(&format!("{}@{}", m.local, m.domain))
+
+                Address::parse(&format!("{}@{}", m.local, m.domain))
                     .ok()
                     .and_then(|a| accounts.resolve(&a).ok())
-                    .unwrap_or_default();
-                users
+                    .unwrap_or_default()
             }
         };
         if local.is_empty() {
@@ -136,12 +139,11 @@ impl Session {
         let mut domains = vec![self.ctx.config.hostname.clone()];
         domains.extend(accounts.domains().unwrap_or_default());
         for d in domains {
-            if let Ok(a) = Address::parse(&format!("postmaster@{d}")) {
-                if let Ok(users) = accounts.resolve(&a) {
-                    if !users.is_empty() {
-                        return users;
-                    }
-                }
+            if let Ok(a) = Address::parse(&format!("postmaster@{d}"))
+                && let Ok(users) = accounts.resolve(&a)
+                && !users.is_empty()
+            {
+                return users;
             }
         }
         Vec::new()

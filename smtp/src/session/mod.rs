@@ -23,8 +23,8 @@ use tokio::net::TcpStream;
 
 use crate::proto::ehlo::EhloCapabilities;
 use crate::proto::{
-    Command, EnhancedStatus, ForwardPath, LineReceiver, LineResult, MailParams, Reply,
-    ReversePath, parse_command,
+    Command, EnhancedStatus, ForwardPath, LineReceiver, LineResult, MailParams, Reply, ReversePath,
+    parse_command,
 };
 use crate::{Context, Role};
 
@@ -123,8 +123,7 @@ pub(crate) async fn run(
     };
     let stream = Stream::Plain(tcp);
     let stream = if role == Role::Submissions {
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await
-        {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
             Ok(Ok(s)) => s,
             _ => return,
         }
@@ -223,9 +222,8 @@ impl Session {
         };
         self.rbuf.reserve(READ_CHUNK);
         let token = self.shutdown.token.clone();
-        let read = async {
-            tokio::time::timeout(COMMAND_TIMEOUT, stream.read_buf(&mut self.rbuf)).await
-        };
+        let read =
+            async { tokio::time::timeout(COMMAND_TIMEOUT, stream.read_buf(&mut self.rbuf)).await };
         let n = if idle {
             tokio::select! {
                 r = read => r,

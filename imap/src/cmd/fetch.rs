@@ -1,0 +1,332 @@
+//! FETCH / UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 3501 §6.4.5 for the RFC822 items).
+//!
+//! Items answered from the session's view (no I/O): FLAGS, UID, INTERNALDATE,
+//! RFC822.SIZE, MODSEQ. From the index summary: ENVELOPE, BODY, BODYSTRUCTURE. From
+//! the message file, bytes exactly as stored: RFC822, RFC822.HEADER, RFC822.TEXT and
+//! BODY[section]<partial> / BODY.PEEK (located by `section.rs`).
+//!
+//! Messages are processed in chunks; output is flushed every ~64 KiB, so
+//! `UID FETCH 1:* (FLAGS)` on 100 000 messages streams from memory. Body fetches
+//! without PEEK set `\Seen` (read-write mailboxes) and report the new FLAGS.
+
+use std::io::Write as _;
+
+use mailyard_store::summary::Summary;
+use mailyard_store::{FlagMode, FlagSet, Flags, MessageInfo, Uid};
+
+use crate::cmd::from_flag_set;
+use crate::cmd::section::{apply_partial, section_bytes, split_message};
+use crate::proto::fetch::{FetchAttribute, FetchModifiers};
+use crate::proto::response::{write_flag_list, write_literal};
+use crate::proto::sequence::Sequence;
+use crate::session::state::State;
+use crate::session::view::Msg;
+use crate::session::{Done, End, Session};
+
+/// Messages loaded from the index and disk per round.
+const CHUNK: usize = 128;
+/// Messages per round when only view data is needed.
+const VIEW_CHUNK: usize = 4096;
+
+const EMPTY_ENVELOPE: &str = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
+const EMPTY_BODY: &str = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)";
+
+/// `(\Seen \Recent $label1)` for one message.
+pub(crate) fn write_flags(out: &mut Vec<u8>, m: &Msg) {
+    write_flag_list(out, &from_flag_set(m.flags(), m.recent));
+}
+
+/// What one message needs loaded.
+struct Loaded {
+    summary: Option<Summary>,
+    raw: Option<Vec<u8>>,
+}
+
+fn needs_summary(a: &FetchAttribute) -> bool {
+    matches!(
+        a,
+        FetchAttribute::Envelope | FetchAttribute::Body | FetchAttribute::BodyStructure
+    )
+}
+
+fn needs_file(a: &FetchAttribute) -> bool {
+    matches!(
+        a,
+        FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Header
+            | FetchAttribute::Rfc822Text
+            | FetchAttribute::BodySection { .. }
+    )
+}
+
+/// Whether fetching `a` sets `\Seen` (RFC 9051 §6.4.5: BODY[…] without PEEK,
+/// RFC822, RFC822.TEXT).
+fn sets_seen(a: &FetchAttribute) -> bool {
+    matches!(
+        a,
+        FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Text
+            | FetchAttribute::BodySection { peek: false, .. }
+    )
+}
+
+/// Writes one item of a FETCH response (without the separating space).
+fn write_item(out: &mut Vec<u8>, a: &FetchAttribute, m: &Msg, loaded: Option<&Loaded>) {
+    let raw = loaded.and_then(|l| l.raw.as_deref());
+    let summary = loaded.and_then(|l| l.summary.as_ref());
+    let literal = |out: &mut Vec<u8>, data: Option<&[u8]>| match data {
+        Some(d) => write_literal(out, d),
+        None => out.extend_from_slice(b"NIL"),
+    };
+    match a {
+        FetchAttribute::Flags => {
+            out.extend_from_slice(b"FLAGS ");
+            write_flags(out, m);
+        }
+        FetchAttribute::Uid => {
+            let _ = write!(out, "UID {}", m.uid.0);
+        }
+        FetchAttribute::InternalDate => {
+            let _ = write!(
+                out,
+                "INTERNALDATE \"{}\"",
+                mailyard_common::time::imap_datetime(m.info.internaldate)
+            );
+        }
+        FetchAttribute::Rfc822Size => {
+            let _ = write!(out, "RFC822.SIZE {}", m.info.size);
+        }
+        FetchAttribute::ModSeq => {
+            let _ = write!(out, "MODSEQ ({})", m.info.modseq.0);
+        }
+        FetchAttribute::Envelope => {
+            out.extend_from_slice(b"ENVELOPE ");
+            out.extend_from_slice(
+                summary
+                    .map_or(EMPTY_ENVELOPE, |s| s.envelope.as_str())
+                    .as_bytes(),
+            );
+        }
+        FetchAttribute::Body => {
+            out.extend_from_slice(b"BODY ");
+            out.extend_from_slice(summary.map_or(EMPTY_BODY, |s| s.body.as_str()).as_bytes());
+        }
+        FetchAttribute::BodyStructure => {
+            out.extend_from_slice(b"BODYSTRUCTURE ");
+            out.extend_from_slice(
+                summary
+                    .map_or(EMPTY_BODY, |s| s.bodystructure.as_str())
+                    .as_bytes(),
+            );
+        }
+        FetchAttribute::Rfc822 => {
+            out.extend_from_slice(b"RFC822 ");
+            literal(out, raw);
+        }
+        FetchAttribute::Rfc822Header => {
+            out.extend_from_slice(b"RFC822.HEADER ");
+            literal(out, raw.map(|r| split_message(r).0));
+        }
+        FetchAttribute::Rfc822Text => {
+            out.extend_from_slice(b"RFC822.TEXT ");
+            literal(out, raw.map(|r| split_message(r).1));
+        }
+        FetchAttribute::BodySection {
+            section, partial, ..
+        } => {
+            out.extend_from_slice(b"BODY[");
+            out.extend_from_slice(section.to_wire().as_bytes());
+            out.push(b']');
+            if let Some(p) = partial {
+                let _ = write!(out, "<{}>", p.start);
+            }
+            out.push(b' ');
+            match raw {
+                Some(r) => {
+                    // A part that does not exist is empty (as Dovecot answers).
+                    let data = section_bytes(r, section).unwrap_or_default();
+                    write_literal(out, apply_partial(&data, *partial));
+                }
+                None => out.extend_from_slice(b"NIL"),
+            }
+        }
+        // Refused before any output (BINARY is not advertised).
+        FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. } => {
+            out.extend_from_slice(b"NIL");
+        }
+    }
+}
+
+impl Session {
+    /// FETCH / UID FETCH seq-set items. Selected state. RFC 9051 §6.4.5, §6.4.9.
+    pub(crate) async fn handle_fetch(
+        &mut self,
+        uid: bool,
+        sequence: Sequence,
+        mut attributes: Vec<FetchAttribute>,
+        modifiers: FetchModifiers,
+    ) -> Result<Done, End> {
+        let Sequence::Set(set) = sequence else {
+            return Ok(Done::bad("$ (SEARCHRES) is not supported"));
+        };
+        if modifiers.changed_since.is_some() || modifiers.vanished {
+            return Ok(Done::bad("CONDSTORE is not supported"));
+        }
+        if attributes.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. }
+            )
+        }) {
+            return Ok(Done::bad("BINARY is not supported"));
+        }
+        let Some(user) = self.user() else {
+            return Ok(Done::bad("Not logged in"));
+        };
+        let Some(view) = self.view() else {
+            return Ok(Done::bad("No mailbox selected"));
+        };
+        if !uid
+            && set
+                .max_explicit()
+                .is_some_and(|max| max as usize > view.msgs.len())
+        {
+            return Ok(Done::bad("Invalid message sequence number"));
+        }
+        if uid && !attributes.contains(&FetchAttribute::Uid) {
+            attributes.insert(0, FetchAttribute::Uid);
+        }
+        let indices = view.resolve(&set, uid);
+        let mailbox_id = view.id;
+        let mailbox_name = view.name.clone();
+        let mark_seen = !view.read_only && attributes.iter().any(sets_seen);
+        let want_summary = attributes.iter().any(needs_summary);
+        let want_file = attributes.iter().any(needs_file);
+        let want_flags = attributes.contains(&FetchAttribute::Flags);
+        let chunk_size = if want_summary || want_file {
+            CHUNK
+        } else {
+            VIEW_CHUNK
+        };
+        let mut missing = false;
+        for chunk in indices.chunks(chunk_size) {
+            // \Seen first, so the response carries the new flags.
+            let mut newly_seen: Vec<Uid> = Vec::new();
+            if mark_seen && let Some(view) = self.view() {
+                let unseen: Vec<Uid> = chunk
+                    .iter()
+                    .filter_map(|&i| view.msgs.get(i))
+                    .filter(|m| !m.expunged && !m.flags().flags.contains(Flags::SEEN))
+                    .map(|m| m.uid)
+                    .collect();
+                if !unseen.is_empty() {
+                    let seen = FlagSet {
+                        flags: Flags::SEEN,
+                        keywords: vec![],
+                    };
+                    match self
+                        .store()
+                        .set_flags(mailbox_id, unseen, FlagMode::Add, seen, None)
+                        .await
+                    {
+                        Ok((changed, _)) => {
+                            if let Some(view) = self.view_mut() {
+                                for (u, flags, modseq) in changed {
+                                    if let Some(i) = view.index_of(u) {
+                                        let m = &mut view.msgs[i];
+                                        m.info.flags = flags;
+                                        m.info.modseq = modseq;
+                                        m.info.in_new = false;
+                                        newly_seen.push(u);
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot set \\Seen");
+                        }
+                    }
+                }
+            }
+            let loaded: Vec<Option<Loaded>> = if want_summary || want_file {
+                let Some(view) = self.view() else {
+                    break;
+                };
+                let infos: Vec<MessageInfo> = chunk
+                    .iter()
+                    .filter_map(|&i| view.msgs.get(i))
+                    .map(|m| m.info.clone())
+                    .collect();
+                let store = self.store().clone();
+                let user = user.clone();
+                let name = mailbox_name.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    infos
+                        .iter()
+                        .map(|info| {
+                            let summary = if want_summary {
+                                store
+                                    .read(|c| {
+                                        mailyard_store::index::summary(c, mailbox_id, info.uid)
+                                    })
+                                    .ok()
+                                    .flatten()
+                            } else {
+                                None
+                            };
+                            let raw = if want_file {
+                                store
+                                    .message_path(&user, &name, info)
+                                    .ok()
+                                    .and_then(|p| std::fs::read(p).ok())
+                            } else {
+                                None
+                            };
+                            Some(Loaded { summary, raw })
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await;
+                match result {
+                    Ok(v) => v,
+                    Err(_) => return Ok(Done::no(None, "Internal error")),
+                }
+            } else {
+                Vec::new()
+            };
+            let State::Selected { view, .. } = &self.state else {
+                break;
+            };
+            let out = &mut self.wbuf;
+            for (k, &i) in chunk.iter().enumerate() {
+                let Some(m) = view.msgs.get(i) else { continue };
+                let l = loaded.get(k).and_then(Option::as_ref);
+                if want_file && l.is_some_and(|l| l.raw.is_none()) {
+                    missing = true;
+                }
+                let _ = write!(out, "* {} FETCH (", i + 1);
+                let mut first = true;
+                for a in &attributes {
+                    if !first {
+                        out.push(b' ');
+                    }
+                    first = false;
+                    write_item(out, a, m, l);
+                }
+                if !want_flags && newly_seen.contains(&m.uid) {
+                    out.extend_from_slice(b" FLAGS ");
+                    write_flags(out, m);
+                }
+                out.extend_from_slice(b")\r\n");
+            }
+            self.maybe_flush().await?;
+        }
+        if missing {
+            return Ok(Done::no(
+                Some(crate::proto::response::ResponseCode::ExpungeIssued),
+                "Some messages were expunged",
+            ));
+        }
+        Ok(Done::ok("FETCH completed"))
+    }
+}

@@ -1,0 +1,88 @@
+//! STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE); also used by LIST RETURN (STATUS …)
+//! (RFC 5819).
+
+use mailyard_store::{Address, Flags, MailboxInfo, Store, StoreError};
+
+use crate::proto::command::StatusItem;
+use crate::session::{Done, Session, store_error};
+
+/// The values of `items` for one mailbox, as `(NAME value …)`.
+pub(crate) fn status_values(
+    store: &Store,
+    mb: &MailboxInfo,
+    items: &[StatusItem],
+) -> Result<String, StoreError> {
+    let msgs = store.messages(mb.id)?;
+    let mut parts = Vec::with_capacity(items.len());
+    for item in items {
+        let v: u64 = match item {
+            StatusItem::Messages => msgs.len() as u64,
+            StatusItem::UidNext => u64::from(mb.uidnext.0),
+            StatusItem::UidValidity => u64::from(mb.uidvalidity.0),
+            StatusItem::Unseen => msgs
+                .iter()
+                .filter(|m| !m.flags.flags.contains(Flags::SEEN))
+                .count() as u64,
+            // \Recent approximated as "still in new/" (see the view).
+            StatusItem::Recent => msgs.iter().filter(|m| m.in_new).count() as u64,
+            StatusItem::Deleted => msgs
+                .iter()
+                .filter(|m| m.flags.flags.contains(Flags::DELETED))
+                .count() as u64,
+            StatusItem::Size => msgs.iter().map(|m| m.size).sum(),
+            StatusItem::HighestModSeq => mb.highestmodseq.0,
+        };
+        parts.push(format!("{} {v}", item.as_str()));
+    }
+    Ok(format!("({})", parts.join(" ")))
+}
+
+/// Looks a mailbox up and computes its status values, on the blocking pool.
+pub(crate) async fn status_of(
+    store: &Store,
+    user: &Address,
+    name: &str,
+    items: Vec<StatusItem>,
+) -> Result<Option<String>, StoreError> {
+    let store = store.clone();
+    let user = user.clone();
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        let Some(mb) = store.mailbox(&user, &name)? else {
+            return Ok(None);
+        };
+        status_values(&store, &mb, &items).map(Some)
+    })
+    .await
+    .map_err(|_| StoreError::Closed)?
+}
+
+impl Session {
+    /// STATUS name (items): MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT DELETED SIZE
+    /// HIGHESTMODSEQ. Authenticated and selected states. RFC 9051 §6.3.11.
+    pub(crate) async fn handle_status(&mut self, mailbox: String, items: Vec<StatusItem>) -> Done {
+        let Some(user) = self.user() else {
+            return Done::bad("Not logged in");
+        };
+        let name = match self.decode_mailbox(&mailbox) {
+            Ok(n) => n,
+            Err(done) => return done,
+        };
+        match status_of(self.store(), &user, &name, items).await {
+            Ok(Some(values)) => {
+                let mut out = b"* STATUS ".to_vec();
+                self.write_mailbox(&mut out, &name);
+                out.push(b' ');
+                out.extend_from_slice(values.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                self.wbuf.extend_from_slice(&out);
+                Done::ok("STATUS completed")
+            }
+            Ok(None) => Done::no(
+                Some(crate::proto::response::ResponseCode::Nonexistent),
+                "No such mailbox",
+            ),
+            Err(e) => store_error(e),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! STORE / UID STORE (RFC 9051 §6.4.6, §6.4.9; UNCHANGEDSINCE RFC 7162 §3.1.3).
+
+use std::io::Write as _;
+
+use mailyard_store::{FlagMode, ModSeq, Uid};
+
+use crate::cmd::fetch::write_flags;
+use crate::cmd::to_flag_set;
+use crate::proto::command::StoreAction;
+use crate::proto::response::ResponseCode;
+use crate::proto::sequence::{Sequence, SequenceSet};
+use crate::proto::types::Flag;
+use crate::session::{Done, Session, store_error};
+
+impl Session {
+    /// STORE seq-set [+|-]FLAGS[.SILENT] (flags): changes flags and, unless SILENT,
+    /// answers with each message's new FLAGS (and UID for UID STORE). Selected state,
+    /// read-write mailboxes only. RFC 9051 §6.4.6.
+    pub(crate) async fn handle_store(
+        &mut self,
+        uid: bool,
+        sequence: Sequence,
+        action: StoreAction,
+        silent: bool,
+        flags: Vec<Flag>,
+        unchanged_since: Option<u64>,
+    ) -> Done {
+        let Sequence::Set(set) = sequence else {
+            return Done::bad("$ (SEARCHRES) is not supported");
+        };
+        let given = match to_flag_set(&flags) {
+            Ok(f) => f,
+            Err(done) => return done,
+        };
+        let Some(view) = self.view() else {
+            return Done::bad("No mailbox selected");
+        };
+        if view.read_only {
+            return Done::no(Some(ResponseCode::ReadOnly), "Mailbox is read-only");
+        }
+        if !uid
+            && set
+                .max_explicit()
+                .is_some_and(|max| max as usize > view.msgs.len())
+        {
+            return Done::bad("Invalid message sequence number");
+        }
+        let indices = view.resolve(&set, uid);
+        let uids: Vec<Uid> = indices
+            .iter()
+            .filter_map(|&i| view.msgs.get(i))
+            .filter(|m| !m.expunged)
+            .map(|m| m.uid)
+            .collect();
+        let id = view.id;
+        let mode = match action {
+            StoreAction::Replace => FlagMode::Replace,
+            StoreAction::Add => FlagMode::Add,
+            StoreAction::Remove => FlagMode::Remove,
+        };
+        if uids.is_empty() {
+            return Done::ok("STORE completed");
+        }
+        let (changed, modified) = match self
+            .store()
+            .set_flags(id, uids.clone(), mode, given, unchanged_since.map(ModSeq))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return store_error(e),
+        };
+        let Some(view) = self.view_mut() else {
+            return Done::bad("No mailbox selected");
+        };
+        for (u, flags, modseq) in changed {
+            if let Some(i) = view.index_of(u) {
+                let m = &mut view.msgs[i];
+                m.info.flags = flags;
+                m.info.modseq = modseq;
+                m.info.in_new = false;
+            }
+        }
+        if !silent {
+            let mut out = Vec::new();
+            for u in &uids {
+                if modified.contains(u) {
+                    continue;
+                }
+                if let Some(i) = view.index_of(*u) {
+                    let m = &view.msgs[i];
+                    let _ = write!(out, "* {} FETCH (FLAGS ", i + 1);
+                    write_flags(&mut out, m);
+                    if uid {
+                        let _ = write!(out, " UID {}", u.0);
+                    }
+                    out.extend_from_slice(b")\r\n");
+                }
+            }
+            self.wbuf.extend_from_slice(&out);
+        }
+        if !modified.is_empty() {
+            let numbers: Vec<u32> = if uid {
+                modified.iter().map(|u| u.0).collect()
+            } else {
+                let Some(view) = self.view() else {
+                    return Done::ok("STORE completed");
+                };
+                modified
+                    .iter()
+                    .filter_map(|u| view.index_of(*u))
+                    .map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX))
+                    .collect()
+            };
+            return Done::ok_code(
+                ResponseCode::Modified(SequenceSet::from_sorted(numbers)),
+                "Conditional STORE failed for some messages",
+            );
+        }
+        Done::ok("STORE completed")
+    }
+}

@@ -1,0 +1,707 @@
+//! One IMAP session: the read/flush loop, the state (`state.rs`, with the table of
+//! which commands each state allows), the selected-mailbox view (`view.rs`) and the
+//! dispatch to the handlers in `crate::cmd`.
+//!
+//! Every handler returns a [`Done`] (the tagged completion); the dispatcher first
+//! sends the untagged updates the view owes (EXISTS, FETCH FLAGS, and EXPUNGE when
+//! RFC 9051 §7.5.1 allows it), then the tagged line. Replies are buffered and flushed
+//! before each read.
+
+pub(crate) mod state;
+pub(crate) mod view;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailyard_common::shutdown::Shutdown;
+use mailyard_common::stream::Stream;
+use mailyard_common::throttle::is_loopback;
+use mailyard_store::{Store, StoreError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::Context;
+use crate::proto::command::{self, Command, Request};
+use crate::proto::receiver::{Event, Limits, Mode, ReceiveError, Receiver};
+use crate::proto::response::{ResponseCode, Status, status_response};
+use state::State;
+
+/// RFC 9051 §5.4: an authenticated client may stay idle at least 30 minutes.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(31 * 60);
+/// Before login a client gets one minute per command (RFC 9051 §5.4 allows
+/// closing unauthenticated connections sooner).
+pub(crate) const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// A TLS handshake that takes longer than this is abandoned.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Read granularity.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output is flushed once this much is buffered (large FETCH responses stream).
+pub(crate) const FLUSH_AT: usize = 64 * 1024;
+/// Largest literal before login (a LOGIN password as a literal fits easily).
+const PRE_AUTH_LITERAL: u64 = 8 * 1024;
+/// Protocol errors (BAD) in one session before it is disconnected.
+const MAX_BAD: u32 = 50;
+
+/// The server's name and version in ID (RFC 2971) and the greeting.
+pub(crate) const SERVER_NAME: &str = "mailyard";
+pub(crate) const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why a session ended early (logged through `Debug` when the session ends).
+#[derive(Debug)]
+#[allow(dead_code)]
+pub(crate) enum End {
+    Io(std::io::Error),
+    Timeout,
+    Eof,
+    Shutdown,
+}
+
+impl From<std::io::Error> for End {
+    fn from(e: std::io::Error) -> Self {
+        End::Io(e)
+    }
+}
+
+/// A tagged completion (RFC 9051 §7.1) a handler returns.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub status: Status,
+    pub code: Option<ResponseCode>,
+    pub text: String,
+    /// Close the connection after sending it (LOGOUT).
+    pub close: bool,
+    /// The handler wrote its tagged response itself (STARTTLS must answer before the
+    /// handshake).
+    pub sent: bool,
+}
+
+impl Done {
+    pub(crate) fn ok(text: impl Into<String>) -> Done {
+        Done {
+            status: Status::Ok,
+            code: None,
+            text: text.into(),
+            close: false,
+            sent: false,
+        }
+    }
+    /// The tagged response was already written.
+    pub(crate) fn sent() -> Done {
+        Done {
+            sent: true,
+            ..Done::ok("")
+        }
+    }
+    pub(crate) fn ok_code(code: ResponseCode, text: impl Into<String>) -> Done {
+        Done {
+            code: Some(code),
+            ..Done::ok(text)
+        }
+    }
+    pub(crate) fn no(code: Option<ResponseCode>, text: impl Into<String>) -> Done {
+        Done {
+            status: Status::No,
+            code,
+            text: text.into(),
+            close: false,
+            sent: false,
+        }
+    }
+    pub(crate) fn bad(text: impl Into<String>) -> Done {
+        Done {
+            status: Status::Bad,
+            code: None,
+            text: text.into(),
+            close: false,
+            sent: false,
+        }
+    }
+}
+
+/// The one place store errors become replies: user errors are NO with their
+/// RFC 5530 code; server errors are NO [SERVERBUG] and logged.
+pub(crate) fn store_error(e: StoreError) -> Done {
+    use ResponseCode as C;
+    match e {
+        StoreError::NoMailbox(_) => Done::no(Some(C::Nonexistent), "No such mailbox"),
+        StoreError::MailboxExists(_) => Done::no(Some(C::AlreadyExists), "Mailbox exists"),
+        StoreError::BadName { why, .. } => Done::no(Some(C::Cannot), format!("{why}")),
+        StoreError::TooManyKeywords => Done::no(Some(C::Limit), "Too many keywords"),
+        StoreError::Invalid(why) => Done::no(Some(C::Cannot), why),
+        StoreError::Closed => Done::no(Some(C::Unavailable), "Server shutting down"),
+        other => {
+            tracing::error!(error = %other, "store error");
+            Done::no(Some(C::ServerBug), "Internal error, try again later")
+        }
+    }
+}
+
+pub(crate) struct Session {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) stream: Option<Stream>,
+    /// TLS is active.
+    pub(crate) tls: bool,
+    pub(crate) rbuf: Vec<u8>,
+    pub(crate) wbuf: Vec<u8>,
+    pub(crate) receiver: Receiver,
+    pub(crate) state: State,
+    /// RFC 6855 UTF8=ACCEPT was enabled: mailbox names and strings in UTF-8.
+    pub(crate) utf8: bool,
+    pub(crate) shutdown: Shutdown,
+    bad_count: u32,
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn run(
+    ctx: Arc<Context>,
+    implicit_tls: bool,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: Shutdown,
+) {
+    let id = session_id();
+    let span = tracing::info_span!("imap", tls = implicit_tls, %peer, session = %id);
+    let Some(_slot) = ctx
+        .per_ip
+        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip)
+    else {
+        let mut tcp = tcp;
+        if !implicit_tls {
+            let _ = tcp
+                .write_all(b"* BYE Too many connections from your address\r\n")
+                .await;
+        }
+        return;
+    };
+    let stream = Stream::Plain(tcp);
+    let stream = if implicit_tls {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
+            Ok(Ok(s)) => s,
+            _ => return,
+        }
+    } else {
+        stream
+    };
+    let receiver = Receiver::new(Limits {
+        max_literal: PRE_AUTH_LITERAL,
+        max_command: PRE_AUTH_LITERAL,
+        ..Limits::default()
+    });
+    let mut s = Session {
+        tls: stream.is_tls(),
+        stream: Some(stream),
+        ctx,
+        peer,
+        rbuf: Vec::new(),
+        wbuf: Vec::new(),
+        receiver,
+        state: State::NotAuthenticated,
+        utf8: false,
+        shutdown,
+        bad_count: 0,
+    };
+    use tracing::Instrument;
+    let result = s.serve().instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(?result, "session ended"));
+}
+
+fn session_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{:04x}", mailyard_common::time::now(), n & 0xffff)
+}
+
+/// What a handler asks of the loop.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Close,
+}
+
+impl Session {
+    pub(crate) fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    async fn serve(&mut self) -> Result<(), End> {
+        if self.ctx.auth_throttle.is_banned(self.peer.ip()) {
+            self.wbuf
+                .extend_from_slice(b"* BYE Too many failed logins, try again later\r\n");
+            return self.flush().await;
+        }
+        let mut greeting = b"* OK [".to_vec();
+        crate::proto::response::write_code(
+            &mut greeting,
+            &ResponseCode::Capability(self.capabilities()),
+        );
+        greeting.extend_from_slice(format!("] {SERVER_NAME} ready\r\n").as_bytes());
+        self.wbuf.extend_from_slice(&greeting);
+        loop {
+            let (n, ev) = self.receiver.feed(&self.rbuf);
+            self.rbuf.drain(..n);
+            match ev {
+                Event::NeedMore => {
+                    self.flush().await?;
+                    match self.read_more().await {
+                        Ok(()) => {}
+                        Err(End::Shutdown) => {
+                            self.untagged(Status::Bye, None, "server shutting down");
+                            return self.flush().await;
+                        }
+                        Err(End::Timeout) => {
+                            self.untagged(Status::Bye, None, "Autologout; idle for too long");
+                            return self.flush().await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Event::NeedsContinuation => {
+                    self.wbuf
+                        .extend_from_slice(&crate::proto::response::continuation("Ready"));
+                }
+                Event::Command(bytes) => match self.command(bytes).await {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Close) => return self.flush().await,
+                    // Inside AUTHENTICATE or IDLE.
+                    Err(End::Shutdown) => {
+                        self.untagged(Status::Bye, None, "server shutting down");
+                        return self.flush().await;
+                    }
+                    Err(End::Timeout) => {
+                        self.untagged(Status::Bye, None, "Autologout; idle for too long");
+                        return self.flush().await;
+                    }
+                    Err(e) => return Err(e),
+                },
+                // Only produced in line mode, which handlers leave again themselves.
+                Event::Line(_) => {}
+                Event::Error { tag, kind } => {
+                    if self.receive_error(tag, kind) == Flow::Close {
+                        return self.flush().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Input the receiver refused (RFC 9051 §7.1.3 BAD; TOOBIG for literals).
+    fn receive_error(&mut self, tag: Option<String>, kind: ReceiveError) -> Flow {
+        let (code, text) = match kind {
+            ReceiveError::LineTooLong => (None, "Command line too long"),
+            ReceiveError::LiteralTooBig { .. } => (Some(ResponseCode::TooBig), "Literal too big"),
+            ReceiveError::InvalidLiteral {
+                synchronizing: false,
+            } => {
+                self.untagged(
+                    Status::Bye,
+                    None,
+                    "Invalid literal size; cannot resynchronize",
+                );
+                return Flow::Close;
+            }
+            ReceiveError::InvalidLiteral { .. } => (None, "Invalid literal size"),
+        };
+        self.wbuf.extend_from_slice(&status_response(
+            tag.as_deref(),
+            Status::Bad,
+            code.as_ref(),
+            text,
+        ));
+        self.count_bad()
+    }
+
+    fn count_bad(&mut self) -> Flow {
+        self.bad_count += 1;
+        if self.bad_count >= MAX_BAD {
+            self.untagged(Status::Bye, None, "Too many errors");
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    /// Writes `* STATUS [code] text`.
+    pub(crate) fn untagged(&mut self, status: Status, code: Option<&ResponseCode>, text: &str) {
+        self.wbuf
+            .extend_from_slice(&status_response(None, status, code, text));
+    }
+
+    /// Reads more input into `rbuf`, with the state's timeout; shutdown interrupts.
+    pub(crate) async fn read_more(&mut self) -> Result<(), End> {
+        let timeout = match self.state {
+            State::NotAuthenticated => LOGIN_TIMEOUT,
+            _ => IDLE_TIMEOUT,
+        };
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(End::Eof);
+        };
+        self.rbuf.reserve(READ_CHUNK);
+        let token = self.shutdown.token.clone();
+        let n = tokio::select! {
+            r = tokio::time::timeout(timeout, stream.read_buf(&mut self.rbuf)) => r,
+            _ = token.cancelled() => return Err(End::Shutdown),
+        };
+        match n {
+            Ok(Ok(0)) => Err(End::Eof),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(End::Io(e)),
+            Err(_) => Err(End::Timeout),
+        }
+    }
+
+    /// Reads one plain line (AUTHENTICATE response, IDLE's DONE). `None` when the
+    /// line was too long (refused; the caller answers BAD).
+    pub(crate) async fn read_line(&mut self) -> Result<Option<Vec<u8>>, End> {
+        self.receiver.set_mode(Mode::Line);
+        loop {
+            let (n, ev) = self.receiver.feed(&self.rbuf);
+            self.rbuf.drain(..n);
+            match ev {
+                Event::Line(line) => return Ok(Some(line)),
+                Event::Error { .. } => return Ok(None),
+                Event::NeedMore => {
+                    self.flush().await?;
+                    self.read_more().await?;
+                }
+                // Not produced in line mode.
+                Event::NeedsContinuation | Event::Command(_) => return Ok(None),
+            }
+        }
+    }
+
+    pub(crate) async fn flush(&mut self) -> Result<(), End> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(End::Eof);
+        };
+        stream.write_all(&self.wbuf).await?;
+        stream.flush().await?;
+        self.wbuf.clear();
+        Ok(())
+    }
+
+    /// Flushes when enough output is buffered (streaming large responses).
+    pub(crate) async fn maybe_flush(&mut self) -> Result<(), End> {
+        if self.wbuf.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether plaintext authentication may happen now (RFC 9051 §6.2.3: not without
+    /// TLS, except loopback when configured).
+    pub(crate) fn auth_allowed(&self) -> bool {
+        self.tls || (self.ctx.config.auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
+    }
+
+    /// RFC 9051 §7.2.2 capability list for the current state. Only what is fully
+    /// implemented is advertised.
+    pub(crate) fn capabilities(&self) -> Vec<String> {
+        let mut caps: Vec<String> = vec!["IMAP4rev1".into()];
+        if matches!(self.state, State::NotAuthenticated) {
+            if !self.tls {
+                caps.push("STARTTLS".into());
+            }
+            if self.auth_allowed() {
+                caps.push("AUTH=PLAIN".into());
+                caps.push("AUTH=LOGIN".into());
+            } else {
+                caps.push("LOGINDISABLED".into());
+            }
+        }
+        for c in [
+            "SASL-IR",
+            "LITERAL+",
+            "ID",
+            "ENABLE",
+            "IDLE",
+            "NAMESPACE",
+            "UNSELECT",
+            "UIDPLUS",
+            "MOVE",
+            "CHILDREN",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
+            "SPECIAL-USE",
+            "CREATE-SPECIAL-USE",
+            "ESEARCH",
+            "STATUS=SIZE",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "UTF8=ACCEPT",
+        ] {
+            caps.push(c.into());
+        }
+        caps.push(format!(
+            "APPENDLIMIT={}",
+            self.ctx.config.limits.message_size
+        ));
+        caps
+    }
+
+    /// Switches to the authenticated state: larger literals (APPENDLIMIT).
+    pub(crate) fn logged_in(&mut self, user: mailyard_store::Address) {
+        let max = self.ctx.config.limits.message_size;
+        self.receiver.set_limits(Limits {
+            max_literal: max,
+            max_command: max.saturating_mul(2),
+            ..Limits::default()
+        });
+        self.state = State::Authenticated { user };
+    }
+
+    async fn command(&mut self, bytes: Vec<u8>) -> Result<Flow, End> {
+        let req = match command::parse(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let text = match e.kind {
+                    crate::proto::ErrorKind::UnknownCommand => "Unknown command".to_string(),
+                    ref k => format!("Syntax error: {k}"),
+                };
+                self.wbuf.extend_from_slice(&status_response(
+                    e.tag.as_deref(),
+                    Status::Bad,
+                    None,
+                    &text,
+                ));
+                return Ok(self.count_bad());
+            }
+        };
+        drop(bytes);
+        let Request { tag, command } = req;
+        let name = state::command_name(&command);
+        if !state::allowed(&command, self.state.kind()) {
+            self.wbuf.extend_from_slice(&status_response(
+                Some(&tag),
+                Status::Bad,
+                None,
+                &format!("{name} is not valid in this state"),
+            ));
+            return Ok(self.count_bad());
+        }
+        // RFC 9051 §7.5.1: no EXPUNGE while responding to commands that use
+        // message sequence numbers.
+        let expunge_ok = match &command {
+            Command::Fetch { uid, .. }
+            | Command::Store { uid, .. }
+            | Command::Search { uid, .. }
+            | Command::Copy { uid, .. }
+            | Command::Move { uid, .. } => *uid,
+            _ => true,
+        };
+        let done = self.dispatch(&tag, command).await?;
+        if matches!(self.state, State::Selected { .. }) {
+            self.send_updates(expunge_ok).await?;
+        }
+        if done.status == Status::Bad {
+            self.count_bad();
+        }
+        if !done.sent {
+            self.wbuf.extend_from_slice(&status_response(
+                Some(&tag),
+                done.status,
+                done.code.as_ref(),
+                &done.text,
+            ));
+        }
+        if done.close || matches!(self.state, State::Logout) {
+            return Ok(Flow::Close);
+        }
+        if self.bad_count >= MAX_BAD {
+            return Ok(Flow::Close);
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn dispatch(&mut self, tag: &str, command: Command) -> Result<Done, End> {
+        Ok(match command {
+            Command::Capability => self.handle_capability(),
+            Command::Noop => self.handle_noop(),
+            Command::Logout => self.handle_logout(),
+            Command::Id { params } => self.handle_id(params),
+            Command::Enable { capabilities } => self.handle_enable(capabilities),
+            Command::Namespace => self.handle_namespace(),
+            Command::StartTls => return self.handle_starttls(tag).await,
+            Command::Login { username, password } => {
+                return self.handle_login(username, password).await;
+            }
+            Command::Authenticate {
+                mechanism,
+                initial_response,
+            } => return self.handle_authenticate(mechanism, initial_response).await,
+            Command::Select(args) => self.handle_select(args, false).await,
+            Command::Examine(args) => self.handle_select(args, true).await,
+            Command::Create {
+                mailbox,
+                special_use,
+            } => self.handle_create(mailbox, special_use).await,
+            Command::Delete { mailbox } => self.handle_delete(mailbox).await,
+            Command::Rename { from, to } => self.handle_rename(from, to).await,
+            Command::Subscribe { mailbox } => self.handle_subscribe(mailbox, true).await,
+            Command::Unsubscribe { mailbox } => self.handle_subscribe(mailbox, false).await,
+            Command::List(args) => self.handle_list(args).await?,
+            Command::Lsub { reference, pattern } => self.handle_lsub(reference, pattern).await?,
+            Command::Status { mailbox, items } => self.handle_status(mailbox, items).await,
+            Command::Append { mailbox, messages } => self.handle_append(mailbox, messages).await,
+            Command::Idle => return self.handle_idle().await,
+            Command::Check => self.handle_check(),
+            Command::Close => self.handle_close().await,
+            Command::Unselect => self.handle_unselect(),
+            Command::Expunge { uids } => self.handle_expunge(uids).await,
+            Command::Search {
+                uid,
+                ret,
+                charset,
+                criteria,
+            } => return self.handle_search(tag, uid, ret, charset, criteria).await,
+            Command::Fetch {
+                uid,
+                sequence,
+                attributes,
+                modifiers,
+            } => {
+                return self
+                    .handle_fetch(uid, sequence, attributes, modifiers)
+                    .await;
+            }
+            Command::Store {
+                uid,
+                sequence,
+                action,
+                silent,
+                flags,
+                unchanged_since,
+            } => {
+                self.handle_store(uid, sequence, action, silent, flags, unchanged_since)
+                    .await
+            }
+            Command::Copy {
+                uid,
+                sequence,
+                mailbox,
+            } => self.handle_copy(uid, sequence, mailbox, false).await?,
+            Command::Move {
+                uid,
+                sequence,
+                mailbox,
+            } => self.handle_copy(uid, sequence, mailbox, true).await?,
+            Command::GetQuota { root } => self.handle_getquota(root).await,
+            Command::GetQuotaRoot { mailbox } => self.handle_getquotaroot(mailbox).await,
+            Command::SetQuota { .. } => Done::no(
+                Some(ResponseCode::NoPerm),
+                "Quotas are set by the administrator",
+            ),
+            Command::Sort { .. } | Command::Thread { .. } => {
+                Done::bad("SORT and THREAD are not supported")
+            }
+            Command::Compress { .. } => Done::bad("COMPRESS is not supported"),
+        })
+    }
+
+    /// Sends what the selected mailbox's view owes the client: changes from other
+    /// sessions (checked when the store's watch channel fired), then EXPUNGE (if
+    /// `expunge_ok`), EXISTS, RECENT and FETCH FLAGS.
+    pub(crate) async fn send_updates(&mut self, expunge_ok: bool) -> Result<(), End> {
+        let State::Selected { view, .. } = &mut self.state else {
+            return Ok(());
+        };
+        let changed = view.rx.has_changed().unwrap_or(false);
+        if changed {
+            view.rx.borrow_and_update();
+            let id = view.id;
+            let since = view.modseq();
+            let store = self.ctx.store.clone();
+            let fetched = tokio::task::spawn_blocking(move || {
+                let mb = store.mailbox_by_id(id)?;
+                let Some(mb) = mb else {
+                    return Ok(None);
+                };
+                let changed = store.messages_changed_since(id, since)?;
+                let expunged =
+                    store.read(|c| mailyard_store::index::expunged_since(c, id, since))?;
+                Ok::<_, StoreError>(Some((mb, changed, expunged)))
+            })
+            .await;
+            let State::Selected { view, .. } = &mut self.state else {
+                return Ok(());
+            };
+            let before = view.exists();
+            match fetched {
+                Ok(Ok(Some((mb, changed, expunged)))) => {
+                    // Renamed by another session: files now live under the new name.
+                    if view.name != mb.name {
+                        view.name = mb.name.clone();
+                    }
+                    let c = view.apply(changed, &expunged, mb.highestmodseq.0, mb.uidnext.0);
+                    let mut out = Vec::new();
+                    for seq in &c.flags {
+                        if let Some(m) = view.msgs.get(seq - 1) {
+                            out.extend_from_slice(
+                                format!("* {seq} FETCH (UID {} FLAGS ", m.uid.0).as_bytes(),
+                            );
+                            crate::cmd::fetch::write_flags(&mut out, m);
+                            out.extend_from_slice(b")\r\n");
+                        }
+                    }
+                    if view.exists() != before {
+                        out.extend_from_slice(format!("* {} EXISTS\r\n", view.exists()).as_bytes());
+                        let recent = view.msgs.iter().filter(|m| m.recent).count();
+                        out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+                    }
+                    self.wbuf.extend_from_slice(&out);
+                }
+                Ok(Ok(None)) => {
+                    // The mailbox was deleted: every message is gone.
+                    view.gone = true;
+                    for m in &mut view.msgs {
+                        m.expunged = true;
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read mailbox changes");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "change reader failed");
+                }
+            }
+        }
+        if expunge_ok {
+            self.send_expunges();
+        }
+        Ok(())
+    }
+
+    /// Sends the EXPUNGE responses the view owes (highest sequence number first).
+    pub(crate) fn send_expunges(&mut self) {
+        let State::Selected { view, .. } = &mut self.state else {
+            return;
+        };
+        let seqs = view.take_expunged();
+        for seq in seqs {
+            self.wbuf
+                .extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_codes() {
+        let d = store_error(StoreError::NoMailbox("x".into()));
+        assert_eq!(
+            (d.status, d.code),
+            (Status::No, Some(ResponseCode::Nonexistent))
+        );
+        let d = store_error(StoreError::MailboxExists("x".into()));
+        assert_eq!(d.code, Some(ResponseCode::AlreadyExists));
+        let d = store_error(StoreError::Closed);
+        assert_eq!(d.code, Some(ResponseCode::Unavailable));
+    }
+}

@@ -1,0 +1,258 @@
+//! The selected mailbox as one session sees it (RFC 9051 §2.3.1.2): message sequence
+//! numbers ↔ UIDs, flags, sizes and dates, in memory, so that `UID FETCH 1:* (FLAGS)`
+//! on 100 000 messages reads neither the index nor any file.
+//!
+//! Changes by other sessions (and processes) arrive through the store's watch channel
+//! ([`mailyard_store::Store::subscribe`]); [`View::apply`] folds what the index says
+//! changed since the view's MODSEQ into the view and returns what to announce.
+//! Expunged messages keep their slot (marked `expunged`) until an EXPUNGE response
+//! may be sent (RFC 9051 §7.5.1), so sequence numbers stay what the client believes.
+
+use std::ops::Range;
+
+use mailyard_store::{FlagSet, MailboxId, MessageInfo, ModSeq, Uid};
+use tokio::sync::watch;
+
+use crate::proto::sequence::SequenceSet;
+
+/// One message in the view.
+#[derive(Debug, Clone)]
+pub(crate) struct Msg {
+    pub uid: Uid,
+    /// The index row as last seen (flags, size, date, file name).
+    pub info: MessageInfo,
+    /// RFC 3501 §2.3.2 `\Recent`: the message was still in `new/` (no client had
+    /// flagged it) when this session first saw it.
+    pub recent: bool,
+    /// Expunged in the store; the EXPUNGE response is still owed.
+    pub expunged: bool,
+}
+
+impl Msg {
+    pub(crate) fn from_info(m: MessageInfo, recent: bool) -> Msg {
+        Msg {
+            uid: m.uid,
+            info: m,
+            recent,
+            expunged: false,
+        }
+    }
+
+    pub(crate) fn flags(&self) -> &FlagSet {
+        &self.info.flags
+    }
+}
+
+/// The selected mailbox.
+pub(crate) struct View {
+    pub id: MailboxId,
+    /// The mailbox name (UTF-8, as stored), for reading message files.
+    pub name: String,
+    pub uidnext: u32,
+    /// EXAMINE (RFC 9051 §6.3.3).
+    pub read_only: bool,
+    /// In UID order; sequence number = index + 1.
+    pub msgs: Vec<Msg>,
+    /// Every change up to this MODSEQ is in the view.
+    pub modseq: u64,
+    /// Wakes when the mailbox changes.
+    pub rx: watch::Receiver<u64>,
+    /// The mailbox was deleted.
+    pub gone: bool,
+}
+
+/// What [`View::apply`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    /// Sequence numbers (indexes + 1) whose flags changed, to announce with FETCH.
+    pub flags: Vec<usize>,
+    /// New messages were appended.
+    pub new: usize,
+    /// New messages that are `\Recent`.
+    pub recent: usize,
+}
+
+impl View {
+    /// The index of `uid`, if present.
+    pub(crate) fn index_of(&self, uid: Uid) -> Option<usize> {
+        self.msgs.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// The largest UID in the view (0 when empty).
+    pub(crate) fn max_uid(&self) -> u32 {
+        self.msgs.last().map_or(0, |m| m.uid.0)
+    }
+
+    /// Indexes selected by `set`: message sequence numbers, or UIDs (`uid`). Work is
+    /// proportional to the number of ranges and matches, not to the numbers spanned
+    /// (`1:4294967295` costs two binary searches).
+    pub(crate) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
+        let mut out = Vec::new();
+        if uid {
+            for r in set.ranges(self.max_uid()) {
+                for i in self.uid_range(*r.start(), *r.end()) {
+                    out.push(i);
+                }
+            }
+        } else {
+            let n = u32::try_from(self.msgs.len()).unwrap_or(u32::MAX);
+            for seq in set.iter(n) {
+                out.push(seq as usize - 1);
+            }
+        }
+        out
+    }
+
+    /// Indexes of messages with `lo <= uid <= hi`.
+    fn uid_range(&self, lo: u32, hi: u32) -> Range<usize> {
+        let start = self.msgs.partition_point(|m| m.uid.0 < lo);
+        let end = self.msgs.partition_point(|m| m.uid.0 <= hi);
+        start..end.max(start)
+    }
+
+    /// Messages still present (not expunged) in the view.
+    pub(crate) fn exists(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// Folds what the index reports into the view: `changed` are the rows whose MODSEQ
+    /// is above the view's, `expunged` the UIDs expunged since, `highest` the mailbox's
+    /// HIGHESTMODSEQ read before them.
+    pub(crate) fn apply(
+        &mut self,
+        changed: Vec<MessageInfo>,
+        expunged: &[Uid],
+        highest: u64,
+        uidnext: u32,
+    ) -> Changes {
+        let mut out = Changes::default();
+        for &uid in expunged {
+            if let Some(i) = self.index_of(uid) {
+                self.msgs[i].expunged = true;
+            }
+        }
+        for m in changed {
+            match self.index_of(m.uid) {
+                Some(i) => {
+                    let v = &mut self.msgs[i];
+                    if v.expunged {
+                        continue;
+                    }
+                    if v.info.flags != m.flags {
+                        out.flags.push(i + 1);
+                    }
+                    v.info = m;
+                }
+                None if m.uid.0 > self.max_uid() => {
+                    out.new += 1;
+                    let recent = m.in_new;
+                    if recent {
+                        out.recent += 1;
+                    }
+                    self.msgs.push(Msg::from_info(m, recent));
+                }
+                // A UID below ours that we never saw (adopted by a reconcile): it
+                // cannot be given a sequence number in the middle; a new SELECT
+                // shows it.
+                None => {}
+            }
+        }
+        self.modseq = self.modseq.max(highest);
+        self.uidnext = self.uidnext.max(uidnext);
+        out.flags.sort_unstable();
+        out.flags.dedup();
+        out
+    }
+
+    /// Removes every expunged message, returning their sequence numbers in the order
+    /// the EXPUNGE responses must be sent (highest first, so each number is right at
+    /// the moment it is sent, RFC 9051 §7.5.1).
+    pub(crate) fn take_expunged(&mut self) -> Vec<usize> {
+        let mut seqs: Vec<usize> = self
+            .msgs
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.expunged)
+            .map(|(i, _)| i + 1)
+            .collect();
+        if seqs.is_empty() {
+            return seqs;
+        }
+        self.msgs.retain(|m| !m.expunged);
+        seqs.reverse();
+        seqs
+    }
+
+    /// The highest MODSEQ the view has seen.
+    pub(crate) fn modseq(&self) -> ModSeq {
+        ModSeq(self.modseq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailyard_store::Flags;
+
+    fn info(uid: u32, flags: u8, modseq: u64) -> MessageInfo {
+        MessageInfo {
+            uid: Uid(uid),
+            base: format!("b{uid}"),
+            in_new: true,
+            size: 10,
+            internaldate: 0,
+            flags: FlagSet {
+                flags: Flags(flags),
+                keywords: vec![],
+            },
+            modseq: ModSeq(modseq),
+        }
+    }
+
+    fn view(uids: &[u32]) -> View {
+        let (_tx, rx) = watch::channel(0);
+        View {
+            id: MailboxId(1),
+            name: "INBOX".into(),
+            uidnext: 100,
+            read_only: false,
+            msgs: uids
+                .iter()
+                .map(|&u| Msg::from_info(info(u, 0, 1), false))
+                .collect(),
+            modseq: 1,
+            rx,
+            gone: false,
+        }
+    }
+
+    #[test]
+    fn resolve_uids_and_sequences() {
+        let v = view(&[2, 4, 6, 8]);
+        let set = |s: &str| match crate::proto::sequence::parse_sequence(s.as_bytes()) {
+            Ok(crate::proto::sequence::Sequence::Set(s)) => s,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(v.resolve(&set("1:*"), true), vec![0, 1, 2, 3]);
+        assert_eq!(v.resolve(&set("3:5"), true), vec![1]);
+        assert_eq!(v.resolve(&set("9:*"), true), vec![3]);
+        assert_eq!(v.resolve(&set("1:4294967295"), true), vec![0, 1, 2, 3]);
+        assert_eq!(v.resolve(&set("2,4"), false), vec![1, 3]);
+        assert_eq!(v.resolve(&set("*"), false), vec![3]);
+    }
+
+    #[test]
+    fn apply_keeps_expunged_slots_until_taken() {
+        let mut v = view(&[1, 2, 3]);
+        let c = v.apply(vec![info(2, 1, 5), info(4, 0, 6)], &[Uid(1), Uid(3)], 6, 5);
+        assert_eq!(c.flags, vec![2]);
+        assert_eq!(c.new, 1);
+        assert_eq!(v.exists(), 4, "expunged slots still count");
+        assert_eq!(v.take_expunged(), vec![3, 1]);
+        assert_eq!(
+            v.msgs.iter().map(|m| m.uid.0).collect::<Vec<_>>(),
+            vec![2, 4]
+        );
+        assert_eq!(v.modseq, 6);
+    }
+}

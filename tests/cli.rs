@@ -1,0 +1,345 @@
+//! The `mailyard` binary end to end, as an admin and their scripts use it: `serve` on a
+//! temp config, the admin commands against the same data dir while it runs, real
+//! clients on its ports, `reindex` and `check`, a bad config, SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailyard");
+
+fn mailyard(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mailyard");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Serve {
+    child: Child,
+    listeners: Vec<(String, SocketAddr)>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `mailyard serve` and waits (deadline 60 s) until it has logged every
+/// listener it bound (JSON log lines on stderr).
+fn serve(config: &Path, expect: usize) -> Serve {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut listeners = Vec::new();
+    let mut log = Vec::new();
+    while listeners.len() < expect {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "serve did not log {expect} listeners; log so far:\n{}",
+                log.join("\n")
+            )
+        });
+        if line.contains("\"listening\"") {
+            let name = json_field(&line, "listener").expect("listener name");
+            let addr = json_field(&line, "addr")
+                .expect("addr")
+                .parse()
+                .expect("socket addr");
+            listeners.push((name, addr));
+        }
+        log.push(line);
+    }
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    Serve { child, listeners }
+}
+
+fn json_field(line: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\":\"");
+    let start = line.find(&pat)? + pat.len();
+    let end = line[start..].find('"')?;
+    Some(line[start..start + end].to_string())
+}
+
+fn addr(s: &Serve, name: &str) -> SocketAddr {
+    s.listeners
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, a)| *a)
+        .unwrap_or_else(|| panic!("no {name} listener in {:?}", s.listeners))
+}
+
+fn first_line(addr: SocketAddr) -> String {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .expect("greeting");
+    line
+}
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("mailyard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"mail.example.com\"\ndata_dir = {:?}\n\
+             [listen]\nsmtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
+             imap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n\
+             [log]\nformat = \"json\"\n",
+            dir.join("data").display().to_string()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+#[test]
+fn serve_and_admin_commands_on_one_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path());
+    let server = serve(&config, 5);
+    assert!(
+        dir.path().join("data/tls/cert.pem").is_file(),
+        "self-signed certificate created"
+    );
+    assert!(dir.path().join("data/index.db").is_file());
+
+    // Admin commands while serve runs, password on stdin (not a terminal).
+    let o = mailyard(
+        &config,
+        &["user", "add", "Alice@Example.com"],
+        Some("s3cret pw\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("added alice@example.com"));
+    let o = mailyard(&config, &["user", "add", "alice@example.com"], Some("x\n"));
+    assert!(!o.status.success(), "a second add fails: {}", text(&o));
+    let o = mailyard(
+        &config,
+        &["user", "add", "bob@example.com"],
+        Some("bobpw\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = mailyard(
+        &config,
+        &[
+            "alias",
+            "add",
+            "info@example.com",
+            "alice@example.com",
+            "bob@example.com",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = mailyard(&config, &["user", "list"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "alice@example.com\nbob@example.com\n"
+    );
+    let o = mailyard(&config, &["alias", "list"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "info@example.com -> alice@example.com, bob@example.com\n"
+    );
+    let o = mailyard(&config, &["domain", "list"], None);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "example.com\n");
+    let o = mailyard(&config, &["domain", "del", "example.com"], None);
+    assert!(
+        !o.status.success(),
+        "a domain in use is not removed: {}",
+        text(&o)
+    );
+    let o = mailyard(&config, &["domain", "add", "example.org"], None);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The server answers on its ports.
+    assert!(first_line(addr(&server, "smtp")).starts_with("220 mail.example.com"));
+    assert!(first_line(addr(&server, "submission")).starts_with("220 mail.example.com"));
+    assert!(first_line(addr(&server, "imap")).starts_with("* OK"));
+
+    // The new user receives mail without a restart: SMTP in, IMAP out, with real clients.
+    let script = r#"
+import os, smtplib, imaplib, ssl
+s = smtplib.SMTP('127.0.0.1', int(os.environ['SMTP']), timeout=10)
+s.sendmail('someone@example.net', ['info@example.com'], b'From: someone@example.net\r\nSubject: hi\r\n\r\nhello\r\n')
+s.quit()
+ctx = ssl._create_unverified_context()
+m = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['IMAPS']), ssl_context=ctx, timeout=10)
+m.login('alice@example.com', 's3cret pw')
+typ, data = m.select('INBOX')
+print('exists', data[0].decode())
+typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+print('subject', data[0][1].decode().strip())
+m.logout()
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("SMTP", addr(&server, "smtp").port().to_string())
+        .env("IMAPS", addr(&server, "imaps").port().to_string())
+        .output()
+        .expect("python3");
+    let out_text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out_text}");
+    assert!(out_text.contains("exists 1"), "{out_text}");
+    assert!(out_text.contains("subject Subject: hi"), "{out_text}");
+
+    let o = mailyard(&config, &["check"], None);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Password change takes effect without a restart; user del keeps the mail.
+    let o = mailyard(
+        &config,
+        &["user", "passwd", "bob@example.com"],
+        Some("newbobpw\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = mailyard(&config, &["user", "del", "bob@example.com"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        dir.path().join("data/mail/example.com/bob/cur").is_dir(),
+        "mail stays"
+    );
+
+    // SIGTERM: a clean exit, promptly.
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The index is a cache: delete it, reindex, nothing lost.
+    for f in ["index.db", "index.db-wal", "index.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join("data").join(f));
+    }
+    let o = mailyard(&config, &["reindex"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("alice@example.com: 6 mailboxes, 1 messages"),
+        "{}",
+        text(&o)
+    );
+    let o = mailyard(&config, &["check"], None);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A stray file in the maildir that the index does not know makes check fail.
+    std::fs::write(
+        dir.path()
+            .join("data/mail/example.com/alice/new/1.M1P1.stray"),
+        "Subject: stray\r\n\r\nx\r\n",
+    )
+    .expect("write");
+    let o = mailyard(&config, &["check"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("is not indexed"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_config_names_key_and_line_and_nothing_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "hostname = \"x\"\n[listen]\nsmtp = \"127.0.0.1:0\"\nimapp = \"127.0.0.1:0\"\n",
+    )
+    .expect("write");
+    for args in [&["serve"][..], &["check"][..], &["user", "list"][..]] {
+        let o = mailyard(&config, args, None);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("bad.toml") && err.contains("line 4") && err.contains("imapp"),
+            "{err}"
+        );
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing created on a bad config"
+    );
+}
+
+#[test]
+fn password_prompt_needs_matching_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path());
+    let o = mailyard(&config, &["user", "add", "carol@example.com"], Some(""));
+    assert!(
+        !o.status.success(),
+        "no password on stdin is an error: {}",
+        text(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no password"));
+    let o = mailyard(&config, &["user", "add", "not-an-address"], Some("pw\n"));
+    assert!(!o.status.success());
+}
