@@ -90,15 +90,20 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     }
 
     let shutdown = Shutdown::new();
+    // One throttle for every protocol: a password guesser banned on IMAP is banned on
+    // submission too.
+    let auth_throttle = mailyard_common::throttle::AuthThrottle::from_config(&config);
     let smtp_ctx = Arc::new(mailyard_smtp::Context::new(
         config.clone(),
         store.clone(),
         tls.clone(),
+        auth_throttle.clone(),
     ));
     let imap_ctx = Arc::new(mailyard_imap::Context::new(
         config.clone(),
         store.clone(),
         tls.clone(),
+        auth_throttle,
     ));
     let mut bound = Vec::new();
     for (name, addr) in config.listeners() {

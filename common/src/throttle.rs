@@ -125,6 +125,17 @@ impl AuthThrottle {
     }
 }
 
+impl AuthThrottle {
+    /// The throttle `[auth]` configures: `max_failures` within ten minutes ban an
+    /// address for `ban_seconds`.
+    pub fn from_config(config: &crate::Config) -> Self {
+        AuthThrottle::new(
+            config.auth.max_failures,
+            Duration::from_secs(config.auth.ban_seconds),
+        )
+    }
+}
+
 /// Whether plaintext authentication may happen without TLS from `ip`.
 pub fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()

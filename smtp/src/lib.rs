@@ -19,7 +19,6 @@ mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mailyard_common::Config;
 use mailyard_common::shutdown::Shutdown;
@@ -59,12 +58,14 @@ pub struct Context {
 }
 
 impl Context {
-    /// Builds the shared context.
-    pub fn new(config: Arc<Config>, store: Store, tls: Arc<ServerConfig>) -> Self {
-        let auth_throttle = AuthThrottle::new(
-            config.auth.max_failures,
-            Duration::from_secs(config.auth.ban_seconds),
-        );
+    /// Builds the shared context. `auth_throttle` is shared with the other daemons,
+    /// so an address guessing passwords is slowed and banned on every protocol.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        tls: Arc<ServerConfig>,
+        auth_throttle: AuthThrottle,
+    ) -> Self {
         Context {
             config,
             store,

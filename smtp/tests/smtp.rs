@@ -49,7 +49,8 @@ async fn start(extra: &str) -> Server {
         )
         .expect("alias");
     let (tls, _) = mailyard_common::tls::load(&config).expect("tls");
-    let ctx = Arc::new(Context::new(config.clone(), store.clone(), tls));
+    let throttle = mailyard_common::throttle::AuthThrottle::from_config(&config);
+    let ctx = Arc::new(Context::new(config.clone(), store.clone(), tls, throttle));
     let shutdown = Shutdown::new();
     let mut addrs = Vec::new();
     for role in [Role::Mx, Role::Submission, Role::Submissions] {

@@ -50,7 +50,13 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
     .expect("join");
     let (tls, _) = mailyard_common::tls::load(&config).expect("tls");
     let config = Arc::new(config);
-    let ctx = Arc::new(mailyard_imap::Context::new(config, store.clone(), tls));
+    let throttle = mailyard_common::throttle::AuthThrottle::from_config(&config);
+    let ctx = Arc::new(mailyard_imap::Context::new(
+        config,
+        store.clone(),
+        tls,
+        throttle,
+    ));
     let shutdown = Shutdown::new();
     let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let secure = TcpListener::bind("127.0.0.1:0").await.expect("bind");
