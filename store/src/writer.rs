@@ -424,9 +424,7 @@ impl WriterState {
                 }
                 results.push((job.reply, r));
             }
-            for dir in &effects.dirs {
-                maildir::sync_dir(dir).at(dir)?;
-            }
+            sync_dirs(&effects.dirs)?;
             tx.commit()?;
             Ok(())
         })();
@@ -463,6 +461,41 @@ impl WriterState {
             }
         }
     }
+}
+
+/// Threads that fsync a batch's directories at once.
+const SYNC_THREADS: usize = 8;
+
+/// fsyncs every directory a batch touched. A batch for 64 users touches 64 `new/`
+/// directories: one after another, each waits for its own journal round; in parallel
+/// the filesystem folds them into a few commits.
+fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
+    let dirs: Vec<&PathBuf> = dirs.iter().collect();
+    if dirs.len() <= 1 {
+        for dir in dirs {
+            maildir::sync_dir(dir).at(dir)?;
+        }
+        return Ok(());
+    }
+    let per_thread = dirs.len().div_ceil(SYNC_THREADS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = dirs
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || -> Result<()> {
+                    for dir in chunk {
+                        maildir::sync_dir(dir).at(dir)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| StoreError::Invalid("directory fsync thread panicked".into()))??;
+        }
+        Ok(())
+    })
 }
 
 fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result<Outcome> {
