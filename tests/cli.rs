@@ -136,7 +136,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
             "hostname = \"mail.example.com\"\ndata_dir = {:?}\n\
              [listen]\nsmtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
              imap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n\
-             [log]\nformat = \"json\"\n",
+             [log]\nformat = \"json\"\n[auth_checks]\nenabled = false\n",
             dir.join("data").display().to_string()
         ),
     )

@@ -33,6 +33,8 @@ pub struct Config {
     pub limits: Limits,
     /// DNS resolution for SPF/DKIM/DMARC and MX lookups.
     pub dns: Dns,
+    /// SPF, DKIM and DMARC checks on mail arriving at the `smtp` (MX) listener.
+    pub auth_checks: AuthChecks,
     /// Outbound relay.
     pub relay: Relay,
     /// Logging.
@@ -112,6 +114,37 @@ pub struct Dns {
     pub nameservers: Vec<SocketAddr>,
 }
 
+/// `[auth_checks]`: sender authentication on the `smtp` (MX) listener. Submission
+/// listeners never check: their sender is an authenticated local user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthChecks {
+    /// Check SPF (RFC 7208) on MAIL FROM (on the HELO name when MAIL FROM is `<>`),
+    /// every DKIM signature (RFC 6376) and DMARC (RFC 7489) against the From: domain,
+    /// and prepend the verdict as an `Authentication-Results:` header (RFC 8601).
+    /// Lookups go to `[dns] nameservers`. Default true. Off or on, an incoming
+    /// `Authentication-Results:` header that claims to come from `hostname` is removed
+    /// (RFC 8601 §5): only this server may speak in its name.
+    pub enabled: bool,
+    /// Refuse with `550 5.7.1` a message that fails DMARC when its From: domain
+    /// publishes `p=reject` (RFC 7489 §6.3). Default true: the domain owner asked for
+    /// exactly this, the refusal happens inside the SMTP session so the sending server
+    /// bounces it to its sender (nothing vanishes silently), and a DNS problem is a
+    /// `temperror` that never rejects. Set false if you receive mail through old
+    /// forwarders or mailing lists that break DKIM without rewriting From:; such mail
+    /// is then treated as `p=quarantine` (see `dmarc_quarantine`).
+    pub dmarc_reject: bool,
+    /// File into each recipient's Junk folder a message that fails DMARC when its From:
+    /// domain publishes `p=quarantine` (RFC 7489 §6.3), or `p=reject` while
+    /// `dmarc_reject` is false. Default true. False: such mail goes to the INBOX with
+    /// `dmarc=fail` in its `Authentication-Results:` header.
+    pub dmarc_quarantine: bool,
+    /// Upper bound, in seconds, on all DNS lookups for one message (default 10, 1 to
+    /// 60). When it passes, what is still unknown is reported as `temperror` and the
+    /// message is accepted: a slow resolver delays a session by at most this much.
+    pub timeout_seconds: u64,
+}
+
 /// `[relay]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -157,6 +190,7 @@ impl Default for Config {
             auth: Auth::default(),
             limits: Limits::default(),
             dns: Dns::default(),
+            auth_checks: AuthChecks::default(),
             relay: Relay::default(),
             log: Log::default(),
         }
@@ -194,6 +228,17 @@ impl Default for Limits {
             max_connections: 1000,
             max_connections_per_ip: 20,
             max_errors: 10,
+        }
+    }
+}
+
+impl Default for AuthChecks {
+    fn default() -> Self {
+        AuthChecks {
+            enabled: true,
+            dmarc_reject: true,
+            dmarc_quarantine: true,
+            timeout_seconds: 10,
         }
     }
 }
@@ -286,6 +331,9 @@ impl Config {
             if v == 0 {
                 problems.push(format!("key `{key}`: must be at least 1"));
             }
+        }
+        if !(1..=60).contains(&self.auth_checks.timeout_seconds) {
+            problems.push("key `auth_checks.timeout_seconds`: must be 1 to 60".into());
         }
         if problems.is_empty() {
             Ok(())
@@ -392,6 +440,26 @@ mod tests {
         );
         assert!(c.auth.plaintext_on_loopback);
         assert_eq!(c.limits.message_size, 25 * 1024 * 1024);
+        assert!(c.auth_checks.enabled);
+        assert!(c.auth_checks.dmarc_reject);
+        assert!(c.auth_checks.dmarc_quarantine);
+        assert_eq!(c.auth_checks.timeout_seconds, 10);
+    }
+
+    #[test]
+    fn auth_checks_keys() {
+        let c = Config::parse(
+            "[auth_checks]\nenabled = false\ndmarc_reject = false\ndmarc_quarantine = false\ntimeout_seconds = 3\n",
+            "t",
+        )
+        .expect("valid");
+        assert!(!c.auth_checks.enabled);
+        assert!(!c.auth_checks.dmarc_reject);
+        assert!(!c.auth_checks.dmarc_quarantine);
+        assert_eq!(c.auth_checks.timeout_seconds, 3);
+        let c = Config::parse("[auth_checks]\ndmarc_reject = false\n", "t").expect("valid");
+        assert!(c.auth_checks.enabled, "untouched keys keep their defaults");
+        assert!(c.auth_checks.dmarc_quarantine);
     }
 
     #[test]
@@ -428,6 +496,15 @@ mod tests {
             ("[tls]\ncert = \"/a.pem\"\n", &["tls.key"]),
             ("hostname = \"bad/host\"\n", &["hostname"]),
             ("[log]\nformat = \"xml\"\n", &["line 2", "xml"]),
+            (
+                "[auth_checks]\ntimeout_seconds = 0\n",
+                &["auth_checks.timeout_seconds"],
+            ),
+            (
+                "[auth_checks]\ndmarc_reject = \"yes\"\n",
+                &["line 2", "dmarc_reject"],
+            ),
+            ("[auth_checks]\nspf = true\n", &["line 2", "spf"]),
         ];
         for (text, needles) in cases {
             let err = Config::parse(text, "f.toml").expect_err(text).to_string();
@@ -444,5 +521,6 @@ mod tests {
         let c = Config::parse(text, "conf/mailyard.toml").expect("conf/mailyard.toml is valid");
         assert_eq!(c.listen.smtp, "0.0.0.0:25".parse().ok());
         assert_eq!(c.listen.imaps, "0.0.0.0:993".parse().ok());
+        assert!(c.auth_checks.enabled && c.auth_checks.dmarc_reject);
     }
 }

@@ -4,7 +4,8 @@
 //! RFCs: 5321 (SMTP), 1870 (SIZE), 2034 and 3463 (enhanced status codes), 2920
 //! (PIPELINING), 3030 (CHUNKING, BINARYMIME), 3207 (STARTTLS), 3461 (DSN), 3848
 //! (`with` protocol types), 4954 (AUTH), 6152 (8BITMIME), 6409 (submission), 6531
-//! (SMTPUTF8), 8314 (implicit TLS).
+//! (SMTPUTF8), 8314 (implicit TLS); on the MX listener 7208 (SPF), 6376 (DKIM), 7489
+//! (DMARC) and 8601 (Authentication-Results), in `auth_checks`.
 //!
 //! Invariants:
 //! - `250` after DATA/BDAT LAST is sent only after the store says the message is
@@ -12,8 +13,11 @@
 //! - Only CR LF "." CR LF ends DATA; a message with a bare CR or LF is refused
 //!   (`proto::data`), so no smuggled second message can exist.
 //! - Without authentication only local recipients are accepted: no open relay.
+//! - A delivered MX message carries exactly one `Authentication-Results:` field with
+//!   our hostname as authserv-id: ours (`auth_checks`).
 #![forbid(unsafe_code)]
 
+mod auth_checks;
 pub mod proto;
 mod session;
 
@@ -55,6 +59,8 @@ pub struct Context {
     tls: Arc<ServerConfig>,
     per_ip: PerIpConnections,
     auth_throttle: AuthThrottle,
+    /// SPF/DKIM/DMARC for the MX listener, with its resolver (`[dns]`).
+    auth_checks: auth_checks::AuthChecker,
 }
 
 impl Context {
@@ -67,6 +73,7 @@ impl Context {
         auth_throttle: AuthThrottle,
     ) -> Self {
         Context {
+            auth_checks: auth_checks::AuthChecker::new(&config),
             config,
             store,
             tls,

@@ -4,8 +4,12 @@
 use mailyard_store::Address;
 
 use super::{End, Flow, Session, Transaction};
+use crate::Role;
+use crate::auth_checks::{Disposition, Envelope, Verdict, remove_forged_results};
 use crate::proto::params::Body;
-use crate::proto::{BdatEvent, BdatReceiver, DataOutcome, DataReceiver, EnhancedStatus, Reply};
+use crate::proto::{
+    BdatEvent, BdatReceiver, DataOutcome, DataReceiver, EnhancedStatus, Reply, ReversePath,
+};
 
 impl Session {
     /// DATA. Inside a transaction with at least one accepted recipient. RFC 5321
@@ -140,6 +144,17 @@ impl Session {
                 ));
             }
         }
+        let (message, verdict) = if self.role == Role::Mx {
+            self.check_sender(&tx, message).await
+        } else {
+            (message, None)
+        };
+        if let Some(Disposition::Reject(text)) = verdict.as_ref().map(|v| &v.disposition) {
+            // RFC 7489 §6.3 p=reject, refused inside the session (not a protocol error).
+            tracing::info!(from = %tx.from, "refused by DMARC policy");
+            self.reply(Reply::new(550, Some(EnhancedStatus::new(5, 7, 1)), text));
+            return Flow::Continue;
+        }
         let mut users: Vec<Address> = Vec::new();
         for r in &tx.rcpts {
             for u in &r.local {
@@ -150,13 +165,23 @@ impl Session {
         }
         let mut full = Vec::with_capacity(message.len() + 512);
         full.extend_from_slice(format!("Return-Path: {}\r\n", tx.from).as_bytes());
+        // RFC 8601 §2.1: a trace field, so prepended like Received (above ours).
+        if let Some(v) = &verdict {
+            full.extend_from_slice(v.header.as_bytes());
+        }
         full.extend_from_slice(self.received(&tx).as_bytes());
         for h in &added {
             full.extend_from_slice(h.as_bytes());
         }
         full.extend_from_slice(&message);
         let size = full.len();
-        match self.ctx.store.deliver(full, &users).await {
+        let junk = verdict.is_some_and(|v| v.disposition == Disposition::Junk);
+        let stored = if junk {
+            crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users).await
+        } else {
+            self.ctx.store.deliver(full, &users).await
+        };
+        match stored {
             Ok(delivered) => {
                 tracing::info!(
                     from = %tx.from,
@@ -177,6 +202,31 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// MX only: sender authentication (`auth_checks`) on the message as it arrived,
+    /// then removal of any `Authentication-Results:` forged in our name (RFC 8601 §5).
+    async fn check_sender(&self, tx: &Transaction, message: Vec<u8>) -> (Vec<u8>, Option<Verdict>) {
+        let checker = &self.ctx.auth_checks;
+        let verdict = if checker.enabled() {
+            let mail_from = match &tx.from {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(m) => format!("{}@{}", m.local, m.domain),
+            };
+            let env = Envelope {
+                ip: self.peer.ip().to_canonical(),
+                helo: self.helo.as_ref().map_or("", |(h, _)| h.as_str()),
+                mail_from: &mail_from,
+            };
+            Some(checker.check(&env, &message).await)
+        } else {
+            None
+        };
+        let (message, removed) = remove_forged_results(&message, &self.ctx.config.hostname);
+        if removed > 0 {
+            tracing::info!(removed, "removed Authentication-Results forged in our name");
+        }
+        (message, verdict)
     }
 
     fn owns_text(&self, user: &Address, addr: &str) -> bool {

@@ -1,0 +1,758 @@
+//! Load generator for benchmarks: speaks plain SMTP and IMAP to any server (mailyard,
+//! Postfix, Dovecot), so the same load runs against each in one benchmark run
+//! (`tests/bench/*.sh`). Prints one `key=value` result line per run, easy to parse.
+//!
+//! Loopback only: every address it is given must be on 127.0.0.0/8 or ::1.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+#[derive(Parser)]
+#[command(about = "mailyard benchmark load generator (loopback only)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Send messages over SMTP from N concurrent sessions for S seconds.
+    Smtp {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 1)]
+        sessions: usize,
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value = "load@example.net")]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// IMAP server where the recipient's mailbox becomes visible (for a server
+        /// whose 250 only means "queued"): after sending, poll STATUS MESSAGES there
+        /// until every accepted message is counted, and report the rate up to then.
+        #[arg(long)]
+        visible_addr: Option<SocketAddr>,
+        #[arg(long, default_value = "")]
+        visible_user: String,
+        #[arg(long, default_value = "")]
+        visible_pass: String,
+        /// Give up waiting for visibility after this many seconds past the sending phase.
+        #[arg(long, default_value_t = 300.0)]
+        visible_timeout: f64,
+    },
+    /// Write N messages of S bytes into a maildir's cur/ (no fsync: test data).
+    FillMaildir {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+    },
+    /// Count the messages in a mailbox (STATUS MESSAGES).
+    Count {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        pass: String,
+        #[arg(long, default_value = "INBOX")]
+        mailbox: String,
+    },
+    /// SELECT + UID FETCH 1:* (UID FLAGS), R times (the first reported as cold, the
+    /// median of the others as warm); then, R times each, a Thunderbird-style header
+    /// fetch of the first `headers` messages (0: skip) and SEARCH TEXT "needle".
+    Imap {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        pass: String,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        #[arg(long, default_value_t = 10_000)]
+        headers: usize,
+        #[arg(long, default_value = "INBOX")]
+        mailbox: String,
+        /// Skip the SEARCH TEXT measurement.
+        #[arg(long)]
+        no_search: bool,
+    },
+    /// A mixed IMAP workload from N clients for S seconds: SELECT, FETCH flags,
+    /// headers and bodies, SEARCH, STORE, APPEND, EXPUNGE. Prints operations/s.
+    Mixed {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        pass: String,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// Open N IMAP connections, each logged in, selected and in IDLE; print READY,
+    /// hold them for S seconds (the caller measures the server's memory), then close.
+    Idle {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        pass: String,
+        #[arg(long, default_value_t = 5000)]
+        conns: usize,
+        #[arg(long, default_value_t = 10.0)]
+        hold: f64,
+    },
+}
+
+fn check_loopback(addr: &SocketAddr) -> Result<()> {
+    if !addr.ip().to_canonical().is_loopback() {
+        bail!("{addr} is not a loopback address; this tool only talks to 127.0.0.0/8 and ::1");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli.cmd))
+}
+
+async fn run(cmd: Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Smtp {
+            addr,
+            sessions,
+            size,
+            seconds,
+            from,
+            to,
+            visible_addr,
+            visible_user,
+            visible_pass,
+            visible_timeout,
+        } => {
+            check_loopback(&addr)?;
+            let visible = match visible_addr {
+                Some(a) => {
+                    check_loopback(&a)?;
+                    Some(Visible {
+                        addr: a,
+                        user: visible_user,
+                        pass: visible_pass,
+                        timeout: Duration::from_secs_f64(visible_timeout),
+                    })
+                }
+                None => None,
+            };
+            smtp_load(
+                addr,
+                sessions,
+                size,
+                Duration::from_secs_f64(seconds),
+                from,
+                to,
+                visible,
+            )
+            .await
+        }
+        Cmd::FillMaildir { dir, count, size } => fill_maildir(&dir, count, size),
+        Cmd::Count {
+            addr,
+            user,
+            pass,
+            mailbox,
+        } => {
+            check_loopback(&addr)?;
+            let mut c = Imap::login(addr, &user, &pass).await?;
+            let n = c.status_messages(&mailbox).await?;
+            println!("messages={n}");
+            Ok(())
+        }
+        Cmd::Imap {
+            addr,
+            user,
+            pass,
+            repeat,
+            headers,
+            mailbox,
+            no_search,
+        } => {
+            check_loopback(&addr)?;
+            imap_bench(addr, &user, &pass, repeat, headers, &mailbox, !no_search).await
+        }
+        Cmd::Mixed {
+            addr,
+            user,
+            pass,
+            clients,
+            seconds,
+        } => {
+            check_loopback(&addr)?;
+            mixed(
+                addr,
+                &user,
+                &pass,
+                clients,
+                Duration::from_secs_f64(seconds),
+            )
+            .await
+        }
+        Cmd::Idle {
+            addr,
+            user,
+            pass,
+            conns,
+            hold,
+        } => {
+            check_loopback(&addr)?;
+            idle(addr, &user, &pass, conns, Duration::from_secs_f64(hold)).await
+        }
+    }
+}
+
+/// A message of about `size` bytes with CRLF lines; `n` (with `tag`) makes it unique
+/// and gives SEARCH a word to find in every 10th message. The same arguments give the
+/// same bytes, so two servers can be filled with identical mailboxes.
+fn message(n: u64, size: usize, to: &str, tag: &str) -> Vec<u8> {
+    let word = if n.is_multiple_of(10) { "needle" } else { "hay" };
+    let mut m = format!(
+        "From: Load <load@example.net>\r\nTo: {to}\r\nSubject: load message {n}\r\n\
+         Message-ID: <{n}.{tag}@load.example.net>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
+         first line {word}\r\n"
+    )
+    .into_bytes();
+    while m.len() + 66 < size {
+        m.extend_from_slice(b"The quick brown fox jumps over the lazy dog 0123456789 abcdefgh\r\n");
+    }
+    m
+}
+
+/// Where and how to check that accepted messages became visible to IMAP.
+struct Visible {
+    addr: SocketAddr,
+    user: String,
+    pass: String,
+    timeout: Duration,
+}
+
+async fn smtp_load(
+    addr: SocketAddr,
+    sessions: usize,
+    size: usize,
+    run_for: Duration,
+    from: String,
+    to: String,
+    visible: Option<Visible>,
+) -> Result<()> {
+    let mut watcher = None;
+    if let Some(v) = &visible {
+        let mut c = Imap::login(v.addr, &v.user, &v.pass).await?;
+        let before = c.status_messages("INBOX").await?;
+        watcher = Some((c, before));
+    }
+    let accepted = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU64::new(0));
+    let tag = Arc::new(std::process::id().to_string());
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..sessions {
+        let (accepted, seq, from, to, tag) = (
+            accepted.clone(),
+            seq.clone(),
+            from.clone(),
+            to.clone(),
+            tag.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            smtp_session(
+                addr,
+                size,
+                start + run_for,
+                &from,
+                &to,
+                &tag,
+                &accepted,
+                &seq,
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.context("session task")??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = accepted.load(Ordering::Relaxed);
+    println!(
+        "smtp sessions={sessions} size={size} accepted={n} seconds={secs:.2} rate={:.1}",
+        n as f64 / secs
+    );
+    if let (Some(v), Some((mut c, before))) = (visible, watcher) {
+        let deadline = Instant::now() + v.timeout;
+        let target = before + n;
+        let mut seen;
+        loop {
+            seen = c.status_messages("INBOX").await?.saturating_sub(before);
+            if before + seen >= target || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let vsecs = start.elapsed().as_secs_f64();
+        println!(
+            "visible count={seen} of={n} complete={} seconds={vsecs:.2} rate={:.1}",
+            seen >= n,
+            seen.min(n) as f64 / vsecs
+        );
+        let _ = c.cmd("LOGOUT").await;
+    }
+    Ok(())
+}
+
+async fn reply(r: &mut BufReader<OwnedReadHalf>) -> Result<String> {
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            bail!("server closed the connection; so far: {all:?}");
+        }
+        all.push_str(&line);
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(all);
+        }
+    }
+}
+
+async fn expect(
+    r: &mut BufReader<OwnedReadHalf>,
+    w: &mut OwnedWriteHalf,
+    cmd: &[u8],
+    code: &str,
+) -> Result<()> {
+    if !cmd.is_empty() {
+        w.write_all(cmd).await?;
+    }
+    let got = reply(r).await?;
+    if !got.starts_with(code) {
+        bail!("{} → {got:?}", String::from_utf8_lossy(cmd).trim_end());
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn smtp_session(
+    addr: SocketAddr,
+    size: usize,
+    until: Instant,
+    from: &str,
+    to: &str,
+    tag: &str,
+    accepted: &AtomicU64,
+    seq: &AtomicU64,
+) -> Result<()> {
+    let (r, mut w) = TcpStream::connect(addr).await?.into_split();
+    let mut r = BufReader::new(r);
+    expect(&mut r, &mut w, b"", "220").await?;
+    expect(&mut r, &mut w, b"EHLO load.example.net\r\n", "250").await?;
+    while Instant::now() < until {
+        let n = seq.fetch_add(1, Ordering::Relaxed);
+        expect(
+            &mut r,
+            &mut w,
+            format!("MAIL FROM:<{from}>\r\n").as_bytes(),
+            "250",
+        )
+        .await?;
+        expect(
+            &mut r,
+            &mut w,
+            format!("RCPT TO:<{to}>\r\n").as_bytes(),
+            "250",
+        )
+        .await?;
+        expect(&mut r, &mut w, b"DATA\r\n", "354").await?;
+        let mut body = message(n, size, to, tag);
+        body.extend_from_slice(b".\r\n");
+        expect(&mut r, &mut w, &body, "250").await?;
+        accepted.fetch_add(1, Ordering::Relaxed);
+    }
+    let _ = w.write_all(b"QUIT\r\n").await;
+    Ok(())
+}
+
+fn fill_maildir(dir: &std::path::Path, count: usize, size: usize) -> Result<()> {
+    let cur = dir.join("cur");
+    std::fs::create_dir_all(&cur)?;
+    for sub in ["new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    for i in 0..count {
+        let m = message(i as u64, size, "user@example.com", "fill");
+        // Every third message seen, every 50th flagged: realistic flag variety.
+        let mut info = String::new();
+        if i % 50 == 0 {
+            info.push('F');
+        }
+        if i % 3 != 0 {
+            info.push('S');
+        }
+        // Fixed names and contents: filling two servers' maildirs gives the same files.
+        let name = format!("{}.M{i}P0.load,S={}:2,{info}", 1_790_000_000 + i, m.len());
+        let mut f = std::fs::File::create(cur.join(name))?;
+        f.write_all(&m)?;
+    }
+    println!("filled={count} dir={}", dir.display());
+    Ok(())
+}
+
+/// A minimal IMAP client: tagged commands, responses read whole (literals included).
+struct Imap {
+    r: BufReader<OwnedReadHalf>,
+    w: OwnedWriteHalf,
+    tag: u64,
+}
+
+impl Imap {
+    async fn connect(addr: SocketAddr) -> Result<Imap> {
+        let (r, w) = TcpStream::connect(addr).await?.into_split();
+        let mut c = Imap {
+            r: BufReader::new(r),
+            w,
+            tag: 0,
+        };
+        let mut greeting = String::new();
+        c.r.read_line(&mut greeting).await?;
+        if !greeting.starts_with("* OK") {
+            bail!("greeting {greeting:?}");
+        }
+        Ok(c)
+    }
+
+    async fn login(addr: SocketAddr, user: &str, pass: &str) -> Result<Imap> {
+        let mut c = Imap::connect(addr).await?;
+        c.ok(&format!("LOGIN \"{user}\" \"{pass}\"")).await?;
+        Ok(c)
+    }
+
+    /// Sends a command and reads its whole response; returns (untagged bytes, count of
+    /// untagged responses).
+    async fn cmd(&mut self, command: &str) -> Result<(Vec<u8>, usize, String)> {
+        self.tag += 1;
+        let tag = format!("a{}", self.tag);
+        self.w
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .await?;
+        self.read_response(&tag).await
+    }
+
+    async fn read_response(&mut self, tag: &str) -> Result<(Vec<u8>, usize, String)> {
+        let mut out = Vec::new();
+        let mut untagged = 0;
+        loop {
+            let mut line = Vec::new();
+            if self.r.read_until(b'\n', &mut line).await? == 0 {
+                bail!("connection closed");
+            }
+            if line.starts_with(tag.as_bytes()) && line.get(tag.len()) == Some(&b' ') {
+                return Ok((
+                    out,
+                    untagged,
+                    String::from_utf8_lossy(&line).trim_end().to_string(),
+                ));
+            }
+            if line.starts_with(b"* ") {
+                untagged += 1;
+            }
+            // A literal at the end of the line: read its bytes, then the rest of the line.
+            let mut tail = line.clone();
+            out.extend_from_slice(&line);
+            while let Some(n) = literal_len(&tail) {
+                let mut buf = vec![0; n];
+                self.r.read_exact(&mut buf).await?;
+                out.extend_from_slice(&buf);
+                let mut rest = Vec::new();
+                self.r.read_until(b'\n', &mut rest).await?;
+                out.extend_from_slice(&rest);
+                tail = rest;
+            }
+        }
+    }
+
+    async fn ok(&mut self, command: &str) -> Result<(Vec<u8>, usize)> {
+        let (out, n, status) = self.cmd(command).await?;
+        if status.split_whitespace().nth(1).is_none_or(|s| s != "OK") {
+            bail!("{command} → {status}");
+        }
+        Ok((out, n))
+    }
+
+    /// Like `ok`, but also accepts `NO [EXPUNGEISSUED]` (RFC 9051 §7.1): a FETCH or
+    /// STORE that met a message another client expunged has still been answered.
+    async fn ok_or_expunged(&mut self, command: &str) -> Result<()> {
+        let (_, _, status) = self.cmd(command).await?;
+        let mut words = status.split_whitespace().skip(1);
+        match (words.next(), words.next()) {
+            (Some("OK"), _) | (Some("NO"), Some("[EXPUNGEISSUED]")) => Ok(()),
+            _ => bail!("{command} → {status}"),
+        }
+    }
+
+    async fn status_messages(&mut self, mailbox: &str) -> Result<u64> {
+        let (out, _) = self.ok(&format!("STATUS \"{mailbox}\" (MESSAGES)")).await?;
+        let text = String::from_utf8_lossy(&out);
+        text.split("MESSAGES ")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|s| s.parse().ok())
+            .context("no MESSAGES in STATUS")
+    }
+}
+
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let line = line
+        .strip_suffix(b"\r\n")
+        .or_else(|| line.strip_suffix(b"\n"))?;
+    let line = line.strip_suffix(b"}")?;
+    let open = line.iter().rposition(|&b| b == b'{')?;
+    std::str::from_utf8(&line[open + 1..])
+        .ok()?
+        .trim_end_matches('+')
+        .parse()
+        .ok()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// "cold=<first> warm=<median of the rest>" (warm is the only one when `v` has one).
+fn cold_warm(v: &[f64]) -> String {
+    let cold = v.first().copied().unwrap_or(0.0);
+    let warm = if v.len() > 1 {
+        median(v[1..].to_vec())
+    } else {
+        cold
+    };
+    format!("cold_ms={cold:.1} warm_ms={warm:.1}")
+}
+
+async fn imap_bench(
+    addr: SocketAddr,
+    user: &str,
+    pass: &str,
+    repeat: usize,
+    headers: usize,
+    mailbox: &str,
+    search: bool,
+) -> Result<()> {
+    let repeat = repeat.max(1);
+    let mut c = Imap::login(addr, user, pass).await?;
+    let mut times = Vec::new();
+    let mut lines = 0;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        c.ok(&format!("SELECT \"{mailbox}\"")).await?;
+        let (_, n) = c.ok("UID FETCH 1:* (UID FLAGS)").await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        lines = n;
+    }
+    println!(
+        "imap select_fetch_flags {} messages={lines}",
+        cold_warm(&times)
+    );
+    if headers > 0 {
+        let mut times = Vec::new();
+        let (mut count, mut bytes) = (0, 0);
+        for _ in 0..repeat {
+            let t = Instant::now();
+            let (out, n) = c
+                .ok(&format!(
+                    "UID FETCH 1:{headers} (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])"
+                ))
+                .await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            (count, bytes) = (n, out.len());
+        }
+        println!(
+            "imap header_fetch {} messages={count} bytes={bytes}",
+            cold_warm(&times)
+        );
+    }
+    if search {
+        let mut times = Vec::new();
+        let mut found = 0;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            let (out, _) = c.ok("SEARCH TEXT \"needle\"").await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            found = String::from_utf8_lossy(&out)
+                .lines()
+                .filter(|l| l.starts_with("* SEARCH"))
+                .map(|l| l.split_whitespace().count().saturating_sub(2))
+                .sum::<usize>();
+        }
+        println!("imap search_text {} found={found}", cold_warm(&times));
+    }
+    let _ = c.cmd("LOGOUT").await;
+    Ok(())
+}
+
+async fn mixed(
+    addr: SocketAddr,
+    user: &str,
+    pass: &str,
+    clients: usize,
+    run_for: Duration,
+) -> Result<()> {
+    let ops = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for id in 0..clients {
+        let (ops, user, pass) = (ops.clone(), user.to_string(), pass.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Imap::login(addr, &user, &pass).await?;
+            let mut i: u64 = 0;
+            while start.elapsed() < run_for {
+                i += 1;
+                let (out, _) = c.ok("SELECT INBOX").await?;
+                let exists = String::from_utf8_lossy(&out)
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("* ")
+                            .and_then(|l| l.strip_suffix(" EXISTS"))
+                            .and_then(|n| n.parse::<u64>().ok())
+                    })
+                    .unwrap_or(0);
+                // Only the mailbox's own messages, never one another client appended
+                // (and may be expunging): those sit above `stable`, at most one per
+                // other client.
+                let stable = exists.saturating_sub(clients as u64).max(1);
+                let pick = |k: u64| 1 + (k * 7919 + id as u64 * 31) % stable;
+                c.ok_or_expunged("FETCH 1:* (FLAGS)").await?;
+                let a = pick(i);
+                c.ok_or_expunged(&format!(
+                    "FETCH {a}:{} (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From Subject Date)])",
+                    (a + 20).min(stable)
+                ))
+                .await?;
+                c.ok_or_expunged(&format!("FETCH {} BODY.PEEK[]", pick(i + 1)))
+                    .await?;
+                c.ok("SEARCH UNSEEN").await?;
+                c.ok_or_expunged(&format!("STORE {} +FLAGS.SILENT (\\Seen)", pick(i + 2)))
+                    .await?;
+                let msg = message(
+                    i,
+                    2048,
+                    "user@example.com",
+                    &format!("{}-{id}", std::process::id()),
+                );
+                c.tag += 1;
+                let tag = format!("a{}", c.tag);
+                c.w.write_all(format!("{tag} APPEND INBOX {{{}+}}\r\n", msg.len()).as_bytes())
+                    .await?;
+                c.w.write_all(&msg).await?;
+                c.w.write_all(b"\r\n").await?;
+                let (_, _, status) = c.read_response(&tag).await?;
+                if !status.contains(" OK") {
+                    bail!("APPEND → {status}");
+                }
+                // RFC 4315 APPENDUID: remove exactly what we appended, whatever the
+                // other clients did meanwhile.
+                let uid = status
+                    .split("APPENDUID ")
+                    .nth(1)
+                    .and_then(|s| s.split_whitespace().nth(1))
+                    .map(|s| s.trim_end_matches(']').to_string())
+                    .context("APPEND without APPENDUID")?;
+                c.ok("UID SEARCH UNSEEN").await?;
+                c.ok(&format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"))
+                    .await?;
+                c.ok(&format!("UID EXPUNGE {uid}")).await?;
+                ops.fetch_add(9, Ordering::Relaxed);
+            }
+            let _ = c.cmd("LOGOUT").await;
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("client task")??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = ops.load(Ordering::Relaxed);
+    println!(
+        "mixed clients={clients} ops={n} seconds={secs:.2} rate={:.1}",
+        n as f64 / secs
+    );
+    Ok(())
+}
+
+async fn idle(
+    addr: SocketAddr,
+    user: &str,
+    pass: &str,
+    conns: usize,
+    hold: Duration,
+) -> Result<()> {
+    let setup = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (setup, user, pass) = (setup.clone(), user.to_string(), pass.to_string());
+        tasks.push(tokio::spawn(async move {
+            let _permit = setup.acquire_owned().await?;
+            let mut c = Imap::login(addr, &user, &pass).await?;
+            c.ok("SELECT INBOX").await?;
+            c.w.write_all(b"i IDLE\r\n").await?;
+            let mut line = String::new();
+            c.r.read_line(&mut line).await?;
+            if !line.starts_with('+') {
+                bail!("IDLE → {line:?}");
+            }
+            anyhow::Ok(c)
+        }));
+    }
+    let mut held = Vec::new();
+    let mut failed = 0;
+    let mut first_error = None;
+    for t in tasks {
+        match t.await.context("idle task")? {
+            Ok(c) => held.push(c),
+            Err(e) => {
+                failed += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        eprintln!("{failed} connections failed; the first: {e:#}");
+    }
+    if held.is_empty() {
+        bail!("no connection reached IDLE");
+    }
+    println!("READY idle={} failed={failed}", held.len());
+    std::io::stdout().flush()?;
+    tokio::time::sleep(hold).await;
+    drop(held);
+    Ok(())
+}
