@@ -536,3 +536,97 @@ async fn too_many_errors_disconnects() {
         .expect("read");
     assert_eq!(n, 0, "the server closed the connection");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_discards_pipelined_commands() {
+    // RFC 3207 §5: commands sent together with STARTTLS, before the handshake, must
+    // not be executed afterwards (the plaintext injection attack).
+    let s = start("").await;
+    let script = r#"
+import os, socket, ssl
+s = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])), timeout=10)
+f = s.makefile('rb')
+assert f.readline().startswith(b'220')
+s.sendall(b'EHLO x\r\n')
+while True:
+    l = f.readline()
+    if l[3:4] == b' ': break
+s.sendall(b'STARTTLS\r\nQUIT\r\n')
+assert f.readline().startswith(b'220'), 'ready for TLS'
+t = ssl._create_unverified_context().wrap_socket(s, server_hostname='mail.example.com')
+tf = t.makefile('rb')
+t.sendall(b'NOOP\r\n')
+first = tf.readline()
+print('first-after-tls', first)
+t.sendall(b'MAIL FROM:<a@example.net>\r\n')
+print('mail-without-ehlo', tf.readline())
+"#;
+    let (ok, out) = python(script, s.mx.port()).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("first-after-tls b'250 2.0.0"),
+        "the pipelined QUIT was discarded (executed, it would answer 221 and close): {out}"
+    );
+    assert!(
+        out.contains("mail-without-ehlo b'503 5.5.1"),
+        "the session starts over after TLS (RFC 3207 §4.2): {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_and_connection_limits() {
+    let s = start("[limits]\nmax_recipients = 2\nmax_connections_per_ip = 2\n").await;
+    let mut c = Client::connect(s.mx).await;
+    c.cmd("EHLO limits").await;
+    c.cmd("MAIL FROM:<a@example.net>").await;
+    assert!(
+        c.cmd("RCPT TO:<alice@example.com>")
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("RCPT TO:<bob@example.com>").await.starts_with("250"));
+    assert!(
+        c.cmd("RCPT TO:<team@example.com>")
+            .await
+            .starts_with("452 4.5.3"),
+        "RFC 5321 §4.5.3.1.10: 452 for too many recipients"
+    );
+    let _second = Client::connect(s.mx).await;
+    let mut third = TcpStream::connect(s.mx).await.expect("connect");
+    let mut buf = String::new();
+    let mut r = BufReader::new(&mut third);
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut buf))
+        .await
+        .expect("reply")
+        .expect("read");
+    assert!(
+        buf.starts_with("421 4.7.0"),
+        "third connection from one address: {buf}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_auth_failures_ban_the_address() {
+    let s = start("[auth]\nmax_failures = 3\nban_seconds = 60\n").await;
+    let mut c = Client::connect(s.submission).await;
+    c.cmd("EHLO guesser").await;
+    // AUTH PLAIN \0alice@example.com\0wrong
+    let bad = "AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n";
+    assert!(c.cmd(bad).await.starts_with("535 5.7.8"));
+    assert!(c.cmd(bad).await.starts_with("535 5.7.8"));
+    let third = c.cmd(bad).await;
+    assert!(third.starts_with("535 5.7.8"), "{third}");
+    assert!(
+        c.reply().await.starts_with("421 4.7.0"),
+        "banned after the third failure"
+    );
+    // A new connection from the banned address is refused at once.
+    let mut again = TcpStream::connect(s.submission).await.expect("connect");
+    let mut line = String::new();
+    let mut r = BufReader::new(&mut again);
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("reply")
+        .expect("read");
+    assert!(line.starts_with("421 4.7.0"), "{line}");
+}
