@@ -9,9 +9,16 @@
 //! ESEARCH (RFC 4731), STATUS=SIZE (RFC 8438), QUOTA with QUOTA=RES-STORAGE
 //! (RFC 9208), APPENDLIMIT (RFC 7889), UTF8=ACCEPT (RFC 6855).
 //!
-//! Parsed but not offered (answered BAD/NO, never advertised): IMAP4rev2-only
-//! behaviour, CONDSTORE/QRESYNC, BINARY, SEARCHRES, SORT/THREAD, COMPRESS, MULTIAPPEND
-//! atomicity, SETQUOTA.
+//! Also IMAP4rev2 (RFC 9051, its behaviour after `ENABLE IMAP4rev2`), CONDSTORE and
+//! QRESYNC (RFC 7162), BINARY (RFC 3516), SEARCHRES (RFC 5182) and MULTIAPPEND
+//! (RFC 3502, stored atomically); see `session/ext.rs`.
+//!
+//! And SORT with THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`,
+//! `cmd/thread.rs`, `cmd/threading.rs`) and COMPRESS=DEFLATE (RFC 4978;
+//! `session/compress.rs`).
+//!
+//! Parsed but not offered (answered BAD/NO, never advertised): SORT=DISPLAY
+//! (RFC 5957), SETQUOTA.
 //!
 //! Layers:
 //! - [`proto`]: the pure protocol (receiver, command parser, response writers).

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use argon2::Argon2;
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Result, StoreError};
@@ -391,13 +391,140 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| StoreError::Invalid(format!("hashing the password: {e}")))
 }
 
-/// Checks `password` against a PHC hash string.
+/// Checks `password` against a PHC hash string, on the verifier pool.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).ok().is_some_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
+    verifier().verify(hash, password)
+}
+
+thread_local! {
+    /// The argon2 memory of this verifier thread: allocated once, at the size the
+    /// hashes ask for, and reused by every verification on the thread.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hashes larger than this memory cost (KiB) are refused rather than allocated for.
+const MAX_M_COST_KIB: usize = 1024 * 1024;
+
+/// Checks a password on the calling thread (what the pool's threads run), hashing into
+/// the thread's reused memory (`hash_password_into_with_memory`) instead of letting
+/// argon2 allocate and free its memory cost per call: freeing 19 MiB makes glibc raise
+/// its mmap threshold and keep such blocks in its heaps, which is what made every
+/// login cost resident memory.
+fn verify_here(hash: &str, password: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let Ok(algorithm) = parsed.algorithm.as_str().parse::<argon2::Algorithm>() else {
+        return false;
+    };
+    let version = match parsed.version {
+        Some(v) => match argon2::Version::try_from(v) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+        None => argon2::Version::default(),
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let need = params.block_count();
+    if need > MAX_M_COST_KIB {
+        return false;
+    }
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let hashed = BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < need {
+            blocks.resize(need, argon2::Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt.as_ref(),
+                &mut out,
+                &mut blocks[..need],
+            )
             .is_ok()
-    })
+    });
+    // Constant time: every byte is compared whatever the first difference.
+    hashed
+        && out.len() == expected.len()
+        && out
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Password verification runs on a few dedicated threads (one per core), never on
+/// whatever thread a session happens to be on.
+///
+/// Why: an argon2id verification allocates its memory cost (19 MiB with the default
+/// parameters). Run from tokio's blocking pool, hundreds of concurrent logins spread
+/// those allocations over hundreds of threads and the allocator's per-thread arenas
+/// keep them: 1 000 IMAP logins left 5 GiB resident. On a fixed pool the memory is
+/// bounded by the pool's size whatever the number of logins, and a login flood is
+/// queued instead of taking every core.
+struct Verifier {
+    jobs: std::sync::mpsc::Sender<VerifyJob>,
+}
+
+struct VerifyJob {
+    hash: String,
+    password: String,
+    reply: std::sync::mpsc::SyncSender<bool>,
+}
+
+impl Verifier {
+    fn start() -> Verifier {
+        let (jobs, rx) = std::sync::mpsc::channel::<VerifyJob>();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking a job, never while hashing.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let ok = verify_here(&job.hash, &job.password);
+                        let _ = job.reply.send(ok);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password verifier thread");
+            }
+        }
+        Verifier { jobs }
+    }
+
+    /// Blocks until the pool has checked the password (false if the pool is gone).
+    fn verify(&self, hash: &str, password: &str) -> bool {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let job = VerifyJob {
+            hash: hash.to_string(),
+            password: password.to_string(),
+            reply,
+        };
+        if self.jobs.send(job).is_err() {
+            return false;
+        }
+        answer.recv().unwrap_or(false)
+    }
+}
+
+fn verifier() -> &'static Verifier {
+    static POOL: std::sync::OnceLock<Verifier> = std::sync::OnceLock::new();
+    POOL.get_or_init(Verifier::start)
 }
 
 #[cfg(test)]

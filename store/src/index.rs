@@ -265,3 +265,19 @@ pub fn users(conn: &Connection) -> Result<Vec<String>> {
     let rows = st.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The lowest MODSEQ any message row or expunged row of `mailbox` has, or None for
+/// neither. The expunged log (RFC 7162 §3.2.5.2) is complete for every MODSEQ at or
+/// above this value minus one: a rebuilt index gives every row a MODSEQ above all
+/// those handed out before (the reservation in `mailyard-state`), and losing the log
+/// only happens with a rebuild. A client that knew the mailbox at a lower MODSEQ
+/// needs the full known-UIDs comparison instead.
+pub fn modseq_floor(conn: &Connection, mailbox: MailboxId) -> Result<Option<u64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT MIN(m) FROM (SELECT MIN(modseq) AS m FROM message WHERE mailbox_id = ?1
+                             UNION ALL
+                             SELECT MIN(modseq) FROM expunged WHERE mailbox_id = ?1)",
+    )?;
+    let v: Option<i64> = st.query_row([mailbox.0], |r| r.get(0))?;
+    Ok(v.map(|m| m.max(0) as u64))
+}

@@ -553,3 +553,37 @@ impl Store {
 fn unexpected(o: Outcome) -> StoreError {
     StoreError::Invalid(format!("internal: unexpected writer outcome {o:?}"))
 }
+
+impl Store {
+    /// RFC 3502 MULTIAPPEND: several messages (data, flags, optional INTERNALDATE)
+    /// into one mailbox, atomically: every message is staged first, then one writer
+    /// request delivers them all in one SAVEPOINT, so either all are stored (their
+    /// `Delivered`, in order, with ascending UIDs) or none is.
+    pub async fn append_many(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        messages: Vec<(Vec<u8>, FlagSet, Option<i64>)>,
+    ) -> Result<Vec<Delivered>> {
+        let name = writer::normalize_name(mailbox)?;
+        let mut ops = Vec::with_capacity(messages.len());
+        for (data, flags, date) in messages {
+            match self
+                .stage(data, vec![(user.clone(), name.clone())], flags, date)
+                .await
+            {
+                Ok(op) => ops.push(op),
+                Err(e) => {
+                    for op in &ops {
+                        let _ = std::fs::remove_file(&op.tmp);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        match self.submit(Op::DeliverMany(ops)).await? {
+            Outcome::Delivered(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+}

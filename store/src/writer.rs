@@ -160,6 +160,10 @@ pub enum Op {
         /// Subscribe (true) or unsubscribe.
         on: bool,
     },
+    /// RFC 3502 MULTIAPPEND: several messages delivered in one request, so in one
+    /// SAVEPOINT: all of them or none (a failing one rolls the others back and their
+    /// files are removed again). Answered with one `Delivered` per message, in order.
+    DeliverMany(Vec<DeliverOp>),
 }
 
 /// What a request produced.
@@ -569,6 +573,24 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
         }
         Op::Subscribe { user, name, on } => {
             subscribe(conn, data_dir, &user, &name, on).map(|()| Outcome::Done)
+        }
+        Op::DeliverMany(ops) => {
+            let mut out = Vec::with_capacity(ops.len());
+            let mut ops = ops.into_iter();
+            while let Some(d) = ops.next() {
+                let tmp = d.tmp.clone();
+                match deliver(conn, data_dir, fx, d) {
+                    Ok(v) => out.extend(v),
+                    Err(e) => {
+                        // The staged files of a failed request are garbage; they go
+                        // with the batch's other tmp files after the commit.
+                        fx.tmp_done.push(tmp);
+                        fx.tmp_done.extend(ops.map(|d| d.tmp));
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(Outcome::Delivered(out))
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Commands valid in any state (RFC 9051 §6.1) and the small session-wide ones:
-//! CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE.
+//! CAPABILITY, NOOP, LOGOUT, ID, NAMESPACE (ENABLE is in `enable.rs`).
 
 use crate::proto::response::{ResponseCode, Status, write_string};
 use crate::session::state::State;
@@ -55,27 +55,6 @@ impl Session {
         out.extend_from_slice(b")\r\n");
         self.wbuf.extend_from_slice(&out);
         Done::ok("ID completed")
-    }
-
-    /// ENABLE: only UTF8=ACCEPT can be enabled (the one ENABLE-able extension we
-    /// implement); the rest are ignored as RFC 5161 §3.1 says. Authenticated state.
-    /// RFC 5161 §3.1, RFC 6855 §3.
-    pub(crate) fn handle_enable(&mut self, capabilities: Vec<String>) -> Done {
-        let mut enabled = Vec::new();
-        for cap in capabilities {
-            if cap == "UTF8=ACCEPT" && !self.utf8 {
-                self.utf8 = true;
-                enabled.push(cap);
-            }
-        }
-        let mut out = b"* ENABLED".to_vec();
-        for cap in &enabled {
-            out.push(b' ');
-            out.extend_from_slice(cap.as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        self.wbuf.extend_from_slice(&out);
-        Done::ok("ENABLE completed")
     }
 
     /// NAMESPACE: one personal namespace, prefix "" and separator ".". Authenticated

@@ -1,7 +1,8 @@
 //! APPEND (RFC 9051 §6.3.12; LITERAL+ RFC 7888; APPENDUID RFC 4315 §3; APPENDLIMIT
-//! RFC 7889; UTF8 append-data RFC 6855 §4).
+//! RFC 7889; UTF8 append-data RFC 6855 §4; literal8 RFC 3516 §4.4; several messages,
+//! atomically, MULTIAPPEND RFC 3502).
 
-use mailyard_store::{StoreError, Uid};
+use mailyard_store::{FlagSet, StoreError};
 
 use crate::cmd::to_flag_set;
 use crate::proto::command::AppendMessage;
@@ -10,11 +11,13 @@ use crate::proto::sequence::SequenceSet;
 use crate::session::{Done, Session, store_error};
 
 impl Session {
-    /// APPEND mailbox [(flags)] ["date-time"] literal: stores the message durably
-    /// before answering OK [APPENDUID uidvalidity uid]. A missing mailbox is
-    /// NO [TRYCREATE]; a message over the quota NO [OVERQUOTA]; over APPENDLIMIT the
-    /// receiver already refused the literal (TOOBIG). Authenticated and selected
-    /// states. RFC 9051 §6.3.12.
+    /// APPEND mailbox 1*([(flags)] ["date-time"] literal): stores every message
+    /// durably, all or none (RFC 3502 §6.3.11: one failing message fails the
+    /// command and nothing is stored), before answering OK [APPENDUID uidvalidity
+    /// uid-set]. A message may be a literal8 `~{n}` holding any octet (RFC 3516
+    /// §4.4). A missing mailbox is NO [TRYCREATE]; over the quota NO [OVERQUOTA]; an
+    /// empty message NO; over APPENDLIMIT the receiver already refused the literal
+    /// (TOOBIG). Authenticated and selected states. RFC 9051 §6.3.12, RFC 3502.
     pub(crate) async fn handle_append(
         &mut self,
         mailbox: String,
@@ -28,8 +31,9 @@ impl Session {
             Err(done) => return done,
         };
         let limit = self.ctx.config.limits.message_size;
-        let mut uids: Vec<u32> = Vec::new();
-        let mut validity = 0;
+        // Everything that can be refused is checked before anything is stored.
+        let mut batch: Vec<(Vec<u8>, FlagSet, Option<i64>)> = Vec::with_capacity(messages.len());
+        let mut total: u64 = 0;
         for m in messages {
             if m.data.is_empty() {
                 return Done::no(Some(ResponseCode::Cannot), "Empty message");
@@ -41,28 +45,29 @@ impl Session {
                 Ok(f) => f,
                 Err(done) => return done,
             };
-            if let Some(done) = self.over_quota(&user, m.data.len() as u64).await {
-                return done;
-            }
-            let date = m.date.map(|d| d.unix_timestamp());
-            match self.store().append(&user, &name, m.data, flags, date).await {
-                Ok(d) => {
-                    validity = d.uidvalidity.0;
-                    let Uid(u) = d.uid;
-                    uids.push(u);
-                }
-                Err(StoreError::NoMailbox(_)) => {
-                    return Done::no(Some(ResponseCode::TryCreate), "No such mailbox");
-                }
-                Err(e) => return store_error(e),
-            }
+            total = total.saturating_add(m.data.len() as u64);
+            batch.push((m.data, flags, m.date.map(|d| d.unix_timestamp())));
         }
-        Done::ok_code(
-            ResponseCode::AppendUid {
-                uid_validity: validity,
-                uids: SequenceSet::from_sorted(uids),
-            },
-            "APPEND completed",
-        )
+        if let Some(done) = self.over_quota(&user, total).await {
+            return done;
+        }
+        match self.store().append_many(&user, &name, batch).await {
+            Ok(delivered) => {
+                let validity = delivered.first().map_or(0, |d| d.uidvalidity.0);
+                let mut uids: Vec<u32> = delivered.iter().map(|d| d.uid.0).collect();
+                uids.sort_unstable();
+                Done::ok_code(
+                    ResponseCode::AppendUid {
+                        uid_validity: validity,
+                        uids: SequenceSet::from_sorted(uids),
+                    },
+                    "APPEND completed",
+                )
+            }
+            Err(StoreError::NoMailbox(_)) => {
+                Done::no(Some(ResponseCode::TryCreate), "No such mailbox")
+            }
+            Err(e) => store_error(e),
+        }
     }
 }

@@ -20,9 +20,6 @@ impl Session {
         mailbox: String,
         remove: bool,
     ) -> Result<Done, End> {
-        let Sequence::Set(set) = sequence else {
-            return Ok(Done::bad("$ (SEARCHRES) is not supported"));
-        };
         let Some(user) = self.user() else {
             return Ok(Done::bad("Not logged in"));
         };
@@ -33,6 +30,8 @@ impl Session {
         let Some(view) = self.view() else {
             return Ok(Done::bad("No mailbox selected"));
         };
+        // RFC 5182 §2.1: `$` is the saved search result.
+        let set = self.ext.resolve(&sequence, view, uid);
         if remove && view.read_only {
             return Ok(Done::no(
                 Some(ResponseCode::ReadOnly),

@@ -1,9 +1,16 @@
-//! FETCH / UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 3501 §6.4.5 for the RFC822 items).
+//! FETCH / UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 3501 §6.4.5 for the RFC822 items;
+//! BINARY RFC 3516 §4.2; MODSEQ, CHANGEDSINCE and VANISHED RFC 7162 §3.1.4, §3.2.6).
 //!
 //! Items answered from the session's view (no I/O): FLAGS, UID, INTERNALDATE,
 //! RFC822.SIZE, MODSEQ. From the index summary: ENVELOPE, BODY, BODYSTRUCTURE. From
 //! the message file, bytes exactly as stored: RFC822, RFC822.HEADER, RFC822.TEXT and
-//! BODY[section]<partial> / BODY.PEEK (located by `section.rs`).
+//! BODY[section]<partial> / BODY.PEEK (located by `section.rs`); decoded:
+//! BINARY[part]<partial> and BINARY.SIZE[part] (`binary.rs`), as a literal8 when the
+//! decoded data holds a NUL (RFC 3516 §4.3).
+//!
+//! Once CONDSTORE is on, every FETCH response with FLAGS also carries MODSEQ
+//! (RFC 7162 §3.1.4.1); once IMAP4rev2 is on, `\Recent` is never sent (RFC 9051
+//! Appendix E).
 //!
 //! Messages are processed in chunks; output is flushed every ~64 KiB, so
 //! `UID FETCH 1:* (FLAGS)` on 100 000 messages streams from memory. Body fetches
@@ -14,14 +21,16 @@ use std::io::Write as _;
 use mailyard_store::summary::Summary;
 use mailyard_store::{FlagMode, FlagSet, Flags, MessageInfo, Uid};
 
+use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
 use crate::cmd::section::{apply_partial, section_bytes, split_message};
 use crate::proto::fetch::{FetchAttribute, FetchModifiers};
-use crate::proto::response::{write_flag_list, write_literal};
+use crate::proto::response::{ResponseCode, write_flag_list, write_literal, write_literal8};
 use crate::proto::sequence::Sequence;
+use crate::session::ext::Extensions;
 use crate::session::state::State;
 use crate::session::view::Msg;
-use crate::session::{Done, End, Session};
+use crate::session::{Done, End, Session, store_error};
 
 /// Messages loaded from the index and disk per round.
 const CHUNK: usize = 128;
@@ -31,9 +40,29 @@ const VIEW_CHUNK: usize = 4096;
 const EMPTY_ENVELOPE: &str = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
 const EMPTY_BODY: &str = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)";
 
-/// `(\Seen \Recent $label1)` for one message.
-pub(crate) fn write_flags(out: &mut Vec<u8>, m: &Msg) {
-    write_flag_list(out, &from_flag_set(m.flags(), m.recent));
+/// `(\Seen \Recent $label1)` for one message; no `\Recent` once IMAP4rev2 is
+/// enabled (RFC 9051 Appendix E).
+pub(crate) fn write_flags(out: &mut Vec<u8>, m: &Msg, ext: &Extensions) {
+    write_flag_list(out, &from_flag_set(m.flags(), m.recent && !ext.rev2));
+}
+
+/// `FLAGS (…)` and, once CONDSTORE is on, ` MODSEQ (n)` (RFC 7162 §3.1.4.1: every
+/// FETCH response with FLAGS carries MODSEQ).
+pub(crate) fn write_flags_modseq(out: &mut Vec<u8>, m: &Msg, ext: &Extensions) {
+    out.extend_from_slice(b"FLAGS ");
+    write_flags(out, m, ext);
+    if ext.condstore {
+        let _ = write!(out, " MODSEQ ({})", m.info.modseq.0);
+    }
+}
+
+/// An unsolicited flag update: `* seq FETCH (UID u FLAGS (…) [MODSEQ (n)])`
+/// (RFC 9051 §7.5.2, RFC 7162 §3.1.4.1, §3.2.4: UID is included so that QRESYNC
+/// clients can use it).
+pub(crate) fn write_flags_update(out: &mut Vec<u8>, seq: usize, m: &Msg, ext: &Extensions) {
+    let _ = write!(out, "* {seq} FETCH (UID {} ", m.uid.0);
+    write_flags_modseq(out, m, ext);
+    out.extend_from_slice(b")\r\n");
 }
 
 /// What one message needs loaded.
@@ -56,7 +85,43 @@ fn needs_file(a: &FetchAttribute) -> bool {
             | FetchAttribute::Rfc822Header
             | FetchAttribute::Rfc822Text
             | FetchAttribute::BodySection { .. }
+            | FetchAttribute::Binary { .. }
+            | FetchAttribute::BinarySize { .. }
     )
+}
+
+fn is_binary(a: &FetchAttribute) -> bool {
+    matches!(
+        a,
+        FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. }
+    )
+}
+
+/// The decoded parts one message's BINARY items need, by part number; `Err` when
+/// one has an unknown Content-Transfer-Encoding (RFC 3516 §4.3).
+type Decoded = Vec<(Vec<u32>, Option<Vec<u8>>)>;
+
+fn decode_binary(raw: &[u8], attributes: &[FetchAttribute]) -> Result<Decoded, UnknownCte> {
+    let mut out: Decoded = Vec::new();
+    for a in attributes {
+        let part = match a {
+            FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => part,
+            _ => continue,
+        };
+        if out.iter().any(|(p, _)| p == part) {
+            continue;
+        }
+        let data = binary_part(raw, part).transpose()?;
+        out.push((part.clone(), data));
+    }
+    Ok(out)
+}
+
+fn part_wire(part: &[u32]) -> String {
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Whether fetching `a` sets `\Seen` (RFC 9051 §6.4.5: BODY[…] without PEEK,
@@ -67,11 +132,19 @@ fn sets_seen(a: &FetchAttribute) -> bool {
         FetchAttribute::Rfc822
             | FetchAttribute::Rfc822Text
             | FetchAttribute::BodySection { peek: false, .. }
+            | FetchAttribute::Binary { peek: false, .. }
     )
 }
 
 /// Writes one item of a FETCH response (without the separating space).
-fn write_item(out: &mut Vec<u8>, a: &FetchAttribute, m: &Msg, loaded: Option<&Loaded>) {
+fn write_item(
+    out: &mut Vec<u8>,
+    a: &FetchAttribute,
+    m: &Msg,
+    loaded: Option<&Loaded>,
+    decoded: &Decoded,
+    ext: &Extensions,
+) {
     let raw = loaded.and_then(|l| l.raw.as_deref());
     let summary = loaded.and_then(|l| l.summary.as_ref());
     let literal = |out: &mut Vec<u8>, data: Option<&[u8]>| match data {
@@ -81,7 +154,7 @@ fn write_item(out: &mut Vec<u8>, a: &FetchAttribute, m: &Msg, loaded: Option<&Lo
     match a {
         FetchAttribute::Flags => {
             out.extend_from_slice(b"FLAGS ");
-            write_flags(out, m);
+            write_flags(out, m, ext);
         }
         FetchAttribute::Uid => {
             let _ = write!(out, "UID {}", m.uid.0);
@@ -150,15 +223,47 @@ fn write_item(out: &mut Vec<u8>, a: &FetchAttribute, m: &Msg, loaded: Option<&Lo
                 None => out.extend_from_slice(b"NIL"),
             }
         }
-        // Refused before any output (BINARY is not advertised).
-        FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. } => {
-            out.extend_from_slice(b"NIL");
+        FetchAttribute::Binary { part, partial, .. } => {
+            let _ = write!(out, "BINARY[{}]", part_wire(part));
+            if let Some(p) = partial {
+                let _ = write!(out, "<{}>", p.start);
+            }
+            out.push(b' ');
+            match decoded
+                .iter()
+                .find(|(p, _)| p == part)
+                .and_then(|(_, d)| d.as_deref())
+            {
+                Some(d) => {
+                    let d = apply_partial(d, *partial);
+                    if d.contains(&0) {
+                        write_literal8(out, d);
+                    } else {
+                        write_literal(out, d);
+                    }
+                }
+                None => out.extend_from_slice(b"NIL"),
+            }
+        }
+        FetchAttribute::BinarySize { part } => {
+            let size = decoded
+                .iter()
+                .find(|(p, _)| p == part)
+                .and_then(|(_, d)| d.as_ref())
+                .map_or(0, Vec::len);
+            let _ = write!(out, "BINARY.SIZE[{}] {size}", part_wire(part));
         }
     }
 }
 
 impl Session {
-    /// FETCH / UID FETCH seq-set items. Selected state. RFC 9051 §6.4.5, §6.4.9.
+    /// FETCH / UID FETCH seq-set items [(CHANGEDSINCE n [VANISHED])]. `$` is the
+    /// saved search result (RFC 5182). CHANGEDSINCE keeps the messages whose MODSEQ
+    /// is above n and adds MODSEQ (RFC 7162 §3.1.4.1); VANISHED (UID FETCH, QRESYNC
+    /// on) first reports the UIDs of the set expunged since n as
+    /// `* VANISHED (EARLIER)` (RFC 7162 §3.2.6). A part with an unknown
+    /// Content-Transfer-Encoding makes BINARY answer NO [UNKNOWN-CTE] (RFC 3516
+    /// §4.3). Selected state. RFC 9051 §6.4.5, §6.4.9.
     pub(crate) async fn handle_fetch(
         &mut self,
         uid: bool,
@@ -166,19 +271,9 @@ impl Session {
         mut attributes: Vec<FetchAttribute>,
         modifiers: FetchModifiers,
     ) -> Result<Done, End> {
-        let Sequence::Set(set) = sequence else {
-            return Ok(Done::bad("$ (SEARCHRES) is not supported"));
-        };
-        if modifiers.changed_since.is_some() || modifiers.vanished {
-            return Ok(Done::bad("CONDSTORE is not supported"));
-        }
-        if attributes.iter().any(|a| {
-            matches!(
-                a,
-                FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. }
-            )
-        }) {
-            return Ok(Done::bad("BINARY is not supported"));
+        if modifiers.vanished && !self.ext.qresync {
+            // RFC 7162 §3.2.6: VANISHED needs ENABLE QRESYNC.
+            return Ok(Done::bad("VANISHED needs ENABLE QRESYNC"));
         }
         let Some(user) = self.user() else {
             return Ok(Done::bad("Not logged in"));
@@ -186,6 +281,7 @@ impl Session {
         let Some(view) = self.view() else {
             return Ok(Done::bad("No mailbox selected"));
         };
+        let set = self.ext.resolve(&sequence, view, uid);
         if !uid
             && set
                 .max_explicit()
@@ -193,15 +289,57 @@ impl Session {
         {
             return Ok(Done::bad("Invalid message sequence number"));
         }
+        // RFC 7162 §3.1: FETCH MODSEQ and CHANGEDSINCE are CONDSTORE-enabling.
+        if modifiers.changed_since.is_some() || attributes.contains(&FetchAttribute::ModSeq) {
+            self.ext.condstore = true;
+        }
         if uid && !attributes.contains(&FetchAttribute::Uid) {
             attributes.insert(0, FetchAttribute::Uid);
         }
-        let indices = view.resolve(&set, uid);
+        let wants_modseq = (self.ext.condstore && attributes.contains(&FetchAttribute::Flags))
+            || modifiers.changed_since.is_some();
+        if wants_modseq && !attributes.contains(&FetchAttribute::ModSeq) {
+            attributes.push(FetchAttribute::ModSeq);
+        }
+        let Some(view) = self.view() else {
+            return Ok(Done::bad("No mailbox selected"));
+        };
+        let mut indices = view.resolve(&set, uid);
+        if let Some(since) = modifiers.changed_since {
+            indices.retain(|&i| view.msgs.get(i).is_some_and(|m| m.info.modseq.0 > since));
+        }
+        if let (true, Some(since)) = (modifiers.vanished, modifiers.changed_since) {
+            // UIDs of the set: `*` is the largest UID ever assigned here.
+            let top = view.uidnext.saturating_sub(1).max(view.max_uid());
+            let known = set.ranges(top);
+            let present: Vec<u32> = view
+                .msgs
+                .iter()
+                .filter(|m| !m.expunged)
+                .map(|m| m.uid.0)
+                .collect();
+            let (store, id, uidnext) = (self.store().clone(), view.id, view.uidnext);
+            let gone = tokio::task::spawn_blocking(move || {
+                crate::cmd::vanished::vanished_since(
+                    &store, id, since, &known, &present, uidnext, 0,
+                )
+            })
+            .await;
+            match gone {
+                Ok(Ok(set)) => crate::cmd::expunge::write_vanished_set(&mut self.wbuf, true, &set),
+                Ok(Err(e)) => return Ok(store_error(e)),
+                Err(_) => return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+            }
+        }
+        let Some(view) = self.view() else {
+            return Ok(Done::bad("No mailbox selected"));
+        };
         let mailbox_id = view.id;
         let mailbox_name = view.name.clone();
         let mark_seen = !view.read_only && attributes.iter().any(sets_seen);
         let want_summary = attributes.iter().any(needs_summary);
         let want_file = attributes.iter().any(needs_file);
+        let want_binary = attributes.iter().any(is_binary);
         let want_flags = attributes.contains(&FetchAttribute::Flags);
         let chunk_size = if want_summary || want_file {
             CHUNK
@@ -209,6 +347,7 @@ impl Session {
             VIEW_CHUNK
         };
         let mut missing = false;
+        let mut unknown_cte = false;
         for chunk in indices.chunks(chunk_size) {
             // \Seen first, so the response carries the new flags.
             let mut newly_seen: Vec<Uid> = Vec::new();
@@ -297,6 +436,7 @@ impl Session {
             let State::Selected { view, .. } = &self.state else {
                 break;
             };
+            let ext = &self.ext;
             let out = &mut self.wbuf;
             for (k, &i) in chunk.iter().enumerate() {
                 let Some(m) = view.msgs.get(i) else { continue };
@@ -304,6 +444,17 @@ impl Session {
                 if want_file && l.is_some_and(|l| l.raw.is_none()) {
                     missing = true;
                 }
+                let decoded = match l.and_then(|l| l.raw.as_deref()) {
+                    Some(raw) if want_binary => match decode_binary(raw, &attributes) {
+                        Ok(d) => d,
+                        Err(UnknownCte) => {
+                            // RFC 3516 §4.3: no data for this message; NO at the end.
+                            unknown_cte = true;
+                            continue;
+                        }
+                    },
+                    _ => Vec::new(),
+                };
                 let _ = write!(out, "* {} FETCH (", i + 1);
                 let mut first = true;
                 for a in &attributes {
@@ -311,19 +462,28 @@ impl Session {
                         out.push(b' ');
                     }
                     first = false;
-                    write_item(out, a, m, l);
+                    write_item(out, a, m, l, &decoded, ext);
                 }
                 if !want_flags && newly_seen.contains(&m.uid) {
                     out.extend_from_slice(b" FLAGS ");
-                    write_flags(out, m);
+                    write_flags(out, m, ext);
+                    if ext.condstore && !attributes.contains(&FetchAttribute::ModSeq) {
+                        let _ = write!(out, " MODSEQ ({})", m.info.modseq.0);
+                    }
                 }
                 out.extend_from_slice(b")\r\n");
             }
             self.maybe_flush().await?;
         }
+        if unknown_cte {
+            return Ok(Done::no(
+                Some(ResponseCode::UnknownCte),
+                "Cannot decode a part's Content-Transfer-Encoding",
+            ));
+        }
         if missing {
             return Ok(Done::no(
-                Some(crate::proto::response::ResponseCode::ExpungeIssued),
+                Some(ResponseCode::ExpungeIssued),
                 "Some messages were expunged",
             ));
         }

@@ -12,8 +12,11 @@
 mod any;
 mod append;
 mod auth;
+mod binary;
+mod capability;
 mod copy;
-mod expunge;
+mod enable;
+pub(crate) mod expunge;
 pub(crate) mod fetch;
 mod idle;
 mod list;
@@ -22,8 +25,12 @@ mod quota;
 mod search;
 pub(crate) mod section;
 mod select;
+mod sort;
 mod status;
 mod store;
+mod thread;
+mod threading;
+mod vanished;
 
 use mailyard_store::mailbox_name;
 use mailyard_store::{Address, FlagSet, Flags};

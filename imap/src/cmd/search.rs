@@ -1,5 +1,6 @@
 //! SEARCH / UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH result
-//! options MIN MAX ALL COUNT (RFC 4731 §3.1).
+//! options MIN MAX ALL COUNT (RFC 4731 §3.1), SAVE and `$` (SEARCHRES, RFC 5182)
+//! and MODSEQ (RFC 7162 §3.1.5).
 //!
 //! The whole key tree is evaluated per message: flags, sizes, UIDs, sequence numbers
 //! and internal dates from the view; sent dates and the address/subject fields from
@@ -12,7 +13,7 @@ use std::io::Write as _;
 
 use mail_parser::{HeaderValue, Message, MessageParser, PartType};
 use mailyard_store::summary::Summary;
-use mailyard_store::{Address, Flags, MailboxId, MessageInfo, Store};
+use mailyard_store::{Address, Flags, MailboxId, MessageInfo, Store, Uid};
 
 use crate::cmd::section::split_message;
 use crate::proto::response::{ResponseCode, write_string};
@@ -248,8 +249,8 @@ impl<'a> Lazy<'a> {
             }
             SearchKey::Uid(Sequence::Set(set)) => set.contains(info.uid.0, self.env.max_uid),
             SearchKey::Sequence(Sequence::Set(set)) => set.contains(self.c.seq, self.env.max_seq),
-            // Refused before evaluation.
-            SearchKey::Uid(Sequence::Saved) | SearchKey::Sequence(Sequence::Saved) => false,
+            // `$` is substituted before evaluation (`Extensions::resolve_key`).
+            SearchKey::Uid(_) | SearchKey::Sequence(_) => false,
             SearchKey::Not(k) => !self.matches(k),
             SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
             SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),
@@ -294,20 +295,45 @@ fn written_date(envelope: &str) -> Option<i64> {
     })
 }
 
-fn uses_saved(key: &SearchKey) -> bool {
+/// Whether the program has a MODSEQ key (RFC 7162 §3.1.5: the result then carries
+/// the highest MODSEQ of the matches).
+fn uses_modseq(key: &SearchKey) -> bool {
     match key {
-        SearchKey::Uid(Sequence::Saved) | SearchKey::Sequence(Sequence::Saved) => true,
-        SearchKey::Not(k) => uses_saved(k),
-        SearchKey::Or(a, b) => uses_saved(a) || uses_saved(b),
-        SearchKey::And(keys) => keys.iter().any(uses_saved),
+        SearchKey::ModSeq { .. } => true,
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
         _ => false,
     }
 }
 
+/// RFC 5182 §2.1: what SAVE keeps: the MIN and/or MAX match when only those are
+/// requested beside SAVE, else every match. `found` is ascending.
+fn saved_part(found: &[(u32, Uid, u64)], opts: &[SearchReturn]) -> Vec<Uid> {
+    let min = opts.contains(&SearchReturn::Min);
+    let max = opts.contains(&SearchReturn::Max);
+    let all = opts.contains(&SearchReturn::All) || opts.contains(&SearchReturn::Count);
+    if all || !(min || max) {
+        return found.iter().map(|f| f.1).collect();
+    }
+    let mut out = Vec::new();
+    if min && let Some(f) = found.first() {
+        out.push(f.1);
+    }
+    if max && let Some(f) = found.last() {
+        out.push(f.1);
+    }
+    out
+}
+
 impl Session {
-    /// SEARCH / UID SEARCH [RETURN (…)] [CHARSET c] keys: classic `* SEARCH n…` or,
-    /// with RETURN, `* ESEARCH (TAG "t") [UID] MIN MAX COUNT ALL`. Charsets UTF-8 and
-    /// US-ASCII; others NO [BADCHARSET]. Selected state. RFC 9051 §6.4.4, RFC 4731.
+    /// SEARCH / UID SEARCH [RETURN (…)] [CHARSET c] keys: classic `* SEARCH n…`
+    /// (with `(MODSEQ n)` when the program has a MODSEQ key, RFC 7162 §3.1.5) or,
+    /// with RETURN or after ENABLE IMAP4rev2 (RFC 9051 §6.4.4, where no RETURN means
+    /// ALL), `* ESEARCH (TAG "t") [UID] MIN MAX COUNT ALL [MODSEQ n]`. RETURN (SAVE)
+    /// keeps the result for `$` (RFC 5182 §2.1; alone, it sends no ESEARCH); `$` in
+    /// the program is that result. Charsets UTF-8 and US-ASCII; others NO
+    /// [BADCHARSET]. Selected state. RFC 9051 §6.4.4, RFC 4731, RFC 5182.
     pub(crate) async fn handle_search(
         &mut self,
         tag: &str,
@@ -316,10 +342,17 @@ impl Session {
         charset: Option<String>,
         criteria: SearchKey,
     ) -> Result<Done, End> {
+        let save = ret
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Save));
         if let Some(cs) = &charset
             && !cs.eq_ignore_ascii_case("UTF-8")
             && !cs.eq_ignore_ascii_case("US-ASCII")
         {
+            if save {
+                // RFC 5182 §2.4: a failed saving SEARCH empties `$`.
+                self.ext.saved.clear();
+            }
             return Ok(Done::no(
                 Some(ResponseCode::BadCharset(vec![
                     "UTF-8".into(),
@@ -328,12 +361,10 @@ impl Session {
                 "Unsupported charset",
             ));
         }
-        if uses_saved(&criteria)
-            || ret
-                .as_ref()
-                .is_some_and(|r| r.contains(&SearchReturn::Save))
-        {
-            return Ok(Done::bad("SEARCHRES ($, SAVE) is not supported"));
+        let want_modseq = uses_modseq(&criteria);
+        if want_modseq {
+            // RFC 7162 §3.1: SEARCH MODSEQ is CONDSTORE-enabling.
+            self.ext.condstore = true;
         }
         let Some(user) = self.user() else {
             return Ok(Done::bad("Not logged in"));
@@ -341,6 +372,7 @@ impl Session {
         let Some(view) = self.view() else {
             return Ok(Done::bad("No mailbox selected"));
         };
+        let criteria = self.ext.resolve_key(criteria, view);
         let candidates: Vec<Candidate> = view
             .msgs
             .iter()
@@ -374,60 +406,185 @@ impl Session {
                     }
                     .matches(&criteria)
                 })
-                .map(|c| if uid { c.info.uid.0 } else { c.seq })
-                .collect::<Vec<u32>>()
+                .map(|c| {
+                    let n = if uid { c.info.uid.0 } else { c.seq };
+                    (n, c.info.uid, c.info.modseq.0)
+                })
+                .collect::<Vec<(u32, Uid, u64)>>()
         })
         .await;
         let mut found = match found {
             Ok(f) => f,
-            Err(_) => return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+            Err(_) => {
+                if save {
+                    self.ext.saved.clear();
+                }
+                return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
+            }
         };
         found.sort_unstable();
+        let highest = found.iter().map(|f| f.2).max();
+        let numbers: Vec<u32> = found.iter().map(|f| f.0).collect();
+        let ret = match ret {
+            Some(r) => Some(r),
+            None if self.ext.rev2 => Some(vec![SearchReturn::All]),
+            None => None,
+        };
         let mut out = Vec::new();
         match ret {
             None => {
                 out.extend_from_slice(b"* SEARCH");
-                for n in &found {
+                for n in &numbers {
                     let _ = write!(out, " {n}");
+                }
+                if want_modseq && let Some(h) = highest {
+                    let _ = write!(out, " (MODSEQ {h})");
                 }
                 out.extend_from_slice(b"\r\n");
             }
             Some(opts) => {
-                out.extend_from_slice(b"* ESEARCH (TAG ");
-                write_string(&mut out, tag.as_bytes(), false);
-                out.push(b')');
-                if uid {
-                    out.extend_from_slice(b" UID");
+                if save {
+                    self.ext.save(saved_part(&found, &opts));
                 }
-                for opt in &opts {
-                    match opt {
-                        SearchReturn::Min => {
-                            if let Some(n) = found.first() {
-                                let _ = write!(out, " MIN {n}");
-                            }
-                        }
-                        SearchReturn::Max => {
-                            if let Some(n) = found.last() {
-                                let _ = write!(out, " MAX {n}");
-                            }
-                        }
-                        SearchReturn::Count => {
-                            let _ = write!(out, " COUNT {}", found.len());
-                        }
-                        SearchReturn::All => {
-                            if !found.is_empty() {
-                                let set = SequenceSet::from_sorted(found.iter().copied());
-                                let _ = write!(out, " ALL {}", set.to_wire());
-                            }
-                        }
-                        SearchReturn::Save => {}
+                // RFC 5182 §2.1: SAVE alone sends no ESEARCH.
+                if opts.iter().any(|o| *o != SearchReturn::Save) {
+                    out.extend_from_slice(b"* ESEARCH (TAG ");
+                    write_string(&mut out, tag.as_bytes(), false);
+                    out.push(b')');
+                    if uid {
+                        out.extend_from_slice(b" UID");
                     }
+                    for opt in &opts {
+                        match opt {
+                            SearchReturn::Min => {
+                                if let Some(n) = numbers.first() {
+                                    let _ = write!(out, " MIN {n}");
+                                }
+                            }
+                            SearchReturn::Max => {
+                                if let Some(n) = numbers.last() {
+                                    let _ = write!(out, " MAX {n}");
+                                }
+                            }
+                            SearchReturn::Count => {
+                                let _ = write!(out, " COUNT {}", numbers.len());
+                            }
+                            SearchReturn::All => {
+                                if !numbers.is_empty() {
+                                    let set = SequenceSet::from_sorted(numbers.iter().copied());
+                                    let _ = write!(out, " ALL {}", set.to_wire());
+                                }
+                            }
+                            SearchReturn::Save => {}
+                        }
+                    }
+                    // RFC 7162 §3.1.5: MODSEQ in ESEARCH.
+                    if want_modseq && let Some(h) = highest {
+                        let _ = write!(out, " MODSEQ {h}");
+                    }
+                    out.extend_from_slice(b"\r\n");
                 }
-                out.extend_from_slice(b"\r\n");
             }
         }
         self.wbuf.extend_from_slice(&out);
         Ok(Done::ok("SEARCH completed"))
+    }
+}
+
+/// A message SORT or THREAD selected, with its index summary (RFC 5256 §3: their
+/// search criteria are SEARCH's, evaluated here by the same code).
+pub(crate) struct Matched {
+    pub seq: u32,
+    pub info: MessageInfo,
+    pub summary: Option<Summary>,
+}
+
+impl Session {
+    /// Evaluates `criteria` exactly as SEARCH does (`$` included) over the selected
+    /// mailbox, for SORT and THREAD: the matching messages in mailbox order, each with
+    /// its index summary (loaded once, in one read transaction). Charsets UTF-8 and
+    /// US-ASCII, else `Err(NO [BADCHARSET])`. RFC 5256 §3.
+    pub(crate) async fn search_matched(
+        &self,
+        charset: &str,
+        criteria: SearchKey,
+    ) -> Result<Vec<Matched>, Done> {
+        if !charset.eq_ignore_ascii_case("UTF-8") && !charset.eq_ignore_ascii_case("US-ASCII") {
+            return Err(Done::no(
+                Some(ResponseCode::BadCharset(vec![
+                    "UTF-8".into(),
+                    "US-ASCII".into(),
+                ])),
+                "Unsupported charset",
+            ));
+        }
+        let (Some(user), Some(view)) = (self.user(), self.view()) else {
+            return Err(Done::bad("No mailbox selected"));
+        };
+        let criteria = self.ext.resolve_key(criteria, view);
+        let candidates: Vec<Candidate> = view
+            .msgs
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.expunged)
+            .map(|(i, m)| Candidate {
+                seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                info: m.info.clone(),
+                recent: m.recent,
+            })
+            .collect();
+        let env = Env {
+            store: self.store().clone(),
+            user,
+            mailbox: view.id,
+            mailbox_name: view.name.clone(),
+            max_seq: u32::try_from(view.msgs.len()).unwrap_or(u32::MAX),
+            max_uid: view.max_uid(),
+            now: mailyard_common::time::now(),
+        };
+        let found = tokio::task::spawn_blocking(move || {
+            let mut found: Vec<Matched> = Vec::new();
+            for c in candidates {
+                let lazy = Lazy {
+                    env: &env,
+                    c: &c,
+                    summary: OnceCell::new(),
+                    raw: OnceCell::new(),
+                    body_text: OnceCell::new(),
+                };
+                if !lazy.matches(&criteria) {
+                    continue;
+                }
+                let summary = lazy.summary.into_inner().flatten();
+                found.push(Matched {
+                    seq: c.seq,
+                    info: c.info,
+                    summary,
+                });
+            }
+            let missing: Vec<usize> = (0..found.len())
+                .filter(|&i| found[i].summary.is_none())
+                .collect();
+            if !missing.is_empty() {
+                let uids: Vec<_> = missing.iter().map(|&i| found[i].info.uid).collect();
+                let id = env.mailbox;
+                let loaded = env.store.read(|conn| {
+                    uids.iter()
+                        .map(|&uid| mailyard_store::index::summary(conn, id, uid))
+                        .collect::<Result<Vec<_>, _>>()
+                })?;
+                for (i, s) in missing.into_iter().zip(loaded) {
+                    found[i].summary = s;
+                }
+            }
+            Ok(found)
+        })
+        .await;
+        match found {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(crate::session::store_error(e)),
+            Err(_) => Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+        }
     }
 }
 

@@ -1,29 +1,61 @@
-//! SELECT, EXAMINE (RFC 9051 §6.3.2, §6.3.3), CLOSE (§6.4.1), UNSELECT (§6.4.2,
-//! RFC 3691).
+//! SELECT, EXAMINE (RFC 9051 §6.3.2, §6.3.3; CONDSTORE and QRESYNC parameters
+//! RFC 7162 §3.1.8, §3.2.5), CLOSE (§6.4.1), UNSELECT (§6.4.2, RFC 3691).
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 use mailyard_store::Flags;
 
-use crate::proto::command::SelectArgs;
+use crate::cmd::expunge::write_vanished_set;
+use crate::cmd::fetch::write_flags_update;
+use crate::cmd::vanished::{seq_match_floor, vanished_since};
+use crate::proto::command::{QResync, SelectArgs};
 use crate::proto::response::{ResponseCode, Status, write_flag_list};
+use crate::proto::sequence::Sequence;
 use crate::proto::types::Flag;
 use crate::session::state::State;
 use crate::session::view::{Msg, View};
 use crate::session::{Done, Session, store_error};
 
+/// The QRESYNC data of a SELECT, resolved: the client's MODSEQ, the UIDs it knows
+/// (merged ranges) and a UID at or below which nothing vanished (RFC 7162 §3.2.5).
+struct Resync {
+    since: u64,
+    known: Vec<RangeInclusive<u32>>,
+    floor: u32,
+}
+
 impl Session {
-    /// SELECT / EXAMINE: builds the view (all messages' index rows, in memory) and
-    /// sends FLAGS, EXISTS, RECENT, [UNSEEN], [UIDVALIDITY], [UIDNEXT],
-    /// [PERMANENTFLAGS]. A previously selected mailbox is deselected first, even when
-    /// this one fails. Authenticated and selected states. RFC 9051 §6.3.2, §6.3.3.
+    /// SELECT / EXAMINE [(CONDSTORE | QRESYNC (…))]: builds the view (all messages'
+    /// index rows, in memory) and sends FLAGS, EXISTS, RECENT (not after ENABLE
+    /// IMAP4rev2), [UNSEEN], [UIDVALIDITY], [UIDNEXT], [PERMANENTFLAGS] and
+    /// [HIGHESTMODSEQ] (RFC 7162 §3.1.2.1: sent on every SELECT, the MODSEQ being
+    /// persistent). A previously selected mailbox is deselected first, even when this
+    /// one fails, announced by `OK [CLOSED]` (RFC 9051 §7.1, RFC 7162 §3.2.11); the
+    /// SEARCHRES result is emptied (RFC 5182 §2.1). `(CONDSTORE)` enables CONDSTORE
+    /// (RFC 7162 §3.1.8); `(QRESYNC (uidvalidity modseq [known-uids [seq-match]]))`
+    /// needs ENABLE QRESYNC and, when UIDVALIDITY matches, adds
+    /// `* VANISHED (EARLIER)` and FETCH (UID FLAGS MODSEQ) of what changed since
+    /// (RFC 7162 §3.2.5). Authenticated and selected states. RFC 9051 §6.3.2, §6.3.3.
     pub(crate) async fn handle_select(&mut self, args: SelectArgs, read_only: bool) -> Done {
         let Some(user) = self.user() else {
             return Done::bad("Not logged in");
         };
+        if args.qresync.is_some() && !self.ext.qresync {
+            // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC.
+            return Done::bad("QRESYNC is not enabled");
+        }
+        if matches!(self.state, State::Selected { .. }) {
+            self.untagged(
+                Status::Ok,
+                Some(&ResponseCode::Closed),
+                "Previous mailbox closed",
+            );
+        }
         self.state = State::Authenticated { user: user.clone() };
-        if args.condstore || args.qresync.is_some() {
-            return Done::bad("CONDSTORE/QRESYNC are not enabled");
+        self.ext.saved.clear();
+        if args.condstore {
+            self.ext.condstore = true;
         }
         let name = match self.decode_mailbox(&args.mailbox) {
             Ok(n) => n,
@@ -64,8 +96,11 @@ impl Session {
         write_flag_list(&mut out, &flags);
         out.extend_from_slice(b"\r\n");
         let exists = msgs.len();
-        let recent = msgs.iter().filter(|m| m.recent).count();
-        out.extend_from_slice(format!("* {exists} EXISTS\r\n* {recent} RECENT\r\n").as_bytes());
+        out.extend_from_slice(format!("* {exists} EXISTS\r\n").as_bytes());
+        if !self.ext.rev2 {
+            let recent = msgs.iter().filter(|m| m.recent).count();
+            out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+        }
         self.wbuf.extend_from_slice(&out);
         if let Some(i) = msgs
             .iter()
@@ -100,6 +135,11 @@ impl Session {
             }
         };
         self.untagged(Status::Ok, Some(&permanent), "Flags permitted");
+        self.untagged(
+            Status::Ok,
+            Some(&ResponseCode::HighestModSeq(mb.highestmodseq.0)),
+            "Highest",
+        );
         let view = View {
             id: mb.id,
             name: mb.name.clone(),
@@ -110,6 +150,19 @@ impl Session {
             rx,
             gone: false,
         };
+        let resync = match args.qresync {
+            Some(q) if q.uid_validity == mb.uidvalidity.0 => match resync_of(&q, &view) {
+                Ok(r) => Some(r),
+                Err(done) => return done,
+            },
+            // RFC 7162 §3.2.5: another UIDVALIDITY, the data is ignored.
+            _ => None,
+        };
+        if let Some(r) = resync
+            && let Err(done) = self.resync(&view, r).await
+        {
+            return done;
+        }
         self.state = State::Selected {
             user,
             view: Box::new(view),
@@ -119,6 +172,34 @@ impl Session {
         } else {
             Done::ok_code(ResponseCode::ReadWrite, "SELECT completed")
         }
+    }
+
+    /// RFC 7162 §3.2.5: `* VANISHED (EARLIER)` for the known UIDs expunged since the
+    /// client's MODSEQ, then FETCH (UID FLAGS MODSEQ) for the known messages changed
+    /// since.
+    async fn resync(&mut self, view: &View, r: Resync) -> Result<(), Done> {
+        let present: Vec<u32> = view.msgs.iter().map(|m| m.uid.0).collect();
+        let (store, id, uidnext) = (self.store().clone(), view.id, view.uidnext);
+        let known = r.known.clone();
+        let since = r.since;
+        let floor = r.floor;
+        let gone = tokio::task::spawn_blocking(move || {
+            vanished_since(&store, id, since, &known, &present, uidnext, floor)
+        })
+        .await;
+        match gone {
+            Ok(Ok(set)) => write_vanished_set(&mut self.wbuf, true, &set),
+            Ok(Err(e)) => return Err(store_error(e)),
+            Err(_) => return Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+        }
+        let mut out = Vec::new();
+        for (i, m) in view.msgs.iter().enumerate() {
+            if m.info.modseq.0 > r.since && r.known.iter().any(|k| k.contains(&m.uid.0)) {
+                write_flags_update(&mut out, i + 1, m, &self.ext);
+            }
+        }
+        self.wbuf.extend_from_slice(&out);
+        Ok(())
     }
 
     /// CLOSE: expunges `\Deleted` messages silently (unless read-only) and leaves the
@@ -146,4 +227,28 @@ impl Session {
         }
         Done::ok("UNSELECT completed")
     }
+}
+
+/// Resolves the QRESYNC parameter against the new view: known UIDs (all up to
+/// UIDNEXT when omitted) and the sequence-match floor. `$` has no meaning here.
+fn resync_of(q: &QResync, view: &View) -> Result<Resync, Done> {
+    let top = view.uidnext.saturating_sub(1);
+    let known = match &q.known_uids {
+        None => vec![1..=top.max(1)],
+        Some(Sequence::Set(s)) => s.ranges(u32::MAX),
+        Some(_) => return Err(Done::bad("$ is not valid in QRESYNC")),
+    };
+    let floor = match &q.seq_match {
+        None => 0,
+        Some((Sequence::Set(seqs), Sequence::Set(uids))) => {
+            let present: Vec<u32> = view.msgs.iter().map(|m| m.uid.0).collect();
+            seq_match_floor(seqs, uids, &present)
+        }
+        Some(_) => return Err(Done::bad("$ is not valid in QRESYNC")),
+    };
+    Ok(Resync {
+        since: q.mod_seq,
+        known,
+        floor,
+    })
 }

@@ -59,11 +59,15 @@ pub(crate) async fn status_of(
 
 impl Session {
     /// STATUS name (items): MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT DELETED SIZE
-    /// HIGHESTMODSEQ. Authenticated and selected states. RFC 9051 §6.3.11.
+    /// HIGHESTMODSEQ (CONDSTORE-enabling, RFC 7162 §3.1, §3.1.6). Authenticated and
+    /// selected states. RFC 9051 §6.3.11.
     pub(crate) async fn handle_status(&mut self, mailbox: String, items: Vec<StatusItem>) -> Done {
         let Some(user) = self.user() else {
             return Done::bad("Not logged in");
         };
+        if items.contains(&StatusItem::HighestModSeq) {
+            self.ext.condstore = true;
+        }
         let name = match self.decode_mailbox(&mailbox) {
             Ok(n) => n,
             Err(done) => return done,

@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use mailyard_store::{FlagMode, ModSeq, Uid};
 
-use crate::cmd::fetch::write_flags;
+use crate::cmd::fetch::write_flags_modseq;
 use crate::cmd::to_flag_set;
 use crate::proto::command::StoreAction;
 use crate::proto::response::ResponseCode;
@@ -13,9 +13,13 @@ use crate::proto::types::Flag;
 use crate::session::{Done, Session, store_error};
 
 impl Session {
-    /// STORE seq-set [+|-]FLAGS[.SILENT] (flags): changes flags and, unless SILENT,
-    /// answers with each message's new FLAGS (and UID for UID STORE). Selected state,
-    /// read-write mailboxes only. RFC 9051 §6.4.6.
+    /// STORE seq-set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] (flags): changes flags
+    /// and, unless SILENT, answers with each message's new FLAGS (and UID for UID
+    /// STORE, MODSEQ once CONDSTORE is on). With UNCHANGEDSINCE (CONDSTORE-enabling)
+    /// messages whose MODSEQ is above n are left alone and listed in
+    /// `OK [MODIFIED set]`; with SILENT the changed ones are still reported with
+    /// their new MODSEQ (RFC 7162 §3.1.3). `$` is the saved search result
+    /// (RFC 5182). Selected state, read-write mailboxes only. RFC 9051 §6.4.6.
     pub(crate) async fn handle_store(
         &mut self,
         uid: bool,
@@ -25,9 +29,6 @@ impl Session {
         flags: Vec<Flag>,
         unchanged_since: Option<u64>,
     ) -> Done {
-        let Sequence::Set(set) = sequence else {
-            return Done::bad("$ (SEARCHRES) is not supported");
-        };
         let given = match to_flag_set(&flags) {
             Ok(f) => f,
             Err(done) => return done,
@@ -38,6 +39,7 @@ impl Session {
         if view.read_only {
             return Done::no(Some(ResponseCode::ReadOnly), "Mailbox is read-only");
         }
+        let set = self.ext.resolve(&sequence, view, uid);
         if !uid
             && set
                 .max_explicit()
@@ -58,6 +60,10 @@ impl Session {
             StoreAction::Add => FlagMode::Add,
             StoreAction::Remove => FlagMode::Remove,
         };
+        if unchanged_since.is_some() {
+            // RFC 7162 §3.1: a CONDSTORE-enabling command.
+            self.ext.condstore = true;
+        }
         if uids.is_empty() {
             return Done::ok("STORE completed");
         }
@@ -69,7 +75,9 @@ impl Session {
             Ok(r) => r,
             Err(e) => return store_error(e),
         };
-        let Some(view) = self.view_mut() else {
+        let changed_uids: Vec<Uid> = changed.iter().map(|(u, _, _)| *u).collect();
+        let ext = &self.ext;
+        let crate::session::state::State::Selected { view, .. } = &mut self.state else {
             return Done::bad("No mailbox selected");
         };
         for (u, flags, modseq) in changed {
@@ -88,8 +96,22 @@ impl Session {
                 }
                 if let Some(i) = view.index_of(*u) {
                     let m = &view.msgs[i];
-                    let _ = write!(out, "* {} FETCH (FLAGS ", i + 1);
-                    write_flags(&mut out, m);
+                    let _ = write!(out, "* {} FETCH (", i + 1);
+                    write_flags_modseq(&mut out, m, ext);
+                    if uid {
+                        let _ = write!(out, " UID {}", u.0);
+                    }
+                    out.extend_from_slice(b")\r\n");
+                }
+            }
+            self.wbuf.extend_from_slice(&out);
+        } else if ext.condstore {
+            // RFC 7162 §3.1.3: with .SILENT, the new MODSEQ of each changed message.
+            let mut out = Vec::new();
+            for u in &changed_uids {
+                if let Some(i) = view.index_of(*u) {
+                    let m = &view.msgs[i];
+                    let _ = write!(out, "* {} FETCH (MODSEQ ({})", i + 1, m.info.modseq.0);
                     if uid {
                         let _ = write!(out, " UID {}", u.0);
                     }

@@ -800,7 +800,8 @@ fn qresync(p: &mut Parser<'_>) -> PResult<QResync> {
     if p.eat(b' ') {
         if p.peek() != Some(b'(') {
             let at = p.pos();
-            let set = p.sequence()?;
+            // RFC 7162 §3.2.5: known-uids are UIDs; `$` means nothing here.
+            let set = Sequence::Set(p.sequence_set()?);
             if set_has_star(&set) {
                 return Err(invalid(at, "known-uids may not contain *"));
             }
@@ -825,7 +826,7 @@ fn set_has_star(s: &Sequence) -> bool {
     use super::sequence::{SeqItem, SeqNumber};
     match s {
         Sequence::Saved => false,
-        Sequence::Set(set) => set.items.iter().any(|i| match i {
+        Sequence::Set(set) | Sequence::SetAndSaved(set) => set.items.iter().any(|i| match i {
             SeqItem::Number(n) => *n == SeqNumber::Star,
             SeqItem::Range(a, b) => *a == SeqNumber::Star || *b == SeqNumber::Star,
         }),
@@ -836,9 +837,9 @@ fn set_has_star(s: &Sequence) -> bool {
 /// known-uid-set ")".
 fn seq_match_data(p: &mut Parser<'_>) -> PResult<(Sequence, Sequence)> {
     p.expect(b'(', "(")?;
-    let seqs = p.sequence()?;
+    let seqs = Sequence::Set(p.sequence_set()?);
     p.sp()?;
-    let uids = p.sequence()?;
+    let uids = Sequence::Set(p.sequence_set()?);
     p.expect(b')', ")")?;
     Ok((seqs, uids))
 }

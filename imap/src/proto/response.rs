@@ -139,6 +139,8 @@ pub enum ResponseCode {
     Parse,
     /// `BADCHARSET (…)`; the list may be empty.
     BadCharset(Vec<String>),
+    /// `COMPRESSIONACTIVE` (RFC 4978 §3)
+    CompressionActive,
 }
 
 /// Whether `data` can be sent as a quoted string (RFC 9051 §9 `quoted`):
@@ -313,6 +315,7 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         C::HasChildren => "HASCHILDREN",
         C::UnknownCte => "UNKNOWN-CTE",
         C::Parse => "PARSE",
+        C::CompressionActive => "COMPRESSIONACTIVE",
         C::Capability(caps) => {
             out.extend_from_slice(b"CAPABILITY ");
             write_atoms(out, caps, b' ');
@@ -443,7 +446,7 @@ mod tests {
     fn set(s: &str) -> SequenceSet {
         match parse_sequence(s.as_bytes()).unwrap() {
             Sequence::Set(s) => s,
-            Sequence::Saved => unreachable!(),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -54,6 +54,9 @@ pub enum Sequence {
     Set(SequenceSet),
     /// `$` (RFC 5182).
     Saved,
+    /// `set,$`: an explicit set and the saved result (RFC 5182 §4: `$` may
+    /// end a `sequence-set`, e.g. `1:3,$`).
+    SetAndSaved(SequenceSet),
 }
 
 impl SequenceSet {
@@ -199,8 +202,9 @@ impl Parser<'_> {
         }
     }
 
-    /// RFC 9051 §9 `sequence-set` without `$`.
-    pub(crate) fn sequence_set(&mut self) -> PResult<SequenceSet> {
+    /// The elements of a `sequence-set`; with `allow_saved`, a final `,$`
+    /// (RFC 5182 §4) ends it and is reported as `true`.
+    fn seq_items(&mut self, allow_saved: bool) -> PResult<(SequenceSet, bool)> {
         let mut items = Vec::new();
         loop {
             let a = self.seq_number()?;
@@ -210,20 +214,30 @@ impl Parser<'_> {
                 items.push(SeqItem::Number(a));
             }
             if !self.eat(b',') {
-                break;
+                return Ok((SequenceSet { items }, false));
+            }
+            if allow_saved && self.eat(b'$') {
+                return Ok((SequenceSet { items }, true));
             }
         }
-        Ok(SequenceSet { items })
     }
 
-    /// RFC 9051 §9 `sequence-set` including `$` (RFC 5182 §2.1
-    /// `seq-last-command`), which we accept only as the whole set.
+    /// RFC 9051 §9 `sequence-set` without `$`.
+    pub(crate) fn sequence_set(&mut self) -> PResult<SequenceSet> {
+        Ok(self.seq_items(false)?.0)
+    }
+
+    /// RFC 9051 §9 `sequence-set` including `$` (RFC 5182 §4
+    /// `sequence-set =/ seq-last-command`): the whole set, or the last
+    /// element after explicit ones (`1:3,$`).
     pub(crate) fn sequence(&mut self) -> PResult<Sequence> {
         if self.eat(b'$') {
-            Ok(Sequence::Saved)
-        } else {
-            Ok(Sequence::Set(self.sequence_set()?))
+            return Ok(Sequence::Saved);
         }
+        Ok(match self.seq_items(true)? {
+            (set, false) => Sequence::Set(set),
+            (set, true) => Sequence::SetAndSaved(set),
+        })
     }
 }
 
@@ -244,7 +258,7 @@ mod tests {
     fn set(s: &str) -> SequenceSet {
         match parse_sequence(s.as_bytes()).unwrap() {
             Sequence::Set(s) => s,
-            Sequence::Saved => panic!("saved"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -292,6 +306,15 @@ mod tests {
     #[test]
     fn saved_and_errors() {
         assert_eq!(parse_sequence(b"$").unwrap(), Sequence::Saved);
+        // RFC 5182 §4: `$` may end a set.
+        assert_eq!(
+            parse_sequence(b"1:3,$").unwrap(),
+            Sequence::SetAndSaved(set("1:3"))
+        );
+        assert_eq!(
+            parse_sequence(b"5,$").unwrap(),
+            Sequence::SetAndSaved(set("5"))
+        );
         let bad: &[(&[u8], ErrorKind)] = &[
             (b"0", ErrorKind::Number),
             (b"1:0", ErrorKind::Number),
@@ -300,7 +323,9 @@ mod tests {
             (b"1:", ErrorKind::UnexpectedEnd),
             (b"", ErrorKind::UnexpectedEnd),
             (b"a", ErrorKind::Expected("number")),
-            (b"1,$", ErrorKind::Expected("number")),
+            (b"$,1", ErrorKind::Trailing),
+            (b"1,$,2", ErrorKind::Trailing),
+            (b"1:$", ErrorKind::Expected("number")),
             (b"1 2", ErrorKind::Trailing),
             (b"1\0", ErrorKind::Nul),
         ];

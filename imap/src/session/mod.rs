@@ -7,6 +7,8 @@
 //! RFC 9051 §7.5.1 allows it), then the tagged line. Replies are buffered and flushed
 //! before each read.
 
+pub(crate) mod compress;
+pub(crate) mod ext;
 pub(crate) mod state;
 pub(crate) mod view;
 
@@ -140,7 +142,7 @@ pub(crate) fn store_error(e: StoreError) -> Done {
 pub(crate) struct Session {
     pub(crate) ctx: Arc<Context>,
     pub(crate) peer: SocketAddr,
-    pub(crate) stream: Option<Stream>,
+    pub(crate) stream: Option<compress::Conn>,
     /// TLS is active.
     pub(crate) tls: bool,
     pub(crate) rbuf: Vec<u8>,
@@ -149,6 +151,8 @@ pub(crate) struct Session {
     pub(crate) state: State,
     /// RFC 6855 UTF8=ACCEPT was enabled: mailbox names and strings in UTF-8.
     pub(crate) utf8: bool,
+    /// CONDSTORE, QRESYNC, IMAP4rev2 and the SEARCHRES result (`ext.rs`).
+    pub(crate) ext: ext::Extensions,
     pub(crate) shutdown: Shutdown,
     bad_count: u32,
 }
@@ -191,7 +195,7 @@ pub(crate) async fn run(
     });
     let mut s = Session {
         tls: stream.is_tls(),
-        stream: Some(stream),
+        stream: Some(stream.into()),
         ctx,
         peer,
         rbuf: Vec::new(),
@@ -199,6 +203,7 @@ pub(crate) async fn run(
         receiver,
         state: State::NotAuthenticated,
         utf8: false,
+        ext: ext::Extensions::default(),
         shutdown,
         bad_count: 0,
     };
@@ -433,6 +438,10 @@ impl Session {
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "UTF8=ACCEPT",
+            "SORT",
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
+            "COMPRESS=DEFLATE",
         ] {
             caps.push(c.into());
         }
@@ -440,6 +449,7 @@ impl Session {
             "APPENDLIMIT={}",
             self.ctx.config.limits.message_size
         ));
+        self.extension_capabilities(&mut caps);
         caps
     }
 
@@ -489,6 +499,8 @@ impl Session {
             Command::Fetch { uid, .. }
             | Command::Store { uid, .. }
             | Command::Search { uid, .. }
+            | Command::Sort { uid, .. }
+            | Command::Thread { uid, .. }
             | Command::Copy { uid, .. }
             | Command::Move { uid, .. } => *uid,
             _ => true,
@@ -595,10 +607,19 @@ impl Session {
                 Some(ResponseCode::NoPerm),
                 "Quotas are set by the administrator",
             ),
-            Command::Sort { .. } | Command::Thread { .. } => {
-                Done::bad("SORT and THREAD are not supported")
-            }
-            Command::Compress { .. } => Done::bad("COMPRESS is not supported"),
+            Command::Sort {
+                uid,
+                criteria,
+                charset,
+                search,
+            } => return self.handle_sort(uid, criteria, charset, search).await,
+            Command::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => return self.handle_thread(uid, algorithm, charset, search).await,
+            Command::Compress { mechanism } => return self.handle_compress(tag, mechanism).await,
         })
     }
 
@@ -640,17 +661,15 @@ impl Session {
                     let mut out = Vec::new();
                     for seq in &c.flags {
                         if let Some(m) = view.msgs.get(seq - 1) {
-                            out.extend_from_slice(
-                                format!("* {seq} FETCH (UID {} FLAGS ", m.uid.0).as_bytes(),
-                            );
-                            crate::cmd::fetch::write_flags(&mut out, m);
-                            out.extend_from_slice(b")\r\n");
+                            crate::cmd::fetch::write_flags_update(&mut out, *seq, m, &self.ext);
                         }
                     }
                     if view.exists() != before {
                         out.extend_from_slice(format!("* {} EXISTS\r\n", view.exists()).as_bytes());
-                        let recent = view.msgs.iter().filter(|m| m.recent).count();
-                        out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+                        if !self.ext.rev2 {
+                            let recent = view.msgs.iter().filter(|m| m.recent).count();
+                            out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+                        }
                     }
                     self.wbuf.extend_from_slice(&out);
                 }
@@ -680,6 +699,12 @@ impl Session {
         let State::Selected { view, .. } = &mut self.state else {
             return;
         };
+        if self.ext.qresync {
+            // RFC 7162 §3.2.10: VANISHED instead of EXPUNGE.
+            let uids = view.take_expunged_uids();
+            crate::cmd::expunge::write_vanished(&mut self.wbuf, false, uids);
+            return;
+        }
         let seqs = view.take_expunged();
         for seq in seqs {
             self.wbuf

@@ -183,6 +183,21 @@ impl View {
         seqs
     }
 
+    /// Removes every expunged message, returning their UIDs ascending, for
+    /// `* VANISHED` (RFC 7162 §3.2.10) once QRESYNC is enabled.
+    pub(crate) fn take_expunged_uids(&mut self) -> Vec<Uid> {
+        let uids: Vec<Uid> = self
+            .msgs
+            .iter()
+            .filter(|m| m.expunged)
+            .map(|m| m.uid)
+            .collect();
+        if !uids.is_empty() {
+            self.msgs.retain(|m| !m.expunged);
+        }
+        uids
+    }
+
     /// The highest MODSEQ the view has seen.
     pub(crate) fn modseq(&self) -> ModSeq {
         ModSeq(self.modseq)
@@ -254,5 +269,17 @@ mod tests {
             vec![2, 4]
         );
         assert_eq!(v.modseq, 6);
+    }
+
+    #[test]
+    fn expunged_uids_for_vanished() {
+        let mut v = view(&[1, 2, 3, 5]);
+        v.apply(vec![], &[Uid(5), Uid(2)], 7, 6);
+        assert_eq!(v.take_expunged_uids(), vec![Uid(2), Uid(5)]);
+        assert!(v.take_expunged_uids().is_empty());
+        assert_eq!(
+            v.msgs.iter().map(|m| m.uid.0).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
     }
 }

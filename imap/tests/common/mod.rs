@@ -248,3 +248,45 @@ impl Raw {
 pub fn tagged(v: &[String]) -> &str {
     v.last().map(String::as_str).unwrap_or("")
 }
+
+impl Server {
+    /// A raw connection past the greeting, logged in.
+    pub async fn raw_login(&self) -> Raw {
+        let mut raw = self.raw().await;
+        raw.response().await;
+        let r = raw.cmd("L", &format!("LOGIN {USER} {PASS}")).await;
+        assert!(tagged(&r).starts_with("L OK"), "{r:?}");
+        raw
+    }
+}
+
+impl Raw {
+    /// APPEND with a non-synchronizing literal (LITERAL+); returns the responses.
+    pub async fn append(
+        &mut self,
+        tag: &str,
+        mailbox: &str,
+        flags: &str,
+        data: &[u8],
+    ) -> Vec<String> {
+        let mut cmd =
+            format!("{tag} APPEND {mailbox} {flags} {{{}+}}\r\n", data.len()).into_bytes();
+        cmd.extend_from_slice(data);
+        cmd.extend_from_slice(b"\r\n");
+        self.send(&cmd).await;
+        self.until(tag).await
+    }
+}
+
+/// The number in `[NAME n]` or `NAME (n)` / `NAME n` found in `lines`.
+pub fn number_after(lines: &[String], name: &str) -> Option<u64> {
+    lines.iter().find_map(|l| {
+        let at = l.find(name)? + name.len();
+        let digits: String = l[at..]
+            .trim_start_matches([' ', '('])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    })
+}

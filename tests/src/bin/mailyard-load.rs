@@ -38,15 +38,19 @@ enum Cmd {
         seconds: f64,
         #[arg(long, default_value = "load@example.net")]
         from: String,
-        #[arg(long)]
-        to: String,
-        /// IMAP server where the recipient's mailbox becomes visible (for a server
-        /// whose 250 only means "queued"): after sending, poll STATUS MESSAGES there
-        /// until every accepted message is counted, and report the rate up to then.
+        /// Recipients, comma-separated: message n goes to the (n mod count)-th, one
+        /// recipient per message.
+        #[arg(long, value_delimiter = ',', required = true)]
+        to: Vec<String>,
+        /// IMAP server where the recipients' mailboxes become visible (for a server
+        /// whose 250 only means "queued"): after sending, poll STATUS MESSAGES of every
+        /// recipient's INBOX there until every accepted message is counted, and report
+        /// the rate up to then.
         #[arg(long)]
         visible_addr: Option<SocketAddr>,
-        #[arg(long, default_value = "")]
-        visible_user: String,
+        /// IMAP users to watch, comma-separated (default: the recipients).
+        #[arg(long, value_delimiter = ',')]
+        visible_user: Vec<String>,
         #[arg(long, default_value = "")]
         visible_pass: String,
         /// Give up waiting for visibility after this many seconds past the sending phase.
@@ -158,7 +162,11 @@ async fn run(cmd: Cmd) -> Result<()> {
                     check_loopback(&a)?;
                     Some(Visible {
                         addr: a,
-                        user: visible_user,
+                        users: if visible_user.is_empty() {
+                            to.clone()
+                        } else {
+                            visible_user
+                        },
                         pass: visible_pass,
                         timeout: Duration::from_secs_f64(visible_timeout),
                     })
@@ -235,7 +243,11 @@ async fn run(cmd: Cmd) -> Result<()> {
 /// and gives SEARCH a word to find in every 10th message. The same arguments give the
 /// same bytes, so two servers can be filled with identical mailboxes.
 fn message(n: u64, size: usize, to: &str, tag: &str) -> Vec<u8> {
-    let word = if n.is_multiple_of(10) { "needle" } else { "hay" };
+    let word = if n.is_multiple_of(10) {
+        "needle"
+    } else {
+        "hay"
+    };
     let mut m = format!(
         "From: Load <load@example.net>\r\nTo: {to}\r\nSubject: load message {n}\r\n\
          Message-ID: <{n}.{tag}@load.example.net>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\
@@ -252,7 +264,7 @@ fn message(n: u64, size: usize, to: &str, tag: &str) -> Vec<u8> {
 /// Where and how to check that accepted messages became visible to IMAP.
 struct Visible {
     addr: SocketAddr,
-    user: String,
+    users: Vec<String>,
     pass: String,
     timeout: Duration,
 }
@@ -263,15 +275,19 @@ async fn smtp_load(
     size: usize,
     run_for: Duration,
     from: String,
-    to: String,
+    to: Vec<String>,
     visible: Option<Visible>,
 ) -> Result<()> {
-    let mut watcher = None;
+    // One logged-in connection per watched user, and its INBOX count before sending.
+    let mut watchers = Vec::new();
     if let Some(v) = &visible {
-        let mut c = Imap::login(v.addr, &v.user, &v.pass).await?;
-        let before = c.status_messages("INBOX").await?;
-        watcher = Some((c, before));
+        for user in &v.users {
+            let mut c = Imap::login(v.addr, user, &v.pass).await?;
+            let before = c.status_messages("INBOX").await?;
+            watchers.push((c, before));
+        }
     }
+    let to = Arc::new(to);
     let accepted = Arc::new(AtomicU64::new(0));
     let seq = Arc::new(AtomicU64::new(0));
     let tag = Arc::new(std::process::id().to_string());
@@ -308,13 +324,15 @@ async fn smtp_load(
         "smtp sessions={sessions} size={size} accepted={n} seconds={secs:.2} rate={:.1}",
         n as f64 / secs
     );
-    if let (Some(v), Some((mut c, before))) = (visible, watcher) {
+    if let Some(v) = visible {
         let deadline = Instant::now() + v.timeout;
-        let target = before + n;
         let mut seen;
         loop {
-            seen = c.status_messages("INBOX").await?.saturating_sub(before);
-            if before + seen >= target || Instant::now() >= deadline {
+            seen = 0;
+            for (c, before) in &mut watchers {
+                seen += c.status_messages("INBOX").await?.saturating_sub(*before);
+            }
+            if seen >= n || Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -325,9 +343,20 @@ async fn smtp_load(
             seen >= n,
             seen.min(n) as f64 / vsecs
         );
-        let _ = c.cmd("LOGOUT").await;
+        for (c, _) in &mut watchers {
+            let _ = c.cmd("LOGOUT").await;
+        }
     }
     Ok(())
+}
+
+/// A TCP connection with Nagle's algorithm off, as mail clients have it: a command
+/// written in several pieces (APPEND's line, literal, CRLF) must not wait for the
+/// server's delayed ACK (40 ms on Linux), which would measure the client, not the server.
+async fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    Ok(s)
 }
 
 async fn reply(r: &mut BufReader<OwnedReadHalf>) -> Result<String> {
@@ -366,17 +395,20 @@ async fn smtp_session(
     size: usize,
     until: Instant,
     from: &str,
-    to: &str,
+    to: &[String],
     tag: &str,
     accepted: &AtomicU64,
     seq: &AtomicU64,
 ) -> Result<()> {
-    let (r, mut w) = TcpStream::connect(addr).await?.into_split();
+    let (r, mut w) = connect(addr).await?.into_split();
     let mut r = BufReader::new(r);
     expect(&mut r, &mut w, b"", "220").await?;
     expect(&mut r, &mut w, b"EHLO load.example.net\r\n", "250").await?;
     while Instant::now() < until {
         let n = seq.fetch_add(1, Ordering::Relaxed);
+        let to = to
+            .get(n as usize % to.len().max(1))
+            .map_or("", String::as_str);
         expect(
             &mut r,
             &mut w,
@@ -435,7 +467,7 @@ struct Imap {
 
 impl Imap {
     async fn connect(addr: SocketAddr) -> Result<Imap> {
-        let (r, w) = TcpStream::connect(addr).await?.into_split();
+        let (r, w) = connect(addr).await?.into_split();
         let mut c = Imap {
             r: BufReader::new(r),
             w,
@@ -619,6 +651,19 @@ async fn imap_bench(
     Ok(())
 }
 
+/// The commands of one mixed-workload loop, in order (for the per-command times).
+const MIXED_OPS: [&str; 9] = [
+    "SELECT",
+    "FETCH_FLAGS_ALL",
+    "FETCH_HEADERS_21",
+    "FETCH_BODY",
+    "SEARCH_UNSEEN",
+    "STORE_SEEN",
+    "APPEND",
+    "UID_SEARCH_UNSEEN",
+    "STORE_DELETED_UID_EXPUNGE",
+];
+
 async fn mixed(
     addr: SocketAddr,
     user: &str,
@@ -626,17 +671,25 @@ async fn mixed(
     clients: usize,
     run_for: Duration,
 ) -> Result<()> {
-    let ops = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for id in 0..clients {
-        let (ops, user, pass) = (ops.clone(), user.to_string(), pass.to_string());
+        let (user, pass) = (user.to_string(), pass.to_string());
         tasks.push(tokio::spawn(async move {
+            // Per command of MIXED_OPS: total time, and the loops done.
+            let mut spent = [Duration::ZERO; MIXED_OPS.len()];
+            let mut loops: u64 = 0;
             let mut c = Imap::login(addr, &user, &pass).await?;
-            let mut i: u64 = 0;
             while start.elapsed() < run_for {
-                i += 1;
+                loops += 1;
+                let i = loops;
+                let mut t = Instant::now();
+                let mut lap = |k: usize, t: &mut Instant| {
+                    spent[k] += t.elapsed();
+                    *t = Instant::now();
+                };
                 let (out, _) = c.ok("SELECT INBOX").await?;
+                lap(0, &mut t);
                 let exists = String::from_utf8_lossy(&out)
                     .lines()
                     .find_map(|l| {
@@ -650,34 +703,42 @@ async fn mixed(
                 // other client.
                 let stable = exists.saturating_sub(clients as u64).max(1);
                 let pick = |k: u64| 1 + (k * 7919 + id as u64 * 31) % stable;
-                c.ok_or_expunged("FETCH 1:* (FLAGS)").await?;
                 let a = pick(i);
-                c.ok_or_expunged(&format!(
-                    "FETCH {a}:{} (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From Subject Date)])",
-                    (a + 20).min(stable)
-                ))
-                .await?;
-                c.ok_or_expunged(&format!("FETCH {} BODY.PEEK[]", pick(i + 1)))
-                    .await?;
-                c.ok("SEARCH UNSEEN").await?;
-                c.ok_or_expunged(&format!("STORE {} +FLAGS.SILENT (\\Seen)", pick(i + 2)))
-                    .await?;
                 let msg = message(
                     i,
                     2048,
                     "user@example.com",
                     &format!("{}-{id}", std::process::id()),
                 );
+                let mut t = Instant::now();
+                c.ok_or_expunged("FETCH 1:* (FLAGS)").await?;
+                lap(1, &mut t);
+                c.ok_or_expunged(&format!(
+                    "FETCH {a}:{} (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From Subject Date)])",
+                    (a + 20).min(stable)
+                ))
+                .await?;
+                lap(2, &mut t);
+                c.ok_or_expunged(&format!("FETCH {} BODY.PEEK[]", pick(i + 1)))
+                    .await?;
+                lap(3, &mut t);
+                c.ok("SEARCH UNSEEN").await?;
+                lap(4, &mut t);
+                c.ok_or_expunged(&format!("STORE {} +FLAGS.SILENT (\\Seen)", pick(i + 2)))
+                    .await?;
+                lap(5, &mut t);
                 c.tag += 1;
                 let tag = format!("a{}", c.tag);
-                c.w.write_all(format!("{tag} APPEND INBOX {{{}+}}\r\n", msg.len()).as_bytes())
-                    .await?;
-                c.w.write_all(&msg).await?;
-                c.w.write_all(b"\r\n").await?;
+                // One write: the command line, the literal (LITERAL+) and the CRLF.
+                let mut append = format!("{tag} APPEND INBOX {{{}+}}\r\n", msg.len()).into_bytes();
+                append.extend_from_slice(&msg);
+                append.extend_from_slice(b"\r\n");
+                c.w.write_all(&append).await?;
                 let (_, _, status) = c.read_response(&tag).await?;
                 if !status.contains(" OK") {
                     bail!("APPEND → {status}");
                 }
+                lap(6, &mut t);
                 // RFC 4315 APPENDUID: remove exactly what we appended, whatever the
                 // other clients did meanwhile.
                 let uid = status
@@ -687,24 +748,38 @@ async fn mixed(
                     .map(|s| s.trim_end_matches(']').to_string())
                     .context("APPEND without APPENDUID")?;
                 c.ok("UID SEARCH UNSEEN").await?;
+                lap(7, &mut t);
                 c.ok(&format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"))
                     .await?;
                 c.ok(&format!("UID EXPUNGE {uid}")).await?;
-                ops.fetch_add(9, Ordering::Relaxed);
+                lap(8, &mut t);
             }
             let _ = c.cmd("LOGOUT").await;
-            anyhow::Ok(())
+            anyhow::Ok((loops, spent))
         }));
     }
+    let mut loops = 0;
+    let mut spent = [Duration::ZERO; MIXED_OPS.len()];
     for t in tasks {
-        t.await.context("client task")??;
+        let (n, s) = t.await.context("client task")??;
+        loops += n;
+        for (all, one) in spent.iter_mut().zip(s) {
+            *all += one;
+        }
     }
     let secs = start.elapsed().as_secs_f64();
-    let n = ops.load(Ordering::Relaxed);
+    // Nine commands a loop; the last pair (UID STORE + UID EXPUNGE) is timed together.
+    let n = loops * 9;
     println!(
         "mixed clients={clients} ops={n} seconds={secs:.2} rate={:.1}",
         n as f64 / secs
     );
+    for (name, d) in MIXED_OPS.iter().zip(spent) {
+        println!(
+            "mixed_op op={name} mean_ms={:.2}",
+            d.as_secs_f64() * 1000.0 / loops.max(1) as f64
+        );
+    }
     Ok(())
 }
 

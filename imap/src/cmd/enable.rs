@@ -1,0 +1,46 @@
+//! ENABLE (RFC 5161 §3.1; RFC 9051 §6.3.1): UTF8=ACCEPT (RFC 6855 §3),
+//! CONDSTORE (RFC 7162 §3.1), QRESYNC (RFC 7162 §3.2.3) and IMAP4rev2
+//! (RFC 9051 Appendix A).
+
+use crate::session::{Done, Session};
+
+impl Session {
+    /// ENABLE cap…: turns on what we implement and lists, in `* ENABLED`, what this
+    /// command newly enabled; unknown names are ignored (RFC 5161 §3.1). QRESYNC
+    /// implies CONDSTORE (RFC 7162 §3.2.3); IMAP4rev2 implies UTF-8 mailbox names
+    /// (RFC 9051 §5.1). Authenticated state. RFC 5161 §3.1, RFC 9051 §6.3.1.
+    pub(crate) fn handle_enable(&mut self, capabilities: Vec<String>) -> Done {
+        let mut enabled: Vec<&str> = Vec::new();
+        for cap in capabilities {
+            match cap.as_str() {
+                "UTF8=ACCEPT" if !self.utf8 => {
+                    self.utf8 = true;
+                    enabled.push("UTF8=ACCEPT");
+                }
+                "CONDSTORE" if !self.ext.condstore => {
+                    self.ext.condstore = true;
+                    enabled.push("CONDSTORE");
+                }
+                "QRESYNC" if !self.ext.qresync => {
+                    self.ext.qresync = true;
+                    self.ext.condstore = true;
+                    enabled.push("QRESYNC");
+                }
+                "IMAP4REV2" if !self.ext.rev2 => {
+                    self.ext.rev2 = true;
+                    self.utf8 = true;
+                    enabled.push("IMAP4rev2");
+                }
+                _ => {}
+            }
+        }
+        let mut out = b"* ENABLED".to_vec();
+        for cap in &enabled {
+            out.push(b' ');
+            out.extend_from_slice(cap.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        self.wbuf.extend_from_slice(&out);
+        Done::ok("ENABLE completed")
+    }
+}

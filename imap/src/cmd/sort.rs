@@ -1,0 +1,342 @@
+//! SORT / UID SORT (RFC 5256 §3).
+//!
+//! The search criteria are evaluated by SEARCH's own code (`search.rs`,
+//! [`Session::search_matched`]); the sort keys come from the view (ARRIVAL, SIZE)
+//! and the index summary (DATE, SUBJECT, and FROM/TO/CC from the stored ENVELOPE), so
+//! no message file is read. Strings compare with i;ascii-casemap (RFC 5256 §2,
+//! RFC 4790 §9.2); messages equal on every key keep mailbox order.
+
+use std::cmp::Ordering;
+use std::io::Write as _;
+
+use crate::cmd::search::Matched;
+use crate::cmd::threading::{base_subject, collate};
+use crate::proto::command::{SortCriterion, SortKey};
+use crate::proto::response::ResponseCode;
+use crate::proto::search::SearchKey;
+use crate::session::{Done, End, Session};
+
+/// ENVELOPE fields (RFC 9051 §7.5.2) holding the address lists SORT uses.
+const ENV_FROM: usize = 2;
+const ENV_TO: usize = 5;
+const ENV_CC: usize = 6;
+
+/// One message's sort keys, computed once before sorting.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Keys {
+    /// Sequence number: the final tie-break (RFC 5256 §3).
+    pub seq: u32,
+    /// What the response shows (sequence number or UID).
+    pub number: u32,
+    /// INTERNALDATE.
+    pub arrival: i64,
+    /// RFC 5256 §2.2 sent date: the Date: header, else INTERNALDATE.
+    pub date: i64,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// Collation keys of the first From/To/Cc address's mailbox (local part).
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    /// Collation key of the RFC 5256 §2.1 base subject.
+    pub subject: String,
+}
+
+impl Keys {
+    fn of(m: &Matched, uid: bool) -> Keys {
+        let envelope = m.summary.as_ref().map_or("", |s| s.envelope.as_str());
+        Keys {
+            seq: m.seq,
+            number: if uid { m.info.uid.0 } else { m.seq },
+            arrival: m.info.internaldate,
+            date: m
+                .summary
+                .as_ref()
+                .and_then(|s| s.sent_date)
+                .unwrap_or(m.info.internaldate),
+            size: m.info.size,
+            from: collate(&first_mailbox(envelope, ENV_FROM)),
+            to: collate(&first_mailbox(envelope, ENV_TO)),
+            cc: collate(&first_mailbox(envelope, ENV_CC)),
+            subject: collate(
+                &base_subject(m.summary.as_ref().map_or("", |s| s.subject.as_str())).text,
+            ),
+        }
+    }
+}
+
+/// RFC 5256 §3: compares by each criterion in turn (REVERSE flips only its own key),
+/// then by sequence number.
+pub(crate) fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Ordering {
+    for c in criteria {
+        let o = match c.key {
+            SortKey::Arrival => a.arrival.cmp(&b.arrival),
+            SortKey::Cc => a.cc.cmp(&b.cc),
+            SortKey::Date => a.date.cmp(&b.date),
+            SortKey::From => a.from.cmp(&b.from),
+            SortKey::Size => a.size.cmp(&b.size),
+            SortKey::Subject => a.subject.cmp(&b.subject),
+            SortKey::To => a.to.cmp(&b.to),
+            // Refused before sorting (not advertised).
+            SortKey::DisplayFrom | SortKey::DisplayTo => Ordering::Equal,
+        };
+        let o = if c.reverse { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.seq.cmp(&b.seq)
+}
+
+/// The `addr-mailbox` of the first address in ENVELOPE field `field` (RFC 5256 §3
+/// FROM/TO/CC); group markers (no host) are skipped; "" when there is none.
+pub(crate) fn first_mailbox(envelope: &str, field: usize) -> String {
+    let mut r = Reader {
+        b: envelope.as_bytes(),
+        pos: 0,
+    };
+    let Some(Sx::List(fields)) = r.value(0) else {
+        return String::new();
+    };
+    let Some(Sx::List(addresses)) = fields.get(field) else {
+        return String::new();
+    };
+    for a in addresses {
+        if let Sx::List(parts) = a
+            && let (Some(Sx::Str(mailbox)), Some(Sx::Str(_host))) = (parts.get(2), parts.get(3))
+        {
+            return mailbox.clone();
+        }
+    }
+    String::new()
+}
+
+/// An IMAP value of a stored ENVELOPE.
+#[derive(Debug)]
+enum Sx {
+    Nil,
+    Str(String),
+    List(Vec<Sx>),
+}
+
+/// A reader for the ENVELOPE text the store wrote (RFC 9051 §9 `envelope`): lists,
+/// NIL, quoted strings and literals. Malformed text reads as what it can; nesting is
+/// bounded.
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+/// An envelope nests three lists deep; anything deeper is not one.
+const MAX_DEPTH: usize = 8;
+
+impl Reader<'_> {
+    fn skip_sp(&mut self) {
+        while self.b.get(self.pos) == Some(&b' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Sx> {
+        self.skip_sp();
+        match *self.b.get(self.pos)? {
+            b'(' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.skip_sp();
+                    match self.b.get(self.pos) {
+                        Some(b')') => {
+                            self.pos += 1;
+                            return Some(Sx::List(items));
+                        }
+                        None => return Some(Sx::List(items)),
+                        Some(_) => items.push(self.value(depth + 1)?),
+                    }
+                }
+            }
+            b'"' => {
+                self.pos += 1;
+                let mut s = Vec::new();
+                while let Some(&c) = self.b.get(self.pos) {
+                    self.pos += 1;
+                    match c {
+                        b'"' => break,
+                        b'\\' => {
+                            if let Some(&e) = self.b.get(self.pos) {
+                                s.push(e);
+                                self.pos += 1;
+                            }
+                        }
+                        _ => s.push(c),
+                    }
+                }
+                Some(Sx::Str(String::from_utf8_lossy(&s).into_owned()))
+            }
+            b'{' => {
+                let close = self.b[self.pos..].iter().position(|&c| c == b'}')?;
+                let n: usize = std::str::from_utf8(&self.b[self.pos + 1..self.pos + close])
+                    .ok()?
+                    .trim_end_matches('+')
+                    .parse()
+                    .ok()?;
+                let start = self.pos + close + 3; // "}\r\n"
+                let end = start.checked_add(n)?;
+                let s = self.b.get(start..end)?;
+                self.pos = end;
+                Some(Sx::Str(String::from_utf8_lossy(s).into_owned()))
+            }
+            _ => {
+                let start = self.pos;
+                while self
+                    .b
+                    .get(self.pos)
+                    .is_some_and(|&c| !matches!(c, b' ' | b'(' | b')'))
+                {
+                    self.pos += 1;
+                }
+                let atom = &self.b[start..self.pos];
+                Some(if atom.eq_ignore_ascii_case(b"NIL") {
+                    Sx::Nil
+                } else {
+                    Sx::Str(String::from_utf8_lossy(atom).into_owned())
+                })
+            }
+        }
+    }
+}
+
+impl Session {
+    /// SORT / UID SORT (criteria) charset search-keys: `* SORT n…` with the matching
+    /// messages (sequence numbers, or UIDs for UID SORT) in the requested order.
+    /// Charsets UTF-8 and US-ASCII, else NO [BADCHARSET]. Selected state.
+    /// RFC 5256 §3.
+    pub(crate) async fn handle_sort(
+        &mut self,
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        charset: String,
+        search: SearchKey,
+    ) -> Result<Done, End> {
+        if criteria
+            .iter()
+            .any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo))
+        {
+            return Ok(Done::bad(
+                "DISPLAYFROM and DISPLAYTO (RFC 5957) are not supported",
+            ));
+        }
+        let matched = match self.search_matched(&charset, search).await {
+            Ok(m) => m,
+            Err(done) => return Ok(done),
+        };
+        let sorted = tokio::task::spawn_blocking(move || {
+            let mut keys: Vec<Keys> = matched.iter().map(|m| Keys::of(m, uid)).collect();
+            drop(matched);
+            keys.sort_by(|a, b| compare(a, b, &criteria));
+            keys.into_iter().map(|k| k.number).collect::<Vec<u32>>()
+        })
+        .await;
+        let Ok(sorted) = sorted else {
+            return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
+        };
+        self.wbuf.extend_from_slice(b"* SORT");
+        for n in sorted {
+            let _ = write!(self.wbuf, " {n}");
+        }
+        self.wbuf.extend_from_slice(b"\r\n");
+        Ok(Done::ok(if uid {
+            "UID SORT completed"
+        } else {
+            "SORT completed"
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_mailboxes_from_envelopes() {
+        let env = concat!(
+            "(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"subject\" ",
+            "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ",
+            "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ",
+            "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ",
+            "((NIL NIL \"imap\" \"cac.washington.edu\")(NIL NIL \"z\" \"x\")) ",
+            "((NIL NIL \"minutes\" NIL)(\"Quoted \\\"x\\\"\" NIL \"StJohns\" \"mit.edu\")(NIL NIL NIL NIL)) ",
+            "NIL NIL \"<B27397-0100000@cac.washington.edu>\")"
+        );
+        assert_eq!(first_mailbox(env, ENV_FROM), "gray");
+        assert_eq!(first_mailbox(env, ENV_TO), "imap");
+        // The group marker is skipped.
+        assert_eq!(first_mailbox(env, ENV_CC), "StJohns");
+        assert_eq!(first_mailbox(env, 7), "");
+        // Literals (non-ASCII names) and garbage.
+        let lit = "(NIL NIL ((\"J\" NIL {5}\r\nJörg \"x.de\")) NIL NIL NIL NIL NIL NIL NIL)";
+        assert_eq!(first_mailbox(lit, ENV_FROM), "Jörg");
+        for bad in [
+            "",
+            "(",
+            "((((((((((((((",
+            "(NIL NIL ((NIL NIL {999}\r\nx",
+            "{x}",
+            ")",
+        ] {
+            assert_eq!(first_mailbox(bad, ENV_FROM), "", "{bad:?}");
+        }
+    }
+
+    fn keys(seq: u32, date: i64, size: u64, from: &str, subject: &str) -> Keys {
+        Keys {
+            seq,
+            number: seq,
+            arrival: i64::from(100 - seq),
+            date,
+            size,
+            from: collate(from),
+            subject: collate(&base_subject(subject).text),
+            ..Keys::default()
+        }
+    }
+
+    fn order(rows: &[Keys], criteria: &[(bool, SortKey)]) -> Vec<u32> {
+        let criteria: Vec<SortCriterion> = criteria
+            .iter()
+            .map(|&(reverse, key)| SortCriterion { reverse, key })
+            .collect();
+        let mut v = rows.to_vec();
+        v.sort_by(|a, b| compare(a, b, &criteria));
+        v.iter().map(|k| k.number).collect()
+    }
+
+    #[test]
+    fn criteria_in_turn_then_sequence() {
+        let rows = vec![
+            keys(1, 30, 10, "bob", "Re: zebra"),
+            keys(2, 10, 30, "Alice", "apple"),
+            keys(3, 20, 10, "alice", "Fwd: Apple"),
+            keys(4, 10, 20, "carol", "[list] zebra"),
+        ];
+        assert_eq!(order(&rows, &[(false, SortKey::Date)]), vec![2, 4, 3, 1]);
+        assert_eq!(order(&rows, &[(true, SortKey::Date)]), vec![1, 3, 2, 4]);
+        assert_eq!(order(&rows, &[(false, SortKey::Arrival)]), vec![4, 3, 2, 1]);
+        assert_eq!(order(&rows, &[(false, SortKey::Size)]), vec![1, 3, 4, 2]);
+        // REVERSE applies to its key only; ties still go by sequence number.
+        assert_eq!(order(&rows, &[(true, SortKey::Size)]), vec![2, 4, 1, 3]);
+        // Base subjects, case-insensitively: apple (2, 3), zebra (1, 4).
+        assert_eq!(order(&rows, &[(false, SortKey::Subject)]), vec![2, 3, 1, 4]);
+        assert_eq!(
+            order(&rows, &[(false, SortKey::Subject), (true, SortKey::Date)]),
+            vec![3, 2, 1, 4]
+        );
+        assert_eq!(
+            order(&rows, &[(false, SortKey::From), (false, SortKey::Size)]),
+            vec![3, 2, 1, 4]
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! RFC 3502 MULTIAPPEND in the store: `Store::append_many` stores every message or
+//! none, on a real temp directory.
+
+use std::path::Path;
+
+use mailyard_store::{Address, FlagSet, Flags, Store};
+
+fn addr(s: &str) -> Address {
+    Address::parse(s).expect("valid address")
+}
+
+fn message(token: &str) -> Vec<u8> {
+    format!("From: a@example.net\r\nSubject: {token}\r\n\r\nbody {token}\r\n").into_bytes()
+}
+
+/// Message files under a mailbox's new/ and cur/.
+fn files(dir: &Path) -> usize {
+    ["new", "cur"]
+        .iter()
+        .map(|d| std::fs::read_dir(dir.join(d)).map_or(0, |r| r.count()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_many_is_all_or_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = addr("alice@example.com");
+    let (store, _) = Store::open(dir.path()).expect("open");
+    store.accounts().add_user(&alice, "pw").expect("user");
+    store.setup_user_blocking(&alice).expect("setup");
+    let inbox = dir.path().join("mail/example.com/alice");
+
+    // Three good messages: all stored, UIDs ascending, one change published.
+    let plain = FlagSet::default();
+    let seen = FlagSet {
+        flags: Flags::SEEN,
+        keywords: vec!["$label1".into()],
+    };
+    let d = store
+        .append_many(
+            &alice,
+            "INBOX",
+            vec![
+                (message("a"), plain.clone(), None),
+                (message("b"), seen.clone(), Some(760_000_000)),
+                (message("c"), plain.clone(), None),
+            ],
+        )
+        .await
+        .expect("append_many");
+    let uids: Vec<u32> = d.iter().map(|x| x.uid.0).collect();
+    assert_eq!(uids, vec![1, 2, 3]);
+    let mb = store
+        .mailbox(&alice, "INBOX")
+        .expect("read")
+        .expect("inbox");
+    let msgs = store.messages(mb.id).expect("messages");
+    assert_eq!(msgs.len(), 3);
+    assert_eq!(msgs[1].flags, seen);
+    assert_eq!(msgs[1].internaldate, 760_000_000);
+    assert_eq!(files(&inbox), 3);
+
+    // The third message needs more keywords than a maildir can name (26 letters):
+    // the writer fails it, and the two before it in the same request are rolled
+    // back, files included.
+    let many = FlagSet {
+        flags: Flags::empty(),
+        keywords: (0..40).map(|i| format!("kw{i}")).collect(),
+    };
+    let err = store
+        .append_many(
+            &alice,
+            "INBOX",
+            vec![
+                (message("d"), plain.clone(), None),
+                (message("e"), seen.clone(), None),
+                (message("f"), many, None),
+            ],
+        )
+        .await;
+    assert!(err.is_err(), "{err:?}");
+    assert_eq!(store.messages(mb.id).expect("messages").len(), 3);
+    assert_eq!(files(&inbox), 3, "no file of the failed request remains");
+    let tmp_left = std::fs::read_dir(inbox.join("tmp")).map_or(0, |r| r.count());
+    assert_eq!(tmp_left, 0, "staged files are cleaned up");
+    // UIDs handed out to the failed request are not reused by the index state.
+    let next = store
+        .append_many(&alice, "INBOX", vec![(message("g"), plain, None)])
+        .await
+        .expect("append after failure");
+    assert!(next[0].uid.0 >= 4);
+    assert_eq!(files(&inbox), 4);
+    // A missing mailbox fails as a whole too.
+    assert!(
+        store
+            .append_many(
+                &alice,
+                "Nope",
+                vec![(message("h"), FlagSet::default(), None)]
+            )
+            .await
+            .is_err()
+    );
+}
