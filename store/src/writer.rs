@@ -13,6 +13,11 @@
 //! - Each request runs in its own SAVEPOINT: one failing request leaves the others in
 //!   the batch untouched, and the files it created are removed again.
 //! - Changes are published only after the commit.
+//! - Flag changes and expunges rename or unlink files without fsyncing the directory
+//!   (as Dovecot's default `mail_fsync = optimized`): they are not acknowledged mail, and
+//!   a crash can at worst undo the last ones (file names win over the index on
+//!   recovery). An expunged message that a crash brings back is given a new UID by the
+//!   reconcile, never its old one, since clients were told that UID is gone.
 //! - Mailbox rows are read inside the write transaction (BEGIN IMMEDIATE), never cached
 //!   across batches, so another process writing the same index (the CLI) stays coherent.
 //! - Mailbox operations (delete, rename, copy/move) follow the same order: the maildir
@@ -1158,12 +1163,8 @@ fn set_flags(
         if let Some(old_path) = locate(&mb, &m, &keyword_map)? {
             let new_path = maildir::message_path(&mb.dir, &m.base, false, &new, &keyword_map);
             if old_path != new_path {
+                // Not fsynced: see "Flag changes and expunges" in the module doc.
                 std::fs::rename(&old_path, &new_path).at(&old_path)?;
-                for p in [&old_path, &new_path] {
-                    if let Some(parent) = p.parent() {
-                        fx.dirs.insert(parent.to_path_buf());
-                    }
-                }
             }
         }
         conn.prepare_cached(
@@ -1239,9 +1240,7 @@ fn expunge(
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).at(&path),
             }
-            if let Some(parent) = path.parent() {
-                fx.dirs.insert(parent.to_path_buf());
-            }
+            // Not fsynced: see "Flag changes and expunges" in the module doc.
         }
         forget_message(conn, mailbox, m.uid, modseq)?;
         gone.push(m.uid);
@@ -1350,6 +1349,13 @@ fn reconcile_mailbox(
         .collect();
     let mut seen_bases: HashSet<String> = HashSet::new();
     let mut used_uids: HashSet<u32> = rows.values().map(|m| m.uid.0).collect();
+    // UIDs reported expunged are never given to a file again (a crash can bring an
+    // expunged file back: its expunge was not fsynced).
+    used_uids.extend(
+        index::expunged_since(conn, mb.id, ModSeq(0))?
+            .into_iter()
+            .map(|u| u.0),
+    );
     let mut adopt = Vec::new();
     let mut modseq = None;
     for f in files {
@@ -1395,7 +1401,7 @@ fn reconcile_mailbox(
         };
         for uid in gone {
             forget_message(conn, mb.id, uid, ms)?;
-            used_uids.remove(&uid.0);
+            // Its UID stays used: it is expunged now, never to be given again.
             report.dropped += 1;
         }
     }

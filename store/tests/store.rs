@@ -823,3 +823,57 @@ async fn rename_delete_and_subscriptions() {
     assert_eq!(count, 2);
     assert_eq!(bytes, (message("w").len() + message("i").len()) as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expunged_file_that_comes_back_gets_a_new_uid() {
+    // Expunges are not fsynced (like Dovecot's mail_fsync=optimized), so a crash can
+    // bring an expunged file back. Clients were told its UID is gone: it must not
+    // return under that UID.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    for i in 0..2 {
+        store
+            .deliver(message(&format!("e{i}")), std::slice::from_ref(&alice))
+            .await
+            .expect("deliver");
+    }
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let m1 = store.messages(inbox.id).expect("messages")[0].clone();
+    let path = store.message_path(&alice, "INBOX", &m1).expect("path");
+    let saved = std::fs::read(&path).expect("read");
+    let del = FlagSet {
+        flags: Flags::DELETED,
+        keywords: vec![],
+    };
+    store
+        .set_flags(inbox.id, vec![m1.uid], FlagMode::Add, del, None)
+        .await
+        .expect("store");
+    let flagged_path = store
+        .message_path(&alice, "INBOX", &store.messages(inbox.id).expect("m")[0])
+        .expect("path");
+    let flagged_name = flagged_path.file_name().expect("name").to_owned();
+    assert_eq!(
+        store.expunge(inbox.id, None).await.expect("expunge"),
+        [m1.uid]
+    );
+    assert!(!flagged_path.exists());
+    // The "crash": the unlink did not reach the disk.
+    std::fs::write(flagged_path.with_file_name(&flagged_name), &saved).expect("restore");
+    let report = store.reconcile_blocking(&alice, false).expect("reconcile");
+    assert_eq!((report.adopted, report.renumbered), (1, 1));
+    let uids: Vec<u32> = store
+        .messages(inbox.id)
+        .expect("m")
+        .iter()
+        .map(|m| m.uid.0)
+        .collect();
+    assert_eq!(uids.len(), 2);
+    assert!(
+        !uids.contains(&m1.uid.0),
+        "expunged UID {} reused: {uids:?}",
+        m1.uid.0
+    );
+    assert!(store.check().expect("check").is_empty());
+}
