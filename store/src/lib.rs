@@ -149,6 +149,13 @@ impl Store {
         if path.exists() {
             return Ok(path);
         }
+        // Claimed as recent by another session since this row was read: now in cur/.
+        if m.in_new {
+            let cur = maildir::message_path(&dir, &m.base, false, &m.flags, &map);
+            if cur.exists() {
+                return Ok(cur);
+            }
+        }
         Ok(maildir::find_by_base(&dir, &m.base)
             .at(&dir)?
             .map_or(path, |(p, _)| p))
@@ -310,6 +317,20 @@ impl Store {
         };
         match self.submit(op).await? {
             Outcome::Flags { changed, modified } => Ok((changed, modified)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// RFC 3501 §2.3.2: claims the mailbox's not yet seen messages (those still in
+    /// `new/`, of `uids` when given) as `\Recent` for the caller; no other session will
+    /// get them.
+    pub async fn claim_recent(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<Vec<Uid>>,
+    ) -> Result<Vec<Uid>> {
+        match self.submit(Op::ClaimRecent { mailbox, uids }).await? {
+            Outcome::Claimed(u) => Ok(u),
             other => Err(unexpected(other)),
         }
     }

@@ -120,6 +120,15 @@ pub enum Op {
         /// Start from nothing.
         rebuild: bool,
     },
+    /// RFC 3501 §2.3.2 `\Recent`: claim the mailbox's messages still in `new/` (of
+    /// `uids` only, when given) for the calling session: each file moves to `cur/`, as
+    /// a maildir reader does with mail it has seen, so exactly one session claims it.
+    ClaimRecent {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// Restrict to these UIDs.
+        uids: Option<Vec<Uid>>,
+    },
     /// Drop a user's index rows (the account is gone; the files stay).
     Forget {
         /// Whose rows.
@@ -190,6 +199,8 @@ pub enum Outcome {
     Expunged(Vec<Uid>),
     /// What a reconcile did.
     Reconciled(ReconcileReport),
+    /// UIDs claimed as `\Recent` by the caller.
+    Claimed(Vec<Uid>),
     /// COPY/MOVE: the target's UIDVALIDITY and (source UID, new UID) pairs.
     Copied {
         /// Target mailbox.
@@ -546,6 +557,9 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
         }
         Op::Reconcile { user, rebuild } => {
             reconcile(conn, data_dir, fx, &user, rebuild).map(Outcome::Reconciled)
+        }
+        Op::ClaimRecent { mailbox, uids } => {
+            claim_recent(conn, data_dir, mailbox, uids.as_deref()).map(Outcome::Claimed)
         }
         Op::Forget { user } => {
             conn.prepare_cached("DELETE FROM mailbox WHERE user = ?1")?
@@ -1211,6 +1225,43 @@ fn combine(old: &FlagSet, mode: FlagMode, given: &FlagSet) -> FlagSet {
     out.keywords.sort();
     out.keywords.dedup();
     out
+}
+
+fn claim_recent(
+    conn: &Connection,
+    data_dir: &Path,
+    mailbox: MailboxId,
+    only: Option<&[Uid]>,
+) -> Result<Vec<Uid>> {
+    let mb = load_mailbox_by_id(conn, data_dir, mailbox)?;
+    let only: Option<HashSet<Uid>> = only.map(|u| u.iter().copied().collect());
+    let fresh: Vec<MessageInfo> = conn
+        .prepare_cached(
+            "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
+             FROM message WHERE mailbox_id = ?1 AND in_new = 1 ORDER BY uid",
+        )?
+        .query_map([mailbox.0], index::message_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let keyword_map = maildir::read_keywords(&mb.dir).at(&mb.dir)?;
+    let mut claimed = Vec::new();
+    for m in fresh {
+        if only.as_ref().is_some_and(|o| !o.contains(&m.uid)) {
+            continue;
+        }
+        let from = maildir::message_path(&mb.dir, &m.base, true, &m.flags, &keyword_map);
+        let to = maildir::message_path(&mb.dir, &m.base, false, &m.flags, &keyword_map);
+        // Not fsynced: a crash at worst leaves it in new/, recent once more.
+        match std::fs::rename(&from, &to) {
+            Ok(()) => {}
+            // Another tool moved it already; the row still says new/.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at(&from),
+        }
+        conn.prepare_cached("UPDATE message SET in_new = 0 WHERE mailbox_id = ?1 AND uid = ?2")?
+            .execute(params![mailbox.0, m.uid.0])?;
+        claimed.push(m.uid);
+    }
+    Ok(claimed)
 }
 
 fn expunge(

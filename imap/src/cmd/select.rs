@@ -63,6 +63,7 @@ impl Session {
         };
         let store = self.store().clone();
         let u = user.clone();
+        let claim_store = store.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let Some(mb) = store.mailbox(&u, &name)? else {
                 return Ok(None);
@@ -78,12 +79,32 @@ impl Session {
             Ok(Err(e)) => return store_error(e),
             Err(_) => return Done::no(Some(ResponseCode::ServerBug), "Internal error"),
         };
+        // RFC 3501 §2.3.2: `\Recent` goes to the first session to see a message. A
+        // read-write SELECT claims what is still unseen (the store moves it from new/ to
+        // cur/, so no other session gets it); EXAMINE only looks (RFC 3501 §6.3.2: it
+        // does not change the mailbox).
+        let claimed: std::collections::HashSet<mailyard_store::Uid> =
+            if !read_only && msgs.iter().any(|m| m.in_new) {
+                match claim_store.claim_recent(mb.id, None).await {
+                    Ok(uids) => uids.into_iter().collect(),
+                    Err(e) => return store_error(e),
+                }
+            } else {
+                Default::default()
+            };
         let mut keywords = BTreeSet::new();
         let msgs: Vec<Msg> = msgs
             .into_iter()
-            .map(|m| {
+            .map(|mut m| {
                 keywords.extend(m.flags.keywords.iter().cloned());
-                let recent = m.in_new;
+                let recent = if read_only {
+                    m.in_new
+                } else {
+                    claimed.contains(&m.uid)
+                };
+                if claimed.contains(&m.uid) {
+                    m.in_new = false;
+                }
                 Msg::from_info(m, recent)
             })
             .collect();

@@ -636,6 +636,7 @@ impl Session {
             let id = view.id;
             let since = view.modseq();
             let store = self.ctx.store.clone();
+            let store_for_claim = self.ctx.store.clone();
             let fetched = tokio::task::spawn_blocking(move || {
                 let mb = store.mailbox_by_id(id)?;
                 let Some(mb) = mb else {
@@ -658,6 +659,16 @@ impl Session {
                         view.name = mb.name.clone();
                     }
                     let c = view.apply(changed, &expunged, mb.highestmodseq.0, mb.uidnext.0);
+                    if !c.unseen.is_empty() {
+                        // RFC 3501 §2.3.2: new mail is `\Recent` for the first session
+                        // that claims it.
+                        if let Ok(claimed) = store_for_claim
+                            .claim_recent(view.id, Some(c.unseen.clone()))
+                            .await
+                        {
+                            view.mark_recent(&claimed);
+                        }
+                    }
                     let mut out = Vec::new();
                     for seq in &c.flags {
                         if let Some(m) = view.msgs.get(seq - 1) {

@@ -70,12 +70,25 @@ pub(crate) struct Changes {
     pub new: usize,
     /// New messages that are `\Recent`.
     pub recent: usize,
+    /// New messages still in `new/`, for a read-write session to claim as `\Recent`.
+    pub unseen: Vec<Uid>,
 }
 
 impl View {
     /// The index of `uid`, if present.
     pub(crate) fn index_of(&self, uid: Uid) -> Option<usize> {
         self.msgs.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// Marks `uids` (claimed by this session in the store) as `\Recent` and no longer
+    /// in `new/`.
+    pub(crate) fn mark_recent(&mut self, uids: &[Uid]) {
+        for &uid in uids {
+            if let Some(i) = self.index_of(uid) {
+                self.msgs[i].recent = true;
+                self.msgs[i].info.in_new = false;
+            }
+        }
     }
 
     /// The largest UID in the view (0 when empty).
@@ -145,9 +158,14 @@ impl View {
                 }
                 None if m.uid.0 > self.max_uid() => {
                     out.new += 1;
-                    let recent = m.in_new;
+                    // `\Recent` only once claimed (read-write) or seen unclaimed
+                    // (read-only); the session asks the store for `unseen` below.
+                    let recent = self.read_only && m.in_new;
                     if recent {
                         out.recent += 1;
+                    }
+                    if m.in_new && !self.read_only {
+                        out.unseen.push(m.uid);
                     }
                     self.msgs.push(Msg::from_info(m, recent));
                 }

@@ -1,0 +1,75 @@
+//! RFC 3501 §2.3.2 `\Recent`: a message is recent for exactly one session, the first
+//! to see it read-write; EXAMINE looks without taking it.
+
+mod common;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn recent_count(lines: &[String]) -> Option<u64> {
+    lines.iter().find_map(|l| {
+        l.trim_end()
+            .strip_prefix("* ")
+            .and_then(|l| l.strip_suffix(" RECENT"))
+            .and_then(|n| n.parse().ok())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_goes_to_exactly_one_session() {
+    let s = start().await;
+    for i in 0..3 {
+        s.store
+            .deliver(message(&format!("r{i}"), "body"), &[s.user()])
+            .await
+            .expect("deliver");
+    }
+    // EXAMINE peeks: it sees 3 recent and takes none.
+    let mut peek = s.raw_login().await;
+    let r = peek.cmd("e", "EXAMINE INBOX").await;
+    assert_eq!(recent_count(&r), Some(3), "{r:?}");
+    // The first read-write SELECT claims them all…
+    let mut first = s.raw_login().await;
+    let r = first.cmd("s", "SELECT INBOX").await;
+    assert_eq!(recent_count(&r), Some(3), "{r:?}");
+    let r = first.cmd("f", "FETCH 1:* (FLAGS)").await;
+    assert!(
+        r.iter().filter(|l| l.contains("\\Recent")).count() == 3,
+        "{r:?}"
+    );
+    // …so a later one sees none.
+    let mut second = s.raw_login().await;
+    let r = second.cmd("s", "SELECT INBOX").await;
+    assert_eq!(recent_count(&r), Some(0), "{r:?}");
+    let r = second.cmd("f", "FETCH 1:* (FLAGS)").await;
+    assert!(!r.iter().any(|l| l.contains("\\Recent")), "{r:?}");
+    // New mail while both are selected: recent for exactly one of them.
+    s.store
+        .deliver(message("r3", "body"), &[s.user()])
+        .await
+        .expect("deliver");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = [None, None];
+    while seen.iter().any(Option::is_none) {
+        assert!(
+            Instant::now() < deadline,
+            "both sessions see the new message: {seen:?}"
+        );
+        for (i, session) in [&mut first, &mut second].into_iter().enumerate() {
+            if seen[i].is_some() {
+                continue;
+            }
+            let r = session.cmd("n", "NOOP").await;
+            if r.iter().any(|l| l.trim_end() == "* 4 EXISTS") {
+                let f = session.cmd("g", "FETCH 4 (FLAGS)").await;
+                seen[i] = Some(f.iter().any(|l| l.contains("\\Recent")));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen.iter().filter(|r| **r == Some(true)).count(),
+        1,
+        "exactly one session has the new message as \\Recent: {seen:?}"
+    );
+}
