@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of mailyard against the real peers, Postfix (+ Dovecot LMTP)
+# and Dovecot, from Debian: same machine, same run, same users, same generated
+# maildirs, same load (target/release/mailyard-load). Loopback (127.0.0.1) only.
+#
+#   sudo tests/bench/peers.sh            # full run (~10 min on 2 cores, plus the build)
+#   sudo tests/bench/peers.sh --quick    # short run (~3 min), smaller data
+#
+# Prints a table with absolute figures, ratios and the targets, to stdout and to
+# tests/bench/results-<date>.md. Run by hand, not by CI. See tests/bench/README.md.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CMDLINE="tests/bench/peers.sh${*:+ $*}"
+
+# ---- options -------------------------------------------------------------------
+QUICK=0 BUILD=1 KEEP=0 OUT="" BASE_PORT=47100 PARENT=/var/tmp
+SMTP_SECONDS=10 MIXED_SECONDS=10 BIG=100000 TEN=10000 MIXED_COUNT=1000 MSG_SIZE=4096
+IDLE_CONNS=5000 REPEAT=5 DRAIN_TIMEOUT=180
+SESSIONS="1 20 100" SIZES="4096 102400" MY_ENV=() MEM_FLOOR_GIB=""
+usage() {
+	cat <<EOF
+usage: $0 [--quick] [--no-build] [--keep] [--out FILE] [--port-base N] [--dir PARENT]
+          [--smtp-seconds S] [--big N] [--idle-conns N] [--mailyard-env VAR=VALUE]...
+  --quick          3 s SMTP runs, 20 000-message big mailbox, 1 000 idle connections
+  --no-build       use the binaries already in target/release
+  --keep           keep the work directory (maildirs, configs, logs) afterwards
+  --out FILE       results file (default tests/bench/results-<date>.md)
+  --port-base N    loopback ports N..N+200 are used (default 47100)
+  --dir PARENT     where the work directory is made (default /var/tmp; use a disk, not tmpfs)
+  --mem-floor GIB  stop the idle test when the machine has less than this available (default: a third of RAM)
+  --mailyard-env VAR=VALUE
+                   run mailyard serve with this environment variable (repeatable; shown in the results)
+EOF
+}
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--no-build) BUILD=0 ;;
+	--keep) KEEP=1 ;;
+	--out) OUT=$2; shift ;;
+	--port-base) BASE_PORT=$2; shift ;;
+	--dir) PARENT=$2; shift ;;
+	--smtp-seconds) SMTP_SECONDS=$2; shift ;;
+	--big) BIG=$2; shift ;;
+	--idle-conns) IDLE_CONNS=$2; shift ;;
+	--mailyard-env) MY_ENV+=("$2"); shift ;;
+	--mem-floor) MEM_FLOOR_GIB=$2; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+	shift
+done
+if [[ $QUICK == 1 ]]; then
+	SMTP_SECONDS=3 MIXED_SECONDS=5 BIG=20000 IDLE_CONNS=1000 REPEAT=3 DRAIN_TIMEOUT=60
+fi
+[[ $(id -u) == 0 ]] || { echo "run as root: it installs Postfix and Dovecot and runs them" >&2; exit 1; }
+
+PW=bench-password
+DOMAIN=example.com
+MY_SMTP=$((BASE_PORT + 25)) MY_IMAP=$((BASE_PORT + 43))
+DV_IMAP=$((BASE_PORT + 143)) DV_LMTP=$((BASE_PORT + 124)) PF_SMTP=$((BASE_PORT + 125))
+PROC_LIMIT=$((IDLE_CONNS + 500)) CLIENT_LIMIT=$((IDLE_CONNS * 3 + 1000 < 19000 ? IDLE_CONNS * 3 + 1000 : 19000))
+STAMP=$(date +%Y-%m-%d-%H%M)
+OUT=${OUT:-$HERE/results-$STAMP.md}
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# ---- cleanup: every process this script started, by pid, even on failure ----------
+WORK="" MY_PID="" DV_PID="" PF_UP=0 LOAD_PID=""
+cleanup() {
+	local rc=$?
+	set +e
+	[[ -n $LOAD_PID ]] && kill "$LOAD_PID" 2>/dev/null && wait "$LOAD_PID" 2>/dev/null
+	if [[ -n $MY_PID ]]; then
+		kill "$MY_PID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$MY_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$MY_PID" 2>/dev/null
+		wait "$MY_PID" 2>/dev/null
+	fi
+	[[ $PF_UP == 1 ]] && postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1
+	if [[ -n $DV_PID ]]; then
+		kill "$DV_PID" 2>/dev/null # the master stops its children
+		for _ in $(seq 100); do kill -0 "$DV_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DV_PID" 2>/dev/null
+		wait "$DV_PID" 2>/dev/null
+	fi
+	if [[ -n $WORK && -d $WORK ]]; then
+		if [[ $KEEP == 1 || $rc != 0 ]]; then
+			log "work directory kept: $WORK (logs: mailyard.log, dovecot/dovecot.log, postfix/postfix.log)"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- install and build -----------------------------------------------------------
+if ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null || [[ ! -x /usr/lib/dovecot/lmtp ]]; then
+	log "installing postfix, dovecot-imapd, dovecot-lmtpd from Debian"
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix dovecot-imapd dovecot-lmtpd >/dev/null
+fi
+if [[ $BUILD == 1 ]]; then
+	log "building mailyard and mailyard-load (release)"
+	(cd "$ROOT" && cargo build --release -q -p mailyard -p mailyard-tests --bin mailyard --bin mailyard-load)
+fi
+MAILYARD=$ROOT/target/release/mailyard
+LOAD=$ROOT/target/release/mailyard-load
+[[ -x $MAILYARD && -x $LOAD ]] || die "missing $MAILYARD or $LOAD (build them, or drop --no-build)"
+# The tree the binaries were built from (with --no-build: the tree now, which may differ).
+MY_VER=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo "?")$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo "+dirty")
+
+for p in $MY_SMTP $MY_IMAP $DV_IMAP $DV_LMTP $PF_SMTP; do
+	[[ -z $(ss -Hltn "sport = :$p") ]] || die "port 127.0.0.1:$p is in use; pick another --port-base"
+done
+getent passwd vmail >/dev/null || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin vmail
+VMAIL_UID=$(id -u vmail)
+
+WORK=$(mktemp -d "$PARENT/mailyard-bench.XXXXXX")
+chmod 755 "$WORK"
+mkdir -p "$WORK"/{dovecot/run,dovecot/state,vmail,postfix/etc,postfix/spool,postfix/lib}
+log "work directory $WORK"
+
+# render TEMPLATE DEST: fills in the @VARS@.
+render() {
+	sed -e "s|@WORK@|$WORK|g" -e "s|@DV_IMAP@|$DV_IMAP|g" -e "s|@DV_LMTP@|$DV_LMTP|g" \
+		-e "s|@PF_SMTP@|$PF_SMTP|g" -e "s|@MY_SMTP@|$MY_SMTP|g" -e "s|@MY_IMAP@|$MY_IMAP|g" \
+		-e "s|@VMAIL_UID@|$VMAIL_UID|g" -e "s|@PROC_LIMIT@|$PROC_LIMIT|g" \
+		-e "s|@CLIENT_LIMIT@|$CLIENT_LIMIT|g" -e "s|@IDLE_CONNS@|$IDLE_CONNS|g" "$1" >"$2"
+}
+
+# Recipients of the SMTP load: RCPT_COUNT mailboxes, one recipient per message in turn.
+RCPT_COUNT=10
+RCPT_USERS=$(seq -f 'rcpt%g' 0 $((RCPT_COUNT - 1)) | tr '\n' ' ')
+RCPTS=$(for u in $RCPT_USERS; do printf '%s@%s,' "$u" "$DOMAIN"; done)
+RCPTS=${RCPTS%,}
+USERS="big ten mixed smtp $RCPT_USERS"
+# ---- mailyard: config and users ----------------------------------------------------
+MYCONF=$WORK/mailyard.toml
+# Postfix checks no SPF/DKIM/DMARC by default, and this machine has no DNS: turn
+# mailyard's checks off too, where this version has them.
+render "$HERE/mailyard.conf" "$MYCONF.in"
+sed "s|@AUTH_CHECKS@|[auth_checks]\nenabled = false|" "$MYCONF.in" >"$MYCONF"
+if ! printf '%s\n' "$PW" | "$MAILYARD" --config "$MYCONF" user add "big@$DOMAIN" >/dev/null 2>"$WORK/useradd.err"; then
+	grep -q auth_checks "$WORK/useradd.err" || die "mailyard user add: $(cat "$WORK/useradd.err")"
+	sed "s|@AUTH_CHECKS@||" "$MYCONF.in" >"$MYCONF"
+	printf '%s\n' "$PW" | "$MAILYARD" --config "$MYCONF" user add "big@$DOMAIN" >/dev/null
+fi
+for u in ten mixed smtp $RCPT_USERS; do
+	printf '%s\n' "$PW" | "$MAILYARD" --config "$MYCONF" user add "$u@$DOMAIN" >/dev/null
+done
+
+# ---- Dovecot: config and users -----------------------------------------------------
+render "$HERE/dovecot.conf" "$WORK/dovecot/dovecot.conf"
+for u in $USERS; do echo "$u@$DOMAIN:{PLAIN}$PW" >>"$WORK/dovecot/passwd"; done
+chmod 644 "$WORK/dovecot/passwd"
+
+# ---- Postfix: a private instance -------------------------------------------------
+PFETC=$WORK/postfix/etc
+render "$HERE/postfix-main.conf" "$PFETC/main.cf"
+render "$HERE/postfix-master.conf" "$PFETC/master.cf"
+for u in $USERS; do echo "$u@$DOMAIN x" >>"$PFETC/vmailbox"; done
+chown postfix "$WORK/postfix/lib" # data_directory: the master's lock file
+
+# ---- the same generated mailboxes on both IMAP servers --------------------------
+# big: SELECT + UID FETCH 1:* (UID FLAGS); ten: header fetch and SEARCH TEXT;
+# mixed: the mixed workload, then the idle connections.
+fill() { # user count
+	"$LOAD" fill-maildir --dir "$WORK/mailyard/mail/$DOMAIN/$1" --count "$2" --size "$MSG_SIZE" >/dev/null
+	"$LOAD" fill-maildir --dir "$WORK/vmail/$DOMAIN/$1" --count "$2" --size "$MSG_SIZE" >/dev/null
+}
+log "filling maildirs: big=$BIG ten=$TEN mixed=$MIXED_COUNT messages of $MSG_SIZE bytes, on both servers"
+fill big "$BIG"
+fill ten "$TEN"
+fill mixed "$MIXED_COUNT"
+for u in smtp $RCPT_USERS; do mkdir -p "$WORK/vmail/$DOMAIN/$u"; done
+chown -R vmail:vmail "$WORK/vmail"
+sync
+
+log "mailyard reindex (builds the index of the filled maildirs)"
+t0=$(date +%s.%N)
+"$MAILYARD" --config "$MYCONF" reindex >"$WORK/reindex.out" 2>&1 || die "reindex: $(tail -5 "$WORK/reindex.out")"
+REINDEX_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+
+# ---- start the servers -----------------------------------------------------------
+wait_imap() { # addr user: until LOGIN + STATUS works (deadline 60 s)
+	for _ in $(seq 600); do
+		"$LOAD" count --addr "$1" --user "$2" --pass "$PW" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+log "starting mailyard, Dovecot, Postfix"
+env "${MY_ENV[@]}" "$MAILYARD" serve --config "$MYCONF" >"$WORK/mailyard.log" 2>&1 &
+MY_PID=$!
+doveconf -c "$WORK/dovecot/dovecot.conf" -n >"$WORK/dovecot/doveconf.out" 2>&1 ||
+	die "dovecot config: $(cat "$WORK/dovecot/doveconf.out")"
+dovecot -F -c "$WORK/dovecot/dovecot.conf" >"$WORK/dovecot/stdout.log" 2>&1 &
+DV_PID=$!
+postfix -c "$PFETC" check >"$WORK/postfix/check.out" 2>&1 || die "postfix check: $(cat "$WORK/postfix/check.out")"
+postfix -c "$PFETC" start >"$WORK/postfix/start.out" 2>&1 || die "postfix start: $(cat "$WORK/postfix/start.out")"
+PF_UP=1
+wait_imap "127.0.0.1:$MY_IMAP" "big@$DOMAIN" || die "mailyard IMAP did not come up: $(tail -5 "$WORK/mailyard.log")"
+wait_imap "127.0.0.1:$DV_IMAP" "smtp@$DOMAIN" || die "Dovecot IMAP did not come up: $(tail -5 "$WORK/dovecot/dovecot.log")"
+for _ in $(seq 300); do [[ -n $(ss -Hltn "sport = :$PF_SMTP") ]] && break; sleep 0.1; done
+[[ -n $(ss -Hltn "sport = :$PF_SMTP") ]] || die "Postfix smtpd did not come up: $(tail -5 "$WORK/postfix/postfix.log")"
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$(date +%s)
+
+# kv LINE KEY: the value of KEY=value in a result line.
+kv() { grep -o "\b$2=[^ ]*" <<<"$1" | head -1 | cut -d= -f2; }
+# ratio A B: A/B with 2 decimals ("n/a" when either is missing or B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+ROWS=() # "figure|mailyard|peer|peer name|ratio (>1: mailyard better)"
+row() { ROWS+=("$1|$2|$3|$4|$5"); log "$1: mailyard $2, $4 $3 (×$5)"; }
+
+# ---- SMTP durable ingest ---------------------------------------------------------
+# Both rates are accepted / (time from the first connection until every accepted
+# message is counted by IMAP STATUS on the receiving server). For mailyard that is
+# when the last 250 came (250 = fsynced and indexed); for Postfix, when Dovecot shows
+# the last message that Postfix queued and then delivered over LMTP.
+postfix_idle() { # until Postfix's queue is empty (deadline DRAIN_TIMEOUT)
+	for _ in $(seq $((DRAIN_TIMEOUT * 5))); do
+		postqueue -c "$PFETC" -p 2>/dev/null | grep -q 'Mail queue is empty' && return 0
+		sleep 0.2
+	done
+	log "Postfix queue still not empty after ${DRAIN_TIMEOUT}s"
+}
+declare -A SMTP_MY SMTP_PF SMTP_PFQ
+smtp_pair() { # size sessions mode(spread|one): the same load on mailyard, then on Postfix
+	local size=$1 s=$2 mode=$3 k="$1,$2,$3" to=$RCPTS what="$RCPT_COUNT mailboxes" out vis
+	[[ $mode == one ]] && to=smtp@$DOMAIN what="one mailbox"
+	log "SMTP ${size} B, $s sessions, $what, ${SMTP_SECONDS}s: mailyard"
+	out=$("$LOAD" smtp --addr "127.0.0.1:$MY_SMTP" --sessions "$s" --size "$size" \
+		--seconds "$SMTP_SECONDS" --to "$to" --visible-addr "127.0.0.1:$MY_IMAP" \
+		--visible-pass "$PW" --visible-timeout "$DRAIN_TIMEOUT") || die "mailyard SMTP load failed"
+	vis=$(grep '^visible' <<<"$out")
+	[[ $(kv "$vis" complete) == true ]] || log "mailyard: not all accepted messages visible: $vis"
+	SMTP_MY[$k]=$(kv "$vis" rate)
+	postfix_idle
+	log "SMTP ${size} B, $s sessions, $what, ${SMTP_SECONDS}s: Postfix + Dovecot LMTP"
+	out=$("$LOAD" smtp --addr "127.0.0.1:$PF_SMTP" --sessions "$s" --size "$size" \
+		--seconds "$SMTP_SECONDS" --to "$to" --visible-addr "127.0.0.1:$DV_IMAP" \
+		--visible-pass "$PW" --visible-timeout "$DRAIN_TIMEOUT") || die "Postfix SMTP load failed"
+	vis=$(grep '^visible' <<<"$out")
+	SMTP_PFQ[$k]=$(kv "$(grep '^smtp' <<<"$out")" rate)
+	if [[ $(kv "$vis" complete) == true ]]; then
+		SMTP_PF[$k]=$(kv "$vis" rate)
+	else
+		SMTP_PF[$k]="$(kv "$vis" rate)*"
+		log "Postfix: only $(kv "$vis" count) of $(kv "$vis" of) visible after the drain timeout"
+	fi
+	row "SMTP ingest, $((size / 1024)) KiB, $s sessions, $what (msgs/s)" "${SMTP_MY[$k]}" \
+		"${SMTP_PF[$k]} (queued: ${SMTP_PFQ[$k]})" "Postfix+Dovecot" \
+		"$(ratio "${SMTP_MY[$k]}" "${SMTP_PF[$k]%\*}")"
+}
+for size in $SIZES; do
+	for s in $SESSIONS; do smtp_pair "$size" "$s" spread; done
+done
+# All mail to one mailbox: Dovecot serializes deliveries into one maildir (its
+# dovecot-uidlist lock), mailyard batches them (group commit).
+smtp_pair 4096 20 one
+postfix_idle
+
+# ---- IMAP ------------------------------------------------------------------------
+declare -A IM
+imap_run() { # name addr
+	log "IMAP on $1: SELECT + UID FETCH 1:* (UID FLAGS) on $BIG messages"
+	local out
+	out=$("$LOAD" imap --addr "$2" --user "big@$DOMAIN" --pass "$PW" --repeat "$REPEAT" --headers 0 --no-search) ||
+		die "$1: imap (big) failed"
+	IM[$1,sel_n]=$(kv "$out" messages)
+	IM[$1,sel_cold]=$(kv "$out" cold_ms) IM[$1,sel_warm]=$(kv "$out" warm_ms)
+	log "IMAP on $1: header fetch and SEARCH TEXT on $TEN messages"
+	out=$("$LOAD" imap --addr "$2" --user "ten@$DOMAIN" --pass "$PW" --repeat "$REPEAT" --headers "$TEN") ||
+		die "$1: imap (ten) failed"
+	local h s
+	h=$(grep header_fetch <<<"$out") s=$(grep search_text <<<"$out")
+	IM[$1,hdr_n]=$(kv "$h" messages) IM[$1,hdr_cold]=$(kv "$h" cold_ms) IM[$1,hdr_warm]=$(kv "$h" warm_ms)
+	IM[$1,srch_found]=$(kv "$s" found) IM[$1,srch_cold]=$(kv "$s" cold_ms) IM[$1,srch_warm]=$(kv "$s" warm_ms)
+	log "IMAP on $1: mixed workload, 8 clients, ${MIXED_SECONDS}s"
+	out=$("$LOAD" mixed --addr "$2" --user "mixed@$DOMAIN" --pass "$PW" --clients 8 --seconds "$MIXED_SECONDS") ||
+		die "$1: mixed failed"
+	IM[$1,mixed]=$(kv "$out" rate)
+	local line
+	while read -r line; do
+		IM[$1,op,$(kv "$line" op)]=$(kv "$line" mean_ms)
+	done < <(grep '^mixed_op' <<<"$out")
+}
+imap_run mailyard "127.0.0.1:$MY_IMAP"
+imap_run dovecot "127.0.0.1:$DV_IMAP"
+for k in sel_n hdr_n srch_found; do
+	[[ ${IM[mailyard,$k]} == "${IM[dovecot,$k]}" ]] || log "note: $k differs: mailyard ${IM[mailyard,$k]}, Dovecot ${IM[dovecot,$k]}"
+done
+row "IMAP mixed workload, 8 clients (ops/s)" "${IM[mailyard,mixed]}" "${IM[dovecot,mixed]}" Dovecot \
+	"$(ratio "${IM[mailyard,mixed]}" "${IM[dovecot,mixed]}")"
+row "SELECT + UID FETCH 1:* (UID FLAGS), ${IM[mailyard,sel_n]} msgs, cold (ms)" "${IM[mailyard,sel_cold]}" \
+	"${IM[dovecot,sel_cold]}" Dovecot "$(ratio "${IM[dovecot,sel_cold]}" "${IM[mailyard,sel_cold]}")"
+row "SELECT + UID FETCH 1:* (UID FLAGS), ${IM[mailyard,sel_n]} msgs, warm median (ms)" "${IM[mailyard,sel_warm]}" \
+	"${IM[dovecot,sel_warm]}" Dovecot "$(ratio "${IM[dovecot,sel_warm]}" "${IM[mailyard,sel_warm]}")"
+row "Header fetch, ${IM[mailyard,hdr_n]} msgs, cold (ms)" "${IM[mailyard,hdr_cold]}" "${IM[dovecot,hdr_cold]}" Dovecot \
+	"$(ratio "${IM[dovecot,hdr_cold]}" "${IM[mailyard,hdr_cold]}")"
+row "Header fetch, ${IM[mailyard,hdr_n]} msgs, warm median (ms)" "${IM[mailyard,hdr_warm]}" "${IM[dovecot,hdr_warm]}" Dovecot \
+	"$(ratio "${IM[dovecot,hdr_warm]}" "${IM[mailyard,hdr_warm]}")"
+row "SEARCH TEXT, $TEN msgs (${IM[mailyard,srch_found]} found), cold (ms)" "${IM[mailyard,srch_cold]}" \
+	"${IM[dovecot,srch_cold]}" Dovecot "$(ratio "${IM[dovecot,srch_cold]}" "${IM[mailyard,srch_cold]}")"
+row "SEARCH TEXT, $TEN msgs (${IM[mailyard,srch_found]} found), warm median (ms)" "${IM[mailyard,srch_warm]}" \
+	"${IM[dovecot,srch_warm]}" Dovecot "$(ratio "${IM[dovecot,srch_warm]}" "${IM[mailyard,srch_warm]}")"
+
+# ---- memory per idle IDLE connection ---------------------------------------------
+# tree PID: PID and all its descendants.
+tree() {
+	local all
+	all=$(ps -e -o pid=,ppid=)
+	awk -v root="$1" '{ kids[$2] = kids[$2] " " $1 } END {
+		n = split(root, q, " "); for (i = 1; i <= n; i++) { print q[i]; m = split(kids[q[i]], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] } }' <<<"$all"
+}
+# mem FIELD PIDS...: sum of FIELD (VmRSS from status, Pss from smaps_rollup) in KiB.
+mem() {
+	local field=$1 file=status
+	shift
+	[[ $field == Pss ]] && file=smaps_rollup
+	printf "/proc/%s/$file\n" "$@" | xargs cat 2>/dev/null | awk -v f="$field:" '$1 == f { s += $2 } END { print s + 0 }'
+}
+# The idle test stops early if the machine runs short of memory (it is shared, and a
+# server that needs too much per connection would bring the OOM killer): below
+# MEM_FLOOR KiB (a third of the total, or --mem-floor) available, or after IDLE_DEADLINE seconds, the figure is taken over the
+# connections open at that moment.
+MEM_FLOOR=$(awk '/^MemTotal:/ { printf "%d", $2 / 3 }' /proc/meminfo)
+[[ -n $MEM_FLOOR_GIB ]] && MEM_FLOOR=$((MEM_FLOOR_GIB * 1048576))
+IDLE_DEADLINE=$((IDLE_CONNS / 10 + 120))
+declare -A MEM
+idle_run() { # name port rootpid
+	local name=$1 port=$2 pid=$3 pids rss0 pss0 rss1 pss1 held nproc stop="" out=$WORK/idle-$1.out
+	sleep 2
+	mapfile -t pids < <(tree "$pid")
+	rss0=$(mem VmRSS "${pids[@]}") pss0=$(mem Pss "${pids[@]}")
+	log "idle on $name: opening $IDLE_CONNS connections in IDLE (before: ${#pids[@]} processes, RSS $rss0 KiB)"
+	"$LOAD" idle --addr "127.0.0.1:$port" --user "mixed@$DOMAIN" --pass "$PW" --conns "$IDLE_CONNS" \
+		--hold 900 >"$out" 2>"$out.err" &
+	LOAD_PID=$!
+	local t_end=$((SECONDS + IDLE_DEADLINE))
+	while ! grep -q READY "$out"; do
+		kill -0 "$LOAD_PID" 2>/dev/null || die "idle load on $name failed: $(cat "$out.err")"
+		if (($(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) < MEM_FLOOR)); then
+			stop="stopped by the memory guard"
+			break
+		fi
+		((SECONDS < t_end)) || { stop="stopped at the ${IDLE_DEADLINE} s limit"; break; }
+		sleep 0.2
+	done
+	if [[ -z $stop ]]; then
+		held=$(kv "$(cat "$out")" idle)
+		sleep 3 # let the server settle
+	else
+		held=$(ss -Htn state established "sport = :$port" | wc -l)
+		log "idle on $name: $stop with $held connections open"
+	fi
+	mapfile -t pids < <(tree "$pid")
+	nproc=${#pids[@]}
+	rss1=$(mem VmRSS "${pids[@]}") pss1=$(mem Pss "${pids[@]}")
+	kill "$LOAD_PID" 2>/dev/null
+	wait "$LOAD_PID" 2>/dev/null || true
+	LOAD_PID=""
+	((held > 0)) || die "idle on $name: no connection open"
+	MEM[$name,held]=$held MEM[$name,procs]=$nproc MEM[$name,stop]=${stop:+, $stop}
+	MEM[$name,rss]=$(awk -v a="$rss0" -v b="$rss1" -v n="$held" 'BEGIN{printf "%.1f", (b - a) / n}')
+	MEM[$name,pss]=$(awk -v a="$pss0" -v b="$pss1" -v n="$held" 'BEGIN{printf "%.1f", (b - a) / n}')
+	MEM[$name,total]=$(awk -v b="$rss1" 'BEGIN{printf "%.0f", b / 1024}')
+	log "idle on $name: $held held, $nproc processes, RSS $rss0 → $rss1 KiB, PSS $pss0 → $pss1 KiB"
+}
+# Dovecot first: memory that mailyard's allocator keeps after its test cannot then
+# starve Dovecot's processes.
+idle_run dovecot "$DV_IMAP" "$DV_PID"
+idle_run mailyard "$MY_IMAP" "$MY_PID"
+conns() { echo "${MEM[$1,held]} conns${MEM[$1,stop]}"; }
+row "Memory per idle IDLE connection, RSS (KiB)" "${MEM[mailyard,rss]} ($(conns mailyard))" \
+	"${MEM[dovecot,rss]} ($(conns dovecot))" "Dovecot" "$(ratio "${MEM[dovecot,rss]}" "${MEM[mailyard,rss]}")"
+row "Memory per idle IDLE connection, PSS (KiB)" "${MEM[mailyard,pss]}" \
+	"${MEM[dovecot,pss]}" "Dovecot" "$(ratio "${MEM[dovecot,pss]}" "${MEM[mailyard,pss]}")"
+row "Total RSS with the idle connections (MiB; processes)" "${MEM[mailyard,total]} (${MEM[mailyard,procs]})" \
+	"${MEM[dovecot,total]} (${MEM[dovecot,procs]})" "Dovecot" "$(ratio "${MEM[dovecot,total]}" "${MEM[mailyard,total]}")"
+
+# ---- the table -------------------------------------------------------------------
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN{ if (r == "n/a") print "n/a"; else print (r + 0 >= t ? "MEETS" : "SHORT") }'; }
+T_END=$(date +%s)
+DV_VER=$(dovecot --version | cut -d' ' -f1)
+PF_VER=$(postconf -c "$PFETC" -h mail_version 2>/dev/null || echo "?")
+r20_4=$(ratio "${SMTP_MY[4096,20,spread]:-}" "${SMTP_PF[4096,20,spread]%\*}")
+r20_100=$(ratio "${SMTP_MY[102400,20,spread]:-}" "${SMTP_PF[102400,20,spread]%\*}")
+r20_one=$(ratio "${SMTP_MY[4096,20,one]:-}" "${SMTP_PF[4096,20,one]%\*}")
+rmix=$(ratio "${IM[mailyard,mixed]}" "${IM[dovecot,mixed]}")
+rmem=$(ratio "${MEM[dovecot,rss]}" "${MEM[mailyard,rss]}")
+{
+	echo "# mailyard vs Postfix + Dovecot — $(date '+%Y-%m-%d %H:%M %Z')"
+	echo
+	echo "Command: \`$CMDLINE\` (as root, from the repository root)."
+	echo "mailyard $MY_VER · Postfix $PF_VER (delivery: LMTP to Dovecot) · Dovecot $DV_VER · $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) · kernel $(uname -r)"
+	echo "Load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg). Measured part: $((T_END - T_START)) s."
+	echo "The machine is shared (other engineers compile on it): compare rows of one run; read ratios within ±20 % as noise."
+	echo "Data: the same generated messages of $MSG_SIZE B in both maildirs (big: $BIG, ten: $TEN, mixed: $MIXED_COUNT); mailyard reindex of them took ${REINDEX_S} s (Dovecot indexes on first access: the cold rows)."
+	[[ ${#MY_ENV[@]} -gt 0 ]] && echo "mailyard ran with environment: ${MY_ENV[*]}"
+	[[ $QUICK == 1 ]] && echo "QUICK run: ${SMTP_SECONDS} s per SMTP run, smaller data and fewer idle connections than the full run."
+	echo
+	echo "| figure | mailyard | peer | peer value | × (>1: mailyard better) |"
+	echo "|---|---:|---|---:|---:|"
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r fig my pv pn rt <<<"$r"
+		echo "| $fig | $my | $pn | $pv | $rt |"
+	done
+	echo
+	echo "SMTP rates: accepted / seconds until every accepted message is visible over IMAP (mailyard: its own IMAP; Postfix: Dovecot's). \"queued\": Postfix's rate of 250 replies (queue file fsynced, not yet delivered). \"*\": not all visible within ${DRAIN_TIMEOUT} s; the rate counts the visible ones."
+	echo
+	echo "Mixed workload, mean time per command (ms; \"STORE_DELETED_UID_EXPUNGE\" is UID STORE + UID EXPUNGE):"
+	echo
+	echo "| command | mailyard | Dovecot | × |"
+	echo "|---|---:|---:|---:|"
+	for op in SELECT FETCH_FLAGS_ALL FETCH_HEADERS_21 FETCH_BODY SEARCH_UNSEEN STORE_SEEN APPEND UID_SEARCH_UNSEEN STORE_DELETED_UID_EXPUNGE; do
+		echo "| $op | ${IM[mailyard,op,$op]:-} | ${IM[dovecot,op,$op]:-} | $(ratio "${IM[dovecot,op,$op]:-}" "${IM[mailyard,op,$op]:-}") |"
+	done
+	echo
+	echo "| target | figure | verdict |"
+	echo "|---|---:|---|"
+	echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 4 KiB, $RCPT_COUNT mailboxes | ×$r20_4 | $(verdict "$r20_4" 3) |"
+	echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 100 KiB, $RCPT_COUNT mailboxes | ×$r20_100 | $(verdict "$r20_100" 3) |"
+	echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 4 KiB, one mailbox | ×$r20_one | $(verdict "$r20_one" 3) |"
+	echo "| IMAP mixed ops/s ≥ Dovecot's | ×$rmix | $(verdict "$rmix" 1) |"
+	echo "| idle memory per connection ≤ 1/10 of Dovecot's (RSS) | ×$rmem | $(verdict "$rmem" 10) |"
+} | tee "$OUT"
+log "results written to $OUT"
