@@ -39,6 +39,33 @@ struct Env {
     now: i64,
 }
 
+/// What a search runs over: the selected view's messages that are not expunged, with
+/// their sequence numbers, and what evaluating a key may load. Shared by SEARCH, SORT
+/// and THREAD (RFC 5256 §3 searches with SEARCH's keys).
+fn scope(store: &Store, user: Address, view: &crate::session::view::View) -> (Vec<Candidate>, Env) {
+    let candidates = view
+        .msgs
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.expunged)
+        .map(|(i, m)| Candidate {
+            seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            info: m.info.clone(),
+            recent: m.recent,
+        })
+        .collect();
+    let env = Env {
+        store: store.clone(),
+        user,
+        mailbox: view.id,
+        mailbox_name: view.name.clone(),
+        max_seq: u32::try_from(view.msgs.len()).unwrap_or(u32::MAX),
+        max_uid: view.max_uid(),
+        now: mailyard_common::time::now(),
+    };
+    (candidates, env)
+}
+
 /// Lazily loaded data of one message.
 struct Lazy<'a> {
     env: &'a Env,
@@ -373,26 +400,7 @@ impl Session {
             return Ok(Done::bad("No mailbox selected"));
         };
         let criteria = self.ext.resolve_key(criteria, view);
-        let candidates: Vec<Candidate> = view
-            .msgs
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !m.expunged)
-            .map(|(i, m)| Candidate {
-                seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                info: m.info.clone(),
-                recent: m.recent,
-            })
-            .collect();
-        let env = Env {
-            store: self.store().clone(),
-            user,
-            mailbox: view.id,
-            mailbox_name: view.name.clone(),
-            max_seq: u32::try_from(view.msgs.len()).unwrap_or(u32::MAX),
-            max_uid: view.max_uid(),
-            now: mailyard_common::time::now(),
-        };
+        let (candidates, env) = scope(self.store(), user, view);
         let found = tokio::task::spawn_blocking(move || {
             candidates
                 .iter()
@@ -522,26 +530,7 @@ impl Session {
             return Err(Done::bad("No mailbox selected"));
         };
         let criteria = self.ext.resolve_key(criteria, view);
-        let candidates: Vec<Candidate> = view
-            .msgs
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !m.expunged)
-            .map(|(i, m)| Candidate {
-                seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                info: m.info.clone(),
-                recent: m.recent,
-            })
-            .collect();
-        let env = Env {
-            store: self.store().clone(),
-            user,
-            mailbox: view.id,
-            mailbox_name: view.name.clone(),
-            max_seq: u32::try_from(view.msgs.len()).unwrap_or(u32::MAX),
-            max_uid: view.max_uid(),
-            now: mailyard_common::time::now(),
-        };
+        let (candidates, env) = scope(self.store(), user, view);
         let found = tokio::task::spawn_blocking(move || {
             let mut found: Vec<Matched> = Vec::new();
             for c in candidates {
