@@ -75,9 +75,10 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         tracing::info!(users = rebuilt.len(), "index built from the maildir tree");
     }
     for (user, r) in recovered {
-        if r.adopted + r.dropped + r.reflagged + r.renumbered > 0 {
+        if r.adopted + r.dropped + r.reflagged + r.renumbered + r.stale_tmp > 0 {
             tracing::warn!(%user, adopted = r.adopted, dropped = r.dropped, reflagged = r.reflagged,
-                renumbered = r.renumbered, "index brought in line with the maildir");
+                renumbered = r.renumbered, stale_tmp_removed = r.stale_tmp,
+                "index brought in line with the maildir");
         }
     }
     store.watch_other_processes()?;

@@ -404,6 +404,35 @@ pub fn scan_messages(dir: &Path, keyword_map: &[String]) -> io::Result<Vec<Found
     Ok(out)
 }
 
+/// maildir(5): a file in `tmp/` untouched for 36 hours is left over from a crashed
+/// delivery and may be removed.
+pub const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(36 * 3600);
+
+/// Removes the files in `dir/tmp` older than `STALE_TMP`; returns how many.
+pub fn clean_tmp(dir: &Path) -> io::Result<usize> {
+    let read = match fs::read_dir(dir.join("tmp")) {
+        Ok(r) => r,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in read {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > STALE_TMP);
+        if meta.is_file() && old {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Finds a message by its base name when the index's idea of its path is stale (another
 /// tool moved it from new/ to cur/ or changed its flags).
 pub fn find_by_base(dir: &Path, base: &str) -> io::Result<Option<(PathBuf, bool)>> {

@@ -242,6 +242,8 @@ pub struct ReconcileReport {
     pub reflagged: usize,
     /// Files given a new UID (none, or a duplicate).
     pub renumbered: usize,
+    /// Files left in `tmp/` by crashed deliveries, removed (maildir(5): 36 hours).
+    pub stale_tmp: usize,
 }
 
 pub(crate) struct Job {
@@ -1392,6 +1394,7 @@ fn reconcile_mailbox(
     mb: &mut MailboxRow,
     report: &mut ReconcileReport,
 ) -> Result<()> {
+    report.stale_tmp += maildir::clean_tmp(&mb.dir).at(&mb.dir)?;
     let keyword_map = maildir::read_keywords(&mb.dir).at(&mb.dir)?;
     let files = maildir::scan_messages(&mb.dir, &keyword_map).at(&mb.dir)?;
     let rows: HashMap<String, MessageInfo> = index::messages(conn, mb.id)?

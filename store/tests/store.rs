@@ -877,3 +877,30 @@ async fn an_expunged_file_that_comes_back_gets_a_new_uid() {
     );
     assert!(store.check().expect("check").is_empty());
 }
+
+#[test]
+fn stale_tmp_files_are_removed_on_reconcile() {
+    // maildir(5): a tmp/ file untouched for 36 hours is a crashed delivery's leftover.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    let tmp = dir.path().join("mail/example.com/alice/tmp");
+    let old = tmp.join("1.M1P1.crashed");
+    let fresh = tmp.join("2.M2P2.in-progress");
+    std::fs::write(&old, "x").expect("write");
+    std::fs::write(&fresh, "y").expect("write");
+    let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(48 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .expect("open")
+        .set_modified(two_days_ago)
+        .expect("set mtime");
+    let report = store.reconcile_blocking(&alice, false).expect("reconcile");
+    assert_eq!(report.stale_tmp, 1);
+    assert!(!old.exists(), "the 2-day-old leftover is removed");
+    assert!(
+        fresh.exists(),
+        "a fresh file (a delivery in progress) stays"
+    );
+}
