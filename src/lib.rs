@@ -65,7 +65,13 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     let data_dir = config.data_dir.clone();
     let (store, report) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
         let (store, report) = Store::open(&data_dir)?;
-        let recovered = store.recover_blocking()?;
+        // A freshly rebuilt index was just made from the tree: scanning it again
+        // would find nothing.
+        let recovered = if report.rebuilt.is_some() {
+            Vec::new()
+        } else {
+            store.recover_blocking()?
+        };
         Ok((store, (report, recovered)))
     })
     .await

@@ -99,7 +99,8 @@ pub struct Limits {
     pub max_recipients: usize,
     /// Open connections per listener. Default 1000.
     pub max_connections: usize,
-    /// Open connections per client address, per listener. Default 20.
+    /// Open connections per client address, per daemon (the SMTP listeners share one
+    /// count, IMAP and IMAPS another). Default 20.
     pub max_connections_per_ip: usize,
     /// Protocol errors in one SMTP session before it is disconnected. Default 10.
     pub max_errors: u32,

@@ -27,3 +27,12 @@ pub fn init(format: LogFormat, level: &str) {
         builder.try_init()
     };
 }
+
+/// A short id for a connection's log span: seconds since the epoch and a process-wide
+/// counter, so no two sessions of any protocol share one.
+pub fn session_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{:04x}", crate::time::now(), n & 0xffff)
+}

@@ -123,9 +123,7 @@ impl AuthThrottle {
             map.remove(&ip);
         }
     }
-}
 
-impl AuthThrottle {
     /// The throttle `[auth]` configures: `max_failures` within ten minutes ban an
     /// address for `ban_seconds`.
     pub fn from_config(config: &crate::Config) -> Self {

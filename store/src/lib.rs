@@ -145,20 +145,10 @@ impl Store {
         } else {
             maildir::read_keywords(&dir).at(&dir)?
         };
-        let path = maildir::message_path(&dir, &m.base, m.in_new, &m.flags, &map);
-        if path.exists() {
-            return Ok(path);
-        }
-        // Claimed as recent by another session since this row was read: now in cur/.
-        if m.in_new {
-            let cur = maildir::message_path(&dir, &m.base, false, &m.flags, &map);
-            if cur.exists() {
-                return Ok(cur);
-            }
-        }
-        Ok(maildir::find_by_base(&dir, &m.base)
+        // When the file is gone, the expected path: the caller's open reports it.
+        Ok(maildir::locate(&dir, &m.base, m.in_new, &m.flags, &map)
             .at(&dir)?
-            .map_or(path, |(p, _)| p))
+            .unwrap_or_else(|| maildir::message_path(&dir, &m.base, m.in_new, &m.flags, &map)))
     }
 
     async fn submit(&self, op: Op) -> Result<Outcome> {

@@ -433,6 +433,29 @@ pub fn clean_tmp(dir: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Where a message's file is now: the name the index expects; else, for a row that
+/// says `new/`, its `cur/` name (claimed as `\Recent` since the row was read); else
+/// found by its base name (another tool moved or re-flagged it). None when it is gone.
+pub fn locate(
+    mailbox_dir: &Path,
+    base: &str,
+    in_new: bool,
+    flags: &FlagSet,
+    keyword_map: &[String],
+) -> io::Result<Option<PathBuf>> {
+    let expected = message_path(mailbox_dir, base, in_new, flags, keyword_map);
+    if expected.exists() {
+        return Ok(Some(expected));
+    }
+    if in_new {
+        let cur = message_path(mailbox_dir, base, false, flags, keyword_map);
+        if cur.exists() {
+            return Ok(Some(cur));
+        }
+    }
+    Ok(find_by_base(mailbox_dir, base)?.map(|(p, _)| p))
+}
+
 /// Finds a message by its base name when the index's idea of its path is stale (another
 /// tool moved it from new/ to cur/ or changed its flags).
 pub fn find_by_base(dir: &Path, base: &str) -> io::Result<Option<(PathBuf, bool)>> {

@@ -372,6 +372,15 @@ impl MailboxRow {
         Ok(uid)
     }
 
+    /// The MODSEQ every change of one request shares (RFC 7162 §3.1: the messages a
+    /// single command changes may get the same MODSEQ): allocated on first use.
+    fn shared_modseq(&mut self, slot: &mut Option<u64>) -> Result<u64> {
+        match *slot {
+            Some(m) => Ok(m),
+            None => Ok(*slot.insert(self.next_modseq()?)),
+        }
+    }
+
     /// The next MODSEQ, likewise reserved durably.
     fn next_modseq(&mut self) -> Result<u64> {
         let m = self.highestmodseq + 1;
@@ -760,10 +769,7 @@ fn copy_messages(
             continue;
         };
         let new_uid = dst.next_uid()?;
-        let ms = match dst_modseq {
-            Some(ms) => ms,
-            None => *dst_modseq.insert(dst.next_modseq()?),
-        };
+        let ms = dst.shared_modseq(&mut dst_modseq)?;
         let dst_map = keyword_map_with(&dst.dir, &m.flags.keywords)?;
         let unique = m.base.split(',').next().unwrap_or("x").to_string();
         let base = maildir::base_name(&unique, m.size, new_uid);
@@ -773,22 +779,17 @@ fn copy_messages(
         if let Some(parent) = path.parent() {
             fx.dirs.insert(parent.to_path_buf());
         }
-        conn.prepare_cached(
-            "INSERT INTO message (mailbox_id, uid, base, in_new, size, internaldate, flags,
-                                  keywords, modseq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            dst.id.0,
+        insert_message_row(
+            conn,
+            dst.id,
             new_uid,
-            base,
+            &base,
             m.in_new,
-            m.size as i64,
+            m.size,
             m.internaldate,
-            m.flags.flags.0,
-            m.flags.keywords_text(),
-            ms as i64
-        ])?;
+            &m.flags,
+            ms,
+        )?;
         conn.prepare_cached(
             "INSERT INTO message_meta (mailbox_id, uid, envelope, body, bodystructure,
                  sent_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id,
@@ -799,10 +800,7 @@ fn copy_messages(
         )?
         .execute(params![src.id.0, uid.0, dst.id.0, new_uid])?;
         if remove {
-            let sms = match src_modseq {
-                Some(ms) => ms,
-                None => *src_modseq.insert(src.next_modseq()?),
-            };
+            let sms = src.shared_modseq(&mut src_modseq)?;
             forget_message(conn, src.id, uid, sms)?;
             unlink.push(old_path);
         }
@@ -937,19 +935,7 @@ fn ensure_mailbox(
     }
     let dir = mailbox_path(data_dir, user, &name)?;
     maildir::create_maildir(&dir, name != "INBOX").at(&dir)?;
-    let state = match maildir::read_state(&dir).at(&dir)? {
-        Some(s) => s,
-        None => {
-            let s = MailboxState {
-                uidvalidity: new_uidvalidity(conn, user)?,
-                uid_reserved: 1,
-                modseq_reserved: 1,
-                special_use,
-            };
-            maildir::write_state(&dir, &s).at(&dir)?;
-            s
-        }
-    };
+    let state = state_or_new(conn, user, &dir, special_use)?;
     insert_mailbox_row(
         conn,
         user,
@@ -959,6 +945,28 @@ fn ensure_mailbox(
         state.modseq_reserved,
     )?;
     load_mailbox(conn, data_dir, user, &name)?.ok_or(StoreError::NoMailbox(name))
+}
+
+/// The mailbox's `mailyard-state`, or a new one (fresh UIDVALIDITY, nothing reserved)
+/// written durably when the directory has none: a mailbox whose index row was lost
+/// keeps its UIDVALIDITY.
+fn state_or_new(
+    conn: &Connection,
+    user: &Address,
+    dir: &Path,
+    special_use: Option<String>,
+) -> Result<MailboxState> {
+    if let Some(s) = maildir::read_state(dir).at(dir)? {
+        return Ok(s);
+    }
+    let s = MailboxState {
+        uidvalidity: new_uidvalidity(conn, user)?,
+        uid_reserved: 1,
+        modseq_reserved: 1,
+        special_use,
+    };
+    maildir::write_state(dir, &s).at(dir)?;
+    Ok(s)
 }
 
 fn insert_mailbox_row(
@@ -1069,8 +1077,9 @@ fn keyword_map_with(dir: &Path, keywords: &[String]) -> Result<Vec<String>> {
     Ok(map)
 }
 
+/// The message's row in the hot table (its summary row is the caller's).
 #[allow(clippy::too_many_arguments)]
-fn insert_message(
+fn insert_message_row(
     conn: &Connection,
     mailbox: MailboxId,
     uid: u32,
@@ -1080,7 +1089,6 @@ fn insert_message(
     internaldate: i64,
     flags: &FlagSet,
     modseq: u64,
-    s: &Summary,
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO message (mailbox_id, uid, base, in_new, size, internaldate, flags,
@@ -1098,6 +1106,33 @@ fn insert_message(
         flags.keywords_text(),
         modseq as i64
     ])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uid: u32,
+    base: &str,
+    in_new: bool,
+    size: u64,
+    internaldate: i64,
+    flags: &FlagSet,
+    modseq: u64,
+    s: &Summary,
+) -> Result<()> {
+    insert_message_row(
+        conn,
+        mailbox,
+        uid,
+        base,
+        in_new,
+        size,
+        internaldate,
+        flags,
+        modseq,
+    )?;
     conn.prepare_cached(
         "INSERT INTO message_meta (mailbox_id, uid, envelope, body, bodystructure, sent_date,
              subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)
@@ -1135,13 +1170,7 @@ fn message(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<Mes
 /// Where a message's file is now: the index's idea, or found by its base name when
 /// another tool moved it.
 fn locate(mb: &MailboxRow, m: &MessageInfo, keyword_map: &[String]) -> Result<Option<PathBuf>> {
-    let expected = maildir::message_path(&mb.dir, &m.base, m.in_new, &m.flags, keyword_map);
-    if expected.exists() {
-        return Ok(Some(expected));
-    }
-    Ok(maildir::find_by_base(&mb.dir, &m.base)
-        .at(&mb.dir)?
-        .map(|(p, _)| p))
+    maildir::locate(&mb.dir, &m.base, m.in_new, &m.flags, keyword_map).at(&mb.dir)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1172,10 +1201,7 @@ fn set_flags(
         if new == m.flags {
             continue;
         }
-        let ms = match modseq {
-            Some(ms) => ms,
-            None => *modseq.insert(mb.next_modseq()?),
-        };
+        let ms = mb.shared_modseq(&mut modseq)?;
         if let Some(old_path) = locate(&mb, &m, &keyword_map)? {
             let new_path = maildir::message_path(&mb.dir, &m.base, false, &new, &keyword_map);
             if old_path != new_path {
@@ -1348,19 +1374,7 @@ fn reconcile(
         let mut mb = match load_mailbox(conn, data_dir, user, name)? {
             Some(mb) => mb,
             None => {
-                let state = match maildir::read_state(dir).at(dir)? {
-                    Some(s) => s,
-                    None => {
-                        let s = MailboxState {
-                            uidvalidity: new_uidvalidity(conn, user)?,
-                            uid_reserved: 1,
-                            modseq_reserved: 1,
-                            special_use: default_special_use(name),
-                        };
-                        maildir::write_state(dir, &s).at(dir)?;
-                        s
-                    }
-                };
+                let state = state_or_new(conn, user, dir, default_special_use(name))?;
                 // Everything rebuilt gets a MODSEQ above any handed out before.
                 insert_mailbox_row(
                     conn,
@@ -1419,10 +1433,7 @@ fn reconcile_mailbox(
         match rows.get(&f.parsed.base) {
             Some(m) => {
                 if m.flags != f.parsed.flags || m.in_new != f.in_new {
-                    let ms = match modseq {
-                        Some(ms) => ms,
-                        None => *modseq.insert(mb.next_modseq()?),
-                    };
+                    let ms = mb.shared_modseq(&mut modseq)?;
                     conn.prepare_cached(
                         "UPDATE message SET flags = ?3, keywords = ?4, in_new = ?5, modseq = ?6
                          WHERE mailbox_id = ?1 AND uid = ?2",
@@ -1449,10 +1460,7 @@ fn reconcile_mailbox(
         .map(|m| m.uid)
         .collect();
     if !gone.is_empty() {
-        let ms = match modseq {
-            Some(ms) => ms,
-            None => *modseq.insert(mb.next_modseq()?),
-        };
+        let ms = mb.shared_modseq(&mut modseq)?;
         for uid in gone {
             forget_message(conn, mb.id, uid, ms)?;
             // Its UID stays used: it is expunged now, never to be given again.
@@ -1494,10 +1502,7 @@ fn reconcile_mailbox(
         adopted.push((uid, new_path, parsed, f.in_new));
     }
     if !adopted.is_empty() {
-        let ms = match modseq {
-            Some(ms) => ms,
-            None => *modseq.insert(mb.next_modseq()?),
-        };
+        let ms = mb.shared_modseq(&mut modseq)?;
         for (uid, path, parsed, in_new) in adopted {
             let bytes = std::fs::read(&path).at(&path)?;
             let meta = std::fs::metadata(&path).at(&path)?;

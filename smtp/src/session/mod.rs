@@ -103,7 +103,7 @@ pub(crate) async fn run(
     peer: SocketAddr,
     shutdown: Shutdown,
 ) {
-    let id = session_id();
+    let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("smtp", listener = role.name(), %peer, session = %id);
     let _slot: ConnectionSlot = match ctx
         .per_ip
@@ -154,13 +154,6 @@ pub(crate) async fn run(
         Err(End::Io(e)) => tracing::debug!(error = %e, "connection error"),
         Err(other) => tracing::debug!(reason = ?other, "session ended"),
     });
-}
-
-fn session_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("{:x}{:04x}", mailyard_common::time::now(), n & 0xffff)
 }
 
 impl Session {
