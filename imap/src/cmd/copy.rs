@@ -30,34 +30,31 @@ impl Session {
         let Some(view) = self.view() else {
             return Ok(Done::bad("No mailbox selected"));
         };
-        // RFC 5182 §2.1: `$` is the saved search result.
-        let set = self.ext.resolve(&sequence, view, uid);
         if remove && view.read_only {
             return Ok(Done::no(
                 Some(ResponseCode::ReadOnly),
                 "Mailbox is read-only",
             ));
         }
-        if !uid
-            && set
-                .max_explicit()
-                .is_some_and(|max| max as usize > view.msgs.len())
-        {
-            return Ok(Done::bad("Invalid message sequence number"));
-        }
+        // RFC 5182 §2.1: `$` is the saved search result.
+        let set = match self.message_set(&sequence, uid) {
+            Ok(s) => s,
+            Err(done) => return Ok(done),
+        };
+        let Some(view) = self.view() else {
+            return Ok(Done::bad("No mailbox selected"));
+        };
+        let mut size: u64 = 0;
         let uids: Vec<Uid> = view
             .resolve(&set, uid)
             .into_iter()
             .filter_map(|i| view.msgs.get(i))
             .filter(|m| !m.expunged)
-            .map(|m| m.uid)
+            .map(|m| {
+                size = size.saturating_add(m.info.size);
+                m.uid
+            })
             .collect();
-        let size: u64 = view
-            .msgs
-            .iter()
-            .filter(|m| uids.binary_search(&m.uid).is_ok())
-            .map(|m| m.info.size)
-            .sum();
         let id = view.id;
         let verb = if remove { "MOVE" } else { "COPY" };
         if uids.is_empty() {
@@ -93,11 +90,7 @@ impl Session {
         }
         self.untagged(Status::Ok, Some(&code), "Moved UIDs");
         if let Some(view) = self.view_mut() {
-            for (s, _) in &pairs {
-                if let Some(i) = view.index_of(*s) {
-                    view.msgs[i].expunged = true;
-                }
-            }
+            view.mark_expunged(pairs.iter().map(|(s, _)| *s));
         }
         self.send_expunges();
         Ok(Done::ok("MOVE completed"))

@@ -63,11 +63,7 @@ impl Session {
             Err(e) => return store_error(e),
         };
         if let Some(view) = self.view_mut() {
-            for u in gone {
-                if let Some(i) = view.index_of(u) {
-                    view.msgs[i].expunged = true;
-                }
-            }
+            view.mark_expunged(gone);
         }
         self.send_expunges();
         Done::ok("EXPUNGE completed")

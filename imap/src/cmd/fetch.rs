@@ -278,17 +278,10 @@ impl Session {
         let Some(user) = self.user() else {
             return Ok(Done::bad("Not logged in"));
         };
-        let Some(view) = self.view() else {
-            return Ok(Done::bad("No mailbox selected"));
+        let set = match self.message_set(&sequence, uid) {
+            Ok(s) => s,
+            Err(done) => return Ok(done),
         };
-        let set = self.ext.resolve(&sequence, view, uid);
-        if !uid
-            && set
-                .max_explicit()
-                .is_some_and(|max| max as usize > view.msgs.len())
-        {
-            return Ok(Done::bad("Invalid message sequence number"));
-        }
         // RFC 7162 §3.1: FETCH MODSEQ and CHANGEDSINCE are CONDSTORE-enabling.
         if modifiers.changed_since.is_some() || attributes.contains(&FetchAttribute::ModSeq) {
             self.ext.condstore = true;
@@ -369,16 +362,9 @@ impl Session {
                         .await
                     {
                         Ok((changed, _)) => {
+                            newly_seen = changed.iter().map(|(u, _, _)| *u).collect();
                             if let Some(view) = self.view_mut() {
-                                for (u, flags, modseq) in changed {
-                                    if let Some(i) = view.index_of(u) {
-                                        let m = &mut view.msgs[i];
-                                        m.info.flags = flags;
-                                        m.info.modseq = modseq;
-                                        m.info.in_new = false;
-                                        newly_seen.push(u);
-                                    }
-                                }
+                                view.set_flags(changed);
                             }
                         }
                         Err(e) => {
@@ -387,7 +373,7 @@ impl Session {
                     }
                 }
             }
-            let loaded: Vec<Option<Loaded>> = if want_summary || want_file {
+            let loaded: Vec<Loaded> = if want_summary || want_file {
                 let Some(view) = self.view() else {
                     break;
                 };
@@ -400,19 +386,28 @@ impl Session {
                 let user = user.clone();
                 let name = mailbox_name.clone();
                 let result = tokio::task::spawn_blocking(move || {
+                    // The chunk's summaries in one read (one pooled connection).
+                    let mut summaries: Vec<Option<Summary>> = if want_summary {
+                        store
+                            .read(|c| {
+                                Ok(infos
+                                    .iter()
+                                    .map(|info| {
+                                        mailyard_store::index::summary(c, mailbox_id, info.uid)
+                                            .ok()
+                                            .flatten()
+                                    })
+                                    .collect())
+                            })
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    summaries.resize_with(infos.len(), || None);
                     infos
                         .iter()
-                        .map(|info| {
-                            let summary = if want_summary {
-                                store
-                                    .read(|c| {
-                                        mailyard_store::index::summary(c, mailbox_id, info.uid)
-                                    })
-                                    .ok()
-                                    .flatten()
-                            } else {
-                                None
-                            };
+                        .zip(summaries)
+                        .map(|(info, summary)| {
                             let raw = if want_file {
                                 store
                                     .message_path(&user, &name, info)
@@ -421,7 +416,7 @@ impl Session {
                             } else {
                                 None
                             };
-                            Some(Loaded { summary, raw })
+                            Loaded { summary, raw }
                         })
                         .collect::<Vec<_>>()
                 })
@@ -440,7 +435,7 @@ impl Session {
             let out = &mut self.wbuf;
             for (k, &i) in chunk.iter().enumerate() {
                 let Some(m) = view.msgs.get(i) else { continue };
-                let l = loaded.get(k).and_then(Option::as_ref);
+                let l = loaded.get(k);
                 if want_file && l.is_some_and(|l| l.raw.is_none()) {
                     missing = true;
                 }

@@ -36,6 +36,7 @@ use mailyard_store::mailbox_name;
 use mailyard_store::{Address, FlagSet, Flags};
 
 use crate::proto::response::{ResponseCode, write_string};
+use crate::proto::sequence::{Sequence, SequenceSet};
 use crate::proto::types::Flag;
 use crate::session::state::State;
 use crate::session::{Done, Session};
@@ -63,6 +64,24 @@ impl Session {
         } else {
             write_string(out, mailbox_name::utf7_encode(name).as_bytes(), false);
         }
+    }
+
+    /// A command's sequence set against the selected view, `$` substituted (RFC 5182
+    /// §2.1). A message number beyond the mailbox is BAD (RFC 9051 §6.4.5 "invalid
+    /// sequence number"); UIDs outside the mailbox simply select nothing.
+    pub(crate) fn message_set(&self, sequence: &Sequence, uid: bool) -> Result<SequenceSet, Done> {
+        let Some(view) = self.view() else {
+            return Err(Done::bad("No mailbox selected"));
+        };
+        let set = self.ext.resolve(sequence, view, uid);
+        if !uid
+            && set
+                .max_explicit()
+                .is_some_and(|max| max as usize > view.msgs.len())
+        {
+            return Err(Done::bad("Invalid message sequence number"));
+        }
+        Ok(set)
     }
 
     /// The logged-in user (authenticated or selected state).

@@ -1,6 +1,6 @@
 //! QUOTA (RFC 9208): one quota root per user, "", with STORAGE (in KiB, RFC 9208
-//! §5.1) and MESSAGE usage; the limit is the account's quota (0: none, then no
-//! resource limits are reported).
+//! §5.1); the limit is the account's quota (0: none, then no resource limits are
+//! reported). SETQUOTA is refused.
 
 use mailyard_store::Address;
 
@@ -37,20 +37,21 @@ impl Session {
         }
     }
 
-    fn write_quota(&mut self, quota: u64, bytes: u64, count: u64) {
+    /// `* QUOTA "" (STORAGE used limit)` in KiB (RFC 9208 §5.1); `()` without a
+    /// limit.
+    fn write_quota(&mut self, quota: u64, bytes: u64) {
         let mut out = b"* QUOTA \"\" (".to_vec();
         if quota > 0 {
             out.extend_from_slice(
                 format!("STORAGE {} {}", bytes.div_ceil(1024), quota / 1024).as_bytes(),
             );
         }
-        let _ = count;
         out.extend_from_slice(b")\r\n");
         self.wbuf.extend_from_slice(&out);
     }
 
     /// GETQUOTA root: only the root "" exists. Authenticated and selected states.
-    /// RFC 9208 §4.2.
+    /// RFC 9208 §4.1.1.
     pub(crate) async fn handle_getquota(&mut self, root: String) -> Done {
         let Some(user) = self.user() else {
             return Done::bad("Not logged in");
@@ -59,16 +60,25 @@ impl Session {
             return Done::no(Some(ResponseCode::Nonexistent), "No such quota root");
         }
         match self.quota_usage(&user).await {
-            Ok((quota, bytes, count)) => {
-                self.write_quota(quota, bytes, count);
+            Ok((quota, bytes, _)) => {
+                self.write_quota(quota, bytes);
                 Done::ok("GETQUOTA completed")
             }
             Err(done) => done,
         }
     }
 
+    /// SETQUOTA: refused with NO [NOPERM]; quotas are set by the administrator.
+    /// Authenticated and selected states. RFC 9208 §4.1.3.
+    pub(crate) fn handle_setquota(&mut self) -> Done {
+        Done::no(
+            Some(ResponseCode::NoPerm),
+            "Quotas are set by the administrator",
+        )
+    }
+
     /// GETQUOTAROOT mailbox: every mailbox is under the root "". Authenticated and
-    /// selected states. RFC 9208 §4.3.
+    /// selected states. RFC 9208 §4.1.2.
     pub(crate) async fn handle_getquotaroot(&mut self, mailbox: String) -> Done {
         let Some(user) = self.user() else {
             return Done::bad("Not logged in");
@@ -89,14 +99,14 @@ impl Session {
             Err(_) => return Done::no(Some(ResponseCode::ServerBug), "Internal error"),
         }
         match self.quota_usage(&user).await {
-            Ok((quota, bytes, count)) => {
+            Ok((quota, bytes, _)) => {
                 let mut out = b"* QUOTAROOT ".to_vec();
                 self.write_mailbox(&mut out, &name);
                 out.push(b' ');
                 write_string(&mut out, b"", false);
                 out.extend_from_slice(b"\r\n");
                 self.wbuf.extend_from_slice(&out);
-                self.write_quota(quota, bytes, count);
+                self.write_quota(quota, bytes);
                 Done::ok("GETQUOTAROOT completed")
             }
             Err(done) => done,

@@ -134,6 +134,17 @@ fn collect_text(msg: &Message<'_>, out: &mut String, depth: usize) {
 }
 
 impl<'a> Lazy<'a> {
+    /// Nothing loaded yet.
+    fn new(env: &'a Env, c: &'a Candidate) -> Self {
+        Lazy {
+            env,
+            c,
+            summary: OnceCell::new(),
+            raw: OnceCell::new(),
+            body_text: OnceCell::new(),
+        }
+    }
+
     fn summary(&self) -> Option<&Summary> {
         self.summary
             .get_or_init(|| {
@@ -322,6 +333,21 @@ fn written_date(envelope: &str) -> Option<i64> {
     })
 }
 
+/// The search charsets we take (RFC 9051 §6.4.4: UTF-8 and US-ASCII must be
+/// supported); another is NO [BADCHARSET (UTF-8 US-ASCII)].
+fn check_charset(charset: &str) -> Result<(), Done> {
+    if charset.eq_ignore_ascii_case("UTF-8") || charset.eq_ignore_ascii_case("US-ASCII") {
+        return Ok(());
+    }
+    Err(Done::no(
+        Some(ResponseCode::BadCharset(vec![
+            "UTF-8".into(),
+            "US-ASCII".into(),
+        ])),
+        "Unsupported charset",
+    ))
+}
+
 /// Whether the program has a MODSEQ key (RFC 7162 §3.1.5: the result then carries
 /// the highest MODSEQ of the matches).
 fn uses_modseq(key: &SearchKey) -> bool {
@@ -372,21 +398,12 @@ impl Session {
         let save = ret
             .as_ref()
             .is_some_and(|r| r.contains(&SearchReturn::Save));
-        if let Some(cs) = &charset
-            && !cs.eq_ignore_ascii_case("UTF-8")
-            && !cs.eq_ignore_ascii_case("US-ASCII")
-        {
+        if let Some(Err(done)) = charset.as_deref().map(check_charset) {
             if save {
                 // RFC 5182 §2.4: a failed saving SEARCH empties `$`.
                 self.ext.saved.clear();
             }
-            return Ok(Done::no(
-                Some(ResponseCode::BadCharset(vec![
-                    "UTF-8".into(),
-                    "US-ASCII".into(),
-                ])),
-                "Unsupported charset",
-            ));
+            return Ok(done);
         }
         let want_modseq = uses_modseq(&criteria);
         if want_modseq {
@@ -404,16 +421,7 @@ impl Session {
         let found = tokio::task::spawn_blocking(move || {
             candidates
                 .iter()
-                .filter(|c| {
-                    Lazy {
-                        env: &env,
-                        c,
-                        summary: OnceCell::new(),
-                        raw: OnceCell::new(),
-                        body_text: OnceCell::new(),
-                    }
-                    .matches(&criteria)
-                })
+                .filter(|c| Lazy::new(&env, c).matches(&criteria))
                 .map(|c| {
                     let n = if uid { c.info.uid.0 } else { c.seq };
                     (n, c.info.uid, c.info.modseq.0)
@@ -517,15 +525,7 @@ impl Session {
         charset: &str,
         criteria: SearchKey,
     ) -> Result<Vec<Matched>, Done> {
-        if !charset.eq_ignore_ascii_case("UTF-8") && !charset.eq_ignore_ascii_case("US-ASCII") {
-            return Err(Done::no(
-                Some(ResponseCode::BadCharset(vec![
-                    "UTF-8".into(),
-                    "US-ASCII".into(),
-                ])),
-                "Unsupported charset",
-            ));
-        }
+        check_charset(charset)?;
         let (Some(user), Some(view)) = (self.user(), self.view()) else {
             return Err(Done::bad("No mailbox selected"));
         };
@@ -534,13 +534,7 @@ impl Session {
         let found = tokio::task::spawn_blocking(move || {
             let mut found: Vec<Matched> = Vec::new();
             for c in candidates {
-                let lazy = Lazy {
-                    env: &env,
-                    c: &c,
-                    summary: OnceCell::new(),
-                    raw: OnceCell::new(),
-                    body_text: OnceCell::new(),
-                };
+                let lazy = Lazy::new(&env, &c);
                 if !lazy.matches(&criteria) {
                     continue;
                 }

@@ -15,7 +15,7 @@ use crate::proto::sequence::Sequence;
 use crate::proto::types::Flag;
 use crate::session::state::State;
 use crate::session::view::{Msg, View};
-use crate::session::{Done, Session, store_error};
+use crate::session::{Done, Session, store_error, write_exists};
 
 /// The QRESYNC data of a SELECT, resolved: the client's MODSEQ, the UIDs it knows
 /// (merged ranges) and a UID at or below which nothing vanished (RFC 7162 §3.2.5).
@@ -116,12 +116,7 @@ impl Session {
         let mut out = b"* FLAGS ".to_vec();
         write_flag_list(&mut out, &flags);
         out.extend_from_slice(b"\r\n");
-        let exists = msgs.len();
-        out.extend_from_slice(format!("* {exists} EXISTS\r\n").as_bytes());
-        if !self.ext.rev2 {
-            let recent = msgs.iter().filter(|m| m.recent).count();
-            out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
-        }
+        write_exists(&mut out, &msgs, self.ext.rev2);
         self.wbuf.extend_from_slice(&out);
         if let Some(i) = msgs
             .iter()

@@ -39,14 +39,13 @@ impl Session {
         if view.read_only {
             return Done::no(Some(ResponseCode::ReadOnly), "Mailbox is read-only");
         }
-        let set = self.ext.resolve(&sequence, view, uid);
-        if !uid
-            && set
-                .max_explicit()
-                .is_some_and(|max| max as usize > view.msgs.len())
-        {
-            return Done::bad("Invalid message sequence number");
-        }
+        let set = match self.message_set(&sequence, uid) {
+            Ok(s) => s,
+            Err(done) => return done,
+        };
+        let Some(view) = self.view() else {
+            return Done::bad("No mailbox selected");
+        };
         let indices = view.resolve(&set, uid);
         let uids: Vec<Uid> = indices
             .iter()
@@ -80,14 +79,7 @@ impl Session {
         let crate::session::state::State::Selected { view, .. } = &mut self.state else {
             return Done::bad("No mailbox selected");
         };
-        for (u, flags, modseq) in changed {
-            if let Some(i) = view.index_of(u) {
-                let m = &mut view.msgs[i];
-                m.info.flags = flags;
-                m.info.modseq = modseq;
-                m.info.in_new = false;
-            }
-        }
+        view.set_flags(changed);
         if !silent {
             let mut out = Vec::new();
             for u in &uids {

@@ -121,6 +121,18 @@ impl Done {
     }
 }
 
+/// `* n EXISTS` and, unless IMAP4rev2 is on (RFC 9051 Appendix E), `* n RECENT`
+/// for `msgs` (RFC 9051 §7.4.1, RFC 3501 §7.3.2): after SELECT and when the view
+/// grew.
+pub(crate) fn write_exists(out: &mut Vec<u8>, msgs: &[view::Msg], rev2: bool) {
+    use std::io::Write as _;
+    let _ = write!(out, "* {} EXISTS\r\n", msgs.len());
+    if !rev2 {
+        let recent = msgs.iter().filter(|m| m.recent).count();
+        let _ = write!(out, "* {recent} RECENT\r\n");
+    }
+}
+
 /// The one place store errors become replies: user errors are NO with their
 /// RFC 5530 code; server errors are NO [SERVERBUG] and logged.
 pub(crate) fn store_error(e: StoreError) -> Done {
@@ -165,7 +177,7 @@ pub(crate) async fn run(
     peer: SocketAddr,
     shutdown: Shutdown,
 ) {
-    let id = session_id();
+    let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("imap", tls = implicit_tls, %peer, session = %id);
     let Some(_slot) = ctx
         .per_ip
@@ -212,13 +224,6 @@ pub(crate) async fn run(
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }
 
-fn session_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("{:x}{:04x}", mailyard_common::time::now(), n & 0xffff)
-}
-
 /// What a handler asks of the loop.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Flow {
@@ -237,13 +242,9 @@ impl Session {
                 .extend_from_slice(b"* BYE Too many failed logins, try again later\r\n");
             return self.flush().await;
         }
-        let mut greeting = b"* OK [".to_vec();
-        crate::proto::response::write_code(
-            &mut greeting,
-            &ResponseCode::Capability(self.capabilities()),
-        );
-        greeting.extend_from_slice(format!("] {SERVER_NAME} ready\r\n").as_bytes());
-        self.wbuf.extend_from_slice(&greeting);
+        // RFC 9051 §7.1.1: the greeting, with the capabilities (§7.1).
+        let caps = ResponseCode::Capability(self.capabilities());
+        self.untagged(Status::Ok, Some(&caps), &format!("{SERVER_NAME} ready"));
         loop {
             let (n, ev) = self.receiver.feed(&self.rbuf);
             self.rbuf.drain(..n);
@@ -603,10 +604,7 @@ impl Session {
             } => self.handle_copy(uid, sequence, mailbox, true).await?,
             Command::GetQuota { root } => self.handle_getquota(root).await,
             Command::GetQuotaRoot { mailbox } => self.handle_getquotaroot(mailbox).await,
-            Command::SetQuota { .. } => Done::no(
-                Some(ResponseCode::NoPerm),
-                "Quotas are set by the administrator",
-            ),
+            Command::SetQuota { .. } => self.handle_setquota(),
             Command::Sort {
                 uid,
                 criteria,
@@ -676,11 +674,7 @@ impl Session {
                         }
                     }
                     if view.exists() != before {
-                        out.extend_from_slice(format!("* {} EXISTS\r\n", view.exists()).as_bytes());
-                        if !self.ext.rev2 {
-                            let recent = view.msgs.iter().filter(|m| m.recent).count();
-                            out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
-                        }
+                        write_exists(&mut out, &view.msgs, self.ext.rev2);
                     }
                     self.wbuf.extend_from_slice(&out);
                 }

@@ -91,6 +91,29 @@ impl View {
         }
     }
 
+    /// Marks `uids` expunged in the store; their slots stay until the EXPUNGE (or
+    /// VANISHED) responses are sent ([`View::take_expunged`]).
+    pub(crate) fn mark_expunged(&mut self, uids: impl IntoIterator<Item = Uid>) {
+        for uid in uids {
+            if let Some(i) = self.index_of(uid) {
+                self.msgs[i].expunged = true;
+            }
+        }
+    }
+
+    /// Records this session's own flag changes (`(uid, flags, modseq)` as the store
+    /// returns them); a message whose flags were set is no longer in `new/`.
+    pub(crate) fn set_flags(&mut self, changed: impl IntoIterator<Item = (Uid, FlagSet, ModSeq)>) {
+        for (uid, flags, modseq) in changed {
+            if let Some(i) = self.index_of(uid) {
+                let m = &mut self.msgs[i].info;
+                m.flags = flags;
+                m.modseq = modseq;
+                m.in_new = false;
+            }
+        }
+    }
+
     /// The largest UID in the view (0 when empty).
     pub(crate) fn max_uid(&self) -> u32 {
         self.msgs.last().map_or(0, |m| m.uid.0)
@@ -123,7 +146,8 @@ impl View {
         start..end.max(start)
     }
 
-    /// Messages still present (not expunged) in the view.
+    /// Messages in the view, expunged slots included: the EXISTS count the client
+    /// holds until the owed EXPUNGE responses are sent (RFC 9051 §7.5.1).
     pub(crate) fn exists(&self) -> usize {
         self.msgs.len()
     }
@@ -139,11 +163,7 @@ impl View {
         uidnext: u32,
     ) -> Changes {
         let mut out = Changes::default();
-        for &uid in expunged {
-            if let Some(i) = self.index_of(uid) {
-                self.msgs[i].expunged = true;
-            }
-        }
+        self.mark_expunged(expunged.iter().copied());
         for m in changed {
             match self.index_of(m.uid) {
                 Some(i) => {
