@@ -36,6 +36,10 @@ use error::IoContext;
 use writer::{DeliverOp, Op, Outcome, Writer};
 
 /// The store of one data dir. Cheap to clone.
+/// How often [`Store::read_message`] follows a message whose file was renamed under
+/// it before calling it gone (each rename is one flag change by another session).
+const READ_ATTEMPTS: usize = 4;
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -149,6 +153,34 @@ impl Store {
         Ok(maildir::locate(&dir, &m.base, m.in_new, &m.flags, &map)
             .at(&dir)?
             .unwrap_or_else(|| maildir::message_path(&dir, &m.base, m.in_new, &m.flags, &map)))
+    }
+
+    /// Reads a message's file, or `None` when the message is gone (expunged). Readers
+    /// take no lock (maildir(5)): another session may rename the file (a flag change)
+    /// between finding and opening it, so a vanished name sends the reader back to the
+    /// index for the message's current name, as Dovecot's maildir code does on ENOENT.
+    pub fn read_message(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        id: MailboxId,
+        m: &MessageInfo,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut info = std::borrow::Cow::Borrowed(m);
+        for _ in 0..READ_ATTEMPTS {
+            let path = self.message_path(user, mailbox, &info)?;
+            match std::fs::read(&path) {
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match self.read(|c| index::message(c, id, m.uid))? {
+                        Some(fresh) => info = std::borrow::Cow::Owned(fresh),
+                        None => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(e).at(&path),
+            }
+        }
+        Ok(None)
     }
 
     async fn submit(&self, op: Op) -> Result<Outcome> {
@@ -311,15 +343,11 @@ impl Store {
         }
     }
 
-    /// RFC 3501 §2.3.2: claims the mailbox's not yet seen messages (those still in
-    /// `new/`, of `uids` when given) as `\Recent` for the caller; no other session will
-    /// get them.
-    pub async fn claim_recent(
-        &self,
-        mailbox: MailboxId,
-        uids: Option<Vec<Uid>>,
-    ) -> Result<Vec<Uid>> {
-        match self.submit(Op::ClaimRecent { mailbox, uids }).await? {
+    /// RFC 3501 §2.3.2: claims the mailbox's `\Recent` messages with UIDs up to `upto`
+    /// for the caller (a read-write session that has seen them); no other session will
+    /// get them. Returns the claimed UIDs.
+    pub async fn claim_recent(&self, mailbox: MailboxId, upto: Uid) -> Result<Vec<Uid>> {
+        match self.submit(Op::ClaimRecent { mailbox, upto }).await? {
             Outcome::Claimed(u) => Ok(u),
             other => Err(unexpected(other)),
         }

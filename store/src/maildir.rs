@@ -258,6 +258,27 @@ pub fn read_state(dir: &Path) -> io::Result<Option<MailboxState>> {
     Ok(Some(state))
 }
 
+/// The user's last UIDVALIDITY handed out, kept at the root of the user's tree
+/// (Dovecot keeps `dovecot-uidvalidity` for the same reason): a mailbox deleted and
+/// created again takes its state file with it, and must not get its old UIDVALIDITY
+/// back, even within the same second (RFC 9051 §2.3.1.1).
+pub const UIDVALIDITY_FILE: &str = "mailyard-uidvalidity";
+
+/// Reads the user's last UIDVALIDITY (0 when none was recorded).
+pub fn read_last_uidvalidity(root: &Path) -> io::Result<u32> {
+    match fs::read_to_string(root.join(UIDVALIDITY_FILE)) {
+        Ok(t) => Ok(t.trim().parse().unwrap_or(0)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records the user's last UIDVALIDITY, atomically and durably.
+pub fn write_last_uidvalidity(root: &Path, value: u32) -> io::Result<()> {
+    fs::create_dir_all(root)?;
+    write_atomic(root, UIDVALIDITY_FILE, format!("{value}\n").as_bytes())
+}
+
 /// Writes `mailyard-state` atomically and durably.
 pub fn write_state(dir: &Path, state: &MailboxState) -> io::Result<()> {
     let text = format!(

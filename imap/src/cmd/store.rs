@@ -80,6 +80,10 @@ impl Session {
             return Done::bad("No mailbox selected");
         };
         view.set_flags(changed);
+        // RFC 9051 §7.3.5: a keyword new to the mailbox is announced first.
+        let mut out = Vec::new();
+        view.announce_keywords(&mut out);
+        self.wbuf.extend_from_slice(&out);
         if !silent {
             let mut out = Vec::new();
             for u in &uids {
