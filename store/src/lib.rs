@@ -155,7 +155,8 @@ impl Store {
             .unwrap_or_else(|| maildir::message_path(&dir, &m.base, m.in_new, &m.flags, &map)))
     }
 
-    /// Reads a message's file, or `None` when the message is gone (expunged). Readers
+    /// Reads a message's file in its wire form ([`maildir::wire_form`]: CRLF line
+    /// ends), or `None` when the message is gone (expunged). Readers
     /// take no lock (maildir(5)): another session may rename the file (a flag change)
     /// between finding and opening it, so a vanished name sends the reader back to the
     /// index for the message's current name, as Dovecot's maildir code does on ENOENT.
@@ -170,7 +171,12 @@ impl Store {
         for _ in 0..READ_ATTEMPTS {
             let path = self.message_path(user, mailbox, &info)?;
             match std::fs::read(&path) {
-                Ok(bytes) => return Ok(Some(bytes)),
+                Ok(bytes) => {
+                    return Ok(Some(match maildir::wire_form(&bytes) {
+                        std::borrow::Cow::Owned(crlf) => crlf,
+                        std::borrow::Cow::Borrowed(_) => bytes,
+                    }));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     match self.read(|c| index::message(c, id, m.uid))? {
                         Some(fresh) => info = std::borrow::Cow::Owned(fresh),
@@ -249,17 +255,22 @@ impl Store {
         };
         let tmp_dir = maildir::user_root(&self.inner.data_dir, first).join("tmp");
         tokio::task::spawn_blocking(move || {
+            // Stored as it is sent: sizes, summary and file agree (RFC 9051 §2.3.4).
+            let message = match maildir::wire_form(&message) {
+                std::borrow::Cow::Owned(crlf) => crlf,
+                std::borrow::Cow::Borrowed(_) => message,
+            };
             std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
             let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &message).at(&tmp_dir)?;
-            let internaldate = match internaldate {
-                Some(t) => {
-                    maildir::set_internaldate(&tmp, t).at(&tmp)?;
-                    t
-                }
-                None => SystemTime::now()
+            // INTERNALDATE is the file's mtime (what a rebuild reads back), set
+            // explicitly: the kernel stamps files from a coarser clock than
+            // SystemTime, so at a second's edge the two could disagree.
+            let internaldate = internaldate.unwrap_or_else(|| {
+                SystemTime::now()
                     .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64),
-            };
+                    .map_or(0, |d| d.as_secs() as i64)
+            });
+            maildir::set_internaldate(&tmp, internaldate).at(&tmp)?;
             let summary = Arc::new(summary::summarize(&message));
             Ok(DeliverOp {
                 tmp,

@@ -1525,7 +1525,10 @@ fn reconcile_mailbox(
     if !adopted.is_empty() {
         let ms = mb.shared_modseq(&mut modseq)?;
         for (uid, path, parsed, in_new) in adopted {
-            let bytes = std::fs::read(&path).at(&path)?;
+            let file = std::fs::read(&path).at(&path)?;
+            // Sizes and summary of what IMAP will send (a Dovecot or procmail file
+            // may end its lines in bare LF).
+            let bytes = maildir::wire_form(&file);
             let meta = std::fs::metadata(&path).at(&path)?;
             let mtime = meta
                 .modified()

@@ -161,11 +161,11 @@ impl<'a> Lazy<'a> {
     fn raw(&self) -> Option<&[u8]> {
         self.raw
             .get_or_init(|| {
-                self.env
-                    .store
-                    .message_path(&self.env.user, &self.env.mailbox_name, &self.c.info)
+                let e = &self.env;
+                e.store
+                    .read_message(&e.user, &e.mailbox_name, e.mailbox, &self.c.info)
                     .ok()
-                    .and_then(|p| std::fs::read(p).ok())
+                    .flatten()
             })
             .as_deref()
     }
