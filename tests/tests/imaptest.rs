@@ -382,6 +382,23 @@ fn classify(out: &str, summary: Option<Summary>) -> Outcome {
     Outcome::Pass
 }
 
+/// The first failed command of a failed run: imaptest's `*** Test ...` line and the
+/// `- failed: ...` line after it (or the first line, for a run that printed neither).
+fn first_failure(detail: &str) -> Vec<&str> {
+    let lines: Vec<&str> = detail.lines().map(str::trim).collect();
+    match lines.iter().position(|l| l.starts_with("- failed")) {
+        Some(i) => lines[..i]
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("*** Test"))
+            .into_iter()
+            .chain(std::iter::once(&lines[i]))
+            .copied()
+            .collect(),
+        None => lines.into_iter().take(1).collect(),
+    }
+}
+
 /// The last `n` lines of `s`.
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
@@ -423,6 +440,13 @@ fn summaries_are_read_as_imaptest_prints_them() {
         };
         assert_eq!(got, want, "{out:?}");
     }
+    assert_eq!(
+        first_failure(&tail(fail, 60)),
+        [
+            "*** Test append command 2/3 (line 12)",
+            "- failed: Missing 1 untagged replies"
+        ]
+    );
     assert_eq!(
         parse_summary(pass),
         Some(Summary {
@@ -692,6 +716,12 @@ async fn imaptest_scripted_suite() {
             Outcome::Skip => skip += 1,
         }
         println!("{name:<32} {word:<6} {:>7.2}s  {note}", took.as_secs_f64());
+        if let Outcome::Fail(detail) = outcome {
+            // Which command failed, so a listed failure that fails for a new reason shows.
+            for line in first_failure(detail) {
+                println!("{:<32}   | {line}", "");
+            }
+        }
     }
     println!("{pass} passed, {fail} failed, {skip} skipped");
     for n in &notices {
