@@ -1,0 +1,147 @@
+//! The cases of Dovecot's imaptest scripted suite (`imaptest/tests/<name>`) that
+//! mailyard once failed, replayed over a raw socket against the real daemon, so that
+//! `cargo test` catches them without imaptest installed. Each test names its file.
+
+mod common;
+
+use common::{Raw, start, tagged};
+
+/// Untagged lines of `r` that start with `prefix` (case-sensitive).
+fn lines<'a>(r: &'a [String], prefix: &str) -> Vec<&'a str> {
+    r.iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with(prefix))
+        .collect()
+}
+
+fn ok(r: &[String], tag: &str) {
+    assert!(tagged(r).starts_with(&format!("{tag} OK")), "{r:?}");
+}
+
+/// `atoms`: a LIST pattern of every ATOM-CHAR, `&` included, is a pattern (OK, no
+/// match), not a mailbox name that failed modified UTF-7 decoding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn atoms_list_pattern_with_bare_ampersand() {
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    let r = raw.cmd("a1", "list \"\" ~foo").await;
+    ok(&r, "a1");
+    let r = raw.cmd("a2", "select ~foo").await;
+    assert!(tagged(&r).starts_with("a2 NO"), "{r:?}");
+    let r = raw
+        .cmd("a3", "select !#$&'+,-.0123456789:;<=>?@^_`|[}")
+        .await;
+    assert!(tagged(&r).starts_with("a3 NO"), "{r:?}");
+    let r = raw
+        .cmd("a4", "list \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*")
+        .await;
+    ok(&r, "a4");
+    assert!(lines(&r, "* LIST").is_empty(), "{r:?}");
+    // A bare `&` followed by a wildcard matches names as the client sees them.
+    let r = raw.cmd("a5", "create \"&AOk-t&AOk-\"").await;
+    ok(&r, "a5");
+    let r = raw.cmd("a6", "list \"\" &*").await;
+    ok(&r, "a6");
+    assert_eq!(
+        lines(&r, "* LIST"),
+        vec!["* LIST (\\HasNoChildren) \".\" \"&AOk-t&AOk-\"\r\n"],
+        "{r:?}"
+    );
+    let r = raw.cmd("a7", "lsub \"\" &").await;
+    ok(&r, "a7");
+}
+
+async fn listext_setup(raw: &mut Raw) {
+    let mut n = 0;
+    let mut run = |cmd: String| {
+        n += 1;
+        (format!("s{n}"), cmd)
+    };
+    let mut cmds = Vec::new();
+    for name in [
+        "t",
+        "t.test1",
+        "t.test2",
+        "t.test2.test1",
+        "t.test3",
+        "t.test4.test5",
+        "t.test4.test52",
+        "t.test6",
+        "t.test7.test7",
+        "t.test8.test8",
+        "t.test8.test9",
+    ] {
+        cmds.push(run(format!("create {name}")));
+    }
+    for name in [
+        "t.test1",
+        "t.test2.test1",
+        "t.test6",
+        "t.test7.test7",
+        "t.test8.test8",
+        "t.test8.test9",
+    ] {
+        cmds.push(run(format!("subscribe {name}")));
+    }
+    cmds.push(run("delete t.test6".into()));
+    for (tag, cmd) in cmds {
+        let r = raw.cmd(&tag, &cmd).await;
+        ok(&r, &tag);
+    }
+}
+
+/// `listext`: RFC 5258 §3.5 RECURSIVEMATCH with several patterns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listext_recursivematch() {
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    listext_setup(&mut raw).await;
+    let list = |r: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = lines(r, "* LIST").iter().map(|l| l.to_string()).collect();
+        v.sort();
+        v
+    };
+    // test2.test1 matches a pattern itself: test2 gets no CHILDINFO line.
+    let r = raw
+        .cmd(
+            "l1",
+            "list (subscribed recursivematch) \"\" (t.test2 t.test2.test1)",
+        )
+        .await;
+    ok(&r, "l1");
+    assert_eq!(
+        list(&r),
+        vec!["* LIST (\\HasNoChildren \\Subscribed) \".\" \"t.test2.test1\"\r\n"]
+    );
+    // Only test2 matches: CHILDINFO for its subscribed child.
+    let r = raw
+        .cmd("l2", "list (subscribed recursivematch) \"\" (t.test2)")
+        .await;
+    ok(&r, "l2");
+    assert_eq!(
+        list(&r),
+        vec!["* LIST (\\HasChildren) \".\" \"t.test2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"]
+    );
+    // test7.test7 matches `t*test7` itself: test7 is not reported.
+    let r = raw
+        .cmd("l3", "list (subscribed recursivematch) \"\" t*test7")
+        .await;
+    ok(&r, "l3");
+    assert_eq!(
+        list(&r),
+        vec!["* LIST (\\HasNoChildren \\Subscribed) \".\" \"t.test7.test7\"\r\n"]
+    );
+    // test8.test9 does not match `t*test8`: test8 (a parent never created)
+    // gets CHILDINFO.
+    let r = raw
+        .cmd("l4", "list (subscribed recursivematch) \"\" t*test8")
+        .await;
+    ok(&r, "l4");
+    assert_eq!(
+        list(&r),
+        vec![
+            "* LIST (\\HasNoChildren \\Subscribed) \".\" \"t.test8.test8\"\r\n",
+            "* LIST (\\NonExistent \\HasChildren) \".\" \"t.test8\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
+        ]
+    );
+}
