@@ -145,3 +145,67 @@ async fn listext_recursivematch() {
         ]
     );
 }
+
+/// `esearch-condstore`: the first CONDSTORE-enabling command in selected state
+/// announces HIGHESTMODSEQ; MIN/MAX report their own message's MODSEQ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn esearch_condstore_min_max_modseq() {
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    for i in 0..4 {
+        let r = raw
+            .append(
+                &format!("p{i}"),
+                "INBOX",
+                "()",
+                &common::message(&format!("m{i}"), "x"),
+            )
+            .await;
+        ok(&r, &format!("p{i}"));
+    }
+    let r = raw.cmd("s", "select INBOX").await;
+    ok(&r, "s");
+    let r = raw.cmd("f", "fetch 1 modseq").await;
+    ok(&r, "f");
+    assert_eq!(lines(&r, "* OK [HIGHESTMODSEQ ").len(), 1, "{r:?}");
+    // A second one announces nothing more.
+    let r = raw.cmd("f2", "fetch 1 modseq").await;
+    assert!(lines(&r, "* OK [HIGHESTMODSEQ ").is_empty(), "{r:?}");
+    let mut modseq = [0u64; 5];
+    for n in [1, 3, 2, 4] {
+        let r = raw
+            .cmd(&format!("st{n}"), &format!("store {n} +flags \\seen"))
+            .await;
+        ok(&r, &format!("st{n}"));
+        modseq[n] = common::number_after(&r, "MODSEQ").expect("MODSEQ");
+    }
+    assert!(modseq[1] < modseq[3] && modseq[3] < modseq[2] && modseq[2] < modseq[4]);
+    let cases = [
+        ("return (min) 1:3", format!("MIN 1 MODSEQ {}", modseq[1])),
+        ("return (max) 1:3", format!("MAX 3 MODSEQ {}", modseq[3])),
+        ("return () 1:3", format!("ALL 1:3 MODSEQ {}", modseq[2])),
+        (
+            "return (min max) 2:3",
+            format!("MIN 2 MAX 3 MODSEQ {}", modseq[2]),
+        ),
+        (
+            "return (count) 1:3",
+            format!("COUNT 3 MODSEQ {}", modseq[2]),
+        ),
+    ];
+    for (i, (args, want)) in cases.iter().enumerate() {
+        let tag = format!("q{i}");
+        let r = raw
+            .cmd(
+                &tag,
+                &format!("search {args} modseq \"/flags/\\\\seen\" all 1"),
+            )
+            .await;
+        ok(&r, &tag);
+        assert_eq!(
+            lines(&r, "* ESEARCH"),
+            vec![format!("* ESEARCH (TAG \"{tag}\") {want}\r\n")],
+            "{args}"
+        );
+    }
+}
