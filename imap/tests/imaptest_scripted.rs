@@ -209,3 +209,47 @@ async fn esearch_condstore_min_max_modseq() {
         );
     }
 }
+
+/// `sort-addresses`: SORT CC on the first address, where a group's name counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sort_addresses_with_group_syntax() {
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    let messages = [
+        "From: user2@domain2.org\r\nTo: foo bar <user2@domain2.org>\r\nCc: user2@domain2.org (foo bar)\r\n\r\n1\r\n",
+        "From: user2@domain1.org\r\nTo: user2@domain1.org\r\nCc: user2: blah@domain1.org;\r\n\r\n2\r\n",
+        "From: user1@domain1.org\r\nTo: user1@domain1.org\r\nCc: user1@domain1.org\r\n\r\n3\r\n",
+    ];
+    for (i, m) in messages.iter().enumerate() {
+        // The mbox's arrival times: one hour apart.
+        let date = format!("() \"22-Feb-2008 0{i}:06:23 +0000\"");
+        let r = raw
+            .append(&format!("p{i}"), "INBOX", &date, m.as_bytes())
+            .await;
+        ok(&r, &format!("p{i}"));
+    }
+    ok(&raw.cmd("s", "select INBOX").await, "s");
+    let cases = [
+        ("from", "3 1 2"),
+        ("to", "3 1 2"),
+        ("cc", "3 1 2"),
+        ("reverse from", "1 2 3"),
+        ("reverse to", "1 2 3"),
+        ("reverse cc", "1 2 3"),
+        ("from reverse arrival", "3 2 1"),
+        ("to reverse arrival", "3 2 1"),
+        ("cc reverse arrival", "3 2 1"),
+    ];
+    for (i, (criteria, want)) in cases.iter().enumerate() {
+        let tag = format!("o{i}");
+        let r = raw
+            .cmd(&tag, &format!("sort ({criteria}) us-ascii all"))
+            .await;
+        ok(&r, &tag);
+        assert_eq!(
+            lines(&r, "* SORT"),
+            vec![format!("* SORT {want}\r\n")],
+            "{criteria}"
+        );
+    }
+}
