@@ -253,3 +253,42 @@ async fn sort_addresses_with_group_syntax() {
         );
     }
 }
+
+/// `append-binary`: a literal8 APPEND of a `binary` part with a NUL. BODY[1] is an
+/// IMAP string (never a NUL, not the raw octets); BINARY[1] gives them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn append_binary_literal8() {
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    let mut msg = b"From: user@domain.org\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\n\
+Mime-Version: 1.0\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    let content = b"\x00-\xe4\n\r\n\n";
+    msg.extend_from_slice(content);
+    let mut cmd = format!("p APPEND INBOX ~{{{}+}}\r\n", msg.len()).into_bytes();
+    cmd.extend_from_slice(&msg);
+    cmd.extend_from_slice(b"\r\n");
+    raw.send(&cmd).await;
+    ok(&raw.until("p").await, "p");
+    ok(&raw.cmd("s", "select INBOX").await, "s");
+    let r = raw.cmd("f1", "fetch 1 (body.peek[1])").await;
+    ok(&r, "f1");
+    assert!(!r[0].contains('\0'), "{r:?}");
+    assert!(r[0].starts_with("* 1 FETCH (BODY[1] {"), "{r:?}");
+    assert!(!r[0].contains("-\u{fffd}\n\r\n\n)"), "raw octets: {r:?}");
+    // Base64 of the content.
+    assert!(r[0].contains("AC3kCg0KCg=="), "{r:?}");
+    raw.send(b"f2 fetch 1 (binary.size[1] binary.peek[1])\r\n")
+        .await;
+    let r = raw.until("f2").await;
+    ok(&r, "f2");
+    assert!(
+        r[0].starts_with("* 1 FETCH (BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n\0-"),
+        "{r:?}"
+    );
+    // RFC822.SIZE and BODYSTRUCTURE describe the stored (base64) form.
+    let r = raw.cmd("f3", "fetch 1 (bodystructure)").await;
+    ok(&r, "f3");
+    assert!(r[0].contains("\"base64\""), "{r:?}");
+}
