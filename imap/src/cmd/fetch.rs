@@ -278,7 +278,7 @@ impl Session {
         };
         // RFC 7162 §3.1: FETCH MODSEQ and CHANGEDSINCE are CONDSTORE-enabling.
         if modifiers.changed_since.is_some() || attributes.contains(&FetchAttribute::ModSeq) {
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         if uid && !attributes.contains(&FetchAttribute::Uid) {
             attributes.insert(0, FetchAttribute::Uid);

@@ -107,7 +107,7 @@ struct Located<'a> {
     is_message: bool,
 }
 
-fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
+pub(crate) fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
     let start = (from as usize).min(raw.len());
     let end = (to as usize).clamp(start, raw.len());
     raw.get(start..end).unwrap_or_default()
@@ -115,7 +115,7 @@ fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
 
 /// Cuts `body` at the first line starting with `--boundary` (mail-parser normally
 /// ends parts there already).
-fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
+pub(crate) fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
     let Some(b) = boundary.filter(|b| !b.is_empty()) else {
         return body;
     };
@@ -136,7 +136,7 @@ fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
     }
 }
 
-fn boundary_of(part: &MessagePart<'_>) -> Option<String> {
+pub(crate) fn boundary_of(part: &MessagePart<'_>) -> Option<String> {
     part.content_type()
         .and_then(|ct| ct.attribute("boundary"))
         .map(str::to_owned)

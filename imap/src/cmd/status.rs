@@ -68,7 +68,7 @@ impl Session {
             return Done::bad("Not logged in");
         };
         if items.contains(&StatusItem::HighestModSeq) {
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         let name = match self.decode_mailbox(&mailbox) {
             Ok(n) => n,

@@ -61,7 +61,7 @@ impl Session {
         };
         if unchanged_since.is_some() {
             // RFC 7162 §3.1: a CONDSTORE-enabling command.
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         if uids.is_empty() {
             return Done::ok("STORE completed");
