@@ -43,6 +43,24 @@ impl Stream {
         }
     }
 
+    /// The TCP connection underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(t) => t,
+            Stream::Tls(t) => t.get_ref().0,
+        }
+    }
+
+    /// Asks the kernel to acknowledge received data at once (Linux `TCP_QUICKACK`;
+    /// it lasts until the kernel's next delayed-ACK decision, so it is renewed after
+    /// every read). Why: a client that sends a command in pieces with Nagle on (Python's
+    /// imaplib sends an APPEND literal and its final CRLF in two writes) holds the last
+    /// piece until the first is acknowledged, and a delayed ACK costs it 40 ms.
+    pub fn quickack(&self) {
+        #[cfg(target_os = "linux")]
+        let _ = self.tcp().set_quickack(true);
+    }
+
     /// Whether TLS is active.
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))

@@ -66,6 +66,14 @@ impl Conn {
         }
     }
 
+    /// See [`Stream::quickack`].
+    pub(crate) fn quickack(&self) {
+        match self {
+            Conn::Plain(s) => s.quickack(),
+            Conn::Deflate(d) => d.inner.quickack(),
+        }
+    }
+
     /// Whether COMPRESS is active.
     pub(crate) fn is_compressed(&self) -> bool {
         matches!(self, Conn::Deflate(_))

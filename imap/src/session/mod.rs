@@ -351,7 +351,10 @@ impl Session {
         };
         match n {
             Ok(Ok(0)) => Err(End::Eof),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => {
+                stream.quickack();
+                Ok(())
+            }
             Ok(Err(e)) => Err(End::Io(e)),
             Err(_) => Err(End::Timeout),
         }
