@@ -46,6 +46,44 @@ enum Command {
     },
     /// Check the config, and the index against the maildir; exit 1 on any problem.
     Check,
+    /// Inspect and steer the relay queue (mail waiting for other servers).
+    #[command(subcommand)]
+    Queue(QueueCmd),
+}
+
+#[derive(Subcommand)]
+enum QueueCmd {
+    /// List queued messages: id, age, attempts, next attempt, sender, pending
+    /// recipients, last problem.
+    List,
+    /// Show one queued message's envelope and each recipient's state.
+    Show {
+        /// Queue id.
+        id: String,
+    },
+    /// Retry now: one message, or every message not held.
+    Flush {
+        /// Queue id (all when left out).
+        id: Option<String>,
+    },
+    /// Remove a message; its sender gets a bounce unless --silent.
+    Delete {
+        /// Queue id.
+        id: String,
+        /// No bounce.
+        #[arg(long)]
+        silent: bool,
+    },
+    /// Stop attempting a message until released.
+    Hold {
+        /// Queue id.
+        id: String,
+    },
+    /// Attempt a held message again (at once).
+    Release {
+        /// Queue id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Domain(cmd) => domain(&config, cmd),
         Command::Reindex { address } => reindex(&config, address),
         Command::Check => check(&config),
+        Command::Queue(cmd) => queue(&config, cmd),
     }
 }
 
@@ -305,5 +344,127 @@ fn check(config: &Config) -> Result<ExitCode> {
     } else {
         println!("{} problem(s)", problems.len());
         Ok(ExitCode::FAILURE)
+    }
+}
+
+fn queue(config: &Config, cmd: QueueCmd) -> Result<ExitCode> {
+    use mailyard_store::queue::{QueueChange, RcptStatus};
+    let store = open(config)?;
+    let now = mailyard_store::queue::now();
+    let when = |t: i64| {
+        if t <= now {
+            "now".to_string()
+        } else {
+            format!("in {}", duration(t - now))
+        }
+    };
+    match cmd {
+        QueueCmd::List => {
+            let entries = store.queue_list()?;
+            for e in &entries {
+                let pending: Vec<&str> = e.pending().map(|r| r.rcpt.address.as_str()).collect();
+                let state = if e.held {
+                    "held".to_string()
+                } else {
+                    format!("next {}", when(e.next_attempt))
+                };
+                println!(
+                    "{}  {:>6}  age {}  attempts {}  {}  from <{}>  to {}{}",
+                    e.id,
+                    e.size,
+                    duration(now - e.created),
+                    e.attempts,
+                    state,
+                    e.sender,
+                    pending.join(", "),
+                    if e.last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", e.last_error)
+                    }
+                );
+            }
+            println!("{} message(s) queued", entries.len());
+        }
+        QueueCmd::Show { id } => {
+            let Some(e) = store.queue_entry(&id)? else {
+                bail!("no such queue entry: {id}");
+            };
+            println!("id: {}", e.id);
+            println!("from: <{}>", e.sender);
+            if let Some(u) = &e.auth_user {
+                println!("submitted by: {u}");
+            }
+            println!("size: {}", e.size);
+            println!("accepted: {}", mailyard_common::time::rfc5322(e.created));
+            println!("attempts: {}", e.attempts);
+            println!(
+                "next attempt: {}",
+                if e.held {
+                    "held".into()
+                } else {
+                    when(e.next_attempt)
+                }
+            );
+            if let Some(envid) = &e.envid {
+                println!("envid: {envid}");
+            }
+            if let Some(ret) = &e.ret {
+                println!("ret: {ret}");
+            }
+            for r in &e.recipients {
+                let status = match r.status {
+                    RcptStatus::Pending => "pending",
+                    RcptStatus::Sent => "sent",
+                    RcptStatus::Failed => "failed",
+                };
+                println!("rcpt: <{}> {status} {}", r.rcpt.address, r.reply);
+            }
+        }
+        QueueCmd::Flush { id } => {
+            let all = id.is_none();
+            store.queue_change_blocking(QueueChange::Flush { id: id.clone() })?;
+            if all {
+                println!("every message not held will be retried now");
+            } else {
+                println!("{} will be retried now", id.unwrap_or_default());
+            }
+        }
+        QueueCmd::Delete { id, silent } => {
+            store.queue_change_blocking(QueueChange::Cancel {
+                id: id.clone(),
+                silent,
+            })?;
+            if silent {
+                println!("deleted {id}");
+            } else {
+                println!("{id} will be bounced to its sender and removed by the running server");
+            }
+        }
+        QueueCmd::Hold { id } => {
+            store.queue_change_blocking(QueueChange::Hold {
+                id: id.clone(),
+                on: true,
+            })?;
+            println!("held {id}");
+        }
+        QueueCmd::Release { id } => {
+            store.queue_change_blocking(QueueChange::Flush {
+                id: Some(id.clone()),
+            })?;
+            println!("released {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "3d4h", "2h5m", "40s".
+fn duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
     }
 }

@@ -19,6 +19,7 @@
 
 mod auth_checks;
 pub mod proto;
+pub mod queue;
 mod session;
 
 use std::net::SocketAddr;
@@ -61,6 +62,8 @@ pub struct Context {
     auth_throttle: AuthThrottle,
     /// SPF/DKIM/DMARC for the MX listener, with its resolver (`[dns]`).
     auth_checks: auth_checks::AuthChecker,
+    /// Wakes the relay scheduler after something was queued.
+    relay: queue::RelayHandle,
 }
 
 impl Context {
@@ -79,7 +82,14 @@ impl Context {
             tls,
             per_ip: PerIpConnections::default(),
             auth_throttle,
+            relay: queue::RelayHandle::default(),
         }
+    }
+
+    /// The same context, waking `relay`'s scheduler whenever a message is queued.
+    pub fn with_relay(mut self, relay: queue::RelayHandle) -> Self {
+        self.relay = relay;
+        self
     }
 }
 

@@ -376,6 +376,19 @@ pub fn resolve_with_remote(
     Ok((local, remote))
 }
 
+/// The message without a leading `Return-Path:` line (which is added for local
+/// copies only).
+fn strip_return_path(message: &[u8]) -> &[u8] {
+    if message.len() >= 12 && message[..12].eq_ignore_ascii_case(b"return-path:") {
+        let end = message
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(message.len(), |p| p + 2);
+        return &message[end..];
+    }
+    message
+}
+
 // ---- The writer's side (called on the writer thread, inside its transaction). ----
 
 /// Moves a staged file into `queue/msg/` and inserts its rows.
@@ -638,8 +651,10 @@ impl Store {
         };
         let id = new_id();
         let mut file = encode_envelope(&envelope);
-        file.extend_from_slice(&message);
-        let size = message.len() as u64;
+        // RFC 5321 §4.4: Return-Path is added by the final delivery, not relayed.
+        let relayed = strip_return_path(&message);
+        file.extend_from_slice(relayed);
+        let size = relayed.len() as u64;
         let deliver = if local.is_empty() {
             None
         } else {

@@ -163,6 +163,19 @@ impl Session {
                 }
             }
         }
+        let envelope = self.relay_envelope(&tx);
+        if envelope.is_some()
+            && crate::queue::count_received(&message) >= crate::queue::MAX_RECEIVED
+        {
+            // RFC 5321 §6.3: a mail loop; refuse rather than pass it on once more.
+            tracing::warn!(from = %tx.from, "refused: too many Received: fields (mail loop)");
+            self.reply(Reply::new(
+                554,
+                Some(EnhancedStatus::new(5, 4, 6)),
+                "Too many hops (Received: fields): mail loop",
+            ));
+            return Flow::Continue;
+        }
         let mut full = Vec::with_capacity(message.len() + 512);
         full.extend_from_slice(format!("Return-Path: {}\r\n", tx.from).as_bytes());
         // RFC 8601 §2.1: a trace field, so prepended like Received (above ours).
@@ -177,18 +190,28 @@ impl Session {
         let size = full.len();
         let junk = verdict.is_some_and(|v| v.disposition == Disposition::Junk);
         let stored = if junk {
-            crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users).await
+            // Quarantined mail is filed locally only; it is not passed on elsewhere.
+            crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users)
+                .await
+                .map(|d| (d, None))
         } else {
-            self.ctx.store.deliver(full, &users).await
+            self.ctx
+                .store
+                .deliver_and_queue(full, &users, envelope)
+                .await
         };
         match stored {
-            Ok(delivered) => {
+            Ok((delivered, queued)) => {
                 tracing::info!(
                     from = %tx.from,
                     recipients = delivered.len(),
+                    queued = queued.as_deref().unwrap_or(""),
                     size,
                     "delivered"
                 );
+                if queued.is_some() {
+                    self.ctx.relay.wake();
+                }
                 self.reply(Reply::new(
                     250,
                     Some(EnhancedStatus::new(2, 0, 0)),
@@ -202,6 +225,59 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// The relay queue's envelope for the transaction's remote recipients (None when
+    /// every recipient is local).
+    fn relay_envelope(&self, tx: &Transaction) -> Option<mailyard_store::queue::Envelope> {
+        use crate::proto::params::{Notify, Ret};
+        let mut recipients: Vec<mailyard_store::queue::QueuedRcpt> = Vec::new();
+        for r in &tx.rcpts {
+            let notify = r.params.notify.map(|n| match n {
+                Notify::Never => "NEVER".to_string(),
+                Notify::On {
+                    success,
+                    failure,
+                    delay,
+                } => [(success, "SUCCESS"), (failure, "FAILURE"), (delay, "DELAY")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, w)| *w)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            });
+            let orcpt = r
+                .params
+                .orcpt
+                .as_ref()
+                .map(|(kind, addr)| format!("{kind};{addr}"));
+            for a in &r.remote {
+                if !recipients.iter().any(|q| &q.address == a) {
+                    recipients.push(mailyard_store::queue::QueuedRcpt {
+                        address: a.clone(),
+                        notify: notify.clone(),
+                        orcpt: orcpt.clone(),
+                    });
+                }
+            }
+        }
+        if recipients.is_empty() {
+            return None;
+        }
+        Some(mailyard_store::queue::Envelope {
+            sender: match &tx.from {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(m) => m.to_string(),
+            },
+            recipients,
+            envid: tx.params.envid.clone(),
+            ret: tx.params.ret.map(|r| match r {
+                Ret::Full => "FULL".to_string(),
+                Ret::Hdrs => "HDRS".to_string(),
+            }),
+            auth_user: self.auth.as_ref().map(ToString::to_string),
+            created: mailyard_common::time::now(),
+        })
     }
 
     /// MX only: sender authentication (`auth_checks`) on the message as it arrived,

@@ -1,0 +1,372 @@
+//! The outbound relay end to end on loopback: the real server (submission and MX
+//! listeners, queue, scheduler) with `[dns] nameservers` pointing at a DNS server in
+//! the test, whose MX and A records lead to SMTP sinks on 127.0.0.2, 127.0.0.3 …
+
+mod relay_support;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use mail_parser::MimeHeaders;
+use mailyard_tests::TestServer;
+use relay_support::{SinkConf, Zone, dns_server, send, sinks, wait_until};
+
+const ALICE: &str = "alice@example.com";
+const PW: &str = "alice password";
+
+/// The server with a DNS server for `zone`, sinks on `port`, a retry schedule of
+/// `retry` seconds, and alice as a user.
+async fn server(zone: Zone, port: u16, retry: u64, extra: &str) -> TestServer {
+    let dns = dns_server(zone).await;
+    let s = TestServer::start(&format!(
+        "[dns]\nnameservers = [\"{dns}\"]\n[relay]\nport = {port}\nretry_seconds = [{retry}]\n\
+         retry_every_seconds = {retry}\n{extra}"
+    ))
+    .await;
+    s.add_user(ALICE, PW).await;
+    s
+}
+
+fn message(subject: &str) -> String {
+    format!(
+        "From: Alice <{ALICE}>\nTo: someone\nSubject: {subject}\nMessage-ID: <{subject}@example.com>\n\nhello {subject}\n"
+    )
+}
+
+async fn queue_empty(s: &TestServer, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let store = s.store().clone();
+        let left = tokio::task::spawn_blocking(move || store.queue_list().expect("list"))
+            .await
+            .expect("join");
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queue not empty after {limit:?}: {left:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn several_domains_one_connection_per_host_and_local_copy() {
+    let (port, sinks) = sinks(vec![SinkConf::default(), SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .mx("b.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2))
+        // No MX: the A record of the domain itself (RFC 5321 §5.1).
+        .a("c.test", Ipv4Addr::new(127, 0, 0, 3));
+    let s = server(zone, port, 60, "").await;
+    s.add_user("bob@example.com", "bob password").await;
+    let (rr, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &[
+            "x@a.test",
+            "y@a.test",
+            "z@b.test",
+            "w@c.test",
+            "bob@example.com",
+        ],
+        &message("several"),
+    )
+    .await;
+    assert!(rr.iter().all(|r| r.starts_with("250")), "{rr:?}");
+    assert!(end.starts_with("250"), "{end}");
+    // The local copy is there as soon as the 250 is.
+    assert_eq!(
+        s.mailbox_contents("bob@example.com", "INBOX").await.len(),
+        1
+    );
+
+    wait_until(
+        "both hosts got the message",
+        Duration::from_secs(20),
+        || !sinks[0].got().is_empty() && !sinks[1].got().is_empty(),
+    )
+    .await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    let a = sinks[0].got();
+    assert_eq!(a.len(), 1, "one transaction for the shared MX host");
+    assert_eq!(
+        sinks[0].connections(),
+        1,
+        "one connection for the shared MX host"
+    );
+    let mut rcpts = a[0].rcpts.clone();
+    rcpts.sort();
+    assert_eq!(rcpts, ["x@a.test", "y@a.test", "z@b.test"]);
+    assert_eq!(a[0].from, ALICE);
+    assert!(!a[0].tls, "this peer offers no STARTTLS");
+    let text = String::from_utf8_lossy(&a[0].data);
+    assert!(text.contains("Subject: several"), "{text}");
+    assert!(
+        text.starts_with("Received: "),
+        "our trace header first: {text}"
+    );
+    assert!(!text.contains("Return-Path:"), "Return-Path is not relayed");
+    let c = sinks[1].got();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].rcpts, ["w@c.test"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_failure_is_retried_at_its_time_and_starttls_is_used() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        temp_fail_first: 1,
+        tls: Some(relay_support::tls_config("mx.tls.test")),
+        ..SinkConf::default()
+    }])
+    .await;
+    let zone = Zone::default()
+        .mx("tls.test", 5, "mx.tls.test")
+        .a("mx.tls.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 3, "").await;
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["r@tls.test"],
+        &message("retry"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("delivered on the retry", Duration::from_secs(30), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    let times = sinks[0].state.attempt_times.lock().expect("lock").clone();
+    assert_eq!(times.len(), 2, "one failure, one success");
+    let gap = times[1] - times[0];
+    assert!(
+        gap >= Duration::from_millis(2500),
+        "retried after {gap:?}, before its time (3 s)"
+    );
+    let got = sinks[0].got();
+    assert_eq!(got.len(), 1, "delivered once");
+    assert!(
+        got[0].tls,
+        "STARTTLS used though the certificate does not verify"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn permanent_failures_bounce_to_the_sender_as_multipart_report() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        reject: vec!["nobody@a.test".into()],
+        ..SinkConf::default()
+    }])
+    .await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2))
+        // RFC 7505 null MX.
+        .mx("null.test", 0, "");
+    let s = server(zone, port, 60, "").await;
+    let started = Instant::now();
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["nobody@a.test", "x@null.test", "ok@a.test"],
+        &message("bounce"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 1).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "bounced at once, not after retries"
+    );
+    queue_empty(&s, Duration::from_secs(10)).await;
+    assert_eq!(sinks[0].got().len(), 1);
+    assert_eq!(sinks[0].got()[0].rcpts, ["ok@a.test"]);
+
+    let dsn = &inbox[0].bytes;
+    let text = String::from_utf8_lossy(dsn);
+    assert!(text.starts_with("Return-Path: <>\r\n"), "{text}");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(dsn)
+        .expect("DSN parses");
+    let ct = parsed.content_type().expect("content type");
+    assert_eq!(ct.ctype(), "multipart");
+    assert_eq!(ct.subtype(), Some("report"));
+    assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+    assert_eq!(
+        parsed.parts.len(),
+        4,
+        "root + text + delivery-status + message"
+    );
+    assert!(
+        text.contains("Final-Recipient: rfc822; nobody@a.test\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Status: 5.1.1\r\n"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822; x@null.test\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Status: 5.1.10\r\n"), "{text}");
+    assert!(
+        !text.contains("Final-Recipient: rfc822; ok@a.test"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Subject: bounce"),
+        "the original is returned: {text}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn dropped_mid_data_is_retried_and_delivered_once() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        drop_first: 1,
+        ..SinkConf::default()
+    }])
+    .await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 1, "").await;
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@a.test"],
+        &message("dropped"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("delivered after the drop", Duration::from_secs(20), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    assert_eq!(sinks[0].got().len(), 1);
+    assert_eq!(sinks[0].connections(), 2);
+    assert!(
+        s.mailbox_contents(ALICE, "INBOX").await.is_empty(),
+        "no bounce for a temporary failure"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn port_25_refuses_relaying_and_aliases_pointing_outside_are_queued() {
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 60, "").await;
+    let store = s.store().clone();
+    tokio::task::spawn_blocking(move || {
+        let a = |x: &str| mailyard_store::Address::parse(x).expect("address");
+        store
+            .accounts()
+            .add_alias(&a("fwd@example.com"), &[a("out@a.test"), a(ALICE)])
+            .expect("alias");
+    })
+    .await
+    .expect("join");
+    // An outside sender to an outside recipient on the MX listener: refused.
+    let (rr, _) = send(
+        s.addr("smtp"),
+        None,
+        "someone@elsewhere.test",
+        &["victim@a.test"],
+        &message("relay"),
+    )
+    .await;
+    assert!(rr[0].starts_with("554 5.7.1"), "{rr:?}");
+    // To the alias: a local copy for alice, a queued one for the outside target.
+    let (rr, end) = send(
+        s.addr("smtp"),
+        None,
+        "someone@elsewhere.test",
+        &["fwd@example.com"],
+        &message("forwarded"),
+    )
+    .await;
+    assert!(rr[0].starts_with("250"), "{rr:?}");
+    assert!(end.starts_with("250"), "{end}");
+    assert_eq!(s.mailbox_contents(ALICE, "INBOX").await.len(), 1);
+    wait_until("forwarded outside", Duration::from_secs(20), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    let got = sinks[0].got();
+    assert_eq!(got[0].rcpts, ["out@a.test"]);
+    assert_eq!(got[0].from, "someone@elsewhere.test");
+    queue_empty(&s, Duration::from_secs(10)).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn mail_loops_are_refused() {
+    let (port, _sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default().mx("a.test", 10, "mx.a.test");
+    let s = server(zone, port, 60, "").await;
+    let mut m = String::new();
+    for i in 0..mailyard_smtp::queue::MAX_RECEIVED {
+        m.push_str(&format!(
+            "Received: from hop{i}.test by hop{i}.test; Thu, 1 Jan 2026 00:00:00 +0000\n"
+        ));
+    }
+    m.push_str(&message("loop"));
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@a.test"],
+        &m,
+    )
+    .await;
+    assert!(end.starts_with("554 5.4.6"), "{end}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn smarthost_with_auth_over_starttls() {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("\0relayuser\0relaypass");
+    let (port, sinks) = sinks(vec![SinkConf {
+        tls: Some(relay_support::tls_config("smarthost.test")),
+        auth_token: Some(token),
+        ..SinkConf::default()
+    }])
+    .await;
+    // No DNS needed: the smarthost is an address; the zone is empty.
+    let extra = format!(
+        "smarthost = \"127.0.0.2:{port}\"\nusername = \"relayuser\"\npassword = \"relaypass\"\n\
+         tls = \"starttls\"\ntls_verify = false\n"
+    );
+    let s = server(Zone::default(), port, 60, &extra).await;
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@anywhere.test", "y@elsewhere.test"],
+        &message("smarthost"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("the smarthost got it", Duration::from_secs(20), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    let got = sinks[0].got();
+    assert_eq!(got.len(), 1, "one transaction for every recipient");
+    assert_eq!(got[0].rcpts, ["x@anywhere.test", "y@elsewhere.test"]);
+    assert!(got[0].tls && got[0].authed);
+    s.stop().await;
+}
