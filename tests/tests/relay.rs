@@ -370,3 +370,52 @@ async fn smarthost_with_auth_over_starttls() {
     assert!(got[0].tls && got[0].authed);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn delay_notice_then_bounce_when_the_retry_window_ends() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        temp_fail_first: usize::MAX / 2,
+        ..SinkConf::default()
+    }])
+    .await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(
+        zone,
+        port,
+        1,
+        "delay_notice_seconds = 1\ngive_up_seconds = 4\n",
+    )
+    .await;
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@a.test"],
+        &message("late"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 1).await;
+    let delay = String::from_utf8_lossy(&inbox[0].bytes).into_owned();
+    assert!(delay.contains("Action: delayed\r\n"), "{delay}");
+    assert!(delay.contains("Status: 4.3.0\r\n"), "{delay}");
+    assert!(delay.contains("Will-Retry-Until: "), "{delay}");
+    assert!(
+        delay.contains("Content-Type: text/rfc822-headers"),
+        "{delay}"
+    );
+    queue_empty(&s, Duration::from_secs(20)).await;
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 2).await;
+    assert_eq!(inbox.len(), 2, "one delay notice, one bounce");
+    let bounce = String::from_utf8_lossy(&inbox[1].bytes).into_owned();
+    assert!(bounce.contains("Action: failed\r\n"), "{bounce}");
+    assert!(bounce.contains("Status: 5.4.7\r\n"), "{bounce}");
+    assert!(
+        bounce.contains("451 4.3.0 try again later"),
+        "last problem: {bounce}"
+    );
+    assert!(sinks[0].got().is_empty());
+    s.stop().await;
+}

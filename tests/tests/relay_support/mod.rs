@@ -173,30 +173,43 @@ impl Sink {
 
 /// Binds one sink per configuration on 127.0.0.2, 127.0.0.3 … sharing one port.
 pub async fn sinks(confs: Vec<SinkConf>) -> (u16, Vec<Sink>) {
-    'again: for _ in 0..50 {
-        let first = TcpListener::bind("127.0.0.2:0")
-            .await
-            .expect("bind 127.0.0.2");
-        let port = first.local_addr().expect("addr").port();
-        let mut listeners = vec![first];
-        for i in 1..confs.len() {
-            match TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2 + i as u8), port)).await {
-                Ok(l) => listeners.push(l),
-                Err(_) => continue 'again,
-            }
+    for _ in 0..50 {
+        let port = free_port().await;
+        if let Some(s) = sinks_on(port, confs.clone()).await {
+            return (port, s);
         }
-        let mut out = Vec::new();
-        for (i, (l, conf)) in listeners.into_iter().zip(confs).enumerate() {
-            let state = Arc::new(SinkState::default());
-            tokio::spawn(accept(l, conf, state.clone()));
-            out.push(Sink {
-                ip: Ipv4Addr::new(127, 0, 0, 2 + i as u8),
-                state,
-            });
-        }
-        return (port, out);
     }
     panic!("no common free port on 127.0.0.2..");
+}
+
+/// A port free on 127.0.0.2 at the moment (nothing listens on it afterwards).
+pub async fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.2:0")
+        .await
+        .expect("bind 127.0.0.2");
+    l.local_addr().expect("addr").port()
+}
+
+/// Sinks on 127.0.0.2, 127.0.0.3 … at `port`; None when the port is taken.
+pub async fn sinks_on(port: u16, confs: Vec<SinkConf>) -> Option<Vec<Sink>> {
+    let mut listeners = Vec::new();
+    for i in 0..confs.len() {
+        listeners.push(
+            TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2 + i as u8), port))
+                .await
+                .ok()?,
+        );
+    }
+    let mut out = Vec::new();
+    for (i, (l, conf)) in listeners.into_iter().zip(confs).enumerate() {
+        let state = Arc::new(SinkState::default());
+        tokio::spawn(accept(l, conf, state.clone()));
+        out.push(Sink {
+            ip: Ipv4Addr::new(127, 0, 0, 2 + i as u8),
+            state,
+        });
+    }
+    Some(out)
 }
 
 async fn accept(l: TcpListener, conf: SinkConf, state: Arc<SinkState>) {
