@@ -182,6 +182,12 @@ pub struct Relay {
     pub delay_notice_seconds: u64,
     /// Messages delivered at once (default 16).
     pub workers: usize,
+    /// Messages one account may send to remote recipients in 24 hours (default 1000);
+    /// past it, `451 4.7.1`. A brake on a stolen password.
+    pub max_messages_per_day: u64,
+    /// Remote recipients one account may write to for the first time in 24 hours
+    /// (default 200); past it, `451 4.7.1`.
+    pub max_new_recipients_per_day: u64,
 }
 
 /// How to reach the smarthost.
@@ -211,6 +217,8 @@ impl Default for Relay {
             give_up_seconds: 5 * 24 * 3600,
             delay_notice_seconds: 4 * 3600,
             workers: 16,
+            max_messages_per_day: 1000,
+            max_new_recipients_per_day: 200,
         }
     }
 }

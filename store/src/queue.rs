@@ -401,7 +401,40 @@ pub(crate) fn insert(conn: &Connection, fx: &mut Effects, q: StagedQueue) -> Res
     std::fs::rename(&q.tmp, &path).at(&path)?;
     fx.created.push(path);
     fx.dirs.insert(dir);
-    insert_rows(conn, &q.id, &q.envelope, q.size, q.envelope.created)
+    insert_rows(conn, &q.id, &q.envelope, q.size, q.envelope.created)?;
+    if let Some(user) = &q.envelope.auth_user {
+        record_send(conn, user, &q.envelope.recipients, q.envelope.created)?;
+    }
+    Ok(())
+}
+
+/// One day, the window of the send limits.
+pub const SEND_WINDOW_SECS: i64 = 86_400;
+
+/// Counts a message sent by `user` (and its first-time recipients) for the limits.
+fn record_send(conn: &Connection, user: &str, rcpts: &[QueuedRcpt], now: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM send_log WHERE user = ?1 AND at < ?2")?
+        .execute(params![user, now - SEND_WINDOW_SECS])?;
+    conn.prepare_cached("INSERT INTO send_log (user, at) VALUES (?1, ?2)")?
+        .execute(params![user, now])?;
+    let mut st = conn.prepare_cached(
+        "INSERT OR IGNORE INTO sent_rcpt (user, rcpt, first) VALUES (?1, ?2, ?3)",
+    )?;
+    for r in rcpts {
+        st.execute(params![user, r.address.to_lowercase(), now])?;
+    }
+    Ok(())
+}
+
+/// What an account has sent outside in the last day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendUsage {
+    /// Messages in the last day.
+    pub messages: u64,
+    /// Recipients written to for the first time in the last day.
+    pub new_recipients: u64,
+    /// How many of the recipients asked about would be first-time ones.
+    pub new_in_this: u64,
 }
 
 fn insert_rows(conn: &Connection, id: &str, e: &Envelope, size: u64, next: i64) -> Result<()> {
@@ -759,6 +792,40 @@ impl Store {
         };
         bytes.drain(..offset);
         Ok(bytes)
+    }
+
+    /// `user`'s sending in the last day, and how many of `rcpts` it has never written
+    /// to (for `[relay]` send limits).
+    pub fn send_usage(&self, user: &str, rcpts: &[String]) -> Result<SendUsage> {
+        let since = now_secs() - SEND_WINDOW_SECS;
+        self.read(|c| {
+            let messages: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM send_log WHERE user = ?1 AND at >= ?2")?
+                .query_row(params![user, since], |r| r.get(0))?;
+            let new_recipients: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM sent_rcpt WHERE user = ?1 AND first >= ?2")?
+                .query_row(params![user, since], |r| r.get(0))?;
+            let mut known =
+                c.prepare_cached("SELECT 1 FROM sent_rcpt WHERE user = ?1 AND rcpt = ?2")?;
+            let mut new_in_this = 0;
+            let mut seen = HashSet::new();
+            for r in rcpts {
+                let r = r.to_lowercase();
+                if seen.insert(r.clone())
+                    && known
+                        .query_row(params![user, r], |_| Ok(()))
+                        .optional()?
+                        .is_none()
+                {
+                    new_in_this += 1;
+                }
+            }
+            Ok(SendUsage {
+                messages: messages.max(0) as u64,
+                new_recipients: new_recipients.max(0) as u64,
+                new_in_this,
+            })
+        })
     }
 
     /// Brings the queue rows in line with `queue/msg/` (`serve` runs this on start).

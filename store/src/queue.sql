@@ -28,3 +28,21 @@ CREATE TABLE queue_rcpt (
     reply    TEXT    NOT NULL DEFAULT '',        -- last reply or reason
     PRIMARY KEY (queue_id, rcpt)
 ) STRICT;
+
+-- Per-account send limits (`[relay] max_messages_per_day`, `max_new_recipients_per_day`):
+-- one row per message an account sent outside, kept for a day, and every remote
+-- recipient it ever wrote to, with when it first did. Lost with the index (the limits
+-- then start afresh), which is acceptable for an abuse brake.
+CREATE TABLE send_log (
+    user TEXT    NOT NULL,
+    at   INTEGER NOT NULL                        -- unix seconds
+) STRICT;
+CREATE INDEX send_log_user ON send_log (user, at);
+
+CREATE TABLE sent_rcpt (
+    user  TEXT    NOT NULL,
+    rcpt  TEXT    NOT NULL,                      -- lower case
+    first INTEGER NOT NULL,                      -- unix seconds of the first message
+    PRIMARY KEY (user, rcpt)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sent_rcpt_first ON sent_rcpt (user, first);

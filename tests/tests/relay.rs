@@ -419,3 +419,47 @@ async fn delay_notice_then_bounce_when_the_retry_window_ends() {
     assert!(sinks[0].got().is_empty());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn per_account_send_limits() {
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(
+        zone,
+        port,
+        60,
+        "max_messages_per_day = 3\nmax_new_recipients_per_day = 3\n",
+    )
+    .await;
+    let sub = s.addr("submission");
+    let go = |rcpts: &'static [&'static str], subject: &'static str| async move {
+        send(sub, Some((ALICE, PW)), ALICE, rcpts, &message(subject))
+            .await
+            .1
+    };
+    assert!(
+        go(&["p@a.test", "q@a.test"], "one")
+            .await
+            .starts_with("250")
+    );
+    // The same two again are not new.
+    assert!(
+        go(&["p@a.test", "q@a.test"], "two")
+            .await
+            .starts_with("250")
+    );
+    // Two more would make four first-time recipients today.
+    let r = go(&["r@a.test", "t@a.test"], "three").await;
+    assert!(r.starts_with("451 4.7.1"), "{r}");
+    assert!(go(&["r@a.test"], "three").await.starts_with("250"));
+    // The fourth message of the day is one too many.
+    let r = go(&["p@a.test"], "four").await;
+    assert!(r.starts_with("451 4.7.1"), "{r}");
+    wait_until("three messages out", Duration::from_secs(20), || {
+        sinks[0].got().len() == 3
+    })
+    .await;
+    s.stop().await;
+}

@@ -176,6 +176,12 @@ impl Session {
             ));
             return Flow::Continue;
         }
+        if let (Some(env), Some(user)) = (&envelope, &self.auth)
+            && let Some(refusal) = self.over_send_limit(user, env).await
+        {
+            self.reply(refusal);
+            return Flow::Continue;
+        }
         let mut full = Vec::with_capacity(message.len() + 512);
         full.extend_from_slice(format!("Return-Path: {}\r\n", tx.from).as_bytes());
         // RFC 8601 §2.1: a trace field, so prepended like Received (above ours).
@@ -225,6 +231,45 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// `[relay]` per-account limits: messages per day and first-time recipients per
+    /// day. Past either, `451 4.7.1` (the message is not taken), logged.
+    async fn over_send_limit(
+        &self,
+        user: &Address,
+        env: &mailyard_store::queue::Envelope,
+    ) -> Option<Reply> {
+        let relay = &self.ctx.config.relay;
+        let store = self.ctx.store.clone();
+        let who = user.to_string();
+        let rcpts: Vec<String> = env.recipients.iter().map(|r| r.address.clone()).collect();
+        let usage = tokio::task::spawn_blocking(move || store.send_usage(&who, &rcpts))
+            .await
+            .ok()?;
+        let usage = match usage {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read send counts; not limiting");
+                return None;
+            }
+        };
+        let why = if usage.messages >= relay.max_messages_per_day {
+            format!(
+                "Daily limit of {} messages to other servers reached",
+                relay.max_messages_per_day
+            )
+        } else if usage.new_recipients + usage.new_in_this > relay.max_new_recipients_per_day {
+            format!(
+                "Daily limit of {} first-time recipients reached",
+                relay.max_new_recipients_per_day
+            )
+        } else {
+            return None;
+        };
+        tracing::warn!(%user, messages = usage.messages, new_recipients = usage.new_recipients,
+            new_in_this = usage.new_in_this, limit_hit = %why, "send limit reached; refused");
+        Some(Reply::new(451, Some(EnhancedStatus::new(4, 7, 1)), why))
     }
 
     /// The relay queue's envelope for the transaction's remote recipients (None when
