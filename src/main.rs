@@ -49,6 +49,27 @@ enum Command {
     /// Inspect and steer the relay queue (mail waiting for other servers).
     #[command(subcommand)]
     Queue(QueueCmd),
+    /// DKIM keys for signing outgoing mail.
+    #[command(subcommand)]
+    Dkim(DkimCmd),
+}
+
+#[derive(Subcommand)]
+enum DkimCmd {
+    /// Create a signing key for DOMAIN under data_dir/dkim/ and print the DNS TXT
+    /// record to publish.
+    Generate {
+        /// The signing domain (a local domain).
+        domain: String,
+        /// The selector (the name under _domainkey).
+        #[arg(long, default_value = "mailyard")]
+        selector: String,
+        /// rsa (rsa-sha256, 2048 bits) or ed25519 (ed25519-sha256, RFC 8463).
+        #[arg(long, default_value = "rsa", value_parser = ["rsa", "ed25519"])]
+        algorithm: String,
+    },
+    /// List the signing keys.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -164,6 +185,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reindex { address } => reindex(&config, address),
         Command::Check => check(&config),
         Command::Queue(cmd) => queue(&config, cmd),
+        Command::Dkim(cmd) => dkim(&config, cmd),
     }
 }
 
@@ -467,4 +489,36 @@ fn duration(secs: i64) -> String {
         3600..86400 => format!("{}h{}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
     }
+}
+
+fn dkim(config: &Config, cmd: DkimCmd) -> Result<ExitCode> {
+    use mailyard_smtp::queue::dkim::{self, Algorithm};
+    match cmd {
+        DkimCmd::Generate {
+            domain,
+            selector,
+            algorithm,
+        } => {
+            let algorithm = if algorithm == "ed25519" {
+                Algorithm::Ed25519
+            } else {
+                Algorithm::Rsa
+            };
+            let (path, record) = dkim::generate(&config.data_dir, &domain, &selector, algorithm)
+                .map_err(anyhow::Error::msg)?;
+            println!("created {}", path.display());
+            println!("publish this DNS record, then mail from {domain} is signed:");
+            println!("{record}");
+        }
+        DkimCmd::List => {
+            for k in dkim::list(&config.data_dir)? {
+                let alg = match k.algorithm {
+                    Algorithm::Rsa => "rsa-sha256",
+                    Algorithm::Ed25519 => "ed25519-sha256",
+                };
+                println!("{}  {}  {alg}  {}", k.domain, k.selector, k.path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -314,3 +314,62 @@ async fn queue_commands_steer_a_running_server() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no such queue entry"));
 }
+
+#[test]
+fn dkim_generate_prints_the_record_and_list_shows_the_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", dir.path().join("data")),
+    )
+    .expect("w");
+    let out = ok(mailyard(
+        &config,
+        &["dkim", "generate", "example.com"],
+        None,
+    ));
+    assert!(
+        out.contains("mailyard._domainkey.example.com. IN TXT \"v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"),
+        "{out}"
+    );
+    let out = ok(mailyard(
+        &config,
+        &[
+            "dkim",
+            "generate",
+            "example.com",
+            "--selector",
+            "ed",
+            "--algorithm",
+            "ed25519",
+        ],
+        None,
+    ));
+    assert!(
+        out.contains("ed._domainkey.example.com. IN TXT \"v=DKIM1; k=ed25519; p="),
+        "{out}"
+    );
+    let again = mailyard(&config, &["dkim", "generate", "example.com"], None);
+    assert!(
+        !again.status.success(),
+        "an existing key is never overwritten"
+    );
+    let list = ok(mailyard(&config, &["dkim", "list"], None));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with("example.com  ed  ed25519-sha256"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("example.com  mailyard  rsa-sha256"),
+        "{list}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("data/dkim/example.com/mailyard.rsa.pem"))
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

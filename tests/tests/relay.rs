@@ -463,3 +463,69 @@ async fn per_account_send_limits() {
     .await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn outgoing_mail_is_dkim_signed_and_verifies() {
+    use mail_auth::hickory_resolver::config::{
+        ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
+    };
+    use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
+    use mailyard_smtp::queue::dkim::{Algorithm, generate};
+
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    // The keys first (into a data dir made for them), then the zone with their records.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let txt = |record: &str| {
+        record
+            .split_once('"')
+            .map(|(_, r)| r.trim_end_matches('"').to_string())
+            .expect("TXT text")
+    };
+    let (_, rsa) = generate(dir.path(), "example.com", "r1", Algorithm::Rsa).expect("rsa key");
+    let (_, ed) = generate(dir.path(), "example.com", "e1", Algorithm::Ed25519).expect("ed key");
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2))
+        .txt("r1._domainkey.example.com", &txt(&rsa))
+        .txt("e1._domainkey.example.com", &txt(&ed));
+    let dns = dns_server(zone.clone()).await;
+    let s = server(zone, port, 60, "").await;
+    let keys = s.dir.path().join("dkim");
+    std::fs::rename(dir.path().join("dkim"), &keys).expect("move keys into the data dir");
+
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@a.test"],
+        // No Date: or Message-ID: — the server adds them, and they are signed too.
+        &format!("From: Alice <{ALICE}>\nTo: x@a.test\nSubject: signed\n\nsigned body\n.dot\n"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("relayed", Duration::from_secs(20), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    let data = sinks[0].got()[0].data.clone();
+    let text = String::from_utf8_lossy(&data).into_owned();
+    assert_eq!(text.matches("DKIM-Signature:").count(), 2, "{text}");
+    assert!(
+        text.contains("a=rsa-sha256") && text.contains("a=ed25519-sha256"),
+        "{text}"
+    );
+
+    // An independent verifier (mail-auth's) with the published keys.
+    let mut udp = ConnectionConfig::udp();
+    udp.port = dns.port();
+    let config =
+        ResolverConfig::from_name_servers(vec![NameServerConfig::new(dns.ip(), true, vec![udp])]);
+    let verifier = MessageAuthenticator::new(config, ResolverOpts::default()).expect("resolver");
+    let parsed = AuthenticatedMessage::parse(&data).expect("parses");
+    let results = verifier.verify_dkim(&parsed).await;
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r.result(), &DkimResult::Pass, "{r:?}\n{text}");
+    }
+    s.stop().await;
+}

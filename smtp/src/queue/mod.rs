@@ -16,6 +16,7 @@
 //!   `mailyard queue …` in another process take effect without a restart.
 
 mod client;
+pub mod dkim;
 pub mod dsn;
 mod route;
 

@@ -182,8 +182,15 @@ impl Session {
             self.reply(refusal);
             return Flow::Continue;
         }
+        // Mail our users send out is signed for its From: domain (RFC 6376), over
+        // the message as completed (the added Date:/Message-ID: included).
+        let dkim = match (&envelope, &self.auth) {
+            (Some(_), Some(user)) => self.dkim_signatures(user, &added, &message).await,
+            _ => String::new(),
+        };
         let mut full = Vec::with_capacity(message.len() + 512);
         full.extend_from_slice(format!("Return-Path: {}\r\n", tx.from).as_bytes());
+        full.extend_from_slice(dkim.as_bytes());
         // RFC 8601 §2.1: a trace field, so prepended like Received (above ours).
         if let Some(v) = &verdict {
             full.extend_from_slice(v.header.as_bytes());
@@ -231,6 +238,33 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// DKIM-Signature fields for the From: domain when it is ours and has keys.
+    async fn dkim_signatures(&self, user: &Address, added: &[String], message: &[u8]) -> String {
+        let from = header_addresses(message, "From");
+        let domain = from
+            .first()
+            .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+            .unwrap_or_else(|| user.domain().to_string());
+        if !self
+            .ctx
+            .store
+            .accounts()
+            .is_local_domain(&domain)
+            .unwrap_or(false)
+        {
+            return String::new();
+        }
+        let mut signed = Vec::with_capacity(message.len() + 256);
+        for h in added {
+            signed.extend_from_slice(h.as_bytes());
+        }
+        signed.extend_from_slice(message);
+        let data_dir = self.ctx.store.data_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || crate::queue::dkim::sign(&data_dir, &domain, &signed))
+            .await
+            .unwrap_or_default()
     }
 
     /// `[relay]` per-account limits: messages per day and first-time recipients per

@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 pub struct Zone {
     pub mx: HashMap<String, Vec<(u16, String)>>,
     pub a: HashMap<String, Ipv4Addr>,
+    pub txt: HashMap<String, String>,
 }
 
 impl Zone {
@@ -27,6 +28,10 @@ impl Zone {
             .entry(domain.into())
             .or_default()
             .push((pref, host.into()));
+        self
+    }
+    pub fn txt(mut self, name: &str, text: &str) -> Self {
+        self.txt.insert(name.into(), text.into());
         self
     }
     pub fn a(mut self, name: &str, ip: Ipv4Addr) -> Self {
@@ -85,7 +90,8 @@ fn answer(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
     let qtype = u16::from_be_bytes([*query.get(i)?, *query.get(i + 1)?]);
     let question = query.get(12..i + 4)?;
     let name = labels.join(".");
-    let known = zone.mx.contains_key(&name) || zone.a.contains_key(&name);
+    let known =
+        zone.mx.contains_key(&name) || zone.a.contains_key(&name) || zone.txt.contains_key(&name);
     let mut rrs: Vec<(u16, Vec<u8>)> = Vec::new();
     if qtype == MX {
         for (pref, host) in zone.mx.get(&name).into_iter().flatten() {
@@ -97,6 +103,15 @@ fn answer(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
         && let Some(ip) = zone.a.get(&name)
     {
         rrs.push((A, ip.octets().to_vec()));
+    } else if qtype == 16
+        && let Some(text) = zone.txt.get(&name)
+    {
+        let mut rdata = Vec::new();
+        for chunk in text.as_bytes().chunks(255) {
+            rdata.push(chunk.len() as u8);
+            rdata.extend_from_slice(chunk);
+        }
+        rrs.push((16, rdata));
     }
     let rcode = if known { 0 } else { 3 };
     let flags =
