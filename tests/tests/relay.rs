@@ -529,3 +529,49 @@ async fn outgoing_mail_is_dkim_signed_and_verifies() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn long_lines_are_accepted_and_reencoded_for_the_next_hop() {
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 60, "").await;
+    let long = "0123456789 ".repeat(400); // 4,400 octets on one line
+    let m =
+        format!("From: <{ALICE}>\nSubject: long\nMessage-ID: <long@example.com>\n\n{long}\nend\n");
+    // Port 25, to a local user: stored as it came.
+    let (_, end) = send(s.addr("smtp"), None, "x@elsewhere.test", &[ALICE], &m).await;
+    assert!(end.starts_with("250"), "{end}");
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 1).await;
+    assert!(String::from_utf8_lossy(&inbox[0].bytes).contains(&long));
+    // Submission, to a remote recipient: relayed in lines the next hop takes.
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@a.test"],
+        &m,
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("relayed", Duration::from_secs(20), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    let data = sinks[0].got()[0].data.clone();
+    assert!(
+        data.split(|b| *b == b'\n').all(|l| l.len() <= 1000),
+        "no line over 998 octets: {}",
+        String::from_utf8_lossy(&data)
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&data)
+        .expect("parses");
+    assert_eq!(
+        parsed.body_text(0).map(|t| t.replace("\r\n", "\n")),
+        Some(format!("{long}\nend\n")),
+        "the content is unchanged once decoded"
+    );
+    s.stop().await;
+}

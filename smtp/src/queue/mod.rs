@@ -19,6 +19,7 @@ mod client;
 pub mod dkim;
 pub mod dsn;
 mod route;
+pub mod wrap;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

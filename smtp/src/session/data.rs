@@ -31,7 +31,10 @@ impl Session {
         }
         self.reply(Reply::start_data());
         self.flush().await?;
-        let mut rx = DataReceiver::new(self.max_size());
+        // RFC 5321 §4.5.3.1: no line-length limit we can avoid; lines of any length
+        // are taken (bare CR and LF are still refused), and relayed mail is made to
+        // fit before it is queued (`queue::wrap`).
+        let mut rx = DataReceiver::new(self.max_size()).with_max_line(None);
         let outcome = loop {
             let (consumed, outcome) = rx.feed(&self.rbuf);
             self.rbuf.drain(..consumed);
@@ -52,7 +55,7 @@ impl Session {
             .as_ref()
             .is_some_and(|t| t.params.body == Some(Body::BinaryMime));
         let mut rx = self.bdat.take().unwrap_or_else(|| {
-            let r = BdatReceiver::new(max);
+            let r = BdatReceiver::new(max).with_max_line(None);
             if binary { r.binary() } else { r }
         });
         rx.start_chunk(size, last);
@@ -176,6 +179,13 @@ impl Session {
             ));
             return Flow::Continue;
         }
+        // Lines over 998 octets are re-encoded or wrapped for the next hop, before
+        // the DKIM signature is computed over the result.
+        let message = if envelope.is_some() {
+            crate::queue::wrap::fit(message)
+        } else {
+            message
+        };
         if let (Some(env), Some(user)) = (&envelope, &self.auth)
             && let Some(refusal) = self.over_send_limit(user, env).await
         {
