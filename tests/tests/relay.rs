@@ -575,3 +575,45 @@ async fn long_lines_are_accepted_and_reencoded_for_the_next_hop() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn success_notice_when_asked_for() {
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 60, "").await;
+    let (rr, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &[
+            "x@a.test NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@a.test",
+            "y@a.test NOTIFY=NEVER",
+        ],
+        &message("notify"),
+    )
+    .await;
+    assert!(rr.iter().all(|r| r.starts_with("250")), "{rr:?}");
+    assert!(end.starts_with("250"), "{end}");
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 1).await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    assert_eq!(sinks[0].got().len(), 1);
+    let text = String::from_utf8_lossy(&inbox[0].bytes).into_owned();
+    // The next hop offers no DSN, so the notice says "relayed" (RFC 3461 §5.2.2).
+    assert!(text.contains("Action: relayed\r\n"), "{text}");
+    assert!(text.contains("Status: 2.0.0\r\n"), "{text}");
+    assert!(
+        text.contains("Original-Recipient: rfc822;x@a.test\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("y@a.test"), "NOTIFY=NEVER: {text}");
+    assert!(text.contains("Content-Type: text/rfc822-headers"), "{text}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        s.mailbox_contents(ALICE, "INBOX").await.len(),
+        1,
+        "one notice only"
+    );
+    s.stop().await;
+}

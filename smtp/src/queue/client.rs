@@ -267,10 +267,18 @@ async fn start_tls(tcp: Box<dyn Io>, host: &str, verify: bool) -> Result<Box<dyn
     Ok(Box::new(tls))
 }
 
+/// What one conversation achieved.
+pub(crate) struct Delivery {
+    /// One outcome per recipient, in order.
+    pub outcomes: Vec<Outcome>,
+    /// The server offered DSN (RFC 3461), so NOTIFY was passed on and it reports
+    /// success itself (§5.2.2).
+    pub peer_dsn: bool,
+}
+
 /// Sends `job` to `target`. `Err` when no recipient's fate is known (connection or
-/// greeting or TLS trouble): the caller tries the next server. `Ok` has one outcome
-/// per recipient, in order.
-pub(crate) async fn deliver(target: &Target, job: &Job<'_>) -> Result<Vec<Outcome>, Failed> {
+/// greeting or TLS trouble): the caller tries the next server.
+pub(crate) async fn deliver(target: &Target, job: &Job<'_>) -> Result<Delivery, Failed> {
     let addr = SocketAddr::new(target.ip, target.port);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
@@ -330,9 +338,12 @@ pub(crate) async fn deliver(target: &Target, job: &Job<'_>) -> Result<Vec<Outcom
             )));
         }
     }
-    let results = transaction(&mut c, &offer, job).await;
+    let outcomes = transaction(&mut c, &offer, job).await?;
     let _ = c.send(b"QUIT\r\n").await;
-    results
+    Ok(Delivery {
+        outcomes,
+        peer_dsn: offer.dsn,
+    })
 }
 
 async fn ehlo(c: &mut Conn, helo: &str) -> Result<Offer, Failed> {

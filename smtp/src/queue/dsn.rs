@@ -18,8 +18,8 @@ pub(crate) enum Action {
     Failed,
     /// Still being retried.
     Delayed,
-    /// Accepted by the next server.
-    Delivered,
+    /// Passed to a server that does not send DSNs itself (RFC 3461 §5.2.2).
+    Relayed,
 }
 
 impl Action {
@@ -27,7 +27,7 @@ impl Action {
         match self {
             Action::Failed => "failed",
             Action::Delayed => "delayed",
-            Action::Delivered => "delivered",
+            Action::Relayed => "relayed",
         }
     }
 }

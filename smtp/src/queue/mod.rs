@@ -42,6 +42,10 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// a loop; Postfix's `hopcount_limit` is the same.
 pub const MAX_RECEIVED: usize = 50;
 
+/// Connections at once to one server address (per-destination limit, so a burst to
+/// one domain does not look like an attack to its MX).
+pub const MAX_CONNECTIONS_PER_HOST: usize = 4;
+
 /// A handle on the running scheduler: wakes it when something was queued.
 #[derive(Clone, Default)]
 pub struct RelayHandle {
@@ -69,6 +73,20 @@ struct Shared {
     router: Router,
     smarthost: Option<Smarthost>,
     handle: RelayHandle,
+    /// Per server address: the permits of [`MAX_CONNECTIONS_PER_HOST`].
+    per_host: std::sync::Mutex<HashMap<std::net::IpAddr, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Shared {
+    /// The per-destination semaphore of `ip` (None if the map is poisoned: no limit).
+    fn gate(&self, ip: std::net::IpAddr) -> Option<Arc<tokio::sync::Semaphore>> {
+        let mut map = self.per_host.lock().ok()?;
+        Some(
+            map.entry(ip)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS_PER_HOST)))
+                .clone(),
+        )
+    }
 }
 
 /// Starts the scheduler on `shutdown`'s tracker; it stops taking work when the
@@ -113,6 +131,7 @@ pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHan
         store,
         smarthost,
         handle: handle.clone(),
+        per_host: std::sync::Mutex::new(HashMap::new()),
     });
     let token = shutdown.token.clone();
     shutdown.tracker.spawn(async move {
@@ -178,6 +197,8 @@ struct Result1 {
     rcpt: QueuedRcpt,
     outcome: Outcome,
     remote_mta: Option<String>,
+    /// The server took over success reporting (it offered DSN).
+    peer_dsn: bool,
 }
 
 /// Delivers what is pending of one entry, then records it (and sends DSNs).
@@ -200,6 +221,7 @@ async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
                             "451 4.3.0 queue file unreadable: {e}"
                         )),
                         remote_mta: None,
+                        peer_dsn: false,
                     })
                     .collect();
                 finish(&shared, &entry, results, b"").await;
@@ -217,6 +239,7 @@ async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
                         "550 5.3.0 deleted from the queue by the administrator".into(),
                     ),
                     remote_mta: None,
+                    peer_dsn: false,
                 })
                 .collect()
         } else {
@@ -273,11 +296,13 @@ async fn attempt(
                 rcpt: r.rcpt,
                 outcome: Outcome::Permanent(t),
                 remote_mta: None,
+                peer_dsn: false,
             }),
             Err(RouteError::Temporary(t)) => results.push(Result1 {
                 rcpt: r.rcpt,
                 outcome: Outcome::Temporary(t),
                 remote_mta: None,
+                peer_dsn: false,
             }),
         }
     }
@@ -335,15 +360,20 @@ async fn send_to(
                 verify: shared.smarthost.is_some() && shared.config.relay.tls_verify,
                 auth: auth.clone(),
             };
+            let _permit = match shared.gate(ip) {
+                Some(sem) => sem.acquire_owned().await.ok(),
+                None => None,
+            };
             match client::deliver(&target, &job).await {
-                Ok(outcomes) => {
+                Ok(d) => {
                     tracing::info!(host = %host, %ip, recipients = rcpts.len(), "delivery attempt done");
                     return rcpts
                         .into_iter()
-                        .zip(outcomes)
+                        .zip(d.outcomes)
                         .map(|(rcpt, outcome)| Result1 {
                             rcpt,
                             outcome,
+                            peer_dsn: d.peer_dsn,
                             remote_mta: Some(host.clone()),
                         })
                         .collect();
@@ -361,6 +391,7 @@ async fn send_to(
             rcpt,
             outcome: Outcome::Temporary(last.clone()),
             remote_mta: None,
+            peer_dsn: false,
         })
         .collect()
 }
@@ -422,9 +453,11 @@ async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, mess
         match status {
             RcptStatus::Sent => {
                 tracing::info!(rcpt = %r.rcpt.address, reply = %reply, "sent");
-                if notify_wants(notify, "SUCCESS", false) {
+                // RFC 3461 §5.2.2: a DSN-capable next hop got NOTIFY and reports
+                // itself; otherwise we report "relayed".
+                if notify_wants(notify, "SUCCESS", false) && !r.peer_dsn {
                     delivered.push(dsn::RcptReport {
-                        action: dsn::Action::Delivered,
+                        action: dsn::Action::Relayed,
                         ..report
                     });
                 }

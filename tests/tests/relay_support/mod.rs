@@ -454,7 +454,14 @@ pub async fn send(
     assert!(r.starts_with("250"), "MAIL: {r}");
     let mut rr = Vec::new();
     for r in rcpts {
-        s.write_all(format!("RCPT TO:<{r}>\r\n").as_bytes())
+        // "addr PARAMS" sends RCPT parameters too.
+        let (addr, params) = r.split_once(' ').map_or((*r, ""), |(a, p)| (a, p));
+        let params = if params.is_empty() {
+            String::new()
+        } else {
+            format!(" {params}")
+        };
+        s.write_all(format!("RCPT TO:<{addr}>{params}\r\n").as_bytes())
             .await
             .expect("w");
         rr.push(reply(&mut s, &mut buf).await);
