@@ -617,3 +617,34 @@ async fn success_notice_when_asked_for() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn consecutive_messages_share_one_connection() {
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 60, "").await;
+    for (i, subject) in ["one", "two", "three"].into_iter().enumerate() {
+        let (_, end) = send(
+            s.addr("submission"),
+            Some((ALICE, PW)),
+            ALICE,
+            &["x@a.test"],
+            &message(subject),
+        )
+        .await;
+        assert!(end.starts_with("250"), "{end}");
+        wait_until("delivered", Duration::from_secs(20), || {
+            sinks[0].got().len() == i + 1
+        })
+        .await;
+    }
+    assert_eq!(
+        sinks[0].connections(),
+        1,
+        "RSET between messages, no reconnect"
+    );
+    assert!(sinks[0].got().iter().all(|g| g.connection == 1));
+    s.stop().await;
+}

@@ -276,9 +276,107 @@ pub(crate) struct Delivery {
     pub peer_dsn: bool,
 }
 
-/// Sends `job` to `target`. `Err` when no recipient's fate is known (connection or
-/// greeting or TLS trouble): the caller tries the next server.
-pub(crate) async fn deliver(target: &Target, job: &Job<'_>) -> Result<Delivery, Failed> {
+/// Messages sent over one connection before it is closed (RFC 5321 §3.3 allows
+/// several transactions per session; the bound spreads load and limits damage).
+pub const MAX_MESSAGES_PER_CONNECTION: usize = 100;
+/// How long a connection waits, idle after RSET, for the next message to its server.
+pub const IDLE_KEEP: Duration = Duration::from_secs(5);
+
+/// A connection kept between messages (after RSET).
+struct Idle {
+    c: Conn,
+    offer: Offer,
+    messages: usize,
+    since: std::time::Instant,
+}
+
+/// Idle connections by server address and port (and TLS policy, login), so the
+/// next message to the same server goes on the same connection.
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: std::sync::Mutex<std::collections::HashMap<PoolKey, Vec<Idle>>>,
+}
+
+type PoolKey = (IpAddr, u16, Option<String>);
+
+fn pool_key(t: &Target) -> PoolKey {
+    (t.ip, t.port, t.auth.as_ref().map(|(u, _)| u.clone()))
+}
+
+impl Pool {
+    fn take(&self, key: &PoolKey) -> Option<Idle> {
+        let mut map = self.idle.lock().ok()?;
+        let list = map.get_mut(key)?;
+        while let Some(i) = list.pop() {
+            if i.since.elapsed() < IDLE_KEEP {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    fn put(&self, key: PoolKey, idle: Idle) {
+        if let Ok(mut map) = self.idle.lock() {
+            map.entry(key).or_default().push(idle);
+        }
+    }
+
+    /// Closes connections idle longer than [`IDLE_KEEP`] (the scheduler calls this).
+    pub(crate) fn expire(&self) {
+        if let Ok(mut map) = self.idle.lock() {
+            map.retain(|_, list| {
+                list.retain(|i| i.since.elapsed() < IDLE_KEEP);
+                !list.is_empty()
+            });
+        }
+    }
+}
+
+/// Sends `job` to `target`, on an idle connection to the same server when there is
+/// one (RSET first), else a new one. `Err` when no recipient's fate is known
+/// (connection, greeting or TLS trouble): the caller tries the next server.
+pub(crate) async fn deliver(
+    pool: &Pool,
+    target: &Target,
+    job: &Job<'_>,
+) -> Result<Delivery, Failed> {
+    let key = pool_key(target);
+    if let Some(mut idle) = pool.take(&key) {
+        // RFC 5321 §4.1.1.5: RSET starts the next transaction cleanly.
+        if idle.c.command("RSET").await.is_ok_and(|r| r.code == 250) {
+            let outcomes = transaction(&mut idle.c, &idle.offer, job).await?;
+            let peer_dsn = idle.offer.dsn;
+            park(pool, key, idle.c, idle.offer, idle.messages + 1).await;
+            return Ok(Delivery { outcomes, peer_dsn });
+        }
+        // The server closed it meanwhile: a new connection.
+    }
+    let (mut c, offer) = open(target, job).await?;
+    let outcomes = transaction(&mut c, &offer, job).await?;
+    let peer_dsn = offer.dsn;
+    park(pool, key, c, offer, 1).await;
+    Ok(Delivery { outcomes, peer_dsn })
+}
+
+/// Keeps a connection for the next message, or says QUIT when it has carried enough.
+async fn park(pool: &Pool, key: PoolKey, mut c: Conn, offer: Offer, messages: usize) {
+    if messages >= MAX_MESSAGES_PER_CONNECTION || !c.buf.is_empty() {
+        let _ = c.send(b"QUIT\r\n").await;
+        return;
+    }
+    pool.put(
+        key,
+        Idle {
+            c,
+            offer,
+            messages,
+            since: std::time::Instant::now(),
+        },
+    );
+}
+
+/// Connects, reads the greeting, says EHLO, starts TLS and logs in as `target` says.
+async fn open(target: &Target, job: &Job<'_>) -> Result<(Conn, Offer), Failed> {
     let addr = SocketAddr::new(target.ip, target.port);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
@@ -338,12 +436,7 @@ pub(crate) async fn deliver(target: &Target, job: &Job<'_>) -> Result<Delivery, 
             )));
         }
     }
-    let outcomes = transaction(&mut c, &offer, job).await?;
-    let _ = c.send(b"QUIT\r\n").await;
-    Ok(Delivery {
-        outcomes,
-        peer_dsn: offer.dsn,
-    })
+    Ok((c, offer))
 }
 
 async fn ehlo(c: &mut Conn, helo: &str) -> Result<Offer, Failed> {

@@ -73,6 +73,8 @@ struct Shared {
     router: Router,
     smarthost: Option<Smarthost>,
     handle: RelayHandle,
+    /// Idle connections for the next message to the same server.
+    pool: client::Pool,
     /// Per server address: the permits of [`MAX_CONNECTIONS_PER_HOST`].
     per_host: std::sync::Mutex<HashMap<std::net::IpAddr, Arc<tokio::sync::Semaphore>>>,
 }
@@ -132,6 +134,7 @@ pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHan
         smarthost,
         handle: handle.clone(),
         per_host: std::sync::Mutex::new(HashMap::new()),
+        pool: client::Pool::default(),
     });
     let token = shutdown.token.clone();
     shutdown.tracker.spawn(async move {
@@ -148,6 +151,7 @@ async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::Cancell
     let mut busy: HashSet<String> = HashSet::new();
     let mut workers: JoinSet<()> = JoinSet::new();
     loop {
+        shared.pool.expire();
         if busy.len() < max {
             let store = shared.store.clone();
             let limit = max + busy.len();
@@ -364,7 +368,7 @@ async fn send_to(
                 Some(sem) => sem.acquire_owned().await.ok(),
                 None => None,
             };
-            match client::deliver(&target, &job).await {
+            match client::deliver(&shared.pool, &target, &job).await {
                 Ok(d) => {
                     tracing::info!(host = %host, %ip, recipients = rcpts.len(), "delivery attempt done");
                     return rcpts
