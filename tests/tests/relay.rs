@@ -527,7 +527,61 @@ async fn outgoing_mail_is_dkim_signed_and_verifies() {
     for r in &results {
         assert_eq!(r.result(), &DkimResult::Pass, "{r:?}\n{text}");
     }
+
+    // And a second, independent implementation: dkimpy (Debian python3-dkim).
+    let script = r#"
+import os, sys, dkim
+msg = open(os.environ['MSG'], 'rb').read()
+records = {os.environ['N1'].encode(): os.environ['T1'].encode(),
+           os.environ['N2'].encode(): os.environ['T2'].encode()}
+def dns(name, timeout=5):
+    return records.get(name.rstrip(b'.'))
+d = dkim.DKIM(msg)
+n = sum(1 for h in d.headers if h[0].lower() == b'dkim-signature')
+ok = [d.verify(idx=i, dnsfunc=dns) for i in range(n)]
+print('results', ok)
+sys.exit(0 if n == 2 and all(ok) else 1)
+"#;
+    let msg_path = s.dir.path().join("relayed.eml");
+    std::fs::write(&msg_path, &data).expect("write message");
+    let env = [
+        ("MSG", msg_path.display().to_string()),
+        ("N1", "r1._domainkey.example.com".to_string()),
+        ("T1", txt(&rsa)),
+        ("N2", "e1._domainkey.example.com".to_string()),
+        ("T2", txt(&ed)),
+    ];
+    let (ok, out) = dkimpy(script, &env).await;
+    assert!(ok, "dkimpy does not verify the signatures: {out}\n{text}");
     s.stop().await;
+}
+
+/// Runs `script` with a python3 that has dkimpy (the one on PATH, else Debian's).
+async fn dkimpy(script: &str, env: &[(&str, String)]) -> (bool, String) {
+    for python in ["python3", "/usr/bin/python3"] {
+        let has = tokio::process::Command::new(python)
+            .args(["-c", "import dkim"])
+            .output()
+            .await
+            .is_ok_and(|o| o.status.success());
+        if has {
+            let mut cmd = tokio::process::Command::new(python);
+            cmd.arg("-c").arg(script);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().await.expect("run python");
+            return (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            );
+        }
+    }
+    panic!("dkimpy is not installed: apt-get install -y python3-dkim python3-nacl");
 }
 
 #[tokio::test]
@@ -646,5 +700,43 @@ async fn consecutive_messages_share_one_connection() {
         "RSET between messages, no reconnect"
     );
     assert!(sinks[0].got().iter().all(|g| g.connection == 1));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn smarthost_over_implicit_tls_with_a_password_file() {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("\0office\0from a file");
+    let (port, sinks) = sinks(vec![SinkConf {
+        tls: Some(relay_support::tls_config("smarthost.test")),
+        implicit_tls: true,
+        auth_token: Some(token),
+        ..SinkConf::default()
+    }])
+    .await;
+    let pw = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(pw.path(), "from a file\nignored second line\n").expect("write");
+    let extra = format!(
+        "smarthost = \"127.0.0.2:{port}\"\nusername = \"office\"\npassword_file = {:?}\n\
+         tls = \"implicit\"\ntls_verify = false\n",
+        pw.path().display().to_string()
+    );
+    let s = server(Zone::default(), port, 60, &extra).await;
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@anywhere.test"],
+        &message("implicit"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("the smarthost got it", Duration::from_secs(20), || {
+        !sinks[0].got().is_empty()
+    })
+    .await;
+    let got = sinks[0].got();
+    assert!(got[0].tls && got[0].authed);
+    queue_empty(&s, Duration::from_secs(10)).await;
     s.stop().await;
 }

@@ -149,6 +149,8 @@ pub struct SinkConf {
     pub reject: Vec<String>,
     /// Require AUTH PLAIN with this base64 token before MAIL.
     pub auth_token: Option<String>,
+    /// TLS from the first byte (with `tls`'s certificate), as on port 465.
+    pub implicit_tls: bool,
 }
 
 /// A message the sink accepted.
@@ -264,9 +266,15 @@ async fn session(
     state: Arc<SinkState>,
     connection: usize,
 ) -> std::io::Result<()> {
+    let mut tls = false;
+    if conf.implicit_tls
+        && let Some(cfg) = conf.tls.clone()
+    {
+        io = Box::new(tokio_rustls::TlsAcceptor::from(cfg).accept(io).await?);
+        tls = true;
+    }
     io.write_all(b"220 sink ESMTP\r\n").await?;
     let mut buf = Vec::new();
-    let mut tls = false;
     let mut authed = false;
     let mut from = String::new();
     let mut rcpts: Vec<String> = Vec::new();
