@@ -740,3 +740,40 @@ async fn smarthost_over_implicit_tls_with_a_password_file() {
     queue_empty(&s, Duration::from_secs(10)).await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn chunking_sends_the_message_unstuffed_with_bdat() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        chunking: true,
+        reject: vec!["no@a.test".into()],
+        ..SinkConf::default()
+    }])
+    .await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 60, "").await;
+    let m = format!("From: <{ALICE}>\nSubject: chunks\n\n.a line with a dot\nend\n");
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["x@a.test", "no@a.test"],
+        &m,
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    // The refused recipient bounces; the other one gets the message by BDAT.
+    s.wait_for_messages(ALICE, "INBOX", 1).await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    let got = sinks[0].got();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].bdat);
+    assert_eq!(got[0].rcpts, ["x@a.test"]);
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(
+        text.ends_with("\r\n\r\n.a line with a dot\r\nend\r\n"),
+        "as it is, not dot-stuffed: {text}"
+    );
+    s.stop().await;
+}

@@ -134,6 +134,7 @@ struct Offer {
     smtputf8: bool,
     dsn: bool,
     auth_plain: bool,
+    chunking: bool,
 }
 
 impl Offer {
@@ -149,6 +150,7 @@ impl Offer {
                 "8BITMIME" => o.eight_bit = true,
                 "SMTPUTF8" => o.smtputf8 = true,
                 "DSN" => o.dsn = true,
+                "CHUNKING" => o.chunking = true,
                 "AUTH" => o.auth_plain = words.any(|m| m.eq_ignore_ascii_case("PLAIN")),
                 _ => {}
             }
@@ -520,6 +522,9 @@ async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<O
         })
         .collect();
 
+    if offer.chunking {
+        return chunked(c, offer, job, &mail, &rcpt_lines).await;
+    }
     let (mail_reply, rcpt_replies, data_reply) = if offer.pipelining {
         // RFC 2920 §3.1: MAIL, every RCPT and DATA in one write.
         let mut batch = format!("{mail}\r\n");
@@ -581,6 +586,60 @@ async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<O
         return Ok(out);
     }
     c.send(&dot_stuff(job.message)).await?;
+    let end = c.read_reply(DATA_END_TIMEOUT).await?;
+    for (o, ok) in out.iter_mut().zip(&accepted) {
+        if *ok {
+            *o = classify(&end);
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 3030 CHUNKING: MAIL and RCPT (pipelined when offered), then the message as
+/// it is in one `BDAT <size> LAST`, with no dot-stuffing, once a recipient is taken.
+async fn chunked(
+    c: &mut Conn,
+    offer: &Offer,
+    job: &Job<'_>,
+    mail: &str,
+    rcpt_lines: &[String],
+) -> Result<Vec<Outcome>, Failed> {
+    let all = |o: Outcome| vec![o; job.rcpts.len()];
+    let (mail_reply, rcpt_replies) = if offer.pipelining {
+        let mut batch = format!("{mail}\r\n");
+        for l in rcpt_lines {
+            batch.push_str(l);
+            batch.push_str("\r\n");
+        }
+        c.send(batch.as_bytes()).await?;
+        let m = c.read_reply(COMMAND_TIMEOUT).await?;
+        let mut rs = Vec::with_capacity(rcpt_lines.len());
+        for _ in rcpt_lines {
+            rs.push(c.read_reply(COMMAND_TIMEOUT).await?);
+        }
+        (m, rs)
+    } else {
+        let m = c.command(mail).await?;
+        if !m.is_ok() {
+            return Ok(all(classify(&m)));
+        }
+        let mut rs = Vec::with_capacity(rcpt_lines.len());
+        for l in rcpt_lines {
+            rs.push(c.command(l).await?);
+        }
+        (m, rs)
+    };
+    if !mail_reply.is_ok() {
+        return Ok(all(classify(&mail_reply)));
+    }
+    let accepted: Vec<bool> = rcpt_replies.iter().map(Reply::is_ok).collect();
+    let mut out: Vec<Outcome> = rcpt_replies.iter().map(classify).collect();
+    if !accepted.iter().any(|a| *a) {
+        return Ok(out);
+    }
+    let mut chunk = format!("BDAT {} LAST\r\n", job.message.len()).into_bytes();
+    chunk.extend_from_slice(job.message);
+    c.send(&chunk).await?;
     let end = c.read_reply(DATA_END_TIMEOUT).await?;
     for (o, ok) in out.iter_mut().zip(&accepted) {
         if *ok {
@@ -674,10 +733,11 @@ mod tests {
                 "STARTTLS".into(),
                 "AUTH LOGIN PLAIN".into(),
                 "DSN".into(),
+                "CHUNKING".into(),
             ],
         };
         let o = Offer::parse(&r);
-        assert!(o.pipelining && o.eight_bit && o.starttls && o.auth_plain && o.dsn);
+        assert!(o.pipelining && o.eight_bit && o.starttls && o.auth_plain && o.dsn && o.chunking);
         assert_eq!(o.size, Some(1000));
         assert!(!o.smtputf8);
     }

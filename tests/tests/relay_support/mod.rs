@@ -151,6 +151,8 @@ pub struct SinkConf {
     pub auth_token: Option<String>,
     /// TLS from the first byte (with `tls`'s certificate), as on port 465.
     pub implicit_tls: bool,
+    /// Offer CHUNKING (RFC 3030) and take BDAT.
+    pub chunking: bool,
 }
 
 /// A message the sink accepted.
@@ -163,6 +165,8 @@ pub struct Got {
     pub authed: bool,
     pub at: Instant,
     pub connection: usize,
+    /// Arrived with BDAT.
+    pub bdat: bool,
 }
 
 #[derive(Default)]
@@ -289,6 +293,9 @@ async fn session(
             if conf.auth_token.is_some() {
                 r.push_str("250-AUTH PLAIN\r\n");
             }
+            if conf.chunking {
+                r.push_str("250-CHUNKING\r\n");
+            }
             r.push_str("250 ENHANCEDSTATUSCODES\r\n");
             io.write_all(r.as_bytes()).await?;
         } else if upper == "STARTTLS" {
@@ -375,9 +382,39 @@ async fn session(
                     authed,
                     at: Instant::now(),
                     connection,
+                    bdat: false,
                 });
                 io.write_all(b"250 2.0.0 queued\r\n").await?;
             }
+        } else if conf.chunking && upper.starts_with("BDAT ") {
+            let mut words = upper.split_whitespace().skip(1);
+            let n: usize = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let last = words.next() == Some("LAST");
+            while buf.len() < n {
+                let mut chunk = [0u8; 8192];
+                let got = io.read(&mut chunk).await?;
+                if got == 0 {
+                    return Ok(());
+                }
+                buf.extend_from_slice(&chunk[..got]);
+            }
+            let data: Vec<u8> = buf.drain(..n).collect();
+            if !last {
+                io.write_all(b"500 only BDAT LAST here\r\n").await?;
+                continue;
+            }
+            state.attempts.fetch_add(1, Ordering::SeqCst);
+            state.got.lock().expect("lock").push(Got {
+                from: from.clone(),
+                rcpts: rcpts.clone(),
+                data,
+                tls,
+                authed,
+                at: Instant::now(),
+                connection,
+                bdat: true,
+            });
+            io.write_all(b"250 2.0.0 queued\r\n").await?;
         } else if upper == "RSET" {
             rcpts.clear();
             io.write_all(b"250 ok\r\n").await?;
@@ -480,7 +517,19 @@ pub async fn send(
     s.write_all(b"DATA\r\n").await.expect("w");
     let r = reply(&mut s, &mut buf).await;
     assert!(r.starts_with("354"), "DATA: {r}");
-    let body = message.replace("\r\n", "\n").replace('\n', "\r\n");
+    // CRLF line ends, dot-stuffed (RFC 5321 §4.5.2).
+    let body: String = message
+        .replace("\r\n", "\n")
+        .split_inclusive('\n')
+        .map(|l| {
+            let l = l.replace('\n', "\r\n");
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l
+            }
+        })
+        .collect();
     s.write_all(body.as_bytes()).await.expect("w");
     s.write_all(b".\r\n").await.expect("w");
     let end = reply(&mut s, &mut buf).await;
