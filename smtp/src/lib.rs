@@ -13,6 +13,9 @@
 //! - Only CR LF "." CR LF ends DATA; a message with a bare CR or LF is refused
 //!   (`proto::data`), so no smuggled second message can exist.
 //! - Without authentication only local recipients are accepted: no open relay.
+//! - Remote recipients (an authenticated user's, or a local alias's outside targets)
+//!   go to the relay queue in the same durable request as the local copies; `queue`
+//!   delivers them (RFC 5321 §4.5.4, RFC 3461/3464, RFC 6376).
 //! - A delivered MX message carries exactly one `Authentication-Results:` field with
 //!   our hostname as authserv-id: ours (`auth_checks`).
 #![forbid(unsafe_code)]

@@ -669,6 +669,29 @@ async fn success_notice_when_asked_for() {
         1,
         "one notice only"
     );
+
+    // A local recipient that asks: "delivered", once it is in the mailbox.
+    s.add_user("bob@example.com", "bob password").await;
+    let (_, end) = send(
+        s.addr("submission"),
+        Some((ALICE, PW)),
+        ALICE,
+        &["bob@example.com NOTIFY=SUCCESS"],
+        &message("local-notify"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 2).await;
+    let text = String::from_utf8_lossy(&inbox[1].bytes).into_owned();
+    assert!(text.contains("Action: delivered\r\n"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822; bob@example.com\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Subject: local-notify"),
+        "headers returned: {text}"
+    );
     s.stop().await;
 }
 

@@ -18,6 +18,8 @@ pub(crate) enum Action {
     Failed,
     /// Still being retried.
     Delayed,
+    /// Put into a local mailbox.
+    Delivered,
     /// Passed to a server that does not send DSNs itself (RFC 3461 §5.2.2).
     Relayed,
 }
@@ -27,6 +29,7 @@ impl Action {
         match self {
             Action::Failed => "failed",
             Action::Delayed => "delayed",
+            Action::Delivered => "delivered",
             Action::Relayed => "relayed",
         }
     }

@@ -583,6 +583,42 @@ async fn send_dsn(
     }
 }
 
+/// RFC 3461 §4.1 NOTIFY=SUCCESS for recipients delivered locally: a "delivered"
+/// DSN (headers only) to `sender`. Called after the `250`; the notice is mail like any
+/// other, durable once this returns.
+pub(crate) async fn local_success_notice(
+    store: Store,
+    hostname: String,
+    sender: String,
+    envid: Option<String>,
+    rcpts: Vec<(String, Option<String>)>,
+    headers: Vec<u8>,
+) {
+    let reports: Vec<dsn::RcptReport> = rcpts
+        .into_iter()
+        .map(|(address, orcpt)| dsn::RcptReport {
+            address,
+            orcpt,
+            action: dsn::Action::Delivered,
+            diagnostic: "250 2.0.0 delivered to the mailbox".into(),
+            remote_mta: None,
+        })
+        .collect();
+    let bytes = dsn::build(&dsn::Report {
+        hostname: &hostname,
+        to: &sender,
+        envid: envid.as_deref(),
+        headers_only: true,
+        arrival: mailyard_common::time::now(),
+        retry_until: None,
+        rcpts: &reports,
+        message: &headers,
+    });
+    if let Err(e) = submit_own(&store, &sender, bytes).await {
+        tracing::error!(error = %e, to = %sender, "cannot send a success DSN");
+    }
+}
+
 /// Mail of our own (a DSN) from `<>` to `to`: delivered locally when `to` is ours,
 /// else queued.
 async fn submit_own(store: &Store, to: &str, message: Vec<u8>) -> mailyard_store::Result<()> {

@@ -211,6 +211,7 @@ impl Session {
         }
         full.extend_from_slice(&message);
         let size = full.len();
+        let success_notice = self.success_notice_rcpts(&tx, &full);
         let junk = verdict.is_some_and(|v| v.disposition == Disposition::Junk);
         let stored = if junk {
             // Quarantined mail is filed locally only; it is not passed on elsewhere.
@@ -232,6 +233,20 @@ impl Session {
                     size,
                     "delivered"
                 );
+                if let Some((rcpts, headers)) = success_notice
+                    && let ReversePath::Mailbox(m) = &tx.from
+                {
+                    let relay = self.ctx.relay.clone();
+                    let (store, host) = (self.ctx.store.clone(), self.ctx.config.hostname.clone());
+                    let (sender, envid) = (m.to_string(), tx.params.envid.clone());
+                    tokio::spawn(async move {
+                        crate::queue::local_success_notice(
+                            store, host, sender, envid, rcpts, headers,
+                        )
+                        .await;
+                        relay.wake();
+                    });
+                }
                 if queued.is_some() {
                     self.ctx.relay.wake();
                 }
@@ -248,6 +263,46 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// The local recipients that asked for a success DSN (RFC 3461 NOTIFY=SUCCESS),
+    /// with their ORCPT, and the header section to return; None when nobody asked or
+    /// the sender is `<>`.
+    #[allow(clippy::type_complexity)]
+    fn success_notice_rcpts(
+        &self,
+        tx: &Transaction,
+        message: &[u8],
+    ) -> Option<(Vec<(String, Option<String>)>, Vec<u8>)> {
+        use crate::proto::params::Notify;
+        if tx.from == ReversePath::Null {
+            return None;
+        }
+        let rcpts: Vec<(String, Option<String>)> = tx
+            .rcpts
+            .iter()
+            .filter(|r| {
+                !r.local.is_empty()
+                    && matches!(r.params.notify, Some(Notify::On { success: true, .. }))
+            })
+            .map(|r| {
+                let addr = r.given.to_string();
+                let addr = addr
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
+                let orcpt = r.params.orcpt.as_ref().map(|(k, a)| format!("{k};{a}"));
+                (addr, orcpt)
+            })
+            .collect();
+        if rcpts.is_empty() {
+            return None;
+        }
+        let end = message
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(message.len(), |p| p + 4);
+        Some((rcpts, message[..end].to_vec()))
     }
 
     /// DKIM-Signature fields for the From: domain when it is ours and has keys.
