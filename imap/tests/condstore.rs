@@ -8,9 +8,12 @@ use common::{Raw, message, number_after, start, tagged};
 
 /// Untagged lines of `r` that contain `needle`, without `\\Recent` (appended
 /// messages are recent to the sessions that see them first; not what is tested).
+/// The untagged responses in `r` that contain `needle`, leaving out the `* FLAGS` /
+/// `[PERMANENTFLAGS]` announcements of keywords (RFC 9051 §7.3.5).
 fn with(r: &[String], needle: &str) -> Vec<String> {
     r.iter()
         .filter(|l| l.starts_with("* ") && l.contains(needle))
+        .filter(|l| !l.starts_with("* FLAGS") && !l.contains("[PERMANENTFLAGS"))
         .map(|l| norecent(l))
         .collect()
 }

@@ -49,6 +49,81 @@ pub struct User {
 pub struct Accounts {
     path: PathBuf,
     conn: Mutex<Connection>,
+    cache: AuthCache,
+}
+
+/// How long a verified login is remembered (Dovecot's `auth_cache_ttl` is an hour; a
+/// shorter time bounds how long a password stays usable in memory after a theft).
+pub const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// Most logins remembered at once (then the oldest are dropped).
+pub const AUTH_CACHE_ENTRIES: usize = 10_000;
+
+/// Verified logins, in memory, as Dovecot's auth cache keeps them: a client that logs
+/// in for every few commands (phones, imaptest's login mix) pays argon2id once per
+/// [`AUTH_CACHE_TTL`], not per login. An entry holds the stored hash it was verified
+/// against and an HMAC of the password under a key made at start (never the password):
+/// a changed password (a new salted hash, also from the CLI in another process) or a
+/// deleted user no longer matches, so nothing has to be invalidated. Failures are
+/// never cached: every wrong guess costs a full argon2id verification.
+struct AuthCache {
+    key: Option<ring::hmac::Key>,
+    entries: Mutex<std::collections::HashMap<String, CacheEntry>>,
+}
+
+struct CacheEntry {
+    stored_hash: String,
+    tag: ring::hmac::Tag,
+    at: std::time::Instant,
+}
+
+impl AuthCache {
+    fn new() -> AuthCache {
+        let rng = ring::rand::SystemRandom::new();
+        AuthCache {
+            // Without randomness there is no cache (every login verifies).
+            key: ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).ok(),
+            entries: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Whether `address` logged in with `password` against `stored_hash` recently.
+    fn hit(&self, address: &str, stored_hash: &str, password: &str) -> bool {
+        let Some(key) = &self.key else { return false };
+        let Ok(entries) = self.entries.lock() else {
+            return false;
+        };
+        entries.get(address).is_some_and(|e| {
+            e.stored_hash == stored_hash
+                && e.at.elapsed() < AUTH_CACHE_TTL
+                && ring::hmac::verify(key, password.as_bytes(), e.tag.as_ref()).is_ok()
+        })
+    }
+
+    fn remember(&self, address: &str, stored_hash: &str, password: &str) {
+        let Some(key) = &self.key else { return };
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= AUTH_CACHE_ENTRIES {
+            entries.retain(|_, e| e.at.elapsed() < AUTH_CACHE_TTL);
+            if entries.len() >= AUTH_CACHE_ENTRIES
+                && let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.at)
+                    .map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(
+            address.to_string(),
+            CacheEntry {
+                stored_hash: stored_hash.to_string(),
+                tag: ring::hmac::sign(key, password.as_bytes()),
+                at: std::time::Instant::now(),
+            },
+        );
+    }
 }
 
 fn now() -> i64 {
@@ -70,6 +145,7 @@ impl Accounts {
         Ok(Accounts {
             path,
             conn: Mutex::new(conn),
+            cache: AuthCache::new(),
         })
     }
 
@@ -262,7 +338,11 @@ impl Accounts {
             .optional()?)
         })?;
         match hash {
-            Some(h) if verify_password(&h, password) => Ok(Some(address)),
+            Some(h) if self.cache.hit(&address.to_string(), &h, password) => Ok(Some(address)),
+            Some(h) if verify_password(&h, password) => {
+                self.cache.remember(&address.to_string(), &h, password);
+                Ok(Some(address))
+            }
             Some(_) => Ok(None),
             None => {
                 let _ = verify_password(DUMMY_HASH, password);
@@ -597,6 +677,60 @@ mod tests {
         assert!(acc.users().expect("users").is_empty());
         acc.del_domain("example.com").expect("now empty");
         assert_eq!(acc.aliases().expect("aliases").len(), 2);
+    }
+
+    #[test]
+    fn cached_logins_follow_password_changes_and_deletions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let acc = Accounts::open(dir.path()).expect("open");
+        let alice = addr("alice@example.com");
+        acc.add_user(&alice, "old").expect("add");
+        for _ in 0..3 {
+            assert!(
+                acc.authenticate("alice@example.com", "old")
+                    .expect("auth")
+                    .is_some()
+            );
+        }
+        assert!(
+            acc.cache.hit(
+                "alice@example.com",
+                &acc.with(|c| Ok(
+                    c.query_row("SELECT password FROM user", [], |r| r.get::<_, String>(0))?
+                ))
+                .expect("hash"),
+                "old"
+            )
+        );
+        assert!(
+            acc.authenticate("alice@example.com", "wrong")
+                .expect("auth")
+                .is_none()
+        );
+        // Changed by another process (a second handle on the same database).
+        Accounts::open(dir.path())
+            .expect("open")
+            .set_password(&alice, "new")
+            .expect("passwd");
+        assert!(
+            acc.authenticate("alice@example.com", "old")
+                .expect("auth")
+                .is_none()
+        );
+        assert!(
+            acc.authenticate("alice@example.com", "new")
+                .expect("auth")
+                .is_some()
+        );
+        Accounts::open(dir.path())
+            .expect("open")
+            .del_user(&alice)
+            .expect("del");
+        assert!(
+            acc.authenticate("alice@example.com", "new")
+                .expect("auth")
+                .is_none()
+        );
     }
 
     #[test]

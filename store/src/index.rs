@@ -17,10 +17,14 @@ use crate::error::Result;
 use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("queue.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("migrate_2_recent.sql"),
+    include_str!("migrate_3_queue.sql"),
+];
 
 /// How long a connection waits for another process's write transaction.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -122,10 +126,12 @@ pub struct MailboxInfo {
     pub special_use: Option<String>,
     /// Subscribed (RFC 9051 §6.3.7).
     pub subscribed: bool,
+    /// RFC 3501 §2.3.2: messages from this UID on are `\Recent` for the next session
+    /// that claims them ([`crate::Store::claim_recent`]).
+    pub first_recent_uid: Uid,
 }
 
-const MAILBOX_COLUMNS: &str =
-    "id, user, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed";
+const MAILBOX_COLUMNS: &str = "id, user, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed, first_recent_uid";
 
 fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MailboxInfo> {
     Ok(MailboxInfo {
@@ -137,6 +143,7 @@ fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MailboxInfo> {
         highestmodseq: ModSeq(r.get::<_, i64>(5)? as u64),
         special_use: r.get(6)?,
         subscribed: r.get(7)?,
+        first_recent_uid: Uid(r.get(8)?),
     })
 }
 
@@ -202,6 +209,17 @@ pub fn messages(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageInfo
     )?;
     let rows = st.query_map([mailbox.0], message_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One message's row, if it is still in the mailbox.
+pub fn message(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<MessageInfo>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
+             FROM message WHERE mailbox_id = ?1 AND uid = ?2",
+        )?
+        .query_row(rusqlite::params![mailbox.0, uid.0], message_row)
+        .optional()?)
 }
 
 pub(crate) fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageInfo> {

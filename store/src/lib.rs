@@ -37,6 +37,10 @@ use error::IoContext;
 use writer::{DeliverOp, Op, Outcome, Writer};
 
 /// The store of one data dir. Cheap to clone.
+/// How often [`Store::read_message`] follows a message whose file was renamed under
+/// it before calling it gone (each rename is one flag change by another session).
+const READ_ATTEMPTS: usize = 4;
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -152,6 +156,40 @@ impl Store {
             .unwrap_or_else(|| maildir::message_path(&dir, &m.base, m.in_new, &m.flags, &map)))
     }
 
+    /// Reads a message's file in its wire form ([`maildir::wire_form`]: CRLF line
+    /// ends), or `None` when the message is gone (expunged). Readers
+    /// take no lock (maildir(5)): another session may rename the file (a flag change)
+    /// between finding and opening it, so a vanished name sends the reader back to the
+    /// index for the message's current name, as Dovecot's maildir code does on ENOENT.
+    pub fn read_message(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        id: MailboxId,
+        m: &MessageInfo,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut info = std::borrow::Cow::Borrowed(m);
+        for _ in 0..READ_ATTEMPTS {
+            let path = self.message_path(user, mailbox, &info)?;
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    return Ok(Some(match maildir::wire_form(&bytes) {
+                        std::borrow::Cow::Owned(crlf) => crlf,
+                        std::borrow::Cow::Borrowed(_) => bytes,
+                    }));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match self.read(|c| index::message(c, id, m.uid))? {
+                        Some(fresh) => info = std::borrow::Cow::Owned(fresh),
+                        None => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(e).at(&path),
+            }
+        }
+        Ok(None)
+    }
+
     async fn submit(&self, op: Op) -> Result<Outcome> {
         self.inner
             .writer
@@ -218,17 +256,22 @@ impl Store {
         };
         let tmp_dir = maildir::user_root(&self.inner.data_dir, first).join("tmp");
         tokio::task::spawn_blocking(move || {
+            // Stored as it is sent: sizes, summary and file agree (RFC 9051 §2.3.4).
+            let message = match maildir::wire_form(&message) {
+                std::borrow::Cow::Owned(crlf) => crlf,
+                std::borrow::Cow::Borrowed(_) => message,
+            };
             std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
             let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &message).at(&tmp_dir)?;
-            let internaldate = match internaldate {
-                Some(t) => {
-                    maildir::set_internaldate(&tmp, t).at(&tmp)?;
-                    t
-                }
-                None => SystemTime::now()
+            // INTERNALDATE is the file's mtime (what a rebuild reads back), set
+            // explicitly: the kernel stamps files from a coarser clock than
+            // SystemTime, so at a second's edge the two could disagree.
+            let internaldate = internaldate.unwrap_or_else(|| {
+                SystemTime::now()
                     .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64),
-            };
+                    .map_or(0, |d| d.as_secs() as i64)
+            });
+            maildir::set_internaldate(&tmp, internaldate).at(&tmp)?;
             let summary = Arc::new(summary::summarize(&message));
             Ok(DeliverOp {
                 tmp,
@@ -312,15 +355,11 @@ impl Store {
         }
     }
 
-    /// RFC 3501 §2.3.2: claims the mailbox's not yet seen messages (those still in
-    /// `new/`, of `uids` when given) as `\Recent` for the caller; no other session will
-    /// get them.
-    pub async fn claim_recent(
-        &self,
-        mailbox: MailboxId,
-        uids: Option<Vec<Uid>>,
-    ) -> Result<Vec<Uid>> {
-        match self.submit(Op::ClaimRecent { mailbox, uids }).await? {
+    /// RFC 3501 §2.3.2: claims the mailbox's `\Recent` messages with UIDs up to `upto`
+    /// for the caller (a read-write session that has seen them); no other session will
+    /// get them. Returns the claimed UIDs.
+    pub async fn claim_recent(&self, mailbox: MailboxId, upto: Uid) -> Result<Vec<Uid>> {
+        match self.submit(Op::ClaimRecent { mailbox, upto }).await? {
             Outcome::Claimed(u) => Ok(u),
             other => Err(unexpected(other)),
         }

@@ -258,6 +258,52 @@ pub fn read_state(dir: &Path) -> io::Result<Option<MailboxState>> {
     Ok(Some(state))
 }
 
+/// A message as IMAP sends it (RFC 9051 §2.3.4 and §6.4.5: lines end in CRLF, and
+/// every size and offset counts that form). Maildir files written by Dovecot, mutt or
+/// procmail, and APPENDs from sloppy scripts, end lines with a bare LF: such a message
+/// (recognised by its first line ending) gets CR added before every bare LF, as
+/// Dovecot does when it reads them. A message whose header uses CRLF is left exactly
+/// as it is, so the bytes of a binary part (RFC 3516 literal8) are never touched.
+pub fn wire_form(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Some(first) = raw.iter().position(|&b| b == b'\n') else {
+        return std::borrow::Cow::Borrowed(raw);
+    };
+    if first > 0 && raw[first - 1] == b'\r' {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The user's last UIDVALIDITY handed out, kept at the root of the user's tree
+/// (Dovecot keeps `dovecot-uidvalidity` for the same reason): a mailbox deleted and
+/// created again takes its state file with it, and must not get its old UIDVALIDITY
+/// back, even within the same second (RFC 9051 §2.3.1.1).
+pub const UIDVALIDITY_FILE: &str = "mailyard-uidvalidity";
+
+/// Reads the user's last UIDVALIDITY (0 when none was recorded).
+pub fn read_last_uidvalidity(root: &Path) -> io::Result<u32> {
+    match fs::read_to_string(root.join(UIDVALIDITY_FILE)) {
+        Ok(t) => Ok(t.trim().parse().unwrap_or(0)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records the user's last UIDVALIDITY, atomically and durably.
+pub fn write_last_uidvalidity(root: &Path, value: u32) -> io::Result<()> {
+    fs::create_dir_all(root)?;
+    write_atomic(root, UIDVALIDITY_FILE, format!("{value}\n").as_bytes())
+}
+
 /// Writes `mailyard-state` atomically and durably.
 pub fn write_state(dir: &Path, state: &MailboxState) -> io::Result<()> {
     let text = format!(
@@ -477,6 +523,27 @@ pub fn find_by_base(dir: &Path, base: &str) -> io::Result<Option<(PathBuf, bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_form_adds_cr_only_to_lf_messages() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"", b""),
+            (b"no newline", b"no newline"),
+            (b"A: b\r\n\r\nbody\r\n", b"A: b\r\n\r\nbody\r\n"),
+            (b"A: b\n\nbody\n", b"A: b\r\n\r\nbody\r\n"),
+            // Mixed, LF first: every bare LF gets its CR, CRLF stays.
+            (b"A: b\nC: d\r\n\nx\n", b"A: b\r\nC: d\r\n\r\nx\r\n"),
+            // CRLF header: a binary body's bare LF is data, left alone.
+            (b"A: b\r\n\r\n\x00\n\xff", b"A: b\r\n\r\n\x00\n\xff"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(&*wire_form(raw), want, "{:?}", String::from_utf8_lossy(raw));
+        }
+        assert!(matches!(
+            wire_form(b"A: b\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn names_round_trip() {

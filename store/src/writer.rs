@@ -120,14 +120,15 @@ pub enum Op {
         /// Start from nothing.
         rebuild: bool,
     },
-    /// RFC 3501 §2.3.2 `\Recent`: claim the mailbox's messages still in `new/` (of
-    /// `uids` only, when given) for the calling session: each file moves to `cur/`, as
-    /// a maildir reader does with mail it has seen, so exactly one session claims it.
+    /// RFC 3501 §2.3.2 `\Recent`: claim the mailbox's recent messages up to `upto` for
+    /// the calling session (moving `first_recent_uid` past them, so exactly one session
+    /// gets each); their files move from `new/` to `cur/`, as a maildir reader does
+    /// with mail it has seen.
     ClaimRecent {
         /// Which mailbox.
         mailbox: MailboxId,
-        /// Restrict to these UIDs.
-        uids: Option<Vec<Uid>>,
+        /// The highest UID the session has seen.
+        upto: Uid,
     },
     /// Drop a user's index rows (the account is gone; the files stay).
     Forget {
@@ -477,11 +478,16 @@ impl WriterState {
                             "cannot remove a deleted mailbox's files");
                     }
                 }
-                for (reply, r) in results {
-                    reply.send(r);
-                }
+                // Publish before replying: once a command's issuer hears OK, every
+                // session's next command sees the change (RFC 9051 §7.5.1 lets it be
+                // announced then), and the issuer's own session does too (APPEND into
+                // the selected mailbox announces EXISTS before its tagged OK,
+                // RFC 9051 §6.3.12).
                 for (id, modseq) in effects.changed {
                     self.changes.publish(id, modseq);
+                }
+                for (reply, r) in results {
+                    reply.send(r);
                 }
             }
             Err(e) => {
@@ -576,8 +582,8 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
         Op::Reconcile { user, rebuild } => {
             reconcile(conn, data_dir, fx, &user, rebuild).map(Outcome::Reconciled)
         }
-        Op::ClaimRecent { mailbox, uids } => {
-            claim_recent(conn, data_dir, mailbox, uids.as_deref()).map(Outcome::Claimed)
+        Op::ClaimRecent { mailbox, upto } => {
+            claim_recent(conn, data_dir, mailbox, upto).map(Outcome::Claimed)
         }
         Op::Forget { user } => {
             conn.prepare_cached("DELETE FROM mailbox WHERE user = ?1")?
@@ -965,7 +971,7 @@ fn ensure_mailbox(
     }
     let dir = mailbox_path(data_dir, user, &name)?;
     maildir::create_maildir(&dir, name != "INBOX").at(&dir)?;
-    let state = state_or_new(conn, user, &dir, special_use)?;
+    let state = state_or_new(conn, data_dir, user, &dir, special_use)?;
     insert_mailbox_row(
         conn,
         user,
@@ -982,6 +988,7 @@ fn ensure_mailbox(
 /// keeps its UIDVALIDITY.
 fn state_or_new(
     conn: &Connection,
+    data_dir: &Path,
     user: &Address,
     dir: &Path,
     special_use: Option<String>,
@@ -990,7 +997,7 @@ fn state_or_new(
         return Ok(s);
     }
     let s = MailboxState {
-        uidvalidity: new_uidvalidity(conn, user)?,
+        uidvalidity: new_uidvalidity(conn, data_dir, user)?,
         uid_reserved: 1,
         modseq_reserved: 1,
         special_use,
@@ -1009,8 +1016,8 @@ fn insert_mailbox_row(
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO mailbox (user, name, uidvalidity, uidnext, highestmodseq, uid_reserved,
-                              modseq_reserved, special_use)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                              modseq_reserved, special_use, first_recent_uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?4)",
     )?
     .execute(params![
         user.to_string(),
@@ -1026,13 +1033,21 @@ fn insert_mailbox_row(
 }
 
 /// RFC 9051 §2.3.1.1: a re-created mailbox must get a new UIDVALIDITY. Time-based,
-/// and above every UIDVALIDITY the user's mailboxes have now.
-fn new_uidvalidity(conn: &Connection, user: &Address) -> Result<u32> {
+/// above every UIDVALIDITY the user's mailboxes have now and above the last one handed
+/// out (recorded at the user's root, so a mailbox deleted and created again in the
+/// same second still gets a new one).
+fn new_uidvalidity(conn: &Connection, data_dir: &Path, user: &Address) -> Result<u32> {
     let max: Option<u32> = conn
         .prepare_cached("SELECT MAX(uidvalidity) FROM mailbox WHERE user = ?1")?
         .query_row([user.to_string()], |r| r.get(0))?;
+    let root = maildir::user_root(data_dir, user);
+    let last = maildir::read_last_uidvalidity(&root).at(&root)?;
     let now = u32::try_from(now_secs()).unwrap_or(u32::MAX - 1);
-    Ok(now.max(max.map_or(1, |m| m.saturating_add(1))))
+    let v = now
+        .max(max.map_or(1, |m| m.saturating_add(1)))
+        .max(last.saturating_add(1));
+    maildir::write_last_uidvalidity(&root, v).at(&root)?;
+    Ok(v)
 }
 
 fn deliver(
@@ -1188,13 +1203,7 @@ fn insert_message(
 }
 
 fn message(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<MessageInfo>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
-             FROM message WHERE mailbox_id = ?1 AND uid = ?2",
-        )?
-        .query_row(params![mailbox.0, uid.0], index::message_row)
-        .optional()?)
+    index::message(conn, mailbox, uid)
 }
 
 /// Where a message's file is now: the index's idea, or found by its base name when
@@ -1289,34 +1298,46 @@ fn claim_recent(
     conn: &Connection,
     data_dir: &Path,
     mailbox: MailboxId,
-    only: Option<&[Uid]>,
+    upto: Uid,
 ) -> Result<Vec<Uid>> {
     let mb = load_mailbox_by_id(conn, data_dir, mailbox)?;
-    let only: Option<HashSet<Uid>> = only.map(|u| u.iter().copied().collect());
+    let first: u32 = conn
+        .prepare_cached("SELECT first_recent_uid FROM mailbox WHERE id = ?1")?
+        .query_row([mailbox.0], |r| r.get(0))?;
+    if upto.0 < first {
+        return Ok(Vec::new());
+    }
     let fresh: Vec<MessageInfo> = conn
         .prepare_cached(
             "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
-             FROM message WHERE mailbox_id = ?1 AND in_new = 1 ORDER BY uid",
+             FROM message WHERE mailbox_id = ?1 AND uid >= ?2 AND uid <= ?3 ORDER BY uid",
         )?
-        .query_map([mailbox.0], index::message_row)?
+        .query_map(params![mailbox.0, first, upto.0], index::message_row)?
         .collect::<rusqlite::Result<_>>()?;
-    let keyword_map = maildir::read_keywords(&mb.dir).at(&mb.dir)?;
-    let mut claimed = Vec::new();
+    conn.prepare_cached("UPDATE mailbox SET first_recent_uid = ?2 WHERE id = ?1")?
+        .execute(params![mailbox.0, upto.0.saturating_add(1)])?;
+    let keyword_map = if fresh.iter().any(|m| m.in_new) {
+        maildir::read_keywords(&mb.dir).at(&mb.dir)?
+    } else {
+        Vec::new()
+    };
+    let mut claimed = Vec::with_capacity(fresh.len());
     for m in fresh {
-        if only.as_ref().is_some_and(|o| !o.contains(&m.uid)) {
-            continue;
-        }
-        let from = maildir::message_path(&mb.dir, &m.base, true, &m.flags, &keyword_map);
-        let to = maildir::message_path(&mb.dir, &m.base, false, &m.flags, &keyword_map);
-        // Not fsynced: a crash at worst leaves it in new/, recent once more.
-        match std::fs::rename(&from, &to) {
-            Ok(()) => {}
-            // Another tool moved it already; the row still says new/.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).at(&from),
-        }
-        conn.prepare_cached("UPDATE message SET in_new = 0 WHERE mailbox_id = ?1 AND uid = ?2")?
+        if m.in_new {
+            let from = maildir::message_path(&mb.dir, &m.base, true, &m.flags, &keyword_map);
+            let to = maildir::message_path(&mb.dir, &m.base, false, &m.flags, &keyword_map);
+            // Not fsynced: a crash at worst leaves it in new/, where it belongs as well.
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                // Another tool moved it already; the row still says new/.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at(&from),
+            }
+            conn.prepare_cached(
+                "UPDATE message SET in_new = 0 WHERE mailbox_id = ?1 AND uid = ?2",
+            )?
             .execute(params![mailbox.0, m.uid.0])?;
+        }
         claimed.push(m.uid);
     }
     Ok(claimed)
@@ -1404,7 +1425,7 @@ fn reconcile(
         let mut mb = match load_mailbox(conn, data_dir, user, name)? {
             Some(mb) => mb,
             None => {
-                let state = state_or_new(conn, user, dir, default_special_use(name))?;
+                let state = state_or_new(conn, data_dir, user, dir, default_special_use(name))?;
                 // Everything rebuilt gets a MODSEQ above any handed out before.
                 insert_mailbox_row(
                     conn,
@@ -1534,7 +1555,10 @@ fn reconcile_mailbox(
     if !adopted.is_empty() {
         let ms = mb.shared_modseq(&mut modseq)?;
         for (uid, path, parsed, in_new) in adopted {
-            let bytes = std::fs::read(&path).at(&path)?;
+            let file = std::fs::read(&path).at(&path)?;
+            // Sizes and summary of what IMAP will send (a Dovecot or procmail file
+            // may end its lines in bare LF).
+            let bytes = maildir::wire_form(&file);
             let meta = std::fs::metadata(&path).at(&path)?;
             let mtime = meta
                 .modified()

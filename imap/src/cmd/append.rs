@@ -4,6 +4,7 @@
 
 use mailyard_store::{FlagSet, StoreError};
 
+use crate::cmd::binary::encode_binary_parts;
 use crate::cmd::to_flag_set;
 use crate::proto::command::AppendMessage;
 use crate::proto::response::ResponseCode;
@@ -15,7 +16,7 @@ impl Session {
     /// durably, all or none (RFC 3502 §6.3.11: one failing message fails the
     /// command and nothing is stored), before answering OK [APPENDUID uidvalidity
     /// uid-set]. A message may be a literal8 `~{n}` holding any octet (RFC 3516
-    /// §4.4). A missing mailbox is NO [TRYCREATE]; over the quota NO [OVERQUOTA]; an
+    /// §4.4); its `binary` parts are stored base64-encoded. A missing mailbox is NO [TRYCREATE]; over the quota NO [OVERQUOTA]; an
     /// empty message NO; over APPENDLIMIT the receiver already refused the literal
     /// (TOOBIG). Authenticated and selected states. RFC 9051 §6.3.12, RFC 3502.
     pub(crate) async fn handle_append(
@@ -45,8 +46,15 @@ impl Session {
                 Ok(f) => f,
                 Err(done) => return done,
             };
-            total = total.saturating_add(m.data.len() as u64);
-            batch.push((m.data, flags, m.date.map(|d| d.unix_timestamp())));
+            // RFC 3516 §4.4: binary parts of a literal8 are stored base64-encoded
+            // (`binary.rs`), so BODY[…] never has to carry a NUL.
+            let data = if m.binary {
+                encode_binary_parts(&m.data).unwrap_or(m.data)
+            } else {
+                m.data
+            };
+            total = total.saturating_add(data.len() as u64);
+            batch.push((data, flags, m.date.map(|d| d.unix_timestamp())));
         }
         if let Some(done) = self.over_quota(&user, total).await {
             return done;

@@ -7,11 +7,19 @@
 //! alphabet are ignored; a quoted-printable `=` not followed by two hex digits is
 //! kept); any other encoding is [`UnknownCte`] (RFC 3516 §4.3 `[UNKNOWN-CTE]`).
 //! `BINARY[]` is the whole message as stored (nothing to decode).
+//!
+//! The other direction, for APPEND of a literal8 (RFC 3516 §4.4):
+//! [`encode_binary_parts`] stores every `binary` part base64-encoded, so that
+//! `BODY[…]` (which can only be an IMAP `string`, never NUL, RFC 9051 §4.3) still
+//! returns the stored bytes, and `BINARY[…]` returns the original ones.
+
+use std::ops::Range;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use mail_parser::{Message, MessageParser, PartType};
 
-use crate::cmd::section::section_bytes;
+use crate::cmd::section::{boundary_of, clamp_at_boundary, range, section_bytes};
 use crate::proto::fetch::{Section, SectionText};
 
 /// The part's Content-Transfer-Encoding is not one we can decode (RFC 3516 §4.3).
@@ -160,6 +168,158 @@ fn decode_qp(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Base64 lines are at most 76 characters (RFC 2045 §6.8).
+const BASE64_LINE: usize = 76;
+
+/// How deep [`encode_binary_parts`] follows nested messages and multiparts (as
+/// mail-parser does, deeper structure is not looked into).
+const MAX_DEPTH: usize = 20;
+
+/// One leaf part to re-encode: its header and body as byte ranges of the message,
+/// and whether the body runs to the end of the message (then its last line gets a
+/// CRLF; inside a multipart the CRLF before the boundary is the boundary's).
+struct Leaf {
+    header: Range<usize>,
+    body: Range<usize>,
+    at_end: bool,
+}
+
+/// RFC 3516 §4.4: "The server MAY modify the CTE of the appended data, however any
+/// such transformation MUST NOT result in a loss of data." Every leaf part labelled
+/// `Content-Transfer-Encoding: binary`, or unlabelled (7bit/8bit) but holding a NUL,
+/// is rewritten as base64 (its field replaced, or added), as Dovecot does for a
+/// literal8 APPEND. Then no stored part needs literal8 for `BODY[…]`, whose
+/// response is an IMAP `string` (RFC 9051 §4.3: no NUL), while `BINARY[…]` decodes
+/// the base64 back to the exact octets appended (imaptest `append-binary`). None
+/// when nothing needs it (the message is stored as sent).
+pub(crate) fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
+    let msg = MessageParser::default().parse(raw)?;
+    let mut leaves = Vec::new();
+    collect_binary_leaves(&msg, raw, 0, None, 0, &mut leaves);
+    if leaves.is_empty() {
+        return None;
+    }
+    leaves.sort_by_key(|l| l.header.start);
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 2);
+    let mut at = 0;
+    for leaf in leaves {
+        // Overlapping ranges would mean a tree we misread: keep the message as is.
+        if leaf.header.start < at || leaf.header.end != leaf.body.start || leaf.body.end > raw.len()
+        {
+            return None;
+        }
+        out.extend_from_slice(&raw[at..leaf.header.start]);
+        out.extend_from_slice(&with_base64_cte(&raw[leaf.header.clone()]));
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&raw[leaf.body.clone()]);
+        let lines: Vec<&[u8]> = encoded.as_bytes().chunks(BASE64_LINE).collect();
+        out.extend_from_slice(&lines.join(&b"\r\n"[..]));
+        if leaf.at_end && !lines.is_empty() {
+            out.extend_from_slice(b"\r\n");
+        }
+        at = leaf.body.end;
+    }
+    out.extend_from_slice(&raw[at..]);
+    Some(out)
+}
+
+/// Walks part `id` of `msg` (whose offsets index `raw`) and its descendants, adding
+/// the leaves [`encode_binary_parts`] re-encodes. `boundary` is the enclosing
+/// multipart's (also around an encapsulated message's body). Nested messages are followed only when mail-parser kept their
+/// offsets in `raw` (not transfer-encoded), exactly as `section.rs` locates them.
+fn collect_binary_leaves(
+    msg: &Message<'_>,
+    raw: &[u8],
+    id: usize,
+    boundary: Option<&str>,
+    depth: usize,
+    out: &mut Vec<Leaf>,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Some(part) = msg.parts.get(id) else {
+        return;
+    };
+    match &part.body {
+        PartType::Multipart(children) => {
+            let inner = boundary_of(part);
+            for &child in children {
+                collect_binary_leaves(msg, raw, child as usize, inner.as_deref(), depth + 1, out);
+            }
+        }
+        PartType::Message(nested) => {
+            if std::ptr::eq(nested.raw_message.as_ptr(), raw.as_ptr()) {
+                collect_binary_leaves(nested, raw, 0, boundary, depth + 1, out);
+            }
+        }
+        _ => {
+            let header = range(raw, part.offset_header, part.offset_body);
+            let body = clamp_at_boundary(range(raw, part.offset_body, part.offset_end), boundary);
+            let cte = transfer_encoding(header);
+            let needs = match cte.as_deref() {
+                Some("binary") => true,
+                None | Some("" | "7bit" | "8bit") => body.contains(&0),
+                _ => false,
+            };
+            if needs {
+                let start = part.offset_body as usize;
+                let end = start + body.len();
+                out.push(Leaf {
+                    header: part.offset_header as usize..start,
+                    body: start..end,
+                    at_end: boundary.is_none() && end == raw.len(),
+                });
+            }
+        }
+    }
+}
+
+/// `header` (a header block with its empty line) with its Content-Transfer-Encoding
+/// field, continuation lines included, replaced by `base64`, or that field added
+/// before the empty line.
+fn with_base64_cte(header: &[u8]) -> Vec<u8> {
+    const FIELD: &[u8] = b"Content-Transfer-Encoding: base64\r\n";
+    let mut out = Vec::with_capacity(header.len() + FIELD.len());
+    let mut skipping = false;
+    let mut written = false;
+    for line in header.split_inclusive(|&b| b == b'\n') {
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if !skipping {
+                out.extend_from_slice(line);
+            }
+            continue;
+        }
+        skipping = false;
+        if line == b"\r\n" || line == b"\n" {
+            if !written {
+                out.extend_from_slice(FIELD);
+                written = true;
+            }
+            out.extend_from_slice(line);
+            continue;
+        }
+        let is_cte = line.iter().position(|&b| b == b':').is_some_and(|colon| {
+            line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"content-transfer-encoding")
+        });
+        if is_cte {
+            skipping = true;
+            if !written {
+                out.extend_from_slice(FIELD);
+                written = true;
+            }
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    if !written {
+        // A header block without its empty line (a message that is all header).
+        out.extend_from_slice(FIELD);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +360,118 @@ begin 644 x\r\n\
         // A single-part message: part 1 is its body, its header the message's.
         let single = b"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8=\r\n";
         assert_eq!(binary_part(single, &[1]), Some(Ok(b"hello".to_vec())));
+    }
+
+    /// imaptest `append-binary`: a single-part message appended as literal8.
+    const APPENDED: &[u8] = b"From: user@domain.org\r\n\
+Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n\
+Mime-Version: 1.0\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\
+\r\n\
+\x00-\xe4\n\r\n\n";
+
+    #[test]
+    fn binary_append_is_stored_as_base64() {
+        let stored = encode_binary_parts(APPENDED).expect("converted");
+        assert_eq!(
+            stored,
+            b"From: user@domain.org\r\n\
+Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n\
+Mime-Version: 1.0\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+AC3kCg0KCg==\r\n"
+        );
+        // BODY[1] is the stored (base64) text, no NUL; BINARY[1] the original.
+        let body = section_bytes(
+            &stored,
+            &Section {
+                part: vec![1],
+                text: None,
+            },
+        )
+        .expect("part 1");
+        assert!(!body.contains(&0));
+        assert_eq!(
+            binary_part(&stored, &[1]),
+            Some(Ok(b"\x00-\xe4\n\r\n\n".to_vec()))
+        );
+        assert_eq!(
+            binary_part(APPENDED, &[1]),
+            binary_part(&stored, &[1]),
+            "nothing is lost"
+        );
+    }
+
+    #[test]
+    fn binary_append_table() {
+        let cases: &[(&[u8], Option<&[u8]>)] = &[
+            // Nothing to do: text, 8bit without NUL, base64 already.
+            (b"Subject: x\r\n\r\nhello\r\n", None),
+            (
+                b"Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9\r\n",
+                None,
+            ),
+            (
+                b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
+                None,
+            ),
+            // A NUL without a label; the field is added.
+            (
+                b"Subject: x\r\n\r\na\x00b",
+                Some(b"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\nYQBi\r\n"),
+            ),
+            // A folded field is replaced whole, in its place.
+            (
+                b"Content-Transfer-Encoding:\r\n BINARY (raw)\r\nX-After: y\r\n\r\n\x01",
+                Some(b"Content-Transfer-Encoding: base64\r\nX-After: y\r\n\r\nAQ==\r\n"),
+            ),
+            // Inside a multipart: only the binary part; the CRLF before the
+            // boundary stays the boundary's.
+            (
+                b"Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\ntext\r\n\
+--B\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\xff\r\n\
+--B--\r\n",
+                Some(
+                    b"Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\ntext\r\n\
+--B\r\nContent-Transfer-Encoding: base64\r\n\r\nAP8=\r\n\
+--B--\r\n",
+                ),
+            ),
+        ];
+        for &(raw, want) in cases {
+            let got = encode_binary_parts(raw);
+            assert_eq!(
+                got.as_deref().map(String::from_utf8_lossy),
+                want.map(String::from_utf8_lossy),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+            if let Some(stored) = got {
+                for part in [vec![1], vec![2]] {
+                    assert_eq!(
+                        binary_part(raw, &part),
+                        binary_part(&stored, &part),
+                        "{part:?}"
+                    );
+                }
+            }
+        }
+        // Long bodies are cut into 76-character lines.
+        let big: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut raw = b"Content-Transfer-Encoding: binary\r\n\r\n".to_vec();
+        raw.extend_from_slice(&big);
+        let stored = encode_binary_parts(&raw).expect("converted");
+        let (_, body) = crate::cmd::section::split_message(&stored);
+        assert!(
+            body.split(|&b| b == b'\n')
+                .all(|l| l.len() <= BASE64_LINE + 1)
+        );
+        assert_eq!(binary_part(&stored, &[1]), Some(Ok(big)));
     }
 
     #[test]

@@ -2,9 +2,30 @@
 //! CONDSTORE (RFC 7162 §3.1), QRESYNC (RFC 7162 §3.2.3) and IMAP4rev2
 //! (RFC 9051 Appendix A).
 
+use crate::proto::response::{ResponseCode, Status};
 use crate::session::{Done, Session};
 
 impl Session {
+    /// Turns CONDSTORE on for ENABLE or a CONDSTORE-enabling command (RFC 7162 §3.1:
+    /// SELECT/EXAMINE (CONDSTORE), STATUS HIGHESTMODSEQ, FETCH MODSEQ/CHANGEDSINCE,
+    /// SEARCH MODSEQ, STORE UNCHANGEDSINCE). The first time, with a mailbox selected,
+    /// the view's HIGHESTMODSEQ is sent as `* OK [HIGHESTMODSEQ n]`: the point from
+    /// which this session now reports MODSEQs (RFC 7162 §3.1, §3.1.2.1; what Dovecot
+    /// does; imaptest `esearch-condstore` expects it).
+    pub(crate) fn enable_condstore(&mut self) {
+        if self.ext.condstore {
+            return;
+        }
+        self.ext.condstore = true;
+        if let Some(modseq) = self.view().map(|v| v.modseq) {
+            self.untagged(
+                Status::Ok,
+                Some(&ResponseCode::HighestModSeq(modseq)),
+                "Highest",
+            );
+        }
+    }
+
     /// ENABLE cap…: turns on what we implement and lists, in `* ENABLED`, what this
     /// command newly enabled; unknown names are ignored (RFC 5161 §3.1). QRESYNC
     /// implies CONDSTORE (RFC 7162 §3.2.3); IMAP4rev2 implies UTF-8 mailbox names
@@ -18,12 +39,12 @@ impl Session {
                     enabled.push("UTF8=ACCEPT");
                 }
                 "CONDSTORE" if !self.ext.condstore => {
-                    self.ext.condstore = true;
+                    self.enable_condstore();
                     enabled.push("CONDSTORE");
                 }
                 "QRESYNC" if !self.ext.qresync => {
                     self.ext.qresync = true;
-                    self.ext.condstore = true;
+                    self.enable_condstore();
                     enabled.push("QRESYNC");
                 }
                 "IMAP4REV2" if !self.ext.rev2 => {

@@ -37,9 +37,6 @@ const CHUNK: usize = 128;
 /// Messages per round when only view data is needed.
 const VIEW_CHUNK: usize = 4096;
 
-const EMPTY_ENVELOPE: &str = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
-const EMPTY_BODY: &str = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)";
-
 /// `(\Seen \Recent $label1)` for one message; no `\Recent` once IMAP4rev2 is
 /// enabled (RFC 9051 Appendix E).
 pub(crate) fn write_flags(out: &mut Vec<u8>, m: &Msg, ext: &Extensions) {
@@ -136,7 +133,8 @@ fn sets_seen(a: &FetchAttribute) -> bool {
     )
 }
 
-/// Writes one item of a FETCH response (without the separating space).
+/// Writes one item of a FETCH response (without the separating space). The caller
+/// skips messages whose summary or file is gone, so `loaded` holds what `a` needs.
 fn write_item(
     out: &mut Vec<u8>,
     a: &FetchAttribute,
@@ -174,21 +172,17 @@ fn write_item(
         }
         FetchAttribute::Envelope => {
             out.extend_from_slice(b"ENVELOPE ");
-            out.extend_from_slice(
-                summary
-                    .map_or(EMPTY_ENVELOPE, |s| s.envelope.as_str())
-                    .as_bytes(),
-            );
+            out.extend_from_slice(summary.map_or("NIL", |s| s.envelope.as_str()).as_bytes());
         }
         FetchAttribute::Body => {
             out.extend_from_slice(b"BODY ");
-            out.extend_from_slice(summary.map_or(EMPTY_BODY, |s| s.body.as_str()).as_bytes());
+            out.extend_from_slice(summary.map_or("NIL", |s| s.body.as_str()).as_bytes());
         }
         FetchAttribute::BodyStructure => {
             out.extend_from_slice(b"BODYSTRUCTURE ");
             out.extend_from_slice(
                 summary
-                    .map_or(EMPTY_BODY, |s| s.bodystructure.as_str())
+                    .map_or("NIL", |s| s.bodystructure.as_str())
                     .as_bytes(),
             );
         }
@@ -284,7 +278,7 @@ impl Session {
         };
         // RFC 7162 §3.1: FETCH MODSEQ and CHANGEDSINCE are CONDSTORE-enabling.
         if modifiers.changed_since.is_some() || attributes.contains(&FetchAttribute::ModSeq) {
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         if uid && !attributes.contains(&FetchAttribute::Uid) {
             attributes.insert(0, FetchAttribute::Uid);
@@ -387,43 +381,34 @@ impl Session {
                 let name = mailbox_name.clone();
                 let result = tokio::task::spawn_blocking(move || {
                     // The chunk's summaries in one read (one pooled connection).
-                    let mut summaries: Vec<Option<Summary>> = if want_summary {
-                        store
-                            .read(|c| {
-                                Ok(infos
-                                    .iter()
-                                    .map(|info| {
-                                        mailyard_store::index::summary(c, mailbox_id, info.uid)
-                                            .ok()
-                                            .flatten()
-                                    })
-                                    .collect())
-                            })
-                            .unwrap_or_default()
+                    let summaries: Vec<Option<Summary>> = if want_summary {
+                        store.read(|c| {
+                            infos
+                                .iter()
+                                .map(|info| mailyard_store::index::summary(c, mailbox_id, info.uid))
+                                .collect()
+                        })?
                     } else {
-                        Vec::new()
+                        vec![None; infos.len()]
                     };
-                    summaries.resize_with(infos.len(), || None);
                     infos
                         .iter()
                         .zip(summaries)
                         .map(|(info, summary)| {
                             let raw = if want_file {
-                                store
-                                    .message_path(&user, &name, info)
-                                    .ok()
-                                    .and_then(|p| std::fs::read(p).ok())
+                                store.read_message(&user, &name, mailbox_id, info)?
                             } else {
                                 None
                             };
-                            Loaded { summary, raw }
+                            Ok(Loaded { summary, raw })
                         })
-                        .collect::<Vec<_>>()
+                        .collect::<Result<Vec<_>, mailyard_store::StoreError>>()
                 })
                 .await;
                 match result {
-                    Ok(v) => v,
-                    Err(_) => return Ok(Done::no(None, "Internal error")),
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) => return Ok(store_error(e)),
+                    Err(_) => return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
                 }
             } else {
                 Vec::new()
@@ -436,8 +421,15 @@ impl Session {
             for (k, &i) in chunk.iter().enumerate() {
                 let Some(m) = view.msgs.get(i) else { continue };
                 let l = loaded.get(k);
-                if want_file && l.is_some_and(|l| l.raw.is_none()) {
+                // A message expunged by another session has no summary row and no
+                // file any more: no data is made up for it (RFC 2180 §4.1.2), the
+                // command ends in NO [EXPUNGEISSUED].
+                let gone = l.is_some_and(|l| {
+                    (want_file && l.raw.is_none()) || (want_summary && l.summary.is_none())
+                });
+                if gone {
                     missing = true;
+                    continue;
                 }
                 let decoded = match l.and_then(|l| l.raw.as_deref()) {
                     Some(raw) if want_binary => match decode_binary(raw, &attributes) {
@@ -477,9 +469,10 @@ impl Session {
             ));
         }
         if missing {
+            // RFC 9051 §7.1 EXPUNGEISSUED, in the words clients and imaptest know.
             return Ok(Done::no(
                 Some(ResponseCode::ExpungeIssued),
-                "Some messages were expunged",
+                crate::cmd::EXPUNGED_TEXT,
             ));
         }
         Ok(Done::ok("FETCH completed"))

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use mailyard_store::MailboxInfo;
-use mailyard_store::mailbox_name::{SEPARATOR, list_matches};
+use mailyard_store::mailbox_name::{self, SEPARATOR, list_matches};
 
 use crate::proto::command::ListArgs;
 use crate::session::{Done, End, Session, store_error};
@@ -29,12 +29,61 @@ fn parents(name: &str) -> impl Iterator<Item = &str> {
     name.match_indices(SEPARATOR).map(move |(i, _)| &name[..i])
 }
 
+/// A LIST or LSUB pattern, the reference already prepended (RFC 9051 §6.3.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    /// Decoded like a mailbox name (valid modified UTF-7, or UTF-8): matched against
+    /// the stored names.
+    Name(String),
+    /// Not valid modified UTF-7 (RFC 3501 §5.1.3), e.g. a bare `&`: still a pattern
+    /// (RFC 9051 §6.3.9 makes no exception for it, and Dovecot answers OK), matched
+    /// as written against the names as the client sees them, encoded. No encoded
+    /// name has a bare `&`, so such a literal matches nothing.
+    Wire(String),
+}
+
+impl Pattern {
+    /// `raw` as the client sent it; `decode` is how mailbox names are decoded for
+    /// this session.
+    fn new(raw: String, decode: impl Fn(&str) -> Option<String>) -> Pattern {
+        match decode(&raw) {
+            Some(name) => Pattern::Name(name),
+            None => Pattern::Wire(raw),
+        }
+    }
+
+    /// Whether stored mailbox `name` matches (RFC 9051 §6.3.9 wildcards).
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Name(p) => list_matches(p, name),
+            Pattern::Wire(p) => list_matches(p, &mailbox_name::utf7_encode(name)),
+        }
+    }
+}
+
+/// RFC 5258 §3.5 RECURSIVEMATCH (CHILDINFO, §4): a name that matches a pattern but
+/// not the selection criteria is reported with `("CHILDINFO" ("SUBSCRIBED"))` when a
+/// descendant satisfies them (is subscribed) and does not itself match a pattern; a
+/// descendant that matches is listed on its own line, so the parent adds nothing
+/// (what Dovecot answers and imaptest `listext` expects).
+fn subscribed_child_info<'a>(
+    name: &str,
+    subscribed: impl IntoIterator<Item = &'a String>,
+    matches: impl Fn(&str) -> bool,
+) -> bool {
+    let prefix = format!("{name}{SEPARATOR}");
+    subscribed
+        .into_iter()
+        .any(|s| s.starts_with(&prefix) && !matches(s))
+}
+
 impl Session {
     /// The reference and pattern joined and decoded (RFC 9051 §6.3.9: the reference
     /// is prepended; names on the wire are modified UTF-7 unless UTF8=ACCEPT).
-    fn list_pattern(&self, reference: &str, pattern: &str) -> Result<String, Done> {
-        let joined = format!("{reference}{pattern}");
-        self.decode_mailbox(&joined)
+    fn list_pattern(&self, reference: &str, pattern: &str) -> Pattern {
+        Pattern::new(format!("{reference}{pattern}"), |p| {
+            self.decode_mailbox(p).ok()
+        })
     }
 
     /// LIST [(selection)] reference pattern(s) [RETURN (options)]. Authenticated and
@@ -54,13 +103,11 @@ impl Session {
                 .extend_from_slice(b"* LIST (\\Noselect) \".\" \"\"\r\n");
             return Ok(Done::ok("LIST completed"));
         }
-        let mut patterns = Vec::new();
-        for p in &args.patterns {
-            match self.list_pattern(&args.reference, p) {
-                Ok(p) => patterns.push(p),
-                Err(done) => return Ok(done),
-            }
-        }
+        let patterns: Vec<Pattern> = args
+            .patterns
+            .iter()
+            .map(|p| self.list_pattern(&args.reference, p))
+            .collect();
         let store = self.store().clone();
         let u = user.clone();
         let loaded = tokio::task::spawn_blocking(move || {
@@ -121,7 +168,7 @@ impl Session {
                 }
             }
         }
-        let matches = |name: &str| patterns.iter().any(|p| list_matches(p, name));
+        let matches = |name: &str| patterns.iter().any(|p| p.matches(name));
         let mut lines: Vec<Line<'_>> = Vec::new();
         for (name, c) in &cands {
             let exists = c.info.is_some();
@@ -131,10 +178,7 @@ impl Session {
                 continue;
             }
             if args.select.subscribed && !c.subscribed {
-                // RFC 5258 §3.5 RECURSIVEMATCH: a parent of a subscribed name.
-                let prefix = format!("{name}{SEPARATOR}");
-                let sub_child = subs.iter().any(|s| s.starts_with(&prefix));
-                if args.select.recursive_match && sub_child {
+                if args.select.recursive_match && subscribed_child_info(name, &subs, matches) {
                     child_info = true;
                 } else {
                     continue;
@@ -216,10 +260,7 @@ impl Session {
         let Some(user) = self.user() else {
             return Ok(Done::bad("Not logged in"));
         };
-        let pattern = match self.list_pattern(&reference, &pattern) {
-            Ok(p) => p,
-            Err(done) => return Ok(done),
-        };
+        let pattern = self.list_pattern(&reference, &pattern);
         let store = self.store().clone();
         let subs = match tokio::task::spawn_blocking(move || store.subscriptions(&user)).await {
             Ok(Ok(s)) => s,
@@ -229,11 +270,11 @@ impl Session {
         let set: HashSet<&str> = subs.iter().map(String::as_str).collect();
         let mut listed: BTreeMap<String, bool> = BTreeMap::new();
         for s in &subs {
-            if list_matches(&pattern, s) {
+            if pattern.matches(s) {
                 listed.insert(s.clone(), false);
             } else {
                 for p in parents(s) {
-                    if !set.contains(p) && list_matches(&pattern, p) {
+                    if !set.contains(p) && pattern.matches(p) {
                         listed.entry(p.to_string()).or_insert(true);
                     }
                 }
@@ -262,5 +303,85 @@ mod tests {
     fn parents_of_names() {
         assert_eq!(parents("a.b.c").collect::<Vec<_>>(), vec!["a", "a.b"]);
         assert!(parents("INBOX").next().is_none());
+    }
+
+    fn utf7(p: &str) -> Option<String> {
+        mailbox_name::utf7_decode(p)
+    }
+
+    /// Patterns that are not valid modified UTF-7 are still patterns (imaptest
+    /// `atoms`: every ATOM-CHAR in a LIST pattern is OK).
+    #[test]
+    fn patterns_table() {
+        let cases: &[(&str, &str, bool)] = &[
+            // (pattern as sent, stored name, matches)
+            ("*", "été", true),
+            ("&AOk-t&AOk-", "été", true),
+            ("&AOk-*", "été", true),
+            ("&-", "&", true),
+            ("&-*", "&x", true),
+            // Invalid modified UTF-7: matched against the encoded names.
+            ("&", "&", false),
+            ("&*", "&", true),
+            ("&*", "été", true),
+            ("&AOk*", "été", true),
+            ("x&AOk*", "xé", true),
+            ("!#$&'+,-.0123456789:;<=>?@^_`|[}%*", "INBOX", false),
+            (
+                "!#$&'+,-.0123456789:;<=>?@^_`|[}%*",
+                "!#$&'+,-.0123456789:;<=>?@^_`|[}",
+                false,
+            ),
+            ("a&'b", "a&'b", false),
+            ("a&*", "a&'b", true),
+            ("inbox&*", "INBOX", false),
+        ];
+        for &(raw, name, want) in cases {
+            let p = Pattern::new(raw.to_string(), utf7);
+            assert_eq!(p.matches(name), want, "{raw:?} vs {name:?} ({p:?})");
+        }
+        assert_eq!(Pattern::new("a&".into(), utf7), Pattern::Wire("a&".into()));
+        assert_eq!(
+            Pattern::new("a&AOk-".into(), utf7),
+            Pattern::Name("aé".into())
+        );
+    }
+
+    /// RFC 5258 §3.5 and imaptest `listext`.
+    #[test]
+    fn recursivematch_child_info_table() {
+        let subs: Vec<String> = [
+            "t.test1",
+            "t.test2.test1",
+            "t.test7.test7",
+            "t.test8.test8",
+            "t.test8.test9",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        let cases: &[(&str, &[&str], bool)] = &[
+            // (name, patterns, CHILDINFO)
+            ("t.test2", &["t.test2%"], true),
+            ("t.test2", &["t.test2"], true),
+            ("t.test2", &["t.test2", "t.test2.test1"], false),
+            ("t.test2", &["t.test2", "t.*"], false),
+            ("t.test7", &["t*test7"], false),
+            ("t.test8", &["t*test8"], true),
+            ("t.test3", &["t.test3"], false),
+            ("t", &["t"], true),
+            ("t", &["t", "t.%"], true),
+            ("t", &["t*"], false),
+            // A prefix that is not a parent.
+            ("t.test", &["t.test"], false),
+        ];
+        for &(name, patterns, want) in cases {
+            let matches = |n: &str| patterns.iter().any(|p| list_matches(p, n));
+            assert_eq!(
+                subscribed_child_info(name, &subs, matches),
+                want,
+                "{name:?} {patterns:?}"
+            );
+        }
     }
 }

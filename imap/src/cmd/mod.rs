@@ -38,6 +38,11 @@ use mailyard_store::{Address, FlagSet, Flags};
 use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::sequence::{Sequence, SequenceSet};
 use crate::proto::types::Flag;
+
+/// The text of `NO [EXPUNGEISSUED]` (RFC 9051 §7.1) when a command names messages
+/// another session expunged: the words Dovecot uses, which clients and imaptest
+/// recognise.
+pub(crate) const EXPUNGED_TEXT: &str = "Some of the requested messages no longer exist";
 use crate::session::state::State;
 use crate::session::{Done, Session};
 

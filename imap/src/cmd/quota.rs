@@ -1,6 +1,11 @@
-//! QUOTA (RFC 9208): one quota root per user, "", with STORAGE (in KiB, RFC 9208
-//! §5.1); the limit is the account's quota (0: none, then no resource limits are
-//! reported). SETQUOTA is refused.
+//! QUOTA (RFC 9208): a user with a quota has one quota root, "", holding every
+//! mailbox, with one resource, STORAGE (RFC 9208 §5.1, in units of 1024 octets); the
+//! limit is the account's quota. A user without one (quota 0) has no quota root at
+//! all: GETQUOTAROOT names none (§4.3.2 allows an empty list) and GETQUOTA "" is
+//! NO [NONEXISTENT]. There is never a `QUOTA` response with an empty resource list: the
+//! formal syntax (`quota_list = "(" quota_resource *(SP quota_resource) ")"`) has
+//! none, and Thunderbird drops the connection on `* QUOTA "" ()`. SETQUOTA is
+//! refused.
 
 use mailyard_store::Address;
 
@@ -37,33 +42,20 @@ impl Session {
         }
     }
 
-    /// `* QUOTA "" (STORAGE used limit)` in KiB (RFC 9208 §5.1); `()` without a
-    /// limit.
-    fn write_quota(&mut self, quota: u64, bytes: u64) {
-        let mut out = b"* QUOTA \"\" (".to_vec();
-        if quota > 0 {
-            out.extend_from_slice(
-                format!("STORAGE {} {}", bytes.div_ceil(1024), quota / 1024).as_bytes(),
-            );
-        }
-        out.extend_from_slice(b")\r\n");
-        self.wbuf.extend_from_slice(&out);
-    }
-
-    /// GETQUOTA root: only the root "" exists. Authenticated and selected states.
-    /// RFC 9208 §4.1.1.
+    /// GETQUOTA root: the root "" when the user has a quota, else none exists.
+    /// Authenticated and selected states. RFC 9208 §4.1.1.
     pub(crate) async fn handle_getquota(&mut self, root: String) -> Done {
         let Some(user) = self.user() else {
             return Done::bad("Not logged in");
         };
-        if !root.is_empty() {
-            return Done::no(Some(ResponseCode::Nonexistent), "No such quota root");
-        }
         match self.quota_usage(&user).await {
-            Ok((quota, bytes, _)) => {
-                self.write_quota(quota, bytes);
-                Done::ok("GETQUOTA completed")
-            }
+            Ok((quota, bytes, _)) => match quota_response(&root, quota, bytes) {
+                Some(line) => {
+                    self.wbuf.extend_from_slice(&line);
+                    Done::ok("GETQUOTA completed")
+                }
+                None => Done::no(Some(ResponseCode::Nonexistent), "No such quota root"),
+            },
             Err(done) => done,
         }
     }
@@ -102,14 +94,70 @@ impl Session {
             Ok((quota, bytes, _)) => {
                 let mut out = b"* QUOTAROOT ".to_vec();
                 self.write_mailbox(&mut out, &name);
-                out.push(b' ');
-                write_string(&mut out, b"", false);
+                if quota > 0 {
+                    out.push(b' ');
+                    write_string(&mut out, QUOTA_ROOT.as_bytes(), false);
+                }
                 out.extend_from_slice(b"\r\n");
+                if let Some(line) = quota_response(QUOTA_ROOT, quota, bytes) {
+                    out.extend_from_slice(&line);
+                }
                 self.wbuf.extend_from_slice(&out);
-                self.write_quota(quota, bytes);
                 Done::ok("GETQUOTAROOT completed")
             }
             Err(done) => done,
+        }
+    }
+}
+
+/// The one quota root a user with a quota has (RFC 9208 leaves the names to the
+/// server).
+const QUOTA_ROOT: &str = "";
+
+/// The `* QUOTA` response for `root` (RFC 9208 §4.3.1): `(STORAGE used limit)` in
+/// units of 1024 octets, usage rounded up and limit down (§5.1). None when that root
+/// does not exist: a quota of 0 means no quota, so no root and no QUOTA line.
+fn quota_response(root: &str, quota: u64, bytes: u64) -> Option<Vec<u8>> {
+    if quota == 0 || root != QUOTA_ROOT {
+        return None;
+    }
+    let mut out = b"* QUOTA ".to_vec();
+    write_string(&mut out, root.as_bytes(), false);
+    out.extend_from_slice(
+        format!(" (STORAGE {} {})\r\n", bytes.div_ceil(1024), quota / 1024).as_bytes(),
+    );
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_response_table() {
+        let cases: &[(&str, u64, u64, Option<&str>)] = &[
+            // (root, quota bytes, used bytes, response)
+            ("", 0, 0, None),
+            ("", 0, 5000, None),
+            ("", 10_240, 0, Some("* QUOTA \"\" (STORAGE 0 10)\r\n")),
+            ("", 10_240, 1, Some("* QUOTA \"\" (STORAGE 1 10)\r\n")),
+            ("", 10_240, 2048, Some("* QUOTA \"\" (STORAGE 2 10)\r\n")),
+            ("", 10_000, 20_000, Some("* QUOTA \"\" (STORAGE 20 9)\r\n")),
+            ("INBOX", 10_240, 0, None),
+            ("!partition/sda4", 10_240, 0, None),
+        ];
+        for &(root, quota, used, want) in cases {
+            let got = quota_response(root, quota, used);
+            assert_eq!(
+                got.as_deref()
+                    .map(|b| std::str::from_utf8(b).unwrap_or("?")),
+                want,
+                "{root:?} {quota} {used}"
+            );
+            // Never an empty resource list (RFC 9208 formal syntax, quota_list).
+            if let Some(line) = got {
+                assert!(!line.windows(2).any(|w| w == b"()"));
+            }
         }
     }
 }

@@ -161,11 +161,11 @@ impl<'a> Lazy<'a> {
     fn raw(&self) -> Option<&[u8]> {
         self.raw
             .get_or_init(|| {
-                self.env
-                    .store
-                    .message_path(&self.env.user, &self.env.mailbox_name, &self.c.info)
+                let e = &self.env;
+                e.store
+                    .read_message(&e.user, &e.mailbox_name, e.mailbox, &self.c.info)
                     .ok()
-                    .and_then(|p| std::fs::read(p).ok())
+                    .flatten()
             })
             .as_deref()
     }
@@ -360,6 +360,33 @@ fn uses_modseq(key: &SearchKey) -> bool {
     }
 }
 
+/// The MODSEQ a search with a MODSEQ key reports: the highest mod-sequence of the
+/// messages *returned* (RFC 4731 §3.2, RFC 7162 §3.1.5). For classic SEARCH, ALL and
+/// COUNT that is every match; for MIN and/or MAX alone, only the message(s) they
+/// return, so `RETURN (MIN)` gives the MODSEQ of the lowest match. `found` is
+/// ascending; `opts` None is a classic SEARCH. None when nothing matched.
+fn result_modseq(found: &[(u32, Uid, u64)], opts: Option<&[SearchReturn]>) -> Option<u64> {
+    let every = || found.iter().map(|f| f.2).max();
+    let Some(opts) = opts else {
+        return every();
+    };
+    if opts.contains(&SearchReturn::All) || opts.contains(&SearchReturn::Count) {
+        return every();
+    }
+    let min = opts
+        .contains(&SearchReturn::Min)
+        .then(|| found.first().map(|f| f.2))
+        .flatten();
+    let max = opts
+        .contains(&SearchReturn::Max)
+        .then(|| found.last().map(|f| f.2))
+        .flatten();
+    match (min, max) {
+        (None, None) => every(),
+        (a, b) => a.max(b),
+    }
+}
+
 /// RFC 5182 §2.1: what SAVE keeps: the MIN and/or MAX match when only those are
 /// requested beside SAVE, else every match. `found` is ascending.
 fn saved_part(found: &[(u32, Uid, u64)], opts: &[SearchReturn]) -> Vec<Uid> {
@@ -408,7 +435,7 @@ impl Session {
         let want_modseq = uses_modseq(&criteria);
         if want_modseq {
             // RFC 7162 §3.1: SEARCH MODSEQ is CONDSTORE-enabling.
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         let Some(user) = self.user() else {
             return Ok(Done::bad("Not logged in"));
@@ -439,7 +466,6 @@ impl Session {
             }
         };
         found.sort_unstable();
-        let highest = found.iter().map(|f| f.2).max();
         let numbers: Vec<u32> = found.iter().map(|f| f.0).collect();
         let ret = match ret {
             Some(r) => Some(r),
@@ -453,7 +479,7 @@ impl Session {
                 for n in &numbers {
                     let _ = write!(out, " {n}");
                 }
-                if want_modseq && let Some(h) = highest {
+                if want_modseq && let Some(h) = result_modseq(&found, None) {
                     let _ = write!(out, " (MODSEQ {h})");
                 }
                 out.extend_from_slice(b"\r\n");
@@ -495,7 +521,7 @@ impl Session {
                         }
                     }
                     // RFC 7162 §3.1.5: MODSEQ in ESEARCH.
-                    if want_modseq && let Some(h) = highest {
+                    if want_modseq && let Some(h) = result_modseq(&found, Some(opts.as_slice())) {
                         let _ = write!(out, " MODSEQ {h}");
                     }
                     out.extend_from_slice(b"\r\n");
@@ -574,6 +600,37 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// imaptest `esearch-condstore`: messages 1..4 changed in the order 1, 3, 2, 4.
+    #[test]
+    fn result_modseq_table() {
+        use SearchReturn::*;
+        let found: Vec<(u32, Uid, u64)> = [(1, 10), (2, 30), (3, 20)]
+            .iter()
+            .map(|&(n, m)| (n, Uid(n), m))
+            .collect();
+        let cases: &[(Option<&[SearchReturn]>, Option<u64>)] = &[
+            (None, Some(30)),
+            (Some(&[Min]), Some(10)),
+            (Some(&[Max]), Some(20)),
+            (Some(&[Min, Max]), Some(20)),
+            (Some(&[All]), Some(30)),
+            (Some(&[Count]), Some(30)),
+            (Some(&[Min, Count]), Some(30)),
+            (Some(&[Max, All]), Some(30)),
+            (Some(&[Save]), Some(30)),
+            (Some(&[Min, Save]), Some(10)),
+        ];
+        for &(opts, want) in cases {
+            assert_eq!(result_modseq(&found, opts), want, "{opts:?}");
+        }
+        let two = &found[1..];
+        assert_eq!(result_modseq(two, Some(&[Min, Max])), Some(30));
+        assert_eq!(result_modseq(two, Some(&[Min])), Some(30));
+        assert_eq!(result_modseq(two, Some(&[Max])), Some(20));
+        assert_eq!(result_modseq(&[], Some(&[Min])), None);
+        assert_eq!(result_modseq(&[], None), None);
+    }
 
     #[test]
     fn written_dates() {

@@ -11,7 +11,9 @@
 //!
 //! Part numbering (RFC 9051 §6.4.5): the parts of a multipart are numbered from 1; a
 //! message that is not multipart has one part, 1, its body; the parts of an
-//! encapsulated `message/rfc822` are numbered as those of its body.
+//! encapsulated `message/rfc822` are numbered as those of its body; and, as Dovecot
+//! answers, `n.1` of a part `n` inside a multipart that is not multipart itself is
+//! part `n` (see [`locate`]).
 
 use std::borrow::Cow;
 
@@ -105,7 +107,7 @@ struct Located<'a> {
     is_message: bool,
 }
 
-fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
+pub(crate) fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
     let start = (from as usize).min(raw.len());
     let end = (to as usize).clamp(start, raw.len());
     raw.get(start..end).unwrap_or_default()
@@ -113,7 +115,7 @@ fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
 
 /// Cuts `body` at the first line starting with `--boundary` (mail-parser normally
 /// ends parts there already).
-fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
+pub(crate) fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
     let Some(b) = boundary.filter(|b| !b.is_empty()) else {
         return body;
     };
@@ -134,7 +136,7 @@ fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
     }
 }
 
-fn boundary_of(part: &MessagePart<'_>) -> Option<String> {
+pub(crate) fn boundary_of(part: &MessagePart<'_>) -> Option<String> {
     part.content_type()
         .and_then(|ct| ct.attribute("boundary"))
         .map(str::to_owned)
@@ -151,57 +153,48 @@ fn is_message_part(part: &MessagePart<'_>) -> bool {
 }
 
 /// Follows `path` through the MIME tree of `msg`. None when a number does not exist.
+///
+/// As Dovecot walks it (imap-msgpart.c): a multipart selects its child `n`; a part
+/// that is not multipart is its own (only) part 1, and may be followed by more
+/// numbers only when it is a `message/rfc822`, whose encapsulated message the rest of
+/// the path then walks. So `BODY[1.1]` of a text part inside a multipart is that
+/// part, while `1.1` of a message that is not multipart does not exist.
 fn locate<'a>(msg: &'a Message<'a>, path: &[u32]) -> Option<Located<'a>> {
-    let mut cur: &Message<'_> = msg;
-    // The part whose children the next number selects; `root` when it is the top
-    // part of `cur` (where a non-multipart body is part 1).
-    let mut container: usize = 0;
-    let mut root = true;
-    let mut parent_boundary: Option<String>;
-    let mut found: Option<Located<'a>> = None;
+    let mut cur: &'a Message<'a> = msg;
+    let mut id: usize = 0;
+    // The boundary of the multipart that encloses the current part.
+    let mut boundary: Option<String> = None;
     for (k, &n) in path.iter().enumerate() {
-        let part = cur.parts.get(container)?;
-        let id = match &part.body {
-            PartType::Multipart(children) => {
-                parent_boundary = boundary_of(part);
-                *children.get((n as usize).checked_sub(1)?)? as usize
-            }
-            _ if root && n == 1 => {
-                parent_boundary = None;
-                container
-            }
-            _ => return None,
-        };
-        let node = cur.parts.get(id)?;
-        let raw: &'a [u8] = &cur.raw_message;
-        let body = clamp_at_boundary(
-            range(raw, node.offset_body, node.offset_end),
-            parent_boundary.as_deref(),
-        );
-        let header = range(raw, node.offset_header, node.offset_body);
-        let last = k + 1 == path.len();
-        if last {
-            found = Some(Located {
-                header: Cow::Borrowed(header),
-                body: Cow::Borrowed(body),
-                is_message: is_message_part(node),
-            });
-            break;
+        let more = k + 1 < path.len();
+        let part = cur.parts.get(id)?;
+        if let PartType::Multipart(children) = &part.body {
+            boundary = boundary_of(part);
+            id = *children.get((n as usize).checked_sub(1)?)? as usize;
+        } else if n != 1 || (more && !is_message_part(part)) {
+            return None;
         }
-        match &node.body {
-            PartType::Message(nested) => {
+        if more {
+            let node = cur.parts.get(id)?;
+            if is_message_part(node) {
+                let PartType::Message(nested) = &node.body else {
+                    return None;
+                };
                 cur = nested;
-                container = 0;
-                root = true;
+                id = 0;
+                boundary = None;
             }
-            PartType::Multipart(_) => {
-                container = id;
-                root = false;
-            }
-            _ => return None,
         }
     }
-    found
+    let node = cur.parts.get(id)?;
+    let raw: &'a [u8] = &cur.raw_message;
+    Some(Located {
+        header: Cow::Borrowed(range(raw, node.offset_header, node.offset_body)),
+        body: Cow::Borrowed(clamp_at_boundary(
+            range(raw, node.offset_body, node.offset_end),
+            boundary.as_deref(),
+        )),
+        is_message: is_message_part(node),
+    })
 }
 
 /// The bytes of `section` of the stored message `raw`; None when the part does not
@@ -345,7 +338,43 @@ Content-Type: text/html\r\n\
         assert!(get(MULTI, sec(&[2], None)).starts_with("From: c@example.com\r\n"));
         assert!(get(MULTI, sec(&[2], Some(SectionText::Text))).starts_with("--YY\r\n"));
         assert!(section_bytes(MULTI, &sec(&[3], None)).is_none());
-        assert!(section_bytes(MULTI, &sec(&[1, 1], None)).is_none());
+        assert_eq!(get(MULTI, sec(&[1, 1], None)), "part one");
+        assert!(section_bytes(MULTI, &sec(&[1, 2], None)).is_none());
+    }
+
+    /// A forwarded message whose body is not multipart, and a text part asked for as
+    /// `n.1`: Dovecot 2.3's answers, checked against a running Dovecot.
+    #[test]
+    fn single_part_nesting_as_dovecot() {
+        const FWD: &[u8] = b"From: a@example.com\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\
+\r\n\
+--XX\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+outer text\r\n\
+--XX\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+From: c@example.com\r\n\
+Subject: inner\r\n\
+\r\n\
+inner body\r\n\
+--XX--\r\n";
+        assert_eq!(get(FWD, sec(&[1], None)), "outer text");
+        assert_eq!(get(FWD, sec(&[1, 1], None)), "outer text");
+        assert_eq!(get(FWD, sec(&[2, 1], None)), "inner body");
+        assert_eq!(
+            get(FWD, sec(&[2], Some(SectionText::Header))),
+            "From: c@example.com\r\nSubject: inner\r\n\r\n"
+        );
+        assert_eq!(get(FWD, sec(&[2], Some(SectionText::Text))), "inner body");
+        assert_eq!(get(FWD, sec(&[1, 2], None)), "");
+        assert_eq!(get(FWD, sec(&[2, 2], None)), "");
+        assert_eq!(get(SIMPLE, sec(&[1], None)), "Hello\r\nWorld\r\n");
+        assert!(section_bytes(SIMPLE, &sec(&[1, 1], None)).is_none());
+        assert!(section_bytes(FWD, &sec(&[1, 1, 1], None)).is_none());
+        assert!(section_bytes(FWD, &sec(&[2, 1, 1], None)).is_none());
     }
 
     #[test]

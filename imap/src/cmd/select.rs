@@ -12,7 +12,6 @@ use crate::cmd::vanished::{seq_match_floor, vanished_since};
 use crate::proto::command::{QResync, SelectArgs};
 use crate::proto::response::{ResponseCode, Status, write_flag_list};
 use crate::proto::sequence::Sequence;
-use crate::proto::types::Flag;
 use crate::session::state::State;
 use crate::session::view::{Msg, View};
 use crate::session::{Done, Session, store_error, write_exists};
@@ -79,46 +78,57 @@ impl Session {
             Ok(Err(e)) => return store_error(e),
             Err(_) => return Done::no(Some(ResponseCode::ServerBug), "Internal error"),
         };
-        // RFC 3501 §2.3.2: `\Recent` goes to the first session to see a message. A
-        // read-write SELECT claims what is still unseen (the store moves it from new/ to
-        // cur/, so no other session gets it); EXAMINE only looks (RFC 3501 §6.3.2: it
-        // does not change the mailbox).
-        let claimed: std::collections::HashSet<mailyard_store::Uid> =
-            if !read_only && msgs.iter().any(|m| m.in_new) {
-                match claim_store.claim_recent(mb.id, None).await {
-                    Ok(uids) => uids.into_iter().collect(),
-                    Err(e) => return store_error(e),
+        // RFC 3501 §2.3.2: `\Recent` goes to exactly one session. A read-write SELECT
+        // claims every message from the mailbox's first recent UID up to the last it
+        // loaded (later ones are claimed when the view learns of them); EXAMINE only
+        // looks (RFC 3501 §6.3.2: it does not change the mailbox).
+        let last = msgs.last().map(|m| m.uid);
+        let recent: std::collections::HashSet<mailyard_store::Uid> = match last {
+            Some(last) if last >= mb.first_recent_uid => {
+                if read_only {
+                    msgs.iter()
+                        .filter(|m| m.uid >= mb.first_recent_uid)
+                        .map(|m| m.uid)
+                        .collect()
+                } else {
+                    match claim_store.claim_recent(mb.id, last).await {
+                        Ok(uids) => uids.into_iter().collect(),
+                        Err(e) => return store_error(e),
+                    }
                 }
-            } else {
-                Default::default()
-            };
+            }
+            _ => Default::default(),
+        };
         let mut keywords = BTreeSet::new();
         let msgs: Vec<Msg> = msgs
             .into_iter()
-            .map(|mut m| {
+            .map(|m| {
                 keywords.extend(m.flags.keywords.iter().cloned());
-                let recent = if read_only {
-                    m.in_new
-                } else {
-                    claimed.contains(&m.uid)
-                };
-                if claimed.contains(&m.uid) {
-                    m.in_new = false;
-                }
-                Msg::from_info(m, recent)
+                let is_recent = recent.contains(&m.uid);
+                Msg::from_info(m, is_recent)
             })
             .collect();
-        let mut flags: Vec<Flag> = Flags::TABLE
-            .iter()
-            .map(|(_, name, _)| Flag::from_wire(name))
-            .collect();
-        flags.extend(keywords.into_iter().map(Flag::Keyword));
+        let view = View {
+            id: mb.id,
+            name: mb.name.clone(),
+            uidnext: mb.uidnext.0,
+            read_only,
+            msgs,
+            modseq: mb.highestmodseq.0,
+            rx,
+            gone: false,
+            keywords,
+            keywords_pending: false,
+        };
+        // RFC 9051 §6.3.2: FLAGS, EXISTS, LIST (rev2 only, not sent), then the OK
+        // response codes; RFC 3501 §6.3.1 adds RECENT and [UNSEEN].
         let mut out = b"* FLAGS ".to_vec();
-        write_flag_list(&mut out, &flags);
+        write_flag_list(&mut out, &view.flag_list());
         out.extend_from_slice(b"\r\n");
-        write_exists(&mut out, &msgs, self.ext.rev2);
+        write_exists(&mut out, &view.msgs, self.ext.rev2);
         self.wbuf.extend_from_slice(&out);
-        if let Some(i) = msgs
+        if let Some(i) = view
+            .msgs
             .iter()
             .position(|m| !m.flags().flags.contains(Flags::SEEN))
         {
@@ -135,37 +145,12 @@ impl Session {
             Some(&ResponseCode::UidNext(mb.uidnext.0)),
             "Predicted next UID",
         );
-        let permanent = if read_only {
-            ResponseCode::PermanentFlags {
-                flags: vec![],
-                allow_new: false,
-            }
-        } else {
-            ResponseCode::PermanentFlags {
-                flags: flags
-                    .iter()
-                    .filter(|f| !matches!(f, Flag::Keyword(_)))
-                    .cloned()
-                    .collect(),
-                allow_new: true,
-            }
-        };
-        self.untagged(Status::Ok, Some(&permanent), "Flags permitted");
+        self.untagged(Status::Ok, Some(&view.permanent_flags()), "Flags permitted");
         self.untagged(
             Status::Ok,
             Some(&ResponseCode::HighestModSeq(mb.highestmodseq.0)),
             "Highest",
         );
-        let view = View {
-            id: mb.id,
-            name: mb.name.clone(),
-            uidnext: mb.uidnext.0,
-            read_only,
-            msgs,
-            modseq: mb.highestmodseq.0,
-            rx,
-            gone: false,
-        };
         let resync = match args.qresync {
             Some(q) if q.uid_validity == mb.uidvalidity.0 => match resync_of(&q, &view) {
                 Ok(r) => Some(r),

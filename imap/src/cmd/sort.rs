@@ -89,7 +89,13 @@ pub(crate) fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Orderin
 }
 
 /// The `addr-mailbox` of the first address in ENVELOPE field `field` (RFC 5256 §3
-/// FROM/TO/CC); group markers (no host) are skipped; "" when there is none.
+/// FROM/TO/CC: "the first ... address"), "" when the field is NIL or that mailbox is
+/// NIL (an empty address).
+///
+/// The first entry counts whatever it is. For group syntax (`Cc: team: a@b;`) that
+/// is the group start, `(NIL NIL "team" NIL)` (RFC 9051 §7.5.2), so the key is the
+/// group name, as in Dovecot (which sorts on the first parsed address's mailbox and
+/// for a group that is the group name; imaptest `sort-addresses` expects it).
 pub(crate) fn first_mailbox(envelope: &str, field: usize) -> String {
     let mut r = Reader {
         b: envelope.as_bytes(),
@@ -101,14 +107,13 @@ pub(crate) fn first_mailbox(envelope: &str, field: usize) -> String {
     let Some(Sx::List(addresses)) = fields.get(field) else {
         return String::new();
     };
-    for a in addresses {
-        if let Sx::List(parts) = a
-            && let (Some(Sx::Str(mailbox)), Some(Sx::Str(_host))) = (parts.get(2), parts.get(3))
-        {
-            return mailbox.clone();
-        }
+    match addresses.first() {
+        Some(Sx::List(parts)) => match parts.get(2) {
+            Some(Sx::Str(mailbox)) => mailbox.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
     }
-    String::new()
 }
 
 /// An IMAP value of a stored ENVELOPE.
@@ -273,8 +278,8 @@ mod tests {
         );
         assert_eq!(first_mailbox(env, ENV_FROM), "gray");
         assert_eq!(first_mailbox(env, ENV_TO), "imap");
-        // The group marker is skipped.
-        assert_eq!(first_mailbox(env, ENV_CC), "StJohns");
+        // A group start is the first address: its mailbox is the group name.
+        assert_eq!(first_mailbox(env, ENV_CC), "minutes");
         assert_eq!(first_mailbox(env, 7), "");
         // Literals (non-ASCII names) and garbage.
         let lit = "(NIL NIL ((\"J\" NIL {5}\r\nJörg \"x.de\")) NIL NIL NIL NIL NIL NIL NIL)";
@@ -288,6 +293,73 @@ mod tests {
             ")",
         ] {
             assert_eq!(first_mailbox(bad, ENV_FROM), "", "{bad:?}");
+        }
+    }
+
+    /// imaptest `sort-addresses`: the first address's mailbox; a group's name; an
+    /// empty address or group sorts as "".
+    #[test]
+    fn first_mailbox_table() {
+        let cases: &[(&str, &str)] = &[
+            ("((NIL NIL \"user2\" \"domain2.org\"))", "user2"),
+            ("((\"foo bar\" NIL \"user2\" \"domain2.org\"))", "user2"),
+            // Cc: user2: blah@domain1.org;
+            (
+                "((NIL NIL \"user2\" NIL)(NIL NIL \"blah\" \"domain1.org\")(NIL NIL NIL NIL))",
+                "user2",
+            ),
+            // Cc: undisclosed-recipients:;
+            (
+                "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))",
+                "undisclosed-recipients",
+            ),
+            // Cc: <>
+            ("((NIL NIL \"\" NIL))", ""),
+            ("((NIL NIL NIL NIL))", ""),
+            ("NIL", ""),
+            ("()", ""),
+            // Only the first address counts.
+            ("((NIL NIL \"zed\" \"x\")(NIL NIL \"abe\" \"x\"))", "zed"),
+        ];
+        for &(cc, want) in cases {
+            let env = format!("(NIL NIL NIL NIL NIL NIL {cc} NIL NIL NIL)");
+            assert_eq!(first_mailbox(&env, ENV_CC), want, "{cc}");
+        }
+    }
+
+    /// imaptest `sort-addresses`: its three messages, summarized as delivery does,
+    /// sorted by FROM, TO and CC (plain, REVERSE, and then REVERSE ARRIVAL).
+    #[test]
+    fn sort_addresses_with_group() {
+        let messages = [
+            "From: user2@domain2.org\r\nTo: foo bar <user2@domain2.org>\r\nCc: user2@domain2.org (foo bar)\r\n\r\n1\r\n",
+            "From: user2@domain1.org\r\nTo: user2@domain1.org\r\nCc: user2: blah@domain1.org;\r\n\r\n2\r\n",
+            "From: user1@domain1.org\r\nTo: user1@domain1.org\r\nCc: user1@domain1.org\r\n\r\n3\r\n",
+        ];
+        let rows: Vec<Keys> = messages
+            .iter()
+            .zip(1u32..)
+            .map(|(m, seq)| {
+                let envelope = mailyard_store::summary::summarize(m.as_bytes()).envelope;
+                Keys {
+                    seq,
+                    number: seq,
+                    arrival: i64::from(seq),
+                    from: collate(&first_mailbox(&envelope, ENV_FROM)),
+                    to: collate(&first_mailbox(&envelope, ENV_TO)),
+                    cc: collate(&first_mailbox(&envelope, ENV_CC)),
+                    ..Keys::default()
+                }
+            })
+            .collect();
+        for key in [SortKey::From, SortKey::To, SortKey::Cc] {
+            assert_eq!(order(&rows, &[(false, key)]), vec![3, 1, 2], "{key:?}");
+            assert_eq!(order(&rows, &[(true, key)]), vec![1, 2, 3], "{key:?}");
+            assert_eq!(
+                order(&rows, &[(false, key), (true, SortKey::Arrival)]),
+                vec![3, 2, 1],
+                "{key:?}"
+            );
         }
     }
 

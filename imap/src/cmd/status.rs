@@ -23,8 +23,10 @@ pub(crate) fn status_values(
                 .iter()
                 .filter(|m| !m.flags.flags.contains(Flags::SEEN))
                 .count() as u64,
-            // \Recent approximated as "still in new/" (see the view).
-            StatusItem::Recent => msgs.iter().filter(|m| m.in_new).count() as u64,
+            // RFC 3501 §2.3.2: not yet claimed by a session.
+            StatusItem::Recent => {
+                msgs.iter().filter(|m| m.uid >= mb.first_recent_uid).count() as u64
+            }
             StatusItem::Deleted => msgs
                 .iter()
                 .filter(|m| m.flags.flags.contains(Flags::DELETED))
@@ -66,7 +68,7 @@ impl Session {
             return Done::bad("Not logged in");
         };
         if items.contains(&StatusItem::HighestModSeq) {
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         let name = match self.decode_mailbox(&mailbox) {
             Ok(n) => n,

@@ -61,7 +61,7 @@ impl Session {
         };
         if unchanged_since.is_some() {
             // RFC 7162 §3.1: a CONDSTORE-enabling command.
-            self.ext.condstore = true;
+            self.enable_condstore();
         }
         if uids.is_empty() {
             return Done::ok("STORE completed");
@@ -80,6 +80,10 @@ impl Session {
             return Done::bad("No mailbox selected");
         };
         view.set_flags(changed);
+        // RFC 9051 §7.3.5: a keyword new to the mailbox is announced first.
+        let mut out = Vec::new();
+        view.announce_keywords(&mut out);
+        self.wbuf.extend_from_slice(&out);
         if !silent {
             let mut out = Vec::new();
             for u in &uids {

@@ -168,11 +168,22 @@ fn write_quoted(out: &mut Vec<u8>, data: &[u8]) {
     out.push(b'"');
 }
 
-/// Writes a literal `{n}\r\n` + data (RFC 9051 §4.3). Data must not contain
-/// NUL (CHAR8); see [`write_literal8`].
+/// Writes a literal `{n}\r\n` + data (RFC 9051 §4.3). A literal is CHAR8, never
+/// NUL; a NUL in stored data (a message delivered or imported with one; binary
+/// APPENDs are re-encoded, `cmd/binary.rs`) is sent as 0x80, as Dovecot does, so
+/// the length and every other octet stay as stored. Data that must keep its NULs
+/// goes in a literal8 ([`write_literal8`], BINARY responses only).
 pub fn write_literal(out: &mut Vec<u8>, data: &[u8]) {
     let _ = write!(out, "{{{}}}\r\n", data.len());
+    let at = out.len();
     out.extend_from_slice(data);
+    if data.contains(&0) {
+        for b in &mut out[at..] {
+            if *b == 0 {
+                *b = 0x80;
+            }
+        }
+    }
 }
 
 /// Writes a literal8 `~{n}\r\n` + data (RFC 3516 §4.3, BINARY responses).
@@ -447,6 +458,25 @@ mod tests {
         match parse_sequence(s.as_bytes()).unwrap() {
             Sequence::Set(s) => s,
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn literals_never_carry_nul() {
+        let cases: &[(&[u8], &[u8], &[u8])] = &[
+            // (data, literal, literal8)
+            (b"abc", b"{3}\r\nabc", b"~{3}\r\nabc"),
+            (b"", b"{0}\r\n", b"~{0}\r\n"),
+            (b"a\0b\0", b"{4}\r\na\x80b\x80", b"~{4}\r\na\0b\0"),
+            (b"\0-\xe4\n", b"{4}\r\n\x80-\xe4\n", b"~{4}\r\n\0-\xe4\n"),
+        ];
+        for &(data, literal, literal8) in cases {
+            let mut out = b"x ".to_vec();
+            write_literal(&mut out, data);
+            assert_eq!(&out[2..], literal, "{data:?}");
+            let mut out = Vec::new();
+            write_literal8(&mut out, data);
+            assert_eq!(out, literal8, "{data:?}");
         }
     }
 

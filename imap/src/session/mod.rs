@@ -657,17 +657,23 @@ impl Session {
                         view.name = mb.name.clone();
                     }
                     let c = view.apply(changed, &expunged, mb.highestmodseq.0, mb.uidnext.0);
-                    if !c.unseen.is_empty() {
-                        // RFC 3501 §2.3.2: new mail is `\Recent` for the first session
-                        // that claims it.
-                        if let Ok(claimed) = store_for_claim
-                            .claim_recent(view.id, Some(c.unseen.clone()))
-                            .await
-                        {
-                            view.mark_recent(&claimed);
+                    // RFC 3501 §2.3.2: new mail is `\Recent` in exactly one session: a
+                    // read-write session claims it in the store; a read-only one only
+                    // sees what nobody has claimed yet.
+                    if let Some(&last) = c.new.last() {
+                        if view.read_only {
+                            let first = mb.first_recent_uid;
+                            view.mark_recent(c.new.iter().copied().filter(|&u| u >= first));
+                        } else {
+                            match store_for_claim.claim_recent(view.id, last).await {
+                                Ok(claimed) => view.mark_recent(claimed),
+                                Err(e) => tracing::warn!(error = %e, "cannot claim \\Recent"),
+                            }
                         }
                     }
                     let mut out = Vec::new();
+                    // RFC 9051 §7.3.5: new keywords are announced before FETCH uses them.
+                    view.announce_keywords(&mut out);
                     for seq in &c.flags {
                         if let Some(m) = view.msgs.get(seq - 1) {
                             crate::cmd::fetch::write_flags_update(&mut out, *seq, m, &self.ext);

@@ -8,12 +8,15 @@
 //! Expunged messages keep their slot (marked `expunged`) until an EXPUNGE response
 //! may be sent (RFC 9051 §7.5.1), so sequence numbers stay what the client believes.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
-use mailyard_store::{FlagSet, MailboxId, MessageInfo, ModSeq, Uid};
+use mailyard_store::{FlagSet, Flags, MailboxId, MessageInfo, ModSeq, Uid};
 use tokio::sync::watch;
 
+use crate::proto::response::{ResponseCode, Status, status_response, write_flag_list};
 use crate::proto::sequence::SequenceSet;
+use crate::proto::types::Flag;
 
 /// One message in the view.
 #[derive(Debug, Clone)]
@@ -21,8 +24,8 @@ pub(crate) struct Msg {
     pub uid: Uid,
     /// The index row as last seen (flags, size, date, file name).
     pub info: MessageInfo,
-    /// RFC 3501 §2.3.2 `\Recent`: the message was still in `new/` (no client had
-    /// flagged it) when this session first saw it.
+    /// RFC 3501 §2.3.2 `\Recent`: this session claimed the message (read-write), or
+    /// saw it unclaimed (read-only).
     pub recent: bool,
     /// Expunged in the store; the EXPUNGE response is still owed.
     pub expunged: bool,
@@ -59,6 +62,11 @@ pub(crate) struct View {
     pub rx: watch::Receiver<u64>,
     /// The mailbox was deleted.
     pub gone: bool,
+    /// Keywords announced to the client in `* FLAGS` (RFC 9051 §7.3.5: a keyword may
+    /// appear in FETCH FLAGS only once the client has seen it there).
+    pub keywords: BTreeSet<String>,
+    /// A message in the view carries a keyword not yet announced.
+    pub keywords_pending: bool,
 }
 
 /// What [`View::apply`] found.
@@ -66,27 +74,79 @@ pub(crate) struct View {
 pub(crate) struct Changes {
     /// Sequence numbers (indexes + 1) whose flags changed, to announce with FETCH.
     pub flags: Vec<usize>,
-    /// New messages were appended.
-    pub new: usize,
-    /// New messages that are `\Recent`.
-    pub recent: usize,
-    /// New messages still in `new/`, for a read-write session to claim as `\Recent`.
-    pub unseen: Vec<Uid>,
+    /// UIDs of the messages appended to the view, ascending; the session decides which
+    /// are `\Recent` (RFC 3501 §2.3.2).
+    pub new: Vec<Uid>,
 }
 
 impl View {
+    /// Notes the keywords of `flags`; a new one must be announced before it is used.
+    fn learn_keywords(&mut self, flags: &FlagSet) {
+        for k in &flags.keywords {
+            if !self.keywords.contains(k) {
+                self.keywords.insert(k.clone());
+                self.keywords_pending = true;
+            }
+        }
+    }
+
+    /// The flags of `* FLAGS` (RFC 9051 §7.3.5): the system flags and every keyword
+    /// the mailbox's messages carry (as far as this session has seen them).
+    pub(crate) fn flag_list(&self) -> Vec<Flag> {
+        let mut flags: Vec<Flag> = Flags::TABLE
+            .iter()
+            .map(|(_, name, _)| Flag::from_wire(name))
+            .collect();
+        flags.extend(self.keywords.iter().cloned().map(Flag::Keyword));
+        flags
+    }
+
+    /// `[PERMANENTFLAGS]` (RFC 9051 §7.1): none for EXAMINE; otherwise every flag
+    /// of [`View::flag_list`] and `\*` (new keywords can be created), as Dovecot says.
+    pub(crate) fn permanent_flags(&self) -> ResponseCode {
+        ResponseCode::PermanentFlags {
+            flags: if self.read_only {
+                Vec::new()
+            } else {
+                self.flag_list()
+            },
+            allow_new: !self.read_only,
+        }
+    }
+
+    /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (…)]`.
+    pub(crate) fn write_flags_response(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"* FLAGS ");
+        write_flag_list(out, &self.flag_list());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&status_response(
+            None,
+            Status::Ok,
+            Some(&self.permanent_flags()),
+            "Flags permitted",
+        ));
+    }
+
+    /// Announces keywords that arrived since the last announcement (RFC 9051 §7.3.5);
+    /// call before writing any FETCH FLAGS that may carry them.
+    pub(crate) fn announce_keywords(&mut self, out: &mut Vec<u8>) {
+        if self.keywords_pending {
+            self.keywords_pending = false;
+            self.write_flags_response(out);
+        }
+    }
+
     /// The index of `uid`, if present.
     pub(crate) fn index_of(&self, uid: Uid) -> Option<usize> {
         self.msgs.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
-    /// Marks `uids` (claimed by this session in the store) as `\Recent` and no longer
-    /// in `new/`.
-    pub(crate) fn mark_recent(&mut self, uids: &[Uid]) {
-        for &uid in uids {
+    /// Marks `uids` (claimed by this session in the store, or seen unclaimed by a
+    /// read-only session) as `\Recent`.
+    pub(crate) fn mark_recent(&mut self, uids: impl IntoIterator<Item = Uid>) {
+        for uid in uids {
             if let Some(i) = self.index_of(uid) {
                 self.msgs[i].recent = true;
-                self.msgs[i].info.in_new = false;
             }
         }
     }
@@ -105,6 +165,7 @@ impl View {
     /// returns them); a message whose flags were set is no longer in `new/`.
     pub(crate) fn set_flags(&mut self, changed: impl IntoIterator<Item = (Uid, FlagSet, ModSeq)>) {
         for (uid, flags, modseq) in changed {
+            self.learn_keywords(&flags);
             if let Some(i) = self.index_of(uid) {
                 let m = &mut self.msgs[i].info;
                 m.flags = flags;
@@ -165,6 +226,7 @@ impl View {
         let mut out = Changes::default();
         self.mark_expunged(expunged.iter().copied());
         for m in changed {
+            self.learn_keywords(&m.flags);
             match self.index_of(m.uid) {
                 Some(i) => {
                     let v = &mut self.msgs[i];
@@ -177,17 +239,8 @@ impl View {
                     v.info = m;
                 }
                 None if m.uid.0 > self.max_uid() => {
-                    out.new += 1;
-                    // `\Recent` only once claimed (read-write) or seen unclaimed
-                    // (read-only); the session asks the store for `unseen` below.
-                    let recent = self.read_only && m.in_new;
-                    if recent {
-                        out.recent += 1;
-                    }
-                    if m.in_new && !self.read_only {
-                        out.unseen.push(m.uid);
-                    }
-                    self.msgs.push(Msg::from_info(m, recent));
+                    out.new.push(m.uid);
+                    self.msgs.push(Msg::from_info(m, false));
                 }
                 // A UID below ours that we never saw (adopted by a reconcile): it
                 // cannot be given a sequence number in the middle; a new SELECT
@@ -276,6 +329,8 @@ mod tests {
             modseq: 1,
             rx,
             gone: false,
+            keywords: BTreeSet::new(),
+            keywords_pending: false,
         }
     }
 
@@ -299,7 +354,7 @@ mod tests {
         let mut v = view(&[1, 2, 3]);
         let c = v.apply(vec![info(2, 1, 5), info(4, 0, 6)], &[Uid(1), Uid(3)], 6, 5);
         assert_eq!(c.flags, vec![2]);
-        assert_eq!(c.new, 1);
+        assert_eq!(c.new, vec![Uid(4)]);
         assert_eq!(v.exists(), 4, "expunged slots still count");
         assert_eq!(v.take_expunged(), vec![3, 1]);
         assert_eq!(

@@ -1,4 +1,4 @@
--- mailyard index, schema version 2: the relay queue's state. The messages and their
+-- mailyard index, schema version 3: the relay queue's state. The messages and their
 -- envelopes are files in queue/msg/ (the truth); these rows say where each recipient
 -- stands. Rows without a file are dropped and files without rows adopted on start.
 
