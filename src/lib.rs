@@ -72,6 +72,8 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         } else {
             store.recover_blocking()?
         };
+        // The relay queue's rows against its files (adopts what a lost index forgot).
+        store.recover_queue_blocking()?;
         Ok((store, (report, recovered)))
     })
     .await
@@ -100,12 +102,16 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     // One throttle for every protocol: a password guesser banned on IMAP is banned on
     // submission too.
     let auth_throttle = mailyard_common::throttle::AuthThrottle::from_config(&config);
-    let smtp_ctx = Arc::new(mailyard_smtp::Context::new(
-        config.clone(),
-        store.clone(),
-        tls.clone(),
-        auth_throttle.clone(),
-    ));
+    let relay = mailyard_smtp::queue::start(config.clone(), store.clone(), &shutdown);
+    let smtp_ctx = Arc::new(
+        mailyard_smtp::Context::new(
+            config.clone(),
+            store.clone(),
+            tls.clone(),
+            auth_throttle.clone(),
+        )
+        .with_relay(relay),
+    );
     let imap_ctx = Arc::new(mailyard_imap::Context::new(
         config.clone(),
         store.clone(),

@@ -46,6 +46,65 @@ enum Command {
     },
     /// Check the config, and the index against the maildir; exit 1 on any problem.
     Check,
+    /// Inspect and steer the relay queue (mail waiting for other servers).
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// DKIM keys for signing outgoing mail.
+    #[command(subcommand)]
+    Dkim(DkimCmd),
+}
+
+#[derive(Subcommand)]
+enum DkimCmd {
+    /// Create a signing key for DOMAIN under data_dir/dkim/ and print the DNS TXT
+    /// record to publish.
+    Generate {
+        /// The signing domain (a local domain).
+        domain: String,
+        /// The selector (the name under _domainkey).
+        #[arg(long, default_value = "mailyard")]
+        selector: String,
+        /// rsa (rsa-sha256, 2048 bits) or ed25519 (ed25519-sha256, RFC 8463).
+        #[arg(long, default_value = "rsa", value_parser = ["rsa", "ed25519"])]
+        algorithm: String,
+    },
+    /// List the signing keys.
+    List,
+}
+
+#[derive(Subcommand)]
+enum QueueCmd {
+    /// List queued messages: id, age, attempts, next attempt, sender, pending
+    /// recipients, last problem.
+    List,
+    /// Show one queued message's envelope and each recipient's state.
+    Show {
+        /// Queue id.
+        id: String,
+    },
+    /// Retry now: one message, or every message not held.
+    Flush {
+        /// Queue id (all when left out).
+        id: Option<String>,
+    },
+    /// Remove a message; its sender gets a bounce unless --silent.
+    Delete {
+        /// Queue id.
+        id: String,
+        /// No bounce.
+        #[arg(long)]
+        silent: bool,
+    },
+    /// Stop attempting a message until released.
+    Hold {
+        /// Queue id.
+        id: String,
+    },
+    /// Attempt a held message again (at once).
+    Release {
+        /// Queue id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +184,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Domain(cmd) => domain(&config, cmd),
         Command::Reindex { address } => reindex(&config, address),
         Command::Check => check(&config),
+        Command::Queue(cmd) => queue(&config, cmd),
+        Command::Dkim(cmd) => dkim(&config, cmd),
     }
 }
 
@@ -306,4 +367,158 @@ fn check(config: &Config) -> Result<ExitCode> {
         println!("{} problem(s)", problems.len());
         Ok(ExitCode::FAILURE)
     }
+}
+
+fn queue(config: &Config, cmd: QueueCmd) -> Result<ExitCode> {
+    use mailyard_store::queue::{QueueChange, RcptStatus};
+    let store = open(config)?;
+    let now = mailyard_store::queue::now();
+    let when = |t: i64| {
+        if t <= now {
+            "now".to_string()
+        } else {
+            format!("in {}", duration(t - now))
+        }
+    };
+    match cmd {
+        QueueCmd::List => {
+            let entries = store.queue_list()?;
+            for e in &entries {
+                let pending: Vec<&str> = e.pending().map(|r| r.rcpt.address.as_str()).collect();
+                let state = if e.held {
+                    "held".to_string()
+                } else {
+                    format!("next {}", when(e.next_attempt))
+                };
+                println!(
+                    "{}  {:>6}  age {}  attempts {}  {}  from <{}>  to {}{}",
+                    e.id,
+                    e.size,
+                    duration(now - e.created),
+                    e.attempts,
+                    state,
+                    e.sender,
+                    pending.join(", "),
+                    if e.last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", e.last_error)
+                    }
+                );
+            }
+            println!("{} message(s) queued", entries.len());
+        }
+        QueueCmd::Show { id } => {
+            let Some(e) = store.queue_entry(&id)? else {
+                bail!("no such queue entry: {id}");
+            };
+            println!("id: {}", e.id);
+            println!("from: <{}>", e.sender);
+            if let Some(u) = &e.auth_user {
+                println!("submitted by: {u}");
+            }
+            println!("size: {}", e.size);
+            println!("accepted: {}", mailyard_common::time::rfc5322(e.created));
+            println!("attempts: {}", e.attempts);
+            println!(
+                "next attempt: {}",
+                if e.held {
+                    "held".into()
+                } else {
+                    when(e.next_attempt)
+                }
+            );
+            if let Some(envid) = &e.envid {
+                println!("envid: {envid}");
+            }
+            if let Some(ret) = &e.ret {
+                println!("ret: {ret}");
+            }
+            for r in &e.recipients {
+                let status = match r.status {
+                    RcptStatus::Pending => "pending",
+                    RcptStatus::Sent => "sent",
+                    RcptStatus::Failed => "failed",
+                };
+                println!("rcpt: <{}> {status} {}", r.rcpt.address, r.reply);
+            }
+        }
+        QueueCmd::Flush { id } => {
+            let all = id.is_none();
+            store.queue_change_blocking(QueueChange::Flush { id: id.clone() })?;
+            if all {
+                println!("every message not held will be retried now");
+            } else {
+                println!("{} will be retried now", id.unwrap_or_default());
+            }
+        }
+        QueueCmd::Delete { id, silent } => {
+            store.queue_change_blocking(QueueChange::Cancel {
+                id: id.clone(),
+                silent,
+            })?;
+            if silent {
+                println!("deleted {id}");
+            } else {
+                println!("{id} will be bounced to its sender and removed by the running server");
+            }
+        }
+        QueueCmd::Hold { id } => {
+            store.queue_change_blocking(QueueChange::Hold {
+                id: id.clone(),
+                on: true,
+            })?;
+            println!("held {id}");
+        }
+        QueueCmd::Release { id } => {
+            store.queue_change_blocking(QueueChange::Flush {
+                id: Some(id.clone()),
+            })?;
+            println!("released {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "3d4h", "2h5m", "40s".
+fn duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+fn dkim(config: &Config, cmd: DkimCmd) -> Result<ExitCode> {
+    use mailyard_smtp::queue::dkim::{self, Algorithm};
+    match cmd {
+        DkimCmd::Generate {
+            domain,
+            selector,
+            algorithm,
+        } => {
+            let algorithm = if algorithm == "ed25519" {
+                Algorithm::Ed25519
+            } else {
+                Algorithm::Rsa
+            };
+            let (path, record) = dkim::generate(&config.data_dir, &domain, &selector, algorithm)
+                .map_err(anyhow::Error::msg)?;
+            println!("created {}", path.display());
+            println!("publish this DNS record, then mail from {domain} is signed:");
+            println!("{record}");
+        }
+        DkimCmd::List => {
+            for k in dkim::list(&config.data_dir)? {
+                let alg = match k.algorithm {
+                    Algorithm::Rsa => "rsa-sha256",
+                    Algorithm::Ed25519 => "ed25519-sha256",
+                };
+                println!("{}  {}  {alg}  {}", k.domain, k.selector, k.path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

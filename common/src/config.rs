@@ -146,13 +146,81 @@ pub struct AuthChecks {
     pub timeout_seconds: u64,
 }
 
-/// `[relay]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[relay]`: the outbound queue, MX delivery or a smarthost, retries and bounces.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Relay {
     /// Send all outbound mail through this `host:port` instead of the recipients' MX.
     #[serde(deserialize_with = "host_port")]
     pub smarthost: Option<String>,
+    /// Smarthost login (AUTH PLAIN); none: no AUTH.
+    pub username: Option<String>,
+    /// Smarthost password (prefer `password_file`).
+    pub password: Option<String>,
+    /// A file whose first line is the smarthost password.
+    pub password_file: Option<PathBuf>,
+    /// TLS to the smarthost: "starttls" (required), "implicit" (TLS from the first
+    /// byte, port 465) or "none". Default "starttls". Direct MX delivery always uses
+    /// STARTTLS when the peer offers it (opportunistic, RFC 3207).
+    pub tls: RelayTls,
+    /// Verify the smarthost's certificate against the system's roots (default true).
+    /// False only for a smarthost with a self-signed certificate you trust otherwise.
+    pub tls_verify: bool,
+    /// The TCP port of the recipients' MX hosts (default 25; other values are for tests
+    /// and odd setups).
+    pub port: u16,
+    /// Delay before each retry after a temporary failure, in seconds (default
+    /// 5 m, 10 m, 20 m, 40 m, 1 h, 2 h).
+    pub retry_seconds: Vec<u64>,
+    /// After the schedule above runs out, retry this often, in seconds (default 4 h).
+    pub retry_every_seconds: u64,
+    /// Give up and bounce this long after the message was accepted, in seconds
+    /// (default 5 days).
+    pub give_up_seconds: u64,
+    /// Tell the sender that a message is delayed (a delay DSN, once) when it is still
+    /// undelivered this long after it was accepted, in seconds (default 4 h; 0: never).
+    pub delay_notice_seconds: u64,
+    /// Messages delivered at once (default 16).
+    pub workers: usize,
+    /// Messages one account may send to remote recipients in 24 hours (default 1000);
+    /// past it, `451 4.7.1`. A brake on a stolen password.
+    pub max_messages_per_day: u64,
+    /// Remote recipients one account may write to for the first time in 24 hours
+    /// (default 200); past it, `451 4.7.1`.
+    pub max_new_recipients_per_day: u64,
+}
+
+/// How to reach the smarthost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTls {
+    /// Plain connection, then STARTTLS, which must succeed.
+    Starttls,
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+    /// No TLS at all.
+    None,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Relay {
+            smarthost: None,
+            username: None,
+            password: None,
+            password_file: None,
+            tls: RelayTls::Starttls,
+            tls_verify: true,
+            port: 25,
+            retry_seconds: vec![300, 600, 1200, 2400, 3600, 7200],
+            retry_every_seconds: 4 * 3600,
+            give_up_seconds: 5 * 24 * 3600,
+            delay_notice_seconds: 4 * 3600,
+            workers: 16,
+            max_messages_per_day: 1000,
+            max_new_recipients_per_day: 200,
+        }
+    }
 }
 
 /// `[log]`.
@@ -332,6 +400,16 @@ impl Config {
             if v == 0 {
                 problems.push(format!("key `{key}`: must be at least 1"));
             }
+        }
+        if self.relay.workers == 0 {
+            problems.push("key `relay.workers`: must be at least 1".into());
+        }
+        if self.relay.retry_every_seconds == 0 {
+            problems.push("key `relay.retry_every_seconds`: must be at least 1".into());
+        }
+        if self.relay.password.is_some() && self.relay.password_file.is_some() {
+            problems
+                .push("keys `relay.password` and `relay.password_file`: set one or neither".into());
         }
         if !(1..=60).contains(&self.auth_checks.timeout_seconds) {
             problems.push("key `auth_checks.timeout_seconds`: must be 1 to 60".into());
@@ -523,5 +601,27 @@ mod tests {
         assert_eq!(c.listen.smtp, "0.0.0.0:25".parse().ok());
         assert_eq!(c.listen.imaps, "0.0.0.0:993".parse().ok());
         assert!(c.auth_checks.enabled && c.auth_checks.dmarc_reject);
+        assert_eq!(c.relay.port, 25);
+        assert_eq!(c.relay.retry_seconds, Relay::default().retry_seconds);
+    }
+
+    #[test]
+    fn relay_keys() {
+        let c = Config::parse(
+            "[relay]\nsmarthost = \"smtp.x.test:587\"\nusername = \"u\"\npassword_file = \"/p\"\n\
+             tls = \"implicit\"\nport = 2525\nretry_seconds = [1, 2]\nretry_every_seconds = 3\n\
+             give_up_seconds = 4\ndelay_notice_seconds = 0\nworkers = 2\ntls_verify = false\n",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(c.relay.tls, RelayTls::Implicit);
+        assert_eq!(c.relay.retry_seconds, [1, 2]);
+        assert_eq!(c.relay.port, 2525);
+        assert!(!c.relay.tls_verify);
+        let err = Config::parse("[relay]\npassword = \"a\"\npassword_file = \"/b\"\n", "t")
+            .expect_err("both");
+        assert!(err.to_string().contains("relay.password"), "{err}");
+        let err = Config::parse("[relay]\ntls = \"maybe\"\n", "t").expect_err("bad tls");
+        assert!(err.to_string().contains("line 2"), "{err}");
     }
 }

@@ -13,12 +13,16 @@
 //! - Only CR LF "." CR LF ends DATA; a message with a bare CR or LF is refused
 //!   (`proto::data`), so no smuggled second message can exist.
 //! - Without authentication only local recipients are accepted: no open relay.
+//! - Remote recipients (an authenticated user's, or a local alias's outside targets)
+//!   go to the relay queue in the same durable request as the local copies; `queue`
+//!   delivers them (RFC 5321 §4.5.4, RFC 3461/3464, RFC 6376).
 //! - A delivered MX message carries exactly one `Authentication-Results:` field with
 //!   our hostname as authserv-id: ours (`auth_checks`).
 #![forbid(unsafe_code)]
 
 mod auth_checks;
 pub mod proto;
+pub mod queue;
 mod session;
 
 use std::net::SocketAddr;
@@ -61,6 +65,8 @@ pub struct Context {
     auth_throttle: AuthThrottle,
     /// SPF/DKIM/DMARC for the MX listener, with its resolver (`[dns]`).
     auth_checks: auth_checks::AuthChecker,
+    /// Wakes the relay scheduler after something was queued.
+    relay: queue::RelayHandle,
 }
 
 impl Context {
@@ -79,7 +85,14 @@ impl Context {
             tls,
             per_ip: PerIpConnections::default(),
             auth_throttle,
+            relay: queue::RelayHandle::default(),
         }
+    }
+
+    /// The same context, waking `relay`'s scheduler whenever a message is queued.
+    pub fn with_relay(mut self, relay: queue::RelayHandle) -> Self {
+        self.relay = relay;
+        self
     }
 }
 

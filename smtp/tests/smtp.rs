@@ -199,9 +199,14 @@ s.quit()
     assert!(out.contains("bob (250"), "{out}");
     assert!(out.contains("team (250"), "{out}");
     assert!(
-        out.contains("remote (550, b'5.3.3"),
-        "refused clearly until the relay queue exists: {out}"
+        out.contains("remote (250"),
+        "an authenticated user's remote recipient goes to the relay queue: {out}"
     );
+    let queued = s.store.queue_list().expect("queue");
+    assert_eq!(queued.len(), 1, "{queued:#?}");
+    assert_eq!(queued[0].sender, "alice@example.com");
+    assert_eq!(queued[0].recipients.len(), 1);
+    assert_eq!(queued[0].recipients[0].rcpt.address, "x@remote.example.org");
     assert!(out.contains("data (250, b'2.0.0"), "{out}");
     assert!(out.contains("forged-from (550, b'5.7.1"), "{out}");
     let bob = inbox(&s.store, "bob@example.com");

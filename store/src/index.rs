@@ -17,12 +17,13 @@ use crate::error::Result;
 use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("schema.sql"),
     include_str!("migrate_2_recent.sql"),
+    include_str!("migrate_3_queue.sql"),
 ];
 
 /// How long a connection waits for another process's write transaction.

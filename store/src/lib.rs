@@ -18,6 +18,7 @@ pub mod index;
 pub mod mailbox_name;
 pub mod maildir;
 pub mod model;
+pub mod queue;
 pub mod summary;
 pub mod writer;
 

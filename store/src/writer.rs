@@ -179,6 +179,11 @@ pub enum Op {
     /// SAVEPOINT: all of them or none (a failing one rolls the others back and their
     /// files are removed again). Answered with one `Delivered` per message, in order.
     DeliverMany(Vec<DeliverOp>),
+    /// A message for local recipients (if any) and the relay queue, in one request:
+    /// both durable or neither (`queue.rs`).
+    DeliverQueue(Option<DeliverOp>, crate::queue::StagedQueue),
+    /// A change to the relay queue's state (`queue.rs`).
+    Queue(crate::queue::QueueChange),
 }
 
 /// What a request produced.
@@ -213,6 +218,8 @@ pub enum Outcome {
     },
     /// A mailbox operation without a result (delete, rename, subscribe).
     Done,
+    /// DeliverQueue: the local copies and the queue id.
+    Queued(Vec<Delivered>, String),
 }
 
 /// Where a delivered copy went.
@@ -324,13 +331,13 @@ struct WriterState {
 
 /// What a batch must do after its statements succeed.
 #[derive(Default)]
-struct Effects {
+pub(crate) struct Effects {
     /// Directories whose entries changed: fsynced before commit.
-    dirs: BTreeSet<PathBuf>,
+    pub(crate) dirs: BTreeSet<PathBuf>,
     /// Files created by requests (removed again if their request fails).
-    created: Vec<PathBuf>,
+    pub(crate) created: Vec<PathBuf>,
     /// tmp files to remove after commit.
-    tmp_done: Vec<PathBuf>,
+    pub(crate) tmp_done: Vec<PathBuf>,
     /// Mailboxes changed, with their new HIGHESTMODSEQ.
     changed: HashMap<MailboxId, u64>,
     /// Directory renames done (from, to): undone in reverse if the request or the
@@ -628,6 +635,29 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
             }
             Ok(Outcome::Delivered(out))
         }
+        Op::DeliverQueue(local, queued) => {
+            let local_tmp = local.as_ref().map(|d| d.tmp.clone());
+            let queue_tmp = queued.tmp.clone();
+            let id = queued.id.clone();
+            let r = (|| {
+                let delivered = match local {
+                    Some(d) => deliver(conn, data_dir, fx, d)?,
+                    None => Vec::new(),
+                };
+                crate::queue::insert(conn, fx, queued)?;
+                Ok(delivered)
+            })();
+            match r {
+                Ok(delivered) => Ok(Outcome::Queued(delivered, id)),
+                Err(e) => {
+                    // The staged files of a failed request are garbage.
+                    fx.tmp_done.extend(local_tmp);
+                    fx.tmp_done.push(queue_tmp);
+                    Err(e)
+                }
+            }
+        }
+        Op::Queue(change) => crate::queue::apply(conn, data_dir, fx, change),
     }
 }
 

@@ -31,7 +31,10 @@ impl Session {
         }
         self.reply(Reply::start_data());
         self.flush().await?;
-        let mut rx = DataReceiver::new(self.max_size());
+        // RFC 5321 §4.5.3.1: no line-length limit we can avoid; lines of any length
+        // are taken (bare CR and LF are still refused), and relayed mail is made to
+        // fit before it is queued (`queue::wrap`).
+        let mut rx = DataReceiver::new(self.max_size()).with_max_line(None);
         let outcome = loop {
             let (consumed, outcome) = rx.feed(&self.rbuf);
             self.rbuf.drain(..consumed);
@@ -52,7 +55,7 @@ impl Session {
             .as_ref()
             .is_some_and(|t| t.params.body == Some(Body::BinaryMime));
         let mut rx = self.bdat.take().unwrap_or_else(|| {
-            let r = BdatReceiver::new(max);
+            let r = BdatReceiver::new(max).with_max_line(None);
             if binary { r.binary() } else { r }
         });
         rx.start_chunk(size, last);
@@ -163,8 +166,41 @@ impl Session {
                 }
             }
         }
+        let envelope = self.relay_envelope(&tx);
+        if envelope.is_some()
+            && crate::queue::count_received(&message) >= crate::queue::MAX_RECEIVED
+        {
+            // RFC 5321 §6.3: a mail loop; refuse rather than pass it on once more.
+            tracing::warn!(from = %tx.from, "refused: too many Received: fields (mail loop)");
+            self.reply(Reply::new(
+                554,
+                Some(EnhancedStatus::new(5, 4, 6)),
+                "Too many hops (Received: fields): mail loop",
+            ));
+            return Flow::Continue;
+        }
+        // Lines over 998 octets are re-encoded or wrapped for the next hop, before
+        // the DKIM signature is computed over the result.
+        let message = if envelope.is_some() {
+            crate::queue::wrap::fit(message)
+        } else {
+            message
+        };
+        if let (Some(env), Some(user)) = (&envelope, &self.auth)
+            && let Some(refusal) = self.over_send_limit(user, env).await
+        {
+            self.reply(refusal);
+            return Flow::Continue;
+        }
+        // Mail our users send out is signed for its From: domain (RFC 6376), over
+        // the message as completed (the added Date:/Message-ID: included).
+        let dkim = match (&envelope, &self.auth) {
+            (Some(_), Some(user)) => self.dkim_signatures(user, &added, &message).await,
+            _ => String::new(),
+        };
         let mut full = Vec::with_capacity(message.len() + 512);
         full.extend_from_slice(format!("Return-Path: {}\r\n", tx.from).as_bytes());
+        full.extend_from_slice(dkim.as_bytes());
         // RFC 8601 §2.1: a trace field, so prepended like Received (above ours).
         if let Some(v) = &verdict {
             full.extend_from_slice(v.header.as_bytes());
@@ -175,20 +211,45 @@ impl Session {
         }
         full.extend_from_slice(&message);
         let size = full.len();
+        let success_notice = self.success_notice_rcpts(&tx, &full);
         let junk = verdict.is_some_and(|v| v.disposition == Disposition::Junk);
         let stored = if junk {
-            crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users).await
+            // Quarantined mail is filed locally only; it is not passed on elsewhere.
+            crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users)
+                .await
+                .map(|d| (d, None))
         } else {
-            self.ctx.store.deliver(full, &users).await
+            self.ctx
+                .store
+                .deliver_and_queue(full, &users, envelope)
+                .await
         };
         match stored {
-            Ok(delivered) => {
+            Ok((delivered, queued)) => {
                 tracing::info!(
                     from = %tx.from,
                     recipients = delivered.len(),
+                    queued = queued.as_deref().unwrap_or(""),
                     size,
                     "delivered"
                 );
+                if let Some((rcpts, headers)) = success_notice
+                    && let ReversePath::Mailbox(m) = &tx.from
+                {
+                    let relay = self.ctx.relay.clone();
+                    let (store, host) = (self.ctx.store.clone(), self.ctx.config.hostname.clone());
+                    let (sender, envid) = (m.to_string(), tx.params.envid.clone());
+                    tokio::spawn(async move {
+                        crate::queue::local_success_notice(
+                            store, host, sender, envid, rcpts, headers,
+                        )
+                        .await;
+                        relay.wake();
+                    });
+                }
+                if queued.is_some() {
+                    self.ctx.relay.wake();
+                }
                 self.reply(Reply::new(
                     250,
                     Some(EnhancedStatus::new(2, 0, 0)),
@@ -202,6 +263,165 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// The local recipients that asked for a success DSN (RFC 3461 NOTIFY=SUCCESS),
+    /// with their ORCPT, and the header section to return; None when nobody asked or
+    /// the sender is `<>`.
+    #[allow(clippy::type_complexity)]
+    fn success_notice_rcpts(
+        &self,
+        tx: &Transaction,
+        message: &[u8],
+    ) -> Option<(Vec<(String, Option<String>)>, Vec<u8>)> {
+        use crate::proto::params::Notify;
+        if tx.from == ReversePath::Null {
+            return None;
+        }
+        let rcpts: Vec<(String, Option<String>)> = tx
+            .rcpts
+            .iter()
+            .filter(|r| {
+                !r.local.is_empty()
+                    && matches!(r.params.notify, Some(Notify::On { success: true, .. }))
+            })
+            .map(|r| {
+                let addr = r.given.to_string();
+                let addr = addr
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
+                let orcpt = r.params.orcpt.as_ref().map(|(k, a)| format!("{k};{a}"));
+                (addr, orcpt)
+            })
+            .collect();
+        if rcpts.is_empty() {
+            return None;
+        }
+        let end = message
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(message.len(), |p| p + 4);
+        Some((rcpts, message[..end].to_vec()))
+    }
+
+    /// DKIM-Signature fields for the From: domain when it is ours and has keys.
+    async fn dkim_signatures(&self, user: &Address, added: &[String], message: &[u8]) -> String {
+        let from = header_addresses(message, "From");
+        let domain = from
+            .first()
+            .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+            .unwrap_or_else(|| user.domain().to_string());
+        if !self
+            .ctx
+            .store
+            .accounts()
+            .is_local_domain(&domain)
+            .unwrap_or(false)
+        {
+            return String::new();
+        }
+        let mut signed = Vec::with_capacity(message.len() + 256);
+        for h in added {
+            signed.extend_from_slice(h.as_bytes());
+        }
+        signed.extend_from_slice(message);
+        let data_dir = self.ctx.store.data_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || crate::queue::dkim::sign(&data_dir, &domain, &signed))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// `[relay]` per-account limits: messages per day and first-time recipients per
+    /// day. Past either, `451 4.7.1` (the message is not taken), logged.
+    async fn over_send_limit(
+        &self,
+        user: &Address,
+        env: &mailyard_store::queue::Envelope,
+    ) -> Option<Reply> {
+        let relay = &self.ctx.config.relay;
+        let store = self.ctx.store.clone();
+        let who = user.to_string();
+        let rcpts: Vec<String> = env.recipients.iter().map(|r| r.address.clone()).collect();
+        let usage = tokio::task::spawn_blocking(move || store.send_usage(&who, &rcpts))
+            .await
+            .ok()?;
+        let usage = match usage {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read send counts; not limiting");
+                return None;
+            }
+        };
+        let why = if usage.messages >= relay.max_messages_per_day {
+            format!(
+                "Daily limit of {} messages to other servers reached",
+                relay.max_messages_per_day
+            )
+        } else if usage.new_recipients + usage.new_in_this > relay.max_new_recipients_per_day {
+            format!(
+                "Daily limit of {} first-time recipients reached",
+                relay.max_new_recipients_per_day
+            )
+        } else {
+            return None;
+        };
+        tracing::warn!(%user, messages = usage.messages, new_recipients = usage.new_recipients,
+            new_in_this = usage.new_in_this, limit_hit = %why, "send limit reached; refused");
+        Some(Reply::new(451, Some(EnhancedStatus::new(4, 7, 1)), why))
+    }
+
+    /// The relay queue's envelope for the transaction's remote recipients (None when
+    /// every recipient is local).
+    fn relay_envelope(&self, tx: &Transaction) -> Option<mailyard_store::queue::Envelope> {
+        use crate::proto::params::{Notify, Ret};
+        let mut recipients: Vec<mailyard_store::queue::QueuedRcpt> = Vec::new();
+        for r in &tx.rcpts {
+            let notify = r.params.notify.map(|n| match n {
+                Notify::Never => "NEVER".to_string(),
+                Notify::On {
+                    success,
+                    failure,
+                    delay,
+                } => [(success, "SUCCESS"), (failure, "FAILURE"), (delay, "DELAY")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, w)| *w)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            });
+            let orcpt = r
+                .params
+                .orcpt
+                .as_ref()
+                .map(|(kind, addr)| format!("{kind};{addr}"));
+            for a in &r.remote {
+                if !recipients.iter().any(|q| &q.address == a) {
+                    recipients.push(mailyard_store::queue::QueuedRcpt {
+                        address: a.clone(),
+                        notify: notify.clone(),
+                        orcpt: orcpt.clone(),
+                    });
+                }
+            }
+        }
+        if recipients.is_empty() {
+            return None;
+        }
+        Some(mailyard_store::queue::Envelope {
+            sender: match &tx.from {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(m) => m.to_string(),
+            },
+            recipients,
+            envid: tx.params.envid.clone(),
+            ret: tx.params.ret.map(|r| match r {
+                Ret::Full => "FULL".to_string(),
+                Ret::Hdrs => "HDRS".to_string(),
+            }),
+            auth_user: self.auth.as_ref().map(ToString::to_string),
+            created: mailyard_common::time::now(),
+        })
     }
 
     /// MX only: sender authentication (`auth_checks`) on the message as it arrived,

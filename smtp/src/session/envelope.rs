@@ -85,7 +85,7 @@ impl Session {
     /// `<Postmaster>`) are accepted on every listener; others only from an
     /// authenticated user, for the relay queue. RFC 5321 §4.1.1.3, §3.6.2 (no open
     /// relay), §4.5.3.1.8 (recipient limit).
-    pub(super) fn handle_rcpt(&mut self, to: ForwardPath, _params: RcptParams) -> Flow {
+    pub(super) fn handle_rcpt(&mut self, to: ForwardPath, params: RcptParams) -> Flow {
         let Some(tx) = &self.tx else {
             return self.error(Reply::bad_sequence("Need MAIL before RCPT"));
         };
@@ -95,38 +95,49 @@ impl Session {
         }
         let smtputf8 = tx.params.smtputf8;
         let accounts = self.ctx.store.accounts();
-        let local = match &to {
-            ForwardPath::Postmaster => self.postmaster(),
+        let (local, remote) = match &to {
+            ForwardPath::Postmaster => (self.postmaster(), Vec::new()),
             ForwardPath::Mailbox(m) => {
                 if !m.is_ascii() && !smtputf8 {
                     return self.error(Reply::non_ascii_address());
                 }
                 let is_local = accounts.is_local_domain(&m.domain).unwrap_or(false);
                 if !is_local {
-                    return if self.auth.is_some() {
-                        // The relay queue is its own piece of work: until it exists we
-                        // refuse clearly rather than accept and drop.
-                        self.error(Reply::new(
-                            550,
-                            Some(EnhancedStatus::new(5, 3, 3)),
-                            "Outbound relay is not available on this server yet; only local recipients are accepted",
-                        ))
+                    return if self.auth.is_some() && !m.is_address_literal() {
+                        // RFC 6409 §3.3: an authenticated user's mail goes anywhere,
+                        // through the relay queue.
+                        self.accept_rcpt(to.clone(), params, Vec::new(), vec![m.to_string()])
                     } else {
                         self.error(Reply::relay_denied())
                     };
                 }
-
                 Address::parse(&format!("{}@{}", m.local, m.domain))
                     .ok()
-                    .and_then(|a| accounts.resolve(&a).ok())
+                    .and_then(|a| mailyard_store::queue::resolve_with_remote(accounts, &a).ok())
+                    .map(|(l, r)| (l, r.iter().map(ToString::to_string).collect()))
                     .unwrap_or_default()
             }
         };
-        if local.is_empty() {
+        if local.is_empty() && remote.is_empty() {
             return self.error(Reply::no_such_user());
         }
+        self.accept_rcpt(to, params, local, remote)
+    }
+
+    fn accept_rcpt(
+        &mut self,
+        given: ForwardPath,
+        params: RcptParams,
+        local: Vec<Address>,
+        remote: Vec<String>,
+    ) -> Flow {
         if let Some(tx) = self.tx.as_mut() {
-            tx.rcpts.push(Recipient { given: to, local });
+            tx.rcpts.push(Recipient {
+                given,
+                local,
+                remote,
+                params,
+            });
         }
         self.reply(Reply::recipient_ok());
         Flow::Continue

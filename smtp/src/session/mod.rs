@@ -65,6 +65,11 @@ pub(crate) struct Recipient {
     pub given: ForwardPath,
     /// The local users it resolves to.
     pub local: Vec<Address>,
+    /// Addresses on other servers it goes to (itself when remote, or what a local
+    /// alias points to outside), for the relay queue.
+    pub remote: Vec<String>,
+    /// Its RFC 3461 parameters (NOTIFY, ORCPT).
+    pub params: crate::proto::RcptParams,
 }
 
 /// A mail transaction (RFC 5321 §3.3): from MAIL to the end of DATA.

@@ -1,0 +1,281 @@
+//! DKIM signing of outgoing mail (RFC 6376 with rsa-sha256, RFC 8463 ed25519-sha256),
+//! relaxed/relaxed canonicalisation, and the keys under `data_dir/dkim/`.
+//!
+//! Layout: `dkim/<domain>/<selector>.rsa.pem` (PKCS#1) or `<selector>.ed25519.pem`
+//! (PKCS#8), mode 0600. Every key a domain has signs (so an ed25519 key is added
+//! beside an RSA one, RFC 8463 §4). Keys are read at each signing, so a key made by
+//! `mailyard dkim generate` while `serve` runs is used at once.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::{Canonicalization, DkimSigner};
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
+
+/// The header fields signed (RFC 6376 §5.4.1's recommendations), when present.
+pub const SIGNED_HEADERS: [&str; 12] = [
+    "From",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "To",
+    "Cc",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+];
+
+/// RSA modulus size for new keys (RFC 8301 §3.2: at least 1024, 2048 recommended).
+pub const RSA_BITS: usize = 2048;
+
+/// A key's algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// rsa-sha256.
+    Rsa,
+    /// ed25519-sha256.
+    Ed25519,
+}
+
+impl Algorithm {
+    fn suffix(self) -> &'static str {
+        match self {
+            Algorithm::Rsa => "rsa",
+            Algorithm::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// A key on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The signing domain.
+    pub domain: String,
+    /// The selector.
+    pub selector: String,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// `data_dir/dkim`.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("dkim")
+}
+
+/// Every key under `data_dir/dkim/`, sorted.
+pub fn list(data_dir: &Path) -> std::io::Result<Vec<KeyInfo>> {
+    let mut out = Vec::new();
+    let root = dir(data_dir);
+    let Ok(domains) = std::fs::read_dir(&root) else {
+        return Ok(out);
+    };
+    for d in domains.flatten() {
+        let Some(domain) = d.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        out.extend(domain_keys(data_dir, &domain)?);
+    }
+    out.sort_by(|a, b| (&a.domain, &a.selector).cmp(&(&b.domain, &b.selector)));
+    Ok(out)
+}
+
+fn domain_keys(data_dir: &Path, domain: &str) -> std::io::Result<Vec<KeyInfo>> {
+    let mut out = Vec::new();
+    let Ok(files) = std::fs::read_dir(dir(data_dir).join(domain)) else {
+        return Ok(out);
+    };
+    for f in files.flatten() {
+        let name = f.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".pem") else {
+            continue;
+        };
+        let (selector, algorithm) = if let Some(s) = stem.strip_suffix(".rsa") {
+            (s, Algorithm::Rsa)
+        } else if let Some(s) = stem.strip_suffix(".ed25519") {
+            (s, Algorithm::Ed25519)
+        } else {
+            continue;
+        };
+        out.push(KeyInfo {
+            domain: domain.to_string(),
+            selector: selector.to_string(),
+            algorithm,
+            path: f.path(),
+        });
+    }
+    out.sort_by(|a, b| a.selector.cmp(&b.selector));
+    Ok(out)
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(&String::from_utf8_lossy(chunk));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+/// Creates a key for `domain` under `data_dir/dkim/` and returns the DNS TXT record
+/// to publish at `<selector>._domainkey.<domain>`. Refuses to overwrite a key.
+pub fn generate(
+    data_dir: &Path,
+    domain: &str,
+    selector: &str,
+    algorithm: Algorithm,
+) -> Result<(PathBuf, String), String> {
+    let ok_label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !ok_label(selector) {
+        return Err(format!(
+            "{selector:?} is not a selector (letters, digits, '-')"
+        ));
+    }
+    let domain = mailyard_store::model::validate_domain(domain)?;
+    let d = dir(data_dir).join(&domain);
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    let path = d.join(format!("{selector}.{}.pem", algorithm.suffix()));
+    if path.exists() {
+        return Err(format!("{} exists already", path.display()));
+    }
+    let pair = match algorithm {
+        Algorithm::Rsa => mail_auth::dkim::generate::DkimKeyPair::generate_rsa(RSA_BITS),
+        Algorithm::Ed25519 => mail_auth::dkim::generate::DkimKeyPair::generate_ed25519(),
+    }
+    .map_err(|e| format!("generating the key: {e}"))?;
+    let text = match algorithm {
+        Algorithm::Rsa => pem("RSA PRIVATE KEY", pair.private_key()),
+        Algorithm::Ed25519 => pem("PRIVATE KEY", pair.private_key()),
+    };
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let k = match algorithm {
+        Algorithm::Rsa => "rsa",
+        Algorithm::Ed25519 => "ed25519",
+    };
+    let public = match algorithm {
+        // RFC 6376 §3.6.1: the RSA key as SubjectPublicKeyInfo, as verifiers expect.
+        Algorithm::Rsa => spki_rsa(pair.public_key()),
+        Algorithm::Ed25519 => pair.public_key().to_vec(),
+    };
+    let record = format!(
+        "{selector}._domainkey.{domain}. IN TXT \"v=DKIM1; k={k}; p={}\"",
+        base64::engine::general_purpose::STANDARD.encode(public)
+    );
+    Ok((path, record))
+}
+
+fn der_len(n: usize, out: &mut Vec<u8>) {
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+}
+
+/// Wraps a PKCS#1 RSAPublicKey into a SubjectPublicKeyInfo (RFC 5280 §4.1,
+/// algorithm rsaEncryption).
+fn spki_rsa(pkcs1: &[u8]) -> Vec<u8> {
+    const ALG: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut bits = vec![0x03];
+    der_len(pkcs1.len() + 1, &mut bits);
+    bits.push(0);
+    bits.extend_from_slice(pkcs1);
+    let mut out = vec![0x30];
+    der_len(ALG.len() + bits.len(), &mut out);
+    out.extend_from_slice(&ALG);
+    out.extend_from_slice(&bits);
+    out
+}
+
+/// The DKIM-Signature fields for `message` from `domain` (one per key it has), ready
+/// to prepend; empty when the domain has no key. A key that cannot be used is logged
+/// and skipped: unsigned mail is still mail.
+pub fn sign(data_dir: &Path, domain: &str, message: &[u8]) -> String {
+    let mut out = String::new();
+    let keys = match domain_keys(data_dir, &domain.to_ascii_lowercase()) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(%domain, error = %e, "cannot list DKIM keys");
+            return out;
+        }
+    };
+    for k in keys {
+        match sign_with(&k, message) {
+            Ok(h) => out.push_str(&h),
+            Err(e) => {
+                tracing::warn!(path = %k.path.display(), error = %e, "DKIM key not usable; not signing with it");
+            }
+        }
+    }
+    out
+}
+
+fn sign_with(k: &KeyInfo, message: &[u8]) -> Result<String, String> {
+    let text = std::fs::read(&k.path).map_err(|e| e.to_string())?;
+    let der = PrivateKeyDer::from_pem_slice(&text).map_err(|e| e.to_string())?;
+    let header = match k.algorithm {
+        Algorithm::Rsa => {
+            #[allow(deprecated)]
+            let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| e.to_string())?;
+            DkimSigner::from_key(key)
+                .domain(k.domain.clone())
+                .selector(k.selector.clone())
+                .headers(SIGNED_HEADERS)
+                .header_canonicalization(Canonicalization::Relaxed)
+                .body_canonicalization(Canonicalization::Relaxed)
+                .sign(message)
+                .map_err(|e| e.to_string())?
+                .to_header()
+        }
+        Algorithm::Ed25519 => {
+            let PrivateKeyDer::Pkcs8(p8) = der else {
+                return Err("an ed25519 key must be PKCS#8".into());
+            };
+            let key =
+                Ed25519Key::from_pkcs8_der(p8.secret_pkcs8_der()).map_err(|e| e.to_string())?;
+            DkimSigner::from_key(key)
+                .domain(k.domain.clone())
+                .selector(k.selector.clone())
+                .headers(SIGNED_HEADERS)
+                .header_canonicalization(Canonicalization::Relaxed)
+                .body_canonicalization(Canonicalization::Relaxed)
+                .sign(message)
+                .map_err(|e| e.to_string())?
+                .to_header()
+        }
+    };
+    Ok(header)
+}

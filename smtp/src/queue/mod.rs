@@ -1,0 +1,700 @@
+//! The relay queue's delivery side: one scheduler task owns the queue (RFC 5321 §4.5.4
+//! retry strategy), hands due messages to a bounded pool of workers, and records what
+//! each attempt achieved. A worker routes each recipient's domain (`route`: MX, or the
+//! smarthost), sends one connection per destination carrying all its recipients
+//! (`client`, RFC 5321 §3.3), and turns final failures, long delays and requested
+//! successes into DSNs (`dsn`, RFC 3464) to the envelope sender.
+//!
+//! Invariants:
+//! - Only the scheduler picks messages; a message is with at most one worker at a
+//!   time (the scheduler's in-flight set).
+//! - A DSN is queued or delivered before the attempt that caused it is recorded, so a
+//!   crash in between can repeat a DSN but never lose one.
+//! - Never a DSN to the null sender (RFC 5321 §4.5.5, RFC 3464 §4): DSNs themselves
+//!   are sent from `<>`, so bounces cannot loop.
+//! - The queue is re-read from the index every `POLL_INTERVAL`, so changes made by
+//!   `mailyard queue …` in another process take effect without a restart.
+
+mod client;
+pub mod dkim;
+pub mod dsn;
+mod route;
+pub mod wrap;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailyard_common::Config;
+use mailyard_common::config::RelayTls;
+use mailyard_common::shutdown::Shutdown;
+use mailyard_store::queue::{Envelope, QueueChange, QueueEntry, QueuedRcpt, RcptState, RcptStatus};
+use mailyard_store::{Address, Store};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use client::{Outcome, Rcpt, Target, TlsMode};
+use route::{RouteError, Router};
+
+/// How often the scheduler looks at the queue without being woken.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// RFC 5321 §6.3: a message that has passed this many hosts (Received: fields) is in
+/// a loop; Postfix's `hopcount_limit` is the same.
+pub const MAX_RECEIVED: usize = 50;
+
+/// Connections at once to one server address (per-destination limit, so a burst to
+/// one domain does not look like an attack to its MX).
+pub const MAX_CONNECTIONS_PER_HOST: usize = 4;
+
+/// A handle on the running scheduler: wakes it when something was queued.
+#[derive(Clone, Default)]
+pub struct RelayHandle {
+    wake: Arc<Notify>,
+}
+
+impl RelayHandle {
+    /// Tells the scheduler to look at the queue now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The smarthost, when one is configured.
+struct Smarthost {
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    auth: Option<(String, String)>,
+}
+
+struct Shared {
+    config: Arc<Config>,
+    store: Store,
+    router: Router,
+    smarthost: Option<Smarthost>,
+    handle: RelayHandle,
+    /// Idle connections for the next message to the same server.
+    pool: client::Pool,
+    /// Per server address: the permits of [`MAX_CONNECTIONS_PER_HOST`].
+    per_host: std::sync::Mutex<HashMap<std::net::IpAddr, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Shared {
+    /// The per-destination semaphore of `ip` (None if the map is poisoned: no limit).
+    fn gate(&self, ip: std::net::IpAddr) -> Option<Arc<tokio::sync::Semaphore>> {
+        let mut map = self.per_host.lock().ok()?;
+        Some(
+            map.entry(ip)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS_PER_HOST)))
+                .clone(),
+        )
+    }
+}
+
+/// Starts the scheduler on `shutdown`'s tracker; it stops taking work when the
+/// shutdown token is cancelled and lets running deliveries finish.
+pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHandle {
+    let handle = RelayHandle::default();
+    let smarthost = config.relay.smarthost.as_ref().and_then(|hp| {
+        let (host, port) = hp.rsplit_once(':')?;
+        let password = match (&config.relay.password, &config.relay.password_file) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(f)) => match std::fs::read_to_string(f) {
+                Ok(t) => Some(t.lines().next().unwrap_or("").to_string()),
+                Err(e) => {
+                    tracing::error!(file = %f.display(), error = %e,
+                        "cannot read [relay] password_file; smarthost AUTH will fail");
+                    Some(String::new())
+                }
+            },
+            (None, None) => None,
+        };
+        Some(Smarthost {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: port.parse().ok()?,
+            tls: match config.relay.tls {
+                RelayTls::Starttls => TlsMode::Required,
+                RelayTls::Implicit => TlsMode::Implicit,
+                RelayTls::None => TlsMode::Off,
+            },
+            auth: config
+                .relay
+                .username
+                .clone()
+                .map(|u| (u, password.unwrap_or_default())),
+        })
+    });
+    let shared = Arc::new(Shared {
+        router: Router::new(&config.dns),
+        config,
+        store,
+        smarthost,
+        handle: handle.clone(),
+        per_host: std::sync::Mutex::new(HashMap::new()),
+        pool: client::Pool::default(),
+    });
+    let token = shutdown.token.clone();
+    shutdown.tracker.spawn(async move {
+        schedule(shared, token).await;
+    });
+    handle
+}
+
+/// The scheduler loop: fill free worker slots with due messages, then wait for a
+/// worker to finish, a wake-up, the poll interval or shutdown.
+async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::CancellationToken) {
+    let max = shared.config.relay.workers;
+    let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    let mut workers: JoinSet<()> = JoinSet::new();
+    loop {
+        shared.pool.expire();
+        if busy.len() < max {
+            let store = shared.store.clone();
+            let limit = max + busy.len();
+            let now = mailyard_store::queue::now();
+            let due = tokio::task::spawn_blocking(move || store.queue_due(now, limit)).await;
+            match due {
+                Ok(Ok(due)) => {
+                    for entry in due {
+                        if busy.len() >= max {
+                            break;
+                        }
+                        if busy.insert(entry.id.clone()) {
+                            let id = entry.id.clone();
+                            let h = workers.spawn(deliver_entry(shared.clone(), entry));
+                            in_flight.insert(h.id(), id);
+                        }
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot read the relay queue"),
+                Err(e) => tracing::error!(error = %e, "relay queue reader failed"),
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = shared.handle.wake.notified() => {}
+            Some(done) = workers.join_next_with_id(), if !workers.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a relay worker failed");
+                        e.id()
+                    }
+                };
+                if let Some(q) = in_flight.remove(&id) {
+                    busy.remove(&q);
+                }
+            }
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+    // Shutdown: no new work; deliveries under way finish (within serve's deadline).
+    while workers.join_next().await.is_some() {}
+}
+
+/// One recipient's result in one attempt.
+struct Result1 {
+    rcpt: QueuedRcpt,
+    outcome: Outcome,
+    remote_mta: Option<String>,
+    /// The server took over success reporting (it offered DSN).
+    peer_dsn: bool,
+}
+
+/// Delivers what is pending of one entry, then records it (and sends DSNs).
+async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
+    let span = tracing::info_span!("relay", queue_id = %entry.id);
+    use tracing::Instrument;
+    async {
+        let store = shared.store.clone();
+        let id = entry.id.clone();
+        let message = tokio::task::spawn_blocking(move || store.queue_message(&id)).await;
+        let message = match message {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read a queued message");
+                let results = entry
+                    .pending()
+                    .map(|r| Result1 {
+                        rcpt: r.rcpt.clone(),
+                        outcome: Outcome::Temporary(format!(
+                            "451 4.3.0 queue file unreadable: {e}"
+                        )),
+                        remote_mta: None,
+                        peer_dsn: false,
+                    })
+                    .collect();
+                finish(&shared, &entry, results, b"").await;
+                return;
+            }
+            Err(_) => return,
+        };
+        let pending: Vec<RcptState> = entry.pending().cloned().collect();
+        let results = if entry.cancelled {
+            pending
+                .into_iter()
+                .map(|r| Result1 {
+                    rcpt: r.rcpt,
+                    outcome: Outcome::Permanent(
+                        "550 5.3.0 deleted from the queue by the administrator".into(),
+                    ),
+                    remote_mta: None,
+                    peer_dsn: false,
+                })
+                .collect()
+        } else {
+            attempt(&shared, &entry, pending, &message).await
+        };
+        finish(&shared, &entry, results, &message).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// Routes the pending recipients and sends to each destination once.
+async fn attempt(
+    shared: &Shared,
+    entry: &QueueEntry,
+    pending: Vec<RcptState>,
+    message: &[u8],
+) -> Vec<Result1> {
+    let mut results = Vec::new();
+    // Destination (the host list to try) → recipients.
+    let mut groups: Vec<(Vec<String>, u16, Vec<QueuedRcpt>)> = Vec::new();
+    let mut by_domain: HashMap<String, Result<Vec<String>, RouteError>> = HashMap::new();
+    for r in pending {
+        let (hosts, port) = match &shared.smarthost {
+            Some(s) => (Ok(vec![s.host.clone()]), s.port),
+            None => {
+                let domain = r
+                    .rcpt
+                    .address
+                    .rsplit_once('@')
+                    .map_or(String::new(), |(_, d)| d.to_ascii_lowercase());
+                if !by_domain.contains_key(&domain) {
+                    let hosts = shared.router.mx_hosts(&domain).await;
+                    by_domain.insert(domain.clone(), hosts);
+                }
+                (
+                    by_domain
+                        .get(&domain)
+                        .cloned()
+                        .unwrap_or_else(|| Err(RouteError::Temporary("451 4.4.3 no route".into()))),
+                    shared.config.relay.port,
+                )
+            }
+        };
+        match hosts {
+            Ok(hosts) => match groups
+                .iter_mut()
+                .find(|(h, p, _)| *h == hosts && *p == port)
+            {
+                Some((_, _, rcpts)) => rcpts.push(r.rcpt),
+                None => groups.push((hosts, port, vec![r.rcpt])),
+            },
+            Err(RouteError::Permanent(t)) => results.push(Result1 {
+                rcpt: r.rcpt,
+                outcome: Outcome::Permanent(t),
+                remote_mta: None,
+                peer_dsn: false,
+            }),
+            Err(RouteError::Temporary(t)) => results.push(Result1 {
+                rcpt: r.rcpt,
+                outcome: Outcome::Temporary(t),
+                remote_mta: None,
+                peer_dsn: false,
+            }),
+        }
+    }
+    for (hosts, port, rcpts) in groups {
+        results.extend(send_to(shared, entry, &hosts, port, rcpts, message).await);
+    }
+    results
+}
+
+/// Tries each host (and each of its addresses) in turn until one takes the
+/// conversation; RFC 5321 §5.1.
+async fn send_to(
+    shared: &Shared,
+    entry: &QueueEntry,
+    hosts: &[String],
+    port: u16,
+    rcpts: Vec<QueuedRcpt>,
+    message: &[u8],
+) -> Vec<Result1> {
+    let client_rcpts: Vec<Rcpt> = rcpts
+        .iter()
+        .map(|r| Rcpt {
+            address: r.address.clone(),
+            notify: r.notify.clone(),
+            orcpt: r.orcpt.clone(),
+        })
+        .collect();
+    let job = client::Job {
+        helo: &shared.config.hostname,
+        sender: &entry.sender,
+        envid: entry.envid.as_deref(),
+        ret: entry.ret.as_deref(),
+        rcpts: &client_rcpts,
+        message,
+    };
+    let (tls, auth) = match &shared.smarthost {
+        Some(s) => (s.tls, s.auth.clone()),
+        None => (TlsMode::Opportunistic, None),
+    };
+    let mut last = "451 4.4.0 no server could be reached".to_string();
+    for host in hosts {
+        let addrs = match shared.router.addrs(host).await {
+            Ok(a) => a,
+            Err(RouteError::Permanent(t) | RouteError::Temporary(t)) => {
+                last = t;
+                continue;
+            }
+        };
+        for ip in addrs {
+            let target = Target {
+                ip,
+                port,
+                host: host.clone(),
+                tls,
+                verify: shared.smarthost.is_some() && shared.config.relay.tls_verify,
+                auth: auth.clone(),
+            };
+            let _permit = match shared.gate(ip) {
+                Some(sem) => sem.acquire_owned().await.ok(),
+                None => None,
+            };
+            match client::deliver(&shared.pool, &target, &job).await {
+                Ok(d) => {
+                    tracing::info!(host = %host, %ip, recipients = rcpts.len(), "delivery attempt done");
+                    return rcpts
+                        .into_iter()
+                        .zip(d.outcomes)
+                        .map(|(rcpt, outcome)| Result1 {
+                            rcpt,
+                            outcome,
+                            peer_dsn: d.peer_dsn,
+                            remote_mta: Some(host.clone()),
+                        })
+                        .collect();
+                }
+                Err(client::Failed(t)) => {
+                    tracing::info!(host = %host, %ip, reason = %t, "server not usable; trying the next");
+                    last = t;
+                }
+            }
+        }
+    }
+    rcpts
+        .into_iter()
+        .map(|rcpt| Result1 {
+            rcpt,
+            outcome: Outcome::Temporary(last.clone()),
+            remote_mta: None,
+            peer_dsn: false,
+        })
+        .collect()
+}
+
+/// Whether a recipient's NOTIFY asks for `what` (RFC 3461 §4.1); `default` when the
+/// client gave no NOTIFY.
+fn notify_wants(notify: Option<&str>, what: &str, default: bool) -> bool {
+    match notify {
+        None => default,
+        Some(n) => n.split(',').any(|w| w.trim().eq_ignore_ascii_case(what)),
+    }
+}
+
+/// The delay before the attempt after `attempts` attempts.
+fn retry_delay(config: &Config, attempts: u32) -> u64 {
+    let i = attempts.saturating_sub(1) as usize;
+    config
+        .relay
+        .retry_seconds
+        .get(i)
+        .copied()
+        .unwrap_or(config.relay.retry_every_seconds)
+}
+
+/// Records an attempt: DSNs first, then the recipients' new state, then removal
+/// when nothing is pending.
+async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, message: &[u8]) {
+    let relay = &shared.config.relay;
+    let now = mailyard_store::queue::now();
+    let age = now.saturating_sub(entry.created).max(0) as u64;
+    let give_up = age >= relay.give_up_seconds;
+    let attempts = entry.attempts + 1;
+    let mut updates = Vec::new();
+    let mut failed = Vec::new();
+    let mut delivered = Vec::new();
+    let mut still = Vec::new();
+    let mut last_error = String::new();
+    for r in results {
+        let (status, reply) = match r.outcome {
+            Outcome::Sent(t) => (RcptStatus::Sent, t),
+            Outcome::Permanent(t) => (RcptStatus::Failed, t),
+            Outcome::Temporary(t) if give_up => (
+                RcptStatus::Failed,
+                format!(
+                    "550 5.4.7 gave up after {} hours; last problem: {t}",
+                    age / 3600
+                ),
+            ),
+            Outcome::Temporary(t) => (RcptStatus::Pending, t),
+        };
+        let notify = r.rcpt.notify.as_deref();
+        let report = dsn::RcptReport {
+            address: r.rcpt.address.clone(),
+            orcpt: r.rcpt.orcpt.clone(),
+            action: dsn::Action::Failed,
+            diagnostic: reply.clone(),
+            remote_mta: r.remote_mta.clone(),
+        };
+        match status {
+            RcptStatus::Sent => {
+                tracing::info!(rcpt = %r.rcpt.address, reply = %reply, "sent");
+                // RFC 3461 §5.2.2: a DSN-capable next hop got NOTIFY and reports
+                // itself; otherwise we report "relayed".
+                if notify_wants(notify, "SUCCESS", false) && !r.peer_dsn {
+                    delivered.push(dsn::RcptReport {
+                        action: dsn::Action::Relayed,
+                        ..report
+                    });
+                }
+            }
+            RcptStatus::Failed => {
+                tracing::info!(rcpt = %r.rcpt.address, reply = %reply, "failed; bouncing");
+                last_error.clone_from(&reply);
+                if notify_wants(notify, "FAILURE", true) {
+                    failed.push(report);
+                }
+            }
+            RcptStatus::Pending => {
+                tracing::info!(rcpt = %r.rcpt.address, reply = %reply, "deferred");
+                last_error.clone_from(&reply);
+                still.push((report, notify_wants(notify, "DELAY", true)));
+            }
+        }
+        updates.push((r.rcpt.address, status, reply));
+    }
+    let remaining = entry
+        .recipients
+        .iter()
+        .filter(|r| r.status == RcptStatus::Pending)
+        .count()
+        .saturating_sub(
+            updates
+                .iter()
+                .filter(|u| u.1 != RcptStatus::Pending)
+                .count(),
+        );
+    let mut delay_notified = entry.delay_notified;
+    let send_delay = !delay_notified
+        && relay.delay_notice_seconds > 0
+        && age >= relay.delay_notice_seconds
+        && !still.is_empty();
+    if !entry.sender.is_empty() {
+        let retry_until = entry.created.saturating_add(relay.give_up_seconds as i64);
+        for (rcpts, headers_only_default) in [(failed, false), (delivered, true)] {
+            if rcpts.is_empty() {
+                continue;
+            }
+            // RFC 3461 §4.3: RET=HDRS returns only the headers; a success DSN never
+            // needs the whole message.
+            let headers_only = headers_only_default || entry.ret.as_deref() == Some("HDRS");
+            send_dsn(shared, entry, &rcpts, headers_only, None, message).await;
+        }
+        if send_delay {
+            let rcpts: Vec<dsn::RcptReport> = still
+                .iter()
+                .filter(|(_, wants)| *wants)
+                .map(|(r, _)| dsn::RcptReport {
+                    action: dsn::Action::Delayed,
+                    ..r.clone()
+                })
+                .collect();
+            if !rcpts.is_empty() {
+                send_dsn(shared, entry, &rcpts, true, Some(retry_until), message).await;
+            }
+        }
+    }
+    if send_delay {
+        delay_notified = true;
+    }
+    let next = now.saturating_add(retry_delay(&shared.config, attempts) as i64);
+    let store = &shared.store;
+    if let Err(e) = store
+        .queue_change(QueueChange::Attempted {
+            id: entry.id.clone(),
+            results: updates,
+            next_attempt: next,
+            delay_notified,
+            last_error,
+        })
+        .await
+    {
+        tracing::error!(error = %e, "cannot record a delivery attempt");
+        return;
+    }
+    if remaining == 0 {
+        if let Err(e) = store
+            .queue_change(QueueChange::Remove {
+                id: entry.id.clone(),
+            })
+            .await
+        {
+            tracing::error!(error = %e, "cannot remove a finished queue entry");
+        } else {
+            tracing::info!("queue entry done");
+        }
+    }
+}
+
+/// Builds a DSN and hands it to local delivery or the queue, from `<>`.
+async fn send_dsn(
+    shared: &Shared,
+    entry: &QueueEntry,
+    rcpts: &[dsn::RcptReport],
+    headers_only: bool,
+    retry_until: Option<i64>,
+    message: &[u8],
+) {
+    let report = dsn::Report {
+        hostname: &shared.config.hostname,
+        to: &entry.sender,
+        envid: entry.envid.as_deref(),
+        headers_only,
+        arrival: entry.created,
+        retry_until,
+        rcpts,
+        message,
+    };
+    let bytes = dsn::build(&report);
+    match submit_own(&shared.store, &entry.sender, bytes).await {
+        Ok(()) => {
+            tracing::info!(to = %entry.sender, recipients = rcpts.len(), "DSN sent");
+            shared.handle.wake();
+        }
+        Err(e) => tracing::error!(error = %e, to = %entry.sender, "cannot send a DSN"),
+    }
+}
+
+/// RFC 3461 §4.1 NOTIFY=SUCCESS for recipients delivered locally: a "delivered"
+/// DSN (headers only) to `sender`. Called after the `250`; the notice is mail like any
+/// other, durable once this returns.
+pub(crate) async fn local_success_notice(
+    store: Store,
+    hostname: String,
+    sender: String,
+    envid: Option<String>,
+    rcpts: Vec<(String, Option<String>)>,
+    headers: Vec<u8>,
+) {
+    let reports: Vec<dsn::RcptReport> = rcpts
+        .into_iter()
+        .map(|(address, orcpt)| dsn::RcptReport {
+            address,
+            orcpt,
+            action: dsn::Action::Delivered,
+            diagnostic: "250 2.0.0 delivered to the mailbox".into(),
+            remote_mta: None,
+        })
+        .collect();
+    let bytes = dsn::build(&dsn::Report {
+        hostname: &hostname,
+        to: &sender,
+        envid: envid.as_deref(),
+        headers_only: true,
+        arrival: mailyard_common::time::now(),
+        retry_until: None,
+        rcpts: &reports,
+        message: &headers,
+    });
+    if let Err(e) = submit_own(&store, &sender, bytes).await {
+        tracing::error!(error = %e, to = %sender, "cannot send a success DSN");
+    }
+}
+
+/// Mail of our own (a DSN) from `<>` to `to`: delivered locally when `to` is ours,
+/// else queued.
+async fn submit_own(store: &Store, to: &str, message: Vec<u8>) -> mailyard_store::Result<()> {
+    let (local, remote) = match Address::parse(to) {
+        Ok(a) if store.accounts().is_local_domain(a.domain())? => {
+            mailyard_store::queue::resolve_with_remote(store.accounts(), &a)?
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let remote_rcpts: Vec<QueuedRcpt> = if local.is_empty() && remote.is_empty() {
+        vec![QueuedRcpt {
+            address: to.to_string(),
+            notify: None,
+            orcpt: None,
+        }]
+    } else {
+        remote
+            .iter()
+            .map(|a| QueuedRcpt {
+                address: a.to_string(),
+                notify: None,
+                orcpt: None,
+            })
+            .collect()
+    };
+    let mut full = b"Return-Path: <>\r\n".to_vec();
+    full.extend_from_slice(&message);
+    let envelope = Envelope {
+        sender: String::new(),
+        recipients: remote_rcpts,
+        envid: None,
+        ret: None,
+        auth_user: None,
+        created: mailyard_store::queue::now(),
+    };
+    store
+        .deliver_and_queue(full, &local, Some(envelope))
+        .await
+        .map(|_| ())
+}
+
+/// How many `Received:` fields a message's header section has (RFC 5321 §6.3).
+pub fn count_received(message: &[u8]) -> usize {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
+    message[..end]
+        .split(|b| *b == b'\n')
+        .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_defaults() {
+        assert!(notify_wants(None, "FAILURE", true));
+        assert!(!notify_wants(None, "SUCCESS", false));
+        assert!(!notify_wants(Some("NEVER"), "FAILURE", true));
+        assert!(notify_wants(Some("SUCCESS,FAILURE"), "SUCCESS", false));
+    }
+
+    #[test]
+    fn schedule_from_config() {
+        let c = Config::default();
+        assert_eq!(retry_delay(&c, 1), 300);
+        assert_eq!(retry_delay(&c, 6), 7200);
+        assert_eq!(retry_delay(&c, 7), 14400);
+    }
+
+    #[test]
+    fn received_counting() {
+        let m = b"Received: a\r\nreceived: b\r\n\tcont\r\nSubject: x\r\n\r\nReceived: body\r\n";
+        assert_eq!(count_received(m), 2);
+    }
+}
