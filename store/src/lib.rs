@@ -472,15 +472,14 @@ impl Store {
         since: ModSeq,
     ) -> Result<Vec<MessageInfo>> {
         self.read(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT uid, base, in_new, size, internaldate, flags, keywords, modseq
-                 FROM message WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
-            )?;
+            let mut st = c.prepare_cached(index::CHANGED_SINCE_SQL)?;
             let rows = st.query_map(
                 rusqlite::params![mailbox.0, since.0 as i64],
                 index::message_row,
             )?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut changed: Vec<MessageInfo> = rows.collect::<rusqlite::Result<_>>()?;
+            changed.sort_unstable_by_key(|m| m.uid);
+            Ok(changed)
         })
     }
 

@@ -1353,9 +1353,8 @@ fn expunge(
     let mut mb = load_mailbox_by_id(conn, data_dir, mailbox)?;
     let keyword_map = maildir::read_keywords(&mb.dir).at(&mb.dir)?;
     let only: Option<HashSet<Uid>> = only.map(|u| u.iter().copied().collect());
-    let doomed: Vec<MessageInfo> = index::messages(conn, mailbox)?
+    let doomed: Vec<MessageInfo> = index::messages_with_flags(conn, mailbox, Flags::DELETED)?
         .into_iter()
-        .filter(|m| m.flags.flags.contains(Flags::DELETED))
         .filter(|m| only.as_ref().is_none_or(|o| o.contains(&m.uid)))
         .collect();
     if doomed.is_empty() {

@@ -13,13 +13,19 @@ use crate::proto::response::{ResponseCode, write_string};
 use crate::session::{Done, Session, store_error};
 
 impl Session {
-    /// The user's quota in bytes (0: unlimited) and usage (bytes, messages).
+    /// The user's quota in bytes (0: unlimited) and usage (bytes, messages; 0 when
+    /// unlimited).
     async fn quota_usage(&self, user: &Address) -> Result<(u64, u64, u64), Done> {
         let store = self.store().clone();
         let user = user.clone();
         let r = tokio::task::spawn_blocking(move || {
             let quota = store.accounts().user(&user)?.map_or(0, |u| u.quota);
-            let (bytes, count) = store.usage(&user)?;
+            // Without a quota nothing needs the usage (a sum over every message).
+            let (bytes, count) = if quota > 0 {
+                store.usage(&user)?
+            } else {
+                (0, 0)
+            };
             Ok::<_, mailyard_store::StoreError>((quota, bytes, count))
         })
         .await;

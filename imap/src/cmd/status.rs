@@ -1,37 +1,40 @@
 //! STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE); also used by LIST RETURN (STATUS …)
 //! (RFC 5819).
 
-use mailyard_store::{Address, Flags, MailboxInfo, Store, StoreError};
+use mailyard_store::{Address, MailboxInfo, Store, StoreError};
 
 use crate::proto::command::StatusItem;
 use crate::session::{Done, Session, store_error};
 
-/// The values of `items` for one mailbox, as `(NAME value …)`.
+/// The values of `items` for one mailbox, as `(NAME value …)`. The counts come from
+/// one aggregate query on the index (no message row is read).
 pub(crate) fn status_values(
     store: &Store,
     mb: &MailboxInfo,
     items: &[StatusItem],
 ) -> Result<String, StoreError> {
-    let msgs = store.messages(mb.id)?;
+    let needs_counts = items.iter().any(|i| {
+        !matches!(
+            i,
+            StatusItem::UidNext | StatusItem::UidValidity | StatusItem::HighestModSeq
+        )
+    });
+    let counts = if needs_counts {
+        store.read(|c| mailyard_store::index::mailbox_counts(c, mb.id, mb.first_recent_uid))?
+    } else {
+        Default::default()
+    };
     let mut parts = Vec::with_capacity(items.len());
     for item in items {
         let v: u64 = match item {
-            StatusItem::Messages => msgs.len() as u64,
+            StatusItem::Messages => counts.messages,
             StatusItem::UidNext => u64::from(mb.uidnext.0),
             StatusItem::UidValidity => u64::from(mb.uidvalidity.0),
-            StatusItem::Unseen => msgs
-                .iter()
-                .filter(|m| !m.flags.flags.contains(Flags::SEEN))
-                .count() as u64,
+            StatusItem::Unseen => counts.unseen,
             // RFC 3501 §2.3.2: not yet claimed by a session.
-            StatusItem::Recent => {
-                msgs.iter().filter(|m| m.uid >= mb.first_recent_uid).count() as u64
-            }
-            StatusItem::Deleted => msgs
-                .iter()
-                .filter(|m| m.flags.flags.contains(Flags::DELETED))
-                .count() as u64,
-            StatusItem::Size => msgs.iter().map(|m| m.size).sum(),
+            StatusItem::Recent => counts.recent,
+            StatusItem::Deleted => counts.deleted,
+            StatusItem::Size => counts.size,
             StatusItem::HighestModSeq => mb.highestmodseq.0,
         };
         parts.push(format!("{} {v}", item.as_str()));
