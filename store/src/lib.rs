@@ -36,11 +36,12 @@ use changes::Changes;
 use error::IoContext;
 use writer::{DeliverOp, Op, Outcome, Writer};
 
-/// The store of one data dir. Cheap to clone.
 /// How often [`Store::read_message`] follows a message whose file was renamed under
-/// it before calling it gone (each rename is one flag change by another session).
+/// it before calling it gone (each rename is one flag change by another session; the
+/// last attempts also search the directory).
 const READ_ATTEMPTS: usize = 4;
 
+/// The store of one data dir. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -157,10 +158,11 @@ impl Store {
     }
 
     /// Reads a message's file in its wire form ([`maildir::wire_form`]: CRLF line
-    /// ends), or `None` when the message is gone (expunged). Readers
-    /// take no lock (maildir(5)): another session may rename the file (a flag change)
-    /// between finding and opening it, so a vanished name sends the reader back to the
-    /// index for the message's current name, as Dovecot's maildir code does on ENOENT.
+    /// ends), or `None` when the message is gone (expunged). Readers take no lock
+    /// (maildir(5)): another session may rename the file (a flag change) at any moment,
+    /// so the name the caller knows is tried first, then the index's current one, and
+    /// only then the directory is searched ([`Store::message_path`]) — as Dovecot's
+    /// maildir code does on ENOENT.
     pub fn read_message(
         &self,
         user: &Address,
@@ -168,9 +170,19 @@ impl Store {
         id: MailboxId,
         m: &MessageInfo,
     ) -> Result<Option<Vec<u8>>> {
+        let dir = writer::mailbox_path(&self.inner.data_dir, user, mailbox)?;
         let mut info = std::borrow::Cow::Borrowed(m);
-        for _ in 0..READ_ATTEMPTS {
-            let path = self.message_path(user, mailbox, &info)?;
+        for attempt in 0..READ_ATTEMPTS {
+            let path = if attempt < 2 {
+                let map = if info.flags.keywords.is_empty() {
+                    Vec::new()
+                } else {
+                    maildir::read_keywords(&dir).at(&dir)?
+                };
+                maildir::message_path(&dir, &info.base, info.in_new, &info.flags, &map)
+            } else {
+                self.message_path(user, mailbox, &info)?
+            };
             match std::fs::read(&path) {
                 Ok(bytes) => {
                     return Ok(Some(match maildir::wire_form(&bytes) {
