@@ -113,15 +113,6 @@ async fn keywords_are_announced_in_flags_before_fetch_uses_them() {
     }
 }
 
-fn recent_count(lines: &[String]) -> Option<u64> {
-    lines.iter().find_map(|l| {
-        l.trim_end()
-            .strip_prefix("* ")
-            .and_then(|l| l.strip_suffix(" RECENT"))
-            .and_then(|n| n.parse().ok())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copied_messages_are_recent_in_exactly_one_session() {
     let s = start().await;

@@ -6,15 +6,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn recent_count(lines: &[String]) -> Option<u64> {
-    lines.iter().find_map(|l| {
-        l.trim_end()
-            .strip_prefix("* ")
-            .and_then(|l| l.strip_suffix(" RECENT"))
-            .and_then(|n| n.parse().ok())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recent_goes_to_exactly_one_session() {
     let s = start().await;

@@ -21,9 +21,6 @@ use std::time::Duration;
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
-};
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
@@ -400,28 +397,7 @@ fn is_domain(s: &str) -> bool {
 /// answers) or the system's. Each query gets [`QUERY_TIMEOUT`] and one attempt per
 /// server; hickory caches answers for their TTL.
 fn build_resolver(dns: &Dns) -> Result<MessageAuthenticator, String> {
-    let (config, mut opts) = if dns.nameservers.is_empty() {
-        mail_auth::hickory_resolver::system_conf::read_system_conf()
-            .map_err(|e| format!("reading the system resolver configuration: {e}"))?
-    } else {
-        let servers = dns
-            .nameservers
-            .iter()
-            .map(|a| {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = a.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = a.port();
-                NameServerConfig::new(a.ip(), true, vec![udp, tcp])
-            })
-            .collect();
-        (
-            ResolverConfig::from_name_servers(servers),
-            ResolverOpts::default(),
-        )
-    };
-    opts.timeout = QUERY_TIMEOUT;
-    opts.attempts = 1;
+    let (config, opts) = crate::dns::resolver_config(dns, QUERY_TIMEOUT, 1)?;
     MessageAuthenticator::new(config, opts).map_err(|e| format!("building the resolver: {e}"))
 }
 

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod auth_checks;
+mod dns;
 pub mod proto;
 pub mod queue;
 mod session;

@@ -290,3 +290,13 @@ pub fn number_after(lines: &[String], name: &str) -> Option<u64> {
         digits.parse().ok()
     })
 }
+
+/// The number in `* n RECENT`, if `lines` has one.
+pub fn recent_count(lines: &[String]) -> Option<u64> {
+    lines.iter().find_map(|l| {
+        l.trim_end()
+            .strip_prefix("* ")
+            .and_then(|l| l.strip_suffix(" RECENT"))
+            .and_then(|n| n.parse().ok())
+    })
+}

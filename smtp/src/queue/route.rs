@@ -7,9 +7,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use mail_auth::hickory_resolver::TokioResolver;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
-};
 use mail_auth::hickory_resolver::net::NetError;
 use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
@@ -148,28 +145,7 @@ fn shuffle<T>(v: &mut [T]) {
 }
 
 fn build(dns: &Dns) -> Result<TokioResolver, String> {
-    let (config, mut opts) = if dns.nameservers.is_empty() {
-        mail_auth::hickory_resolver::system_conf::read_system_conf()
-            .map_err(|e| format!("reading the system resolver configuration: {e}"))?
-    } else {
-        let servers = dns
-            .nameservers
-            .iter()
-            .map(|a| {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = a.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = a.port();
-                NameServerConfig::new(a.ip(), true, vec![udp, tcp])
-            })
-            .collect();
-        (
-            ResolverConfig::from_name_servers(servers),
-            ResolverOpts::default(),
-        )
-    };
-    opts.timeout = QUERY_TIMEOUT;
-    opts.attempts = 2;
+    let (config, opts) = crate::dns::resolver_config(dns, QUERY_TIMEOUT, 2)?;
     TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts)
         .build()
