@@ -91,16 +91,6 @@ const KNOWN_FAILING: &[(&str, Known, &str)] = &[
         "CONTEXT=SEARCH PARTIAL (RFC 5267) not implemented",
     ),
     (
-        "sort-display-from",
-        Known::Skips,
-        "SORT=DISPLAY (RFC 5957) not implemented",
-    ),
-    (
-        "sort-display-to",
-        Known::Skips,
-        "SORT=DISPLAY (RFC 5957) not implemented",
-    ),
-    (
         "sort-partial",
         Known::Skips,
         "CONTEXT=SORT PARTIAL (RFC 5267) not implemented",

@@ -1,4 +1,4 @@
-//! SORT / UID SORT (RFC 5256 §3).
+//! SORT / UID SORT (RFC 5256 §3), with DISPLAYFROM and DISPLAYTO (RFC 5957).
 //!
 //! The search criteria are evaluated by SEARCH's own code (`search.rs`,
 //! [`Session::search_matched`]); the sort keys come from the view (ARRIVAL, SIZE)
@@ -38,6 +38,9 @@ pub(crate) struct Keys {
     pub from: String,
     pub to: String,
     pub cc: String,
+    /// Collation keys of the first From/To address's display name (RFC 5957 §2).
+    pub display_from: String,
+    pub display_to: String,
     /// Collation key of the RFC 5256 §2.1 base subject.
     pub subject: String,
 }
@@ -58,6 +61,8 @@ impl Keys {
             from: collate(&first_mailbox(envelope, ENV_FROM)),
             to: collate(&first_mailbox(envelope, ENV_TO)),
             cc: collate(&first_mailbox(envelope, ENV_CC)),
+            display_from: collate(&display_name(envelope, ENV_FROM)),
+            display_to: collate(&display_name(envelope, ENV_TO)),
             subject: collate(
                 &base_subject(m.summary.as_ref().map_or("", |s| s.subject.as_str())).text,
             ),
@@ -77,8 +82,8 @@ pub(crate) fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Orderin
             SortKey::Size => a.size.cmp(&b.size),
             SortKey::Subject => a.subject.cmp(&b.subject),
             SortKey::To => a.to.cmp(&b.to),
-            // Refused before sorting (not advertised).
-            SortKey::DisplayFrom | SortKey::DisplayTo => Ordering::Equal,
+            SortKey::DisplayFrom => a.display_from.cmp(&b.display_from),
+            SortKey::DisplayTo => a.display_to.cmp(&b.display_to),
         };
         let o = if c.reverse { o.reverse() } else { o };
         if o != Ordering::Equal {
@@ -97,22 +102,72 @@ pub(crate) fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Orderin
 /// group name, as in Dovecot (which sorts on the first parsed address's mailbox and
 /// for a group that is the group name; imaptest `sort-addresses` expects it).
 pub(crate) fn first_mailbox(envelope: &str, field: usize) -> String {
+    first_address(envelope, field)
+        .and_then(|a| a.get(2).cloned().flatten())
+        .unwrap_or_default()
+}
+
+/// RFC 5957 §2 DISPLAYFROM / DISPLAYTO: the display name of the first address in
+/// ENVELOPE field `field`, RFC 2047-decoded, when it is present and not empty; else
+/// that address's addr-spec (`mailbox@host`, or the mailbox alone without a host — a
+/// group's name, as Dovecot sorts them); "" without an address.
+pub(crate) fn display_name(envelope: &str, field: usize) -> String {
+    let Some(parts) = first_address(envelope, field) else {
+        return String::new();
+    };
+    let part = |i: usize| parts.get(i).cloned().flatten().unwrap_or_default();
+    let name = decode_words(&part(0));
+    if !name.trim().is_empty() {
+        return name;
+    }
+    let (mailbox, host) = (part(2), part(3));
+    if host.is_empty() {
+        mailbox
+    } else {
+        format!("{mailbox}@{host}")
+    }
+}
+
+/// Decodes RFC 2047 encoded words in a display name as stored in the ENVELOPE (IMAP
+/// sends them encoded, RFC 9051 §7.5.2), with mail-parser's decoder.
+fn decode_words(name: &str) -> String {
+    if !name.contains("=?") {
+        return name.to_string();
+    }
+    let mut line = name.as_bytes().to_vec();
+    line.extend_from_slice(b"\r\n");
+    match mail_parser::parsers::MessageStream::new(&line).parse_unstructured() {
+        mail_parser::HeaderValue::Text(t) => t.into_owned(),
+        _ => name.to_string(),
+    }
+}
+
+/// The parts (name, adl, mailbox, host; `None` for NIL) of the first address in
+/// ENVELOPE field `field`. The first entry counts whatever it is: for group syntax
+/// (`Cc: team: a@b;`) that is the group start, `(NIL NIL "team" NIL)` (RFC 9051
+/// §7.5.2).
+fn first_address(envelope: &str, field: usize) -> Option<Vec<Option<String>>> {
     let mut r = Reader {
         b: envelope.as_bytes(),
         pos: 0,
     };
     let Some(Sx::List(fields)) = r.value(0) else {
-        return String::new();
+        return None;
     };
     let Some(Sx::List(addresses)) = fields.get(field) else {
-        return String::new();
+        return None;
     };
     match addresses.first() {
-        Some(Sx::List(parts)) => match parts.get(2) {
-            Some(Sx::Str(mailbox)) => mailbox.clone(),
-            _ => String::new(),
-        },
-        _ => String::new(),
+        Some(Sx::List(parts)) => Some(
+            parts
+                .iter()
+                .map(|p| match p {
+                    Sx::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
     }
 }
 
@@ -226,14 +281,6 @@ impl Session {
         charset: String,
         search: SearchKey,
     ) -> Result<Done, End> {
-        if criteria
-            .iter()
-            .any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo))
-        {
-            return Ok(Done::bad(
-                "DISPLAYFROM and DISPLAYTO (RFC 5957) are not supported",
-            ));
-        }
         let matched = match self.search_matched(&charset, search).await {
             Ok(m) => m,
             Err(done) => return Ok(done),
@@ -298,6 +345,50 @@ mod tests {
 
     /// imaptest `sort-addresses`: the first address's mailbox; a group's name; an
     /// empty address or group sorts as "".
+    /// RFC 5957 §2, with imaptest's `sort-display-from` / `sort-display-to` cases.
+    #[test]
+    fn display_names() {
+        let env = |field: &str| format!("(NIL NIL {field} NIL NIL NIL NIL NIL NIL NIL)");
+        for (from, want) in [
+            (r#"(("foo bar" NIL "a" "b.c"))"#, "foo bar"),
+            (r#"((NIL NIL "b" "c.d"))"#, "b@c.d"),
+            (r#"((NIL NIL "d" NIL))"#, "d"),
+            (r#"(("=?iso-8859-1?q?foo_aar?=" NIL "e" "f.g"))"#, "foo aar"),
+            (r#"(("" NIL "x" "y.z"))"#, "x@y.z"),
+            (
+                r#"((NIL NIL "a" NIL)(NIL NIL "xx" "xx.org")(NIL NIL NIL NIL))"#,
+                "a",
+            ),
+            ("NIL", ""),
+        ] {
+            assert_eq!(display_name(&env(from), ENV_FROM), want, "{from}");
+        }
+        let keys = |names: &[&str]| -> Vec<u32> {
+            let mut rows: Vec<Keys> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Keys {
+                    seq: i as u32 + 1,
+                    number: i as u32 + 1,
+                    display_to: collate(n),
+                    ..Keys::default()
+                })
+                .collect();
+            let c = [SortCriterion {
+                reverse: false,
+                key: SortKey::DisplayTo,
+            }];
+            rows.sort_by(|a, b| compare(a, b, &c));
+            rows.iter().map(|k| k.seq).collect()
+        };
+        assert_eq!(
+            keys(&[
+                "foo bar", "b@c.d", "d", "foo aar", "foo car", "a", "z", "empty"
+            ]),
+            vec![6, 2, 3, 8, 4, 1, 5, 7]
+        );
+    }
+
     #[test]
     fn first_mailbox_table() {
         let cases: &[(&str, &str)] = &[

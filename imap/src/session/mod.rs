@@ -443,6 +443,7 @@ impl Session {
             "QUOTA=RES-STORAGE",
             "UTF8=ACCEPT",
             "SORT",
+            "SORT=DISPLAY",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "COMPRESS=DEFLATE",
