@@ -1,4 +1,5 @@
-//! SORT / UID SORT (RFC 5256 §3), with DISPLAYFROM and DISPLAYTO (RFC 5957).
+//! SORT / UID SORT (RFC 5256 §3), with DISPLAYFROM and DISPLAYTO (RFC 5957) and
+//! ESORT's `RETURN (MIN MAX COUNT ALL)` (RFC 5267 §3).
 //!
 //! The search criteria are evaluated by SEARCH's own code (`search.rs`,
 //! [`Session::search_matched`]); the sort keys come from the view (ARRIVAL, SIZE)
@@ -12,8 +13,8 @@ use std::io::Write as _;
 use crate::cmd::search::Matched;
 use crate::cmd::threading::{base_subject, collate};
 use crate::proto::command::{SortCriterion, SortKey};
-use crate::proto::response::ResponseCode;
-use crate::proto::search::SearchKey;
+use crate::proto::response::{ResponseCode, write_string};
+use crate::proto::search::{SearchKey, SearchReturn};
 use crate::session::{Done, End, Session};
 
 /// ENVELOPE fields (RFC 9051 §7.5.2) holding the address lists SORT uses.
@@ -270,17 +271,28 @@ impl Reader<'_> {
 }
 
 impl Session {
-    /// SORT / UID SORT (criteria) charset search-keys: `* SORT n…` with the matching
-    /// messages (sequence numbers, or UIDs for UID SORT) in the requested order.
+    /// SORT / UID SORT [RETURN (…)] (criteria) charset search-keys: `* SORT n…` with
+    /// the matching messages (sequence numbers, or UIDs for UID SORT) in the requested
+    /// order, or with RETURN an ESEARCH response in that order (RFC 5267 §3 ESORT).
     /// Charsets UTF-8 and US-ASCII, else NO [BADCHARSET]. Selected state.
     /// RFC 5256 §3.
     pub(crate) async fn handle_sort(
         &mut self,
+        tag: &str,
         uid: bool,
+        ret: Option<Vec<SearchReturn>>,
         criteria: Vec<SortCriterion>,
         charset: String,
         search: SearchKey,
     ) -> Result<Done, End> {
+        if ret
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Save))
+        {
+            // RFC 5267 §3 defines MIN, MAX, ALL and COUNT for ESORT; a saved result
+            // (RFC 5182) is a set, which a sort order would not keep.
+            return Ok(Done::bad("SORT RETURN (SAVE) is not supported"));
+        }
         let matched = match self.search_matched(&charset, search).await {
             Ok(m) => m,
             Err(done) => return Ok(done),
@@ -295,11 +307,16 @@ impl Session {
         let Ok(sorted) = sorted else {
             return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
         };
-        self.wbuf.extend_from_slice(b"* SORT");
-        for n in sorted {
-            let _ = write!(self.wbuf, " {n}");
+        match ret {
+            None => {
+                self.wbuf.extend_from_slice(b"* SORT");
+                for n in sorted {
+                    let _ = write!(self.wbuf, " {n}");
+                }
+                self.wbuf.extend_from_slice(b"\r\n");
+            }
+            Some(opts) => write_esort(&mut self.wbuf, tag, uid, &opts, &sorted),
         }
-        self.wbuf.extend_from_slice(b"\r\n");
         Ok(Done::ok(if uid {
             "UID SORT completed"
         } else {
@@ -308,8 +325,99 @@ impl Session {
     }
 }
 
+/// RFC 5267 §3 ESORT: `* ESEARCH (TAG "t") [UID] …` for a SORT RETURN (…), where MIN
+/// and MAX are the first and last message in sort order, ALL lists every match in
+/// sort order (ascending runs written `a:b`), and COUNT counts them. With no match,
+/// only COUNT appears (RFC 4731 §3.1).
+fn write_esort(out: &mut Vec<u8>, tag: &str, uid: bool, opts: &[SearchReturn], sorted: &[u32]) {
+    out.extend_from_slice(b"* ESEARCH (TAG ");
+    write_string(out, tag.as_bytes(), false);
+    out.push(b')');
+    if uid {
+        out.extend_from_slice(b" UID");
+    }
+    // RFC 4731 §3.1: an empty RETURN () means ALL.
+    let all_only = [SearchReturn::All];
+    let opts = if opts.is_empty() { &all_only[..] } else { opts };
+    for opt in opts {
+        match opt {
+            SearchReturn::Min => {
+                if let Some(n) = sorted.first() {
+                    let _ = write!(out, " MIN {n}");
+                }
+            }
+            SearchReturn::Max => {
+                if let Some(n) = sorted.last() {
+                    let _ = write!(out, " MAX {n}");
+                }
+            }
+            SearchReturn::Count => {
+                let _ = write!(out, " COUNT {}", sorted.len());
+            }
+            SearchReturn::All => {
+                if !sorted.is_empty() {
+                    let _ = write!(out, " ALL {}", ordered_set(sorted));
+                }
+            }
+            SearchReturn::Save => {}
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Numbers in the given order as a sequence-set, ascending runs of consecutive
+/// numbers written `a:b` (RFC 5267 §3: ALL keeps the sort order).
+fn ordered_set(numbers: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        let mut end = start;
+        while i + 1 < numbers.len() && numbers[i + 1] == end.wrapping_add(1) {
+            end = numbers[i + 1];
+            i += 1;
+        }
+        parts.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn esort_responses() {
+        assert_eq!(ordered_set(&[1, 2, 3, 4, 5]), "1:5");
+        assert_eq!(ordered_set(&[3, 1, 2, 7, 8, 5]), "3,1:2,7:8,5");
+        assert_eq!(ordered_set(&[5, 4, 3]), "5,4,3");
+        let write = |opts: &[SearchReturn], sorted: &[u32]| {
+            let mut out = Vec::new();
+            write_esort(&mut out, "A301", true, opts, sorted);
+            String::from_utf8(out).expect("utf-8")
+        };
+        use SearchReturn::*;
+        // RFC 5267 §3's example shape.
+        assert_eq!(
+            write(&[Min, Count], &[17, 3, 9]),
+            "* ESEARCH (TAG \"A301\") UID MIN 17 COUNT 3\r\n"
+        );
+        assert_eq!(
+            write(&[Max, All], &[17, 3, 4, 9]),
+            "* ESEARCH (TAG \"A301\") UID MAX 9 ALL 17,3:4,9\r\n"
+        );
+        assert_eq!(
+            write(&[], &[2, 1]),
+            "* ESEARCH (TAG \"A301\") UID ALL 2,1\r\n"
+        );
+        assert_eq!(
+            write(&[Min, Max, Count, All], &[]),
+            "* ESEARCH (TAG \"A301\") UID COUNT 0\r\n"
+        );
+    }
     use super::*;
 
     #[test]

@@ -196,6 +196,9 @@ pub enum Command {
     Sort {
         /// UID SORT.
         uid: bool,
+        /// RFC 5267 §3 ESORT `RETURN (…)`: an ESEARCH response in sort order; `None`
+        /// for a classic `* SORT` response.
+        ret: Option<Vec<SearchReturn>>,
         /// Sort criteria, at least one.
         criteria: Vec<SortCriterion>,
         /// Charset of the search strings (mandatory in SORT).
@@ -702,6 +705,14 @@ fn selected_command(p: &mut Parser<'_>, name: &str, uid: bool) -> PResult<Option
         }
         "SORT" => {
             p.sp()?;
+            let ret = if p.keyword("RETURN") {
+                p.sp()?;
+                let r = p.search_return_opts()?;
+                p.sp()?;
+                Some(r)
+            } else {
+                None
+            };
             let criteria = p.paren_list(false, |p| {
                 let reverse = p.keyword("REVERSE");
                 if reverse {
@@ -733,6 +744,7 @@ fn selected_command(p: &mut Parser<'_>, name: &str, uid: bool) -> PResult<Option
             p.sp()?;
             Command::Sort {
                 uid,
+                ret,
                 criteria,
                 charset,
                 search: p.search_keys_to_end()?,
@@ -1837,6 +1849,7 @@ mod tests {
                 "A282",
                 Command::Sort {
                     uid: false,
+                    ret: None,
                     criteria: vec![SortCriterion {
                         reverse: false,
                         key: SortKey::Subject,
@@ -1850,6 +1863,7 @@ mod tests {
                 "A283",
                 Command::Sort {
                     uid: true,
+                    ret: None,
                     criteria: vec![
                         SortCriterion {
                             reverse: false,
@@ -1862,6 +1876,21 @@ mod tests {
                     ],
                     charset: s("UTF-8"),
                     search: K::All,
+                },
+            ),
+            // RFC 5267 §3 example.
+            (
+                b"A301 UID SORT RETURN (MIN COUNT) (DATE) utf-8 SUBJECT adult",
+                "A301",
+                Command::Sort {
+                    uid: true,
+                    ret: Some(vec![SearchReturn::Min, SearchReturn::Count]),
+                    criteria: vec![SortCriterion {
+                        reverse: false,
+                        key: SortKey::Date,
+                    }],
+                    charset: s("utf-8"),
+                    search: K::Subject(b"adult".to_vec()),
                 },
             ),
             (

@@ -444,6 +444,7 @@ impl Session {
             "UTF8=ACCEPT",
             "SORT",
             "SORT=DISPLAY",
+            "ESORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "COMPRESS=DEFLATE",
@@ -611,10 +612,15 @@ impl Session {
             Command::SetQuota { .. } => self.handle_setquota(),
             Command::Sort {
                 uid,
+                ret,
                 criteria,
                 charset,
                 search,
-            } => return self.handle_sort(uid, criteria, charset, search).await,
+            } => {
+                return self
+                    .handle_sort(tag, uid, ret, criteria, charset, search)
+                    .await;
+            }
             Command::Thread {
                 uid,
                 algorithm,
