@@ -140,7 +140,9 @@ RCPT_COUNT=10
 RCPT_USERS=$(seq -f 'rcpt%g' 0 $((RCPT_COUNT - 1)) | tr '\n' ' ')
 RCPTS=$(for u in $RCPT_USERS; do printf '%s@%s,' "$u" "$DOMAIN"; done)
 RCPTS=${RCPTS%,}
-USERS="big ten mixed smtp $RCPT_USERS"
+# testuser1..5: imaptest's benchmark (tests/bench/imaptest-bench.sh).
+IT_USERS="testuser1 testuser2 testuser3 testuser4 testuser5"
+USERS="big ten mixed smtp $RCPT_USERS $IT_USERS"
 # ---- mailyard: config and users ----------------------------------------------------
 MYCONF=$WORK/mailyard.toml
 # Postfix checks no SPF/DKIM/DMARC by default, and this machine has no DNS: turn
@@ -152,7 +154,7 @@ if ! printf '%s\n' "$PW" | "$MAILYARD" --config "$MYCONF" user add "big@$DOMAIN"
 	sed "s|@AUTH_CHECKS@||" "$MYCONF.in" >"$MYCONF"
 	printf '%s\n' "$PW" | "$MAILYARD" --config "$MYCONF" user add "big@$DOMAIN" >/dev/null
 fi
-for u in ten mixed smtp $RCPT_USERS; do
+for u in ten mixed smtp $RCPT_USERS $IT_USERS; do
 	printf '%s\n' "$PW" | "$MAILYARD" --config "$MYCONF" user add "$u@$DOMAIN" >/dev/null
 done
 
@@ -179,7 +181,7 @@ log "filling maildirs: big=$BIG ten=$TEN mixed=$MIXED_COUNT messages of $MSG_SIZ
 fill big "$BIG"
 fill ten "$TEN"
 fill mixed "$MIXED_COUNT"
-for u in smtp $RCPT_USERS; do mkdir -p "$WORK/vmail/$DOMAIN/$u"; done
+for u in smtp $RCPT_USERS $IT_USERS; do mkdir -p "$WORK/vmail/$DOMAIN/$u"; done
 chown -R vmail:vmail "$WORK/vmail"
 sync
 
@@ -314,6 +316,28 @@ row "SEARCH TEXT, $TEN msgs (${IM[mailyard,srch_found]} found), cold (ms)" "${IM
 row "SEARCH TEXT, $TEN msgs (${IM[mailyard,srch_found]} found), warm median (ms)" "${IM[mailyard,srch_warm]}" \
 	"${IM[dovecot,srch_warm]}" Dovecot "$(ratio "${IM[dovecot,srch_warm]}" "${IM[mailyard,srch_warm]}")"
 
+# ---- imaptest's benchmark -------------------------------------------------------
+# Dovecot's own tool, both servers, A B A B (tests/bench/imaptest-bench.sh): long
+# sessions and the login mix, 10 clients on testuser1..5.
+IT_SECS=20 IT_REPS=3
+[[ $QUICK == 1 ]] && IT_SECS=10
+"$ROOT/tests/imaptest/build.sh" "$ROOT/target/imaptest" >"$WORK/imaptest-build.log" 2>&1 ||
+	die "building imaptest: $(tail -5 "$WORK/imaptest-build.log")"
+log "imaptest benchmark: long sessions and login mix, ${IT_SECS}s × $IT_REPS per server"
+IMAPTEST="$ROOT/target/imaptest/bin/imaptest" "$HERE/imaptest-bench.sh" "$MY_IMAP" "$DV_IMAP" "$PW" \
+	"$IT_REPS" "$IT_SECS" >"$WORK/imaptest-bench.out" 2>&1 || die "imaptest benchmark: $(tail -5 "$WORK/imaptest-bench.out")"
+declare -A IT
+for mode in long login; do
+	line=$(grep "^$mode: median" "$WORK/imaptest-bench.out")
+	IT[$mode,my]=$(awk '{print $4}' <<<"$line" | tr -d ,)
+	IT[$mode,dv]=$(awk '{print $6}' <<<"$line" | tr -d ,)
+	IT[$mode,errors]=$(grep "^$mode " "$WORK/imaptest-bench.out" | awk '{s += $(NF-1)} END {print s + 0}')
+done
+row "imaptest benchmark, long sessions, 10 clients (commands in ${IT_SECS}s; errors mailyard+Dovecot: ${IT[long,errors]})" \
+	"${IT[long,my]}" "${IT[long,dv]}" Dovecot "$(ratio "${IT[long,my]}" "${IT[long,dv]}")"
+row "imaptest benchmark, login mix, 10 clients (commands in ${IT_SECS}s; errors: ${IT[login,errors]}; mailyard argon2id with its login cache, Dovecot {PLAIN} passwd-file)" \
+	"${IT[login,my]}" "${IT[login,dv]}" Dovecot "$(ratio "${IT[login,my]}" "${IT[login,dv]}")"
+
 # ---- memory per idle IDLE connection ---------------------------------------------
 # tree PID: PID and all its descendants.
 tree() {
@@ -398,6 +422,8 @@ r20_100=$(ratio "${SMTP_MY[102400,20,spread]:-}" "${SMTP_PF[102400,20,spread]%\*
 r20_one=$(ratio "${SMTP_MY[4096,20,one]:-}" "${SMTP_PF[4096,20,one]%\*}")
 rmix=$(ratio "${IM[mailyard,mixed]}" "${IM[dovecot,mixed]}")
 rmem=$(ratio "${MEM[dovecot,rss]}" "${MEM[mailyard,rss]}")
+rit_long=$(ratio "${IT[long,my]}" "${IT[long,dv]}")
+rit_login=$(ratio "${IT[login,my]}" "${IT[login,dv]}")
 {
 	echo "# mailyard vs Postfix + Dovecot — $(date '+%Y-%m-%d %H:%M %Z')"
 	echo
@@ -433,5 +459,7 @@ rmem=$(ratio "${MEM[dovecot,rss]}" "${MEM[mailyard,rss]}")
 	echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 4 KiB, one mailbox | ×$r20_one | $(verdict "$r20_one" 3) |"
 	echo "| IMAP mixed ops/s ≥ Dovecot's | ×$rmix | $(verdict "$rmix" 1) |"
 	echo "| idle memory per connection ≤ 1/10 of Dovecot's (RSS) | ×$rmem | $(verdict "$rmem" 10) |"
+	echo "| imaptest benchmark ≥ 1.5× Dovecot, long sessions, 0 errors | ×$rit_long | $(verdict "$rit_long" 1.5) |"
+	echo "| imaptest benchmark ≥ 1.5× Dovecot, login mix, 0 errors | ×$rit_login | $(verdict "$rit_login" 1.5) |"
 } | tee "$OUT"
 log "results written to $OUT"
