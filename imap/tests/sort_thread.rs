@@ -233,7 +233,29 @@ assert usort("(SUBJECT REVERSE DATE)", "UID", "2:4") == nums(4, 3, 2)
 typ, text = tagged(M, "SORT", "(DATE)", "KOI8-R", "ALL")
 assert typ == "NO" and b"[BADCHARSET" in text[-1], (typ, text)
 bad("SORT", "(NOSUCHKEY)", "UTF-8", "ALL")
-bad("SORT", "(DISPLAYFROM)", "UTF-8", "ALL")
+
+# DISPLAYFROM (RFC 5957): the decoded display name, else the address, case-insensitive;
+# the oracle is Python's own header parsing.
+import email, email.header, email.utils
+for c in ["SORT=DISPLAY", "ESORT"]:
+    assert c in caps, caps
+froms = {}
+for item in ok(M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM)])")):
+    if isinstance(item, tuple):
+        n = int(item[0].split()[0])
+        hdr = email.message_from_bytes(item[1]).get("From", "")
+        name, addr = email.utils.parseaddr(hdr)
+        name = str(email.header.make_header(email.header.decode_header(name))) if name else ""
+        froms[n] = (name or addr).lower()
+want = sorted(froms, key=lambda n: (froms[n], n))
+assert sort("(DISPLAYFROM)", "ALL") == nums(*want), (sort("(DISPLAYFROM)", "ALL"), froms)
+
+# ESORT (RFC 5267 §3): an ESEARCH response in sort order.
+typ, data = tagged(M, "SORT", "RETURN", "(MIN MAX COUNT ALL)", "(DATE)", "UTF-8", "ALL")
+assert typ == "OK", (typ, data)
+esearch = [l for l in M.untagged_responses.pop("ESEARCH", [])]
+assert any(b"MIN 1 MAX 5 COUNT 8 ALL 1,3,2,4,6:8,5" in l for l in esearch), esearch
+bad("SORT", "RETURN", "(SAVE)", "(DATE)", "UTF-8", "ALL")
 print("sorted")
 "#
         ))
