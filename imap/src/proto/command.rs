@@ -640,6 +640,18 @@ fn command(p: &mut Parser<'_>) -> PResult<Command> {
 }
 
 /// The commands that also exist as UID commands.
+/// `[RETURN (…) SP]` before SEARCH's or SORT's arguments (RFC 4731 §3.1 ESEARCH,
+/// RFC 5267 §3 ESORT): `None` when absent (the classic response).
+fn optional_return(p: &mut Parser<'_>) -> PResult<Option<Vec<SearchReturn>>> {
+    if !p.keyword("RETURN") {
+        return Ok(None);
+    }
+    p.sp()?;
+    let r = p.search_return_opts()?;
+    p.sp()?;
+    Ok(Some(r))
+}
+
 fn selected_command(p: &mut Parser<'_>, name: &str, uid: bool) -> PResult<Option<Command>> {
     Ok(Some(match name {
         "FETCH" => {
@@ -668,14 +680,7 @@ fn selected_command(p: &mut Parser<'_>, name: &str, uid: bool) -> PResult<Option
         }
         "SEARCH" => {
             p.sp()?;
-            let ret = if p.keyword("RETURN") {
-                p.sp()?;
-                let r = p.search_return_opts()?;
-                p.sp()?;
-                Some(r)
-            } else {
-                None
-            };
+            let ret = optional_return(p)?;
             let (charset, criteria) = p.search_program()?;
             Command::Search {
                 uid,
@@ -705,14 +710,7 @@ fn selected_command(p: &mut Parser<'_>, name: &str, uid: bool) -> PResult<Option
         }
         "SORT" => {
             p.sp()?;
-            let ret = if p.keyword("RETURN") {
-                p.sp()?;
-                let r = p.search_return_opts()?;
-                p.sp()?;
-                Some(r)
-            } else {
-                None
-            };
+            let ret = optional_return(p)?;
             let criteria = p.paren_list(false, |p| {
                 let reverse = p.keyword("REVERSE");
                 if reverse {
