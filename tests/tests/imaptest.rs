@@ -409,6 +409,16 @@ fn record_panics() {
     });
 }
 
+/// Fails the test if the server panicked since `before` (a [`panics_since`] mark).
+fn assert_no_panic_since(before: usize) {
+    let panics = panics_since(before);
+    assert!(
+        panics.is_empty(),
+        "the server panicked:\n{}",
+        panics.join("\n")
+    );
+}
+
 fn panics_since(start: usize) -> Vec<String> {
     let p = PANICS.lock().unwrap_or_else(|e| e.into_inner());
     p[start.min(p.len())..].to_vec()
@@ -638,12 +648,7 @@ async fn imaptest_scripted_suite() {
     for n in &notices {
         println!("NOTICE: {n}");
     }
-    let panics = panics_since(panics_before);
-    assert!(
-        panics.is_empty(),
-        "the server panicked:\n{}",
-        panics.join("\n")
-    );
+    assert_no_panic_since(panics_before);
     assert!(
         problems.is_empty(),
         "{} scripted test(s) failed or skipped without being listed:\n\n{}",
@@ -755,12 +760,7 @@ async fn imaptest_stress_50_clients() {
     }
     println!("other errors: {}", unexpected.len());
 
-    let panics = panics_since(panics_before);
-    assert!(
-        panics.is_empty(),
-        "the server panicked:\n{}",
-        panics.join("\n")
-    );
+    assert_no_panic_since(panics_before);
     assert!(
         out.contains("Totals:"),
         "imaptest did not finish its run (no Totals:):\n{}",

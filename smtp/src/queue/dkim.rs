@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner};
 use rustls::pki_types::PrivateKeyDer;
@@ -243,22 +243,28 @@ pub fn sign(data_dir: &Path, domain: &str, message: &[u8]) -> String {
     out
 }
 
+/// One DKIM-Signature header for `message` with `key`: relaxed/relaxed over
+/// [`SIGNED_HEADERS`] (RFC 6376 §3.4), whatever the key's algorithm.
+fn sign_relaxed<K: SigningKey>(key: K, k: &KeyInfo, message: &[u8]) -> Result<String, String> {
+    Ok(DkimSigner::from_key(key)
+        .domain(k.domain.clone())
+        .selector(k.selector.clone())
+        .headers(SIGNED_HEADERS)
+        .header_canonicalization(Canonicalization::Relaxed)
+        .body_canonicalization(Canonicalization::Relaxed)
+        .sign(message)
+        .map_err(|e| e.to_string())?
+        .to_header())
+}
+
 fn sign_with(k: &KeyInfo, message: &[u8]) -> Result<String, String> {
     let text = std::fs::read(&k.path).map_err(|e| e.to_string())?;
     let der = PrivateKeyDer::from_pem_slice(&text).map_err(|e| e.to_string())?;
-    let header = match k.algorithm {
+    match k.algorithm {
         Algorithm::Rsa => {
             #[allow(deprecated)]
             let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| e.to_string())?;
-            DkimSigner::from_key(key)
-                .domain(k.domain.clone())
-                .selector(k.selector.clone())
-                .headers(SIGNED_HEADERS)
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed)
-                .sign(message)
-                .map_err(|e| e.to_string())?
-                .to_header()
+            sign_relaxed(key, k, message)
         }
         Algorithm::Ed25519 => {
             let PrivateKeyDer::Pkcs8(p8) = der else {
@@ -266,16 +272,7 @@ fn sign_with(k: &KeyInfo, message: &[u8]) -> Result<String, String> {
             };
             let key =
                 Ed25519Key::from_pkcs8_der(p8.secret_pkcs8_der()).map_err(|e| e.to_string())?;
-            DkimSigner::from_key(key)
-                .domain(k.domain.clone())
-                .selector(k.selector.clone())
-                .headers(SIGNED_HEADERS)
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed)
-                .sign(message)
-                .map_err(|e| e.to_string())?
-                .to_header()
+            sign_relaxed(key, k, message)
         }
-    };
-    Ok(header)
+    }
 }
