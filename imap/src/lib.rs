@@ -13,12 +13,12 @@
 //! QRESYNC (RFC 7162), BINARY (RFC 3516), SEARCHRES (RFC 5182) and MULTIAPPEND
 //! (RFC 3502, stored atomically); see `session/ext.rs`.
 //!
-//! And SORT with THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`,
-//! `cmd/thread.rs`, `cmd/threading.rs`) and COMPRESS=DEFLATE (RFC 4978;
-//! `session/compress.rs`).
+//! And SORT with SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 §3), THREAD=ORDEREDSUBJECT
+//! and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`, `cmd/thread.rs`,
+//! `cmd/threading.rs`), CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4; `cmd/context.rs`)
+//! and COMPRESS=DEFLATE (RFC 4978; `session/compress.rs`).
 //!
-//! Parsed but not offered (answered BAD/NO, never advertised): SORT=DISPLAY
-//! (RFC 5957), SETQUOTA.
+//! Parsed but not offered (answered BAD/NO, never advertised): SETQUOTA.
 //!
 //! Layers:
 //! - [`proto`]: the pure protocol (receiver, command parser, response writers).

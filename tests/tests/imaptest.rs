@@ -6,7 +6,8 @@
 //! imaptest is built by `tests/imaptest/build.sh` (`.ci/run` calls it) into
 //! `target/imaptest`; `IMAPTEST=/path/bin/imaptest` points elsewhere, and
 //! `IMAPTEST_TESTS=DIR` at another scripted-test folder (default: `bin/../tests`). A
-//! missing imaptest fails the tests with how to build it. `IMAPTEST_STRESS_SECS` sets the
+//! missing imaptest fails the tests with how to build it; `IMAPTEST_ONLY=a,b` runs only
+//! those scripted files. `IMAPTEST_STRESS_SECS` sets the
 //! stress duration (default 60; `tests/README.md` has the 10-minute run).
 //!
 //! What may still go wrong is data, at the top of this file: `ALLOWED_SKIPS` (will not be
@@ -69,31 +70,6 @@ const KNOWN_FAILING: &[(&str, Known, &str)] = &[
         "CATENATE (RFC 4469) not implemented",
     ),
     ("notify", Known::Skips, "NOTIFY (RFC 5465) not implemented"),
-    (
-        "search-context-update",
-        Known::Skips,
-        "CONTEXT=SEARCH with UPDATE (RFC 5267) not implemented",
-    ),
-    (
-        "search-context-update2",
-        Known::Skips,
-        "CONTEXT=SEARCH with UPDATE (RFC 5267) not implemented",
-    ),
-    (
-        "search-context-update3",
-        Known::Skips,
-        "CONTEXT=SEARCH with UPDATE (RFC 5267) not implemented",
-    ),
-    (
-        "search-partial",
-        Known::Skips,
-        "CONTEXT=SEARCH PARTIAL (RFC 5267) not implemented",
-    ),
-    (
-        "sort-partial",
-        Known::Skips,
-        "CONTEXT=SORT PARTIAL (RFC 5267) not implemented",
-    ),
 ];
 
 /// An `Error:` line the stress run may print today: which (a predicate on the line) and
@@ -548,7 +524,7 @@ fn scripted_user(name: &str, n: u32) -> String {
 async fn imaptest_scripted_suite() {
     let binary = imaptest_binary();
     let dir = scripted_dir(&binary);
-    let names = scripted_tests(&dir);
+    let mut names = scripted_tests(&dir);
     assert_eq!(
         names.len(),
         SCRIPTED_TEST_FILES,
@@ -566,6 +542,14 @@ async fn imaptest_scripted_suite() {
             names.iter().any(|n| n == listed),
             "KNOWN_FAILING names {listed}: no such test"
         );
+    }
+    // `IMAPTEST_ONLY=a,b` runs those files only (while working on them).
+    if let Ok(only) = std::env::var("IMAPTEST_ONLY") {
+        let only: Vec<&str> = only.split(',').map(str::trim).collect();
+        for o in &only {
+            assert!(names.iter().any(|n| n == o), "IMAPTEST_ONLY: no test {o}");
+        }
+        names.retain(|n| only.contains(&n.as_str()));
     }
 
     let _one = ONE_AT_A_TIME.lock().await;

@@ -4,7 +4,8 @@
 //! `mailbox.rs` (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE), `list.rs` (LIST,
 //! LSUB), `status.rs` (STATUS), `append.rs`, `fetch.rs` (with `section.rs`, the pure
 //! body-section locator), `store.rs`, `expunge.rs`, `copy.rs` (COPY, MOVE),
-//! `search.rs`, `idle.rs`, `quota.rs`.
+//! `search.rs`, `sort.rs`, `thread.rs`, `context.rs` (RETURN (UPDATE) results kept
+//! live, CANCELUPDATE), `idle.rs`, `quota.rs`.
 //!
 //! Shared here: mailbox names on the wire (modified UTF-7, RFC 9051 §5.1.3, or UTF-8
 //! after `ENABLE UTF8=ACCEPT`, RFC 6855 §3) and flags between the wire and the store.
@@ -14,6 +15,7 @@ mod append;
 mod auth;
 mod binary;
 mod capability;
+pub(crate) mod context;
 mod copy;
 mod enable;
 pub(crate) mod expunge;
@@ -25,7 +27,7 @@ mod quota;
 mod search;
 pub(crate) mod section;
 mod select;
-mod sort;
+pub(crate) mod sort;
 mod status;
 mod store;
 mod thread;

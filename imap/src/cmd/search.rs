@@ -15,10 +15,12 @@ use mail_parser::{HeaderValue, Message, MessageParser, PartType};
 use mailyard_store::summary::Summary;
 use mailyard_store::{Address, Flags, MailboxId, MessageInfo, Store, Uid};
 
+use crate::cmd::context::{Update, view_checked};
 use crate::cmd::section::split_message;
 use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::search::{SearchKey, SearchReturn};
 use crate::proto::sequence::{Sequence, SequenceSet};
+use crate::session::view::{Msg, View};
 use crate::session::{Done, End, Session};
 
 /// One message as SEARCH sees it.
@@ -39,15 +41,21 @@ struct Env {
     now: i64,
 }
 
-/// What a search runs over: the selected view's messages that are not expunged, with
-/// their sequence numbers, and what evaluating a key may load. Shared by SEARCH, SORT
-/// and THREAD (RFC 5256 §3 searches with SEARCH's keys).
-fn scope(store: &Store, user: Address, view: &crate::session::view::View) -> (Vec<Candidate>, Env) {
+/// What a search runs over: the selected view's messages that are not expunged (and
+/// that `pick` takes), with their sequence numbers, and what evaluating a key may
+/// load. Shared by SEARCH, SORT and THREAD (RFC 5256 §3 searches with SEARCH's keys)
+/// and the live results of RFC 5267 §4.3.
+fn scope(
+    store: &Store,
+    user: Address,
+    view: &View,
+    pick: impl Fn(&Msg) -> bool,
+) -> (Vec<Candidate>, Env) {
     let candidates = view
         .msgs
         .iter()
         .enumerate()
-        .filter(|(_, m)| !m.expunged)
+        .filter(|(_, m)| !m.expunged && pick(m))
         .map(|(i, m)| Candidate {
             seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
             info: m.info.clone(),
@@ -410,10 +418,13 @@ impl Session {
     /// SEARCH / UID SEARCH [RETURN (…)] [CHARSET c] keys: classic `* SEARCH n…`
     /// (with `(MODSEQ n)` when the program has a MODSEQ key, RFC 7162 §3.1.5) or,
     /// with RETURN or after ENABLE IMAP4rev2 (RFC 9051 §6.4.4, where no RETURN means
-    /// ALL), `* ESEARCH (TAG "t") [UID] MIN MAX COUNT ALL [MODSEQ n]`. RETURN (SAVE)
-    /// keeps the result for `$` (RFC 5182 §2.1; alone, it sends no ESEARCH); `$` in
-    /// the program is that result. Charsets UTF-8 and US-ASCII; others NO
-    /// [BADCHARSET]. Selected state. RFC 9051 §6.4.4, RFC 4731, RFC 5182.
+    /// ALL), `* ESEARCH (TAG "t") [UID] MIN MAX COUNT ALL PARTIAL [MODSEQ n]`. RETURN
+    /// (SAVE) keeps the result for `$` (RFC 5182 §2.1; alone, it sends no ESEARCH); `$`
+    /// in the program is that result. `PARTIAL lo:hi` returns the matches at those
+    /// positions (RFC 5267 §4.4); `UPDATE` keeps the result live (§4.3, `context.rs`);
+    /// `CONTEXT` is a hint with nothing to do (§4.2). Charsets UTF-8 and US-ASCII;
+    /// others NO [BADCHARSET]. Selected state. RFC 9051 §6.4.4, RFC 4731, RFC 5182,
+    /// RFC 5267.
     pub(crate) async fn handle_search(
         &mut self,
         tag: &str,
@@ -432,6 +443,16 @@ impl Session {
             }
             return Ok(done);
         }
+        let update = match ret
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Update))
+        {
+            false => false,
+            true => match self.may_update(tag) {
+                Ok(keep) => keep,
+                Err(done) => return Ok(done),
+            },
+        };
         let want_modseq = uses_modseq(&criteria);
         if want_modseq {
             // RFC 7162 §3.1: SEARCH MODSEQ is CONDSTORE-enabling.
@@ -444,7 +465,9 @@ impl Session {
             return Ok(Done::bad("No mailbox selected"));
         };
         let criteria = self.ext.resolve_key(criteria, view);
-        let (candidates, env) = scope(self.store(), user, view);
+        let (candidates, env) = scope(self.store(), user, view, |_| true);
+        let checked = view_checked(view);
+        let keep = update.then(|| criteria.clone());
         let found = tokio::task::spawn_blocking(move || {
             candidates
                 .iter()
@@ -466,6 +489,10 @@ impl Session {
             }
         };
         found.sort_unstable();
+        if let Some(criteria) = keep {
+            let uids: Vec<Uid> = found.iter().map(|f| f.1).collect();
+            self.keep_update(Update::search(tag, uid, criteria, &uids, checked));
+        }
         let numbers: Vec<u32> = found.iter().map(|f| f.0).collect();
         let ret = match ret {
             Some(r) => Some(r),
@@ -485,8 +512,17 @@ impl Session {
                 out.extend_from_slice(b"\r\n");
             }
             Some(opts) => {
+                let partial = SearchReturn::partial(&opts);
+                // RFC 5267 §4.4: MODSEQ and (as Dovecot does) SAVE without COUNT look
+                // at the PARTIAL window only.
+                let returned = partial.map_or(&found[..], |(lo, hi)| window(&found, lo, hi));
                 if save {
-                    self.ext.save(saved_part(&found, &opts));
+                    let part = if opts.contains(&SearchReturn::Count) {
+                        &found[..]
+                    } else {
+                        returned
+                    };
+                    self.ext.save(saved_part(part, &opts));
                 }
                 // RFC 5182 §2.1: SAVE alone sends no ESEARCH.
                 if opts.iter().any(|o| *o != SearchReturn::Save) {
@@ -517,11 +553,17 @@ impl Session {
                                     let _ = write!(out, " ALL {}", set.to_wire());
                                 }
                             }
-                            SearchReturn::Save => {}
+                            SearchReturn::Partial(lo, hi) => {
+                                let set = SequenceSet::from_sorted(
+                                    window(&numbers, *lo, *hi).iter().copied(),
+                                );
+                                write_partial(&mut out, *lo, *hi, &set.to_wire());
+                            }
+                            SearchReturn::Save | SearchReturn::Context | SearchReturn::Update => {}
                         }
                     }
                     // RFC 7162 §3.1.5: MODSEQ in ESEARCH.
-                    if want_modseq && let Some(h) = result_modseq(&found, Some(opts.as_slice())) {
+                    if want_modseq && let Some(h) = result_modseq(returned, Some(opts.as_slice())) {
                         let _ = write!(out, " MODSEQ {h}");
                     }
                     out.extend_from_slice(b"\r\n");
@@ -531,6 +573,19 @@ impl Session {
         self.wbuf.extend_from_slice(&out);
         Ok(Done::ok("SEARCH completed"))
     }
+}
+
+/// The items at positions `lo..=hi` (1-based) of `items` (RFC 5267 §4.4 PARTIAL).
+pub(crate) fn window<T>(items: &[T], lo: u32, hi: u32) -> &[T] {
+    let start = (lo as usize).saturating_sub(1).min(items.len());
+    let end = (hi as usize).min(items.len()).max(start);
+    &items[start..end]
+}
+
+/// ` PARTIAL (lo:hi set)`, or `NIL` for an empty window (RFC 5267 §4.4).
+pub(crate) fn write_partial(out: &mut Vec<u8>, lo: u32, hi: u32, set: &str) {
+    let set = if set.is_empty() { "NIL" } else { set };
+    let _ = write!(out, " PARTIAL ({lo}:{hi} {set})");
 }
 
 /// A message SORT or THREAD selected, with its index summary (RFC 5256 §3: their
@@ -552,11 +607,21 @@ impl Session {
         criteria: SearchKey,
     ) -> Result<Vec<Matched>, Done> {
         check_charset(charset)?;
+        self.matched_where(criteria, |_| true).await
+    }
+
+    /// [`Session::search_matched`] over the messages `pick` takes only (RFC 5267 §4.3:
+    /// a live result looks again at the messages that changed).
+    pub(crate) async fn matched_where(
+        &self,
+        criteria: SearchKey,
+        pick: impl Fn(&Msg) -> bool,
+    ) -> Result<Vec<Matched>, Done> {
         let (Some(user), Some(view)) = (self.user(), self.view()) else {
             return Err(Done::bad("No mailbox selected"));
         };
         let criteria = self.ext.resolve_key(criteria, view);
-        let (candidates, env) = scope(self.store(), user, view);
+        let (candidates, env) = scope(self.store(), user, view, pick);
         let found = tokio::task::spawn_blocking(move || {
             let mut found: Vec<Matched> = Vec::new();
             for c in candidates {

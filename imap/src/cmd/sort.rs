@@ -10,7 +10,8 @@
 use std::cmp::Ordering;
 use std::io::Write as _;
 
-use crate::cmd::search::Matched;
+use crate::cmd::context::{Update, view_checked};
+use crate::cmd::search::{Matched, window, write_partial};
 use crate::cmd::threading::{base_subject, collate};
 use crate::proto::command::{SortCriterion, SortKey};
 use crate::proto::response::{ResponseCode, write_string};
@@ -25,8 +26,10 @@ const ENV_CC: usize = 6;
 /// One message's sort keys, computed once before sorting.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Keys {
-    /// Sequence number: the final tie-break (RFC 5256 §3).
-    pub seq: u32,
+    /// UID: the final tie-break. RFC 5256 §3 breaks ties by sequence number, which is
+    /// the same order; the UID stays valid when expunges renumber the messages, so
+    /// an updating SORT (RFC 5267 §4.3) can keep these keys.
+    pub uid: u32,
     /// What the response shows (sequence number or UID).
     pub number: u32,
     /// INTERNALDATE.
@@ -47,10 +50,10 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
-    fn of(m: &Matched, uid: bool) -> Keys {
+    pub(crate) fn of(m: &Matched, uid: bool) -> Keys {
         let envelope = m.summary.as_ref().map_or("", |s| s.envelope.as_str());
         Keys {
-            seq: m.seq,
+            uid: m.info.uid.0,
             number: if uid { m.info.uid.0 } else { m.seq },
             arrival: m.info.internaldate,
             date: m
@@ -91,7 +94,7 @@ pub(crate) fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Orderin
             return o;
         }
     }
-    a.seq.cmp(&b.seq)
+    a.uid.cmp(&b.uid)
 }
 
 /// The `addr-mailbox` of the first address in ENVELOPE field `field` (RFC 5256 §3
@@ -273,9 +276,10 @@ impl Reader<'_> {
 impl Session {
     /// SORT / UID SORT [RETURN (…)] (criteria) charset search-keys: `* SORT n…` with
     /// the matching messages (sequence numbers, or UIDs for UID SORT) in the requested
-    /// order, or with RETURN an ESEARCH response in that order (RFC 5267 §3 ESORT).
-    /// Charsets UTF-8 and US-ASCII, else NO [BADCHARSET]. Selected state.
-    /// RFC 5256 §3.
+    /// order, or with RETURN an ESEARCH response in that order (RFC 5267 §3 ESORT);
+    /// RETURN (PARTIAL lo:hi) takes positions of the sort order (§4.4), RETURN
+    /// (UPDATE) keeps the sorted result live (§4.3, `context.rs`). Charsets UTF-8 and
+    /// US-ASCII, else NO [BADCHARSET]. Selected state. RFC 5256 §3.
     pub(crate) async fn handle_sort(
         &mut self,
         tag: &str,
@@ -293,29 +297,49 @@ impl Session {
             // (RFC 5182) is a set, which a sort order would not keep.
             return Ok(Done::bad("SORT RETURN (SAVE) is not supported"));
         }
+        let update = match ret
+            .as_ref()
+            .is_some_and(|r| r.contains(&SearchReturn::Update))
+        {
+            false => false,
+            true => match self.may_update(tag) {
+                Ok(keep) => keep,
+                Err(done) => return Ok(done),
+            },
+        };
+        let checked = self.view().map_or(0, view_checked);
+        let keep = match (update, self.view()) {
+            (true, Some(view)) => Some(self.ext.resolve_key(search.clone(), view)),
+            _ => None,
+        };
         let matched = match self.search_matched(&charset, search).await {
             Ok(m) => m,
             Err(done) => return Ok(done),
         };
+        let by = criteria.clone();
         let sorted = tokio::task::spawn_blocking(move || {
             let mut keys: Vec<Keys> = matched.iter().map(|m| Keys::of(m, uid)).collect();
             drop(matched);
-            keys.sort_by(|a, b| compare(a, b, &criteria));
-            keys.into_iter().map(|k| k.number).collect::<Vec<u32>>()
+            keys.sort_by(|a, b| compare(a, b, &by));
+            keys
         })
         .await;
         let Ok(sorted) = sorted else {
             return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
         };
+        let numbers: Vec<u32> = sorted.iter().map(|k| k.number).collect();
+        if let Some(search) = keep {
+            self.keep_update(Update::sort(tag, uid, search, criteria, sorted, checked));
+        }
         match ret {
             None => {
                 self.wbuf.extend_from_slice(b"* SORT");
-                for n in sorted {
+                for n in numbers {
                     let _ = write!(self.wbuf, " {n}");
                 }
                 self.wbuf.extend_from_slice(b"\r\n");
             }
-            Some(opts) => write_esort(&mut self.wbuf, tag, uid, &opts, &sorted),
+            Some(opts) => write_esort(&mut self.wbuf, tag, uid, &opts, &numbers),
         }
         Ok(Done::ok(if uid {
             "UID SORT completed"
@@ -327,8 +351,9 @@ impl Session {
 
 /// RFC 5267 §3 ESORT: `* ESEARCH (TAG "t") [UID] …` for a SORT RETURN (…), where MIN
 /// and MAX are the first and last message in sort order, ALL lists every match in
-/// sort order (ascending runs written `a:b`), and COUNT counts them. With no match,
-/// only COUNT appears (RFC 4731 §3.1).
+/// sort order (ascending runs written `a:b`), PARTIAL the matches at those positions
+/// of the sort order (§4.4), and COUNT counts them. With no match, only COUNT (and
+/// `PARTIAL (… NIL)`) appear (RFC 4731 §3.1).
 fn write_esort(out: &mut Vec<u8>, tag: &str, uid: bool, opts: &[SearchReturn], sorted: &[u32]) {
     out.extend_from_slice(b"* ESEARCH (TAG ");
     write_string(out, tag.as_bytes(), false);
@@ -359,7 +384,10 @@ fn write_esort(out: &mut Vec<u8>, tag: &str, uid: bool, opts: &[SearchReturn], s
                     let _ = write!(out, " ALL {}", ordered_set(sorted));
                 }
             }
-            SearchReturn::Save => {}
+            SearchReturn::Partial(lo, hi) => {
+                write_partial(out, *lo, *hi, &ordered_set(window(sorted, *lo, *hi)));
+            }
+            SearchReturn::Save | SearchReturn::Context | SearchReturn::Update => {}
         }
     }
     out.extend_from_slice(b"\r\n");
@@ -367,7 +395,7 @@ fn write_esort(out: &mut Vec<u8>, tag: &str, uid: bool, opts: &[SearchReturn], s
 
 /// Numbers in the given order as a sequence-set, ascending runs of consecutive
 /// numbers written `a:b` (RFC 5267 §3: ALL keeps the sort order).
-fn ordered_set(numbers: &[u32]) -> String {
+pub(crate) fn ordered_set(numbers: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < numbers.len() {
@@ -476,7 +504,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, n)| Keys {
-                    seq: i as u32 + 1,
+                    uid: i as u32 + 1,
                     number: i as u32 + 1,
                     display_to: collate(n),
                     ..Keys::default()
@@ -487,7 +515,7 @@ mod tests {
                 key: SortKey::DisplayTo,
             }];
             rows.sort_by(|a, b| compare(a, b, &c));
-            rows.iter().map(|k| k.seq).collect()
+            rows.iter().map(|k| k.uid).collect()
         };
         assert_eq!(
             keys(&[
@@ -541,7 +569,7 @@ mod tests {
             .map(|(m, seq)| {
                 let envelope = mailyard_store::summary::summarize(m.as_bytes()).envelope;
                 Keys {
-                    seq,
+                    uid: seq,
                     number: seq,
                     arrival: i64::from(seq),
                     from: collate(&first_mailbox(&envelope, ENV_FROM)),
@@ -564,7 +592,7 @@ mod tests {
 
     fn keys(seq: u32, date: i64, size: u64, from: &str, subject: &str) -> Keys {
         Keys {
-            seq,
+            uid: seq,
             number: seq,
             arrival: i64::from(100 - seq),
             date,

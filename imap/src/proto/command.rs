@@ -126,6 +126,12 @@ pub enum Command {
     Close,
     /// RFC 9051 §6.4.2 / RFC 3691
     Unselect,
+    /// RFC 5267 §4.3 `CANCELUPDATE 1*(SP quoted)`: the tags of `RETURN (UPDATE)`
+    /// searches whose updates stop.
+    CancelUpdate {
+        /// The searches' tags.
+        tags: Vec<String>,
+    },
     /// RFC 9051 §6.4.3 EXPUNGE, or UID EXPUNGE (RFC 9051 §6.4.9, RFC 4315 §2.1)
     /// with its UID set.
     Expunge {
@@ -591,6 +597,17 @@ fn command(p: &mut Parser<'_>) -> PResult<Command> {
         "CHECK" => Command::Check,
         "CLOSE" => Command::Close,
         "UNSELECT" => Command::Unselect,
+        "CANCELUPDATE" => {
+            let mut tags = Vec::new();
+            loop {
+                p.sp()?;
+                tags.push(p.quoted()?);
+                if p.at_end() {
+                    break;
+                }
+            }
+            Command::CancelUpdate { tags }
+        }
         "EXPUNGE" => Command::Expunge { uids: None },
         "ID" => id(p)?,
         "GETQUOTA" => {
@@ -1566,6 +1583,13 @@ mod tests {
             (b"FXXZ CHECK", "FXXZ", Command::Check),
             (b"A341 CLOSE", "A341", Command::Close),
             (b"A342 UNSELECT", "A342", Command::Unselect),
+            (
+                b"B01 CANCELUPDATE \"A1\" \"A2\"",
+                "B01",
+                Command::CancelUpdate {
+                    tags: vec![s("A1"), s("A2")],
+                },
+            ),
             (b"A202 EXPUNGE", "A202", Command::Expunge { uids: None }),
             (
                 b"A003 UID EXPUNGE 3000:3002",

@@ -141,6 +141,9 @@ pub enum ResponseCode {
     BadCharset(Vec<String>),
     /// `COMPRESSIONACTIVE` (RFC 4978 §3)
     CompressionActive,
+    /// `NOUPDATE "tag"` (RFC 5267 §4.3): the search with that tag is not kept
+    /// up to date.
+    NoUpdate(String),
 }
 
 /// Whether `data` can be sent as a quoted string (RFC 9051 §9 `quoted`):
@@ -379,6 +382,11 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         }
         C::Modified(set) => {
             let _ = write!(out, "MODIFIED {}", set.to_wire());
+            return;
+        }
+        C::NoUpdate(tag) => {
+            out.extend_from_slice(b"NOUPDATE ");
+            write_string(out, tag.as_bytes(), false);
             return;
         }
         C::BadCharset(charsets) => {

@@ -112,7 +112,8 @@ pub enum EntryType {
     All,
 }
 
-/// ESEARCH return options. RFC 4731 §3.1, RFC 5182 §2.1 (SAVE).
+/// ESEARCH return options. RFC 4731 §3.1, RFC 5182 §2.1 (SAVE), RFC 5267 §4
+/// (CONTEXT, UPDATE, PARTIAL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturn {
     /// `MIN`
@@ -125,12 +126,34 @@ pub enum SearchReturn {
     Count,
     /// `SAVE`
     Save,
+    /// `CONTEXT` (RFC 5267 §4.2): a hint that the client will ask again; nothing to
+    /// do for it (as in Dovecot).
+    Context,
+    /// `UPDATE` (RFC 5267 §4.3): keep the result and report changes to it.
+    Update,
+    /// `PARTIAL lo:hi` (RFC 5267 §4.4): the matches at positions `lo..=hi` (1-based,
+    /// `lo <= hi` after normalising `hi:lo`).
+    Partial(u32, u32),
+}
+
+impl SearchReturn {
+    /// The `PARTIAL` window among `opts`, if any.
+    pub fn partial(opts: &[SearchReturn]) -> Option<(u32, u32)> {
+        opts.iter().find_map(|o| match *o {
+            SearchReturn::Partial(lo, hi) => Some((lo, hi)),
+            _ => None,
+        })
+    }
 }
 
 impl Parser<'_> {
     /// RFC 4731 §3.1 `search-return-opts` after `RETURN SP`:
-    /// `"(" [opt *(SP opt)] ")"`. `RETURN ()` means ALL (RFC 4731 §3.1).
+    /// `"(" [opt *(SP opt)] ")"`. `RETURN ()` means ALL (RFC 4731 §3.1). RFC 5267 §4
+    /// adds `CONTEXT`, `UPDATE` and `PARTIAL lo:hi` (`partial-range = nz-number ":"
+    /// nz-number`, either order). UPDATE or PARTIAL twice, and PARTIAL beside ALL, are
+    /// refused, as Dovecot does.
     pub(crate) fn search_return_opts(&mut self) -> PResult<Vec<SearchReturn>> {
+        let start = self.pos();
         let opts = self.paren_list(true, |p| {
             let at = p.pos();
             let name = p.atom()?;
@@ -140,6 +163,15 @@ impl Parser<'_> {
                 "ALL" => SearchReturn::All,
                 "COUNT" => SearchReturn::Count,
                 "SAVE" => SearchReturn::Save,
+                "CONTEXT" => SearchReturn::Context,
+                "UPDATE" => SearchReturn::Update,
+                "PARTIAL" => {
+                    p.sp()?;
+                    let lo = p.nz_number()?;
+                    p.expect(b':', "partial-range")?;
+                    let hi = p.nz_number()?;
+                    SearchReturn::Partial(lo.min(hi), lo.max(hi))
+                }
                 _ => {
                     return Err(ParseError {
                         tag: None,
@@ -149,6 +181,23 @@ impl Parser<'_> {
                 }
             })
         })?;
+        let count = |f: fn(&SearchReturn) -> bool| opts.iter().filter(|o| f(o)).count();
+        let invalid = |what| {
+            Err(ParseError {
+                tag: None,
+                kind: ErrorKind::Invalid(what),
+                at: start,
+            })
+        };
+        if count(|o| *o == SearchReturn::Update) > 1 {
+            return invalid("UPDATE given twice");
+        }
+        match count(|o| matches!(o, SearchReturn::Partial(..))) {
+            0 => {}
+            1 if opts.contains(&SearchReturn::All) => return invalid("PARTIAL conflicts with ALL"),
+            1 => {}
+            _ => return invalid("PARTIAL given twice"),
+        }
         Ok(if opts.is_empty() {
             vec![SearchReturn::All]
         } else {
@@ -507,11 +556,36 @@ mod tests {
             Ok(vec![R::Min, R::Max, R::Count, R::All, R::Save])
         );
         assert_eq!(Parser::new(b"()").search_return_opts(), Ok(vec![R::All]));
-        assert_eq!(
-            Parser::new(b"(PARTIAL 1:10)")
-                .search_return_opts()
-                .map_err(|e| e.kind),
-            Err(ErrorKind::Invalid("unknown search return option"))
-        );
+        // RFC 5267 §4: CONTEXT, UPDATE, PARTIAL (imaptest `search-partial`).
+        let ok: &[(&[u8], Vec<R>)] = &[
+            (b"(UPDATE)", vec![R::Update]),
+            (b"(context update ALL)", vec![R::Context, R::Update, R::All]),
+            (b"(PARTIAL 1:1)", vec![R::Partial(1, 1)]),
+            (b"(PARTIAL 4:2)", vec![R::Partial(2, 4)]),
+            (b"(COUNT PARTIAL 2:10)", vec![R::Count, R::Partial(2, 10)]),
+        ];
+        for (input, want) in ok {
+            let name = String::from_utf8_lossy(input);
+            assert_eq!(
+                &Parser::new(input).search_return_opts().unwrap(),
+                want,
+                "{name}"
+            );
+        }
+        let bad: &[&[u8]] = &[
+            b"(PARTIAL 1)",
+            b"(PARTIAL 1:*)",
+            b"(PARTIAL *:1)",
+            b"(PARTIAL 0:3)",
+            b"(PARTIAL)",
+            b"(PARTIAL 1:2 PARTIAL 3:4)",
+            b"(ALL PARTIAL 1:2)",
+            b"(UPDATE UPDATE)",
+            b"(FOO)",
+        ];
+        for input in bad {
+            let name = String::from_utf8_lossy(input);
+            assert!(Parser::new(input).search_return_opts().is_err(), "{name}");
+        }
     }
 }

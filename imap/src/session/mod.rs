@@ -445,6 +445,8 @@ impl Session {
             "SORT",
             "SORT=DISPLAY",
             "ESORT",
+            "CONTEXT=SEARCH",
+            "CONTEXT=SORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "COMPRESS=DEFLATE",
@@ -569,6 +571,7 @@ impl Session {
             Command::Check => self.handle_check(),
             Command::Close => self.handle_close().await,
             Command::Unselect => self.handle_unselect(),
+            Command::CancelUpdate { tags } => self.handle_cancel_update(tags),
             Command::Expunge { uids } => self.handle_expunge(uids).await,
             Command::Search {
                 uid,
@@ -709,6 +712,8 @@ impl Session {
                 }
             }
         }
+        // RFC 5267 §4.3: live results follow the changes just announced.
+        self.refresh_contexts().await;
         if expunge_ok {
             self.send_expunges();
         }
@@ -717,6 +722,8 @@ impl Session {
 
     /// Sends the EXPUNGE responses the view owes (highest sequence number first).
     pub(crate) fn send_expunges(&mut self) {
+        // RFC 5267 §4.3: REMOVEFROM names the numbers the client still holds.
+        self.contexts_forget_expunged();
         let State::Selected { view, .. } = &mut self.state else {
             return;
         };

@@ -65,7 +65,8 @@ const ANY: u8 = NOT_AUTH | AUTH | SELECTED;
 /// Every command name the parser knows and the states that allow it (RFC 9051 §6.1
 /// any state, §6.2 not authenticated, §6.3 authenticated and selected, §6.4 selected;
 /// extensions as their RFCs say: ENABLE RFC 5161 §3.1 authenticated only, IDLE
-/// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3).
+/// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3, CANCELUPDATE
+/// RFC 5267 §4.3).
 pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("CAPABILITY", ANY),
     ("NOOP", ANY),
@@ -95,6 +96,7 @@ pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("CHECK", SELECTED),
     ("CLOSE", SELECTED),
     ("UNSELECT", SELECTED),
+    ("CANCELUPDATE", SELECTED),
     ("EXPUNGE", SELECTED),
     ("SEARCH", SELECTED),
     ("FETCH", SELECTED),
@@ -131,6 +133,7 @@ pub(crate) fn command_name(c: &Command) -> &'static str {
         Command::Check => "CHECK",
         Command::Close => "CLOSE",
         Command::Unselect => "UNSELECT",
+        Command::CancelUpdate { .. } => "CANCELUPDATE",
         Command::Expunge { .. } => "EXPUNGE",
         Command::Search { .. } => "SEARCH",
         Command::Fetch { .. } => "FETCH",
@@ -215,6 +218,7 @@ mod tests {
         "a UID MOVE 1 x",
         "a SORT (DATE) UTF-8 ALL",
         "a THREAD REFERENCES UTF-8 ALL",
+        "a CANCELUPDATE \"t\"",
     ];
 
     fn expected(name: &str, state: StateKind) -> bool {
@@ -222,8 +226,18 @@ mod tests {
         let any = ["CAPABILITY", "NOOP", "LOGOUT", "ID"];
         let not_auth = ["STARTTLS", "AUTHENTICATE", "LOGIN"];
         let selected_only = [
-            "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
-            "SORT", "THREAD",
+            "CHECK",
+            "CLOSE",
+            "UNSELECT",
+            "EXPUNGE",
+            "SEARCH",
+            "FETCH",
+            "STORE",
+            "COPY",
+            "MOVE",
+            "SORT",
+            "THREAD",
+            "CANCELUPDATE",
         ];
         match state {
             S::Logout => false,

@@ -67,6 +67,8 @@ pub(crate) struct View {
     pub keywords: BTreeSet<String>,
     /// A message in the view carries a keyword not yet announced.
     pub keywords_pending: bool,
+    /// Live SEARCH/SORT results (RFC 5267 §4.3); they end with the selection.
+    pub contexts: Vec<crate::cmd::context::Update>,
 }
 
 /// What [`View::apply`] found.
@@ -331,6 +333,7 @@ mod tests {
             gone: false,
             keywords: BTreeSet::new(),
             keywords_pending: false,
+            contexts: Vec::new(),
         }
     }
 
