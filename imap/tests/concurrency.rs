@@ -319,18 +319,20 @@ async fn deliveries_racing_a_fetch_loop_are_never_answered_empty() {
         let r = a
             .cmd(
                 "f",
-                "FETCH 1:* (UID ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+                // UID FETCH: `1:*` in a mailbox that is empty just now is BAD for
+                // sequence numbers (as in Dovecot), and ten BADs end the session.
+                "UID FETCH 1:* (UID ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
             )
             .await;
         assert!(!r.iter().any(|l| looks_empty(l)), "empty answer: {r:?}");
         assert!(
-            tagged(&r).starts_with("f OK")
-                || tagged(&r).starts_with("f NO [EXPUNGEISSUED]")
-                || tagged(&r).starts_with("f BAD"),
+            tagged(&r).starts_with("f OK") || tagged(&r).starts_with("f NO [EXPUNGEISSUED]"),
             "{r:?}"
         );
         answered += r.iter().filter(|l| l.contains(" FETCH (UID")).count();
-        b.cmd("t", "STORE 1:* +FLAGS.SILENT (\\Deleted)").await;
+        // UID STORE: B's mailbox may be empty just now, and `1:*` on an empty
+        // mailbox is BAD for sequence numbers (ten of them end the session).
+        b.cmd("t", "UID STORE 1:* +FLAGS.SILENT (\\Deleted)").await;
         b.cmd("x", "EXPUNGE").await;
         if deliverer.is_finished() {
             break;

@@ -19,6 +19,7 @@
 //! rename it into `new/` or `cur/`, fsync that directory, and only then commit the
 //! index row and acknowledge.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -328,13 +329,73 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Directories whose keyword map [`read_keywords`] keeps; past it the cache starts
+/// over.
+pub const KEYWORD_CACHE_ENTRIES: usize = 4096;
+
+/// What identifies one version of a file: a rewrite ([`write_atomic`] renames a new
+/// file in) changes the inode, an edit in place the size or the mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt as _;
+        FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+}
+
+type KeywordCache = HashMap<PathBuf, (FileStamp, Vec<String>)>;
+
+/// Keyword maps by mailbox directory, each with the stamp of the file it was read from.
+static KEYWORDS: std::sync::LazyLock<std::sync::Mutex<KeywordCache>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// Reads Dovecot's `dovecot-keywords`: lines `<index> <keyword>`; index 0 is letter 'a'.
+/// Every flag change and every read of a message with keywords needs the map, so it is
+/// kept per directory and checked with one `stat` against the file it came from
+/// (another process — Dovecot, the CLI — may rewrite it at any time).
 pub fn read_keywords(dir: &Path) -> io::Result<Vec<String>> {
-    let text = match fs::read_to_string(dir.join(KEYWORDS_FILE)) {
-        Ok(t) => t,
+    let path = dir.join(KEYWORDS_FILE);
+    let stamp = match fs::metadata(&path) {
+        Ok(m) => FileStamp::of(&m),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    if let Ok(cache) = KEYWORDS.lock()
+        && let Some((s, map)) = cache.get(dir)
+        && *s == stamp
+    {
+        return Ok(map.clone());
+    }
+    let mut file = fs::File::open(&path)?;
+    let stamp = FileStamp::of(&file.metadata()?);
+    let mut text = String::new();
+    io::Read::read_to_string(&mut file, &mut text)?;
+    let map = parse_keywords(&text);
+    if let Ok(mut cache) = KEYWORDS.lock() {
+        if cache.len() >= KEYWORD_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(dir.to_path_buf(), (stamp, map.clone()));
+    }
+    Ok(map)
+}
+
+/// The `dovecot-keywords` text as a map (index → keyword; unused slots empty).
+fn parse_keywords(text: &str) -> Vec<String> {
     let mut map = vec![String::new(); MAX_KEYWORDS];
     let mut len = 0;
     for line in text.lines() {
@@ -350,7 +411,7 @@ pub fn read_keywords(dir: &Path) -> io::Result<Vec<String>> {
         }
     }
     map.truncate(len);
-    Ok(map)
+    map
 }
 
 /// Writes `dovecot-keywords`.
@@ -600,6 +661,19 @@ mod tests {
         let map = vec!["a".to_string(), "$Forwarded".to_string()];
         write_keywords(dir.path(), &map).expect("write");
         assert_eq!(read_keywords(dir.path()).expect("read"), map);
+        // The cached map follows every change of the file: our own rewrite, another
+        // program's edit in place (same inode), and removal.
+        let more = vec!["a".to_string(), "$Forwarded".to_string(), "x".to_string()];
+        write_keywords(dir.path(), &more).expect("write");
+        assert_eq!(read_keywords(dir.path()).expect("read"), more);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(KEYWORDS_FILE))
+            .and_then(|mut f| f.write_all(b"3 edited\n"))
+            .expect("edit in place");
+        assert_eq!(read_keywords(dir.path()).expect("read")[3], "edited");
+        std::fs::remove_file(dir.path().join(KEYWORDS_FILE)).expect("rm");
+        assert!(read_keywords(dir.path()).expect("read").is_empty());
         let subs = vec!["INBOX".to_string(), "Entwürfe".to_string()];
         write_subscriptions(dir.path(), &subs).expect("write");
         assert_eq!(read_subscriptions(dir.path()).expect("read"), subs);

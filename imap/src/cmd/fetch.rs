@@ -30,10 +30,15 @@ use crate::proto::sequence::Sequence;
 use crate::session::ext::Extensions;
 use crate::session::state::State;
 use crate::session::view::Msg;
-use crate::session::{Done, End, Session, store_error};
+use crate::session::{Done, End, Session, offload, store_error};
 
 /// Messages loaded from the index and disk per round.
 const CHUNK: usize = 128;
+/// A FETCH of at most this many messages whose files (if it needs them) add up to at
+/// most [`SMALL_FETCH_BYTES`] reads them inline rather than on the blocking pool.
+const SMALL_FETCH: usize = 16;
+/// See [`SMALL_FETCH`].
+const SMALL_FETCH_BYTES: u64 = 256 * 1024;
 /// Messages per round when only view data is needed.
 const VIEW_CHUNK: usize = 4096;
 
@@ -379,7 +384,11 @@ impl Session {
                 let store = self.store().clone();
                 let user = user.clone();
                 let name = mailbox_name.clone();
-                let result = tokio::task::spawn_blocking(move || {
+                // A few summaries and small files are read inline (`offload`).
+                let bytes: u64 = infos.iter().map(|i| i.size).sum();
+                let small =
+                    infos.len() <= SMALL_FETCH && (!want_file || bytes <= SMALL_FETCH_BYTES);
+                let result = offload(small, move || {
                     // The chunk's summaries in one read (one pooled connection).
                     let summaries: Vec<Option<Summary>> = if want_summary {
                         store.read(|c| {

@@ -133,6 +133,35 @@ pub(crate) fn write_exists(out: &mut Vec<u8>, msgs: &[view::Msg], rev2: bool) {
     }
 }
 
+/// Changes to a mailbox (by MODSEQ) a session reads inline rather than on the blocking
+/// pool ([`offload`]).
+pub(crate) const SMALL_CHANGES: u64 = 64;
+
+/// The blocking pool's task failed (it panicked).
+#[derive(Debug)]
+pub(crate) struct Offloaded;
+
+impl std::fmt::Display for Offloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("blocking task failed")
+    }
+}
+
+/// Runs blocking store work (index reads, message files) for a session: inline when
+/// `small` — a few index lookups or a small file cost less than the two thread
+/// switches of a hand-off to the blocking pool, and hold the runtime worker for
+/// microseconds — else on tokio's blocking pool, so that a large job does not stall
+/// the other sessions on this worker.
+pub(crate) async fn offload<T: Send + 'static>(
+    small: bool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Offloaded> {
+    if small {
+        return Ok(f());
+    }
+    tokio::task::spawn_blocking(f).await.map_err(|_| Offloaded)
+}
+
 /// The one place store errors become replies: user errors are NO with their
 /// RFC 5530 code; server errors are NO [SERVERBUG] and logged.
 pub(crate) fn store_error(e: StoreError) -> Done {
@@ -643,12 +672,14 @@ impl Session {
         };
         let changed = view.rx.has_changed().unwrap_or(false);
         if changed {
-            view.rx.borrow_and_update();
+            let published = *view.rx.borrow_and_update();
             let id = view.id;
             let since = view.modseq();
             let store = self.ctx.store.clone();
             let store_for_claim = self.ctx.store.clone();
-            let fetched = tokio::task::spawn_blocking(move || {
+            // Usually one command's worth of changes: read them inline.
+            let small = published.saturating_sub(since.0) <= SMALL_CHANGES;
+            let fetched = offload(small, move || {
                 let mb = store.mailbox_by_id(id)?;
                 let Some(mb) = mb else {
                     return Ok(None);
