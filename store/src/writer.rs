@@ -424,6 +424,13 @@ fn now_secs() -> i64 {
 }
 
 impl WriterState {
+    /// Takes what is queued as one batch, in two transactions: first the requests
+    /// that fsync nothing (flag changes, expunges, `\Recent` claims — STORE and
+    /// EXPUNGE of every session), answered at once; then those that make mail durable
+    /// (deliveries, copies, mailbox changes), which wait for their directories'
+    /// fsync. A STORE that arrives beside an APPEND so never waits for the APPEND's
+    /// disk round. Concurrent requests have no order among themselves; one session's
+    /// requests are never in one batch together (each waits for its answer).
     fn run(&mut self, rx: mpsc::Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
@@ -433,7 +440,14 @@ impl WriterState {
                     Err(_) => break,
                 }
             }
-            self.run_batch(batch);
+            let (quick, durable): (Vec<Job>, Vec<Job>) =
+                batch.into_iter().partition(|j| j.op.syncs_nothing());
+            if !quick.is_empty() {
+                self.run_batch(quick);
+            }
+            if !durable.is_empty() {
+                self.run_batch(durable);
+            }
         }
     }
 
@@ -540,6 +554,18 @@ fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
         }
         Ok(())
     })
+}
+
+impl Op {
+    /// Whether applying it never fsyncs: flag changes and expunges rename or unlink
+    /// files without a directory fsync (see the module invariants), and a `\Recent`
+    /// claim only moves files from `new/` to `cur/`.
+    fn syncs_nothing(&self) -> bool {
+        matches!(
+            self,
+            Op::SetFlags { .. } | Op::Expunge { .. } | Op::ClaimRecent { .. }
+        )
+    }
 }
 
 fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result<Outcome> {
