@@ -20,6 +20,7 @@ pub mod maildir;
 pub mod model;
 pub mod queue;
 pub mod summary;
+pub mod urlauth;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
