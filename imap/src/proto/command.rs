@@ -351,11 +351,37 @@ pub struct AppendMessage {
     pub flags: Vec<Flag>,
     /// Internal date to set.
     pub date: Option<DateTime>,
-    /// The message.
-    pub data: Vec<u8>,
-    /// Sent as literal8 (RFC 3516 §4.4) or `UTF8 (…)` (RFC 6855 §4).
-    pub binary: bool,
+    /// The message, or the parts to catenate into it.
+    pub content: AppendContent,
 }
+
+/// RFC 9051 §9 / RFC 4466 §2.3 `append-data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendContent {
+    /// A literal; `binary` when sent as literal8 (RFC 3516 §4.4) or `UTF8 (…)`
+    /// (RFC 6855 §4).
+    Literal {
+        /// The message.
+        data: Vec<u8>,
+        /// literal8.
+        binary: bool,
+    },
+    /// `CATENATE (…)`: the parts, in order, at least one (RFC 4469 §5).
+    Catenate(Vec<CatPart>),
+}
+
+/// RFC 4469 §5 `cat-part = text-literal / url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`
+    Text(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092), not yet parsed.
+    Url(String),
+}
+
+/// Most parts in one `CATENATE (…)`. RFC 4469 sets no limit; Dovecot's clients send
+/// a handful, and each part costs a message lookup.
+pub const MAX_CATENATE_PARTS: usize = 256;
 
 /// STORE action. RFC 9051 §6.4.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -957,7 +983,7 @@ fn append(p: &mut Parser<'_>) -> PResult<Command> {
             date = Some(p.date_time()?);
             p.sp()?;
         }
-        let (data, binary) = if p.keyword("UTF8") {
+        let content = if p.keyword("UTF8") {
             // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")".
             p.sp()?;
             p.expect(b'(', "(")?;
@@ -966,24 +992,60 @@ fn append(p: &mut Parser<'_>) -> PResult<Command> {
             }
             let (data, _) = p.literal()?;
             p.expect(b')', ")")?;
-            (data, true)
+            AppendContent::Literal {
+                data: data.to_vec(),
+                binary: true,
+            }
+        } else if p.keyword("CATENATE") {
+            p.sp()?;
+            AppendContent::Catenate(cat_parts(p)?)
         } else {
             match p.peek() {
-                Some(b'{' | b'~') => p.literal()?,
+                Some(b'{' | b'~') => {
+                    let (data, binary) = p.literal()?;
+                    AppendContent::Literal {
+                        data: data.to_vec(),
+                        binary,
+                    }
+                }
                 _ => return p.fail("literal"),
             }
         };
         messages.push(AppendMessage {
             flags,
             date,
-            data: data.to_vec(),
-            binary,
+            content,
         });
         if p.at_end() {
             break;
         }
     }
     Ok(Command::Append { mailbox, messages })
+}
+
+/// RFC 4469 §5: `"CATENATE" SP "(" cat-part *(SP cat-part) ")"`, `cat-part =
+/// text-literal / url`, `text-literal = "TEXT" SP literal`, `url = "URL" SP astring`.
+fn cat_parts(p: &mut Parser<'_>) -> PResult<Vec<CatPart>> {
+    let at = p.pos();
+    let parts = p.paren_list(false, |p| {
+        if p.keyword("TEXT") {
+            p.sp()?;
+            if p.peek() != Some(b'{') {
+                return p.fail("literal");
+            }
+            let (data, _) = p.literal()?;
+            Ok(CatPart::Text(data.to_vec()))
+        } else if p.keyword("URL") {
+            p.sp()?;
+            Ok(CatPart::Url(p.astring()?))
+        } else {
+            p.fail("TEXT or URL")
+        }
+    })?;
+    if parts.len() > MAX_CATENATE_PARTS {
+        return Err(invalid(at, "too many CATENATE parts"));
+    }
+    Ok(parts)
 }
 
 /// RFC 2971 §4: `"ID" SP id-params-list`, `id-params-list = "(" *(string
@@ -1161,8 +1223,10 @@ mod tests {
         AppendMessage {
             flags,
             date,
-            data: data.to_vec(),
-            binary,
+            content: AppendContent::Literal {
+                data: data.to_vec(),
+                binary,
+            },
         }
     }
 
@@ -1559,6 +1623,39 @@ mod tests {
                         msg(vec![Flag::Seen], None, b"one", false),
                         msg(vec![Flag::Flagged], Some(dt("\" 1-Aug-2002 22:00:00 -0700\"")), b"t\0o", true),
                         msg(vec![], None, "trés".as_bytes(), true),
+                    ],
+                },
+            ),
+            // RFC 4469 Appendix A example 1 (shortened text), and CATENATE beside a
+            // literal in one MULTIAPPEND (imaptest catenate-multiappend).
+            (
+                b"A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {4}\r\n\r\n-- URL \"/Drafts;UIDVALIDITY=385759045/;UID=30\")",
+                "A003",
+                Command::Append {
+                    mailbox: s("Drafts"),
+                    messages: vec![AppendMessage {
+                        flags: vec![Flag::Seen, Flag::Draft, Flag::Keyword(s("$MDNSent"))],
+                        date: None,
+                        content: AppendContent::Catenate(vec![
+                            CatPart::Url(s("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER")),
+                            CatPart::Text(b"\r\n--".to_vec()),
+                            CatPart::Url(s("/Drafts;UIDVALIDITY=385759045/;UID=30")),
+                        ]),
+                    }],
+                },
+            ),
+            (
+                b"a append box catenate (url \"/box/;uid=1\") (\\Answered) {2}\r\nhi",
+                "a",
+                Command::Append {
+                    mailbox: s("box"),
+                    messages: vec![
+                        AppendMessage {
+                            flags: vec![],
+                            date: None,
+                            content: AppendContent::Catenate(vec![CatPart::Url(s("/box/;uid=1"))]),
+                        },
+                        msg(vec![Flag::Answered], None, b"hi", false),
                     ],
                 },
             ),
@@ -1982,6 +2079,27 @@ mod tests {
                 b"A1 SELECT INBOX (QRESYNC (1 1 1:*))",
                 Some("A1"),
                 ErrorKind::Invalid("known-uids may not contain *"),
+            ),
+            // RFC 4469 §5: CATENATE needs at least one TEXT or URL part.
+            (
+                b"A1 APPEND x CATENATE ()",
+                Some("A1"),
+                ErrorKind::Expected("list element"),
+            ),
+            (
+                b"A1 APPEND x CATENATE (FOO \"a\")",
+                Some("A1"),
+                ErrorKind::Expected("TEXT or URL"),
+            ),
+            (
+                b"A1 APPEND x CATENATE (TEXT \"a\")",
+                Some("A1"),
+                ErrorKind::Expected("literal"),
+            ),
+            (
+                b"A1 APPEND x CATENATE (URL \"/x/;uid=1\"",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
             ),
             // Unbalanced parentheses.
             (b"A1 FETCH 1 (FLAGS", Some("A1"), ErrorKind::UnexpectedEnd),

@@ -141,6 +141,9 @@ pub enum ResponseCode {
     BadCharset(Vec<String>),
     /// `COMPRESSIONACTIVE` (RFC 4978 §3)
     CompressionActive,
+    /// `BADURL url` (RFC 4469 §4.1): the URL bare, not a string (RFC 4469 errata
+    /// 4046; Dovecot sends it so too), bytes `url-resp-text` does not allow dropped.
+    BadUrl(String),
 }
 
 /// Whether `data` can be sent as a quoted string (RFC 9051 §9 `quoted`):
@@ -379,6 +382,15 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         }
         C::Modified(set) => {
             let _ = write!(out, "MODIFIED {}", set.to_wire());
+            return;
+        }
+        C::BadUrl(url) => {
+            out.extend_from_slice(b"BADURL ");
+            // RFC 4469 §5 url-resp-text: TEXT-CHAR except "]".
+            out.extend(
+                url.bytes()
+                    .filter(|&b| (0x20..0x7f).contains(&b) && b != b']'),
+            );
             return;
         }
         C::BadCharset(charsets) => {
