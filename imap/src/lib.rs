@@ -12,7 +12,8 @@
 //! Also IMAP4rev2 (RFC 9051, its behaviour after `ENABLE IMAP4rev2`), CONDSTORE and
 //! QRESYNC (RFC 7162), BINARY (RFC 3516), SEARCHRES (RFC 5182) and MULTIAPPEND
 //! (RFC 3502, stored atomically); see `session/ext.rs`. CATENATE (RFC 4469) with IMAP
-//! URLs (RFC 5092, `proto/url.rs`) resolved by [`urlfetch`].
+//! URLs (RFC 5092, `proto/url.rs`) resolved by [`urlfetch`]; URLAUTH (RFC 4467) and
+//! URLAUTH=BINARY (RFC 5524) in `cmd/urlauth.rs`.
 //!
 //! And SORT with THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`,
 //! `cmd/thread.rs`, `cmd/threading.rs`) and COMPRESS=DEFLATE (RFC 4978;

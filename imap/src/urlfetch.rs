@@ -27,7 +27,9 @@ use std::borrow::Cow;
 
 use mailyard_store::{Address, Store, StoreError, Uid};
 
-use crate::cmd::section::{apply_partial, section_bytes};
+use crate::cmd::binary::{binary_message, binary_part};
+use crate::cmd::section::{apply_partial, is_message, section_bytes};
+use crate::proto::bodystructure::part_structure;
 use crate::proto::fetch::{Partial, Section, parse_section_spec};
 use crate::proto::url::{Access, ImapUrl, Server};
 
@@ -100,6 +102,46 @@ impl Located {
             Cow::Borrowed(b) => Cow::Borrowed(apply_partial(b, self.partial)),
             Cow::Owned(b) => Cow::Owned(apply_partial(&b, self.partial).to_vec()),
         })
+    }
+
+    /// The part decoded (RFC 5524 §3 `BINARY`, RFC 3516): a leaf without its
+    /// Content-Transfer-Encoding; a message (the whole one or a `message/rfc822`
+    /// part) with every encoded leaf decoded, as Dovecot does. None for a
+    /// HEADER/TEXT/MIME section, a missing part or an unknown encoding (RFC 5524 §3
+    /// returns NIL then).
+    pub(crate) fn binary(&self) -> Option<Vec<u8>> {
+        if self.section.text.is_some() {
+            return None;
+        }
+        let part = &self.section.part;
+        let data = if is_message(&self.raw, part)? {
+            let body = section_bytes(&self.raw, &self.section)?;
+            binary_message(&body, true)
+        } else {
+            binary_part(&self.raw, part)?.ok()?
+        };
+        Some(apply_partial(&data, self.partial).to_vec())
+    }
+
+    /// RFC 5524 §3 `BODYPARTSTRUCTURE`: the part's structure as FETCH
+    /// BODYSTRUCTURE shows it; with `binary` (BINARY asked for too) the structure of
+    /// the decoded content, its sizes and lines those of the decoded octets while the
+    /// encodings stay as stored, which is what Dovecot answers (imaptest
+    /// `urlauth-binary`). None for a HEADER/TEXT/MIME section or a missing part.
+    pub(crate) fn body_part_structure(&self, binary: bool) -> Option<String> {
+        if self.section.text.is_some() {
+            return None;
+        }
+        let decoded;
+        let raw = if binary {
+            decoded = binary_message(&self.raw, false);
+            &decoded
+        } else {
+            &self.raw
+        };
+        let msg = mail_parser::MessageParser::default().parse(raw)?;
+        let whole = mailyard_store::imapfmt::body_structure(&msg, true);
+        part_structure(&whole, &self.section.part).map(str::to_string)
     }
 }
 

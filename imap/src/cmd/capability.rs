@@ -1,6 +1,6 @@
 //! The capabilities of the extensions in `enable.rs`, `fetch.rs` (BINARY,
 //! CONDSTORE), `select.rs` (QRESYNC), `search.rs` (SEARCHRES) and `append.rs`
-//! (MULTIAPPEND, CATENATE), added to the base list (`Session::capabilities`).
+//! (MULTIAPPEND, CATENATE) and `urlauth.rs` (URLAUTH, URLAUTH=BINARY), added to the base list (`Session::capabilities`).
 
 use crate::session::Session;
 
@@ -17,6 +17,9 @@ const EXTENSIONS: &[&str] = &[
     "MULTIAPPEND",
     // RFC 4469 §2.
     "CATENATE",
+    // RFC 4467 §2, RFC 5524 §2.
+    "URLAUTH",
+    "URLAUTH=BINARY",
 ];
 
 impl Session {

@@ -4,7 +4,7 @@
 //! `mailbox.rs` (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE), `list.rs` (LIST,
 //! LSUB), `status.rs` (STATUS), `append.rs`, `fetch.rs` (with `section.rs`, the pure
 //! body-section locator), `store.rs`, `expunge.rs`, `copy.rs` (COPY, MOVE),
-//! `search.rs`, `idle.rs`, `quota.rs`.
+//! `search.rs`, `idle.rs`, `quota.rs`, `urlauth.rs` (GENURLAUTH, RESETKEY, URLFETCH).
 //!
 //! Shared here: mailbox names on the wire (modified UTF-7, RFC 9051 §5.1.3, or UTF-8
 //! after `ENABLE UTF8=ACCEPT`, RFC 6855 §3) and flags between the wire and the store.
@@ -12,7 +12,7 @@
 mod any;
 mod append;
 mod auth;
-mod binary;
+pub(crate) mod binary;
 mod capability;
 mod copy;
 mod enable;
@@ -30,6 +30,7 @@ mod status;
 mod store;
 mod thread;
 mod threading;
+mod urlauth;
 mod vanished;
 
 use mailyard_store::mailbox_name;

@@ -9,7 +9,8 @@
 //! - [`sequence`], [`search`], [`fetch`]: sequence sets (RFC 9051 §9,
 //!   RFC 5182), search keys (RFC 9051 §6.4.4, RFC 7162 §3.1.5) and fetch
 //!   attributes (RFC 9051 §6.4.5, RFC 3516, RFC 7162).
-//! - [`url`]: IMAP URLs naming a message part (RFC 5092, RFC 4467 URLAUTH).
+//! - [`url`]: IMAP URLs naming a message part (RFC 5092, RFC 4467 URLAUTH);
+//!   [`bodystructure`]: one part's structure cut out of a BODYSTRUCTURE.
 //! - [`response`]: byte writers for responses (RFC 9051 §7) and response
 //!   codes (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162).
 //!
@@ -25,6 +26,7 @@
 //! a constant factor of the bytes received, whatever the input; every limit
 //! is a named constant citing its RFC.
 
+pub mod bodystructure;
 pub mod command;
 pub mod fetch;
 pub mod parser;
