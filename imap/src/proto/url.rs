@@ -112,8 +112,11 @@ impl ImapUrl {
             rump_len: s.len(),
         };
         let mut rest = s;
-        if s.len() >= 7 && s[..7].eq_ignore_ascii_case("imap://") {
-            let after = &s[7..];
+        if let Some(after) = s
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("imap://"))
+            .and_then(|_| s.get(7..))
+        {
             let end = after.find('/').ok_or(UrlError::NotAMessage)?;
             url.server = Some(parse_server(&after[..end])?);
             rest = &after[end..];
@@ -288,7 +291,13 @@ fn parse_server(s: &str) -> Result<Server, UrlError> {
             let user = match ui.find(';') {
                 Some(semi) => {
                     let auth = &ui[semi..];
-                    if auth.len() < 7 || !auth[..6].eq_ignore_ascii_case(";AUTH=") {
+                    // iauth = ";AUTH=" ( "*" / enc-auth-type ), enc-auth-type = 1*achar
+                    let kind = auth
+                        .get(..6)
+                        .filter(|a| a.eq_ignore_ascii_case(";AUTH="))
+                        .and_then(|_| auth.get(6..))
+                        .unwrap_or_default();
+                    if kind != "*" && (kind.is_empty() || !kind.bytes().all(is_achar)) {
                         return Err(UrlError::Syntax(";AUTH="));
                     }
                     &ui[..semi]
@@ -733,9 +742,22 @@ mod tests {
         );
     }
 
-    /// Every prefix of every valid row is refused or parsed, never a panic.
+    /// Every prefix of every valid row is refused or parsed, never a panic; so is
+    /// non-ASCII text where a keyword or the scheme is expected.
     #[test]
     fn prefixes_never_panic() {
+        for odd in [
+            "imap:/é/x/;uid=1",
+            "imapé//a@b/x/;uid=1",
+            "imap://a;AUTé@b/x/;uid=1",
+            "imap://a;AUTH=é@b/x/;uid=1",
+            "/x/;uidé=1",
+            "/x/;uid=1;urlauth=usé",
+            "/é/;uid=1/;section=é",
+            "imap://é@é/é/;uid=1;expire=é;urlauth=anonymous",
+        ] {
+            assert!(ImapUrl::parse(odd).is_err(), "{odd}");
+        }
         let s = "imap://joe;AUTH=*@example.com:143/INBOX;UIDVALIDITY=9/;uid=20/;section=1.2/;partial=1.2;expire=2004-04-30T23:59:59.5+02:00;urlauth=submit+fred:internal:91354a473744909de610943775f92038";
         assert!(ImapUrl::parse(s).is_ok());
         for k in 0..s.len() {
