@@ -11,7 +11,9 @@
 //!
 //! Also IMAP4rev2 (RFC 9051, its behaviour after `ENABLE IMAP4rev2`), CONDSTORE and
 //! QRESYNC (RFC 7162), BINARY (RFC 3516), SEARCHRES (RFC 5182) and MULTIAPPEND
-//! (RFC 3502, stored atomically); see `session/ext.rs`.
+//! (RFC 3502, stored atomically); see `session/ext.rs`. CATENATE (RFC 4469) with IMAP
+//! URLs (RFC 5092, `proto/url.rs`) resolved by [`urlfetch`]; URLAUTH (RFC 4467) and
+//! URLAUTH=BINARY (RFC 5524) in `cmd/urlauth.rs`.
 //!
 //! And SORT with SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 §3), THREAD=ORDEREDSUBJECT
 //! and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`, `cmd/thread.rs`,
@@ -25,6 +27,8 @@
 //! - `session`: one task per connection; the state enum, which commands each state
 //!   allows (a table), the read/flush loop, the selected-mailbox view (seq ↔ UID, with
 //!   updates from other sessions through `Store::subscribe`).
+//! - [`urlfetch`]: IMAP URLs resolved to message data in our own store, for
+//!   CATENATE, URLFETCH and (public, in-process) SMTP BURL.
 //! - `cmd`: one file per command family (`fetch.rs`, `search.rs`, `store.rs` …), each
 //!   handler citing its RFC section and the states that allow it.
 //!
@@ -44,6 +48,7 @@
 mod cmd;
 pub mod proto;
 mod session;
+pub mod urlfetch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

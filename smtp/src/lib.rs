@@ -4,8 +4,10 @@
 //! RFCs: 5321 (SMTP), 1870 (SIZE), 2034 and 3463 (enhanced status codes), 2920
 //! (PIPELINING), 3030 (CHUNKING, BINARYMIME), 3207 (STARTTLS), 3461 (DSN), 3848
 //! (`with` protocol types), 4954 (AUTH), 6152 (8BITMIME), 6409 (submission), 6531
-//! (SMTPUTF8), 8314 (implicit TLS); on the MX listener 7208 (SPF), 6376 (DKIM), 7489
-//! (DMARC) and 8601 (Authentication-Results), in `auth_checks`.
+//! (SMTPUTF8), 8314 (implicit TLS), 4468 (BURL, on authenticated submission: the URL
+//! resolved in our own store by `mailyard_imap::urlfetch`); on the MX listener 7208
+//! (SPF), 6376 (DKIM), 7489 (DMARC) and 8601 (Authentication-Results), in
+//! `auth_checks`.
 //!
 //! Invariants:
 //! - `250` after DATA/BDAT LAST is sent only after the store says the message is

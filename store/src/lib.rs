@@ -8,6 +8,8 @@
 //! - All index writes go through one writer thread; readers use their own connections.
 //! - Changes are published per mailbox after commit (`changes.rs`).
 //! - No mailbox name reaches a path outside the user's tree (`mailbox_name.rs`).
+//! - URLAUTH keys (`urlauth.rs`) live beside each mailbox's state file, never in the
+//!   rebuildable index.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
@@ -20,6 +22,7 @@ pub mod maildir;
 pub mod model;
 pub mod queue;
 pub mod summary;
+pub mod urlauth;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -1,15 +1,23 @@
 //! APPEND (RFC 9051 §6.3.12; LITERAL+ RFC 7888; APPENDUID RFC 4315 §3; APPENDLIMIT
 //! RFC 7889; UTF8 append-data RFC 6855 §4; literal8 RFC 3516 §4.4; several messages,
-//! atomically, MULTIAPPEND RFC 3502).
+//! atomically, MULTIAPPEND RFC 3502; messages built from literals and IMAP URLs,
+//! CATENATE RFC 4469).
+
+use std::borrow::Cow;
 
 use mailyard_store::{FlagSet, StoreError};
 
 use crate::cmd::binary::encode_binary_parts;
 use crate::cmd::to_flag_set;
-use crate::proto::command::AppendMessage;
+use crate::proto::command::{AppendContent, AppendMessage, CatPart};
 use crate::proto::response::ResponseCode;
 use crate::proto::sequence::SequenceSet;
 use crate::session::{Done, Session, store_error};
+use crate::urlfetch::{Need, Refused, Who, locate};
+
+/// The largest message an APPEND can build, whatever the configuration: RFC 4469
+/// §4.2 "the 4-GB IMAP message limit" (sizes are 32-bit, RFC 9051 §9 `number`).
+pub(crate) const MAX_MESSAGE_BYTES: u64 = u32::MAX as u64;
 
 impl Session {
     /// APPEND mailbox 1*([(flags)] ["date-time"] literal): stores every message
@@ -31,27 +39,49 @@ impl Session {
             Ok(n) => n,
             Err(done) => return done,
         };
-        let limit = self.ctx.config.limits.message_size;
+        let limit = self.ctx.config.limits.message_size.min(MAX_MESSAGE_BYTES);
+        let catenates = messages
+            .iter()
+            .any(|m| matches!(m.content, AppendContent::Catenate(_)));
+        if catenates && let Some(done) = self.require_mailbox(&user, &name).await {
+            return done;
+        }
+        let who = Who::Session {
+            user: user.clone(),
+            selected: self.view().map(|v| v.name.clone()),
+        };
         // Everything that can be refused is checked before anything is stored.
         let mut batch: Vec<(Vec<u8>, FlagSet, Option<i64>)> = Vec::with_capacity(messages.len());
         let mut total: u64 = 0;
         for m in messages {
-            if m.data.is_empty() {
-                return Done::no(Some(ResponseCode::Cannot), "Empty message");
-            }
-            if m.data.len() as u64 > limit {
-                return Done::no(Some(ResponseCode::TooBig), "Message too big");
-            }
             let flags = match to_flag_set(&m.flags) {
                 Ok(f) => f,
                 Err(done) => return done,
             };
-            // RFC 3516 §4.4: binary parts of a literal8 are stored base64-encoded
-            // (`binary.rs`), so BODY[…] never has to carry a NUL.
-            let data = if m.binary {
-                encode_binary_parts(&m.data).unwrap_or(m.data)
-            } else {
-                m.data
+            let data = match m.content {
+                AppendContent::Literal { data, binary } => {
+                    if data.is_empty() {
+                        return Done::no(Some(ResponseCode::Cannot), "Empty message");
+                    }
+                    if data.len() as u64 > limit {
+                        return Done::no(Some(ResponseCode::TooBig), "Message too big");
+                    }
+                    // RFC 3516 §4.4: binary parts of a literal8 are stored
+                    // base64-encoded (`binary.rs`), so BODY[…] never has to carry a
+                    // NUL.
+                    if binary {
+                        encode_binary_parts(&data).unwrap_or(data)
+                    } else {
+                        data
+                    }
+                }
+                AppendContent::Catenate(parts) => match self.catenate(parts, &who, limit).await {
+                    Ok(data) if data.is_empty() => {
+                        return Done::no(Some(ResponseCode::Cannot), "Empty message");
+                    }
+                    Ok(data) => data,
+                    Err(done) => return done,
+                },
             };
             total = total.saturating_add(data.len() as u64);
             batch.push((data, flags, m.date.map(|d| d.unix_timestamp())));
@@ -77,5 +107,58 @@ impl Session {
             }
             Err(e) => store_error(e),
         }
+    }
+
+    /// NO [TRYCREATE] when the target mailbox does not exist. RFC 4469 §3 leaves the
+    /// order of checks open; like Dovecot, a missing target is reported before any
+    /// URL is looked at (imaptest `catenate`).
+    async fn require_mailbox(&self, user: &mailyard_store::Address, name: &str) -> Option<Done> {
+        let (store, u, n) = (self.store().clone(), user.clone(), name.to_string());
+        match tokio::task::spawn_blocking(move || store.mailbox(&u, &n)).await {
+            Ok(Ok(Some(_))) => None,
+            Ok(Ok(None)) => Some(Done::no(Some(ResponseCode::TryCreate), "No such mailbox")),
+            Ok(Err(e)) => Some(store_error(e)),
+            Err(_) => Some(store_error(StoreError::Closed)),
+        }
+    }
+
+    /// RFC 4469 §3: the message CATENATE builds, its parts in order: TEXT as sent,
+    /// URL as `BODY[section]<partial>` of the message it names (`urlfetch.rs`).
+    /// The first URL that gives nothing is NO [BADURL url] (RFC 4469 §4.1); a
+    /// message over `limit` NO [TOOBIG] (§4.2).
+    async fn catenate(&self, parts: Vec<CatPart>, who: &Who, limit: u64) -> Result<Vec<u8>, Done> {
+        let store = self.store().clone();
+        let hostname = self.ctx.config.hostname.clone();
+        let who = who.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut out: Vec<u8> = Vec::new();
+            for part in parts {
+                match part {
+                    CatPart::Text(text) => out.extend_from_slice(&text),
+                    CatPart::Url(url) => {
+                        let located = locate(&store, &hostname, &url, &who, Need::Own);
+                        match located
+                            .and_then(|l| l.body().map(Cow::into_owned).ok_or(Refused::NoMessage))
+                        {
+                            Ok(bytes) => out.extend_from_slice(&bytes),
+                            Err(Refused::Store(e)) => return Err(store_error(e)),
+                            Err(why) => {
+                                tracing::debug!(%url, %why, "CATENATE URL refused");
+                                return Err(Done::no(
+                                    Some(ResponseCode::BadUrl(url)),
+                                    "CATENATE URL is invalid or names no message part",
+                                ));
+                            }
+                        }
+                    }
+                }
+                if out.len() as u64 > limit {
+                    return Err(Done::no(Some(ResponseCode::TooBig), "Message too big"));
+                }
+            }
+            Ok(out)
+        })
+        .await;
+        built.unwrap_or_else(|_| Err(store_error(StoreError::Closed)))
     }
 }

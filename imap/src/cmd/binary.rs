@@ -175,13 +175,15 @@ const BASE64_LINE: usize = 76;
 /// mail-parser does, deeper structure is not looked into).
 const MAX_DEPTH: usize = 20;
 
-/// One leaf part to re-encode: its header and body as byte ranges of the message,
+/// One leaf part to rewrite: its header and body as byte ranges of the message,
 /// and whether the body runs to the end of the message (then its last line gets a
 /// CRLF; inside a multipart the CRLF before the boundary is the boundary's).
 struct Leaf {
     header: Range<usize>,
     body: Range<usize>,
     at_end: bool,
+    /// Its Content-Transfer-Encoding, as [`transfer_encoding`] reads it.
+    cte: Option<String>,
 }
 
 /// RFC 3516 §4.4: "The server MAY modify the CTE of the appended data, however any
@@ -193,9 +195,56 @@ struct Leaf {
 /// the base64 back to the exact octets appended (imaptest `append-binary`). None
 /// when nothing needs it (the message is stored as sent).
 pub(crate) fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
+    rewrite_leaves(
+        raw,
+        |cte, body| match cte {
+            Some("binary") => true,
+            None | Some("" | "7bit" | "8bit") => body.contains(&0),
+            _ => false,
+        },
+        Some(b"base64".as_slice()),
+        |body, _, at_end| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+            let lines: Vec<&[u8]> = encoded.as_bytes().chunks(BASE64_LINE).collect();
+            let mut out = lines.join(&b"\r\n"[..]);
+            if at_end && !lines.is_empty() {
+                out.extend_from_slice(b"\r\n");
+            }
+            out
+        },
+    )
+}
+
+/// The binary form of a whole message (an encapsulated one, for URLFETCH BINARY of
+/// a `message/rfc822` part, RFC 5524 §3): every base64 or quoted-printable leaf
+/// decoded and, with `relabel`, labelled `Content-Transfer-Encoding: binary`, as
+/// Dovecot sends it (imaptest `urlauth-binary`). Without `relabel` the fields stay:
+/// the form Dovecot describes in BODYPARTSTRUCTURE next to BINARY (decoded sizes,
+/// original encodings). The message itself when nothing is encoded.
+pub(crate) fn binary_message(raw: &[u8], relabel: bool) -> Vec<u8> {
+    rewrite_leaves(
+        raw,
+        |cte, _| matches!(cte, Some("base64" | "quoted-printable")),
+        relabel.then_some(b"binary".as_slice()),
+        // The selector picked only encodings `decode` knows.
+        |body, cte, _| decode(body, cte).unwrap_or_default(),
+    )
+    .unwrap_or_else(|| raw.to_vec())
+}
+
+/// Rewrites every leaf part of `raw` that `select(cte, body)` picks: its
+/// Content-Transfer-Encoding field becomes `cte` (when given), its body
+/// `transform(body, cte, at_end)`. None when no leaf is picked, or the tree cannot
+/// be rewritten safely.
+fn rewrite_leaves(
+    raw: &[u8],
+    select: impl Fn(Option<&str>, &[u8]) -> bool,
+    cte: Option<&[u8]>,
+    transform: impl Fn(&[u8], Option<&str>, bool) -> Vec<u8>,
+) -> Option<Vec<u8>> {
     let msg = MessageParser::default().parse(raw)?;
     let mut leaves = Vec::new();
-    collect_binary_leaves(&msg, raw, 0, None, 0, &mut leaves);
+    collect_leaves(&msg, raw, 0, None, 0, &select, &mut leaves);
     if leaves.is_empty() {
         return None;
     }
@@ -209,13 +258,16 @@ pub(crate) fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
         out.extend_from_slice(&raw[at..leaf.header.start]);
-        out.extend_from_slice(&with_base64_cte(&raw[leaf.header.clone()]));
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&raw[leaf.body.clone()]);
-        let lines: Vec<&[u8]> = encoded.as_bytes().chunks(BASE64_LINE).collect();
-        out.extend_from_slice(&lines.join(&b"\r\n"[..]));
-        if leaf.at_end && !lines.is_empty() {
-            out.extend_from_slice(b"\r\n");
+        let header = &raw[leaf.header.clone()];
+        match cte {
+            Some(cte) => out.extend_from_slice(&with_cte(header, cte)),
+            None => out.extend_from_slice(header),
         }
+        out.extend_from_slice(&transform(
+            &raw[leaf.body.clone()],
+            leaf.cte.as_deref(),
+            leaf.at_end,
+        ));
         at = leaf.body.end;
     }
     out.extend_from_slice(&raw[at..]);
@@ -223,15 +275,17 @@ pub(crate) fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Walks part `id` of `msg` (whose offsets index `raw`) and its descendants, adding
-/// the leaves [`encode_binary_parts`] re-encodes. `boundary` is the enclosing
-/// multipart's (also around an encapsulated message's body). Nested messages are followed only when mail-parser kept their
-/// offsets in `raw` (not transfer-encoded), exactly as `section.rs` locates them.
-fn collect_binary_leaves(
+/// the leaves `select(cte, body)` picks. `boundary` is the enclosing multipart's
+/// (also around an encapsulated message's body). Nested messages are followed only
+/// when mail-parser kept their offsets in `raw` (not transfer-encoded), exactly as
+/// `section.rs` locates them.
+fn collect_leaves(
     msg: &Message<'_>,
     raw: &[u8],
     id: usize,
     boundary: Option<&str>,
     depth: usize,
+    select: &impl Fn(Option<&str>, &[u8]) -> bool,
     out: &mut Vec<Leaf>,
 ) {
     if depth > MAX_DEPTH {
@@ -244,30 +298,34 @@ fn collect_binary_leaves(
         PartType::Multipart(children) => {
             let inner = boundary_of(part);
             for &child in children {
-                collect_binary_leaves(msg, raw, child as usize, inner.as_deref(), depth + 1, out);
+                collect_leaves(
+                    msg,
+                    raw,
+                    child as usize,
+                    inner.as_deref(),
+                    depth + 1,
+                    select,
+                    out,
+                );
             }
         }
         PartType::Message(nested) => {
             if std::ptr::eq(nested.raw_message.as_ptr(), raw.as_ptr()) {
-                collect_binary_leaves(nested, raw, 0, boundary, depth + 1, out);
+                collect_leaves(nested, raw, 0, boundary, depth + 1, select, out);
             }
         }
         _ => {
             let header = range(raw, part.offset_header, part.offset_body);
             let body = clamp_at_boundary(range(raw, part.offset_body, part.offset_end), boundary);
             let cte = transfer_encoding(header);
-            let needs = match cte.as_deref() {
-                Some("binary") => true,
-                None | Some("" | "7bit" | "8bit") => body.contains(&0),
-                _ => false,
-            };
-            if needs {
+            if select(cte.as_deref(), body) {
                 let start = part.offset_body as usize;
                 let end = start + body.len();
                 out.push(Leaf {
                     header: part.offset_header as usize..start,
                     body: start..end,
                     at_end: boundary.is_none() && end == raw.len(),
+                    cte,
                 });
             }
         }
@@ -275,11 +333,12 @@ fn collect_binary_leaves(
 }
 
 /// `header` (a header block with its empty line) with its Content-Transfer-Encoding
-/// field, continuation lines included, replaced by `base64`, or that field added
+/// field, continuation lines included, replaced by `cte`, or that field added
 /// before the empty line.
-fn with_base64_cte(header: &[u8]) -> Vec<u8> {
-    const FIELD: &[u8] = b"Content-Transfer-Encoding: base64\r\n";
-    let mut out = Vec::with_capacity(header.len() + FIELD.len());
+fn with_cte(header: &[u8], cte: &[u8]) -> Vec<u8> {
+    let field = [b"Content-Transfer-Encoding: ".as_slice(), cte, b"\r\n"].concat();
+    let field = field.as_slice();
+    let mut out = Vec::with_capacity(header.len() + field.len());
     let mut skipping = false;
     let mut written = false;
     for line in header.split_inclusive(|&b| b == b'\n') {
@@ -292,7 +351,7 @@ fn with_base64_cte(header: &[u8]) -> Vec<u8> {
         skipping = false;
         if line == b"\r\n" || line == b"\n" {
             if !written {
-                out.extend_from_slice(FIELD);
+                out.extend_from_slice(field);
                 written = true;
             }
             out.extend_from_slice(line);
@@ -306,7 +365,7 @@ fn with_base64_cte(header: &[u8]) -> Vec<u8> {
         if is_cte {
             skipping = true;
             if !written {
-                out.extend_from_slice(FIELD);
+                out.extend_from_slice(field);
                 written = true;
             }
             continue;
@@ -315,7 +374,7 @@ fn with_base64_cte(header: &[u8]) -> Vec<u8> {
     }
     if !written {
         // A header block without its empty line (a message that is all header).
-        out.extend_from_slice(FIELD);
+        out.extend_from_slice(field);
     }
     out
 }

@@ -1,6 +1,6 @@
 //! The capabilities of the extensions in `enable.rs`, `fetch.rs` (BINARY,
 //! CONDSTORE), `select.rs` (QRESYNC), `search.rs` (SEARCHRES) and `append.rs`
-//! (MULTIAPPEND), added to the base list (`Session::capabilities`).
+//! (MULTIAPPEND, CATENATE) and `urlauth.rs` (URLAUTH, URLAUTH=BINARY), added to the base list (`Session::capabilities`).
 
 use crate::session::Session;
 
@@ -15,6 +15,11 @@ const EXTENSIONS: &[&str] = &[
     "SEARCHRES",
     // RFC 3502 §3.
     "MULTIAPPEND",
+    // RFC 4469 §2.
+    "CATENATE",
+    // RFC 4467 §2, RFC 5524 §2.
+    "URLAUTH",
+    "URLAUTH=BINARY",
 ];
 
 impl Session {

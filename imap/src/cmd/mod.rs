@@ -5,7 +5,8 @@
 //! LSUB), `status.rs` (STATUS), `append.rs`, `fetch.rs` (with `section.rs`, the pure
 //! body-section locator), `store.rs`, `expunge.rs`, `copy.rs` (COPY, MOVE),
 //! `search.rs`, `sort.rs`, `thread.rs`, `context.rs` (RETURN (UPDATE) results kept
-//! live, CANCELUPDATE), `idle.rs`, `quota.rs`.
+//! live, CANCELUPDATE), `idle.rs`, `quota.rs`, `urlauth.rs` (GENURLAUTH, RESETKEY,
+//! URLFETCH).
 //!
 //! Shared here: mailbox names on the wire (modified UTF-7, RFC 9051 §5.1.3, or UTF-8
 //! after `ENABLE UTF8=ACCEPT`, RFC 6855 §3) and flags between the wire and the store.
@@ -13,7 +14,7 @@
 mod any;
 mod append;
 mod auth;
-mod binary;
+pub(crate) mod binary;
 mod capability;
 pub(crate) mod context;
 mod copy;
@@ -32,6 +33,7 @@ mod status;
 mod store;
 mod thread;
 mod threading;
+mod urlauth;
 mod vanished;
 
 use mailyard_store::mailbox_name;

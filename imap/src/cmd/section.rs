@@ -197,6 +197,17 @@ fn locate<'a>(msg: &'a Message<'a>, path: &[u32]) -> Option<Located<'a>> {
     })
 }
 
+/// Whether `part` (empty: the whole message) of the stored message `raw` is a
+/// message (`message/rfc822`, or the message itself); None when there is no such
+/// part.
+pub(crate) fn is_message(raw: &[u8], part: &[u32]) -> Option<bool> {
+    if part.is_empty() {
+        return Some(true);
+    }
+    let msg = MessageParser::default().parse(raw)?;
+    Some(locate(&msg, part)?.is_message)
+}
+
 /// The bytes of `section` of the stored message `raw`; None when the part does not
 /// exist (the caller answers with an empty string, as Dovecot does).
 pub(crate) fn section_bytes<'a>(raw: &'a [u8], section: &Section) -> Option<Cow<'a, [u8]>> {

@@ -118,6 +118,24 @@ pub enum Command {
         /// The messages, at least one.
         messages: Vec<AppendMessage>,
     },
+    /// RFC 4467 §7: `GENURLAUTH 1*(SP url-rump SP mechanism)`: URL rumps with
+    /// their mechanism, upper-cased.
+    GenUrlAuth {
+        /// (rump, mechanism) pairs, at least one.
+        urls: Vec<(String, String)>,
+    },
+    /// RFC 4467 §4: `RESETKEY [SP mailbox *(SP mechanism)]`.
+    ResetKey {
+        /// The mailbox; None resets every mailbox's key.
+        mailbox: Option<String>,
+        /// Mechanisms, upper-cased.
+        mechanisms: Vec<String>,
+    },
+    /// RFC 4467 §6 / RFC 5524 §3: `URLFETCH 1*(SP (url / "(" url *(SP param) ")"))`.
+    UrlFetch {
+        /// The URLs, at least one.
+        urls: Vec<UrlFetchArg>,
+    },
     /// RFC 9051 §6.3.13 / RFC 2177
     Idle,
     /// RFC 3501 §6.4.1
@@ -357,11 +375,62 @@ pub struct AppendMessage {
     pub flags: Vec<Flag>,
     /// Internal date to set.
     pub date: Option<DateTime>,
-    /// The message.
-    pub data: Vec<u8>,
-    /// Sent as literal8 (RFC 3516 §4.4) or `UTF8 (…)` (RFC 6855 §4).
-    pub binary: bool,
+    /// The message, or the parts to catenate into it.
+    pub content: AppendContent,
 }
+
+/// RFC 9051 §9 / RFC 4466 §2.3 `append-data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendContent {
+    /// A literal; `binary` when sent as literal8 (RFC 3516 §4.4) or `UTF8 (…)`
+    /// (RFC 6855 §4).
+    Literal {
+        /// The message.
+        data: Vec<u8>,
+        /// literal8.
+        binary: bool,
+    },
+    /// `CATENATE (…)`: the parts, in order, at least one (RFC 4469 §5).
+    Catenate(Vec<CatPart>),
+}
+
+/// RFC 4469 §5 `cat-part = text-literal / url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`
+    Text(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092), not yet parsed.
+    Url(String),
+}
+
+/// One URLFETCH argument. RFC 4467 §6, RFC 5524 §3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlFetchArg {
+    /// The URL, not yet parsed.
+    pub url: String,
+    /// RFC 5524 §3: the parenthesized form, with what it asks for; None for a bare
+    /// URL (its content as a string, RFC 4467 §6).
+    pub params: Option<UrlFetchParams>,
+}
+
+/// RFC 5524 §3 `urlfetch-param`s of one URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlFetchParams {
+    /// `BODYPARTSTRUCTURE`
+    pub body_part_structure: bool,
+    /// `BINARY`: the content decoded.
+    pub binary: bool,
+    /// `BODY`: the content as stored.
+    pub body: bool,
+}
+
+/// Most URLs in one GENURLAUTH or URLFETCH. RFC 4467 sets no limit; each costs a
+/// message (or key) read, and clients send one or a few.
+pub const MAX_URLS: usize = 100;
+
+/// Most parts in one `CATENATE (…)`. RFC 4469 sets no limit; Dovecot's clients send
+/// a handful, and each part costs a message lookup.
+pub const MAX_CATENATE_PARTS: usize = 256;
 
 /// STORE action. RFC 9051 §6.4.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -593,6 +662,23 @@ fn command(p: &mut Parser<'_>) -> PResult<Command> {
             }
         }
         "APPEND" => append(p)?,
+        "GENURLAUTH" => genurlauth(p)?,
+        "RESETKEY" => {
+            let mut mailbox = None;
+            let mut mechanisms = Vec::new();
+            if !p.at_end() {
+                mailbox = Some(sp_mailbox(p)?);
+                while !p.at_end() {
+                    p.sp()?;
+                    mechanisms.push(p.atom()?.to_ascii_uppercase());
+                }
+            }
+            Command::ResetKey {
+                mailbox,
+                mechanisms,
+            }
+        }
+        "URLFETCH" => urlfetch(p)?,
         "IDLE" => Command::Idle,
         "CHECK" => Command::Check,
         "CLOSE" => Command::Close,
@@ -974,7 +1060,7 @@ fn append(p: &mut Parser<'_>) -> PResult<Command> {
             date = Some(p.date_time()?);
             p.sp()?;
         }
-        let (data, binary) = if p.keyword("UTF8") {
+        let content = if p.keyword("UTF8") {
             // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")".
             p.sp()?;
             p.expect(b'(', "(")?;
@@ -983,24 +1069,132 @@ fn append(p: &mut Parser<'_>) -> PResult<Command> {
             }
             let (data, _) = p.literal()?;
             p.expect(b')', ")")?;
-            (data, true)
+            AppendContent::Literal {
+                data: data.to_vec(),
+                binary: true,
+            }
+        } else if p.keyword("CATENATE") {
+            p.sp()?;
+            AppendContent::Catenate(cat_parts(p)?)
         } else {
             match p.peek() {
-                Some(b'{' | b'~') => p.literal()?,
+                Some(b'{' | b'~') => {
+                    let (data, binary) = p.literal()?;
+                    AppendContent::Literal {
+                        data: data.to_vec(),
+                        binary,
+                    }
+                }
                 _ => return p.fail("literal"),
             }
         };
         messages.push(AppendMessage {
             flags,
             date,
-            data: data.to_vec(),
-            binary,
+            content,
         });
         if p.at_end() {
             break;
         }
     }
     Ok(Command::Append { mailbox, messages })
+}
+
+/// RFC 4467 §9: `genurlauth = "GENURLAUTH" 1*(SP url-rump SP mechanism)`,
+/// `url-rump = astring`, `mechanism = "INTERNAL" / 1*(ALPHA / DIGIT / "-" / ".")`.
+fn genurlauth(p: &mut Parser<'_>) -> PResult<Command> {
+    let mut urls = Vec::new();
+    loop {
+        p.sp()?;
+        let url = p.astring()?;
+        p.sp()?;
+        let at = p.pos();
+        let mechanism = p.atom()?.to_ascii_uppercase();
+        if !mechanism
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+        {
+            return Err(invalid(at, "URLAUTH mechanism"));
+        }
+        urls.push((url, mechanism));
+        if urls.len() > MAX_URLS {
+            return Err(invalid(at, "too many URLs"));
+        }
+        if p.at_end() {
+            return Ok(Command::GenUrlAuth { urls });
+        }
+    }
+}
+
+/// RFC 4467 §9 `urlfetch = "URLFETCH" 1*(SP url)`, extended by RFC 5524 §6:
+/// a URL may be `"(" url *(SP urlfetch-param) ")"`, `urlfetch-param =
+/// "BODYPARTSTRUCTURE" / "BINARY" / "BODY"` (BINARY and BODY exclusive).
+fn urlfetch(p: &mut Parser<'_>) -> PResult<Command> {
+    let mut urls = Vec::new();
+    loop {
+        p.sp()?;
+        let at = p.pos();
+        let arg = if p.eat(b'(') {
+            let url = p.astring()?;
+            let mut params = UrlFetchParams::default();
+            while !p.eat(b')') {
+                p.sp()?;
+                let at = p.pos();
+                let name = p.atom()?.to_ascii_uppercase();
+                let flag = match name.as_str() {
+                    "BODYPARTSTRUCTURE" => &mut params.body_part_structure,
+                    "BINARY" => &mut params.binary,
+                    "BODY" => &mut params.body,
+                    _ => return Err(invalid(at, "unknown URLFETCH parameter")),
+                };
+                *flag = true;
+            }
+            if params.binary && params.body {
+                return Err(invalid(at, "BINARY and BODY exclude each other"));
+            }
+            UrlFetchArg {
+                url,
+                params: Some(params),
+            }
+        } else {
+            UrlFetchArg {
+                url: p.astring()?,
+                params: None,
+            }
+        };
+        urls.push(arg);
+        if urls.len() > MAX_URLS {
+            return Err(invalid(at, "too many URLs"));
+        }
+        if p.at_end() {
+            return Ok(Command::UrlFetch { urls });
+        }
+    }
+}
+
+/// RFC 4469 §5: `"CATENATE" SP "(" cat-part *(SP cat-part) ")"`, `cat-part =
+/// text-literal / url`, `text-literal = "TEXT" SP literal`, `url = "URL" SP astring`.
+fn cat_parts(p: &mut Parser<'_>) -> PResult<Vec<CatPart>> {
+    let at = p.pos();
+    let parts = p.paren_list(false, |p| {
+        if p.keyword("TEXT") {
+            p.sp()?;
+            if p.peek() != Some(b'{') {
+                return p.fail("literal");
+            }
+            let (data, _) = p.literal()?;
+            Ok(CatPart::Text(data.to_vec()))
+        } else if p.keyword("URL") {
+            p.sp()?;
+            Ok(CatPart::Url(p.astring()?))
+        } else {
+            p.fail("TEXT or URL")
+        }
+    })?;
+    if parts.len() > MAX_CATENATE_PARTS {
+        return Err(invalid(at, "too many CATENATE parts"));
+    }
+    Ok(parts)
 }
 
 /// RFC 2971 §4: `"ID" SP id-params-list`, `id-params-list = "(" *(string
@@ -1178,8 +1372,10 @@ mod tests {
         AppendMessage {
             flags,
             date,
-            data: data.to_vec(),
-            binary,
+            content: AppendContent::Literal {
+                data: data.to_vec(),
+                binary,
+            },
         }
     }
 
@@ -1577,6 +1773,96 @@ mod tests {
                         msg(vec![Flag::Flagged], Some(dt("\" 1-Aug-2002 22:00:00 -0700\"")), b"t\0o", true),
                         msg(vec![], None, "trés".as_bytes(), true),
                     ],
+                },
+            ),
+            // RFC 4469 Appendix A example 1 (shortened text), and CATENATE beside a
+            // literal in one MULTIAPPEND (imaptest catenate-multiappend).
+            (
+                b"A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {4}\r\n\r\n-- URL \"/Drafts;UIDVALIDITY=385759045/;UID=30\")",
+                "A003",
+                Command::Append {
+                    mailbox: s("Drafts"),
+                    messages: vec![AppendMessage {
+                        flags: vec![Flag::Seen, Flag::Draft, Flag::Keyword(s("$MDNSent"))],
+                        date: None,
+                        content: AppendContent::Catenate(vec![
+                            CatPart::Url(s("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER")),
+                            CatPart::Text(b"\r\n--".to_vec()),
+                            CatPart::Url(s("/Drafts;UIDVALIDITY=385759045/;UID=30")),
+                        ]),
+                    }],
+                },
+            ),
+            (
+                b"a append box catenate (url \"/box/;uid=1\") (\\Answered) {2}\r\nhi",
+                "a",
+                Command::Append {
+                    mailbox: s("box"),
+                    messages: vec![
+                        AppendMessage {
+                            flags: vec![],
+                            date: None,
+                            content: AppendContent::Catenate(vec![CatPart::Url(s("/box/;uid=1"))]),
+                        },
+                        msg(vec![Flag::Answered], None, b"hi", false),
+                    ],
+                },
+            ),
+            // RFC 4467 §7 / §6 examples, RFC 5524 §3 and imaptest urlauth-binary.
+            (
+                b"a002 GENURLAUTH \"imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred\" INTERNAL",
+                "a002",
+                Command::GenUrlAuth {
+                    urls: vec![(
+                        s("imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred"),
+                        s("INTERNAL"),
+                    )],
+                },
+            ),
+            (
+                b"a001 URLFETCH imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred:internal:91354a473744909de610943775f92038",
+                "a001",
+                Command::UrlFetch {
+                    urls: vec![UrlFetchArg {
+                        url: s("imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred:internal:91354a473744909de610943775f92038"),
+                        params: None,
+                    }],
+                },
+            ),
+            (
+                b"b URLFETCH (imap://a@b/X/;uid=1;urlauth=anonymous:internal:91354a473744909de610943775f92038 binary BODYPARTSTRUCTURE) \"/x\"",
+                "b",
+                Command::UrlFetch {
+                    urls: vec![
+                        UrlFetchArg {
+                            url: s("imap://a@b/X/;uid=1;urlauth=anonymous:internal:91354a473744909de610943775f92038"),
+                            params: Some(UrlFetchParams {
+                                body_part_structure: true,
+                                binary: true,
+                                body: false,
+                            }),
+                        },
+                        UrlFetchArg {
+                            url: s("/x"),
+                            params: None,
+                        },
+                    ],
+                },
+            ),
+            (
+                b"c RESETKEY",
+                "c",
+                Command::ResetKey {
+                    mailbox: None,
+                    mechanisms: vec![],
+                },
+            ),
+            (
+                b"c RESETKEY INBOX internal",
+                "c",
+                Command::ResetKey {
+                    mailbox: Some(s("INBOX")),
+                    mechanisms: vec![s("INTERNAL")],
                 },
             ),
             (b"a IDLE", "a", Command::Idle),
@@ -2006,6 +2292,45 @@ mod tests {
                 b"A1 SELECT INBOX (QRESYNC (1 1 1:*))",
                 Some("A1"),
                 ErrorKind::Invalid("known-uids may not contain *"),
+            ),
+            // RFC 4469 §5: CATENATE needs at least one TEXT or URL part.
+            (
+                b"A1 APPEND x CATENATE ()",
+                Some("A1"),
+                ErrorKind::Expected("list element"),
+            ),
+            (
+                b"A1 APPEND x CATENATE (FOO \"a\")",
+                Some("A1"),
+                ErrorKind::Expected("TEXT or URL"),
+            ),
+            (
+                b"A1 APPEND x CATENATE (TEXT \"a\")",
+                Some("A1"),
+                ErrorKind::Expected("literal"),
+            ),
+            (
+                b"A1 APPEND x CATENATE (URL \"/x/;uid=1\"",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            // RFC 4467 §9, RFC 5524 §6.
+            (b"A1 GENURLAUTH", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 GENURLAUTH \"imap://a@b/X/;uid=1;urlauth=anonymous\"",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (b"A1 URLFETCH", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 URLFETCH (x FOO)",
+                Some("A1"),
+                ErrorKind::Invalid("unknown URLFETCH parameter"),
+            ),
+            (
+                b"A1 URLFETCH (x BINARY BODY)",
+                Some("A1"),
+                ErrorKind::Invalid("BINARY and BODY exclude each other"),
             ),
             // Unbalanced parentheses.
             (b"A1 FETCH 1 (FLAGS", Some("A1"), ErrorKind::UnexpectedEnd),

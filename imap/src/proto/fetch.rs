@@ -345,6 +345,20 @@ pub fn parse_fetch_atts(input: &[u8]) -> Result<Vec<FetchAttribute>, ParseError>
     Ok(atts)
 }
 
+/// Parses a `section-spec` on its own (what is between the brackets of
+/// `BODY[…]`), as an IMAP URL's `;SECTION=` carries it (RFC 5092 §6 `enc-section`,
+/// decoded). The empty spec is the whole message.
+pub fn parse_section_spec(spec: &[u8]) -> Result<Section, ParseError> {
+    let mut buf = Vec::with_capacity(spec.len() + 2);
+    buf.push(b'[');
+    buf.extend_from_slice(spec);
+    buf.push(b']');
+    let mut p = Parser::new(&buf);
+    let section = p.section()?;
+    p.end()?;
+    Ok(section)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {

@@ -144,6 +144,9 @@ pub enum ResponseCode {
     /// `NOUPDATE "tag"` (RFC 5267 §4.3): the search with that tag is not kept
     /// up to date.
     NoUpdate(String),
+    /// `BADURL url` (RFC 4469 §4.1): the URL bare, not a string (RFC 4469 errata
+    /// 4046; Dovecot sends it so too), bytes `url-resp-text` does not allow dropped.
+    BadUrl(String),
 }
 
 /// Whether `data` can be sent as a quoted string (RFC 9051 §9 `quoted`):
@@ -387,6 +390,15 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         C::NoUpdate(tag) => {
             out.extend_from_slice(b"NOUPDATE ");
             write_string(out, tag.as_bytes(), false);
+            return;
+        }
+        C::BadUrl(url) => {
+            out.extend_from_slice(b"BADURL ");
+            // RFC 4469 §5 url-resp-text: TEXT-CHAR except "]".
+            out.extend(
+                url.bytes()
+                    .filter(|&b| (0x20..0x7f).contains(&b) && b != b']'),
+            );
             return;
         }
         C::BadCharset(charsets) => {

@@ -596,6 +596,12 @@ impl Session {
             Command::Lsub { reference, pattern } => self.handle_lsub(reference, pattern).await?,
             Command::Status { mailbox, items } => self.handle_status(mailbox, items).await,
             Command::Append { mailbox, messages } => self.handle_append(mailbox, messages).await,
+            Command::GenUrlAuth { urls } => self.handle_genurlauth(urls).await,
+            Command::ResetKey {
+                mailbox,
+                mechanisms,
+            } => self.handle_resetkey(mailbox, mechanisms).await,
+            Command::UrlFetch { urls } => self.handle_urlfetch(urls).await,
             Command::Idle => return self.handle_idle().await,
             Command::Check => self.handle_check(),
             Command::Close => self.handle_close().await,

@@ -65,8 +65,8 @@ const ANY: u8 = NOT_AUTH | AUTH | SELECTED;
 /// Every command name the parser knows and the states that allow it (RFC 9051 §6.1
 /// any state, §6.2 not authenticated, §6.3 authenticated and selected, §6.4 selected;
 /// extensions as their RFCs say: ENABLE RFC 5161 §3.1 authenticated only, IDLE
-/// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3, CANCELUPDATE
-/// RFC 5267 §4.3).
+/// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3,
+/// CANCELUPDATE RFC 5267 §4.3, GENURLAUTH/RESETKEY/URLFETCH RFC 4467 §4, §6, §7).
 pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("CAPABILITY", ANY),
     ("NOOP", ANY),
@@ -88,6 +88,9 @@ pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("NAMESPACE", AUTH | SELECTED),
     ("STATUS", AUTH | SELECTED),
     ("APPEND", AUTH | SELECTED),
+    ("GENURLAUTH", AUTH | SELECTED),
+    ("RESETKEY", AUTH | SELECTED),
+    ("URLFETCH", AUTH | SELECTED),
     ("IDLE", AUTH | SELECTED),
     ("GETQUOTA", AUTH | SELECTED),
     ("GETQUOTAROOT", AUTH | SELECTED),
@@ -129,6 +132,9 @@ pub(crate) fn command_name(c: &Command) -> &'static str {
         Command::Namespace => "NAMESPACE",
         Command::Status { .. } => "STATUS",
         Command::Append { .. } => "APPEND",
+        Command::GenUrlAuth { .. } => "GENURLAUTH",
+        Command::ResetKey { .. } => "RESETKEY",
+        Command::UrlFetch { .. } => "URLFETCH",
         Command::Idle => "IDLE",
         Command::Check => "CHECK",
         Command::Close => "CLOSE",
@@ -196,6 +202,9 @@ mod tests {
         "a NAMESPACE",
         "a STATUS INBOX (MESSAGES)",
         "a APPEND INBOX {1+}\r\nx",
+        "a GENURLAUTH \"imap://a@b/X/;uid=1;urlauth=anonymous\" INTERNAL",
+        "a RESETKEY",
+        "a URLFETCH \"imap://a@b/X/;uid=1\"",
         "a IDLE",
         "a GETQUOTA \"\"",
         "a GETQUOTAROOT INBOX",

@@ -55,6 +55,13 @@ pub enum Command {
         /// `LAST`: this chunk ends the message.
         last: bool,
     },
+    /// `BURL absolute-URI [LAST]`: message data fetched from a URL. RFC 4468 §3.5.
+    Burl {
+        /// The URL as sent.
+        url: String,
+        /// `LAST`: this part ends the message.
+        last: bool,
+    },
     /// `RSET`. RFC 5321 §4.1.1.5.
     Rset,
     /// `NOOP [string]`, the argument ignored. RFC 5321 §4.1.1.9.
@@ -94,6 +101,8 @@ pub enum Verb {
     Data,
     /// BDAT
     Bdat,
+    /// BURL
+    Burl,
     /// RSET
     Rset,
     /// NOOP
@@ -122,6 +131,7 @@ impl Verb {
             Verb::Rcpt => "RCPT",
             Verb::Data => "DATA",
             Verb::Bdat => "BDAT",
+            Verb::Burl => "BURL",
             Verb::Rset => "RSET",
             Verb::Noop => "NOOP",
             Verb::Quit => "QUIT",
@@ -135,13 +145,14 @@ impl Verb {
 
     /// Case-insensitive lookup. RFC 5321 §2.4.
     fn from_bytes(word: &[u8]) -> Option<Self> {
-        const VERBS: [Verb; 14] = [
+        const VERBS: [Verb; 15] = [
             Verb::Ehlo,
             Verb::Helo,
             Verb::Mail,
             Verb::Rcpt,
             Verb::Data,
             Verb::Bdat,
+            Verb::Burl,
             Verb::Rset,
             Verb::Noop,
             Verb::Quit,
@@ -318,6 +329,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         }
         Verb::Help => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
         Verb::Bdat => parse_bdat(rest).ok_or_else(|| syntax("expected BDAT <size> [LAST]")),
+        Verb::Burl => parse_burl(rest).ok_or_else(|| syntax("expected BURL <url> [LAST]")),
         Verb::Auth => parse_auth(rest).map_err(syntax),
     }
 }
@@ -341,6 +353,29 @@ fn parse_bdat(rest: &str) -> Option<Command> {
         return None;
     }
     Some(Command::Bdat { size, last })
+}
+
+/// `burl-cmd = "BURL" SP absolute-URI [SP end-marker]`, `end-marker = "LAST"`.
+/// RFC 4468 §3.5. The URI is taken as one word of visible characters (RFC 3986 §4.3:
+/// no spaces); its scheme and content are the session's business.
+fn parse_burl(rest: &str) -> Option<Command> {
+    let mut words = rest.split(' ').filter(|w| !w.is_empty());
+    let url = words.next()?;
+    if !url.contains(':') || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let last = match words.next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+        Some(_) => return None,
+    };
+    if words.next().is_some() {
+        return None;
+    }
+    Some(Command::Burl {
+        url: url.to_string(),
+        last,
+    })
 }
 
 /// `"AUTH" SP sasl-mech [SP initial-response]`, `initial-response =
@@ -694,6 +729,25 @@ mod tests {
                     keyword: "SIZE".into(),
                 }),
             ),
+            // BURL, RFC 4468 §3.6 examples.
+            (
+                "BURL imap://harry@gray.example.com/outbox;uidvalidity=1078863300/;uid=25;urlauth=submit+harry:internal:91354a473744909de610943775f92038 LAST",
+                Ok(Command::Burl {
+                    url: "imap://harry@gray.example.com/outbox;uidvalidity=1078863300/;uid=25;urlauth=submit+harry:internal:91354a473744909de610943775f92038".into(),
+                    last: true,
+                }),
+            ),
+            (
+                "burl imap://x@y/z/;uid=1 ",
+                Ok(Command::Burl {
+                    url: "imap://x@y/z/;uid=1".into(),
+                    last: false,
+                }),
+            ),
+            ("BURL", syntax(Verb::Burl, "expected BURL <url> [LAST]")),
+            ("BURL nocolon LAST", syntax(Verb::Burl, "expected BURL <url> [LAST]")),
+            ("BURL imap://x@y/z/;uid=1 FIRST", syntax(Verb::Burl, "expected BURL <url> [LAST]")),
+            ("BURL imap://x@y/z/;uid=1 LAST x", syntax(Verb::Burl, "expected BURL <url> [LAST]")),
             // BDAT, RFC 3030 §2 and its §4.2 example.
             (
                 "BDAT 86 LAST",

@@ -32,6 +32,10 @@ pub struct EhloCapabilities {
     /// `AUTH PLAIN LOGIN`: offered where authentication is allowed (after
     /// TLS, unless configured otherwise, RFC 4954 §4). RFC 4954 §3.
     pub auth: bool,
+    /// `BURL imap`: BURL with IMAP URLs, offered once authenticated on a
+    /// submission listener (RFC 4468 §3.1: the argument lists the URL schemes
+    /// the server can fetch for this user).
+    pub burl: bool,
 }
 
 impl EhloCapabilities {
@@ -67,6 +71,9 @@ impl EhloCapabilities {
         }
         if self.auth {
             k.push("AUTH PLAIN LOGIN".to_string());
+        }
+        if self.burl {
+            k.push("BURL imap".to_string());
         }
         k
     }
@@ -116,6 +123,7 @@ mod tests {
             dsn: true,
             starttls: true,
             auth: true,
+            burl: false,
         };
         let rows: &[(EhloCapabilities, &str)] = &[
             (
@@ -147,6 +155,18 @@ mod tests {
                 "250-foo.com greets bar.com\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n\
                  250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250-BINARYMIME\r\n\
                  250-DSN\r\n250 AUTH PLAIN LOGIN\r\n",
+            ),
+            // Authenticated submission: BURL imap (RFC 4468 §3.1, §3.6 example).
+            (
+                EhloCapabilities {
+                    starttls: false,
+                    auth: false,
+                    burl: true,
+                    ..all.clone()
+                },
+                "250-foo.com greets bar.com\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n\
+                 250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250-BINARYMIME\r\n\
+                 250-DSN\r\n250 BURL imap\r\n",
             ),
             // BINARYMIME without CHUNKING is not advertised (RFC 3030 §3).
             (

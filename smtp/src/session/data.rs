@@ -49,15 +49,7 @@ impl Session {
     /// BDAT size [LAST]. RFC 3030 §2: the chunk's octets are always consumed, even when
     /// the command fails; each non-LAST chunk is acknowledged, the LAST one delivers.
     pub(super) async fn handle_bdat(&mut self, size: u64, last: bool) -> Result<Flow, End> {
-        let max = self.max_size();
-        let binary = self
-            .tx
-            .as_ref()
-            .is_some_and(|t| t.params.body == Some(Body::BinaryMime));
-        let mut rx = self.bdat.take().unwrap_or_else(|| {
-            let r = BdatReceiver::new(max).with_max_line(None);
-            if binary { r.binary() } else { r }
-        });
+        let mut rx = self.chunk_receiver();
         rx.start_chunk(size, last);
         let event = loop {
             let (consumed, event) = rx.feed(&self.rbuf);
@@ -67,32 +59,51 @@ impl Session {
             }
             self.read_more(false).await?;
         };
+        Ok(self.chunk_done(rx, event).await)
+    }
+
+    /// The receiver of the message being sent in chunks (BDAT, BURL), or a new one.
+    pub(super) fn chunk_receiver(&mut self) -> BdatReceiver {
+        let max = self.max_size();
+        let binary = self
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.params.body == Some(Body::BinaryMime));
+        self.bdat.take().unwrap_or_else(|| {
+            let r = BdatReceiver::new(max).with_max_line(None);
+            if binary { r.binary() } else { r }
+        })
+    }
+
+    /// After a chunk (BDAT's octets, or what a BURL fetched, RFC 4468 §3.2): 250 for
+    /// a non-LAST one, delivery after the LAST, or the refusal.
+    pub(super) async fn chunk_done(&mut self, rx: BdatReceiver, event: BdatEvent) -> Flow {
         let ready = self.tx.as_ref().is_some_and(|t| !t.rcpts.is_empty());
         match event {
             BdatEvent::ChunkComplete { size } => {
                 if !ready {
-                    return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT")));
+                    return self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT"));
                 }
                 match rx.failure() {
                     Some(f) => {
                         // The message is refused; later chunks are read and refused too.
                         let r = f.reply();
                         self.bdat = Some(rx);
-                        Ok(self.error(r))
+                        self.error(r)
                     }
                     None => {
                         self.bdat = Some(rx);
                         self.reply(Reply::chunk_received(size));
-                        Ok(Flow::Continue)
+                        Flow::Continue
                     }
                 }
             }
             BdatEvent::Done(outcome) => {
                 if !ready {
                     self.tx = None;
-                    return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT")));
+                    return self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT"));
                 }
-                Ok(self.complete(outcome).await)
+                self.complete(outcome).await
             }
         }
     }

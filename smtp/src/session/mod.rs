@@ -1,12 +1,13 @@
 //! One SMTP session: the state, the read/reply loop with PIPELINING, and dispatch to
 //! one handler per verb (`envelope.rs`: MAIL, RCPT; `data.rs`: DATA, BDAT and
-//! delivery; `auth.rs`: AUTH; this file: EHLO/HELO, STARTTLS, RSET, NOOP, VRFY, EXPN,
-//! HELP, QUIT).
+//! delivery; `burl.rs`: BURL; `auth.rs`: AUTH; this file: EHLO/HELO, STARTTLS, RSET,
+//! NOOP, VRFY, EXPN, HELP, QUIT).
 //!
 //! Replies are queued and flushed only when no further complete command is buffered
 //! (RFC 2920 §3: the server may group replies), and always before reading.
 
 mod auth;
+mod burl;
 mod data;
 mod envelope;
 
@@ -290,6 +291,7 @@ impl Session {
             dsn: true,
             starttls: self.tls.is_none(),
             auth: self.auth_allowed() && self.auth.is_none(),
+            burl: self.burl_allowed(),
         }
     }
 
@@ -310,6 +312,7 @@ impl Session {
             Command::Rcpt { to, params } => Ok(self.handle_rcpt(to, params)),
             Command::Data => self.handle_data().await,
             Command::Bdat { size, last } => self.handle_bdat(size, last).await,
+            Command::Burl { url, last } => self.handle_burl(url, last).await,
             Command::Rset => {
                 // RFC 5321 §4.1.1.5
                 self.tx = None;
@@ -350,7 +353,7 @@ impl Session {
                 self.reply(Reply::new(
                     214,
                     Some(EnhancedStatus::new(2, 0, 0)),
-                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+                    "Commands: EHLO HELO MAIL RCPT DATA BDAT BURL RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
                 ));
                 Ok(Flow::Continue)
             }

@@ -1,0 +1,290 @@
+//! IMAP URLs (RFC 5092) resolved to message data in this server's own store, for
+//! the three commands that take them:
+//!
+//! - CATENATE (RFC 4469 §3): relative URLs against the logged-in user's mailboxes
+//!   (and the selected mailbox for `;UID=…` alone), or absolute ones naming the same
+//!   user or carrying a valid URLAUTH;
+//! - URLFETCH (RFC 4467 §6, RFC 5524 §3): URLAUTH-authorized URLs only;
+//! - BURL in submission (RFC 4468 §3.3): URLAUTH-authorized URLs, fetched
+//!   in-process (no IMAP connection to ourselves), see [`fetch_for_submission`].
+//!
+//! A URL is ours when its host is the configured `hostname` or a domain we host.
+//! Its user is the mailbox owner: `imap://fred@example.com/…` is
+//! `fred@example.com`; a user holding `@` (`imap://fred%40example.com@host/…`) is
+//! taken whole.
+//!
+//! Authorization (RFC 4467 §3, §6): the mechanism is `INTERNAL`; the URL has not
+//! expired (`;EXPIRE=`); the access identifier admits the caller (`user+name`: that
+//! user's IMAP session; `submit+name`: the submission server acting for that user;
+//! `authuser`: any logged-in user of this server, IMAP or submission; `anonymous`:
+//! anyone); and the token is the HMAC of the rump under the mailbox's key
+//! (`mailyard_store::urlauth`). Any failure is one answer, [`Refused`], with no
+//! detail for the client (NIL, BADURL, 554): which check failed is logged at debug.
+//!
+//! Blocking (index and file reads): callers run [`locate`] on the blocking pool.
+
+use std::borrow::Cow;
+
+use mailyard_store::{Address, Store, StoreError, Uid};
+
+use crate::cmd::binary::{binary_message, binary_part};
+use crate::cmd::section::{apply_partial, is_message, section_bytes};
+use crate::proto::bodystructure::part_structure;
+use crate::proto::fetch::{Partial, Section, parse_section_spec};
+use crate::proto::url::{Access, ImapUrl, Server};
+
+/// Who resolves a URL.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// An IMAP session of `user`, with its selected mailbox (the base of `;UID=…`
+    /// URLs, RFC 4469 §3).
+    Session {
+        /// The logged-in user.
+        user: Address,
+        /// The selected mailbox's name, as stored.
+        selected: Option<String>,
+    },
+    /// The submission server, for this authenticated user (RFC 4468 §3.3).
+    Submit(Address),
+}
+
+/// What a URL must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// CATENATE: the caller's own messages need no authorization (RFC 4469 §3).
+    Own,
+    /// URLFETCH and BURL: a URLAUTH-authorized URL (RFC 4467 §6, RFC 4468 §3.3).
+    Authorized,
+}
+
+/// Why a URL gives no data. The client learns only that it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Not a URL naming one message part (RFC 5092).
+    #[error("not an IMAP message URL: {0:?}")]
+    Syntax(crate::proto::url::UrlError),
+    /// Another server's URL.
+    #[error("not a URL of this server")]
+    NotOurs,
+    /// No authorization, a wrong token, a mechanism we do not know, or an access
+    /// identifier that does not admit the caller.
+    #[error("not authorized")]
+    NotAuthorized,
+    /// `;EXPIRE=` has passed (RFC 4467 §3).
+    #[error("expired")]
+    Expired,
+    /// No such mailbox, UIDVALIDITY, message or section.
+    #[error("no such message or part")]
+    NoMessage,
+    /// The store failed (logged by the caller as a server error).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A message located by a URL, with the part it names.
+#[derive(Debug)]
+pub struct Located {
+    /// The whole message as stored.
+    pub raw: Vec<u8>,
+    /// `;SECTION=`, parsed (empty: the whole message).
+    pub section: Section,
+    /// `;PARTIAL=`.
+    pub partial: Option<Partial>,
+}
+
+impl Located {
+    /// The part's octets as `BODY[section]<partial>` returns them (RFC 4469 §3:
+    /// "as if the literal returned in a FETCH BODY response"); None when the
+    /// section does not exist.
+    pub fn body(&self) -> Option<Cow<'_, [u8]>> {
+        let data = section_bytes(&self.raw, &self.section)?;
+        Some(match data {
+            Cow::Borrowed(b) => Cow::Borrowed(apply_partial(b, self.partial)),
+            Cow::Owned(b) => Cow::Owned(apply_partial(&b, self.partial).to_vec()),
+        })
+    }
+
+    /// The part decoded (RFC 5524 §3 `BINARY`, RFC 3516): a leaf without its
+    /// Content-Transfer-Encoding; a message (the whole one or a `message/rfc822`
+    /// part) with every encoded leaf decoded, as Dovecot does. None for a
+    /// HEADER/TEXT/MIME section, a missing part or an unknown encoding (RFC 5524 §3
+    /// returns NIL then).
+    pub(crate) fn binary(&self) -> Option<Vec<u8>> {
+        if self.section.text.is_some() {
+            return None;
+        }
+        let part = &self.section.part;
+        let data = if is_message(&self.raw, part)? {
+            let body = section_bytes(&self.raw, &self.section)?;
+            binary_message(&body, true)
+        } else {
+            binary_part(&self.raw, part)?.ok()?
+        };
+        Some(apply_partial(&data, self.partial).to_vec())
+    }
+
+    /// RFC 5524 §3 `BODYPARTSTRUCTURE`: the part's structure as FETCH
+    /// BODYSTRUCTURE shows it; with `binary` (BINARY asked for too) the structure of
+    /// the decoded content, its sizes and lines those of the decoded octets while the
+    /// encodings stay as stored, which is what Dovecot answers (imaptest
+    /// `urlauth-binary`). None for a HEADER/TEXT/MIME section or a missing part.
+    pub(crate) fn body_part_structure(&self, binary: bool) -> Option<String> {
+        if self.section.text.is_some() {
+            return None;
+        }
+        let decoded;
+        let raw = if binary {
+            decoded = binary_message(&self.raw, false);
+            &decoded
+        } else {
+            &self.raw
+        };
+        let msg = mail_parser::MessageParser::default().parse(raw)?;
+        let whole = mailyard_store::imapfmt::body_structure(&msg, true);
+        part_structure(&whole, &self.section.part).map(str::to_string)
+    }
+}
+
+/// Resolves `url` for `who`: checks it (see the module documentation) and reads the
+/// message it names. Blocking.
+pub fn locate(
+    store: &Store,
+    hostname: &str,
+    url: &str,
+    who: &Who,
+    need: Need,
+) -> Result<Located, Refused> {
+    let parsed = ImapUrl::parse(url).map_err(Refused::Syntax)?;
+    let owner = authorize(store, hostname, url, &parsed, who, need)?;
+    let mailbox = match (&parsed.mailbox, who) {
+        (Some(m), _) => m.clone(),
+        (None, Who::Session { selected, .. }) => selected.clone().ok_or(Refused::NoMessage)?,
+        (None, Who::Submit(_)) => return Err(Refused::NoMessage),
+    };
+    let section = match &parsed.section {
+        Some(s) => parse_section_spec(s.as_bytes()).map_err(|_| Refused::NoMessage)?,
+        None => Section::default(),
+    };
+    let partial = parsed.partial.map(|(start, count)| Partial {
+        start,
+        count: count.unwrap_or(u64::MAX),
+    });
+    let Some(mb) = store.mailbox(&owner, &mailbox)? else {
+        return Err(Refused::NoMessage);
+    };
+    if parsed.uidvalidity.is_some_and(|v| v != mb.uidvalidity.0) {
+        return Err(Refused::NoMessage);
+    }
+    let info = store
+        .read(|c| mailyard_store::index::message(c, mb.id, Uid(parsed.uid)))?
+        .ok_or(Refused::NoMessage)?;
+    let raw = store
+        .read_message(&owner, &mb.name, mb.id, &info)?
+        .ok_or(Refused::NoMessage)?;
+    Ok(Located {
+        raw,
+        section,
+        partial,
+    })
+}
+
+/// RFC 4468 §3.3 BURL: the octets `url` names (`BODY[section]<partial>`), for the
+/// submission server acting for `user`. The URL must be URLAUTH-authorized and
+/// admit `submit+user` (or `authuser`/`anonymous`).
+pub async fn fetch_for_submission(
+    store: &Store,
+    hostname: &str,
+    url: &str,
+    user: &Address,
+) -> Result<Vec<u8>, Refused> {
+    let (store, hostname, url) = (store.clone(), hostname.to_string(), url.to_string());
+    let who = Who::Submit(user.clone());
+    tokio::task::spawn_blocking(move || {
+        let located = locate(&store, &hostname, &url, &who, Need::Authorized)?;
+        located
+            .body()
+            .map(Cow::into_owned)
+            .ok_or(Refused::NoMessage)
+    })
+    .await
+    .map_err(|_| Refused::Store(StoreError::Closed))?
+}
+
+/// Whether `host` names this server: its hostname or a domain it hosts.
+pub fn is_our_host(store: &Store, hostname: &str, host: &str) -> bool {
+    host.eq_ignore_ascii_case(hostname) || store.accounts().is_local_domain(host).unwrap_or(false)
+}
+
+/// The owner an absolute URL names (see the module documentation).
+pub(crate) fn url_owner(server: &Server) -> Option<Address> {
+    let user = server.user.as_deref()?;
+    if user.contains('@') {
+        Address::parse(user).ok()
+    } else {
+        Address::parse(&format!("{user}@{}", server.host)).ok()
+    }
+}
+
+/// The owner whose mailbox the URL may read, after every check of RFC 4467 §6 (or
+/// RFC 4469 §3 for the caller's own messages).
+fn authorize(
+    store: &Store,
+    hostname: &str,
+    url: &str,
+    parsed: &ImapUrl,
+    who: &Who,
+    need: Need,
+) -> Result<Address, Refused> {
+    let caller = match who {
+        Who::Session { user, .. } | Who::Submit(user) => user,
+    };
+    let Some((mechanism, token)) = &parsed.verifier else {
+        // No authorization: only the caller's own messages, and only for CATENATE.
+        if need == Need::Authorized || parsed.access.is_some() {
+            return Err(Refused::NotAuthorized);
+        }
+        if let Some(server) = &parsed.server {
+            if !is_our_host(store, hostname, &server.host) {
+                return Err(Refused::NotOurs);
+            }
+            if url_owner(server).as_ref() != Some(caller) {
+                return Err(Refused::NotAuthorized);
+            }
+        }
+        return Ok(caller.clone());
+    };
+    let server = parsed.server.as_ref().ok_or(Refused::NotAuthorized)?;
+    if !is_our_host(store, hostname, &server.host) {
+        return Err(Refused::NotOurs);
+    }
+    // RFC 4467 §7: INTERNAL is the one mechanism we issue.
+    if mechanism != "INTERNAL" {
+        return Err(Refused::NotAuthorized);
+    }
+    if parsed
+        .expire
+        .is_some_and(|t| t <= mailyard_common::time::now())
+    {
+        return Err(Refused::Expired);
+    }
+    let admitted = match (&parsed.access, who) {
+        (Some(Access::Anonymous | Access::AuthUser), _) => true,
+        (Some(Access::User(u)), Who::Session { user, .. }) => same_user(u, user),
+        (Some(Access::Submit(u)), Who::Submit(user)) => same_user(u, user),
+        _ => false,
+    };
+    if !admitted {
+        return Err(Refused::NotAuthorized);
+    }
+    let owner = url_owner(server).ok_or(Refused::NotAuthorized)?;
+    let mailbox = parsed.mailbox.as_deref().ok_or(Refused::NoMessage)?;
+    if !store.urlauth_check(&owner, mailbox, parsed.rump(url), token)? {
+        return Err(Refused::NotAuthorized);
+    }
+    Ok(owner)
+}
+
+/// An access identifier's user (RFC 4467 §3) against a logged-in user.
+fn same_user(access_user: &str, user: &Address) -> bool {
+    Address::parse(access_user).is_ok_and(|a| &a == user)
+}
