@@ -14,8 +14,9 @@
 //! (RFC 3502, stored atomically); see `session/ext.rs`.
 //!
 //! And SORT with THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`,
-//! `cmd/thread.rs`, `cmd/threading.rs`) and COMPRESS=DEFLATE (RFC 4978;
-//! `session/compress.rs`).
+//! `cmd/thread.rs`, `cmd/threading.rs`), COMPRESS=DEFLATE (RFC 4978;
+//! `session/compress.rs`) and NOTIFY (RFC 5465; `proto/notify.rs`, `cmd/notify.rs`,
+//! `session/notify.rs`, over the store's per-user bus, `Store::subscribe_user`).
 //!
 //! Parsed but not offered (answered BAD/NO, never advertised): SORT=DISPLAY
 //! (RFC 5957), SETQUOTA.
@@ -24,7 +25,7 @@
 //! - [`proto`]: the pure protocol (receiver, command parser, response writers).
 //! - `session`: one task per connection; the state enum, which commands each state
 //!   allows (a table), the read/flush loop, the selected-mailbox view (seq ↔ UID, with
-//!   updates from other sessions through `Store::subscribe`).
+//!   updates from other sessions through `Store::subscribe`), NOTIFY's state.
 //! - `cmd`: one file per command family (`fetch.rs`, `search.rs`, `store.rs` …), each
 //!   handler citing its RFC section and the states that allow it.
 //!
@@ -34,6 +35,8 @@
 //! - No EXPUNGE is sent while responding to FETCH, STORE, SEARCH, COPY or MOVE by
 //!   message sequence numbers, nor when no command is in progress (RFC 9051 §7.5.1,
 //!   §5.5); such expunges wait in the view, which keeps the expunged message's slot.
+//!   (After NOTIFY with `selected`, RFC 5465 §6.1.1 makes them immediate: the client
+//!   asked for it and uses UIDs.)
 //! - Malformed input gets `BAD`; the session goes on. Nothing the client sends can
 //!   make the session panic, allocate without bound (the receiver's limits) or hang
 //!   (timeouts on every read).

@@ -1,6 +1,6 @@
 //! The capabilities of the extensions in `enable.rs`, `fetch.rs` (BINARY,
 //! CONDSTORE), `select.rs` (QRESYNC), `search.rs` (SEARCHRES) and `append.rs`
-//! (MULTIAPPEND), added to the base list (`Session::capabilities`).
+//! (MULTIAPPEND) and `notify.rs` (NOTIFY), added to the base list (`Session::capabilities`).
 
 use crate::session::Session;
 
@@ -15,6 +15,8 @@ const EXTENSIONS: &[&str] = &[
     "SEARCHRES",
     // RFC 3502 §3.
     "MULTIAPPEND",
+    // RFC 5465 §3.
+    "NOTIFY",
 ];
 
 impl Session {

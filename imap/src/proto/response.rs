@@ -141,6 +141,10 @@ pub enum ResponseCode {
     BadCharset(Vec<String>),
     /// `COMPRESSIONACTIVE` (RFC 4978 §3)
     CompressionActive,
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8, §3.1)
+    NotificationOverflow,
+    /// `BADEVENT (…)`: the events the server supports (RFC 5465 §3.1, §8).
+    BadEvent(Vec<String>),
 }
 
 /// Whether `data` can be sent as a quoted string (RFC 9051 §9 `quoted`):
@@ -327,6 +331,7 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         C::UnknownCte => "UNKNOWN-CTE",
         C::Parse => "PARSE",
         C::CompressionActive => "COMPRESSIONACTIVE",
+        C::NotificationOverflow => "NOTIFICATIONOVERFLOW",
         C::Capability(caps) => {
             out.extend_from_slice(b"CAPABILITY ");
             write_atoms(out, caps, b' ');
@@ -379,6 +384,12 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         }
         C::Modified(set) => {
             let _ = write!(out, "MODIFIED {}", set.to_wire());
+            return;
+        }
+        C::BadEvent(events) => {
+            out.extend_from_slice(b"BADEVENT (");
+            write_atoms(out, events, b' ');
+            out.push(b')');
             return;
         }
         C::BadCharset(charsets) => {
@@ -497,6 +508,21 @@ mod tests {
                 Some(C::UidValidity(3857529045)),
                 "UIDs valid",
                 "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n",
+            ),
+            // RFC 5465 §5.8, §3.1.
+            (
+                None,
+                Status::Ok,
+                Some(C::NotificationOverflow),
+                "Too many events",
+                "* OK [NOTIFICATIONOVERFLOW] Too many events\r\n",
+            ),
+            (
+                Some("a"),
+                Status::No,
+                Some(C::BadEvent(vec!["MessageNew".into(), "FlagChange".into()])),
+                "Unsupported event",
+                "a NO [BADEVENT (MessageNew FlagChange)] Unsupported event\r\n",
             ),
             (
                 None,

@@ -65,7 +65,8 @@ const ANY: u8 = NOT_AUTH | AUTH | SELECTED;
 /// Every command name the parser knows and the states that allow it (RFC 9051 §6.1
 /// any state, §6.2 not authenticated, §6.3 authenticated and selected, §6.4 selected;
 /// extensions as their RFCs say: ENABLE RFC 5161 §3.1 authenticated only, IDLE
-/// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3).
+/// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3,
+/// NOTIFY RFC 5465 §3.1).
 pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("CAPABILITY", ANY),
     ("NOOP", ANY),
@@ -88,6 +89,7 @@ pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("STATUS", AUTH | SELECTED),
     ("APPEND", AUTH | SELECTED),
     ("IDLE", AUTH | SELECTED),
+    ("NOTIFY", AUTH | SELECTED),
     ("GETQUOTA", AUTH | SELECTED),
     ("GETQUOTAROOT", AUTH | SELECTED),
     ("SETQUOTA", AUTH | SELECTED),
@@ -128,6 +130,7 @@ pub(crate) fn command_name(c: &Command) -> &'static str {
         Command::Status { .. } => "STATUS",
         Command::Append { .. } => "APPEND",
         Command::Idle => "IDLE",
+        Command::Notify(_) => "NOTIFY",
         Command::Check => "CHECK",
         Command::Close => "CLOSE",
         Command::Unselect => "UNSELECT",
@@ -194,6 +197,7 @@ mod tests {
         "a STATUS INBOX (MESSAGES)",
         "a APPEND INBOX {1+}\r\nx",
         "a IDLE",
+        "a NOTIFY NONE",
         "a GETQUOTA \"\"",
         "a GETQUOTAROOT INBOX",
         "a SETQUOTA \"\" (STORAGE 1)",
