@@ -68,7 +68,6 @@ const KNOWN_FAILING: &[(&str, Known, &str)] = &[
         Known::Skips,
         "CATENATE (RFC 4469) not implemented",
     ),
-    ("notify", Known::Skips, "NOTIFY (RFC 5465) not implemented"),
     (
         "search-context-update",
         Known::Skips,
