@@ -17,8 +17,9 @@
 //!
 //! And SORT with SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 §3), THREAD=ORDEREDSUBJECT
 //! and THREAD=REFERENCES (RFC 5256; `cmd/sort.rs`, `cmd/thread.rs`,
-//! `cmd/threading.rs`), CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4; `cmd/context.rs`)
-//! and COMPRESS=DEFLATE (RFC 4978; `session/compress.rs`).
+//! `cmd/threading.rs`), CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4; `cmd/context.rs`),
+//! COMPRESS=DEFLATE (RFC 4978; `session/compress.rs`) and NOTIFY (RFC 5465; `proto/notify.rs`, `cmd/notify.rs`, `session/notify.rs`, over the
+//! store's per-user bus, `Store::subscribe_user`).
 //!
 //! Parsed but not offered (answered BAD/NO, never advertised): SETQUOTA.
 //!
@@ -26,7 +27,7 @@
 //! - [`proto`]: the pure protocol (receiver, command parser, response writers).
 //! - `session`: one task per connection; the state enum, which commands each state
 //!   allows (a table), the read/flush loop, the selected-mailbox view (seq ↔ UID, with
-//!   updates from other sessions through `Store::subscribe`).
+//!   updates from other sessions through `Store::subscribe`), NOTIFY's state.
 //! - [`urlfetch`]: IMAP URLs resolved to message data in our own store, for
 //!   CATENATE, URLFETCH and (public, in-process) SMTP BURL.
 //! - `cmd`: one file per command family (`fetch.rs`, `search.rs`, `store.rs` …), each
@@ -38,6 +39,8 @@
 //! - No EXPUNGE is sent while responding to FETCH, STORE, SEARCH, COPY or MOVE by
 //!   message sequence numbers, nor when no command is in progress (RFC 9051 §7.5.1,
 //!   §5.5); such expunges wait in the view, which keeps the expunged message's slot.
+//!   (After NOTIFY with `selected`, RFC 5465 §6.1.1 makes them immediate: the client
+//!   asked for it and uses UIDs.)
 //! - Malformed input gets `BAD`; the session goes on. Nothing the client sends can
 //!   make the session panic, allocate without bound (the receiver's limits) or hang
 //!   (timeouts on every read).

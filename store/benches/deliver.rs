@@ -1,6 +1,7 @@
 //! Delivery API throughput: messages/s with 1, 8 and 64 concurrent deliverers of 4 KiB
 //! messages, beside the disk's raw fsync rate (write 4 KiB + fdatasync, one file after
-//! another), printed as a table. A benchmark, not a test: the machine is shared, so
+//! another), printed as a table; then the same with every user's NOTIFY bus subscribed
+//! (`+notify`: the cost of the per-user events). A benchmark, not a test: the machine is shared, so
 //! read the ratios, not the absolute numbers.
 //!
 //! Run: `cargo bench -p mailyard-store --bench deliver` (MAILYARD_BENCH_DIR chooses the
@@ -91,7 +92,25 @@ fn main() {
             "raw fsync", "-", raw, "1.00"
         );
     }
-    for concurrency in [1usize, 8, 64] {
+    // The same with every user's NOTIFY bus subscribed and drained (RFC 5465 sessions
+    // listening): what the user events cost the delivery path.
+    let mut rows: Vec<(usize, bool)> = [1usize, 8, 64].iter().map(|&c| (c, false)).collect();
+    rows.extend([1usize, 8, 64].iter().map(|&c| (c, true)));
+    for (concurrency, notify) in rows {
+        let listeners: Vec<_> = if notify {
+            users
+                .iter()
+                .map(|u| {
+                    let mut rx = store.subscribe_user(u);
+                    rt.spawn(async move {
+                        use tokio::sync::broadcast::error::RecvError;
+                        while !matches!(rx.recv().await, Err(RecvError::Closed)) {}
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let run_for = if quick {
             Duration::from_millis(200)
         } else {
@@ -124,7 +143,15 @@ fn main() {
         } else {
             "-".into()
         };
-        println!("{concurrency:>12} | {count:>10} | {rate:>12.0} | {ratio:>16}");
+        let label = if notify {
+            format!("{concurrency} +notify")
+        } else {
+            concurrency.to_string()
+        };
+        println!("{label:>12} | {count:>10} | {rate:>12.0} | {ratio:>16}");
+        for l in listeners {
+            l.abort();
+        }
     }
     assert!(
         store.check().expect("check").is_empty(),

@@ -1,25 +1,168 @@
-//! Change notification: every write publishes (after commit) the mailbox's new
-//! HIGHESTMODSEQ; IMAP sessions subscribe per mailbox and, when woken, ask the index
-//! what changed since the MODSEQ they last saw. A `watch` channel keeps only the latest
-//! value, so a slow subscriber never makes a publisher wait or lose anything.
+//! Change notification, two buses, both fed by the writer after commit (and by
+//! `watch_other_processes` for other processes' writes):
+//!
+//! - Per mailbox: every write publishes the mailbox's new HIGHESTMODSEQ on a `watch`
+//!   channel; a session with the mailbox selected subscribes and, when woken, asks the
+//!   index what changed since the MODSEQ it last saw. A `watch` keeps only the latest
+//!   value, so a slow subscriber never makes a publisher wait or lose anything.
+//! - Per user ([`Changes::subscribe_user`], for RFC 5465 NOTIFY): one `broadcast`
+//!   channel per user with subscribers carries a [`MailboxEvent`] for every mailbox of
+//!   the user that changed (messages new, expunged or re-flagged; created, deleted,
+//!   renamed; subscribed or unsubscribed). Message events are coalesced per mailbox
+//!   per writer batch. The channel holds at most [`USER_EVENTS_PENDING`] events a
+//!   subscriber has not read; a subscriber that falls further behind loses the oldest
+//!   and learns it (`RecvError::Lagged`), which NOTIFY reports as
+//!   `[NOTIFICATIONOVERFLOW]` (RFC 5465 §5.8). Publishing never waits for a
+//!   subscriber; with no subscriber for any user it is one atomic load.
 //!
 //! Another process writing the same data dir (the CLI, a second `serve`) is noticed by
 //! `watch_other_processes`, which polls SQLite's `PRAGMA data_version` and compares
-//! every mailbox's HIGHESTMODSEQ and UIDNEXT with what it saw last.
+//! every mailbox's HIGHESTMODSEQ, UIDNEXT and name with what it saw last.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::index;
-use crate::model::MailboxId;
+use crate::model::{Address, MailboxId};
 
-/// Per-mailbox publishers.
+/// The most events a user's bus keeps for a subscriber that has not read them yet
+/// (RFC 5465 §5.8: past it the subscriber is told it lost events).
+pub const USER_EVENTS_PENDING: usize = 1024;
+
+/// What happened to the messages of one mailbox (several at once once coalesced).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageChanges {
+    /// Messages were added (delivery, APPEND, COPY, MOVE).
+    pub new: bool,
+    /// Messages were expunged (EXPUNGE, MOVE out).
+    pub expunged: bool,
+    /// Flags or keywords changed.
+    pub flags: bool,
+}
+
+impl MessageChanges {
+    /// New messages only.
+    pub const NEW: MessageChanges = MessageChanges {
+        new: true,
+        expunged: false,
+        flags: false,
+    };
+    /// Expunges only.
+    pub const EXPUNGED: MessageChanges = MessageChanges {
+        new: false,
+        expunged: true,
+        flags: false,
+    };
+    /// Flag changes only.
+    pub const FLAGS: MessageChanges = MessageChanges {
+        new: false,
+        expunged: false,
+        flags: true,
+    };
+    /// Anything may have changed (a reconcile, another process's write).
+    pub const ANY: MessageChanges = MessageChanges {
+        new: true,
+        expunged: true,
+        flags: true,
+    };
+
+    /// Both sets of changes.
+    pub fn union(self, o: MessageChanges) -> MessageChanges {
+        MessageChanges {
+            new: self.new || o.new,
+            expunged: self.expunged || o.expunged,
+            flags: self.flags || o.flags,
+        }
+    }
+}
+
+/// One change to one of a user's mailboxes, as the user bus carries it. Names are the
+/// stored (UTF-8) names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxEvent {
+    /// Messages of a mailbox changed.
+    Messages {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// Its name.
+        name: String,
+        /// What changed.
+        changes: MessageChanges,
+    },
+    /// A mailbox was created.
+    Created {
+        /// Its name.
+        name: String,
+    },
+    /// A mailbox was deleted.
+    Deleted {
+        /// Its name.
+        name: String,
+    },
+    /// A mailbox was renamed (each child of a renamed mailbox is one event too).
+    Renamed {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// A name was subscribed or unsubscribed (the mailbox need not exist).
+    Subscription {
+        /// The name.
+        name: String,
+        /// Subscribed after the change.
+        subscribed: bool,
+    },
+}
+
+/// Merges the message events of one mailbox into its first; other events keep their
+/// order.
+fn coalesce(events: Vec<(Address, MailboxEvent)>) -> Vec<(Address, MailboxEvent)> {
+    let mut out: Vec<(Address, MailboxEvent)> = Vec::with_capacity(events.len());
+    let mut at: HashMap<MailboxId, usize> = HashMap::new();
+    for (user, ev) in events {
+        if let MailboxEvent::Messages {
+            mailbox,
+            name,
+            changes,
+        } = &ev
+        {
+            if let Some(&i) = at.get(mailbox)
+                && let Some((
+                    _,
+                    MailboxEvent::Messages {
+                        name: n,
+                        changes: c,
+                        ..
+                    },
+                )) = out.get_mut(i)
+            {
+                *c = c.union(*changes);
+                n.clone_from(name);
+                continue;
+            }
+            at.insert(*mailbox, out.len());
+        }
+        out.push((user, ev));
+    }
+    out
+}
+
+/// Per-mailbox and per-user publishers.
 #[derive(Default)]
 pub struct Changes {
     senders: Mutex<HashMap<MailboxId, watch::Sender<u64>>>,
+    users: Mutex<HashMap<Address, broadcast::Sender<MailboxEvent>>>,
+    /// Some user bus may have a subscriber (cleared when the last one is gone).
+    user_subscribers: AtomicBool,
+    /// The HIGHESTMODSEQ of each mailbox as this process's writer last announced it
+    /// on the user buses (kept while some user bus has a subscriber): the watcher of
+    /// other processes' writes announces only what goes beyond it.
+    announced: Mutex<HashMap<MailboxId, u64>>,
 }
 
 impl Changes {
@@ -31,6 +174,73 @@ impl Changes {
         map.entry(mailbox)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
+    }
+
+    /// Subscribes to every change of every mailbox of `user`, from now on.
+    pub fn subscribe_user(&self, user: &Address) -> broadcast::Receiver<MailboxEvent> {
+        let Ok(mut map) = self.users.lock() else {
+            return broadcast::channel(1).1;
+        };
+        self.user_subscribers.store(true, Ordering::Release);
+        map.entry(user.clone())
+            .or_insert_with(|| broadcast::channel(USER_EVENTS_PENDING).0)
+            .subscribe()
+    }
+
+    /// Announces one committed batch of this process's writer: each changed mailbox's
+    /// new HIGHESTMODSEQ on its watch channel, then the events on their users' buses.
+    pub(crate) fn publish_batch(
+        &self,
+        changed: HashMap<MailboxId, u64>,
+        events: Vec<(Address, MailboxEvent)>,
+    ) {
+        let users = self.user_subscribers.load(Ordering::Acquire);
+        if users && let Ok(mut announced) = self.announced.lock() {
+            for (&id, &modseq) in &changed {
+                let v = announced.entry(id).or_insert(0);
+                *v = (*v).max(modseq);
+            }
+        }
+        for (id, modseq) in changed {
+            self.publish(id, modseq);
+        }
+        if users {
+            self.publish_user_events(events);
+        }
+    }
+
+    /// Announces events on their users' buses (message events coalesced per
+    /// mailbox). Never waits for a subscriber.
+    pub fn publish_user_events(&self, events: Vec<(Address, MailboxEvent)>) {
+        if events.is_empty() || !self.user_subscribers.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(mut map) = self.users.lock() else {
+            return;
+        };
+        for (user, ev) in coalesce(events) {
+            if let Some(tx) = map.get(&user) {
+                // Err: no receiver left; the entry goes below.
+                let _ = tx.send(ev);
+            }
+        }
+        map.retain(|_, tx| tx.receiver_count() > 0);
+        if map.is_empty() {
+            self.user_subscribers.store(false, Ordering::Release);
+            if let Ok(mut announced) = self.announced.lock() {
+                announced.clear();
+            }
+        }
+    }
+
+    /// Whether another process's write that left `mailbox` at `modseq` is news to the
+    /// user buses (this process's writer has not announced that far).
+    fn unannounced(&self, mailbox: MailboxId, modseq: u64) -> bool {
+        self.user_subscribers.load(Ordering::Acquire)
+            && self
+                .announced
+                .lock()
+                .is_ok_and(|a| a.get(&mailbox).is_none_or(|&m| modseq > m))
     }
 
     /// Announces that `mailbox` changed and is now at `modseq`.
@@ -80,12 +290,37 @@ pub(crate) fn watch_other_processes(
                 if version != last_version {
                     last_version = version;
                     if let Ok(all) = index::all_mailbox_marks(&conn) {
-                        for (id, modseq, uidnext) in all {
-                            let prev = marks.insert(id, (modseq, uidnext));
-                            if prev.is_some_and(|p| p != (modseq, uidnext)) {
-                                changes.publish(id, modseq);
+                        let mut events = Vec::new();
+                        for m in all {
+                            let prev = marks.insert(m.id, (m.highestmodseq, m.uidnext));
+                            let Some(prev) = prev.filter(|p| *p != (m.highestmodseq, m.uidnext))
+                            else {
+                                continue;
+                            };
+                            changes.publish(m.id, m.highestmodseq);
+                            if changes.unannounced(m.id, m.highestmodseq)
+                                && let Ok(user) = Address::parse(&m.user)
+                            {
+                                // Each new message takes one MODSEQ: a MODSEQ that
+                                // moved further means flags changed or messages went.
+                                let new = m.uidnext.saturating_sub(prev.1);
+                                let moved = m.highestmodseq.saturating_sub(prev.0);
+                                let what = MessageChanges {
+                                    new: new > 0,
+                                    expunged: moved > u64::from(new),
+                                    flags: moved > u64::from(new),
+                                };
+                                events.push((
+                                    user,
+                                    MailboxEvent::Messages {
+                                        mailbox: m.id,
+                                        name: m.name,
+                                        changes: what,
+                                    },
+                                ));
                             }
                         }
+                        changes.publish_user_events(events);
                     }
                 }
                 drop(changes);

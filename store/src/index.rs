@@ -182,12 +182,34 @@ pub fn mailbox_by_id(conn: &Connection, id: MailboxId) -> Result<Option<MailboxI
 
 /// Every mailbox of every user with its HIGHESTMODSEQ and UIDNEXT: what the change
 /// watcher compares to notice another process's writes.
-pub fn all_mailbox_marks(conn: &Connection) -> Result<Vec<(MailboxId, u64, u32)>> {
-    let mut st = conn.prepare_cached("SELECT id, highestmodseq, uidnext FROM mailbox")?;
+pub fn all_mailbox_marks(conn: &Connection) -> Result<Vec<MailboxMark>> {
+    let mut st =
+        conn.prepare_cached("SELECT id, highestmodseq, uidnext, user, name FROM mailbox")?;
     let rows = st.query_map([], |r| {
-        Ok((MailboxId(r.get(0)?), r.get::<_, i64>(1)? as u64, r.get(2)?))
+        Ok(MailboxMark {
+            id: MailboxId(r.get(0)?),
+            highestmodseq: r.get::<_, i64>(1)? as u64,
+            uidnext: r.get(2)?,
+            user: r.get(3)?,
+            name: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// What the watcher of other processes' writes compares for one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxMark {
+    /// The mailbox.
+    pub id: MailboxId,
+    /// Its HIGHESTMODSEQ.
+    pub highestmodseq: u64,
+    /// Its UIDNEXT.
+    pub uidnext: u32,
+    /// Its owner, as stored.
+    pub user: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// A message's row in the hot table.

@@ -6,7 +6,7 @@
 //! - A message is acknowledged only after its file is fsynced, linked into place, its
 //!   directory fsynced and its index row committed (`writer.rs`).
 //! - All index writes go through one writer thread; readers use their own connections.
-//! - Changes are published per mailbox after commit (`changes.rs`).
+//! - Changes are published per mailbox and per user after commit (`changes.rs`).
 //! - No mailbox name reaches a path outside the user's tree (`mailbox_name.rs`).
 //! - URLAUTH keys (`urlauth.rs`) live beside each mailbox's state file, never in the
 //!   rebuildable index.
@@ -112,6 +112,16 @@ impl Store {
     /// Subscribes to a mailbox's changes (its HIGHESTMODSEQ as last published).
     pub fn subscribe(&self, mailbox: MailboxId) -> tokio::sync::watch::Receiver<u64> {
         self.inner.changes.subscribe(mailbox)
+    }
+
+    /// Subscribes to every change of every mailbox of `user` (RFC 5465 NOTIFY): the
+    /// receiver holds at most [`changes::USER_EVENTS_PENDING`] unread events, then
+    /// reports that it lagged.
+    pub fn subscribe_user(
+        &self,
+        user: &Address,
+    ) -> tokio::sync::broadcast::Receiver<changes::MailboxEvent> {
+        self.inner.changes.subscribe_user(user)
     }
 
     /// Runs `f` on a pooled read connection (blocking).

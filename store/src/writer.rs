@@ -12,7 +12,8 @@
 //!   the directory fsynced, then the index committed, then the caller is answered.
 //! - Each request runs in its own SAVEPOINT: one failing request leaves the others in
 //!   the batch untouched, and the files it created are removed again.
-//! - Changes are published only after the commit.
+//! - Changes are published only after the commit, per mailbox and on the owner's
+//!   bus (`changes.rs`); the events of a failing request are dropped with it.
 //! - Flag changes and expunges rename or unlink files without fsyncing the directory
 //!   (as Dovecot's default `mail_fsync = optimized`): they are not acknowledged mail, and
 //!   a crash can at worst undo the last ones (file names win over the index on
@@ -38,7 +39,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::changes::Changes;
+use crate::changes::{Changes, MailboxEvent, MessageChanges};
 use crate::error::{IoContext, Result, StoreError};
 use crate::index::{self, MessageInfo};
 use crate::maildir::{self, MailboxState};
@@ -340,6 +341,9 @@ pub(crate) struct Effects {
     pub(crate) tmp_done: Vec<PathBuf>,
     /// Mailboxes changed, with their new HIGHESTMODSEQ.
     changed: HashMap<MailboxId, u64>,
+    /// What changed, for the users' buses (`changes.rs`); a failing request's
+    /// events are dropped with it.
+    events: Vec<(Address, MailboxEvent)>,
     /// Directory renames done (from, to): undone in reverse if the request or the
     /// batch fails.
     renames: Vec<(PathBuf, PathBuf)>,
@@ -347,9 +351,33 @@ pub(crate) struct Effects {
     remove_trees: Vec<PathBuf>,
 }
 
+impl Effects {
+    /// Records that the messages of `mb` changed: its watchers learn its new
+    /// HIGHESTMODSEQ, its owner's bus the event.
+    fn touch(&mut self, mb: &MailboxRow, changes: MessageChanges) {
+        self.changed.insert(mb.id, mb.highestmodseq);
+        self.event(
+            &mb.user,
+            MailboxEvent::Messages {
+                mailbox: mb.id,
+                name: mb.name.clone(),
+                changes,
+            },
+        );
+    }
+
+    /// Records an event for `user`'s bus.
+    fn event(&mut self, user: &Address, event: MailboxEvent) {
+        self.events.push((user.clone(), event));
+    }
+}
+
 /// A mailbox row as the writer needs it.
 struct MailboxRow {
     id: MailboxId,
+    /// Owner and name, for the change events.
+    user: Address,
+    name: String,
     dir: PathBuf,
     uidvalidity: u32,
     uidnext: u32,
@@ -463,6 +491,7 @@ impl WriterState {
                 let created_before = effects.created.len();
                 let renames_before = effects.renames.len();
                 let trees_before = effects.remove_trees.len();
+                let events_before = effects.events.len();
                 let mut sp = tx.savepoint()?;
                 let r = apply(&sp, &data_dir, &mut effects, job.op);
                 if r.is_ok() {
@@ -474,6 +503,7 @@ impl WriterState {
                     }
                     undo_renames(effects.renames.drain(renames_before..));
                     effects.remove_trees.truncate(trees_before);
+                    effects.events.truncate(events_before);
                 }
                 results.push((job.reply, r));
             }
@@ -497,9 +527,7 @@ impl WriterState {
                 // announced then), and the issuer's own session does too (APPEND into
                 // the selected mailbox announces EXISTS before its tagged OK,
                 // RFC 9051 §6.3.12).
-                for (id, modseq) in effects.changed {
-                    self.changes.publish(id, modseq);
-                }
+                self.changes.publish_batch(effects.changed, effects.events);
                 for (reply, r) in results {
                     reply.send(r);
                 }
@@ -578,10 +606,14 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
             exclusive,
         } => {
             let name = normalize_name(&name)?;
-            if exclusive && load_mailbox(conn, data_dir, &user, &name)?.is_some() {
+            let existed = load_mailbox(conn, data_dir, &user, &name)?.is_some();
+            if exclusive && existed {
                 return Err(StoreError::MailboxExists(name));
             }
             let row = ensure_mailbox(conn, data_dir, &user, &name, special_use)?;
+            if !existed {
+                fx.event(&user, MailboxEvent::Created { name: name.clone() });
+            }
             let info = index::mailbox_by_id(conn, row.id)?
                 .ok_or_else(|| StoreError::NoMailbox(name.clone()))?;
             Ok(Outcome::Mailbox(info))
@@ -641,7 +673,7 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
             })
         }
         Op::Subscribe { user, name, on } => {
-            subscribe(conn, data_dir, &user, &name, on).map(|()| Outcome::Done)
+            subscribe(conn, data_dir, fx, &user, &name, on).map(|()| Outcome::Done)
         }
         Op::DeliverMany(ops) => {
             let mut out = Vec::with_capacity(ops.len());
@@ -733,6 +765,7 @@ fn delete_mailbox(
     fx.remove_trees.push(graveyard);
     // Sessions that have it selected learn that it is gone.
     fx.changed.insert(mb.id, mb.highestmodseq + 1);
+    fx.event(user, MailboxEvent::Deleted { name });
     Ok(())
 }
 
@@ -762,6 +795,8 @@ fn rename_mailbox(
             .ok_or_else(|| StoreError::NoMailbox(from.clone()))?;
         let mut dst = ensure_mailbox(conn, data_dir, user, &to, None)?;
         fx.changed.insert(dst.id, dst.highestmodseq);
+        // RFC 9051 §6.3.6: INBOX stays; its messages move to a new mailbox.
+        fx.event(user, MailboxEvent::Created { name: to.clone() });
         let uids: Vec<Uid> = index::messages(conn, src.id)?
             .into_iter()
             .map(|m| m.uid)
@@ -803,6 +838,13 @@ fn rename_mailbox(
             .query_row([id.0], |r| r.get(0))?;
         // Sessions that have it selected learn that the name is gone.
         fx.changed.insert(*id, hms as u64);
+        fx.event(
+            user,
+            MailboxEvent::Renamed {
+                from: old.clone(),
+                to: new.clone(),
+            },
+        );
     }
     Ok(())
 }
@@ -870,11 +912,11 @@ fn copy_messages(
     }
     if dst_modseq.is_some() {
         dst.save(conn)?;
-        fx.changed.insert(dst.id, dst.highestmodseq);
+        fx.touch(dst, MessageChanges::NEW);
     }
     if src_modseq.is_some() {
         src.save(conn)?;
-        fx.changed.insert(src.id, src.highestmodseq);
+        fx.touch(&src, MessageChanges::EXPUNGED);
     }
     // Last, so that no failure above can lose a message.
     for path in unlink {
@@ -895,6 +937,7 @@ fn copy_messages(
 fn subscribe(
     conn: &Connection,
     data_dir: &Path,
+    fx: &mut Effects,
     user: &Address,
     name: &str,
     on: bool,
@@ -911,6 +954,13 @@ fn subscribe(
     }
     if on != present {
         maildir::write_subscriptions(&root, &subs).at(&root)?;
+        fx.event(
+            user,
+            MailboxEvent::Subscription {
+                name: name.clone(),
+                subscribed: on,
+            },
+        );
     }
     conn.prepare_cached("UPDATE mailbox SET subscribed = ?3 WHERE user = ?1 AND name = ?2")?
         .execute(params![user.to_string(), name, on])?;
@@ -946,6 +996,8 @@ fn load_mailbox(
     let dir = mailbox_path(data_dir, user, name)?;
     Ok(Some(MailboxRow {
         id: MailboxId(id),
+        user: user.clone(),
+        name: name.to_string(),
         dir,
         uidvalidity,
         uidnext,
@@ -1115,7 +1167,7 @@ fn deliver(
             &op.summary,
         )?;
         mb.save(conn)?;
-        fx.changed.insert(mb.id, mb.highestmodseq);
+        fx.touch(&mb, MessageChanges::NEW);
         out.push(Delivered {
             user: user.clone(),
             mailbox: mb.id,
@@ -1289,7 +1341,7 @@ fn set_flags(
     }
     if modseq.is_some() {
         mb.save(conn)?;
-        fx.changed.insert(mb.id, mb.highestmodseq);
+        fx.touch(&mb, MessageChanges::FLAGS);
     }
     Ok(Outcome::Flags { changed, modified })
 }
@@ -1401,7 +1453,7 @@ fn expunge(
         gone.push(m.uid);
     }
     mb.save(conn)?;
-    fx.changed.insert(mb.id, mb.highestmodseq);
+    fx.touch(&mb, MessageChanges::EXPUNGED);
     Ok(gone)
 }
 
@@ -1613,7 +1665,7 @@ fn reconcile_mailbox(
     }
     mb.save(conn)?;
     if modseq.is_some() {
-        fx.changed.insert(mb.id, mb.highestmodseq);
+        fx.touch(mb, MessageChanges::ANY);
     }
     Ok(())
 }

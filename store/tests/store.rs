@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mailyard_store::changes::{MailboxEvent, MessageChanges, USER_EVENTS_PENDING};
 use mailyard_store::{Address, FlagMode, FlagSet, Flags, Store, StoreError, maildir};
 
 fn addr(s: &str) -> Address {
@@ -436,6 +437,174 @@ async fn changes_are_published_after_commit() {
     })
     .await
     .expect("noticed the other process's delivery within 5 s");
+}
+
+/// The next event on a user bus, within 5 s.
+async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<MailboxEvent>) -> MailboxEvent {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("an event within 5 s")
+        .expect("bus open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_bus_carries_every_mailbox_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com", "bob@example.com"]);
+    let alice = addr("alice@example.com");
+    let bob = addr("bob@example.com");
+    let mut rx = store.subscribe_user(&alice);
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let messages = |name: &str, changes: MessageChanges| MailboxEvent::Messages {
+        mailbox: inbox.id,
+        name: name.into(),
+        changes,
+    };
+
+    // Bob's delivery is not on Alice's bus; hers is.
+    store
+        .deliver(message("b1"), std::slice::from_ref(&bob))
+        .await
+        .expect("deliver");
+    let d = store
+        .deliver(message("a1"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    assert_eq!(
+        next_event(&mut rx).await,
+        messages("INBOX", MessageChanges::NEW)
+    );
+    let deleted = FlagSet {
+        flags: Flags::DELETED,
+        keywords: vec![],
+    };
+    store
+        .set_flags(inbox.id, vec![d[0].uid], FlagMode::Add, deleted, None)
+        .await
+        .expect("flags");
+    assert_eq!(
+        next_event(&mut rx).await,
+        messages("INBOX", MessageChanges::FLAGS)
+    );
+    store.expunge(inbox.id, None).await.expect("expunge");
+    assert_eq!(
+        next_event(&mut rx).await,
+        messages("INBOX", MessageChanges::EXPUNGED)
+    );
+    store
+        .create_mailbox(&alice, "Lists", None)
+        .await
+        .expect("create");
+    assert_eq!(
+        next_event(&mut rx).await,
+        MailboxEvent::Created {
+            name: "Lists".into()
+        }
+    );
+    store
+        .set_subscribed(&alice, "Lists", true)
+        .await
+        .expect("subscribe");
+    assert_eq!(
+        next_event(&mut rx).await,
+        MailboxEvent::Subscription {
+            name: "Lists".into(),
+            subscribed: true
+        }
+    );
+    store
+        .rename_mailbox(&alice, "Lists", "Groups")
+        .await
+        .expect("rename");
+    assert_eq!(
+        next_event(&mut rx).await,
+        MailboxEvent::Renamed {
+            from: "Lists".into(),
+            to: "Groups".into()
+        }
+    );
+    store
+        .delete_mailbox(&alice, "Groups")
+        .await
+        .expect("delete");
+    assert_eq!(
+        next_event(&mut rx).await,
+        MailboxEvent::Deleted {
+            name: "Groups".into()
+        }
+    );
+    // A failing request publishes nothing.
+    assert!(store.delete_mailbox(&alice, "Groups").await.is_err());
+    assert!(rx.try_recv().is_err(), "nothing for a failed request");
+
+    // Concurrent deliveries that share a batch arrive as few coalesced events.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                store
+                    .deliver(message(&format!("burst{i}")), &[alice])
+                    .await
+                    .expect("deliver")
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let mut n = 0;
+    while let Ok(ev) = rx.try_recv() {
+        assert_eq!(ev, messages("INBOX", MessageChanges::NEW));
+        n += 1;
+    }
+    assert!((1..=20).contains(&n), "{n} events for 20 deliveries");
+
+    // Another process's write reaches the bus through the watcher, once.
+    store.watch_other_processes().expect("watch");
+    tokio::time::sleep(Duration::from_millis(300)).await; // its first look
+    let (other, _) = Store::open(dir.path()).expect("second store");
+    other
+        .deliver(message("other"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    assert_eq!(
+        next_event(&mut rx).await,
+        messages("INBOX", MessageChanges::NEW)
+    );
+    // This process's own writes are not reported a second time by the watcher.
+    store
+        .deliver(message("own"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    assert_eq!(
+        next_event(&mut rx).await,
+        messages("INBOX", MessageChanges::NEW)
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await; // two more looks
+    assert!(rx.try_recv().is_err(), "no duplicate from the watcher");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_bus_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    let mut rx = store.subscribe_user(&alice);
+    for i in 0..=USER_EVENTS_PENDING {
+        // One event each, never read.
+        store
+            .set_subscribed(&alice, "Lists", i % 2 == 0)
+            .await
+            .expect("subscribe");
+    }
+    assert!(
+        matches!(
+            rx.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))
+        ),
+        "a reader more than USER_EVENTS_PENDING behind learns it lost events"
+    );
 }
 
 /// The child half of `sigkill_during_deliveries_loses_nothing_acknowledged`: delivers

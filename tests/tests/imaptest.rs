@@ -74,9 +74,7 @@ enum Known {
 /// `Flaky` ones (a race) may pass or fail: remove them when the race is fixed. A listed
 /// test that does something else than listed (a skip that now fails: a capability
 /// advertised before it works) fails the suite.
-const KNOWN_FAILING: &[(&str, Known, &str)] = &[
-    ("notify", Known::Skips, "NOTIFY (RFC 5465) not implemented"),
-];
+const KNOWN_FAILING: &[(&str, Known, &str)] = &[];
 
 /// An `Error:` line the stress run may print today: which (a predicate on the line) and
 /// why (issue 14). Allowed lines are counted and printed per entry; any other `Error:` line

@@ -91,6 +91,9 @@ impl Session {
         }
         match self.store().append_many(&user, &name, batch).await {
             Ok(delivered) => {
+                for d in &delivered {
+                    self.note_own_new(d.mailbox, d.uid);
+                }
                 let validity = delivered.first().map_or(0, |d| d.uidvalidity.0);
                 let mut uids: Vec<u32> = delivered.iter().map(|d| d.uid.0).collect();
                 uids.sort_unstable();

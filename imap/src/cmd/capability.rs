@@ -1,6 +1,6 @@
 //! The capabilities of the extensions in `enable.rs`, `fetch.rs` (BINARY,
 //! CONDSTORE), `select.rs` (QRESYNC), `search.rs` (SEARCHRES) and `append.rs`
-//! (MULTIAPPEND, CATENATE) and `urlauth.rs` (URLAUTH, URLAUTH=BINARY), added to the base list (`Session::capabilities`).
+//! (MULTIAPPEND, CATENATE) `urlauth.rs` (URLAUTH, URLAUTH=BINARY) and `notify.rs` (NOTIFY), added to the base list (`Session::capabilities`).
 
 use crate::session::Session;
 
@@ -20,6 +20,8 @@ const EXTENSIONS: &[&str] = &[
     // RFC 4467 §2, RFC 5524 §2.
     "URLAUTH",
     "URLAUTH=BINARY",
+    // RFC 5465 §3.
+    "NOTIFY",
 ];
 
 impl Session {

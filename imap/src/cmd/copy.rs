@@ -63,7 +63,7 @@ impl Session {
         if !remove && let Some(done) = self.over_quota(&user, size).await {
             return Ok(done);
         }
-        let (_, uidvalidity, pairs) = match self
+        let (to, uidvalidity, pairs) = match self
             .store()
             .copy_messages(id, uids, &user, &target, remove)
             .await
@@ -77,6 +77,9 @@ impl Session {
             }
             Err(e) => return Ok(store_error(e)),
         };
+        for (_, new) in &pairs {
+            self.note_own_new(to, *new);
+        }
         let code = ResponseCode::CopyUid {
             uid_validity: uidvalidity.0,
             source: SequenceSet::from_sorted(pairs.iter().map(|(s, _)| s.0)),

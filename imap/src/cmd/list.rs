@@ -229,24 +229,35 @@ impl Session {
         }
         let mut out = Vec::new();
         for (name, attrs, child_info, status) in lines {
-            out.extend_from_slice(b"* LIST (");
-            out.extend_from_slice(attrs.join(" ").as_bytes());
-            out.extend_from_slice(b") \".\" ");
-            self.write_mailbox(&mut out, &name);
-            if child_info {
-                out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-            }
-            out.extend_from_slice(b"\r\n");
+            let extra: &[u8] = if child_info {
+                b" (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+            } else {
+                b""
+            };
+            self.write_list_line(&mut out, &attrs, &name, extra);
             if let Some(values) = status {
-                out.extend_from_slice(b"* STATUS ");
-                self.write_mailbox(&mut out, &name);
-                out.push(b' ');
-                out.extend_from_slice(&values);
-                out.extend_from_slice(b"\r\n");
+                self.write_status_line(&mut out, &name, &values);
             }
         }
         self.wbuf.extend_from_slice(&out);
         Ok(Done::ok("LIST completed"))
+    }
+
+    /// `* LIST (attrs) "." name` + `extra` (RFC 5258 extended data items, with their
+    /// leading space) + CRLF. RFC 9051 §7.3.1.
+    pub(crate) fn write_list_line(
+        &self,
+        out: &mut Vec<u8>,
+        attrs: &[&str],
+        name: &str,
+        extra: &[u8],
+    ) {
+        out.extend_from_slice(b"* LIST (");
+        out.extend_from_slice(attrs.join(" ").as_bytes());
+        out.extend_from_slice(b") \".\" ");
+        self.write_mailbox(out, name);
+        out.extend_from_slice(extra);
+        out.extend_from_slice(b"\r\n");
     }
 
     /// LSUB reference pattern: subscribed names; a parent of a subscribed name that

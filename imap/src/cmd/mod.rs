@@ -5,7 +5,7 @@
 //! LSUB), `status.rs` (STATUS), `append.rs`, `fetch.rs` (with `section.rs`, the pure
 //! body-section locator), `store.rs`, `expunge.rs`, `copy.rs` (COPY, MOVE),
 //! `search.rs`, `sort.rs`, `thread.rs`, `context.rs` (RETURN (UPDATE) results kept
-//! live, CANCELUPDATE), `idle.rs`, `quota.rs`, `urlauth.rs` (GENURLAUTH, RESETKEY,
+//! live, CANCELUPDATE), `idle.rs`, `quota.rs`, `notify.rs`, `urlauth.rs` (GENURLAUTH, RESETKEY,
 //! URLFETCH).
 //!
 //! Shared here: mailbox names on the wire (modified UTF-7, RFC 9051 §5.1.3, or UTF-8
@@ -24,12 +24,13 @@ pub(crate) mod fetch;
 mod idle;
 mod list;
 mod mailbox;
+mod notify;
 mod quota;
 mod search;
 pub(crate) mod section;
 mod select;
 pub(crate) mod sort;
-mod status;
+pub(crate) mod status;
 mod store;
 mod thread;
 mod threading;
@@ -103,6 +104,20 @@ impl Session {
         match &self.state {
             State::Selected { view, .. } => Some(view),
             _ => None,
+        }
+    }
+
+    /// Notes that this session itself added `uid` to `mailbox`: when that is the
+    /// selected mailbox, NOTIFY's MessageNew FETCH leaves it out (RFC 5465 §5.2).
+    pub(crate) fn note_own_new(
+        &mut self,
+        mailbox: mailyard_store::MailboxId,
+        uid: mailyard_store::Uid,
+    ) {
+        if let Some(view) = self.view_mut()
+            && view.id == mailbox
+        {
+            view.own_new.insert(uid);
         }
     }
 

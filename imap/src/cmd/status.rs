@@ -63,6 +63,16 @@ pub(crate) async fn status_of(
 }
 
 impl Session {
+    /// `* STATUS name values` + CRLF, `values` as [`status_values`] renders them.
+    /// RFC 9051 §7.3.3.
+    pub(crate) fn write_status_line(&self, out: &mut Vec<u8>, name: &str, values: &[u8]) {
+        out.extend_from_slice(b"* STATUS ");
+        self.write_mailbox(out, name);
+        out.push(b' ');
+        out.extend_from_slice(values);
+        out.extend_from_slice(b"\r\n");
+    }
+
     /// STATUS name (items): MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT DELETED SIZE
     /// HIGHESTMODSEQ (CONDSTORE-enabling, RFC 7162 §3.1, §3.1.6). Authenticated and
     /// selected states. RFC 9051 §6.3.11.
@@ -79,11 +89,8 @@ impl Session {
         };
         match status_of(self.store(), &user, &name, items).await {
             Ok(Some(values)) => {
-                let mut out = b"* STATUS ".to_vec();
-                self.write_mailbox(&mut out, &name);
-                out.push(b' ');
-                out.extend_from_slice(values.as_bytes());
-                out.extend_from_slice(b"\r\n");
+                let mut out = Vec::new();
+                self.write_status_line(&mut out, &name, values.as_bytes());
                 self.wbuf.extend_from_slice(&out);
                 Done::ok("STATUS completed")
             }

@@ -11,6 +11,7 @@
 use base64::Engine as _;
 
 use super::fetch::{FetchAttribute, FetchModifiers};
+use super::notify::NotifyArgs;
 use super::parser::{ErrorKind, PResult, ParseError, Parser, is_tag_char};
 use super::search::{SearchKey, SearchReturn};
 use super::sequence::Sequence;
@@ -138,6 +139,8 @@ pub enum Command {
     },
     /// RFC 9051 §6.3.13 / RFC 2177
     Idle,
+    /// RFC 5465 §3.1
+    Notify(NotifyArgs),
     /// RFC 3501 §6.4.1
     Check,
     /// RFC 9051 §6.4.1
@@ -680,6 +683,7 @@ fn command(p: &mut Parser<'_>) -> PResult<Command> {
         }
         "URLFETCH" => urlfetch(p)?,
         "IDLE" => Command::Idle,
+        "NOTIFY" => Command::Notify(p.notify_args()?),
         "CHECK" => Command::Check,
         "CLOSE" => Command::Close,
         "UNSELECT" => Command::Unselect,
@@ -1275,6 +1279,7 @@ fn store(p: &mut Parser<'_>, uid: bool) -> PResult<Command> {
 #[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::super::fetch::{Partial, Section, SectionText};
+    use super::super::notify::{EventGroup, EventName as E, Filter};
     use super::super::receiver::{Event, Limits, Receiver};
     use super::super::search::SearchKey as K;
     use super::super::sequence::parse_sequence;
@@ -1414,6 +1419,18 @@ mod tests {
 
     fn b(v: &str) -> Vec<u8> {
         v.as_bytes().to_vec()
+    }
+
+    fn notify(status: bool, groups: Vec<EventGroup>) -> Command {
+        Command::Notify(NotifyArgs::Set { status, groups })
+    }
+
+    fn group(filter: Filter, events: Vec<E>, fetch: Vec<F>) -> EventGroup {
+        EventGroup {
+            filter,
+            events,
+            fetch,
+        }
     }
 
     #[test]
@@ -2250,6 +2267,74 @@ mod tests {
                     mechanism: s("DEFLATE"),
                 },
             ),
+            // RFC 5465 §3.1, §8; imaptest's `notify` script.
+            (b"a notify none", "a", Command::Notify(NotifyArgs::None)),
+            (
+                b"a notify set status (mailboxes INBOX2 (MessageExpunge))",
+                "a",
+                notify(
+                    true,
+                    vec![group(
+                        Filter::Mailboxes(vec![s("INBOX2")]),
+                        vec![E::MessageExpunge],
+                        vec![],
+                    )],
+                ),
+            ),
+            (
+                b"a NOTIFY SET (selected (MessageNew (uid body.peek[header.fields (from to subject)]) MessageExpunge)) (subtree Lists (MessageNew MessageExpunge MailboxName))",
+                "a",
+                notify(
+                    false,
+                    vec![
+                        group(
+                            Filter::Selected,
+                            vec![E::MessageNew, E::MessageExpunge],
+                            vec![F::Uid, header_fields(true, &["from", "to", "subject"])],
+                        ),
+                        group(
+                            Filter::Subtree(vec![s("Lists")]),
+                            vec![E::MessageNew, E::MessageExpunge, E::MailboxName],
+                            vec![],
+                        ),
+                    ],
+                ),
+            ),
+            (
+                b"b Notify Set (SELECTED-DELAYED (messagenew messageexpunge flagchange)) (personal (MailboxName SubscriptionChange)) (inboxes NONE) (subscribed (MessageNew)) (mailboxes (inbox \"b c\" {1}\r\nd) (FlagChange)) (personal (AnnotationChange ServerMetadataChange X-Foo))",
+                "b",
+                notify(
+                    false,
+                    vec![
+                        group(
+                            Filter::SelectedDelayed,
+                            vec![E::MessageNew, E::MessageExpunge, E::FlagChange],
+                            vec![],
+                        ),
+                        group(
+                            Filter::Personal,
+                            vec![E::MailboxName, E::SubscriptionChange],
+                            vec![],
+                        ),
+                        group(Filter::Inboxes, vec![], vec![]),
+                        group(Filter::Subscribed, vec![E::MessageNew], vec![]),
+                        group(
+                            Filter::Mailboxes(vec![s("INBOX"), s("b c"), s("d")]),
+                            vec![E::FlagChange],
+                            vec![],
+                        ),
+                        group(
+                            Filter::Personal,
+                            vec![
+                                E::AnnotationChange,
+                                E::ServerMetadataChange,
+                                E::Other(s("X-Foo")),
+                            ],
+                            vec![],
+                        ),
+                    ],
+                ),
+            ),
         ];
         for (line, tag, command) in rows {
             let name = String::from_utf8_lossy(line).into_owned();
@@ -2443,6 +2528,84 @@ mod tests {
             ),
             (b"A1 SORT (DATE) ALL", Some("A1"), ErrorKind::UnexpectedEnd),
             (b"A1 ENABLE", Some("A1"), ErrorKind::UnexpectedEnd),
+            // RFC 5465 §8 grammar; §5 and §6.1 for the selected mailbox.
+            (b"A1 NOTIFY", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 NOTIFY FOO",
+                Some("A1"),
+                ErrorKind::Expected("SET or NONE"),
+            ),
+            (b"A1 NOTIFY SET", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 NOTIFY SET STATUS",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 NOTIFY NONE (personal NONE)",
+                Some("A1"),
+                ErrorKind::Trailing,
+            ),
+            (
+                b"A1 NOTIFY SET (personal ())",
+                Some("A1"),
+                ErrorKind::Expected("list element"),
+            ),
+            (
+                b"A1 NOTIFY SET (personal (MessageNew)",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 NOTIFY SET (personal (MessageNew)) ",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 NOTIFY SET (everything (MessageNew))",
+                Some("A1"),
+                ErrorKind::Expected("mailbox filter"),
+            ),
+            (
+                b"A1 NOTIFY SET (subtree (MessageNew))",
+                Some("A1"),
+                ErrorKind::Expected("SP"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageNew))",
+                Some("A1"),
+                ErrorKind::Invalid("MessageNew and MessageExpunge go together"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageExpunge))",
+                Some("A1"),
+                ErrorKind::Invalid("MessageNew and MessageExpunge go together"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (FlagChange))",
+                Some("A1"),
+                ErrorKind::Invalid("FlagChange needs MessageNew and MessageExpunge"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageNew MessageExpunge MailboxName))",
+                Some("A1"),
+                ErrorKind::Invalid("only message events for the selected mailbox"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected NONE) (personal NONE) (selected-delayed NONE)",
+                Some("A1"),
+                ErrorKind::Invalid("only one selected or selected-delayed group"),
+            ),
+            (
+                b"A1 NOTIFY SET (personal (MessageNew (uid) MessageExpunge))",
+                Some("A1"),
+                ErrorKind::Invalid("MessageNew fetch attributes need selected"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageNew (uid foo) MessageExpunge))",
+                Some("A1"),
+                ErrorKind::Expected("fetch attribute"),
+            ),
             (
                 many_ids.as_bytes(),
                 Some("A1"),

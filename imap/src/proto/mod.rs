@@ -11,6 +11,7 @@
 //!   attributes (RFC 9051 §6.4.5, RFC 3516, RFC 7162).
 //! - [`url`]: IMAP URLs naming a message part (RFC 5092, RFC 4467 URLAUTH);
 //!   [`bodystructure`]: one part's structure cut out of a BODYSTRUCTURE.
+//! - [`notify`]: NOTIFY's event groups (RFC 5465 §3.1, §8).
 //! - [`response`]: byte writers for responses (RFC 9051 §7) and response
 //!   codes (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162).
 //!
@@ -20,7 +21,8 @@
 //! (RFC 4731), SEARCHRES (RFC 5182), MULTIAPPEND (RFC 3502), BINARY
 //! (RFC 3516), ID (RFC 2971), SORT/THREAD (RFC 5256), QUOTA (RFC 9208),
 //! COMPRESS (RFC 4978), UIDPLUS (RFC 4315), MOVE (RFC 6851), UNSELECT
-//! (RFC 3691), IDLE (RFC 2177), NAMESPACE (RFC 2342), CATENATE (RFC 4469).
+//! (RFC 3691), IDLE (RFC 2177), NAMESPACE (RFC 2342), CATENATE (RFC 4469),
+//! NOTIFY (RFC 5465).
 //!
 //! Invariants: no function here panics, loops forever or allocates more than
 //! a constant factor of the bytes received, whatever the input; every limit
@@ -29,6 +31,7 @@
 pub mod bodystructure;
 pub mod command;
 pub mod fetch;
+pub mod notify;
 pub mod parser;
 pub mod receiver;
 pub mod response;

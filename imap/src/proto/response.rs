@@ -147,6 +147,10 @@ pub enum ResponseCode {
     /// `BADURL url` (RFC 4469 §4.1): the URL bare, not a string (RFC 4469 errata
     /// 4046; Dovecot sends it so too), bytes `url-resp-text` does not allow dropped.
     BadUrl(String),
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8, §3.1)
+    NotificationOverflow,
+    /// `BADEVENT (…)`: the events the server supports (RFC 5465 §3.1, §8).
+    BadEvent(Vec<String>),
 }
 
 /// Whether `data` can be sent as a quoted string (RFC 9051 §9 `quoted`):
@@ -333,6 +337,7 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
         C::UnknownCte => "UNKNOWN-CTE",
         C::Parse => "PARSE",
         C::CompressionActive => "COMPRESSIONACTIVE",
+        C::NotificationOverflow => "NOTIFICATIONOVERFLOW",
         C::Capability(caps) => {
             out.extend_from_slice(b"CAPABILITY ");
             write_atoms(out, caps, b' ');
@@ -399,6 +404,12 @@ pub fn write_code(out: &mut Vec<u8>, code: &ResponseCode) {
                 url.bytes()
                     .filter(|&b| (0x20..0x7f).contains(&b) && b != b']'),
             );
+            return;
+        }
+        C::BadEvent(events) => {
+            out.extend_from_slice(b"BADEVENT (");
+            write_atoms(out, events, b' ');
+            out.push(b')');
             return;
         }
         C::BadCharset(charsets) => {
@@ -517,6 +528,21 @@ mod tests {
                 Some(C::UidValidity(3857529045)),
                 "UIDs valid",
                 "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n",
+            ),
+            // RFC 5465 §5.8, §3.1.
+            (
+                None,
+                Status::Ok,
+                Some(C::NotificationOverflow),
+                "Too many events",
+                "* OK [NOTIFICATIONOVERFLOW] Too many events\r\n",
+            ),
+            (
+                Some("a"),
+                Status::No,
+                Some(C::BadEvent(vec!["MessageNew".into(), "FlagChange".into()])),
+                "Unsupported event",
+                "a NO [BADEVENT (MessageNew FlagChange)] Unsupported event\r\n",
             ),
             (
                 None,

@@ -9,6 +9,7 @@
 
 pub(crate) mod compress;
 pub(crate) mod ext;
+pub(crate) mod notify;
 pub(crate) mod state;
 pub(crate) mod view;
 
@@ -194,6 +195,8 @@ pub(crate) struct Session {
     pub(crate) utf8: bool,
     /// CONDSTORE, QRESYNC, IMAP4rev2 and the SEARCHRES result (`ext.rs`).
     pub(crate) ext: ext::Extensions,
+    /// RFC 5465 NOTIFY, from NOTIFY SET to NOTIFY NONE (`notify.rs`).
+    pub(crate) notify: Option<Box<notify::Notify>>,
     pub(crate) shutdown: Shutdown,
     bad_count: u32,
 }
@@ -245,12 +248,26 @@ pub(crate) async fn run(
         state: State::NotAuthenticated,
         utf8: false,
         ext: ext::Extensions::default(),
+        notify: None,
         shutdown,
         bad_count: 0,
     };
     use tracing::Instrument;
     let result = s.serve().instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(?result, "session ended"));
+}
+
+/// What ended a wait for client input ([`Session::wait`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Input arrived in `rbuf`.
+    Input,
+    /// The selected mailbox changed.
+    Selected,
+    /// The selected mailbox's publisher is gone (the store is closing).
+    SelectedGone,
+    /// An event arrived on the NOTIFY bus (or it overflowed).
+    Notify,
 }
 
 /// What a handler asks of the loop.
@@ -280,7 +297,7 @@ impl Session {
             match ev {
                 Event::NeedMore => {
                     self.flush().await?;
-                    match self.read_more().await {
+                    match self.read_or_notify().await {
                         Ok(()) => {}
                         Err(End::Shutdown) => {
                             self.untagged(Status::Bye, None, "server shutting down");
@@ -365,28 +382,98 @@ impl Session {
 
     /// Reads more input into `rbuf`, with the state's timeout; shutdown interrupts.
     pub(crate) async fn read_more(&mut self) -> Result<(), End> {
+        self.wait(false, false).await.map(|_| ())
+    }
+
+    /// Waits for client input (read into `rbuf`, with the state's timeout) and, when
+    /// asked, for a change of the selected mailbox (`selected`) or an event on the
+    /// NOTIFY bus (`notify`); shutdown interrupts. Every branch is cancel-safe.
+    pub(crate) async fn wait(&mut self, selected: bool, notify: bool) -> Result<Wake, End> {
         let timeout = match self.state {
             State::NotAuthenticated => LOGIN_TIMEOUT,
             _ => IDLE_TIMEOUT,
+        };
+        let mut rx = match &self.state {
+            State::Selected { view, .. } if selected => Some(view.rx.clone()),
+            _ => None,
+        };
+        let bus = if notify {
+            self.notify.as_deref_mut()
+        } else {
+            None
         };
         let Some(stream) = self.stream.as_mut() else {
             return Err(End::Eof);
         };
         self.rbuf.reserve(READ_CHUNK);
         let token = self.shutdown.token.clone();
-        let n = tokio::select! {
-            r = tokio::time::timeout(timeout, stream.read_buf(&mut self.rbuf)) => r,
-            _ = token.cancelled() => return Err(End::Shutdown),
-        };
-        match n {
-            Ok(Ok(0)) => Err(End::Eof),
-            Ok(Ok(_)) => {
-                stream.quickack();
-                Ok(())
+        let changed = async {
+            match rx.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => std::future::pending().await,
             }
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+        };
+        let event = async {
+            match bus {
+                Some(n) => n.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = tokio::time::timeout(timeout, stream.read_buf(&mut self.rbuf)) => match r {
+                Ok(Ok(0)) => Err(End::Eof),
+                Ok(Ok(_)) => {
+                    stream.quickack();
+                    Ok(Wake::Input)
+                }
+                Ok(Err(e)) => Err(End::Io(e)),
+                Err(_) => Err(End::Timeout),
+            },
+            ok = changed => Ok(if ok { Wake::Selected } else { Wake::SelectedGone }),
+            () = event => Ok(Wake::Notify),
+            _ = token.cancelled() => Err(End::Shutdown),
         }
+    }
+
+    /// Reads more input; meanwhile, between commands (nothing of the next one
+    /// received), sends what NOTIFY asks for as it happens (RFC 5465 §5).
+    async fn read_or_notify(&mut self) -> Result<(), End> {
+        let mut watch_selected = true;
+        loop {
+            let between = self.rbuf.is_empty() && self.receiver.buffered() == 0;
+            let Some(n) = self.notify.as_deref().filter(|_| between) else {
+                return self.read_more().await;
+            };
+            let selected = watch_selected && n.selected_updates(false).is_some();
+            match self.wait(selected, true).await? {
+                Wake::Input => return Ok(()),
+                Wake::SelectedGone => watch_selected = false,
+                Wake::Selected | Wake::Notify => {
+                    self.push_unsolicited(false).await?;
+                    self.flush().await?;
+                }
+            }
+        }
+    }
+
+    /// Sends, outside a command's response, what may go out now: the selected
+    /// mailbox's updates (during IDLE without NOTIFY: all of them, RFC 2177 §3;
+    /// with NOTIFY: as its selected group says, RFC 5465 §4, §6.1), then the NOTIFY
+    /// bus's events.
+    pub(crate) async fn push_unsolicited(&mut self, idle: bool) -> Result<(), End> {
+        let updates = match self.notify.as_deref() {
+            Some(n) => n.selected_updates(idle),
+            None if idle => Some(notify::Updates {
+                expunges: true,
+                flags: true,
+                fetch_new: false,
+            }),
+            None => None,
+        };
+        if let Some(u) = updates {
+            self.send_updates_with(u).await?;
+        }
+        self.send_notifications().await
     }
 
     /// Reads one plain line (AUTHENTICATE response, IDLE's DONE). `None` when the
@@ -546,6 +633,8 @@ impl Session {
         if matches!(self.state, State::Selected { .. }) {
             self.send_updates(expunge_ok).await?;
         }
+        // RFC 5465 §5: NOTIFY's events go out with any command's response.
+        self.send_notifications().await?;
         if done.status == Status::Bad {
             self.count_bad();
         }
@@ -603,6 +692,7 @@ impl Session {
             } => self.handle_resetkey(mailbox, mechanisms).await,
             Command::UrlFetch { urls } => self.handle_urlfetch(urls).await,
             Command::Idle => return self.handle_idle().await,
+            Command::Notify(args) => self.handle_notify(args).await,
             Command::Check => self.handle_check(),
             Command::Close => self.handle_close().await,
             Command::Unselect => self.handle_unselect(),
@@ -669,10 +759,29 @@ impl Session {
         })
     }
 
-    /// Sends what the selected mailbox's view owes the client: changes from other
-    /// sessions (checked when the store's watch channel fired), then EXPUNGE (if
-    /// `expunge_ok`), EXISTS, RECENT and FETCH FLAGS.
+    /// Sends what the selected mailbox's view owes the client at the end of a
+    /// command: everything, EXPUNGE only if `expunge_ok`, MessageNew's FETCH when
+    /// NOTIFY asks for it (RFC 5465 §5.2).
     pub(crate) async fn send_updates(&mut self, expunge_ok: bool) -> Result<(), End> {
+        let fetch_new = self
+            .notify
+            .as_deref()
+            .and_then(|n| n.selected.as_ref())
+            .is_some_and(|s| !s.fetch.is_empty());
+        self.send_updates_with(notify::Updates {
+            expunges: expunge_ok,
+            flags: true,
+            fetch_new,
+        })
+        .await
+    }
+
+    /// Sends what the selected mailbox's view owes the client as `allowed` permits:
+    /// changes from other sessions (checked when the store's watch channel fired),
+    /// then EXPUNGE (if allowed), EXISTS, RECENT, FETCH of MessageNew's attributes
+    /// (RFC 5465 §5.2) and FETCH FLAGS (those not allowed now wait in the view).
+    pub(crate) async fn send_updates_with(&mut self, allowed: notify::Updates) -> Result<(), End> {
+        let mut fetch_uids: Vec<u32> = Vec::new();
         let State::Selected { view, .. } = &mut self.state else {
             return Ok(());
         };
@@ -724,13 +833,20 @@ impl Session {
                     let mut out = Vec::new();
                     // RFC 9051 §7.3.5: new keywords are announced before FETCH uses them.
                     view.announce_keywords(&mut out);
-                    for seq in &c.flags {
-                        if let Some(m) = view.msgs.get(seq - 1) {
-                            crate::cmd::fetch::write_flags_update(&mut out, *seq, m, &self.ext);
-                        }
-                    }
+                    view.owe_flags(
+                        c.flags
+                            .iter()
+                            .filter_map(|seq| view.msgs.get(seq - 1))
+                            .map(|m| m.uid)
+                            .collect(),
+                    );
                     if view.exists() != before {
                         write_exists(&mut out, &view.msgs, self.ext.rev2);
+                    }
+                    // Always: it also forgets the session's own new messages.
+                    let others = view.others_new(&c.new);
+                    if allowed.fetch_new {
+                        fetch_uids = others;
                     }
                     self.wbuf.extend_from_slice(&out);
                 }
@@ -749,9 +865,21 @@ impl Session {
                 }
             }
         }
+        if allowed.flags
+            && let State::Selected { view, .. } = &mut self.state
+        {
+            let mut out = Vec::new();
+            for (seq, m) in view.take_owed_flags() {
+                crate::cmd::fetch::write_flags_update(&mut out, seq, m, &self.ext);
+            }
+            self.wbuf.extend_from_slice(&out);
+        }
+        if !fetch_uids.is_empty() {
+            self.fetch_new(fetch_uids).await?;
+        }
         // RFC 5267 §4.3: live results follow the changes just announced.
         self.refresh_contexts().await;
-        if expunge_ok {
+        if allowed.expunges {
             self.send_expunges();
         }
         Ok(())

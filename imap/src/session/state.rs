@@ -66,7 +66,8 @@ const ANY: u8 = NOT_AUTH | AUTH | SELECTED;
 /// any state, §6.2 not authenticated, §6.3 authenticated and selected, §6.4 selected;
 /// extensions as their RFCs say: ENABLE RFC 5161 §3.1 authenticated only, IDLE
 /// RFC 2177 §3, QUOTA RFC 9208 §4, SORT/THREAD RFC 5256 §3, COMPRESS RFC 4978 §3,
-/// CANCELUPDATE RFC 5267 §4.3, GENURLAUTH/RESETKEY/URLFETCH RFC 4467 §4, §6, §7).
+/// CANCELUPDATE RFC 5267 §4.3, GENURLAUTH/RESETKEY/URLFETCH RFC 4467 §4, §6, §7, NOTIFY
+/// RFC 5465 §3.1).
 pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("CAPABILITY", ANY),
     ("NOOP", ANY),
@@ -92,6 +93,7 @@ pub(crate) const COMMANDS: &[(&str, u8)] = &[
     ("RESETKEY", AUTH | SELECTED),
     ("URLFETCH", AUTH | SELECTED),
     ("IDLE", AUTH | SELECTED),
+    ("NOTIFY", AUTH | SELECTED),
     ("GETQUOTA", AUTH | SELECTED),
     ("GETQUOTAROOT", AUTH | SELECTED),
     ("SETQUOTA", AUTH | SELECTED),
@@ -136,6 +138,7 @@ pub(crate) fn command_name(c: &Command) -> &'static str {
         Command::ResetKey { .. } => "RESETKEY",
         Command::UrlFetch { .. } => "URLFETCH",
         Command::Idle => "IDLE",
+        Command::Notify(_) => "NOTIFY",
         Command::Check => "CHECK",
         Command::Close => "CLOSE",
         Command::Unselect => "UNSELECT",
@@ -206,6 +209,7 @@ mod tests {
         "a RESETKEY",
         "a URLFETCH \"imap://a@b/X/;uid=1\"",
         "a IDLE",
+        "a NOTIFY NONE",
         "a GETQUOTA \"\"",
         "a GETQUOTAROOT INBOX",
         "a SETQUOTA \"\" (STORAGE 1)",

@@ -69,6 +69,14 @@ pub(crate) struct View {
     pub keywords_pending: bool,
     /// Live SEARCH/SORT results (RFC 5267 §4.3); they end with the selection.
     pub contexts: Vec<crate::cmd::context::Update>,
+    /// Messages whose flag change (by another session) is not announced yet: with
+    /// NOTIFY but without FlagChange for the selected mailbox, it waits for the next
+    /// command (RFC 5465 §5.1).
+    pub flags_owed: BTreeSet<Uid>,
+    /// Messages this session added itself (APPEND, COPY, MOVE into the selected
+    /// mailbox), not yet seen as new: NOTIFY's MessageNew FETCH skips them
+    /// (RFC 5465 §5.2).
+    pub own_new: BTreeSet<Uid>,
 }
 
 /// What [`View::apply`] found.
@@ -175,6 +183,35 @@ impl View {
                 m.in_new = false;
             }
         }
+    }
+
+    /// Notes flag changes to announce once allowed ([`View::take_owed_flags`]).
+    pub(crate) fn owe_flags(&mut self, uids: Vec<Uid>) {
+        self.flags_owed.extend(uids);
+    }
+
+    /// The owed flag changes with their current sequence numbers, ascending;
+    /// messages expunged since are left out.
+    pub(crate) fn take_owed_flags(&mut self) -> Vec<(usize, &Msg)> {
+        let owed = std::mem::take(&mut self.flags_owed);
+        owed.into_iter()
+            .filter_map(|u| self.index_of(u))
+            .filter_map(|i| self.msgs.get(i).map(|m| (i + 1, m)))
+            .filter(|(_, m)| !m.expunged)
+            .collect()
+    }
+
+    /// Of `new` (UIDs just added to the view), those other sessions added; forgets
+    /// the session's own ones once seen.
+    pub(crate) fn others_new(&mut self, new: &[Uid]) -> Vec<u32> {
+        let out = new
+            .iter()
+            .filter(|u| !self.own_new.contains(u))
+            .map(|u| u.0)
+            .collect();
+        let max = self.max_uid();
+        self.own_new.retain(|u| u.0 > max);
+        out
     }
 
     /// The largest UID in the view (0 when empty).
@@ -334,6 +371,8 @@ mod tests {
             keywords: BTreeSet::new(),
             keywords_pending: false,
             contexts: Vec::new(),
+            flags_owed: BTreeSet::new(),
+            own_new: BTreeSet::new(),
         }
     }
 
@@ -365,6 +404,29 @@ mod tests {
             vec![2, 4]
         );
         assert_eq!(v.modseq, 6);
+    }
+
+    #[test]
+    fn owed_flags_and_own_messages() {
+        let mut v = view(&[1, 2, 3]);
+        v.owe_flags(vec![Uid(3), Uid(1)]);
+        v.mark_expunged([Uid(3)]);
+        let owed: Vec<(usize, u32)> = v
+            .take_owed_flags()
+            .into_iter()
+            .map(|(seq, m)| (seq, m.uid.0))
+            .collect();
+        assert_eq!(owed, vec![(1, 1)], "expunged messages owe nothing");
+        assert!(v.take_owed_flags().is_empty());
+        v.own_new.insert(Uid(5));
+        v.own_new.insert(Uid(9));
+        v.apply(vec![info(4, 0, 2), info(5, 0, 2)], &[], 2, 6);
+        assert_eq!(v.others_new(&[Uid(4), Uid(5)]), vec![4]);
+        assert_eq!(
+            v.own_new.iter().map(|u| u.0).collect::<Vec<_>>(),
+            vec![9],
+            "seen ones are forgotten"
+        );
     }
 
     #[test]
