@@ -50,7 +50,7 @@ fn pairs(line: &str, name: &str) -> Vec<(usize, Vec<u32>)> {
     let rest = &line[at + name.len() + 3..];
     let inner = &rest[..rest.find(')').expect("closing paren")];
     let words: Vec<&str> = inner.split(' ').collect();
-    assert!(words.len() % 2 == 0, "pairs in {line}");
+    assert!(words.len().is_multiple_of(2), "pairs in {line}");
     words
         .chunks(2)
         .map(|w| (w[0].parse().expect("position"), numbers(w[1])))
