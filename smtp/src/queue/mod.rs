@@ -23,6 +23,7 @@ pub mod wrap;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use mailyard_common::Config;
@@ -42,14 +43,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// a loop; Postfix's `hopcount_limit` is the same.
 pub const MAX_RECEIVED: usize = 50;
 
-/// Connections at once to one server address (per-destination limit, so a burst to
-/// one domain does not look like an attack to its MX).
-pub const MAX_CONNECTIONS_PER_HOST: usize = 4;
-
-/// A handle on the running scheduler: wakes it when something was queued.
+/// A handle on the running scheduler: wakes it when something was queued, and
+/// holds the relay's event counters.
 #[derive(Clone, Default)]
 pub struct RelayHandle {
     wake: Arc<Notify>,
+    counters: Arc<Counters>,
 }
 
 impl RelayHandle {
@@ -57,6 +56,22 @@ impl RelayHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// The counters, since the server started (what a metrics endpoint reads).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+/// Relay events counted since the server started.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages refused (`451 4.7.1`) because the account reached `[relay]
+    /// max_messages_per_day`.
+    pub refused_messages_per_day: AtomicU64,
+    /// Messages refused because the account reached `[relay]
+    /// max_new_recipients_per_day`.
+    pub refused_new_recipients_per_day: AtomicU64,
 }
 
 /// The smarthost, when one is configured.
@@ -75,7 +90,7 @@ struct Shared {
     handle: RelayHandle,
     /// Idle connections for the next message to the same server.
     pool: client::Pool,
-    /// Per server address: the permits of [`MAX_CONNECTIONS_PER_HOST`].
+    /// Per server address: the permits of `[relay] max_connections_per_host`.
     per_host: std::sync::Mutex<HashMap<std::net::IpAddr, Arc<tokio::sync::Semaphore>>>,
 }
 
@@ -85,7 +100,11 @@ impl Shared {
         let mut map = self.per_host.lock().ok()?;
         Some(
             map.entry(ip)
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS_PER_HOST)))
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(
+                        self.config.relay.max_connections_per_host,
+                    ))
+                })
                 .clone(),
         )
     }
@@ -129,12 +148,12 @@ pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHan
     });
     let shared = Arc::new(Shared {
         router: Router::new(&config.dns),
+        pool: client::Pool::new(config.relay.max_messages_per_connection),
         config,
         store,
         smarthost,
         handle: handle.clone(),
         per_host: std::sync::Mutex::new(HashMap::new()),
-        pool: client::Pool::default(),
     });
     let token = shutdown.token.clone();
     shutdown.tracker.spawn(async move {
@@ -334,6 +353,8 @@ async fn send_to(
             orcpt: r.orcpt.clone(),
         })
         .collect();
+    let data_dir = shared.store.data_dir();
+    let seven_bit = || wrap::seven_bit(message).map(|m| dkim::resign(data_dir, &m));
     let job = client::Job {
         helo: &shared.config.hostname,
         sender: &entry.sender,
@@ -341,6 +362,7 @@ async fn send_to(
         ret: entry.ret.as_deref(),
         rcpts: &client_rcpts,
         message,
+        seven_bit: &seven_bit,
     };
     let (tls, auth) = match &shared.smarthost {
         Some(s) => (s.tls, s.auth.clone()),
@@ -574,7 +596,7 @@ async fn send_dsn(
         message,
     };
     let bytes = dsn::build(&report);
-    match submit_own(&shared.store, &entry.sender, bytes).await {
+    match submit_own(&shared.store, &shared.config.hostname, &entry.sender, bytes).await {
         Ok(()) => {
             tracing::info!(to = %entry.sender, recipients = rcpts.len(), "DSN sent");
             shared.handle.wake();
@@ -614,14 +636,20 @@ pub(crate) async fn local_success_notice(
         rcpts: &reports,
         message: &headers,
     });
-    if let Err(e) = submit_own(&store, &sender, bytes).await {
+    if let Err(e) = submit_own(&store, &hostname, &sender, bytes).await {
         tracing::error!(error = %e, to = %sender, "cannot send a success DSN");
     }
 }
 
 /// Mail of our own (a DSN) from `<>` to `to`: delivered locally when `to` is ours,
-/// else queued.
-async fn submit_own(store: &Store, to: &str, message: Vec<u8>) -> mailyard_store::Result<()> {
+/// else queued, DKIM-signed for `hostname`'s domain when it has keys (as mox signs its
+/// DSNs; a bounce that fails DMARC at the sender's server would be lost).
+async fn submit_own(
+    store: &Store,
+    hostname: &str,
+    to: &str,
+    message: Vec<u8>,
+) -> mailyard_store::Result<()> {
     let (local, remote) = match Address::parse(to) {
         Ok(a) if store.accounts().is_local_domain(a.domain())? => {
             mailyard_store::queue::resolve_with_remote(store.accounts(), &a)?
@@ -644,7 +672,17 @@ async fn submit_own(store: &Store, to: &str, message: Vec<u8>) -> mailyard_store
             })
             .collect()
     };
+    let signature = if remote_rcpts.is_empty() {
+        String::new()
+    } else {
+        let (data_dir, host) = (store.data_dir().to_path_buf(), hostname.to_string());
+        let m = message.clone();
+        tokio::task::spawn_blocking(move || dkim::sign_for_host(&data_dir, &host, &m))
+            .await
+            .unwrap_or_default()
+    };
     let mut full = b"Return-Path: <>\r\n".to_vec();
+    full.extend_from_slice(signature.as_bytes());
     full.extend_from_slice(&message);
     let envelope = Envelope {
         sender: String::new(),
