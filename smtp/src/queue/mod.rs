@@ -442,8 +442,8 @@ fn retry_delay(config: &Config, attempts: u32) -> u64 {
         .unwrap_or(config.relay.retry_every_seconds)
 }
 
-/// Records an attempt: DSNs first, then the recipients' new state, then removal
-/// when nothing is pending.
+/// Records an attempt: DSNs first, then the recipients' new state, or the entry's
+/// removal when nothing is pending.
 async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, message: &[u8]) {
     let relay = &shared.config.relay;
     let now = mailyard_store::queue::now();
@@ -548,31 +548,31 @@ async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, mess
         delay_notified = true;
     }
     let next = now.saturating_add(retry_delay(&shared.config, attempts) as i64);
-    let store = &shared.store;
-    if let Err(e) = store
-        .queue_change(QueueChange::Attempted {
-            id: entry.id.clone(),
-            results: updates,
-            next_attempt: next,
-            delay_notified,
-            last_error,
-        })
-        .await
-    {
-        tracing::error!(error = %e, "cannot record a delivery attempt");
-        return;
-    }
-    if remaining == 0 {
-        if let Err(e) = store
-            .queue_change(QueueChange::Remove {
+    // One writer request either way: when every recipient is final, the entry goes
+    // (file, then rows, in one transaction) without its results being written first;
+    // a crash before that commit leaves it pending, as it would leave the results.
+    let (change, done) = if remaining == 0 {
+        (
+            QueueChange::Remove {
                 id: entry.id.clone(),
-            })
-            .await
-        {
-            tracing::error!(error = %e, "cannot remove a finished queue entry");
-        } else {
-            tracing::info!("queue entry done");
-        }
+            },
+            "queue entry done",
+        )
+    } else {
+        (
+            QueueChange::Attempted {
+                id: entry.id.clone(),
+                results: updates,
+                next_attempt: next,
+                delay_notified,
+                last_error,
+            },
+            "attempt recorded",
+        )
+    };
+    match shared.store.queue_change(change).await {
+        Ok(()) => tracing::info!("{done}"),
+        Err(e) => tracing::error!(error = %e, "cannot record a delivery attempt"),
     }
 }
 
