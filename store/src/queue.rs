@@ -769,15 +769,20 @@ impl Store {
         self.read(move |c| Ok(entries(c, "WHERE id = ?1", &[&id])?.pop()))
     }
 
-    /// Entries due at `now` and not held, oldest due first, at most `limit`.
-    pub fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueueEntry>> {
+    /// The ids of entries due at `now` and not held, oldest due first (then in the order
+    /// they were queued), at most `limit`. Only ids: the scheduler asks this after every
+    /// delivery and every message queued, and each worker reads its own entry. The order
+    /// is the `queue_due` index's own (`rowid` is its last column), so the query stops
+    /// after `limit` rows however long the queue is.
+    pub fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
-            entries(
-                c,
-                "WHERE held = 0 AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2",
-                &[&now, &limit],
-            )
+            Ok(c.prepare_cached(
+                "SELECT id FROM queue WHERE held = 0 AND next_attempt <= ?1
+                 ORDER BY next_attempt, rowid LIMIT ?2",
+            )?
+            .query_map(params![now, limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
         })
     }
 

@@ -178,13 +178,12 @@ async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::Cancell
             let due = tokio::task::spawn_blocking(move || store.queue_due(now, limit)).await;
             match due {
                 Ok(Ok(due)) => {
-                    for entry in due {
+                    for id in due {
                         if busy.len() >= max {
                             break;
                         }
-                        if busy.insert(entry.id.clone()) {
-                            let id = entry.id.clone();
-                            let h = workers.spawn(deliver_entry(shared.clone(), entry));
+                        if busy.insert(id.clone()) {
+                            let h = workers.spawn(deliver_entry(shared.clone(), id.clone()));
                             in_flight.insert(h.id(), id);
                         }
                     }
@@ -225,16 +224,30 @@ struct Result1 {
 }
 
 /// Delivers what is pending of one entry, then records it (and sends DSNs).
-async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
-    let span = tracing::info_span!("relay", queue_id = %entry.id);
+async fn deliver_entry(shared: Arc<Shared>, id: String) {
+    let span = tracing::info_span!("relay", queue_id = %id);
     use tracing::Instrument;
     async {
         let store = shared.store.clone();
-        let id = entry.id.clone();
-        let message = tokio::task::spawn_blocking(move || store.queue_message(&id)).await;
-        let message = match message {
-            Ok(Ok(m)) => m,
+        let read = tokio::task::spawn_blocking(move || {
+            // None: gone meanwhile (`mailyard queue delete --silent`), nothing to do.
+            Ok::<_, mailyard_store::StoreError>(store.queue_entry(&id)?.map(|e| {
+                let message = store.queue_message(&e.id);
+                (e, message)
+            }))
+        })
+        .await;
+        let (entry, message) = match read {
+            Ok(Ok(Some(read))) => read,
+            Ok(Ok(None)) | Err(_) => return,
             Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read a queue entry");
+                return;
+            }
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
                 tracing::error!(error = %e, "cannot read a queued message");
                 let results = entry
                     .pending()
@@ -250,7 +263,6 @@ async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
                 finish(&shared, &entry, results, b"").await;
                 return;
             }
-            Err(_) => return,
         };
         let pending: Vec<RcptState> = entry.pending().cloned().collect();
         let results = if entry.cancelled {
