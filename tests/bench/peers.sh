@@ -444,26 +444,24 @@ fi
 # ---- relay throughput ------------------------------------------------------------
 # Messages/s from submission to a receiving SMTP sink: RELAY_SESSIONS sessions submit
 # RELAY_COUNT messages of 4 KiB, each to one of 10 remote recipients, and Postfix's
-# smtp-sink on 127.0.0.1:RELAY_SINK takes what the server relays; it exits after the
-# last one (-M). The rate is RELAY_COUNT / (from the first connection until the
-# sink has every message). mailyard: AUTH PLAIN on its submission listener, relayed
-# through `[relay] smarthost` (the sink, tls = "none"); 250 = message fsynced in the
-# queue and its record committed. Postfix: smtpd (relay for mynetworks, no AUTH),
-# `relayhost = [127.0.0.1]:RELAY_SINK`; 250 = queue file fsynced. Runs alternate
-# mailyard, Postfix, mailyard, … RELAY_REPS times each; the medians are compared.
+# smtp-sink on 127.0.0.1:RELAY_SINK takes what the server relays (one sink for the
+# whole part; its -c counters say how many messages it has taken). The rate is
+# RELAY_COUNT / (from the first connection until the sink has taken that many more).
+# mailyard: AUTH PLAIN on its submission listener, relayed through `[relay] smarthost`
+# (the sink, tls = "none"); 250 = message fsynced in the queue and its record committed.
+# Postfix: smtpd (relay for mynetworks, no AUTH), `relayhost = [127.0.0.1]:RELAY_SINK`;
+# 250 = queue file fsynced. Runs alternate mailyard, Postfix, mailyard, … RELAY_REPS
+# times each, each starting with both queues empty; the medians are compared.
 if want relay; then
 	RELAY_RCPTS=$(for i in $(seq 0 9); do printf 'sink%s@relay.example.org,' "$i"; done)
 	RELAY_RCPTS=${RELAY_RCPTS%,}
-	# sink_gone: until no connection to the sink's port is left from the last run (the
-	# servers close their cached ones), so no run starts on a connection the previous
-	# sink's exit broke.
-	sink_gone() {
-		for _ in $(seq 300); do
-			[[ -z $(ss -Htn "dport = :$RELAY_SINK" | grep -v TIME-WAIT) ]] && return 0
-			sleep 0.1
-		done
-		log "connections to the sink still open after 30 s: $(ss -Htn "dport = :$RELAY_SINK" | head -3)"
-	}
+	SINK_OUT=$WORK/smtp-sink.out
+	smtp-sink -u nobody -c "127.0.0.1:$RELAY_SINK" 256 >"$SINK_OUT" 2>&1 &
+	SINK_PID=$!
+	for _ in $(seq 100); do [[ -n $(ss -Hltn "sport = :$RELAY_SINK") ]] && break; sleep 0.05; done
+	[[ -n $(ss -Hltn "sport = :$RELAY_SINK") ]] || die "smtp-sink did not come up: $(cat "$SINK_OUT")"
+	# sink_count: messages the sink has taken so far (its last "mesg=N" counter).
+	sink_count() { tail -c 100 "$SINK_OUT" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 | grep . || echo 0; }
 	mailyard_queue_empty() {
 		for _ in $(seq $((DRAIN_TIMEOUT * 5))); do
 			"$MAILYARD" --config "$MYCONF" queue list 2>/dev/null | grep -q '^0 message(s) queued' && return 0
@@ -472,30 +470,23 @@ if want relay; then
 		log "mailyard queue still not empty after ${DRAIN_TIMEOUT}s"
 	}
 	relay_run() { # name rep addr [auth]
-		local name=$1 rep=$2 addr=$3 auth=${4:-} out t0 t1 got
-		sink_gone
+		local name=$1 rep=$2 addr=$3 auth=${4:-} out t0 t1 base want got
 		if [[ $name == mailyard ]]; then mailyard_queue_empty; else postfix_idle; fi
-		smtp-sink -u nobody -c -M "$RELAY_COUNT" "127.0.0.1:$RELAY_SINK" 256 >"$WORK/sink-$name-$rep.out" 2>&1 &
-		SINK_PID=$!
-		for _ in $(seq 100); do [[ -n $(ss -Hltn "sport = :$RELAY_SINK") ]] && break; sleep 0.05; done
+		base=$(sink_count) want=$((base + RELAY_COUNT))
 		log "relay $name run $rep: $RELAY_COUNT messages, $RELAY_SESSIONS sessions"
 		t0=$(date +%s.%N)
 		out=$("$LOAD" smtp --addr "$addr" --sessions "$RELAY_SESSIONS" --size 4096 --seconds 600 \
 			--count "$RELAY_COUNT" --from "relay@$DOMAIN" --to "$RELAY_RCPTS" ${auth:+--auth "$auth"}) ||
 			die "relay load on $name failed"
 		RELAY[$name,$rep,accept]=$(kv "$(grep '^smtp' <<<"$out")" rate)
-		for _ in $(seq $((DRAIN_TIMEOUT * 50))); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.02; done
-		t1=$(date +%s.%N)
-		if kill -0 "$SINK_PID" 2>/dev/null; then
-			kill "$SINK_PID"
-			got=$(tr '\r' '\n' <"$WORK/sink-$name-$rep.out" | grep -v '^$' | tail -1)
-			log "relay $name run $rep: the sink did not get all $RELAY_COUNT messages in ${DRAIN_TIMEOUT}s (counters: $got)"
+		for _ in $(seq $((DRAIN_TIMEOUT * 50))); do (($(sink_count) >= want)) && break; sleep 0.02; done
+		t1=$(date +%s.%N) got=$(($(sink_count) - base))
+		if ((got < RELAY_COUNT)); then
+			log "relay $name run $rep: the sink got $got of $RELAY_COUNT messages in ${DRAIN_TIMEOUT}s"
 			RELAY[$name,$rep]="n/a"
 		else
 			RELAY[$name,$rep]=$(awk -v n="$RELAY_COUNT" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n / (b - a)}')
 		fi
-		wait "$SINK_PID" 2>/dev/null || true
-		SINK_PID=""
 		log "relay $name run $rep: ${RELAY[$name,$rep]} msgs/s end to end (submission accepted at ${RELAY[$name,$rep,accept]}/s)"
 	}
 	# median V...: the middle value ("n/a" if any run failed).
@@ -508,6 +499,9 @@ if want relay; then
 	for rep in $(seq "$RELAY_REPS"); do my_runs+=("${RELAY[mailyard,$rep]}") pf_runs+=("${RELAY[postfix,$rep]}"); done
 	RELAY[mailyard]=$(median "${my_runs[@]}") RELAY[postfix]=$(median "${pf_runs[@]}")
 	RELAY[runs]="mailyard ${my_runs[*]}; Postfix ${pf_runs[*]}"
+	kill "$SINK_PID" 2>/dev/null
+	wait "$SINK_PID" 2>/dev/null || true
+	SINK_PID=""
 	row "Relay, 4 KiB, $RELAY_SESSIONS sessions, submission → smtp-sink, median of $RELAY_REPS (msgs/s; runs: ${RELAY[runs]})" \
 		"${RELAY[mailyard]}" "${RELAY[postfix]}" Postfix "$(ratio "${RELAY[mailyard]}" "${RELAY[postfix]}")"
 fi
@@ -546,7 +540,7 @@ rrelay=$(ratio "${RELAY[mailyard]:-}" "${RELAY[postfix]:-}")
 	want smtp && echo "SMTP rates: accepted / seconds until every accepted message is visible over IMAP (mailyard: its own IMAP; Postfix: Dovecot's). \"queued\": Postfix's rate of 250 replies (queue file fsynced, not yet delivered). \"*\": not all visible within ${DRAIN_TIMEOUT} s; the rate counts the visible ones."
 	if want relay; then
 		echo
-		echo "Relay: $RELAY_COUNT messages of 4 KiB from $RELAY_SESSIONS sessions to 10 remote recipients, one per message; rate = messages / seconds from the first connection until smtp-sink (Postfix's test sink, on 127.0.0.1) has all of them. mailyard: submission with AUTH PLAIN, \`[relay] smarthost\` = the sink (tls = \"none\"), defaults otherwise (workers 16, $(grep -o 'max_connections_per_host = [0-9]*' "$MYCONF" || echo "connections per host: default")); its 250 = queue file fsynced and record committed. Postfix: smtpd relaying for mynetworks, \`relayhost = [127.0.0.1]:port\`, $(postconf -c "$PFETC" -n 2>/dev/null | grep -E '^(default|smtp|initial)_destination_|^smtp_connection_cache' | tr '\n' ' ')(other settings Postfix's defaults); its 250 = queue file fsynced. Runs alternate mailyard, Postfix; medians."
+		echo "Relay: $RELAY_COUNT messages of 4 KiB from $RELAY_SESSIONS sessions to 10 remote recipients, one per message; rate = messages / seconds from the first connection until smtp-sink (Postfix's test sink, on 127.0.0.1, one for all runs) has taken all of them; each run starts with both queues empty. mailyard: submission with AUTH PLAIN, \`[relay] smarthost\` = the sink (tls = \"none\"), defaults otherwise (workers 16, $(grep -o 'max_connections_per_host = [0-9]*' "$MYCONF" || echo "connections per host: default")); its 250 = queue file fsynced and record committed. Postfix: smtpd relaying for mynetworks, \`relayhost = [127.0.0.1]:port\`, $(postconf -c "$PFETC" -n 2>/dev/null | grep -E '^(default|smtp|initial)_destination_|^smtp_connection_cache' | tr '\n' ' ')(other settings Postfix's defaults); its 250 = queue file fsynced. Runs alternate mailyard, Postfix; medians."
 	fi
 	if want imap; then
 		echo
