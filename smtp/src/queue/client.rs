@@ -7,6 +7,9 @@
 //! - A recipient counts as sent only on a 2xx to RCPT followed by a 2xx to the final
 //!   dot; a connection lost before that reply leaves it pending (it may then arrive
 //!   twice, which RFC 5321 §6.1 accepts; never zero times).
+//! - Never an 8-bit octet to a peer without 8BITMIME (or SMTPUTF8): the message goes
+//!   converted to 7-bit MIME (`wrap::seven_bit`, via `Job::seven_bit`) or is returned
+//!   (5.6.3); never an SMTPUTF8 message to a peer without SMTPUTF8 (5.6.7).
 //! - Opportunistic TLS does not verify the certificate (RFC 7435: encryption against
 //!   passive listeners is better than plain text); a smarthost's is verified unless
 //!   configured otherwise.

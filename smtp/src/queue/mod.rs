@@ -3,7 +3,9 @@
 //! each attempt achieved. A worker routes each recipient's domain (`route`: MX, or the
 //! smarthost), sends one connection per destination carrying all its recipients
 //! (`client`, RFC 5321 §3.3), and turns final failures, long delays and requested
-//! successes into DSNs (`dsn`, RFC 3464) to the envelope sender.
+//! successes into DSNs (`dsn`, RFC 3464) to the envelope sender. `wrap` makes mail fit
+//! the next hop (long lines before queueing; 8-bit content for a 7-bit peer at
+//! delivery), `dkim` signs what leaves (and signs again what `wrap` converted).
 //!
 //! Invariants:
 //! - Only the scheduler picks messages; a message is with at most one worker at a
