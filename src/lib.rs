@@ -39,6 +39,8 @@ pub struct Server {
     pub bound: Vec<(&'static str, SocketAddr)>,
     /// The store it serves.
     pub store: Store,
+    /// The relay scheduler: wakes it, and its event counters (for metrics).
+    pub relay: mailyard_smtp::queue::RelayHandle,
     shutdown: Shutdown,
 }
 
@@ -110,7 +112,7 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             tls.clone(),
             auth_throttle.clone(),
         )
-        .with_relay(relay),
+        .with_relay(relay.clone()),
     );
     let imap_ctx = Arc::new(mailyard_imap::Context::new(
         config.clone(),
@@ -171,6 +173,7 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     Ok(Server {
         bound,
         store,
+        relay,
         shutdown,
     })
 }

@@ -182,6 +182,14 @@ pub struct Relay {
     pub delay_notice_seconds: u64,
     /// Messages delivered at once (default 16).
     pub workers: usize,
+    /// Connections open at once to one server address (default 4): a burst to one
+    /// domain must not look like an attack to its MX. Postfix's
+    /// `default_destination_concurrency_limit` is 20 per domain.
+    pub max_connections_per_host: usize,
+    /// Messages sent over one connection, one after another with RSET between
+    /// (RFC 5321 §3.3), before it is closed (default 100; 1: a new connection for
+    /// every message). A connection also closes after 5 s without a message.
+    pub max_messages_per_connection: usize,
     /// Messages one account may send to remote recipients in 24 hours (default 1000);
     /// past it, `451 4.7.1`. A brake on a stolen password.
     pub max_messages_per_day: u64,
@@ -217,6 +225,8 @@ impl Default for Relay {
             give_up_seconds: 5 * 24 * 3600,
             delay_notice_seconds: 4 * 3600,
             workers: 16,
+            max_connections_per_host: 4,
+            max_messages_per_connection: 100,
             max_messages_per_day: 1000,
             max_new_recipients_per_day: 200,
         }
@@ -401,8 +411,20 @@ impl Config {
                 problems.push(format!("key `{key}`: must be at least 1"));
             }
         }
-        if self.relay.workers == 0 {
-            problems.push("key `relay.workers`: must be at least 1".into());
+        for (key, value) in [
+            ("workers", self.relay.workers),
+            (
+                "max_connections_per_host",
+                self.relay.max_connections_per_host,
+            ),
+            (
+                "max_messages_per_connection",
+                self.relay.max_messages_per_connection,
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!("key `relay.{key}`: must be at least 1"));
+            }
         }
         if self.relay.retry_every_seconds == 0 {
             problems.push("key `relay.retry_every_seconds`: must be at least 1".into());
@@ -610,11 +632,25 @@ mod tests {
         let c = Config::parse(
             "[relay]\nsmarthost = \"smtp.x.test:587\"\nusername = \"u\"\npassword_file = \"/p\"\n\
              tls = \"implicit\"\nport = 2525\nretry_seconds = [1, 2]\nretry_every_seconds = 3\n\
-             give_up_seconds = 4\ndelay_notice_seconds = 0\nworkers = 2\ntls_verify = false\n",
+             give_up_seconds = 4\ndelay_notice_seconds = 0\nworkers = 2\ntls_verify = false\n\
+             max_connections_per_host = 7\nmax_messages_per_connection = 1\n",
             "t",
         )
         .expect("valid");
         assert_eq!(c.relay.tls, RelayTls::Implicit);
+        assert_eq!(c.relay.max_connections_per_host, 7);
+        assert_eq!(c.relay.max_messages_per_connection, 1);
+        let err = Config::parse(
+            "[relay]
+max_connections_per_host = 0
+",
+            "t",
+        )
+        .expect_err("zero");
+        assert!(
+            err.to_string().contains("relay.max_connections_per_host"),
+            "{err}"
+        );
         assert_eq!(c.relay.retry_seconds, [1, 2]);
         assert_eq!(c.relay.port, 2525);
         assert!(!c.relay.tls_verify);

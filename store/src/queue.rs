@@ -410,13 +410,24 @@ pub(crate) fn insert(conn: &Connection, fx: &mut Effects, q: StagedQueue) -> Res
 
 /// One day, the window of the send limits.
 pub const SEND_WINDOW_SECS: i64 = 86_400;
+/// The send counts' granularity: messages are counted per hour, and the window is the
+/// current hour and the 23 before it (so between 23 and 24 hours).
+const SEND_BUCKET_SECS: i64 = 3_600;
+
+/// The first hour bucket inside the window that ends at `now`.
+fn first_send_bucket(now: i64) -> i64 {
+    now / SEND_BUCKET_SECS - (SEND_WINDOW_SECS / SEND_BUCKET_SECS - 1)
+}
 
 /// Counts a message sent by `user` (and its first-time recipients) for the limits.
 fn record_send(conn: &Connection, user: &str, rcpts: &[QueuedRcpt], now: i64) -> Result<()> {
-    conn.prepare_cached("DELETE FROM send_log WHERE user = ?1 AND at < ?2")?
-        .execute(params![user, now - SEND_WINDOW_SECS])?;
-    conn.prepare_cached("INSERT INTO send_log (user, at) VALUES (?1, ?2)")?
-        .execute(params![user, now])?;
+    conn.prepare_cached("DELETE FROM send_count WHERE user = ?1 AND hour < ?2")?
+        .execute(params![user, first_send_bucket(now)])?;
+    conn.prepare_cached(
+        "INSERT INTO send_count (user, hour, n) VALUES (?1, ?2, 1)
+         ON CONFLICT (user, hour) DO UPDATE SET n = n + 1",
+    )?
+    .execute(params![user, now / SEND_BUCKET_SECS])?;
     let mut st = conn.prepare_cached(
         "INSERT OR IGNORE INTO sent_rcpt (user, rcpt, first) VALUES (?1, ?2, ?3)",
     )?;
@@ -758,15 +769,20 @@ impl Store {
         self.read(move |c| Ok(entries(c, "WHERE id = ?1", &[&id])?.pop()))
     }
 
-    /// Entries due at `now` and not held, oldest due first, at most `limit`.
-    pub fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<QueueEntry>> {
+    /// The ids of entries due at `now` and not held, oldest due first (then in the order
+    /// they were queued), at most `limit`. Only ids: the scheduler asks this after every
+    /// delivery and every message queued, and each worker reads its own entry. The order
+    /// is the `queue_due` index's own (`rowid` is its last column), so the query stops
+    /// after `limit` rows however long the queue is.
+    pub fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
-            entries(
-                c,
-                "WHERE held = 0 AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2",
-                &[&now, &limit],
-            )
+            Ok(c.prepare_cached(
+                "SELECT id FROM queue WHERE held = 0 AND next_attempt <= ?1
+                 ORDER BY next_attempt, rowid LIMIT ?2",
+            )?
+            .query_map(params![now, limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
         })
     }
 
@@ -797,11 +813,14 @@ impl Store {
     /// `user`'s sending in the last day, and how many of `rcpts` it has never written
     /// to (for `[relay]` send limits).
     pub fn send_usage(&self, user: &str, rcpts: &[String]) -> Result<SendUsage> {
-        let since = now_secs() - SEND_WINDOW_SECS;
+        let now = now_secs();
+        let since = now - SEND_WINDOW_SECS;
         self.read(|c| {
             let messages: i64 = c
-                .prepare_cached("SELECT COUNT(*) FROM send_log WHERE user = ?1 AND at >= ?2")?
-                .query_row(params![user, since], |r| r.get(0))?;
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(n), 0) FROM send_count WHERE user = ?1 AND hour >= ?2",
+                )?
+                .query_row(params![user, first_send_bucket(now)], |r| r.get(0))?;
             let new_recipients: i64 = c
                 .prepare_cached("SELECT COUNT(*) FROM sent_rcpt WHERE user = ?1 AND first >= ?2")?
                 .query_row(params![user, since], |r| r.get(0))?;

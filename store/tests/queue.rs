@@ -158,3 +158,40 @@ async fn rows_rebuilt_from_files_when_the_index_is_gone() {
     assert_eq!(entry.next_attempt, 0, "adopted entries are due at once");
     assert_eq!(store.queue_message(&id).expect("message"), MSG);
 }
+
+#[tokio::test]
+async fn send_usage_counts_messages_and_first_time_recipients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(dir.path()).expect("open");
+    let who = "alice@example.com";
+    let ask = |rcpts: &[&str]| {
+        let rcpts: Vec<String> = rcpts.iter().map(|r| r.to_string()).collect();
+        store.send_usage(who, &rcpts).expect("usage")
+    };
+    let fresh = ask(&["bob@remote.test"]);
+    assert_eq!(
+        (fresh.messages, fresh.new_recipients, fresh.new_in_this),
+        (0, 0, 1)
+    );
+    for rcpts in [
+        &["bob@remote.test"][..],
+        &["Bob@remote.test", "carol@other.test"],
+    ] {
+        store
+            .deliver_and_queue(MSG.to_vec(), &[], Some(envelope(rcpts)))
+            .await
+            .expect("queued");
+    }
+    // Two messages (counted in the same hourly bucket), two distinct recipients (case
+    // folded); of the ones asked about, only dave is new.
+    let u = ask(&["BOB@remote.test", "dave@remote.test", "dave@remote.test"]);
+    assert_eq!((u.messages, u.new_recipients, u.new_in_this), (2, 2, 1));
+    // Another account's sending is its own.
+    assert_eq!(
+        store
+            .send_usage("eve@example.com", &[])
+            .expect("usage")
+            .messages,
+        0
+    );
+}

@@ -57,6 +57,11 @@ impl TestServer {
         &self.server().store
     }
 
+    /// The relay scheduler's handle (its event counters).
+    pub fn relay(&self) -> &mailyard_smtp::queue::RelayHandle {
+        &self.server().relay
+    }
+
     /// Adds a user with its default mailboxes, as `mailyard user add` does.
     pub async fn add_user(&self, address: &str, password: &str) -> Address {
         let a = Address::parse(address).expect("address");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mail_parser::MimeHeaders;
 use mailyard_tests::TestServer;
-use relay_support::{SinkConf, Zone, dns_server, send, sinks, wait_until};
+use relay_support::{Got, Sink, SinkConf, Zone, dns_server, send, sinks, wait_until};
 
 const ALICE: &str = "alice@example.com";
 const PW: &str = "alice password";
@@ -31,6 +31,17 @@ fn message(subject: &str) -> String {
     format!(
         "From: Alice <{ALICE}>\nTo: someone\nSubject: {subject}\nMessage-ID: <{subject}@example.com>\n\nhello {subject}\n"
     )
+}
+
+/// Alice submits `m` to `rcpt`; once `sink` has a message, returns the first it got.
+async fn submit_and_relay(s: &TestServer, sink: &Sink, rcpt: &str, m: &str) -> Got {
+    let (_, end) = send(s.addr("submission"), Some((ALICE, PW)), ALICE, &[rcpt], m).await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("relayed", Duration::from_secs(20), || {
+        !sink.got().is_empty()
+    })
+    .await;
+    sink.got().swap_remove(0)
 }
 
 async fn queue_empty(s: &TestServer, limit: Duration) {
@@ -457,6 +468,11 @@ async fn per_account_send_limits() {
     // The fourth message of the day is one too many.
     let r = go(&["p@a.test"], "four").await;
     assert!(r.starts_with("451 4.7.1"), "{r}");
+    // Each refusal is counted, by the limit it hit (what metrics will read).
+    let counters = s.relay().counters();
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(counters.refused_new_recipients_per_day.load(Relaxed), 1);
+    assert_eq!(counters.refused_messages_per_day.load(Relaxed), 1);
     wait_until("three messages out", Duration::from_secs(20), || {
         sinks[0].got().len() == 3
     })
@@ -464,50 +480,85 @@ async fn per_account_send_limits() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn outgoing_mail_is_dkim_signed_and_verifies() {
+/// DKIM keys for example.com (rsa-sha256 selector r1, ed25519-sha256 selector e1),
+/// made in a directory of their own; their TXT records are added to `zone`.
+struct DkimKeys {
+    dir: tempfile::TempDir,
+    rsa: String,
+    ed: String,
+}
+
+impl DkimKeys {
+    fn new(zone: Zone) -> (DkimKeys, Zone) {
+        use mailyard_smtp::queue::dkim::{Algorithm, generate};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let txt = |record: String| {
+            record
+                .split_once('"')
+                .map(|(_, r)| r.trim_end_matches('"').to_string())
+                .expect("TXT text")
+        };
+        let (_, rsa) = generate(dir.path(), "example.com", "r1", Algorithm::Rsa).expect("rsa key");
+        let (_, ed) =
+            generate(dir.path(), "example.com", "e1", Algorithm::Ed25519).expect("ed key");
+        let (rsa, ed) = (txt(rsa), txt(ed));
+        let zone = zone
+            .txt("r1._domainkey.example.com", &rsa)
+            .txt("e1._domainkey.example.com", &ed);
+        (DkimKeys { dir, rsa, ed }, zone)
+    }
+
+    /// Moves the keys into the server's data dir (read at each signing).
+    fn install(&self, s: &TestServer) {
+        std::fs::rename(self.dir.path().join("dkim"), s.dir.path().join("dkim"))
+            .expect("move keys into the data dir");
+    }
+}
+
+/// Asserts that `data` has two DKIM signatures (RSA and ed25519) and that mail-auth's
+/// verifier passes both, with the keys from the DNS server at `dns`.
+async fn assert_dkim_passes(dns: std::net::SocketAddr, data: &[u8]) {
     use mail_auth::hickory_resolver::config::{
         ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
     };
-    use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
-    use mailyard_smtp::queue::dkim::{Algorithm, generate};
+    use mail_auth::{AuthenticatedMessage, MessageAuthenticator};
+    let mut udp = ConnectionConfig::udp();
+    udp.port = dns.port();
+    let config =
+        ResolverConfig::from_name_servers(vec![NameServerConfig::new(dns.ip(), true, vec![udp])]);
+    let verifier = MessageAuthenticator::new(config, ResolverOpts::default()).expect("resolver");
+    let parsed = AuthenticatedMessage::parse(data).expect("parses");
+    let results: Vec<_> = verifier
+        .verify_dkim(&parsed)
+        .await
+        .iter()
+        .map(|r| r.result().clone())
+        .collect();
+    let pass = mail_auth::DkimResult::Pass;
+    assert_eq!(
+        results,
+        [pass.clone(), pass],
+        "{}",
+        String::from_utf8_lossy(data)
+    );
+}
 
+#[tokio::test]
+async fn outgoing_mail_is_dkim_signed_and_verifies() {
     let (port, sinks) = sinks(vec![SinkConf::default()]).await;
     // The keys first (into a data dir made for them), then the zone with their records.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let txt = |record: &str| {
-        record
-            .split_once('"')
-            .map(|(_, r)| r.trim_end_matches('"').to_string())
-            .expect("TXT text")
-    };
-    let (_, rsa) = generate(dir.path(), "example.com", "r1", Algorithm::Rsa).expect("rsa key");
-    let (_, ed) = generate(dir.path(), "example.com", "e1", Algorithm::Ed25519).expect("ed key");
-    let zone = Zone::default()
-        .mx("a.test", 10, "mx.a.test")
-        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2))
-        .txt("r1._domainkey.example.com", &txt(&rsa))
-        .txt("e1._domainkey.example.com", &txt(&ed));
+    let (keys, zone) = DkimKeys::new(
+        Zone::default()
+            .mx("a.test", 10, "mx.a.test")
+            .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2)),
+    );
     let dns = dns_server(zone.clone()).await;
     let s = server(zone, port, 60, "").await;
-    let keys = s.dir.path().join("dkim");
-    std::fs::rename(dir.path().join("dkim"), &keys).expect("move keys into the data dir");
+    keys.install(&s);
 
-    let (_, end) = send(
-        s.addr("submission"),
-        Some((ALICE, PW)),
-        ALICE,
-        &["x@a.test"],
-        // No Date: or Message-ID: — the server adds them, and they are signed too.
-        &format!("From: Alice <{ALICE}>\nTo: x@a.test\nSubject: signed\n\nsigned body\n.dot\n"),
-    )
-    .await;
-    assert!(end.starts_with("250"), "{end}");
-    wait_until("relayed", Duration::from_secs(20), || {
-        !sinks[0].got().is_empty()
-    })
-    .await;
-    let data = sinks[0].got()[0].data.clone();
+    // No Date: or Message-ID: — the server adds them, and they are signed too.
+    let m = format!("From: Alice <{ALICE}>\nTo: x@a.test\nSubject: signed\n\nsigned body\n.dot\n");
+    let data = submit_and_relay(&s, &sinks[0], "x@a.test", &m).await.data;
     let text = String::from_utf8_lossy(&data).into_owned();
     assert_eq!(text.matches("DKIM-Signature:").count(), 2, "{text}");
     assert!(
@@ -516,17 +567,7 @@ async fn outgoing_mail_is_dkim_signed_and_verifies() {
     );
 
     // An independent verifier (mail-auth's) with the published keys.
-    let mut udp = ConnectionConfig::udp();
-    udp.port = dns.port();
-    let config =
-        ResolverConfig::from_name_servers(vec![NameServerConfig::new(dns.ip(), true, vec![udp])]);
-    let verifier = MessageAuthenticator::new(config, ResolverOpts::default()).expect("resolver");
-    let parsed = AuthenticatedMessage::parse(&data).expect("parses");
-    let results = verifier.verify_dkim(&parsed).await;
-    assert_eq!(results.len(), 2);
-    for r in &results {
-        assert_eq!(r.result(), &DkimResult::Pass, "{r:?}\n{text}");
-    }
+    assert_dkim_passes(dns, &data).await;
 
     // And a second, independent implementation: dkimpy (Debian python3-dkim).
     let script = r#"
@@ -547,12 +588,135 @@ sys.exit(0 if n == 2 and all(ok) else 1)
     let env = [
         ("MSG", msg_path.display().to_string()),
         ("N1", "r1._domainkey.example.com".to_string()),
-        ("T1", txt(&rsa)),
+        ("T1", keys.rsa.clone()),
         ("N2", "e1._domainkey.example.com".to_string()),
-        ("T2", txt(&ed)),
+        ("T2", keys.ed.clone()),
     ];
     let (ok, out) = dkimpy(script, &env).await;
     assert!(ok, "dkimpy does not verify the signatures: {out}\n{text}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bounces_to_other_servers_are_dkim_signed_for_the_host_domain() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        reject: vec!["out@a.test".into()],
+        ..SinkConf::default()
+    }])
+    .await;
+    let (keys, zone) = DkimKeys::new(
+        Zone::default()
+            .mx("a.test", 10, "mx.a.test")
+            .mx("elsewhere.test", 10, "mx.a.test")
+            .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2)),
+    );
+    let dns = dns_server(zone.clone()).await;
+    let s = server(zone, port, 60, "").await;
+    keys.install(&s);
+    let store = s.store().clone();
+    tokio::task::spawn_blocking(move || {
+        let a = |x: &str| mailyard_store::Address::parse(x).expect("address");
+        store
+            .accounts()
+            .add_alias(&a("fwd@example.com"), &[a("out@a.test")])
+            .expect("alias");
+    })
+    .await
+    .expect("join");
+    // Forwarded outside, refused there: the bounce goes to the outside sender.
+    let (_, end) = send(
+        s.addr("smtp"),
+        None,
+        "someone@elsewhere.test",
+        &["fwd@example.com"],
+        &message("refused"),
+    )
+    .await;
+    assert!(end.starts_with("250"), "{end}");
+    wait_until("the bounce went out", Duration::from_secs(20), || {
+        sinks[0].got().iter().any(|g| g.from.is_empty())
+    })
+    .await;
+    let got = sinks[0].got();
+    let dsn = got.iter().find(|g| g.from.is_empty()).expect("the DSN");
+    assert_eq!(dsn.rcpts, ["someone@elsewhere.test"]);
+    let text = String::from_utf8_lossy(&dsn.data).into_owned();
+    // From: MAILER-DAEMON@mail.example.com, signed by example.com (relaxed alignment).
+    assert!(text.contains("MAILER-DAEMON@mail.example.com"), "{text}");
+    assert_eq!(text.matches("d=example.com").count(), 2, "{text}");
+    assert_dkim_passes(dns, &dsn.data).await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn eight_bit_mail_to_a_seven_bit_peer_is_converted_and_signed_again() {
+    let (port, sinks) = sinks(vec![SinkConf {
+        seven_bit: true,
+        ..SinkConf::default()
+    }])
+    .await;
+    let (keys, zone) = DkimKeys::new(
+        Zone::default()
+            .mx("old.test", 10, "mx.old.test")
+            .a("mx.old.test", Ipv4Addr::new(127, 0, 0, 2)),
+    );
+    let dns = dns_server(zone.clone()).await;
+    let s = server(zone, port, 60, "").await;
+    keys.install(&s);
+    let body = "Grüße aus Köln\r\n.naïve café = 2 €\r\n";
+    let m = format!(
+        "From: Alice <{ALICE}>\nTo: x@old.test\nSubject: eight bit\nMIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}"
+    );
+    let got = submit_and_relay(&s, &sinks[0], "x@old.test", &m).await;
+    let text = String::from_utf8_lossy(&got.data).into_owned();
+    assert!(got.data.is_ascii(), "7-bit on the wire: {text}");
+    assert!(!got.mail_params.contains("BODY="), "{}", got.mail_params);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&got.data)
+        .expect("parses");
+    assert_eq!(parsed.content_transfer_encoding(), Some("quoted-printable"));
+    assert_eq!(parsed.body_text(0).as_deref(), Some(body), "{text}");
+    // Our signatures were made again over the converted message.
+    assert_dkim_passes(dns, &got.data).await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn utf8_header_fields_to_a_peer_without_smtputf8_bounce_with_5_6_7() {
+    // 8BITMIME but no SMTPUTF8: an 8-bit body alone would go as it is.
+    let (port, sinks) = sinks(vec![SinkConf::default()]).await;
+    let zone = Zone::default()
+        .mx("a.test", 10, "mx.a.test")
+        .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
+    let s = server(zone, port, 60, "").await;
+    for (rcpt, subject) in [("x@a.test", "Grüße"), ("y@a.test", "plain")] {
+        let m = format!("From: <{ALICE}>\nSubject: {subject}\n\nbody: Köln\n");
+        let (_, end) = send(s.addr("submission"), Some((ALICE, PW)), ALICE, &[rcpt], &m).await;
+        assert!(end.starts_with("250"), "{end}");
+    }
+    let inbox = s.wait_for_messages(ALICE, "INBOX", 1).await;
+    queue_empty(&s, Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&inbox[0].bytes);
+    assert!(
+        text.contains("Final-Recipient: rfc822; x@a.test\r\nAction: failed\r\nStatus: 5.6.7\r\n"),
+        "{text}"
+    );
+    let got = sinks[0].got();
+    assert_eq!(
+        got.len(),
+        1,
+        "only the message with ASCII header fields went"
+    );
+    assert_eq!(got[0].rcpts, ["y@a.test"]);
+    assert!(
+        got[0].mail_params.contains("BODY=8BITMIME"),
+        "{}",
+        got[0].mail_params
+    );
+    assert!(!got[0].mail_params.contains("SMTPUTF8"));
     s.stop().await;
 }
 
@@ -600,20 +764,7 @@ async fn long_lines_are_accepted_and_reencoded_for_the_next_hop() {
     let inbox = s.wait_for_messages(ALICE, "INBOX", 1).await;
     assert!(String::from_utf8_lossy(&inbox[0].bytes).contains(&long));
     // Submission, to a remote recipient: relayed in lines the next hop takes.
-    let (_, end) = send(
-        s.addr("submission"),
-        Some((ALICE, PW)),
-        ALICE,
-        &["x@a.test"],
-        &m,
-    )
-    .await;
-    assert!(end.starts_with("250"), "{end}");
-    wait_until("relayed", Duration::from_secs(20), || {
-        !sinks[0].got().is_empty()
-    })
-    .await;
-    let data = sinks[0].got()[0].data.clone();
+    let data = submit_and_relay(&s, &sinks[0], "x@a.test", &m).await.data;
     assert!(
         data.split(|b| *b == b'\n').all(|l| l.len() <= 1000),
         "no line over 998 octets: {}",
@@ -695,13 +846,14 @@ async fn success_notice_when_asked_for() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn consecutive_messages_share_one_connection() {
+/// Sends three messages to one MX, each once the one before has arrived, with
+/// `extra` in `[relay]`; returns the sink's connection number for each message.
+async fn three_in_a_row(extra: &str) -> Vec<usize> {
     let (port, sinks) = sinks(vec![SinkConf::default()]).await;
     let zone = Zone::default()
         .mx("a.test", 10, "mx.a.test")
         .a("mx.a.test", Ipv4Addr::new(127, 0, 0, 2));
-    let s = server(zone, port, 60, "").await;
+    let s = server(zone, port, 60, extra).await;
     for (i, subject) in ["one", "two", "three"].into_iter().enumerate() {
         let (_, end) = send(
             s.addr("submission"),
@@ -717,13 +869,26 @@ async fn consecutive_messages_share_one_connection() {
         })
         .await;
     }
+    s.stop().await;
+    sinks[0].got().iter().map(|g| g.connection).collect()
+}
+
+#[tokio::test]
+async fn consecutive_messages_share_one_connection() {
     assert_eq!(
-        sinks[0].connections(),
-        1,
+        three_in_a_row("").await,
+        [1, 1, 1],
         "RSET between messages, no reconnect"
     );
-    assert!(sinks[0].got().iter().all(|g| g.connection == 1));
-    s.stop().await;
+}
+
+#[tokio::test]
+async fn max_messages_per_connection_is_a_config_key() {
+    assert_eq!(
+        three_in_a_row("max_messages_per_connection = 2\n").await,
+        [1, 1, 2],
+        "QUIT after two messages, a new connection for the third"
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,9 @@
 //! - A recipient counts as sent only on a 2xx to RCPT followed by a 2xx to the final
 //!   dot; a connection lost before that reply leaves it pending (it may then arrive
 //!   twice, which RFC 5321 §6.1 accepts; never zero times).
+//! - Never an 8-bit octet to a peer without 8BITMIME (or SMTPUTF8): the message goes
+//!   converted to 7-bit MIME (`wrap::seven_bit`, via `Job::seven_bit`) or is returned
+//!   (5.6.3); never an SMTPUTF8 message to a peer without SMTPUTF8 (5.6.7).
 //! - Opportunistic TLS does not verify the certificate (RFC 7435: encryption against
 //!   passive listeners is better than plain text); a smarthost's is verified unless
 //!   configured otherwise.
@@ -90,6 +93,9 @@ pub(crate) struct Job<'a> {
     pub rcpts: &'a [Rcpt],
     /// The message, CRLF line ends.
     pub message: &'a [u8],
+    /// The message converted to 7-bit MIME (and signed again), for a peer without
+    /// 8BITMIME; Err with the reason when it cannot be converted. Called only then.
+    pub seven_bit: &'a (dyn Fn() -> Result<Vec<u8>, String> + Send + Sync),
 }
 
 /// What happened to one recipient.
@@ -216,11 +222,6 @@ impl Conn {
     }
 }
 
-/// Whether the message has octets above 127 (needs 8BITMIME).
-fn is_8bit(message: &[u8]) -> bool {
-    message.iter().any(|b| *b >= 0x80)
-}
-
 /// The message dot-stuffed (RFC 5321 §4.5.2) and terminated with CRLF.CRLF.
 pub(crate) fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
@@ -278,9 +279,6 @@ pub(crate) struct Delivery {
     pub peer_dsn: bool,
 }
 
-/// Messages sent over one connection before it is closed (RFC 5321 §3.3 allows
-/// several transactions per session; the bound spreads load and limits damage).
-pub const MAX_MESSAGES_PER_CONNECTION: usize = 100;
 /// How long a connection waits, idle after RSET, for the next message to its server.
 pub const IDLE_KEEP: Duration = Duration::from_secs(5);
 
@@ -294,9 +292,12 @@ struct Idle {
 
 /// Idle connections by server address and port (and TLS policy, login), so the
 /// next message to the same server goes on the same connection.
-#[derive(Default)]
 pub(crate) struct Pool {
     idle: std::sync::Mutex<std::collections::HashMap<PoolKey, Vec<Idle>>>,
+    /// Messages one connection carries before it is closed (`[relay]
+    /// max_messages_per_connection`; RFC 5321 §3.3 allows several transactions per
+    /// session, the bound spreads load and limits damage).
+    max_messages: usize,
 }
 
 type PoolKey = (IpAddr, u16, Option<String>);
@@ -306,6 +307,13 @@ fn pool_key(t: &Target) -> PoolKey {
 }
 
 impl Pool {
+    pub(crate) fn new(max_messages: usize) -> Pool {
+        Pool {
+            idle: std::sync::Mutex::default(),
+            max_messages,
+        }
+    }
+
     fn take(&self, key: &PoolKey) -> Option<Idle> {
         let mut map = self.idle.lock().ok()?;
         let list = map.get_mut(key)?;
@@ -362,7 +370,7 @@ pub(crate) async fn deliver(
 
 /// Keeps a connection for the next message, or says QUIT when it has carried enough.
 async fn park(pool: &Pool, key: PoolKey, mut c: Conn, offer: Offer, messages: usize) {
-    if messages >= MAX_MESSAGES_PER_CONNECTION || !c.buf.is_empty() {
+    if messages >= pool.max_messages || !c.buf.is_empty() {
         let _ = c.send(b"QUIT\r\n").await;
         return;
     }
@@ -458,37 +466,57 @@ async fn ehlo(c: &mut Conn, helo: &str) -> Result<Offer, Failed> {
 /// MAIL, RCPT…, DATA and the message; pipelined when the server allows.
 async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<Outcome>, Failed> {
     let all = |o: Outcome| vec![o; job.rcpts.len()];
-    let needs_utf8 = !job.sender.is_ascii() || job.rcpts.iter().any(|r| !r.address.is_ascii());
-    if needs_utf8 && !offer.smtputf8 {
-        // RFC 6531 §3.5: no downgrade of the addresses; the message is returned.
-        return Ok(all(Outcome::Permanent(
-            "553 5.6.7 the receiving server does not support SMTPUTF8, which these addresses need"
-                .into(),
-        )));
+    let utf8_addresses = !job.sender.is_ascii() || job.rcpts.iter().any(|r| !r.address.is_ascii());
+    let eight_bit = !job.message.is_ascii();
+    let utf8_headers = eight_bit && super::wrap::utf8_headers(job.message);
+    if !offer.smtputf8 && (utf8_addresses || utf8_headers) {
+        // RFC 6531 §3.5: an SMTPUTF8 message is not downgraded (RFC 6530 §7.2: only
+        // its author could); it is returned with X.6.7, as Postfix does.
+        let (code, what) = if utf8_addresses {
+            ("553", "these addresses need")
+        } else {
+            ("554", "the message's header fields need")
+        };
+        return Ok(all(Outcome::Permanent(format!(
+            "{code} 5.6.7 the receiving server does not support SMTPUTF8, which {what}"
+        ))));
     }
-    let eight_bit = is_8bit(job.message);
-    if eight_bit && !offer.eight_bit && !offer.smtputf8 {
-        return Ok(all(Outcome::Permanent(
-            "554 5.6.3 the message has 8-bit content and the receiving server does not accept it (no 8BITMIME)"
-                .into(),
-        )));
-    }
+    let converted;
+    let message = if eight_bit && !offer.eight_bit && !offer.smtputf8 {
+        // RFC 6152 §3: never 8-bit octets to a 7-bit peer; converted to 7-bit MIME,
+        // or returned (RFC 3463 X.6.3: conversion required but not supported).
+        match (job.seven_bit)() {
+            Ok(m) => {
+                converted = m;
+                converted.as_slice()
+            }
+            Err(why) => {
+                return Ok(all(Outcome::Permanent(format!(
+                    "554 5.6.3 the receiving server takes only 7-bit mail (no 8BITMIME) and the \
+                     message cannot be converted: {why}"
+                ))));
+            }
+        }
+    } else {
+        job.message
+    };
+    let eight_bit = !message.is_ascii();
     if let Some(max) = offer.size
-        && job.message.len() as u64 > max
+        && message.len() as u64 > max
     {
         return Ok(all(Outcome::Permanent(format!(
             "552 5.3.4 the message ({} octets) is larger than the receiving server accepts ({max})",
-            job.message.len()
+            message.len()
         ))));
     }
     let mut mail = format!("MAIL FROM:<{}>", job.sender);
     if offer.size.is_some() {
-        mail.push_str(&format!(" SIZE={}", job.message.len()));
+        mail.push_str(&format!(" SIZE={}", message.len()));
     }
     if eight_bit && offer.eight_bit {
         mail.push_str(" BODY=8BITMIME");
     }
-    if needs_utf8 {
+    if utf8_addresses || utf8_headers {
         mail.push_str(" SMTPUTF8");
     }
     if offer.dsn {
@@ -523,7 +551,7 @@ async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<O
         .collect();
 
     if offer.chunking {
-        return chunked(c, offer, job, &mail, &rcpt_lines).await;
+        return chunked(c, offer, job.rcpts.len(), message, &mail, &rcpt_lines).await;
     }
     let (mail_reply, rcpt_replies, data_reply) = if offer.pipelining {
         // RFC 2920 §3.1: MAIL, every RCPT and DATA in one write.
@@ -585,7 +613,7 @@ async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<O
         let _ = c.read_reply(DATA_END_TIMEOUT).await;
         return Ok(out);
     }
-    c.send(&dot_stuff(job.message)).await?;
+    c.send(&dot_stuff(message)).await?;
     let end = c.read_reply(DATA_END_TIMEOUT).await?;
     for (o, ok) in out.iter_mut().zip(&accepted) {
         if *ok {
@@ -600,11 +628,12 @@ async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<O
 async fn chunked(
     c: &mut Conn,
     offer: &Offer,
-    job: &Job<'_>,
+    rcpts: usize,
+    message: &[u8],
     mail: &str,
     rcpt_lines: &[String],
 ) -> Result<Vec<Outcome>, Failed> {
-    let all = |o: Outcome| vec![o; job.rcpts.len()];
+    let all = |o: Outcome| vec![o; rcpts];
     let (mail_reply, rcpt_replies) = if offer.pipelining {
         let mut batch = format!("{mail}\r\n");
         for l in rcpt_lines {
@@ -637,8 +666,8 @@ async fn chunked(
     if !accepted.iter().any(|a| *a) {
         return Ok(out);
     }
-    let mut chunk = format!("BDAT {} LAST\r\n", job.message.len()).into_bytes();
-    chunk.extend_from_slice(job.message);
+    let mut chunk = format!("BDAT {} LAST\r\n", message.len()).into_bytes();
+    chunk.extend_from_slice(message);
     c.send(&chunk).await?;
     let end = c.read_reply(DATA_END_TIMEOUT).await?;
     for (o, ok) in out.iter_mut().zip(&accepted) {

@@ -243,6 +243,73 @@ pub fn sign(data_dir: &Path, domain: &str, message: &[u8]) -> String {
     out
 }
 
+/// `message` signed again after it was changed on the way out (8-bit content
+/// converted for a 7-bit peer): the DKIM-Signature fields at its very top are ours —
+/// the server prepends its signatures to what it signs, and puts its Received: field
+/// above everything it passes on unsigned — so they are replaced by fresh ones from the
+/// same domains' keys. Signatures further down (an original sender's) are left; they
+/// may no longer verify, as RFC 6376 §5.3 expects of converted mail.
+pub fn resign(data_dir: &Path, message: &[u8]) -> Vec<u8> {
+    let mut rest = message;
+    let mut domains: Vec<String> = Vec::new();
+    while rest.len() >= 15 && rest[..15].eq_ignore_ascii_case(b"DKIM-Signature:") {
+        // The field with its folded continuation lines.
+        let mut end = 0;
+        loop {
+            match rest[end..].windows(2).position(|w| w == b"\r\n") {
+                Some(p) => end += p + 2,
+                None => {
+                    end = rest.len();
+                    break;
+                }
+            }
+            if !matches!(rest.get(end), Some(b' ' | b'\t')) {
+                break;
+            }
+        }
+        let field = String::from_utf8_lossy(&rest[..end]);
+        if let Some(d) = field
+            .split(';')
+            .filter_map(|tag| tag.trim().strip_prefix("d="))
+            .map(|d| d.trim().to_ascii_lowercase())
+            .next()
+            && !domains.contains(&d)
+        {
+            domains.push(d);
+        }
+        rest = &rest[end..];
+    }
+    if domains.is_empty() {
+        return message.to_vec();
+    }
+    let mut out: Vec<u8> = domains
+        .iter()
+        .flat_map(|d| sign(data_dir, d, rest).into_bytes())
+        .collect();
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The DKIM-Signature fields for mail of the server's own, from `MAILER-DAEMON@host`
+/// (DSNs): signed by the nearest domain with keys among `host` and its parents
+/// (`mail.example.com`, then `example.com`), since a signature by the parent domain
+/// is aligned with the From: under DMARC's relaxed alignment (RFC 7489 §3.1.1, the
+/// default). Empty when none of them has a key.
+pub fn sign_for_host(data_dir: &Path, host: &str, message: &[u8]) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut domain = host.as_str();
+    loop {
+        if !domain_keys(data_dir, domain).unwrap_or_default().is_empty() {
+            return sign(data_dir, domain, message);
+        }
+        match domain.split_once('.') {
+            // Not up to a top-level domain alone.
+            Some((_, parent)) if parent.contains('.') => domain = parent,
+            _ => return String::new(),
+        }
+    }
+}
+
 /// One DKIM-Signature header for `message` with `key`: relaxed/relaxed over
 /// [`SIGNED_HEADERS`] (RFC 6376 §3.4), whatever the key's algorithm.
 fn sign_relaxed<K: SigningKey>(key: K, k: &KeyInfo, message: &[u8]) -> Result<String, String> {

@@ -3,7 +3,9 @@
 //! each attempt achieved. A worker routes each recipient's domain (`route`: MX, or the
 //! smarthost), sends one connection per destination carrying all its recipients
 //! (`client`, RFC 5321 §3.3), and turns final failures, long delays and requested
-//! successes into DSNs (`dsn`, RFC 3464) to the envelope sender.
+//! successes into DSNs (`dsn`, RFC 3464) to the envelope sender. `wrap` makes mail fit
+//! the next hop (long lines before queueing; 8-bit content for a 7-bit peer at
+//! delivery), `dkim` signs what leaves (and signs again what `wrap` converted).
 //!
 //! Invariants:
 //! - Only the scheduler picks messages; a message is with at most one worker at a
@@ -23,6 +25,7 @@ pub mod wrap;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use mailyard_common::Config;
@@ -42,14 +45,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// a loop; Postfix's `hopcount_limit` is the same.
 pub const MAX_RECEIVED: usize = 50;
 
-/// Connections at once to one server address (per-destination limit, so a burst to
-/// one domain does not look like an attack to its MX).
-pub const MAX_CONNECTIONS_PER_HOST: usize = 4;
-
-/// A handle on the running scheduler: wakes it when something was queued.
+/// A handle on the running scheduler: wakes it when something was queued, and
+/// holds the relay's event counters.
 #[derive(Clone, Default)]
 pub struct RelayHandle {
     wake: Arc<Notify>,
+    counters: Arc<Counters>,
 }
 
 impl RelayHandle {
@@ -57,6 +58,22 @@ impl RelayHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// The counters, since the server started (what a metrics endpoint reads).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+/// Relay events counted since the server started.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages refused (`451 4.7.1`) because the account reached `[relay]
+    /// max_messages_per_day`.
+    pub refused_messages_per_day: AtomicU64,
+    /// Messages refused because the account reached `[relay]
+    /// max_new_recipients_per_day`.
+    pub refused_new_recipients_per_day: AtomicU64,
 }
 
 /// The smarthost, when one is configured.
@@ -75,7 +92,7 @@ struct Shared {
     handle: RelayHandle,
     /// Idle connections for the next message to the same server.
     pool: client::Pool,
-    /// Per server address: the permits of [`MAX_CONNECTIONS_PER_HOST`].
+    /// Per server address: the permits of `[relay] max_connections_per_host`.
     per_host: std::sync::Mutex<HashMap<std::net::IpAddr, Arc<tokio::sync::Semaphore>>>,
 }
 
@@ -85,7 +102,11 @@ impl Shared {
         let mut map = self.per_host.lock().ok()?;
         Some(
             map.entry(ip)
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS_PER_HOST)))
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(
+                        self.config.relay.max_connections_per_host,
+                    ))
+                })
                 .clone(),
         )
     }
@@ -129,12 +150,12 @@ pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHan
     });
     let shared = Arc::new(Shared {
         router: Router::new(&config.dns),
+        pool: client::Pool::new(config.relay.max_messages_per_connection),
         config,
         store,
         smarthost,
         handle: handle.clone(),
         per_host: std::sync::Mutex::new(HashMap::new()),
-        pool: client::Pool::default(),
     });
     let token = shutdown.token.clone();
     shutdown.tracker.spawn(async move {
@@ -159,13 +180,12 @@ async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::Cancell
             let due = tokio::task::spawn_blocking(move || store.queue_due(now, limit)).await;
             match due {
                 Ok(Ok(due)) => {
-                    for entry in due {
+                    for id in due {
                         if busy.len() >= max {
                             break;
                         }
-                        if busy.insert(entry.id.clone()) {
-                            let id = entry.id.clone();
-                            let h = workers.spawn(deliver_entry(shared.clone(), entry));
+                        if busy.insert(id.clone()) {
+                            let h = workers.spawn(deliver_entry(shared.clone(), id.clone()));
                             in_flight.insert(h.id(), id);
                         }
                     }
@@ -206,16 +226,30 @@ struct Result1 {
 }
 
 /// Delivers what is pending of one entry, then records it (and sends DSNs).
-async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
-    let span = tracing::info_span!("relay", queue_id = %entry.id);
+async fn deliver_entry(shared: Arc<Shared>, id: String) {
+    let span = tracing::info_span!("relay", queue_id = %id);
     use tracing::Instrument;
     async {
         let store = shared.store.clone();
-        let id = entry.id.clone();
-        let message = tokio::task::spawn_blocking(move || store.queue_message(&id)).await;
-        let message = match message {
-            Ok(Ok(m)) => m,
+        let read = tokio::task::spawn_blocking(move || {
+            // None: gone meanwhile (`mailyard queue delete --silent`), nothing to do.
+            Ok::<_, mailyard_store::StoreError>(store.queue_entry(&id)?.map(|e| {
+                let message = store.queue_message(&e.id);
+                (e, message)
+            }))
+        })
+        .await;
+        let (entry, message) = match read {
+            Ok(Ok(Some(read))) => read,
+            Ok(Ok(None)) | Err(_) => return,
             Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read a queue entry");
+                return;
+            }
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
                 tracing::error!(error = %e, "cannot read a queued message");
                 let results = entry
                     .pending()
@@ -231,7 +265,6 @@ async fn deliver_entry(shared: Arc<Shared>, entry: QueueEntry) {
                 finish(&shared, &entry, results, b"").await;
                 return;
             }
-            Err(_) => return,
         };
         let pending: Vec<RcptState> = entry.pending().cloned().collect();
         let results = if entry.cancelled {
@@ -334,6 +367,8 @@ async fn send_to(
             orcpt: r.orcpt.clone(),
         })
         .collect();
+    let data_dir = shared.store.data_dir();
+    let seven_bit = || wrap::seven_bit(message).map(|m| dkim::resign(data_dir, &m));
     let job = client::Job {
         helo: &shared.config.hostname,
         sender: &entry.sender,
@@ -341,6 +376,7 @@ async fn send_to(
         ret: entry.ret.as_deref(),
         rcpts: &client_rcpts,
         message,
+        seven_bit: &seven_bit,
     };
     let (tls, auth) = match &shared.smarthost {
         Some(s) => (s.tls, s.auth.clone()),
@@ -420,8 +456,8 @@ fn retry_delay(config: &Config, attempts: u32) -> u64 {
         .unwrap_or(config.relay.retry_every_seconds)
 }
 
-/// Records an attempt: DSNs first, then the recipients' new state, then removal
-/// when nothing is pending.
+/// Records an attempt: DSNs first, then the recipients' new state, or the entry's
+/// removal when nothing is pending.
 async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, message: &[u8]) {
     let relay = &shared.config.relay;
     let now = mailyard_store::queue::now();
@@ -526,31 +562,31 @@ async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, mess
         delay_notified = true;
     }
     let next = now.saturating_add(retry_delay(&shared.config, attempts) as i64);
-    let store = &shared.store;
-    if let Err(e) = store
-        .queue_change(QueueChange::Attempted {
-            id: entry.id.clone(),
-            results: updates,
-            next_attempt: next,
-            delay_notified,
-            last_error,
-        })
-        .await
-    {
-        tracing::error!(error = %e, "cannot record a delivery attempt");
-        return;
-    }
-    if remaining == 0 {
-        if let Err(e) = store
-            .queue_change(QueueChange::Remove {
+    // One writer request either way: when every recipient is final, the entry goes
+    // (file, then rows, in one transaction) without its results being written first;
+    // a crash before that commit leaves it pending, as it would leave the results.
+    let (change, done) = if remaining == 0 {
+        (
+            QueueChange::Remove {
                 id: entry.id.clone(),
-            })
-            .await
-        {
-            tracing::error!(error = %e, "cannot remove a finished queue entry");
-        } else {
-            tracing::info!("queue entry done");
-        }
+            },
+            "queue entry done",
+        )
+    } else {
+        (
+            QueueChange::Attempted {
+                id: entry.id.clone(),
+                results: updates,
+                next_attempt: next,
+                delay_notified,
+                last_error,
+            },
+            "attempt recorded",
+        )
+    };
+    match shared.store.queue_change(change).await {
+        Ok(()) => tracing::info!("{done}"),
+        Err(e) => tracing::error!(error = %e, "cannot record a delivery attempt"),
     }
 }
 
@@ -574,7 +610,7 @@ async fn send_dsn(
         message,
     };
     let bytes = dsn::build(&report);
-    match submit_own(&shared.store, &entry.sender, bytes).await {
+    match submit_own(&shared.store, &shared.config.hostname, &entry.sender, bytes).await {
         Ok(()) => {
             tracing::info!(to = %entry.sender, recipients = rcpts.len(), "DSN sent");
             shared.handle.wake();
@@ -614,14 +650,20 @@ pub(crate) async fn local_success_notice(
         rcpts: &reports,
         message: &headers,
     });
-    if let Err(e) = submit_own(&store, &sender, bytes).await {
+    if let Err(e) = submit_own(&store, &hostname, &sender, bytes).await {
         tracing::error!(error = %e, to = %sender, "cannot send a success DSN");
     }
 }
 
 /// Mail of our own (a DSN) from `<>` to `to`: delivered locally when `to` is ours,
-/// else queued.
-async fn submit_own(store: &Store, to: &str, message: Vec<u8>) -> mailyard_store::Result<()> {
+/// else queued, DKIM-signed for `hostname`'s domain when it has keys (as mox signs its
+/// DSNs; a bounce that fails DMARC at the sender's server would be lost).
+async fn submit_own(
+    store: &Store,
+    hostname: &str,
+    to: &str,
+    message: Vec<u8>,
+) -> mailyard_store::Result<()> {
     let (local, remote) = match Address::parse(to) {
         Ok(a) if store.accounts().is_local_domain(a.domain())? => {
             mailyard_store::queue::resolve_with_remote(store.accounts(), &a)?
@@ -644,7 +686,17 @@ async fn submit_own(store: &Store, to: &str, message: Vec<u8>) -> mailyard_store
             })
             .collect()
     };
+    let signature = if remote_rcpts.is_empty() {
+        String::new()
+    } else {
+        let (data_dir, host) = (store.data_dir().to_path_buf(), hostname.to_string());
+        let m = message.clone();
+        tokio::task::spawn_blocking(move || dkim::sign_for_host(&data_dir, &host, &m))
+            .await
+            .unwrap_or_default()
+    };
     let mut full = b"Return-Path: <>\r\n".to_vec();
+    full.extend_from_slice(signature.as_bytes());
     full.extend_from_slice(&message);
     let envelope = Envelope {
         sender: String::new(),

@@ -364,21 +364,32 @@ impl Session {
                 return None;
             }
         };
-        let why = if usage.messages >= relay.max_messages_per_day {
-            format!(
-                "Daily limit of {} messages to other servers reached",
-                relay.max_messages_per_day
+        let counters = self.ctx.relay.counters();
+        let (limit, counter, why) = if usage.messages >= relay.max_messages_per_day {
+            (
+                "max_messages_per_day",
+                &counters.refused_messages_per_day,
+                format!(
+                    "Daily limit of {} messages to other servers reached",
+                    relay.max_messages_per_day
+                ),
             )
         } else if usage.new_recipients + usage.new_in_this > relay.max_new_recipients_per_day {
-            format!(
-                "Daily limit of {} first-time recipients reached",
-                relay.max_new_recipients_per_day
+            (
+                "max_new_recipients_per_day",
+                &counters.refused_new_recipients_per_day,
+                format!(
+                    "Daily limit of {} first-time recipients reached",
+                    relay.max_new_recipients_per_day
+                ),
             )
         } else {
             return None;
         };
-        tracing::warn!(%user, messages = usage.messages, new_recipients = usage.new_recipients,
-            new_in_this = usage.new_in_this, limit_hit = %why, "send limit reached; refused");
+        let refused = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        tracing::warn!(%user, limit, messages = usage.messages, new_recipients = usage.new_recipients,
+            new_in_this = usage.new_in_this, refused_since_start = refused,
+            "send limit reached; refused");
         Some(Reply::new(451, Some(EnhancedStatus::new(4, 7, 1)), why))
     }
 

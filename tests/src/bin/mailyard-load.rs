@@ -36,8 +36,16 @@ enum Cmd {
         size: usize,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// The envelope sender and the From: of the messages.
         #[arg(long, default_value = "load@example.net")]
         from: String,
+        /// Log in with AUTH PLAIN after EHLO, as `user:password` (a submission server).
+        #[arg(long)]
+        auth: Option<String>,
+        /// Stop after this many messages in all (the sessions share the count), or at
+        /// `--seconds`, whichever comes first.
+        #[arg(long)]
+        count: Option<u64>,
         /// Recipients, comma-separated: message n goes to the (n mod count)-th, one
         /// recipient per message.
         #[arg(long, value_delimiter = ',', required = true)]
@@ -150,6 +158,8 @@ async fn run(cmd: Cmd) -> Result<()> {
             size,
             seconds,
             from,
+            auth,
+            count,
             to,
             visible_addr,
             visible_user,
@@ -173,16 +183,23 @@ async fn run(cmd: Cmd) -> Result<()> {
                 }
                 None => None,
             };
-            smtp_load(
-                addr,
+            let auth = match auth {
+                Some(a) => {
+                    let (user, pass) = a.split_once(':').context("--auth wants user:password")?;
+                    Some(base64_plain(user, pass))
+                }
+                None => None,
+            };
+            let load = Load {
                 sessions,
                 size,
-                Duration::from_secs_f64(seconds),
+                run_for: Duration::from_secs_f64(seconds),
                 from,
+                auth,
+                count: count.unwrap_or(u64::MAX),
                 to,
-                visible,
-            )
-            .await
+            };
+            smtp_load(addr, load, visible).await
         }
         Cmd::FillMaildir { dir, count, size } => fill_maildir(&dir, count, size),
         Cmd::Count {
@@ -242,14 +259,14 @@ async fn run(cmd: Cmd) -> Result<()> {
 /// A message of about `size` bytes with CRLF lines; `n` (with `tag`) makes it unique
 /// and gives SEARCH a word to find in every 10th message. The same arguments give the
 /// same bytes, so two servers can be filled with identical mailboxes.
-fn message(n: u64, size: usize, to: &str, tag: &str) -> Vec<u8> {
+fn message(n: u64, size: usize, from: &str, to: &str, tag: &str) -> Vec<u8> {
     let word = if n.is_multiple_of(10) {
         "needle"
     } else {
         "hay"
     };
     let mut m = format!(
-        "From: Load <load@example.net>\r\nTo: {to}\r\nSubject: load message {n}\r\n\
+        "From: Load <{from}>\r\nTo: {to}\r\nSubject: load message {n}\r\n\
          Message-ID: <{n}.{tag}@load.example.net>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
          first line {word}\r\n"
@@ -269,15 +286,26 @@ struct Visible {
     timeout: Duration,
 }
 
-async fn smtp_load(
-    addr: SocketAddr,
+/// What the SMTP sessions send.
+struct Load {
     sessions: usize,
     size: usize,
     run_for: Duration,
     from: String,
+    /// The AUTH PLAIN token (base64), when the server wants a login.
+    auth: Option<String>,
+    /// Messages in all (u64::MAX: as many as fit in `run_for`).
+    count: u64,
     to: Vec<String>,
-    visible: Option<Visible>,
-) -> Result<()> {
+}
+
+/// RFC 4616 PLAIN: `\0user\0password`, base64.
+fn base64_plain(user: &str, pass: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"))
+}
+
+async fn smtp_load(addr: SocketAddr, load: Load, visible: Option<Visible>) -> Result<()> {
     // One logged-in connection per watched user, and its INBOX count before sending.
     let mut watchers = Vec::new();
     if let Some(v) = &visible {
@@ -287,32 +315,18 @@ async fn smtp_load(
             watchers.push((c, before));
         }
     }
-    let to = Arc::new(to);
+    let sessions = load.sessions;
+    let size = load.size;
+    let load = Arc::new(load);
     let accepted = Arc::new(AtomicU64::new(0));
     let seq = Arc::new(AtomicU64::new(0));
     let tag = Arc::new(std::process::id().to_string());
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..sessions {
-        let (accepted, seq, from, to, tag) = (
-            accepted.clone(),
-            seq.clone(),
-            from.clone(),
-            to.clone(),
-            tag.clone(),
-        );
+        let (accepted, seq, load, tag) = (accepted.clone(), seq.clone(), load.clone(), tag.clone());
         tasks.push(tokio::spawn(async move {
-            smtp_session(
-                addr,
-                size,
-                start + run_for,
-                &from,
-                &to,
-                &tag,
-                &accepted,
-                &seq,
-            )
-            .await
+            smtp_session(addr, &load, start + load.run_for, &tag, &accepted, &seq).await
         }));
     }
     for t in tasks {
@@ -389,23 +403,28 @@ async fn expect(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn smtp_session(
     addr: SocketAddr,
-    size: usize,
+    load: &Load,
     until: Instant,
-    from: &str,
-    to: &[String],
     tag: &str,
     accepted: &AtomicU64,
     seq: &AtomicU64,
 ) -> Result<()> {
+    let (from, to) = (&load.from, &load.to);
     let (r, mut w) = connect(addr).await?.into_split();
     let mut r = BufReader::new(r);
     expect(&mut r, &mut w, b"", "220").await?;
     expect(&mut r, &mut w, b"EHLO load.example.net\r\n", "250").await?;
+    if let Some(token) = &load.auth {
+        let cmd = format!("AUTH PLAIN {token}\r\n");
+        expect(&mut r, &mut w, cmd.as_bytes(), "235").await?;
+    }
     while Instant::now() < until {
         let n = seq.fetch_add(1, Ordering::Relaxed);
+        if n >= load.count {
+            break;
+        }
         let to = to
             .get(n as usize % to.len().max(1))
             .map_or("", String::as_str);
@@ -424,7 +443,7 @@ async fn smtp_session(
         )
         .await?;
         expect(&mut r, &mut w, b"DATA\r\n", "354").await?;
-        let mut body = message(n, size, to, tag);
+        let mut body = message(n, load.size, from, to, tag);
         body.extend_from_slice(b".\r\n");
         expect(&mut r, &mut w, &body, "250").await?;
         accepted.fetch_add(1, Ordering::Relaxed);
@@ -440,7 +459,13 @@ fn fill_maildir(dir: &std::path::Path, count: usize, size: usize) -> Result<()> 
         std::fs::create_dir_all(dir.join(sub))?;
     }
     for i in 0..count {
-        let m = message(i as u64, size, "user@example.com", "fill");
+        let m = message(
+            i as u64,
+            size,
+            "load@example.net",
+            "user@example.com",
+            "fill",
+        );
         // Every third message seen, every 50th flagged: realistic flag variety.
         let mut info = String::new();
         if i % 50 == 0 {
@@ -707,6 +732,7 @@ async fn mixed(
                 let msg = message(
                     i,
                     2048,
+                    "load@example.net",
                     "user@example.com",
                     &format!("{}-{id}", std::process::id()),
                 );

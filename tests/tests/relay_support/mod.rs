@@ -153,6 +153,8 @@ pub struct SinkConf {
     pub implicit_tls: bool,
     /// Offer CHUNKING (RFC 3030) and take BDAT.
     pub chunking: bool,
+    /// Offer no 8BITMIME (RFC 6152): a 7-bit-only peer.
+    pub seven_bit: bool,
 }
 
 /// A message the sink accepted.
@@ -167,6 +169,8 @@ pub struct Got {
     pub connection: usize,
     /// Arrived with BDAT.
     pub bdat: bool,
+    /// The MAIL FROM parameters (BODY=, SIZE=, SMTPUTF8 …).
+    pub mail_params: String,
 }
 
 #[derive(Default)]
@@ -281,12 +285,15 @@ async fn session(
     let mut buf = Vec::new();
     let mut authed = false;
     let mut from = String::new();
+    let mut mail_params = String::new();
     let mut rcpts: Vec<String> = Vec::new();
     while let Some(line) = read_line(&mut io, &mut buf).await? {
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            let mut r =
-                String::from("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10000000\r\n");
+            let mut r = String::from("250-sink\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n");
+            if !conf.seven_bit {
+                r.push_str("250-8BITMIME\r\n");
+            }
             if conf.tls.is_some() && !tls {
                 r.push_str("250-STARTTLS\r\n");
             }
@@ -321,12 +328,9 @@ async fn session(
                 io.write_all(b"530 5.7.0 auth first\r\n").await?;
                 continue;
             }
-            from = line[10..]
-                .split('>')
-                .next()
-                .unwrap_or("")
-                .trim_start_matches('<')
-                .to_string();
+            let (address, params) = line[10..].split_once('>').unwrap_or((&line[10..], ""));
+            from = address.trim_start_matches('<').to_string();
+            mail_params = params.trim().to_string();
             rcpts.clear();
             io.write_all(b"250 2.1.0 ok\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
@@ -383,6 +387,7 @@ async fn session(
                     at: Instant::now(),
                     connection,
                     bdat: false,
+                    mail_params: mail_params.clone(),
                 });
                 io.write_all(b"250 2.0.0 queued\r\n").await?;
             }
@@ -413,6 +418,7 @@ async fn session(
                 at: Instant::now(),
                 connection,
                 bdat: true,
+                mail_params: mail_params.clone(),
             });
             io.write_all(b"250 2.0.0 queued\r\n").await?;
         } else if upper == "RSET" {
