@@ -31,12 +31,6 @@ const MIGRATIONS: [&str; 5] = [
 /// How long a connection waits for another process's write transaction.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How much of the index file a connection maps into memory (`PRAGMA mmap_size`):
-/// pages are then read from the page cache without a `pread` each — SQLite otherwise
-/// rereads its pages after every write another connection commits, several per IMAP
-/// command.
-pub const MMAP_BYTES: i64 = 256 << 20;
-
 /// Opens a connection with the pragmas every index connection uses.
 pub fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     let flags = if read_only {
@@ -49,7 +43,6 @@ pub fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
