@@ -32,7 +32,7 @@ use mailyard_store::Uid;
 use crate::cmd::sort::{Keys, compare, ordered_set};
 use crate::proto::command::SortCriterion;
 use crate::proto::response::{ResponseCode, Status, write_string};
-use crate::proto::search::SearchKey;
+use crate::proto::search::{SearchKey, SearchReturn};
 use crate::proto::sequence::SequenceSet;
 use crate::session::state::State;
 use crate::session::view::View;
@@ -259,11 +259,19 @@ pub(crate) fn view_checked(view: &View) -> u64 {
 }
 
 impl Session {
-    /// Before a `SEARCH`/`SORT … RETURN (UPDATE)` runs: `Err` (BAD) when a live result
-    /// already has this tag (as Dovecot); `Ok(false)` when the session holds
+    /// Before a `SEARCH`/`SORT` with return options `ret` runs: whether its result is
+    /// kept live. `Ok(false)` without `UPDATE`, or when the session holds
     /// [`MAX_UPDATES`] already — the command then answers without keeping the result,
-    /// after `* NO [NOUPDATE "tag"]` (RFC 5267 §4.3).
-    pub(crate) fn may_update(&mut self, tag: &str) -> Result<bool, Done> {
+    /// after `* NO [NOUPDATE "tag"]` (RFC 5267 §4.3); `Err` (BAD) when a live result
+    /// already has this tag (as Dovecot).
+    pub(crate) fn may_update(
+        &mut self,
+        tag: &str,
+        ret: Option<&[SearchReturn]>,
+    ) -> Result<bool, Done> {
+        if !ret.is_some_and(|r| r.contains(&SearchReturn::Update)) {
+            return Ok(false);
+        }
         let Some(view) = self.view() else {
             return Err(Done::bad("No mailbox selected"));
         };

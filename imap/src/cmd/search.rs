@@ -443,15 +443,9 @@ impl Session {
             }
             return Ok(done);
         }
-        let update = match ret
-            .as_ref()
-            .is_some_and(|r| r.contains(&SearchReturn::Update))
-        {
-            false => false,
-            true => match self.may_update(tag) {
-                Ok(keep) => keep,
-                Err(done) => return Ok(done),
-            },
+        let update = match self.may_update(tag, ret.as_deref()) {
+            Ok(keep) => keep,
+            Err(done) => return Ok(done),
         };
         let want_modseq = uses_modseq(&criteria);
         if want_modseq {

@@ -297,15 +297,9 @@ impl Session {
             // (RFC 5182) is a set, which a sort order would not keep.
             return Ok(Done::bad("SORT RETURN (SAVE) is not supported"));
         }
-        let update = match ret
-            .as_ref()
-            .is_some_and(|r| r.contains(&SearchReturn::Update))
-        {
-            false => false,
-            true => match self.may_update(tag) {
-                Ok(keep) => keep,
-                Err(done) => return Ok(done),
-            },
+        let update = match self.may_update(tag, ret.as_deref()) {
+            Ok(keep) => keep,
+            Err(done) => return Ok(done),
         };
         let checked = self.view().map_or(0, view_checked);
         let keep = match (update, self.view()) {
