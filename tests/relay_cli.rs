@@ -2,39 +2,21 @@
 //! delivers every message exactly once after a restart, and `mailyard queue …` steers
 //! the queue of a running server from another process.
 
+mod bin_support;
 #[path = "tests/relay_support/mod.rs"]
 mod relay_support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::{Duration, Instant};
+
+use bin_support::{addr, mailyard, serve};
 
 use relay_support::{SinkConf, Zone, dns_server, free_port, send, sinks_on, wait_until};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mailyard");
 const ALICE: &str = "alice@example.com";
 const PW: &str = "alice password";
-
-fn mailyard(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mailyard");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("wait")
-}
 
 fn ok(o: Output) -> String {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -45,65 +27,6 @@ fn ok(o: Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     text
-}
-
-struct Serve {
-    child: Child,
-    submission: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn json_field(line: &str, key: &str) -> Option<String> {
-    let pat = format!("\"{key}\":\"");
-    let start = line.find(&pat)? + pat.len();
-    let end = line[start..].find('"')?;
-    Some(line[start..start + end].to_string())
-}
-
-/// `mailyard serve`, once it has logged its submission listener.
-fn serve(config: &Path) -> Serve {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut log = Vec::new();
-    let submission = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("serve did not start; log:\n{}", log.join("\n")));
-        if line.contains("\"listening\"")
-            && json_field(&line, "listener").as_deref() == Some("submission")
-        {
-            break json_field(&line, "addr")
-                .expect("addr")
-                .parse()
-                .expect("socket addr");
-        }
-        log.push(line);
-    };
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    Serve { child, submission }
 }
 
 /// A config on `dir` with DNS at `dns`, MX port `port` and a retry every `retry` s.
@@ -156,10 +79,10 @@ async fn sigkill_with_a_full_queue_then_restart_delivers_each_once() {
     let port = free_port().await;
     let config = write_config(dir.path(), dns, port, 1);
     ok(mailyard(&config, &["user", "add", ALICE], Some(PW)));
-    let server = serve(&config);
+    let server = serve(&config, 2);
     for i in 0..N {
         let (_, end) = send(
-            server.submission,
+            addr(&server, "submission"),
             Some((ALICE, PW)),
             ALICE,
             &["x@a.test", "y@a.test"],
@@ -175,7 +98,7 @@ async fn sigkill_with_a_full_queue_then_restart_delivers_each_once() {
     let sinks = sinks_on(port, vec![SinkConf::default()])
         .await
         .expect("the MX port is still free");
-    let _server = serve(&config);
+    let _server = serve(&config, 2);
     wait_until("every message delivered", Duration::from_secs(60), || {
         sinks[0].got().len() >= N
     })
@@ -210,10 +133,10 @@ async fn queue_commands_steer_a_running_server() {
     // Retries an hour apart: only `queue flush` makes the server try again soon.
     let config = write_config(dir.path(), dns, port, 3600);
     ok(mailyard(&config, &["user", "add", ALICE], Some(PW)));
-    let server = serve(&config);
+    let server = serve(&config, 2);
     for s in ["first", "second", "third"] {
         let (_, end) = send(
-            server.submission,
+            addr(&server, "submission"),
             Some((ALICE, PW)),
             ALICE,
             &["x@a.test"],
@@ -291,7 +214,7 @@ async fn queue_commands_steer_a_running_server() {
 
     // Delete --silent: gone at once, no bounce.
     let (_, end) = send(
-        server.submission,
+        addr(&server, "submission"),
         Some((ALICE, PW)),
         ALICE,
         &["x@slow.test"],
