@@ -254,7 +254,7 @@ fn numbering(view: &View, uid_numbers: bool) -> impl Fn(Uid) -> Option<u32> + '_
 }
 
 /// The highest MODSEQ of the view's messages: what a result evaluated now has seen.
-pub(crate) fn view_checked(view: &View) -> u64 {
+fn view_checked(view: &View) -> u64 {
     view.msgs.iter().map(|m| m.info.modseq.0).max().unwrap_or(0)
 }
 
@@ -287,6 +287,17 @@ impl Session {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// What a result kept live starts from, taken before the search runs: `criteria`
+    /// with `$` resolved, and the MODSEQ up to which the view's messages are evaluated
+    /// by that search. `None` when no mailbox is selected.
+    pub(crate) fn live_start(&self, criteria: &SearchKey) -> Option<(SearchKey, u64)> {
+        let view = self.view()?;
+        Some((
+            self.ext.resolve_key(criteria.clone(), view),
+            view_checked(view),
+        ))
     }
 
     /// Keeps `update` live (RFC 5267 §4.3).

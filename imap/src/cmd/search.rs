@@ -15,7 +15,7 @@ use mail_parser::{HeaderValue, Message, MessageParser, PartType};
 use mailyard_store::summary::Summary;
 use mailyard_store::{Address, Flags, MailboxId, MessageInfo, Store, Uid};
 
-use crate::cmd::context::{Update, view_checked};
+use crate::cmd::context::Update;
 use crate::cmd::section::split_message;
 use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::search::{SearchKey, SearchReturn};
@@ -460,8 +460,7 @@ impl Session {
         };
         let criteria = self.ext.resolve_key(criteria, view);
         let (candidates, env) = scope(self.store(), user, view, |_| true);
-        let checked = view_checked(view);
-        let keep = update.then(|| criteria.clone());
+        let keep = update.then(|| self.live_start(&criteria)).flatten();
         let found = tokio::task::spawn_blocking(move || {
             candidates
                 .iter()
@@ -483,7 +482,7 @@ impl Session {
             }
         };
         found.sort_unstable();
-        if let Some(criteria) = keep {
+        if let Some((criteria, checked)) = keep {
             let uids: Vec<Uid> = found.iter().map(|f| f.1).collect();
             self.keep_update(Update::search(tag, uid, criteria, &uids, checked));
         }

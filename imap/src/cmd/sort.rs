@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 use std::io::Write as _;
 
-use crate::cmd::context::{Update, view_checked};
+use crate::cmd::context::Update;
 use crate::cmd::search::{Matched, window, write_partial};
 use crate::cmd::threading::{base_subject, collate};
 use crate::proto::command::{SortCriterion, SortKey};
@@ -301,11 +301,7 @@ impl Session {
             Ok(keep) => keep,
             Err(done) => return Ok(done),
         };
-        let checked = self.view().map_or(0, view_checked);
-        let keep = match (update, self.view()) {
-            (true, Some(view)) => Some(self.ext.resolve_key(search.clone(), view)),
-            _ => None,
-        };
+        let keep = update.then(|| self.live_start(&search)).flatten();
         let matched = match self.search_matched(&charset, search).await {
             Ok(m) => m,
             Err(done) => return Ok(done),
@@ -322,7 +318,7 @@ impl Session {
             return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
         };
         let numbers: Vec<u32> = sorted.iter().map(|k| k.number).collect();
-        if let Some(search) = keep {
+        if let Some((search, checked)) = keep {
             self.keep_update(Update::sort(tag, uid, search, criteria, sorted, checked));
         }
         match ret {
