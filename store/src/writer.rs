@@ -277,10 +277,25 @@ impl Reply {
     }
 }
 
-/// Handle to the writer thread.
-#[derive(Clone)]
+/// Handle to the writer thread. Dropping it (with the store) closes the queue and waits
+/// for the thread to finish what it was given: its connection is closed, and SQLite's
+/// checkpoint-on-close done, before the store is gone. Otherwise a store opened again
+/// on the same data dir (a rebuild after the index file was removed) could have its new
+/// `-wal` file removed by the old connection closing late ("disk I/O error").
 pub(crate) struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Writer {
@@ -295,18 +310,28 @@ impl Writer {
         let spawned = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || state.run(rx));
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the store writer thread");
+        let thread = spawned
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start the store writer thread"))
+            .ok();
+        Writer {
+            tx: Some(tx),
+            thread,
         }
-        Writer { tx }
+    }
+
+    /// The queue, while the writer is open.
+    fn queue(&self, job: Job) {
+        if let Some(tx) = &self.tx {
+            // When the thread is gone the reply sender is dropped, which the caller
+            // sees as StoreError::Closed.
+            let _ = tx.send(job);
+        }
     }
 
     /// Queues `op`; the receiver yields its outcome once durable.
     pub fn submit(&self, op: Op) -> oneshot::Receiver<Result<Outcome>> {
         let (reply, rx) = oneshot::channel();
-        // When the thread is gone the reply sender is dropped, which the caller sees
-        // as StoreError::Closed.
-        let _ = self.tx.send(Job {
+        self.queue(Job {
             op,
             reply: Reply::Async(reply),
         });
@@ -316,7 +341,7 @@ impl Writer {
     /// Queues `op` and blocks the calling thread until it is durable.
     pub fn submit_blocking(&self, op: Op) -> Result<Outcome> {
         let (reply, rx) = mpsc::sync_channel(1);
-        let _ = self.tx.send(Job {
+        self.queue(Job {
             op,
             reply: Reply::Sync(reply),
         });
