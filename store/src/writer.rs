@@ -1,15 +1,22 @@
 //! The one writer: a thread that owns the index's write connection and applies every
 //! change to the maildir and the index, in batches.
 //!
-//! Group commit: while a batch is being made durable, new requests queue up in the
+//! Group commit: while a batch is being applied, new requests queue up in the
 //! channel; the next batch takes all of them (up to `MAX_BATCH`) into one index
-//! transaction and one fsync per touched directory. Throughput therefore grows with
-//! the number of concurrent deliverers instead of being capped at one fsync round
-//! per message.
+//! transaction. The fsync of the directories a batch touched runs on a second thread,
+//! the syncer, which takes every committed batch waiting into one fsync round, so the
+//! writer commits the next batch (a STORE, an EXPUNGE) meanwhile. Throughput therefore
+//! grows with the number of concurrent deliverers instead of being capped at one fsync
+//! round per message, and no flag change waits for a delivery's disk round.
 //!
 //! Invariants:
 //! - Per message: file in `tmp/` fsynced (by the caller), linked into `new/` or `cur/`,
-//!   the directory fsynced, then the index committed, then the caller is answered.
+//!   the index committed, the directory fsynced (by the syncer), the tmp name removed,
+//!   then the change published and the caller answered. Nothing is acknowledged before
+//!   its names are durable; another session may see a committed message a moment
+//!   earlier (when a later change to the same mailbox is published first), and a crash
+//!   in that moment loses only mail nobody was told was kept — its UID stays used, as
+//!   UIDs are reserved durably.
 //! - Each request runs in its own SAVEPOINT: one failing request leaves the others in
 //!   the batch untouched, and the files it created are removed again.
 //! - Changes are published only after the commit, per mailbox and on the owner's
@@ -22,8 +29,8 @@
 //! - Mailbox rows are read inside the write transaction (BEGIN IMMEDIATE), never cached
 //!   across batches, so another process writing the same index (the CLI) stays coherent.
 //! - Mailbox operations (delete, rename, copy/move) follow the same order: the maildir
-//!   is changed first (directories renamed, files linked), the touched directories are
-//!   fsynced, then the index commits. Directory renames are recorded so that a failing
+//!   is changed first (directories renamed, files linked), the index commits, then the
+//!   touched directories are fsynced before the answer. Directory renames are recorded so that a failing
 //!   request or batch renames them back; a deleted mailbox's tree is first renamed out
 //!   of the namespace (`..deleted.*`, which no mailbox name maps to) and removed only
 //!   after the commit. A MOVE unlinks the source files last, after every link and
@@ -358,7 +365,7 @@ struct WriterState {
 /// What a batch must do after its statements succeed.
 #[derive(Default)]
 pub(crate) struct Effects {
-    /// Directories whose entries changed: fsynced before commit.
+    /// Directories whose entries changed: fsynced after commit, before the answer.
     pub(crate) dirs: BTreeSet<PathBuf>,
     /// Files created by requests (removed again if their request fails).
     pub(crate) created: Vec<PathBuf>,
@@ -374,6 +381,10 @@ pub(crate) struct Effects {
     renames: Vec<(PathBuf, PathBuf)>,
     /// Trees renamed out of the namespace, removed after commit.
     remove_trees: Vec<PathBuf>,
+    /// Expunged files, parked in their mailbox's `tmp/` (a rename, quick) and unlinked
+    /// after commit by the syncer thread: an unlink waits for the filesystem to free
+    /// the file's blocks, which the writer thread must not.
+    trash: Vec<PathBuf>,
 }
 
 impl Effects {
@@ -480,11 +491,26 @@ impl WriterState {
     /// Takes what is queued as one batch, in two transactions: first the requests
     /// that fsync nothing (flag changes, expunges, `\Recent` claims — STORE and
     /// EXPUNGE of every session), answered at once; then those that make mail durable
-    /// (deliveries, copies, mailbox changes), which wait for their directories'
-    /// fsync. A STORE that arrives beside an APPEND so never waits for the APPEND's
-    /// disk round. Concurrent requests have no order among themselves; one session's
-    /// requests are never in one batch together (each waits for its answer).
+    /// (deliveries, copies, mailbox changes), committed here and handed to the syncer
+    /// thread, which fsyncs their directories and answers them while this thread goes
+    /// on with the next batch. A STORE that arrives while an APPEND's directory is
+    /// being fsynced so never waits for that disk round. Concurrent requests have no
+    /// order among themselves; one session's requests are never in one batch together
+    /// (each waits for its answer).
     fn run(&mut self, rx: mpsc::Receiver<Job>) {
+        let (sync_tx, sync_rx) = mpsc::channel::<ToSync>();
+        let changes = self.changes.clone();
+        let syncer = std::thread::Builder::new()
+            .name("store-sync".into())
+            .spawn(move || sync_loop(sync_rx, &changes));
+        let syncer = match syncer {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                // Without the thread, batches are made durable here, one at a time.
+                tracing::warn!(error = %e, "cannot start the store sync thread");
+                None
+            }
+        };
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -495,16 +521,42 @@ impl WriterState {
             }
             let (quick, durable): (Vec<Job>, Vec<Job>) =
                 batch.into_iter().partition(|j| j.op.syncs_nothing());
-            if !quick.is_empty() {
-                self.run_batch(quick);
+            for part in [quick, durable] {
+                if part.is_empty() {
+                    continue;
+                }
+                let Some(done) = self.run_batch(part) else {
+                    continue;
+                };
+                if done.dirs.is_empty() {
+                    let mut done = done;
+                    let trash = std::mem::take(&mut done.trash);
+                    done.finish(&self.changes, Ok(()));
+                    if trash.is_empty() {
+                    } else if syncer.is_some() {
+                        let _ = sync_tx.send(ToSync::Trash(trash));
+                    } else {
+                        unlink_trash(&trash);
+                    }
+                } else if syncer.is_some() {
+                    // The syncer only ends when this sender is dropped.
+                    let _ = sync_tx.send(ToSync::Batch(done));
+                } else {
+                    let synced = sync_dirs(&done.dirs).map_err(|e| e.to_string());
+                    done.finish(&self.changes, synced);
+                }
             }
-            if !durable.is_empty() {
-                self.run_batch(durable);
-            }
+        }
+        drop(sync_tx);
+        if let Some(handle) = syncer {
+            let _ = handle.join();
         }
     }
 
-    fn run_batch(&mut self, batch: Vec<Job>) {
+    /// Applies and commits one batch. Returns what it still owes (the fsync of its
+    /// directories, then its post-commit effects and answers), or None when the batch
+    /// failed and every request in it was already answered with the error.
+    fn run_batch(&mut self, batch: Vec<Job>) -> Option<Committed> {
         let mut effects = Effects::default();
         let mut results: Vec<(Reply, Result<Outcome>)> = Vec::with_capacity(batch.len());
         let data_dir = self.data_dir.clone();
@@ -516,6 +568,7 @@ impl WriterState {
                 let created_before = effects.created.len();
                 let renames_before = effects.renames.len();
                 let trees_before = effects.remove_trees.len();
+                let trash_before = effects.trash.len();
                 let events_before = effects.events.len();
                 let mut sp = tx.savepoint()?;
                 let r = apply(&sp, &data_dir, &mut effects, job.op);
@@ -528,35 +581,24 @@ impl WriterState {
                     }
                     undo_renames(effects.renames.drain(renames_before..));
                     effects.remove_trees.truncate(trees_before);
+                    effects.trash.truncate(trash_before);
                     effects.events.truncate(events_before);
                 }
                 results.push((job.reply, r));
             }
-            sync_dirs(&effects.dirs)?;
             tx.commit()?;
             Ok(())
         })();
         match committed {
-            Ok(()) => {
-                for tmp in &effects.tmp_done {
-                    let _ = std::fs::remove_file(tmp);
-                }
-                for tree in &effects.remove_trees {
-                    if let Err(e) = std::fs::remove_dir_all(tree) {
-                        tracing::warn!(path = %tree.display(), error = %e,
-                            "cannot remove a deleted mailbox's files");
-                    }
-                }
-                // Publish before replying: once a command's issuer hears OK, every
-                // session's next command sees the change (RFC 9051 §7.5.1 lets it be
-                // announced then), and the issuer's own session does too (APPEND into
-                // the selected mailbox announces EXISTS before its tagged OK,
-                // RFC 9051 §6.3.12).
-                self.changes.publish_batch(effects.changed, effects.events);
-                for (reply, r) in results {
-                    reply.send(r);
-                }
-            }
+            Ok(()) => Some(Committed {
+                dirs: effects.dirs,
+                tmp_done: effects.tmp_done,
+                remove_trees: effects.remove_trees,
+                trash: effects.trash,
+                changed: effects.changed,
+                events: effects.events,
+                results,
+            }),
             Err(e) => {
                 tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
                 for f in &effects.created {
@@ -569,7 +611,112 @@ impl WriterState {
                         "store write failed: {msg}"
                     ))));
                 }
+                None
             }
+        }
+    }
+}
+
+/// A committed batch that is not answered yet: its directories still need their
+/// fsync, which makes its new file names (and so its mail) durable.
+struct Committed {
+    /// Directories whose entries the batch changed.
+    dirs: BTreeSet<PathBuf>,
+    /// tmp names of delivered files: removed only once the new names are durable.
+    tmp_done: Vec<PathBuf>,
+    /// Trees of deleted mailboxes, removed after the fsync.
+    remove_trees: Vec<PathBuf>,
+    /// Expunged files to unlink (`Effects::trash`).
+    trash: Vec<PathBuf>,
+    /// Mailboxes changed, with their new HIGHESTMODSEQ.
+    changed: HashMap<MailboxId, u64>,
+    /// Events for the users' buses.
+    events: Vec<(Address, MailboxEvent)>,
+    /// Each request's answer.
+    results: Vec<(Reply, Result<Outcome>)>,
+}
+
+impl Committed {
+    /// Runs the post-commit effects, publishes and answers, once `synced` says
+    /// whether the directories' fsync succeeded. When it failed, the index already
+    /// holds the batch (a reconcile corrects it if a crash then loses a name), but no
+    /// request is acknowledged: the senders try again.
+    fn finish(self, changes: &Changes, synced: std::result::Result<(), String>) {
+        if synced.is_ok() {
+            for tmp in &self.tmp_done {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+        unlink_trash(&self.trash);
+        for tree in &self.remove_trees {
+            if let Err(e) = std::fs::remove_dir_all(tree) {
+                tracing::warn!(path = %tree.display(), error = %e,
+                    "cannot remove a deleted mailbox's files");
+            }
+        }
+        // Publish before replying: once a command's issuer hears OK, every session's
+        // next command sees the change (RFC 9051 §7.5.1 lets it be announced then),
+        // and the issuer's own session does too (APPEND into the selected mailbox
+        // announces EXISTS before its tagged OK, RFC 9051 §6.3.12).
+        changes.publish_batch(self.changed, self.events);
+        match synced {
+            Ok(()) => {
+                for (reply, r) in self.results {
+                    reply.send(r);
+                }
+            }
+            Err(msg) => {
+                tracing::error!(error = %msg, "directory fsync failed; the batch is not acknowledged");
+                for (reply, _) in self.results {
+                    reply.send(Err(StoreError::Invalid(format!(
+                        "store write failed: {msg}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Unlinks expunged files parked in `tmp/`.
+fn unlink_trash(trash: &[PathBuf]) {
+    for f in trash {
+        if let Err(e) = std::fs::remove_file(f)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %f.display(), error = %e, "cannot remove an expunged message file");
+        }
+    }
+}
+
+/// Work for the syncer thread.
+enum ToSync {
+    /// A committed batch that owes its directories' fsync and its answers.
+    Batch(Committed),
+    /// Expunged files of an answered batch, to unlink.
+    Trash(Vec<PathBuf>),
+}
+
+/// The syncer thread: takes every committed batch waiting, fsyncs all their
+/// directories in one round, then finishes them in commit order; unlinks expunged
+/// files on the way.
+fn sync_loop(rx: mpsc::Receiver<ToSync>, changes: &Changes) {
+    while let Ok(first) = rx.recv() {
+        let mut group = Vec::new();
+        let mut next = Some(first);
+        while let Some(work) = next {
+            match work {
+                ToSync::Batch(c) => group.push(c),
+                ToSync::Trash(files) => unlink_trash(&files),
+            }
+            next = rx.try_recv().ok();
+        }
+        if group.is_empty() {
+            continue;
+        }
+        let dirs: BTreeSet<PathBuf> = group.iter().flat_map(|c| c.dirs.iter().cloned()).collect();
+        let synced = sync_dirs(&dirs).map_err(|e| e.to_string());
+        for done in group {
+            done.finish(changes, synced.clone());
         }
     }
 }
@@ -749,7 +896,7 @@ fn undo_renames(renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>) {
     for (from, to) in renames.rev() {
         if let Err(e) = std::fs::rename(&to, &from) {
             tracing::error!(from = %to.display(), to = %from.display(), error = %e,
-                "cannot undo a mailbox directory rename");
+                "cannot undo a rename");
         }
     }
 }
@@ -1467,11 +1614,7 @@ fn expunge(
     let mut gone = Vec::with_capacity(doomed.len());
     for m in doomed {
         if let Some(path) = locate(&mb, &m, &keyword_map)? {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).at(&path),
-            }
+            park_expunged(fx, &path)?;
             // Not fsynced: see "Flag changes and expunges" in the module doc.
         }
         forget_message(conn, mailbox, m.uid, modseq)?;
@@ -1480,6 +1623,28 @@ fn expunge(
     mb.save(conn)?;
     fx.touch(&mb, MessageChanges::EXPUNGED);
     Ok(gone)
+}
+
+/// Moves an expunged message's file out of `cur/`/`new/` into its mailbox's `tmp/`,
+/// where no reader and no reconcile looks, to be unlinked after commit (a failing
+/// request renames it back). A crash before the unlink leaves it in `tmp/`, whose
+/// cleanup removes it: its modification time is its INTERNALDATE, long past.
+fn park_expunged(fx: &mut Effects, path: &Path) -> Result<()> {
+    let (Some(name), Some(mailbox_dir)) = (path.file_name(), path.parent().and_then(Path::parent))
+    else {
+        return Ok(());
+    };
+    let mut parked = mailbox_dir.join("tmp").join(name);
+    parked.as_mut_os_string().push(".expunged");
+    match std::fs::rename(path, &parked) {
+        Ok(()) => {
+            fx.renames.push((path.to_path_buf(), parked.clone()));
+            fx.trash.push(parked);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).at(path),
+    }
 }
 
 fn forget_message(conn: &Connection, mailbox: MailboxId, uid: Uid, modseq: u64) -> Result<()> {

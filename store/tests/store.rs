@@ -1073,3 +1073,52 @@ fn stale_tmp_files_are_removed_on_reconcile() {
         "a fresh file (a delivery in progress) stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expunged_file_leaves_the_mailbox_at_once_and_the_disk_soon_after() {
+    // The writer parks an expunged file in tmp/ (a rename) and the syncer thread
+    // unlinks it after the commit. Neither a reader nor a reconcile may see it in
+    // between, and a parked file a crash leaves behind is a stale tmp/ file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    for i in 0..3 {
+        store
+            .deliver(message(&format!("x{i}")), std::slice::from_ref(&alice))
+            .await
+            .expect("deliver");
+    }
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let del = FlagSet {
+        flags: Flags::DELETED,
+        keywords: vec![],
+    };
+    let uids = vec![mailyard_store::Uid(1), mailyard_store::Uid(2)];
+    store
+        .set_flags(inbox.id, uids.clone(), FlagMode::Add, del, None)
+        .await
+        .expect("store");
+    let root = dir.path().join("mail/example.com/alice");
+    let names = |sub: &str| -> Vec<String> {
+        std::fs::read_dir(root.join(sub))
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(store.expunge(inbox.id, None).await.expect("expunge"), uids);
+    let mut left: Vec<String> = names("cur");
+    left.extend(names("new"));
+    assert_eq!(left.len(), 1, "only the kept message stays: {left:?}");
+    let report = store.reconcile_blocking(&alice, false).expect("reconcile");
+    assert_eq!((report.adopted, report.renumbered), (0, 0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !names("tmp").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "expunged files never unlinked: {:?}",
+            names("tmp")
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(store.check().expect("check").is_empty());
+}

@@ -823,7 +823,9 @@ impl Session {
                         if view.read_only {
                             let first = mb.first_recent_uid;
                             view.mark_recent(c.new.iter().copied().filter(|&u| u >= first));
-                        } else {
+                        } else if last >= mb.first_recent_uid {
+                            // (Below it, another session claimed them already, and
+                            // claims only move forward: no trip to the writer.)
                             match store_for_claim.claim_recent(view.id, last).await {
                                 Ok(claimed) => view.mark_recent(claimed),
                                 Err(e) => tracing::warn!(error = %e, "cannot claim \\Recent"),
