@@ -629,6 +629,19 @@ impl Session {
             | Command::Move { uid, .. } => *uid,
             _ => true,
         };
+        // A command that waits for the store's writer sends what earlier pipelined
+        // commands answered first: the client can go on with those answers (and
+        // measures their latency) while this one waits.
+        if matches!(
+            command,
+            Command::Store { .. }
+                | Command::Expunge { .. }
+                | Command::Append { .. }
+                | Command::Copy { .. }
+                | Command::Move { .. }
+        ) {
+            self.flush().await?;
+        }
         let done = self.dispatch(&tag, command).await?;
         if matches!(self.state, State::Selected { .. }) {
             self.send_updates(expunge_ok).await?;
