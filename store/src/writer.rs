@@ -56,6 +56,10 @@ use crate::summary::{self, Summary};
 /// Most requests folded into one transaction.
 pub const MAX_BATCH: usize = 512;
 
+/// WAL pages after a commit past which the checkpoint thread copies the WAL into the
+/// database (SQLite's default automatic checkpoint mark).
+pub const CHECKPOINT_PAGES: std::ffi::c_int = 1000;
+
 /// One message to put into one or more mailboxes.
 #[derive(Debug)]
 pub struct DeliverOp {
@@ -498,6 +502,7 @@ impl WriterState {
     /// order among themselves; one session's requests are never in one batch together
     /// (each waits for its answer).
     fn run(&mut self, rx: mpsc::Receiver<Job>) {
+        let checkpointer = self.start_checkpointer();
         let (sync_tx, sync_rx) = mpsc::channel::<ToSync>();
         let changes = self.changes.clone();
         let syncer = std::thread::Builder::new()
@@ -551,6 +556,57 @@ impl WriterState {
         if let Some(handle) = syncer {
             let _ = handle.join();
         }
+        if let Some(handle) = checkpointer {
+            // The hook holds the checkpointer's only sender.
+            let none: Option<
+                fn(&mut rusqlite::hooks::Wal, std::ffi::c_int) -> rusqlite::Result<()>,
+            > = None;
+            let _ = self.conn.wal_hook(none);
+            let _ = handle.join();
+        }
+    }
+
+    /// Moves WAL checkpoints off this thread: a checkpoint copies the WAL into the
+    /// database file and fsyncs it, which would hold up every request queued behind
+    /// it. A thread with its own connection runs a PASSIVE checkpoint (it never blocks
+    /// this writer) whenever a commit leaves `CHECKPOINT_PAGES` or more in the WAL —
+    /// SQLite's own automatic checkpoint, which this replaces, uses the same mark.
+    /// Without that thread, SQLite checkpoints here as before.
+    fn start_checkpointer(&mut self) -> Option<std::thread::JoinHandle<()>> {
+        let db = self.data_dir.join("index.db");
+        let conn = match index::connect(&db, false) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the checkpoint connection");
+                return None;
+            }
+        };
+        let (tx, rx) = mpsc::sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "index checkpoint failed");
+                    }
+                }
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot start the checkpoint thread"))
+            .ok()?;
+        let hooked = self.conn.wal_hook(Some(
+            move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                if pages >= CHECKPOINT_PAGES {
+                    // Full: a checkpoint is already asked for.
+                    let _ = tx.try_send(());
+                }
+                Ok(())
+            },
+        ));
+        if let Err(e) = hooked {
+            tracing::warn!(error = %e, "cannot hook the index's commits");
+        }
+        Some(handle)
     }
 
     /// Applies and commits one batch. Returns what it still owes (the fsync of its
@@ -1354,9 +1410,8 @@ fn deliver(
 /// The mailbox's keyword letters, extended (and written) with any of `keywords` that
 /// it lacks.
 fn keyword_map_with(dir: &Path, keywords: &[String]) -> Result<Vec<String>> {
-    if keywords.is_empty() {
-        return Ok(Vec::new());
-    }
+    // The whole map even when `keywords` is empty: a flag change renames a file that
+    // may carry keyword letters of its own.
     let mut map = maildir::read_keywords(dir).at(dir)?;
     let missing: Vec<&String> = keywords.iter().filter(|k| !map.contains(k)).collect();
     if missing.is_empty() {

@@ -1122,3 +1122,48 @@ async fn an_expunged_file_leaves_the_mailbox_at_once_and_the_disk_soon_after() {
     }
     assert!(store.check().expect("check").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_flag_change_keeps_the_keyword_letters_in_the_file_name() {
+    // A STORE that names only system flags used to rename the file with an empty
+    // keyword map, dropping its keyword letters: the index and the file name then
+    // disagreed, and a reconcile (file names win) lost the keywords.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    store
+        .deliver(message("k"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let uid = vec![mailyard_store::Uid(1)];
+    let label = FlagSet {
+        flags: Flags::empty(),
+        keywords: vec!["$Label1".into()],
+    };
+    store
+        .set_flags(inbox.id, uid.clone(), FlagMode::Add, label, None)
+        .await
+        .expect("store keyword");
+    for (mode, flags) in [
+        (FlagMode::Add, Flags::SEEN),
+        (FlagMode::Remove, Flags::SEEN),
+    ] {
+        let system = FlagSet {
+            flags,
+            keywords: vec![],
+        };
+        store
+            .set_flags(inbox.id, uid.clone(), mode, system, None)
+            .await
+            .expect("store system flag");
+        assert_eq!(store.check().expect("check"), Vec::<String>::new());
+    }
+    let m = &store.messages(inbox.id).expect("messages")[0];
+    let path = store.message_path(&alice, "INBOX", m).expect("path");
+    assert!(
+        path.to_string_lossy().ends_with(":2,a"),
+        "keyword letter kept: {}",
+        path.display()
+    );
+}

@@ -738,8 +738,26 @@ async fn imaptest_stress_50_clients() {
     let started = Instant::now();
     let (out, code) = run_imaptest(&binary, &args, limit).await;
     let took = started.elapsed();
+    // The index and the maildir must still agree (`mailyard check`): a flag change
+    // that renamed a file wrongly shows up only here.
+    let store = server.store().clone();
+    let problems = tokio::task::spawn_blocking(move || store.check())
+        .await
+        .expect("join")
+        .expect("check runs");
     server.stop().await;
     let out = out.unwrap_or_else(|| panic!("imaptest stress still running after {limit:?}"));
+    assert!(
+        problems.is_empty(),
+        "index and maildir disagree after the stress run ({} problems, first 20):\n{}",
+        problems.len(),
+        problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // The whole output (the harness shows it on failure, or with --nocapture).
     println!("{out}");
