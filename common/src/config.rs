@@ -85,8 +85,13 @@ pub struct Auth {
     /// Failed logins from one address within ten minutes before it is banned
     /// (default 10). Each failure is answered a little slower than the last.
     pub max_failures: u32,
-    /// How long a banned address is refused, in seconds (default 900).
+    /// How long a banned address (or locked account) is refused, in seconds
+    /// (default 900). A ban stays until it expires, whatever logs in meanwhile.
     pub ban_seconds: u64,
+    /// Failed logins for one account, from all addresses together, within ten minutes
+    /// before the account is locked for `ban_seconds` (default 100; 0: never). Stops
+    /// guessing spread over many addresses; sessions already logged in are not touched.
+    pub max_account_failures: u32,
 }
 
 /// `[limits]`.
@@ -295,6 +300,7 @@ impl Default for Auth {
             plaintext_on_loopback: true,
             max_failures: 10,
             ban_seconds: 900,
+            max_account_failures: 100,
         }
     }
 }

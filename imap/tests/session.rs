@@ -620,3 +620,65 @@ async fn large_mailbox_flags_fetch_streams() {
     assert!(s.shutdown.stop(Duration::from_secs(10)).await);
     assert_eq!(raw.response().await, "* BYE server shutting down\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_accounts_login_never_forgives_an_address() {
+    // Issue 9 item 2: failures against alice, interleaved with good logins as the
+    // attacker's own account, still ban the address; once banned, even a good login is
+    // refused until the ban expires.
+    let s = start_with(|c| {
+        c.auth.max_failures = 3;
+        c.auth.ban_seconds = 60;
+    })
+    .await;
+    let bob = mailyard_store::Address::parse("bob@example.com").expect("address");
+    s.store.accounts().add_user(&bob, "bobpw").expect("add bob");
+    let mut waiting = s.raw().await;
+    assert!(waiting.response().await.starts_with("* OK"));
+    for round in 0..3 {
+        let mut raw = s.raw().await;
+        assert!(raw.response().await.starts_with("* OK"), "round {round}");
+        let r = raw.cmd("1", &format!("LOGIN {USER} wrong")).await;
+        assert!(tagged(&r).starts_with("1 NO"), "{r:?}");
+        if round < 2 {
+            let r = raw.cmd("2", "LOGIN bob@example.com bobpw").await;
+            assert!(tagged(&r).starts_with("2 OK"), "round {round}: {r:?}");
+        }
+    }
+    let r = waiting.cmd("3", "LOGIN bob@example.com bobpw").await;
+    assert!(
+        tagged(&r).starts_with("3 NO [UNAVAILABLE]"),
+        "three failures from one address ban it, whoever logged in between: {r:?}"
+    );
+    let mut again = s.raw().await;
+    assert!(again.response().await.starts_with("* BYE"), "still banned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_from_many_addresses_lock_the_account() {
+    // Issue 9 item 2: failures are also counted per target account, so guessing
+    // spread over several addresses (127.0.0.2 and .3 here) is stopped too.
+    let s = start_with(|c| c.auth.max_account_failures = 4).await;
+    let bob = mailyard_store::Address::parse("bob@example.com").expect("address");
+    s.store.accounts().add_user(&bob, "bobpw").expect("add bob");
+    for host in [2, 3] {
+        let mut raw = common::Raw::connect_from(s.port, [127, 0, 0, host]).await;
+        assert!(raw.response().await.starts_with("* OK"));
+        for tag in ["1", "2"] {
+            let r = raw.cmd(tag, &format!("LOGIN {USER} wrong")).await;
+            assert!(tagged(&r).starts_with(&format!("{tag} NO")), "{r:?}");
+        }
+    }
+    let mut fresh = common::Raw::connect_from(s.port, [127, 0, 0, 4]).await;
+    assert!(fresh.response().await.starts_with("* OK"));
+    let r = fresh.cmd("1", &format!("LOGIN {USER} {PASS}")).await;
+    assert!(
+        tagged(&r).starts_with("1 NO [UNAVAILABLE]"),
+        "alice is locked, even for the right password: {r:?}"
+    );
+    let r = fresh.cmd("2", "LOGIN bob@example.com bobpw").await;
+    assert!(
+        tagged(&r).starts_with("2 OK"),
+        "other accounts are not: {r:?}"
+    );
+}

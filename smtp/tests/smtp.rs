@@ -635,3 +635,36 @@ async fn repeated_auth_failures_ban_the_address() {
         .expect("read");
     assert!(line.starts_with("421 4.7.0"), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_on_a_connection_opened_before_the_ban_is_refused() {
+    // Issue 9 item 1: a connection that said EHLO before its address was banned must
+    // not get `235` afterwards, and a success must never lift the ban.
+    let s = start("[auth]\nmax_failures = 3\nban_seconds = 60\n").await;
+    let mut early = Client::connect(s.submission).await;
+    early.cmd("EHLO patient").await;
+    let mut c = Client::connect(s.submission).await;
+    c.cmd("EHLO guesser").await;
+    // AUTH PLAIN \0alice@example.com\0wrong
+    let bad = "AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n";
+    for _ in 0..3 {
+        assert!(c.cmd(bad).await.starts_with("535 5.7.8"));
+    }
+    assert!(c.reply().await.starts_with("421 4.7.0"), "banned");
+    // AUTH PLAIN \0alice@example.com\0alicepw: the right password, from the banned address.
+    let good = early
+        .cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=")
+        .await;
+    assert!(
+        good.starts_with("421 4.7.0"),
+        "a banned address gets no 235, whatever the password: {good}"
+    );
+    let mut again = TcpStream::connect(s.submission).await.expect("connect");
+    let mut line = String::new();
+    let mut r = BufReader::new(&mut again);
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("reply")
+        .expect("read");
+    assert!(line.starts_with("421 4.7.0"), "the ban stays: {line}");
+}
