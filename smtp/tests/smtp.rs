@@ -668,3 +668,74 @@ async fn auth_on_a_connection_opened_before_the_ban_is_refused() {
         .expect("read");
     assert!(line.starts_with("421 4.7.0"), "the ban stays: {line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_refuses_a_second_or_foreign_from() {
+    // Issue 9 item 3, RFC 5322 §3.6: at most one From:, Sender:, To:, Subject:…;
+    // every address of every From:/Sender: must be the user's.
+    let s = start("").await;
+    let mut c = Client::connect(s.submission).await;
+    c.cmd("EHLO spoofer").await;
+    // AUTH PLAIN \0alice@example.com\0alicepw
+    let auth = c
+        .cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=")
+        .await;
+    assert!(auth.starts_with("235"), "{auth}");
+    let rows: &[(&str, &str)] = &[
+        (
+            "From: CEO <ceo@bank.example>\r\nFrom: alice@example.com\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "FROM: ceo@bank.example\r\nfrom: alice@example.com\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From : ceo@bank.example\r\nFrom: alice@example.com\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: alice@example.com\r\nFrom\t: <ceo@bank.example>\r\n",
+            "550 5.7.1",
+        ),
+        ("From: alice@example.com, ceo@bank.example\r\n", "550 5.7.1"),
+        (
+            "From: alice@example.com\r\nSender: ceo@bank.example\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: alice@example.com\r\nSender: alice@example.com\r\nsender: x@bank.example\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: alice@example.com\r\nSubject: a\r\nSUBJECT : b\r\n",
+            "554 5.6.0",
+        ),
+        (
+            "From: alice@example.com\r\nTo: bob@example.com\r\nTo: ceo@bank.example\r\n",
+            "554 5.6.0",
+        ),
+        (
+            "From: alice@example.com\r\nMessage-ID: <a@x>\r\nMessage-Id: <b@x>\r\n",
+            "554 5.6.0",
+        ),
+        (
+            "From: Alice <alice@example.com>\r\nSender: alice+lists@example.com\r\nSubject: fine\r\n",
+            "250 2.0.0",
+        ),
+    ];
+    for (headers, want) in rows {
+        assert!(
+            c.cmd("MAIL FROM:<alice@example.com>")
+                .await
+                .starts_with("250")
+        );
+        assert!(c.cmd("RCPT TO:<bob@example.com>").await.starts_with("250"));
+        assert!(c.cmd("DATA").await.starts_with("354"));
+        let got = c.cmd(&format!("{headers}\r\nbody\r\n.")).await;
+        assert!(got.starts_with(want), "{headers:?}: {got}");
+    }
+    let bob = inbox(&s.store, "bob@example.com");
+    assert_eq!(bob.len(), 1, "only the last message was delivered");
+    assert!(String::from_utf8_lossy(&bob[0]).contains("Subject: fine"));
+}
