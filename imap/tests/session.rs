@@ -682,3 +682,38 @@ async fn failures_from_many_addresses_lock_the_account() {
         "other accounts are not: {r:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn create_past_name_max_is_a_limit_not_a_server_bug() {
+    // Issue 9 item 6: a mailbox is the directory `.` + its modified UTF-7 name, which
+    // must fit NAME_MAX (255 octets); past it CREATE and RENAME answer NO [LIMIT].
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    let fits = "a".repeat(254);
+    let over = "a".repeat(255);
+    let inbox_over = format!("INBOX.{}", "b".repeat(249));
+    // 85 'é' encode to "&" + 227 + "-" = 229 octets, 2 + 229 + 25 > 255 with the rest.
+    let encoded_over = format!("x.{}{}", "é".repeat(85), "c".repeat(25));
+    let rows: &[(&str, &str)] = &[
+        (&fits, "OK"),
+        (&over, "NO [LIMIT]"),
+        (&inbox_over, "NO [LIMIT]"),
+        (&format!("INBOX.{}", "b".repeat(248)), "OK"),
+        (&encoded_over, "NO [LIMIT]"),
+    ];
+    for (i, (name, want)) in rows.iter().enumerate() {
+        let tag = format!("c{i}");
+        let r = raw.cmd(&tag, &format!("CREATE \"{name}\"")).await;
+        assert!(
+            tagged(&r).starts_with(&format!("{tag} {want}")),
+            "CREATE of {} octets: {r:?}",
+            name.len()
+        );
+    }
+    let r = raw
+        .cmd("r1", &format!("RENAME \"{fits}\" \"{over}\""))
+        .await;
+    assert!(tagged(&r).starts_with("r1 NO [LIMIT]"), "{r:?}");
+    let r = raw.cmd("n1", "NOOP").await;
+    assert!(tagged(&r).starts_with("n1 OK"), "{r:?}");
+}

@@ -20,6 +20,7 @@ use std::time::Duration;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
+use mailyard_store::mailbox_name::NameError;
 use mailyard_store::{Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -170,6 +171,11 @@ pub(crate) fn store_error(e: StoreError) -> Done {
     match e {
         StoreError::NoMailbox(_) => Done::no(Some(C::Nonexistent), "No such mailbox"),
         StoreError::MailboxExists(_) => Done::no(Some(C::AlreadyExists), "Mailbox exists"),
+        // RFC 5530 §3: LIMIT, an implementation limit (the directory entry's NAME_MAX).
+        StoreError::BadName {
+            why: NameError::TooLong,
+            ..
+        } => Done::no(Some(C::Limit), format!("{}", NameError::TooLong)),
         StoreError::BadName { why, .. } => Done::no(Some(C::Cannot), format!("{why}")),
         StoreError::TooManyKeywords => Done::no(Some(C::Limit), "Too many keywords"),
         StoreError::Invalid(why) => Done::no(Some(C::Cannot), why),
