@@ -21,6 +21,10 @@ pub struct Config {
     /// the generated certificate (`tls/`) live. Relative paths are taken from the
     /// current directory.
     pub data_dir: PathBuf,
+    /// Where mail for `<Postmaster>` and for postmaster@ a local domain goes when no
+    /// user or alias of that name exists (RFC 5321 §4.5.1): a local user or alias.
+    /// Unset (the default): the first user added.
+    pub postmaster: Option<String>,
     /// Listening addresses; a listener left out of `[listen]` keeps its default, one
     /// set to "" is off.
     pub listen: Listen,
@@ -269,6 +273,7 @@ impl Default for Config {
         Config {
             hostname: "localhost".into(),
             data_dir: PathBuf::from("./data"),
+            postmaster: None,
             listen: Listen::default(),
             tls: Tls::default(),
             auth: Auth::default(),
@@ -398,6 +403,13 @@ impl Config {
                 "key `hostname`: {:?} is not a host name",
                 self.hostname
             ));
+        }
+        if let Some(p) = &self.postmaster
+            && !p
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        {
+            problems.push(format!("key `postmaster`: {p:?} is not an address"));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             problems.push("keys `tls.cert` and `tls.key`: set both or neither".to_string());
@@ -602,6 +614,10 @@ mod tests {
             ("bogus = 1\n", &["line 1", "bogus"]),
             ("[tls]\ncert = \"/a.pem\"\n", &["tls.key"]),
             ("hostname = \"bad/host\"\n", &["hostname"]),
+            (
+                "postmaster = \"nobody\"\n",
+                &["postmaster", "not an address"],
+            ),
             ("[log]\nformat = \"xml\"\n", &["line 2", "xml"]),
             (
                 "[auth_checks]\ntimeout_seconds = 0\n",

@@ -23,11 +23,20 @@ struct Server {
 }
 
 async fn start(extra: &str) -> Server {
+    start_with("", extra).await
+}
+
+/// `start` with top-level keys (before any table).
+async fn start_top(top: &str) -> Server {
+    start_with(top, "").await
+}
+
+async fn start_with(top: &str, extra: &str) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!(
         // SPF/DKIM/DMARC off: they would query the machine's resolver about test
         // domains (tests/authchecks.rs covers them against a DNS server on loopback).
-        "hostname = \"mail.example.com\"\ndata_dir = {:?}\n[auth_checks]\nenabled = false\n{extra}",
+        "hostname = \"mail.example.com\"\ndata_dir = {:?}\n{top}[auth_checks]\nenabled = false\n{extra}",
         dir.path().display().to_string()
     );
     let config = Arc::new(Config::parse(&text, "test").expect("config"));
@@ -738,4 +747,63 @@ async fn submission_refuses_a_second_or_foreign_from() {
     let bob = inbox(&s.store, "bob@example.com");
     assert_eq!(bob.len(), 1, "only the last message was delivered");
     assert!(String::from_utf8_lossy(&bob[0]).contains("Subject: fine"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postmaster_is_accepted_without_a_postmaster_user() {
+    // Issue 9 item 10, RFC 5321 §4.5.1: `<Postmaster>` (any case) and postmaster@ a
+    // local domain are accepted with no such user or alias: to `postmaster` when set,
+    // else to the first user added (alice here).
+    for (extra, who) in [
+        ("", "alice@example.com"),
+        ("postmaster = \"bob@example.com\"\n", "bob@example.com"),
+    ] {
+        // `postmaster` is a top-level key: it goes before start()'s [auth_checks].
+        let s = start_top(extra).await;
+        let mut c = Client::connect(s.mx).await;
+        c.cmd("EHLO reporter").await;
+        for rcpt in [
+            "<Postmaster>",
+            "<POSTMASTER>",
+            "<postmaster@example.com>",
+            "<PostMaster@EXAMPLE.COM>",
+        ] {
+            assert!(c.cmd("MAIL FROM:<r@example.net>").await.starts_with("250"));
+            let r = c.cmd(&format!("RCPT TO:{rcpt}")).await;
+            assert!(r.starts_with("250"), "{rcpt}: {r}");
+            assert!(c.cmd("DATA").await.starts_with("354"));
+            let r = c.cmd(&format!("Subject: to {rcpt}\r\n\r\nhi\r\n.")).await;
+            assert!(r.starts_with("250"), "{rcpt}: {r}");
+        }
+        assert_eq!(inbox(&s.store, who).len(), 4, "{extra:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_pipelined_after_a_refused_data_is_discarded() {
+    // Issue 9 item 10, RFC 2920 §3.1: a client that pipelines its message after a
+    // DATA that is refused (no valid recipients) must not have the message run as
+    // commands; what it already sent is discarded, as Postfix does.
+    let s = start("").await;
+    let mut c = Client::connect(s.mx).await;
+    c.cmd("EHLO pipeliner").await;
+    c.send(
+        b"MAIL FROM:<p@example.net>\r\nRCPT TO:<nobody@example.com>\r\nDATA\r\n\
+          MAIL FROM:<admin@example.com>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n\
+          Subject: smuggled\r\n\r\nevil\r\n.\r\n",
+    )
+    .await;
+    assert!(c.reply().await.starts_with("250 2.1.0"));
+    assert!(c.reply().await.starts_with("550 5.1.1"));
+    let data = c.reply().await;
+    assert!(data.starts_with("554 5.5.1"), "{data}");
+    let next = c.cmd("NOOP").await;
+    assert!(
+        next.starts_with("250 2.0.0 OK"),
+        "the pipelined message was discarded, not run as commands: {next}"
+    );
+    assert!(
+        inbox(&s.store, "alice@example.com").is_empty(),
+        "nothing smuggled"
+    );
 }

@@ -18,17 +18,17 @@ impl Session {
     /// RFC 3030 §3: BINARYMIME needs BDAT.
     pub(super) async fn handle_data(&mut self) -> Result<Flow, End> {
         let Some(tx) = &self.tx else {
-            return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before DATA")));
+            return Ok(self.refuse_data(Reply::bad_sequence("Need MAIL and RCPT before DATA")));
         };
         if tx.rcpts.is_empty() {
-            return Ok(self.error(Reply::new(
+            return Ok(self.refuse_data(Reply::new(
                 554,
                 Some(EnhancedStatus::new(5, 5, 1)),
                 "No valid recipients",
             )));
         }
         if tx.params.body == Some(Body::BinaryMime) {
-            return Ok(self.error(Reply::bad_sequence("BODY=BINARYMIME requires BDAT")));
+            return Ok(self.refuse_data(Reply::bad_sequence("BODY=BINARYMIME requires BDAT")));
         }
         self.reply(Reply::start_data());
         self.flush().await?;
@@ -45,6 +45,20 @@ impl Session {
             self.read_more(false).await?;
         };
         Ok(self.complete(outcome).await)
+    }
+
+    /// A refused DATA. A client that pipelined its message after DATA without waiting
+    /// for 354 (RFC 2920 §3.1 forbids it, some do it) would have the message run as
+    /// commands: whatever it has already sent is discarded, as Postfix does.
+    fn refuse_data(&mut self, reply: Reply) -> Flow {
+        if !self.rbuf.is_empty() {
+            tracing::debug!(
+                octets = self.rbuf.len(),
+                "discarded input pipelined after a refused DATA"
+            );
+            self.rbuf.clear();
+        }
+        self.error(reply)
     }
 
     /// BDAT size [LAST]. RFC 3030 §2: the chunk's octets are always consumed, even when
