@@ -25,19 +25,12 @@ fn first_line(addr: SocketAddr) -> String {
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
-    let config = dir.join("mailyard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "hostname = \"mail.example.com\"\ndata_dir = {:?}\n\
-             [listen]\nsmtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
-             imap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n\
-             [log]\nformat = \"json\"\n[auth_checks]\nenabled = false\n",
-            dir.join("data").display().to_string()
-        ),
+    write_config_with(
+        dir,
+        "info",
+        "smtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
+         imap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n",
     )
-    .expect("write config");
-    config
 }
 
 #[test]
@@ -238,4 +231,49 @@ fn password_prompt_needs_matching_input() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no password"));
     let o = mailyard(&config, &["user", "add", "not-an-address"], Some("pw\n"));
     assert!(!o.status.success());
+}
+
+/// A config with these `[listen]` lines, JSON logs at `level`, and no SPF/DKIM/DMARC.
+fn write_config_with(dir: &Path, level: &str, listen: &str) -> std::path::PathBuf {
+    let config = dir.join("mailyard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"mail.example.com\"\ndata_dir = {:?}\n[listen]\n{listen}\
+             [log]\nformat = \"json\"\nlevel = \"{level}\"\n[auth_checks]\nenabled = false\n",
+            dir.join("data").display().to_string()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+#[test]
+fn imap_session_logs_tls_after_starttls() {
+    // Issue 9 item 10: a session that completed STARTTLS logs "tls":true.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config_with(
+        dir.path(),
+        "info",
+        "smtp = \"\"\nsubmission = \"\"\nsubmissions = \"\"\nimap = \"127.0.0.1:0\"\nimaps = \"\"\nhttp = \"\"\n",
+    );
+    let server = serve(&config, 1);
+    let o = mailyard(&config, &["user", "add", "alice@example.com"], Some("pw\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    let script = r#"
+import os, imaplib, ssl
+m = imaplib.IMAP4('127.0.0.1', int(os.environ['IMAP']), timeout=10)
+m.starttls(ssl._create_unverified_context())
+m.login('alice@example.com', 'pw')
+m.logout()
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("IMAP", addr(&server, "imap").port().to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let line = server.wait_log(&["logged in"], Duration::from_secs(20));
+    assert!(line.contains("\"tls\":true"), "{line}");
 }

@@ -40,6 +40,8 @@ impl Session {
         match upgraded {
             Ok(Ok(s)) => {
                 self.tls = true;
+                // The session span was opened with tls=false; from now on it logs true.
+                tracing::Span::current().record("tls", true);
                 self.stream = Some(s);
                 Ok(Done::sent())
             }
