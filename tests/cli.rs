@@ -277,3 +277,70 @@ m.logout()
     let line = server.wait_log(&["logged in"], Duration::from_secs(20));
     assert!(line.contains("\"tls\":true"), "{line}");
 }
+
+#[test]
+fn self_signed_certificate_names_every_listener_and_handshake_failures_are_logged() {
+    // Issue 9 item 12: the generated certificate has CN = hostname and names the
+    // hostname, localhost and every listener's IP address, so a client connecting
+    // to an address verifies it; a handshake a client gives up on is logged at debug
+    // with the alert.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config_with(
+        dir.path(),
+        "info,mailyard_common=debug",
+        "smtp = \"\"\nsubmission = \"\"\nsubmissions = \"127.0.0.1:0\"\nimap = \"\"\nimaps = \"127.0.0.2:0\"\nhttp = \"\"\n",
+    );
+    let server = serve(&config, 2);
+    let script = r#"
+import os, socket, ssl
+cert = os.environ['CERT']
+d = ssl._ssl._test_decode_cert(cert)
+print('subject', d['subject'])
+print('san', d['subjectAltName'])
+# The pinned certificate verifies for an address, as Thunderbird checks it.
+ctx = ssl.create_default_context(cafile=cert)
+for host, port in (('127.0.0.2', os.environ['IMAPS']), ('127.0.0.1', os.environ['SUBMISSIONS'])):
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname=host) as t:
+            print('verified', host, t.recv(3))
+# A client that does not trust it gives up with an alert.
+try:
+    with socket.create_connection(('127.0.0.2', int(os.environ['IMAPS'])), timeout=10) as s:
+        ssl.create_default_context().wrap_socket(s, server_hostname='127.0.0.2')
+    print('unexpectedly trusted')
+except ssl.SSLCertVerificationError as e:
+    print('refused by client', e.verify_message)
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("CERT", dir.path().join("data/tls/cert.pem"))
+        .env("IMAPS", addr(&server, "imaps").port().to_string())
+        .env(
+            "SUBMISSIONS",
+            addr(&server, "submissions").port().to_string(),
+        )
+        .output()
+        .expect("python3 runs");
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("(('commonName', 'mail.example.com'),)"),
+        "{printed}"
+    );
+    for san in [
+        "('DNS', 'mail.example.com')",
+        "('DNS', 'localhost')",
+        "('IP Address', '127.0.0.1')",
+        "('IP Address', '127.0.0.2')",
+    ] {
+        assert!(printed.contains(san), "{san} in {printed}");
+    }
+    assert!(printed.contains("verified 127.0.0.2 b'* O'"), "{printed}");
+    assert!(printed.contains("verified 127.0.0.1 b'220'"), "{printed}");
+    assert!(printed.contains("refused by client"), "{printed}");
+    let line = server.wait_log(&["TLS handshake failed"], Duration::from_secs(20));
+    assert!(line.contains("\"level\":\"DEBUG\""), "{line}");
+    assert!(line.contains("alert"), "the alert is named: {line}");
+    assert!(line.contains("\"peer\""), "in the session span: {line}");
+}

@@ -32,21 +32,16 @@ impl Session {
         let Some(stream) = self.stream.take() else {
             return Err(End::Eof);
         };
-        let upgraded = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            stream.start_tls(self.ctx.tls.clone()),
-        )
-        .await;
-        match upgraded {
-            Ok(Ok(s)) => {
+        match stream.start_tls(self.ctx.tls.clone()).await {
+            Ok(s) => {
                 self.tls = true;
                 // The session span was opened with tls=false; from now on it logs true.
                 tracing::Span::current().record("tls", true);
                 self.stream = Some(s);
                 Ok(Done::sent())
             }
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
+            Err(e) => Err(End::Io(e)),
         }
     }
 

@@ -36,8 +36,6 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(31 * 60);
 /// Before login a client gets one minute per command (RFC 9051 §5.4 allows
 /// closing unauthenticated connections sooner).
 pub(crate) const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// A TLS handshake that takes longer than this is abandoned.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read granularity.
 const READ_CHUNK: usize = 16 * 1024;
 /// Output is flushed once this much is buffered (large FETCH responses stream).
@@ -231,9 +229,14 @@ pub(crate) async fn run(
     };
     let stream = Stream::Plain(tcp);
     let stream = if implicit_tls {
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
-            Ok(Ok(s)) => s,
-            _ => return,
+        use tracing::Instrument;
+        match stream
+            .start_tls(ctx.tls.clone())
+            .instrument(span.clone())
+            .await
+        {
+            Ok(s) => s,
+            Err(_) => return,
         }
     } else {
         stream
