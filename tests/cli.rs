@@ -233,6 +233,16 @@ fn password_prompt_needs_matching_input() {
     assert!(!o.status.success());
 }
 
+/// Runs a python3 script with `env` set, to completion.
+fn python(script: &str, env: &[(&str, String)]) -> std::process::Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("python3 runs (apt-get install -y python3)")
+}
+
 /// A config with these `[listen]` lines, JSON logs at `level`, and no SPF/DKIM/DMARC.
 fn write_config_with(dir: &Path, level: &str, listen: &str) -> std::path::PathBuf {
     let config = dir.join("mailyard.toml");
@@ -267,12 +277,10 @@ m.starttls(ssl._create_unverified_context())
 m.login('alice@example.com', 'pw')
 m.logout()
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("IMAP", addr(&server, "imap").port().to_string())
-        .output()
-        .expect("python3 runs");
+    let out = python(
+        script,
+        &[("IMAP", addr(&server, "imap").port().to_string())],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let line = server.wait_log(&["logged in"], Duration::from_secs(20));
     assert!(line.contains("\"tls\":true"), "{line}");
@@ -311,17 +319,20 @@ try:
 except ssl.SSLCertVerificationError as e:
     print('refused by client', e.verify_message)
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("CERT", dir.path().join("data/tls/cert.pem"))
-        .env("IMAPS", addr(&server, "imaps").port().to_string())
-        .env(
-            "SUBMISSIONS",
-            addr(&server, "submissions").port().to_string(),
-        )
-        .output()
-        .expect("python3 runs");
+    let out = python(
+        script,
+        &[
+            (
+                "CERT",
+                dir.path().join("data/tls/cert.pem").display().to_string(),
+            ),
+            ("IMAPS", addr(&server, "imaps").port().to_string()),
+            (
+                "SUBMISSIONS",
+                addr(&server, "submissions").port().to_string(),
+            ),
+        ],
+    );
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     assert!(

@@ -36,6 +36,18 @@ pub struct TlsInfo {
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Stream {
+    /// A newly accepted connection: TLS from the first byte when `implicit_tls` holds
+    /// its configuration (RFC 8314 §3.3), else plain.
+    pub async fn accept(
+        tcp: TcpStream,
+        implicit_tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<Stream> {
+        match implicit_tls {
+            Some(config) => Stream::Plain(tcp).start_tls(config).await,
+            None => Ok(Stream::Plain(tcp)),
+        }
+    }
+
     /// Runs the TLS handshake on a plain stream. On a stream that is already TLS this
     /// is an error (a second STARTTLS).
     ///

@@ -292,6 +292,18 @@ async fn no_plaintext_auth_without_tls_when_configured() {
 }
 
 /// A raw SMTP client: sends lines, reads whole (multi-line) replies.
+/// The first line a new connection to `addr` gets (the greeting, or a refusal).
+async fn first_line(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut line = String::new();
+    let mut r = BufReader::new(&mut stream);
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("reply within 10 s")
+        .expect("read");
+    line
+}
+
 struct Client {
     r: BufReader<tokio::io::ReadHalf<TcpStream>>,
     w: tokio::io::WriteHalf<TcpStream>,
@@ -606,13 +618,7 @@ async fn recipient_and_connection_limits() {
         "RFC 5321 §4.5.3.1.10: 452 for too many recipients"
     );
     let _second = Client::connect(s.mx).await;
-    let mut third = TcpStream::connect(s.mx).await.expect("connect");
-    let mut buf = String::new();
-    let mut r = BufReader::new(&mut third);
-    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut buf))
-        .await
-        .expect("reply")
-        .expect("read");
+    let buf = first_line(s.mx).await;
     assert!(
         buf.starts_with("421 4.7.0"),
         "third connection from one address: {buf}"
@@ -635,13 +641,7 @@ async fn repeated_auth_failures_ban_the_address() {
         "banned after the third failure"
     );
     // A new connection from the banned address is refused at once.
-    let mut again = TcpStream::connect(s.submission).await.expect("connect");
-    let mut line = String::new();
-    let mut r = BufReader::new(&mut again);
-    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
-        .await
-        .expect("reply")
-        .expect("read");
+    let line = first_line(s.submission).await;
     assert!(line.starts_with("421 4.7.0"), "{line}");
 }
 
@@ -668,13 +668,7 @@ async fn auth_on_a_connection_opened_before_the_ban_is_refused() {
         good.starts_with("421 4.7.0"),
         "a banned address gets no 235, whatever the password: {good}"
     );
-    let mut again = TcpStream::connect(s.submission).await.expect("connect");
-    let mut line = String::new();
-    let mut r = BufReader::new(&mut again);
-    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
-        .await
-        .expect("reply")
-        .expect("read");
+    let line = first_line(s.submission).await;
     assert!(line.starts_with("421 4.7.0"), "the ban stays: {line}");
 }
 

@@ -227,19 +227,12 @@ pub(crate) async fn run(
         }
         return;
     };
-    let stream = Stream::Plain(tcp);
-    let stream = if implicit_tls {
-        use tracing::Instrument;
-        match stream
-            .start_tls(ctx.tls.clone())
-            .instrument(span.clone())
-            .await
-        {
-            Ok(s) => s,
-            Err(_) => return,
-        }
-    } else {
-        stream
+    use tracing::Instrument;
+    let Ok(stream) = Stream::accept(tcp, implicit_tls.then(|| ctx.tls.clone()))
+        .instrument(span.clone())
+        .await
+    else {
+        return;
     };
     let receiver = Receiver::new(Limits {
         max_literal: PRE_AUTH_LITERAL,
@@ -261,7 +254,6 @@ pub(crate) async fn run(
         shutdown,
         bad_count: 0,
     };
-    use tracing::Instrument;
     let result = s.serve().instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }

@@ -125,19 +125,13 @@ pub(crate) async fn run(
             return;
         }
     };
-    let stream = Stream::Plain(tcp);
-    let stream = if role == Role::Submissions {
-        use tracing::Instrument;
-        match stream
-            .start_tls(ctx.tls.clone())
-            .instrument(span.clone())
-            .await
-        {
-            Ok(s) => s,
-            Err(_) => return,
-        }
-    } else {
-        stream
+    let implicit_tls = (role == Role::Submissions).then(|| ctx.tls.clone());
+    use tracing::Instrument;
+    let Ok(stream) = Stream::accept(tcp, implicit_tls)
+        .instrument(span.clone())
+        .await
+    else {
+        return;
     };
     let mut s = Session {
         tls: stream.tls_info(),
@@ -156,7 +150,6 @@ pub(crate) async fn run(
         errors: 0,
         shutdown,
     };
-    use tracing::Instrument;
     let result = s.serve().instrument(span.clone()).await;
     span.in_scope(|| match result {
         Ok(()) => tracing::debug!("session closed"),
