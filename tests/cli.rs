@@ -25,19 +25,12 @@ fn first_line(addr: SocketAddr) -> String {
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
-    let config = dir.join("mailyard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "hostname = \"mail.example.com\"\ndata_dir = {:?}\n\
-             [listen]\nsmtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
-             imap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n\
-             [log]\nformat = \"json\"\n[auth_checks]\nenabled = false\n",
-            dir.join("data").display().to_string()
-        ),
+    write_config_with(
+        dir,
+        "info",
+        "smtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n\
+         imap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n",
     )
-    .expect("write config");
-    config
 }
 
 #[test]
@@ -238,4 +231,127 @@ fn password_prompt_needs_matching_input() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no password"));
     let o = mailyard(&config, &["user", "add", "not-an-address"], Some("pw\n"));
     assert!(!o.status.success());
+}
+
+/// Runs a python3 script with `env` set, to completion.
+fn python(script: &str, env: &[(&str, String)]) -> std::process::Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("python3 runs (apt-get install -y python3)")
+}
+
+/// A config with these `[listen]` lines, JSON logs at `level`, and no SPF/DKIM/DMARC.
+fn write_config_with(dir: &Path, level: &str, listen: &str) -> std::path::PathBuf {
+    let config = dir.join("mailyard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"mail.example.com\"\ndata_dir = {:?}\n[listen]\n{listen}\
+             [log]\nformat = \"json\"\nlevel = \"{level}\"\n[auth_checks]\nenabled = false\n",
+            dir.join("data").display().to_string()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+#[test]
+fn imap_session_logs_tls_after_starttls() {
+    // Issue 9 item 10: a session that completed STARTTLS logs "tls":true.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config_with(
+        dir.path(),
+        "info",
+        "smtp = \"\"\nsubmission = \"\"\nsubmissions = \"\"\nimap = \"127.0.0.1:0\"\nimaps = \"\"\nhttp = \"\"\n",
+    );
+    let server = serve(&config, 1);
+    let o = mailyard(&config, &["user", "add", "alice@example.com"], Some("pw\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    let script = r#"
+import os, imaplib, ssl
+m = imaplib.IMAP4('127.0.0.1', int(os.environ['IMAP']), timeout=10)
+m.starttls(ssl._create_unverified_context())
+m.login('alice@example.com', 'pw')
+m.logout()
+"#;
+    let out = python(
+        script,
+        &[("IMAP", addr(&server, "imap").port().to_string())],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let line = server.wait_log(&["logged in"], Duration::from_secs(20));
+    assert!(line.contains("\"tls\":true"), "{line}");
+}
+
+#[test]
+fn self_signed_certificate_names_every_listener_and_handshake_failures_are_logged() {
+    // Issue 9 item 12: the generated certificate has CN = hostname and names the
+    // hostname, localhost and every listener's IP address, so a client connecting
+    // to an address verifies it; a handshake a client gives up on is logged at debug
+    // with the alert.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config_with(
+        dir.path(),
+        "info,mailyard_common=debug",
+        "smtp = \"\"\nsubmission = \"\"\nsubmissions = \"127.0.0.1:0\"\nimap = \"\"\nimaps = \"127.0.0.2:0\"\nhttp = \"\"\n",
+    );
+    let server = serve(&config, 2);
+    let script = r#"
+import os, socket, ssl
+cert = os.environ['CERT']
+d = ssl._ssl._test_decode_cert(cert)
+print('subject', d['subject'])
+print('san', d['subjectAltName'])
+# The pinned certificate verifies for an address, as Thunderbird checks it.
+ctx = ssl.create_default_context(cafile=cert)
+for host, port in (('127.0.0.2', os.environ['IMAPS']), ('127.0.0.1', os.environ['SUBMISSIONS'])):
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname=host) as t:
+            print('verified', host, t.recv(3))
+# A client that does not trust it gives up with an alert.
+try:
+    with socket.create_connection(('127.0.0.2', int(os.environ['IMAPS'])), timeout=10) as s:
+        ssl.create_default_context().wrap_socket(s, server_hostname='127.0.0.2')
+    print('unexpectedly trusted')
+except ssl.SSLCertVerificationError as e:
+    print('refused by client', e.verify_message)
+"#;
+    let out = python(
+        script,
+        &[
+            (
+                "CERT",
+                dir.path().join("data/tls/cert.pem").display().to_string(),
+            ),
+            ("IMAPS", addr(&server, "imaps").port().to_string()),
+            (
+                "SUBMISSIONS",
+                addr(&server, "submissions").port().to_string(),
+            ),
+        ],
+    );
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("(('commonName', 'mail.example.com'),)"),
+        "{printed}"
+    );
+    for san in [
+        "('DNS', 'mail.example.com')",
+        "('DNS', 'localhost')",
+        "('IP Address', '127.0.0.1')",
+        "('IP Address', '127.0.0.2')",
+    ] {
+        assert!(printed.contains(san), "{san} in {printed}");
+    }
+    assert!(printed.contains("verified 127.0.0.2 b'* O'"), "{printed}");
+    assert!(printed.contains("verified 127.0.0.1 b'220'"), "{printed}");
+    assert!(printed.contains("refused by client"), "{printed}");
+    let line = server.wait_log(&["TLS handshake failed"], Duration::from_secs(20));
+    assert!(line.contains("\"level\":\"DEBUG\""), "{line}");
+    assert!(line.contains("alert"), "the alert is named: {line}");
+    assert!(line.contains("\"peer\""), "in the session span: {line}");
 }

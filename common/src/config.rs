@@ -21,6 +21,10 @@ pub struct Config {
     /// the generated certificate (`tls/`) live. Relative paths are taken from the
     /// current directory.
     pub data_dir: PathBuf,
+    /// Where mail for `<Postmaster>` and for postmaster@ a local domain goes when no
+    /// user or alias of that name exists (RFC 5321 §4.5.1): a local user or alias.
+    /// Unset (the default): the first user added.
+    pub postmaster: Option<String>,
     /// Listening addresses; a listener left out of `[listen]` keeps its default, one
     /// set to "" is off.
     pub listen: Listen,
@@ -85,8 +89,13 @@ pub struct Auth {
     /// Failed logins from one address within ten minutes before it is banned
     /// (default 10). Each failure is answered a little slower than the last.
     pub max_failures: u32,
-    /// How long a banned address is refused, in seconds (default 900).
+    /// How long a banned address (or locked account) is refused, in seconds
+    /// (default 900). A ban stays until it expires, whatever logs in meanwhile.
     pub ban_seconds: u64,
+    /// Failed logins for one account, from all addresses together, within ten minutes
+    /// before the account is locked for `ban_seconds` (default 100; 0: never). Stops
+    /// guessing spread over many addresses; sessions already logged in are not touched.
+    pub max_account_failures: u32,
 }
 
 /// `[limits]`.
@@ -264,6 +273,7 @@ impl Default for Config {
         Config {
             hostname: "localhost".into(),
             data_dir: PathBuf::from("./data"),
+            postmaster: None,
             listen: Listen::default(),
             tls: Tls::default(),
             auth: Auth::default(),
@@ -295,6 +305,7 @@ impl Default for Auth {
             plaintext_on_loopback: true,
             max_failures: 10,
             ban_seconds: 900,
+            max_account_failures: 100,
         }
     }
 }
@@ -392,6 +403,13 @@ impl Config {
                 "key `hostname`: {:?} is not a host name",
                 self.hostname
             ));
+        }
+        if let Some(p) = &self.postmaster
+            && !p
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        {
+            problems.push(format!("key `postmaster`: {p:?} is not an address"));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             problems.push("keys `tls.cert` and `tls.key`: set both or neither".to_string());
@@ -596,6 +614,10 @@ mod tests {
             ("bogus = 1\n", &["line 1", "bogus"]),
             ("[tls]\ncert = \"/a.pem\"\n", &["tls.key"]),
             ("hostname = \"bad/host\"\n", &["hostname"]),
+            (
+                "postmaster = \"nobody\"\n",
+                &["postmaster", "not an address"],
+            ),
             ("[log]\nformat = \"xml\"\n", &["line 2", "xml"]),
             (
                 "[auth_checks]\ntimeout_seconds = 0\n",

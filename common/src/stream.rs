@@ -6,6 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -30,14 +31,50 @@ pub struct TlsInfo {
     pub cipher: String,
 }
 
+/// How long a client may take over the TLS handshake (implicit TLS, or after
+/// STARTTLS).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Stream {
+    /// A newly accepted connection: TLS from the first byte when `implicit_tls` holds
+    /// its configuration (RFC 8314 §3.3), else plain.
+    pub async fn accept(
+        tcp: TcpStream,
+        implicit_tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<Stream> {
+        match implicit_tls {
+            Some(config) => Stream::Plain(tcp).start_tls(config).await,
+            None => Ok(Stream::Plain(tcp)),
+        }
+    }
+
     /// Runs the TLS handshake on a plain stream. On a stream that is already TLS this
     /// is an error (a second STARTTLS).
+    ///
+    /// A handshake that fails, or takes longer than [`TLS_HANDSHAKE_TIMEOUT`], is
+    /// logged at debug with its reason (the alert a client sent, e.g. `UnknownCA` when
+    /// it does not trust the certificate), so an admin can see why a client gave up.
     pub async fn start_tls(self, config: Arc<ServerConfig>) -> io::Result<Stream> {
         match self {
             Stream::Plain(tcp) => {
-                let tls = TlsAcceptor::from(config).accept(tcp).await?;
-                Ok(Stream::Tls(Box::new(tls)))
+                let accept = TlsAcceptor::from(config).accept(tcp);
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+                    Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        Err(e)
+                    }
+                    Err(_) => {
+                        tracing::debug!(
+                            seconds = TLS_HANDSHAKE_TIMEOUT.as_secs(),
+                            "TLS handshake failed: timed out"
+                        );
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "TLS handshake timed out",
+                        ))
+                    }
+                }
             }
             Stream::Tls(_) => Err(io::Error::other("TLS is already active")),
         }

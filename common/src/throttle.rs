@@ -1,8 +1,8 @@
 //! Abuse limits shared by the SMTP and IMAP daemons: connections per client address,
 //! and authentication failures (slowed down per address, then a temporary ban).
 //!
-//! A success after failures is never slowed for *other* addresses: all state is keyed
-//! by the client's IP address.
+//! Failures are counted per client address (slowed, then banned) and per target
+//! account (locked when guessed at from many addresses); see [`AuthThrottle`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,12 +50,31 @@ impl Drop for ConnectionSlot {
     }
 }
 
-/// Authentication failures per address.
+/// Authentication failures, counted per client address and per target account.
+///
+/// Invariants: a ban (of an address) or a lock (of an account) lasts until it expires,
+/// whatever logs in meanwhile; a good login forgives only the failures that the same
+/// address made against the same account (a user's typos), never those against
+/// other accounts. Callers ask [`AuthThrottle::check`] before verifying a password.
 #[derive(Clone)]
 pub struct AuthThrottle {
-    inner: Arc<Mutex<HashMap<IpAddr, Failures>>>,
+    inner: Arc<Mutex<State>>,
     max_failures: u32,
+    max_account_failures: u32,
     ban: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    addresses: HashMap<IpAddr, AddressFailures>,
+    accounts: HashMap<String, Failures>,
+}
+
+/// One address's failures, with how many of them targeted each account (at most
+/// `max_failures` accounts: the address is banned before it can name more).
+struct AddressFailures {
+    total: Failures,
+    by_account: HashMap<String, u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -65,70 +84,177 @@ struct Failures {
     banned_until: Option<Instant>,
 }
 
+impl Failures {
+    fn new(now: Instant) -> Self {
+        Failures {
+            count: 0,
+            last: now,
+            banned_until: None,
+        }
+    }
+
+    fn banned(&self, now: Instant) -> bool {
+        self.banned_until.is_some_and(|t| t > now)
+    }
+
+    /// Counts one failure; past `max` (0: never) a ban until `now + ban`. Returns
+    /// whether the window restarted (older failures forgotten).
+    fn add(&mut self, now: Instant, max: u32, ban: Duration) -> bool {
+        let restarted = now.duration_since(self.last) > FAILURE_WINDOW;
+        if restarted {
+            self.count = 0;
+        }
+        self.count += 1;
+        self.last = now;
+        if max > 0 && self.count >= max && !self.banned(now) {
+            self.banned_until = Some(now + ban);
+        }
+        restarted
+    }
+
+    /// Whether this entry still matters: recent failures or a ban not yet expired.
+    fn live(&self, now: Instant) -> bool {
+        now.duration_since(self.last) < FAILURE_WINDOW || self.banned(now)
+    }
+}
+
+/// Why a login may not be tried now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client's address is banned (`[auth] max_failures`).
+    AddressBanned,
+    /// The account is locked (`[auth] max_account_failures`).
+    AccountLocked,
+}
+
 /// Failures older than this are forgotten.
 const FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// Delay added per recent failure, capped at `MAX_DELAY`.
 const DELAY_STEP: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(5);
+/// Entries (addresses, accounts) kept before the stale ones are swept.
+const SWEEP_ABOVE: usize = 100_000;
+/// Longest account name kept as a key; longer names are cut (no valid login is longer:
+/// RFC 5321 §4.5.3.1.1 and §4.5.3.1.2 give 64 + 1 + 255).
+const MAX_ACCOUNT_KEY: usize = 320;
+
+/// The key an account's failures are counted under: case-insensitive, bounded.
+fn account_key(login: &str) -> String {
+    let mut end = login.len().min(MAX_ACCOUNT_KEY);
+    while !login.is_char_boundary(end) {
+        end -= 1;
+    }
+    login[..end].to_lowercase()
+}
 
 impl AuthThrottle {
-    /// `max_failures` within ten minutes ban the address for `ban`.
-    pub fn new(max_failures: u32, ban: Duration) -> Self {
+    /// `max_failures` from one address within ten minutes ban it for `ban`;
+    /// `max_account_failures` (0: never) against one account lock the account for `ban`.
+    pub fn new(max_failures: u32, max_account_failures: u32, ban: Duration) -> Self {
         AuthThrottle {
-            inner: Arc::new(Mutex::new(HashMap::new())),
+            inner: Arc::new(Mutex::new(State::default())),
             max_failures: max_failures.max(1),
+            max_account_failures,
             ban,
         }
     }
 
     /// Whether `ip` is banned now.
     pub fn is_banned(&self, ip: IpAddr) -> bool {
-        let Ok(map) = self.inner.lock() else {
+        let Ok(state) = self.inner.lock() else {
             return false;
         };
-        map.get(&ip)
-            .and_then(|f| f.banned_until)
-            .is_some_and(|t| t > Instant::now())
+        state
+            .addresses
+            .get(&ip)
+            .is_some_and(|a| a.total.banned(Instant::now()))
     }
 
-    /// Records a failure and returns how long to wait before answering it.
-    pub fn failed(&self, ip: IpAddr) -> Duration {
-        let Ok(mut map) = self.inner.lock() else {
+    /// Whether a login as `login` from `ip` may be tried now; asked before the
+    /// password is verified, so a banned address learns nothing from a right guess.
+    pub fn check(&self, ip: IpAddr, login: &str) -> Result<(), Refusal> {
+        let Ok(state) = self.inner.lock() else {
+            return Err(Refusal::AddressBanned);
+        };
+        let now = Instant::now();
+        if state
+            .addresses
+            .get(&ip)
+            .is_some_and(|a| a.total.banned(now))
+        {
+            return Err(Refusal::AddressBanned);
+        }
+        if state
+            .accounts
+            .get(&account_key(login))
+            .is_some_and(|f| f.banned(now))
+        {
+            return Err(Refusal::AccountLocked);
+        }
+        Ok(())
+    }
+
+    /// Records a failure from `ip` against `login` (None when the client never named
+    /// one, e.g. a malformed SASL response) and returns how long to wait before
+    /// answering it.
+    pub fn failed(&self, ip: IpAddr, login: Option<&str>) -> Duration {
+        let Ok(mut state) = self.inner.lock() else {
             return MAX_DELAY;
         };
         let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, f| now.duration_since(f.last) < FAILURE_WINDOW);
+        if state.addresses.len() > SWEEP_ABOVE {
+            state.addresses.retain(|_, a| a.total.live(now));
         }
-        let f = map.entry(ip).or_insert(Failures {
-            count: 0,
-            last: now,
-            banned_until: None,
-        });
-        if now.duration_since(f.last) > FAILURE_WINDOW {
-            f.count = 0;
-            f.banned_until = None;
+        if state.accounts.len() > SWEEP_ABOVE {
+            state.accounts.retain(|_, f| f.live(now));
         }
-        f.count += 1;
-        f.last = now;
-        if f.count >= self.max_failures {
-            f.banned_until = Some(now + self.ban);
+        let address = state
+            .addresses
+            .entry(ip)
+            .or_insert_with(|| AddressFailures {
+                total: Failures::new(now),
+                by_account: HashMap::new(),
+            });
+        if address.total.add(now, self.max_failures, self.ban) {
+            address.by_account.clear();
         }
-        (DELAY_STEP * f.count).min(MAX_DELAY)
+        let count = address.total.count;
+        if let Some(login) = login {
+            let key = account_key(login);
+            *address.by_account.entry(key.clone()).or_insert(0) += 1;
+            state
+                .accounts
+                .entry(key)
+                .or_insert_with(|| Failures::new(now))
+                .add(now, self.max_account_failures, self.ban);
+        }
+        (DELAY_STEP * count).min(MAX_DELAY)
     }
 
-    /// Records a success: the address's failures are forgotten.
-    pub fn succeeded(&self, ip: IpAddr) {
-        if let Ok(mut map) = self.inner.lock() {
-            map.remove(&ip);
+    /// Records a good login as `login` from `ip`: forgets that address's failures
+    /// against this same account (typos), and nothing else. Bans and locks stay.
+    pub fn succeeded(&self, ip: IpAddr, login: &str) {
+        let Ok(mut state) = self.inner.lock() else {
+            return;
+        };
+        let Some(address) = state.addresses.get_mut(&ip) else {
+            return;
+        };
+        if let Some(n) = address.by_account.remove(&account_key(login)) {
+            address.total.count = address.total.count.saturating_sub(n);
+        }
+        let now = Instant::now();
+        if address.total.count == 0 && !address.total.banned(now) {
+            state.addresses.remove(&ip);
         }
     }
 
     /// The throttle `[auth]` configures: `max_failures` within ten minutes ban an
-    /// address for `ban_seconds`.
+    /// address, `max_account_failures` lock an account, each for `ban_seconds`.
     pub fn from_config(config: &crate::Config) -> Self {
         AuthThrottle::new(
             config.auth.max_failures,
+            config.auth.max_account_failures,
             Duration::from_secs(config.auth.ban_seconds),
         )
     }
@@ -160,19 +286,55 @@ mod tests {
 
     #[test]
     fn failures_slow_then_ban_per_address() {
-        let t = AuthThrottle::new(3, Duration::from_secs(60));
+        let t = AuthThrottle::new(3, 0, Duration::from_secs(60));
         let bad: IpAddr = [10, 0, 0, 1].into();
         let good: IpAddr = [10, 0, 0, 2].into();
-        assert!(t.failed(bad) < t.failed(bad));
+        assert!(t.failed(bad, Some("a")) < t.failed(bad, Some("a")));
         assert!(!t.is_banned(bad));
-        t.failed(bad);
+        t.failed(bad, None);
         assert!(t.is_banned(bad));
+        assert_eq!(t.check(bad, "b"), Err(Refusal::AddressBanned));
         assert!(!t.is_banned(good));
-        t.succeeded(good);
-        assert!(
-            t.is_banned(bad),
-            "another address's success does not lift the ban"
+        t.succeeded(good, "a");
+        t.succeeded(bad, "a");
+        assert!(t.is_banned(bad), "no success lifts a ban");
+        assert_eq!(t.check(good, "a"), Ok(()), "accounts are not locked (0)");
+    }
+
+    #[test]
+    fn a_success_forgives_only_the_same_accounts_failures() {
+        let t = AuthThrottle::new(3, 0, Duration::from_secs(60));
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        t.failed(ip, Some("Alice@Example.com"));
+        t.failed(ip, Some("alice@example.com"));
+        t.succeeded(ip, "mallory@example.com");
+        t.failed(ip, Some("alice@example.com"));
+        assert!(t.is_banned(ip), "mallory's login forgave nothing");
+        let typo: IpAddr = [10, 0, 0, 2].into();
+        t.failed(typo, Some("bob@example.com"));
+        t.failed(typo, Some("bob@example.com"));
+        t.succeeded(typo, "BOB@example.com");
+        t.failed(typo, Some("bob@example.com"));
+        assert!(!t.is_banned(typo), "bob's own login forgave his typos");
+    }
+
+    #[test]
+    fn failures_from_many_addresses_lock_the_account() {
+        let t = AuthThrottle::new(10, 4, Duration::from_secs(60));
+        for last in 1..=4u8 {
+            t.failed([10, 0, 0, last].into(), Some("alice@example.com"));
+        }
+        let fresh: IpAddr = [10, 0, 0, 9].into();
+        assert_eq!(
+            t.check(fresh, "ALICE@example.com"),
+            Err(Refusal::AccountLocked)
         );
+        t.succeeded(fresh, "alice@example.com");
+        assert_eq!(
+            t.check(fresh, "alice@example.com"),
+            Err(Refusal::AccountLocked)
+        );
+        assert_eq!(t.check(fresh, "bob@example.com"), Ok(()));
     }
 
     #[test]

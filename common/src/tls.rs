@@ -53,12 +53,7 @@ pub fn ensure_certificate(config: &Config) -> Result<(PathBuf, PathBuf, bool), T
     if cert.exists() && key.exists() {
         return Ok((cert, key, false));
     }
-    let mut names = vec![config.hostname.clone()];
-    if config.hostname != "localhost" {
-        names.push("localhost".into());
-    }
-    let generated =
-        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let generated = self_signed(config).map_err(|e| TlsError::Generate(e.to_string()))?;
     let dir = cert.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
         path: dir.to_path_buf(),
@@ -70,6 +65,39 @@ pub fn ensure_certificate(config: &Config) -> Result<(PathBuf, PathBuf, bool), T
         source,
     })?;
     Ok((cert, key, true))
+}
+
+/// The names a self-signed certificate carries: `hostname`, `localhost`, and the IP
+/// address of every listener (a wildcard address such as 0.0.0.0 names no host, so it
+/// is left out). A client that connects to an address checks it against the IP
+/// addresses in the SAN (RFC 6125 §6.2.1 leaves IP identities to the SAN; Thunderbird
+/// refuses the certificate otherwise).
+pub fn self_signed_names(config: &Config) -> Vec<String> {
+    let mut names = vec![config.hostname.clone()];
+    let mut add = |n: String| {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    };
+    add("localhost".into());
+    for (_, addr) in config.listeners() {
+        if !addr.ip().is_unspecified() {
+            add(addr.ip().to_string());
+        }
+    }
+    names
+}
+
+/// A new key and a certificate for [`self_signed_names`], its subject's common name
+/// the `hostname`.
+fn self_signed(config: &Config) -> Result<rcgen::CertifiedKey<rcgen::KeyPair>, rcgen::Error> {
+    let mut params = rcgen::CertificateParams::new(self_signed_names(config))?;
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CommonName, config.hostname.clone());
+    params.distinguished_name = dn;
+    let signing_key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&signing_key)?;
+    Ok(rcgen::CertifiedKey { cert, signing_key })
 }
 
 /// Writes a file readable by its owner only (the private key).
@@ -137,6 +165,27 @@ mod tests {
         let (_, created) = load(&config).expect("second load");
         assert!(!created);
         assert_eq!(before, std::fs::read(&cert).expect("cert"), "reused");
+    }
+
+    #[test]
+    fn self_signed_names_table() {
+        let rows: &[(&str, &str, &[&str])] = &[
+            (
+                "localhost",
+                "[listen]\nsmtp = \"127.0.0.1:25\"\nimap = \"127.0.0.2:143\"\nimaps = \"[::1]:993\"\n",
+                &["localhost", "127.0.0.1", "127.0.0.2", "::1"],
+            ),
+            (
+                "mail.example.com",
+                "[listen]\nsmtp = \"0.0.0.0:25\"\nsubmission = \"\"\nsubmissions = \"\"\nimap = \"\"\nimaps = \"[::]:993\"\nhttp = \"192.0.2.7:80\"\n",
+                &["mail.example.com", "localhost", "192.0.2.7"],
+            ),
+        ];
+        for (host, listen, want) in rows {
+            let text = format!("hostname = \"{host}\"\n{listen}");
+            let config = Config::parse(&text, "t").expect("config");
+            assert_eq!(self_signed_names(&config), *want, "{text}");
+        }
     }
 
     #[test]

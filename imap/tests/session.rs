@@ -620,3 +620,100 @@ async fn large_mailbox_flags_fetch_streams() {
     assert!(s.shutdown.stop(Duration::from_secs(10)).await);
     assert_eq!(raw.response().await, "* BYE server shutting down\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_accounts_login_never_forgives_an_address() {
+    // Issue 9 item 2: failures against alice, interleaved with good logins as the
+    // attacker's own account, still ban the address; once banned, even a good login is
+    // refused until the ban expires.
+    let s = start_with(|c| {
+        c.auth.max_failures = 3;
+        c.auth.ban_seconds = 60;
+    })
+    .await;
+    let bob = mailyard_store::Address::parse("bob@example.com").expect("address");
+    s.store.accounts().add_user(&bob, "bobpw").expect("add bob");
+    let mut waiting = s.raw().await;
+    assert!(waiting.response().await.starts_with("* OK"));
+    for round in 0..3 {
+        let mut raw = s.raw().await;
+        assert!(raw.response().await.starts_with("* OK"), "round {round}");
+        let r = raw.cmd("1", &format!("LOGIN {USER} wrong")).await;
+        assert!(tagged(&r).starts_with("1 NO"), "{r:?}");
+        if round < 2 {
+            let r = raw.cmd("2", "LOGIN bob@example.com bobpw").await;
+            assert!(tagged(&r).starts_with("2 OK"), "round {round}: {r:?}");
+        }
+    }
+    let r = waiting.cmd("3", "LOGIN bob@example.com bobpw").await;
+    assert!(
+        tagged(&r).starts_with("3 NO [UNAVAILABLE]"),
+        "three failures from one address ban it, whoever logged in between: {r:?}"
+    );
+    let mut again = s.raw().await;
+    assert!(again.response().await.starts_with("* BYE"), "still banned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_from_many_addresses_lock_the_account() {
+    // Issue 9 item 2: failures are also counted per target account, so guessing
+    // spread over several addresses (127.0.0.2 and .3 here) is stopped too.
+    let s = start_with(|c| c.auth.max_account_failures = 4).await;
+    let bob = mailyard_store::Address::parse("bob@example.com").expect("address");
+    s.store.accounts().add_user(&bob, "bobpw").expect("add bob");
+    for host in [2, 3] {
+        let mut raw = common::Raw::connect_from(s.port, [127, 0, 0, host]).await;
+        assert!(raw.response().await.starts_with("* OK"));
+        for tag in ["1", "2"] {
+            let r = raw.cmd(tag, &format!("LOGIN {USER} wrong")).await;
+            assert!(tagged(&r).starts_with(&format!("{tag} NO")), "{r:?}");
+        }
+    }
+    let mut fresh = common::Raw::connect_from(s.port, [127, 0, 0, 4]).await;
+    assert!(fresh.response().await.starts_with("* OK"));
+    let r = fresh.cmd("1", &format!("LOGIN {USER} {PASS}")).await;
+    assert!(
+        tagged(&r).starts_with("1 NO [UNAVAILABLE]"),
+        "alice is locked, even for the right password: {r:?}"
+    );
+    let r = fresh.cmd("2", "LOGIN bob@example.com bobpw").await;
+    assert!(
+        tagged(&r).starts_with("2 OK"),
+        "other accounts are not: {r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn create_past_name_max_is_a_limit_not_a_server_bug() {
+    // Issue 9 item 6: a mailbox is the directory `.` + its modified UTF-7 name, which
+    // must fit NAME_MAX (255 octets); past it CREATE and RENAME answer NO [LIMIT].
+    let s = start().await;
+    let mut raw = s.raw_login().await;
+    let fits = "a".repeat(254);
+    let over = "a".repeat(255);
+    let inbox_over = format!("INBOX.{}", "b".repeat(249));
+    // 85 'é' encode to "&" + 227 + "-" = 229 octets, 2 + 229 + 25 > 255 with the rest.
+    let encoded_over = format!("x.{}{}", "é".repeat(85), "c".repeat(25));
+    let rows: &[(&str, &str)] = &[
+        (&fits, "OK"),
+        (&over, "NO [LIMIT]"),
+        (&inbox_over, "NO [LIMIT]"),
+        (&format!("INBOX.{}", "b".repeat(248)), "OK"),
+        (&encoded_over, "NO [LIMIT]"),
+    ];
+    for (i, (name, want)) in rows.iter().enumerate() {
+        let tag = format!("c{i}");
+        let r = raw.cmd(&tag, &format!("CREATE \"{name}\"")).await;
+        assert!(
+            tagged(&r).starts_with(&format!("{tag} {want}")),
+            "CREATE of {} octets: {r:?}",
+            name.len()
+        );
+    }
+    let r = raw
+        .cmd("r1", &format!("RENAME \"{fits}\" \"{over}\""))
+        .await;
+    assert!(tagged(&r).starts_with("r1 NO [LIMIT]"), "{r:?}");
+    let r = raw.cmd("n1", "NOOP").await;
+    assert!(tagged(&r).starts_with("n1 OK"), "{r:?}");
+}

@@ -23,11 +23,20 @@ struct Server {
 }
 
 async fn start(extra: &str) -> Server {
+    start_with("", extra).await
+}
+
+/// `start` with top-level keys (before any table).
+async fn start_top(top: &str) -> Server {
+    start_with(top, "").await
+}
+
+async fn start_with(top: &str, extra: &str) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!(
         // SPF/DKIM/DMARC off: they would query the machine's resolver about test
         // domains (tests/authchecks.rs covers them against a DNS server on loopback).
-        "hostname = \"mail.example.com\"\ndata_dir = {:?}\n[auth_checks]\nenabled = false\n{extra}",
+        "hostname = \"mail.example.com\"\ndata_dir = {:?}\n{top}[auth_checks]\nenabled = false\n{extra}",
         dir.path().display().to_string()
     );
     let config = Arc::new(Config::parse(&text, "test").expect("config"));
@@ -283,6 +292,18 @@ async fn no_plaintext_auth_without_tls_when_configured() {
 }
 
 /// A raw SMTP client: sends lines, reads whole (multi-line) replies.
+/// The first line a new connection to `addr` gets (the greeting, or a refusal).
+async fn first_line(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut line = String::new();
+    let mut r = BufReader::new(&mut stream);
+    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+        .await
+        .expect("reply within 10 s")
+        .expect("read");
+    line
+}
+
 struct Client {
     r: BufReader<tokio::io::ReadHalf<TcpStream>>,
     w: tokio::io::WriteHalf<TcpStream>,
@@ -597,13 +618,7 @@ async fn recipient_and_connection_limits() {
         "RFC 5321 §4.5.3.1.10: 452 for too many recipients"
     );
     let _second = Client::connect(s.mx).await;
-    let mut third = TcpStream::connect(s.mx).await.expect("connect");
-    let mut buf = String::new();
-    let mut r = BufReader::new(&mut third);
-    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut buf))
-        .await
-        .expect("reply")
-        .expect("read");
+    let buf = first_line(s.mx).await;
     assert!(
         buf.starts_with("421 4.7.0"),
         "third connection from one address: {buf}"
@@ -626,12 +641,163 @@ async fn repeated_auth_failures_ban_the_address() {
         "banned after the third failure"
     );
     // A new connection from the banned address is refused at once.
-    let mut again = TcpStream::connect(s.submission).await.expect("connect");
-    let mut line = String::new();
-    let mut r = BufReader::new(&mut again);
-    tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
-        .await
-        .expect("reply")
-        .expect("read");
+    let line = first_line(s.submission).await;
     assert!(line.starts_with("421 4.7.0"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_on_a_connection_opened_before_the_ban_is_refused() {
+    // Issue 9 item 1: a connection that said EHLO before its address was banned must
+    // not get `235` afterwards, and a success must never lift the ban.
+    let s = start("[auth]\nmax_failures = 3\nban_seconds = 60\n").await;
+    let mut early = Client::connect(s.submission).await;
+    early.cmd("EHLO patient").await;
+    let mut c = Client::connect(s.submission).await;
+    c.cmd("EHLO guesser").await;
+    // AUTH PLAIN \0alice@example.com\0wrong
+    let bad = "AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n";
+    for _ in 0..3 {
+        assert!(c.cmd(bad).await.starts_with("535 5.7.8"));
+    }
+    assert!(c.reply().await.starts_with("421 4.7.0"), "banned");
+    // AUTH PLAIN \0alice@example.com\0alicepw: the right password, from the banned address.
+    let good = early
+        .cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=")
+        .await;
+    assert!(
+        good.starts_with("421 4.7.0"),
+        "a banned address gets no 235, whatever the password: {good}"
+    );
+    let line = first_line(s.submission).await;
+    assert!(line.starts_with("421 4.7.0"), "the ban stays: {line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_refuses_a_second_or_foreign_from() {
+    // Issue 9 item 3, RFC 5322 §3.6: at most one From:, Sender:, To:, Subject:…;
+    // every address of every From:/Sender: must be the user's.
+    let s = start("").await;
+    let mut c = Client::connect(s.submission).await;
+    c.cmd("EHLO spoofer").await;
+    // AUTH PLAIN \0alice@example.com\0alicepw
+    let auth = c
+        .cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFsaWNlcHc=")
+        .await;
+    assert!(auth.starts_with("235"), "{auth}");
+    let rows: &[(&str, &str)] = &[
+        (
+            "From: CEO <ceo@bank.example>\r\nFrom: alice@example.com\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "FROM: ceo@bank.example\r\nfrom: alice@example.com\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From : ceo@bank.example\r\nFrom: alice@example.com\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: alice@example.com\r\nFrom\t: <ceo@bank.example>\r\n",
+            "550 5.7.1",
+        ),
+        ("From: alice@example.com, ceo@bank.example\r\n", "550 5.7.1"),
+        (
+            "From: alice@example.com\r\nSender: ceo@bank.example\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: alice@example.com\r\nSender: alice@example.com\r\nsender: x@bank.example\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: alice@example.com\r\nSubject: a\r\nSUBJECT : b\r\n",
+            "554 5.6.0",
+        ),
+        (
+            "From: alice@example.com\r\nTo: bob@example.com\r\nTo: ceo@bank.example\r\n",
+            "554 5.6.0",
+        ),
+        (
+            "From: alice@example.com\r\nMessage-ID: <a@x>\r\nMessage-Id: <b@x>\r\n",
+            "554 5.6.0",
+        ),
+        (
+            "From: Alice <alice@example.com>\r\nSender: alice+lists@example.com\r\nSubject: fine\r\n",
+            "250 2.0.0",
+        ),
+    ];
+    for (headers, want) in rows {
+        assert!(
+            c.cmd("MAIL FROM:<alice@example.com>")
+                .await
+                .starts_with("250")
+        );
+        assert!(c.cmd("RCPT TO:<bob@example.com>").await.starts_with("250"));
+        assert!(c.cmd("DATA").await.starts_with("354"));
+        let got = c.cmd(&format!("{headers}\r\nbody\r\n.")).await;
+        assert!(got.starts_with(want), "{headers:?}: {got}");
+    }
+    let bob = inbox(&s.store, "bob@example.com");
+    assert_eq!(bob.len(), 1, "only the last message was delivered");
+    assert!(String::from_utf8_lossy(&bob[0]).contains("Subject: fine"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postmaster_is_accepted_without_a_postmaster_user() {
+    // Issue 9 item 10, RFC 5321 §4.5.1: `<Postmaster>` (any case) and postmaster@ a
+    // local domain are accepted with no such user or alias: to `postmaster` when set,
+    // else to the first user added (alice here).
+    for (extra, who) in [
+        ("", "alice@example.com"),
+        ("postmaster = \"bob@example.com\"\n", "bob@example.com"),
+    ] {
+        // `postmaster` is a top-level key: it goes before start()'s [auth_checks].
+        let s = start_top(extra).await;
+        let mut c = Client::connect(s.mx).await;
+        c.cmd("EHLO reporter").await;
+        for rcpt in [
+            "<Postmaster>",
+            "<POSTMASTER>",
+            "<postmaster@example.com>",
+            "<PostMaster@EXAMPLE.COM>",
+        ] {
+            assert!(c.cmd("MAIL FROM:<r@example.net>").await.starts_with("250"));
+            let r = c.cmd(&format!("RCPT TO:{rcpt}")).await;
+            assert!(r.starts_with("250"), "{rcpt}: {r}");
+            assert!(c.cmd("DATA").await.starts_with("354"));
+            let r = c.cmd(&format!("Subject: to {rcpt}\r\n\r\nhi\r\n.")).await;
+            assert!(r.starts_with("250"), "{rcpt}: {r}");
+        }
+        assert_eq!(inbox(&s.store, who).len(), 4, "{extra:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_pipelined_after_a_refused_data_is_discarded() {
+    // Issue 9 item 10, RFC 2920 §3.1: a client that pipelines its message after a
+    // DATA that is refused (no valid recipients) must not have the message run as
+    // commands; what it already sent is discarded, as Postfix does.
+    let s = start("").await;
+    let mut c = Client::connect(s.mx).await;
+    c.cmd("EHLO pipeliner").await;
+    c.send(
+        b"MAIL FROM:<p@example.net>\r\nRCPT TO:<nobody@example.com>\r\nDATA\r\n\
+          MAIL FROM:<admin@example.com>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n\
+          Subject: smuggled\r\n\r\nevil\r\n.\r\n",
+    )
+    .await;
+    assert!(c.reply().await.starts_with("250 2.1.0"));
+    assert!(c.reply().await.starts_with("550 5.1.1"));
+    let data = c.reply().await;
+    assert!(data.starts_with("554 5.5.1"), "{data}");
+    let next = c.cmd("NOOP").await;
+    assert!(
+        next.starts_with("250 2.0.0 OK"),
+        "the pipelined message was discarded, not run as commands: {next}"
+    );
+    assert!(
+        inbox(&s.store, "alice@example.com").is_empty(),
+        "nothing smuggled"
+    );
 }

@@ -302,6 +302,20 @@ impl Accounts {
         })
     }
 
+    /// The user added first (the one who set the server up, usually), if any.
+    pub fn first_user(&self) -> Result<Option<Address>> {
+        self.with(|c| {
+            let first: Option<String> = c
+                .query_row(
+                    "SELECT address FROM user ORDER BY created, rowid LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(first.and_then(|a| Address::parse(&a).ok()))
+        })
+    }
+
     /// Every user, sorted.
     pub fn users(&self) -> Result<Vec<User>> {
         self.with(|c| {

@@ -515,9 +515,21 @@ impl Store {
 
     /// Brings one user's index in line with the maildir (`rebuild`: from nothing).
     pub fn reconcile_blocking(&self, user: &Address, rebuild: bool) -> Result<ReconcileReport> {
+        self.reconcile_user(user, rebuild, false)
+    }
+
+    /// Reconciles `user`; `stale`: the index may have lost commits, so every mailbox's
+    /// UIDNEXT and HIGHESTMODSEQ first go up to its reservations (RFC 9051 §2.3.1.1).
+    fn reconcile_user(
+        &self,
+        user: &Address,
+        rebuild: bool,
+        stale: bool,
+    ) -> Result<ReconcileReport> {
         let op = Op::Reconcile {
             user: user.clone(),
             rebuild,
+            stale,
         };
         match self.submit_blocking(op)? {
             Outcome::Reconciled(r) => Ok(r),
@@ -528,12 +540,16 @@ impl Store {
     /// Reconciles every user of the accounts database, and drops index rows of users
     /// that no longer exist.
     pub fn reconcile_all_blocking(&self, rebuild: bool) -> Result<Vec<(String, ReconcileReport)>> {
+        self.reconcile_all(rebuild, false)
+    }
+
+    fn reconcile_all(&self, rebuild: bool, stale: bool) -> Result<Vec<(String, ReconcileReport)>> {
         let users = self.accounts().users()?;
         let mut out = Vec::new();
         for u in &users {
             out.push((
                 u.address.to_string(),
-                self.reconcile_blocking(&u.address, rebuild)?,
+                self.reconcile_user(&u.address, rebuild, stale)?,
             ));
         }
         for stale in self.read(index::users)? {
@@ -549,9 +565,12 @@ impl Store {
 
     /// After a crash (or another tool writing the tree), brings the whole index in line
     /// with the maildir: files the index lacks are adopted, rows without files dropped.
-    /// `serve` runs this on start, before it accepts anything.
+    /// The index may have lost its last commits (or be an older copy), so UIDNEXT and
+    /// HIGHESTMODSEQ go up to the reservations in `mailyard-state` first: no UID or
+    /// MODSEQ a client saw is handed out again. `serve` runs this on start, before it
+    /// accepts anything.
     pub fn recover_blocking(&self) -> Result<Vec<(String, ReconcileReport)>> {
-        self.reconcile_all_blocking(false)
+        self.reconcile_all(false, true)
     }
 
     /// Drops a user's index rows (the files stay).

@@ -26,13 +26,15 @@ pub const SEPARATOR: char = '.';
 /// The one mailbox name that is case-insensitive (RFC 3501 §5.1).
 const INBOX: &str = "INBOX";
 
-/// Maximum length in bytes of one hierarchy component, after modified
-/// UTF-7 encoding (matches the usual `NAME_MAX` of 255).
-pub const MAX_COMPONENT_LEN: usize = 255;
+/// `NAME_MAX`: the longest directory entry, in octets, that the usual Linux
+/// filesystems (ext4, XFS, Btrfs, tmpfs) hold. Maildir++ keeps a whole hierarchy in
+/// one directory entry, `.` + the modified UTF-7 name, so that entry is the only
+/// on-disk component a mailbox name makes and it must fit here.
+pub const NAME_MAX: usize = 255;
 
-/// Maximum length in bytes of a whole mailbox name, after modified UTF-7
-/// encoding.
-pub const MAX_NAME_LEN: usize = 1000;
+/// Maximum length in octets of a whole mailbox name, after modified UTF-7
+/// encoding: its directory entry is `.` and the name ([`NAME_MAX`]).
+pub const MAX_NAME_LEN: usize = NAME_MAX - 1;
 
 /// Why a mailbox name was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -40,13 +42,10 @@ pub enum NameError {
     /// The name is the empty string.
     #[error("mailbox name is empty")]
     Empty,
-    /// The name is longer than [`MAX_NAME_LEN`] bytes once encoded.
-    #[error("mailbox name is too long")]
+    /// The name is longer than [`MAX_NAME_LEN`] octets once encoded: its directory
+    /// entry would not fit [`NAME_MAX`]. A limit, not a malformed name.
+    #[error("mailbox name is too long: at most {MAX_NAME_LEN} octets once encoded")]
     TooLong,
-    /// A hierarchy component is longer than [`MAX_COMPONENT_LEN`] bytes once
-    /// encoded.
-    #[error("mailbox name component is too long")]
-    ComponentTooLong,
     /// The name has an empty hierarchy component: a leading, trailing or
     /// doubled separator.
     #[error("mailbox name has an empty hierarchy component")]
@@ -255,9 +254,9 @@ pub fn normalize(name: &str) -> Result<String, NameError> {
 ///   characters (0x01..=0x1f) or DEL (0x7f);
 /// * no `*` or `%` (LIST wildcards, RFC 3501 §6.3.8);
 /// * no component starting with `~`;
-/// * at most [`MAX_COMPONENT_LEN`] bytes per component and [`MAX_NAME_LEN`]
-///   bytes in total, measured after modified UTF-7 encoding (RFC 3501
-///   §5.1.3), i.e. as stored on disk.
+/// * at most [`MAX_NAME_LEN`] octets in total, measured after modified UTF-7
+///   encoding (RFC 3501 §5.1.3), i.e. as stored on disk, where `.` + the name is
+///   one directory entry of at most [`NAME_MAX`] octets.
 pub fn validate(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
@@ -277,11 +276,7 @@ pub fn validate(name: &str) -> Result<(), NameError> {
         if component.starts_with('~') {
             return Err(NameError::TildeComponent);
         }
-        let len = utf7_encode(component).len();
-        if len > MAX_COMPONENT_LEN {
-            return Err(NameError::ComponentTooLong);
-        }
-        total += len + usize::from(n > 0);
+        total += utf7_encode(component).len() + usize::from(n > 0);
         if total > MAX_NAME_LEN {
             return Err(NameError::TooLong);
         }
@@ -320,8 +315,8 @@ fn is_safe_dir(dir: &str) -> bool {
 /// by printable ASCII with no `/`, no `\` and no empty component, so it
 /// cannot escape the maildir whatever the input.
 ///
-/// Note that filesystems limit a directory entry to 255 bytes, so a valid
-/// but long hierarchy may still fail to be created on disk.
+/// The result, when not `""`, is one directory entry of at most [`NAME_MAX`]
+/// octets (see [`validate`]).
 pub fn to_dir(name: &str) -> Result<String, NameError> {
     let name = normalize(name)?;
     let dir = if name == INBOX {
@@ -630,9 +625,13 @@ mod tests {
 
     #[test]
     fn valid_names() {
-        let long_component = "a".repeat(MAX_COMPONENT_LEN);
-        let long_name = vec!["b".repeat(99); 10].join(".");
-        assert_eq!(long_name.len(), 999);
+        let long_component = "a".repeat(MAX_NAME_LEN);
+        let long_name = vec!["b".repeat(24); 10].join(".");
+        assert_eq!(long_name.len(), 249);
+        // 84 'é' encode to "&" + 224 + "-" = 226 octets, + 28 = 254.
+        let long_encoded = format!("{}{}", "é".repeat(84), "c".repeat(28));
+        assert_eq!(utf7_encode(&long_encoded).len(), MAX_NAME_LEN);
+        assert_eq!(to_dir(&long_component).map(|d| d.len()), Ok(NAME_MAX));
         let cases = [
             "INBOX",
             "Sent",
@@ -654,16 +653,19 @@ mod tests {
         }
         assert_eq!(validate(&long_component), Ok(()));
         assert_eq!(validate(&long_name), Ok(()));
+        assert_eq!(validate(&long_encoded), Ok(()));
     }
 
     #[test]
     fn hostile_names_rejected() {
         use NameError::*;
-        let too_long_component = "a".repeat(MAX_COMPONENT_LEN + 1);
-        // 100 'é' = 100 UTF-16 units = 1600 bits → "&" + 267 + "-" = 269 > 255,
+        // One octet over: the directory entry `.` + name would be 256 octets.
+        let too_long_component = "a".repeat(MAX_NAME_LEN + 1);
+        // 100 'é' = 100 UTF-16 units = 1600 bits → "&" + 267 + "-" = 269 > 254,
         // although the UTF-8 form is only 200 bytes.
         let too_long_encoded = "é".repeat(100);
-        let too_long_name = vec!["b".repeat(100); 10].join(".");
+        let too_long_name = vec!["b".repeat(24); 11].join(".");
+        let inbox_child = format!("INBOX.{}", "b".repeat(249));
         let huge = "x".repeat(10_000);
         let huge_dots = ".".repeat(10_000);
         let huge_cjk = "語".repeat(10_000);
@@ -698,12 +700,13 @@ mod tests {
             ("~root", TildeComponent),
             ("a.~b", TildeComponent),
             ("INBOX.~", TildeComponent),
-            (&too_long_component, ComponentTooLong),
-            (&too_long_encoded, ComponentTooLong),
+            (&too_long_component, TooLong),
+            (&too_long_encoded, TooLong),
             (&too_long_name, TooLong),
-            (&huge, ComponentTooLong),
+            (&inbox_child, TooLong),
+            (&huge, TooLong),
             (&huge_dots, EmptyComponent),
-            (&huge_cjk, ComponentTooLong),
+            (&huge_cjk, TooLong),
         ];
         for (name, err) in &cases {
             assert_eq!(validate(name), Err(err.clone()), "validate {name:?}");
@@ -714,12 +717,12 @@ mod tests {
 
     #[test]
     fn too_long_total_after_encoding() {
-        // 5 components of 84 CJK chars: each encodes to 2 + 224 = 226 bytes
-        // (< 255) but the total is 5 * 226 + 4 = 1134 > 1000.
+        // 2 components of 84 CJK chars: each encodes to 2 + 224 = 226 octets
+        // (< 254) but the total is 2 * 226 + 1 = 453 > 254.
         let comp = "語".repeat(84);
         assert_eq!(utf7_encode(&comp).len(), 226);
-        let name = vec![comp; 5].join(".");
-        assert!(name.len() < 1300);
+        assert_eq!(validate(&comp), Ok(()));
+        let name = vec![comp; 2].join(".");
         assert_eq!(validate(&name), Err(NameError::TooLong));
     }
 

@@ -131,6 +131,9 @@ pub enum Op {
         user: Address,
         /// Start from nothing.
         rebuild: bool,
+        /// The index may have lost commits (just opened after a crash or an older copy
+        /// put back): raise UIDNEXT and HIGHESTMODSEQ to the reservations first.
+        stale: bool,
     },
     /// RFC 3501 §2.3.2 `\Recent`: claim the mailbox's recent messages up to `upto` for
     /// the calling session (moving `first_recent_uid` past them, so exactly one session
@@ -865,9 +868,11 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
         Op::Expunge { mailbox, uids } => {
             expunge(conn, data_dir, fx, mailbox, uids.as_deref()).map(Outcome::Expunged)
         }
-        Op::Reconcile { user, rebuild } => {
-            reconcile(conn, data_dir, fx, &user, rebuild).map(Outcome::Reconciled)
-        }
+        Op::Reconcile {
+            user,
+            rebuild,
+            stale,
+        } => reconcile(conn, data_dir, fx, &user, rebuild, stale).map(Outcome::Reconciled),
         Op::ClaimRecent { mailbox, upto } => {
             claim_recent(conn, data_dir, mailbox, upto).map(Outcome::Claimed)
         }
@@ -1722,6 +1727,7 @@ fn reconcile(
     fx: &mut Effects,
     user: &Address,
     rebuild: bool,
+    stale: bool,
 ) -> Result<ReconcileReport> {
     let mut report = ReconcileReport::default();
     let root = maildir::user_root(data_dir, user);
@@ -1763,6 +1769,9 @@ fn reconcile(
         };
         conn.prepare_cached("UPDATE mailbox SET subscribed = ?2 WHERE id = ?1")?
             .execute(params![mb.id.0, subscriptions.contains(name)])?;
+        if stale {
+            raise_to_reservations(&mut mb)?;
+        }
         reconcile_mailbox(conn, fx, &mut mb, &mut report)?;
     }
     Ok(report)
@@ -1773,6 +1782,23 @@ fn default_special_use(name: &str) -> Option<String> {
         .iter()
         .find(|(n, _)| *n == name)
         .and_then(|(_, s)| s.map(str::to_string))
+}
+
+/// Before anything in a mailbox reconciled from a possibly stale index gets a UID or
+/// MODSEQ: the index may have lost commits (a power cut under `synchronous=NORMAL`, an
+/// older copy put back) that handed out UIDs and MODSEQs a client has seen, so UIDNEXT
+/// and HIGHESTMODSEQ go up to the durable reservations in `mailyard-state`, above all
+/// of those (RFC 9051 §2.3.1.1: UIDs strictly ascending, never reused; RFC 7162
+/// §3.1.1: HIGHESTMODSEQ never goes down). The price is a gap in UIDs and MODSEQs
+/// after each start (at most `UID_BLOCK` and `MODSEQ_BLOCK`), as a rebuild already had.
+fn raise_to_reservations(mb: &mut MailboxRow) -> Result<()> {
+    if let Some(state) = maildir::read_state(&mb.dir).at(&mb.dir)? {
+        mb.uid_reserved = mb.uid_reserved.max(state.uid_reserved);
+        mb.modseq_reserved = mb.modseq_reserved.max(state.modseq_reserved);
+    }
+    mb.uidnext = mb.uidnext.max(mb.uid_reserved);
+    mb.highestmodseq = mb.highestmodseq.max(mb.modseq_reserved);
+    Ok(())
 }
 
 fn reconcile_mailbox(

@@ -47,6 +47,29 @@ pub fn text(o: &Output) -> String {
 pub struct Serve {
     pub child: Child,
     pub listeners: Vec<(String, SocketAddr)>,
+    /// The log lines after the listeners' (a thread keeps reading stderr, so the
+    /// server never blocks on a full pipe).
+    log: mpsc::Receiver<String>,
+}
+
+impl Serve {
+    /// The first log line from now on that contains every one of `needles`, waited
+    /// for until `limit`; panics with the lines seen meanwhile.
+    pub fn wait_log(&self, needles: &[&str], limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if needles.iter().all(|n| line.contains(n)) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!(
+                    "no log line with {needles:?} within {limit:?}; seen:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    }
 }
 
 impl Drop for Serve {
@@ -97,9 +120,11 @@ pub fn serve(config: &Path, expect: usize) -> Serve {
         }
         log.push(line);
     }
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    Serve { child, listeners }
+    Serve {
+        child,
+        listeners,
+        log: rx,
+    }
 }
 
 pub fn json_field(line: &str, key: &str) -> Option<String> {

@@ -13,6 +13,7 @@ use mailyard_store::{Address, Store};
 pub struct TestServer {
     /// The data dir (removed on drop).
     pub dir: tempfile::TempDir,
+    config: Config,
     server: Option<mailyard::Server>,
 }
 
@@ -36,11 +37,29 @@ impl TestServer {
             dir.path().display().to_string()
         );
         let config = Config::parse(&text, "test").expect("test config");
-        let server = mailyard::start(config).await.expect("server starts");
+        let server = mailyard::start(config.clone())
+            .await
+            .expect("server starts");
         TestServer {
             dir,
+            config,
             server: Some(server),
         }
+    }
+
+    /// Stops the server (shutdown deadline 5 s), runs `offline` on the data dir while
+    /// nothing has it open (as an admin would with `serve` stopped), and starts it again
+    /// on the same data dir and configuration. Listeners get new ports.
+    pub async fn restart(&mut self, offline: impl FnOnce(&std::path::Path)) {
+        if let Some(s) = self.server.take() {
+            s.stop(Duration::from_secs(5)).await;
+        }
+        offline(self.dir.path());
+        self.server = Some(
+            mailyard::start(self.config.clone())
+                .await
+                .expect("server restarts"),
+        );
     }
 
     fn server(&self) -> &mailyard::Server {

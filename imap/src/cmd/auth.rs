@@ -1,8 +1,9 @@
 //! Not-authenticated state commands (RFC 9051 §6.2): STARTTLS, LOGIN, AUTHENTICATE
 //! (PLAIN with and without SASL-IR, LOGIN).
 //!
-//! Failed logins are slowed and, repeated, banned per client address
-//! (`AuthThrottle`); passwords never reach a log.
+//! Failed logins are slowed and, repeated, banned per client address and locked per
+//! account (`AuthThrottle`, asked before every verification); passwords never reach a
+//! log.
 
 use mailyard_common::sasl::{self, LOGIN_PASSWORD_CHALLENGE, LOGIN_USERNAME_CHALLENGE, SaslError};
 
@@ -31,19 +32,16 @@ impl Session {
         let Some(stream) = self.stream.take() else {
             return Err(End::Eof);
         };
-        let upgraded = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            stream.start_tls(self.ctx.tls.clone()),
-        )
-        .await;
-        match upgraded {
-            Ok(Ok(s)) => {
+        match stream.start_tls(self.ctx.tls.clone()).await {
+            Ok(s) => {
                 self.tls = true;
+                // The session span was opened with tls=false; from now on it logs true.
+                tracing::Span::current().record("tls", true);
                 self.stream = Some(s);
                 Ok(Done::sent())
             }
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
+            Err(e) => Err(End::Io(e)),
         }
     }
 
@@ -143,7 +141,7 @@ impl Session {
     /// A malformed SASL message: counts as a failed login.
     async fn sasl_failed(&mut self, e: SaslError) -> Done {
         tracing::debug!(error = %e, "malformed SASL response");
-        let delay = self.ctx.auth_throttle.failed(self.peer.ip());
+        let delay = self.ctx.auth_throttle.failed(self.peer.ip(), None);
         tokio::time::sleep(delay).await;
         Done::no(
             Some(ResponseCode::AuthenticationFailed),
@@ -151,8 +149,9 @@ impl Session {
         )
     }
 
-    /// Verifies credentials (argon2 on the blocking pool); on success switches to the
-    /// authenticated state.
+    /// Verifies credentials (argon2 on the blocking pool) once the throttle allows the
+    /// attempt (a banned address or locked account: `NO [UNAVAILABLE]`, RFC 5530 §3);
+    /// on success switches to the authenticated state.
     async fn check_credentials(
         &mut self,
         login: String,
@@ -160,26 +159,27 @@ impl Session {
         what: &str,
     ) -> Done {
         let ip = self.peer.ip();
-        if self.ctx.auth_throttle.is_banned(ip) {
+        if self.ctx.auth_throttle.check(ip, &login).is_err() {
             return Done::no(
                 Some(ResponseCode::Unavailable),
                 "Too many failed logins, try again later",
             );
         }
         let store = self.ctx.store.clone();
+        let name = login.clone();
         let checked = tokio::task::spawn_blocking(move || {
-            store.accounts().authenticate(&login, password.expose())
+            store.accounts().authenticate(&name, password.expose())
         })
         .await;
         match checked {
             Ok(Ok(Some(user))) => {
-                self.ctx.auth_throttle.succeeded(ip);
+                self.ctx.auth_throttle.succeeded(ip, &login);
                 tracing::info!(%user, "logged in");
                 self.logged_in(user);
                 self.login_ok(what)
             }
             Ok(Ok(None)) => {
-                let delay = self.ctx.auth_throttle.failed(ip);
+                let delay = self.ctx.auth_throttle.failed(ip, Some(&login));
                 tokio::time::sleep(delay).await;
                 Done::no(
                     Some(ResponseCode::AuthenticationFailed),

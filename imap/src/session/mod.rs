@@ -20,6 +20,7 @@ use std::time::Duration;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
+use mailyard_store::mailbox_name::NameError;
 use mailyard_store::{Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,8 +36,6 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(31 * 60);
 /// Before login a client gets one minute per command (RFC 9051 §5.4 allows
 /// closing unauthenticated connections sooner).
 pub(crate) const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// A TLS handshake that takes longer than this is abandoned.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read granularity.
 const READ_CHUNK: usize = 16 * 1024;
 /// Output is flushed once this much is buffered (large FETCH responses stream).
@@ -170,6 +169,11 @@ pub(crate) fn store_error(e: StoreError) -> Done {
     match e {
         StoreError::NoMailbox(_) => Done::no(Some(C::Nonexistent), "No such mailbox"),
         StoreError::MailboxExists(_) => Done::no(Some(C::AlreadyExists), "Mailbox exists"),
+        // RFC 5530 §3: LIMIT, an implementation limit (the directory entry's NAME_MAX).
+        StoreError::BadName {
+            why: NameError::TooLong,
+            ..
+        } => Done::no(Some(C::Limit), format!("{}", NameError::TooLong)),
         StoreError::BadName { why, .. } => Done::no(Some(C::Cannot), format!("{why}")),
         StoreError::TooManyKeywords => Done::no(Some(C::Limit), "Too many keywords"),
         StoreError::Invalid(why) => Done::no(Some(C::Cannot), why),
@@ -223,14 +227,12 @@ pub(crate) async fn run(
         }
         return;
     };
-    let stream = Stream::Plain(tcp);
-    let stream = if implicit_tls {
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
-            Ok(Ok(s)) => s,
-            _ => return,
-        }
-    } else {
-        stream
+    use tracing::Instrument;
+    let Ok(stream) = Stream::accept(tcp, implicit_tls.then(|| ctx.tls.clone()))
+        .instrument(span.clone())
+        .await
+    else {
+        return;
     };
     let receiver = Receiver::new(Limits {
         max_literal: PRE_AUTH_LITERAL,
@@ -252,7 +254,6 @@ pub(crate) async fn run(
         shutdown,
         bad_count: 0,
     };
-    use tracing::Instrument;
     let result = s.serve().instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }

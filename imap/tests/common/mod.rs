@@ -168,7 +168,16 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 impl Raw {
     pub async fn connect(port: u16) -> Raw {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        Raw::connect_from(port, [127, 0, 0, 1]).await
+    }
+
+    /// Connects from another loopback address (`127.0.0.x`), as a second client host.
+    pub async fn connect_from(port: u16, ip: [u8; 4]) -> Raw {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind((std::net::Ipv4Addr::from(ip), 0).into())
+            .expect("bind a loopback address");
+        let tcp = sock
+            .connect((std::net::Ipv4Addr::LOCALHOST, port).into())
             .await
             .expect("connect");
         let (r, w) = tcp.into_split();

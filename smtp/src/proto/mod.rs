@@ -11,6 +11,7 @@
 //! | `bdat.rs` | [`BdatReceiver`] → [`BdatEvent`] | RFC 3030 |
 //! | `reply.rs` | [`Reply`], [`EnhancedStatus`], the server's replies | RFC 5321 §4.2; RFC 3463; RFC 2034 |
 //! | `ehlo.rs` | [`EhloCapabilities`]: the EHLO reply | RFC 5321 §4.1.1.1 and each extension's RFC |
+//! | `fields.rs` | [`fields::fields`]: a message's header fields; the "max 1" fields | RFC 5322 §2.2, §3.6, §4.5 |
 //!
 //! Policies (each explained where it is implemented):
 //! - DATA ends only at CR LF "." CR LF; any bare CR or LF in a message gets
@@ -30,6 +31,7 @@ pub mod bdat;
 pub mod command;
 pub mod data;
 pub mod ehlo;
+pub mod fields;
 pub mod line;
 pub mod params;
 pub mod reply;

@@ -1,6 +1,7 @@
 //! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms.
 
 use mailyard_common::sasl;
+use mailyard_common::throttle::Refusal;
 
 use super::{End, Flow, Session};
 use crate::Role;
@@ -10,7 +11,8 @@ impl Session {
     /// AUTH. On submission listeners, after EHLO, before MAIL, once; only over TLS
     /// unless loopback plaintext is allowed (RFC 4954 §4: 538 otherwise). A failure is
     /// answered after a delay that grows per address, and repeated failures ban the
-    /// address (`AuthThrottle`).
+    /// address or lock the account (`AuthThrottle`, asked before every verification,
+    /// as IMAP does: a banned address gets `421` even with the right password).
     pub(super) async fn handle_auth(
         &mut self,
         mechanism: &str,
@@ -77,39 +79,59 @@ impl Session {
                 ))));
             }
         };
+        let ip = self.peer.ip();
+        match self.ctx.auth_throttle.check(ip, &login) {
+            Ok(()) => {}
+            Err(Refusal::AddressBanned) => return Ok(self.banned()),
+            // RFC 4954 §6: 454 4.7.0 Temporary authentication failure.
+            Err(Refusal::AccountLocked) => {
+                tracing::info!("authentication refused: account locked");
+                return Ok(self.error(Reply::new(
+                    454,
+                    Some(EnhancedStatus::new(4, 7, 0)),
+                    "Temporary authentication failure, try again later",
+                )));
+            }
+        }
         let store = self.ctx.store.clone();
+        let name = login.clone();
         let verified = tokio::task::spawn_blocking(move || {
-            store.accounts().authenticate(&login, password.expose())
+            store.accounts().authenticate(&name, password.expose())
         })
         .await
         .ok()
         .and_then(Result::ok)
         .flatten();
-        let ip = self.peer.ip();
         match verified {
             Some(user) => {
-                self.ctx.auth_throttle.succeeded(ip);
+                self.ctx.auth_throttle.succeeded(ip, &login);
                 tracing::info!(%user, "authenticated");
                 self.auth = Some(user);
                 self.reply(Reply::auth_successful());
                 Ok(Flow::Continue)
             }
             None => {
-                let delay = self.ctx.auth_throttle.failed(ip);
+                let delay = self.ctx.auth_throttle.failed(ip, Some(&login));
                 tracing::info!("authentication failed");
                 tokio::time::sleep(delay).await;
                 if self.ctx.auth_throttle.is_banned(ip) {
                     self.reply(Reply::auth_failed());
-                    self.reply(Reply::new(
-                        421,
-                        Some(EnhancedStatus::new(4, 7, 0)),
-                        "Too many failed logins, closing",
-                    ));
-                    return Ok(Flow::Close);
+                    return Ok(self.banned());
                 }
                 Ok(self.error(Reply::auth_failed()))
             }
         }
+    }
+
+    /// The client's address is banned: `421 4.7.0` and the connection closes, whether
+    /// the ban came from this session or another.
+    fn banned(&mut self) -> Flow {
+        self.reply(Reply::new(
+            421,
+            Some(EnhancedStatus::new(4, 7, 0)),
+            "Too many failed logins, closing",
+        ));
+        Flow::Close
     }
 
     /// Sends a `334` challenge (base64 already) and reads one response line. None when

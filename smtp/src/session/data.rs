@@ -6,6 +6,7 @@ use mailyard_store::Address;
 use super::{End, Flow, Session, Transaction};
 use crate::Role;
 use crate::auth_checks::{Disposition, Envelope, Verdict, remove_forged_results};
+use crate::proto::fields;
 use crate::proto::params::Body;
 use crate::proto::{
     BdatEvent, BdatReceiver, DataOutcome, DataReceiver, EnhancedStatus, Reply, ReversePath,
@@ -17,17 +18,17 @@ impl Session {
     /// RFC 3030 §3: BINARYMIME needs BDAT.
     pub(super) async fn handle_data(&mut self) -> Result<Flow, End> {
         let Some(tx) = &self.tx else {
-            return Ok(self.error(Reply::bad_sequence("Need MAIL and RCPT before DATA")));
+            return Ok(self.refuse_data(Reply::bad_sequence("Need MAIL and RCPT before DATA")));
         };
         if tx.rcpts.is_empty() {
-            return Ok(self.error(Reply::new(
+            return Ok(self.refuse_data(Reply::new(
                 554,
                 Some(EnhancedStatus::new(5, 5, 1)),
                 "No valid recipients",
             )));
         }
         if tx.params.body == Some(Body::BinaryMime) {
-            return Ok(self.error(Reply::bad_sequence("BODY=BINARYMIME requires BDAT")));
+            return Ok(self.refuse_data(Reply::bad_sequence("BODY=BINARYMIME requires BDAT")));
         }
         self.reply(Reply::start_data());
         self.flush().await?;
@@ -44,6 +45,20 @@ impl Session {
             self.read_more(false).await?;
         };
         Ok(self.complete(outcome).await)
+    }
+
+    /// A refused DATA. A client that pipelined its message after DATA without waiting
+    /// for 354 (RFC 2920 §3.1 forbids it, some do it) would have the message run as
+    /// commands: whatever it has already sent is discarded, as Postfix does.
+    fn refuse_data(&mut self, reply: Reply) -> Flow {
+        if !self.rbuf.is_empty() {
+            tracing::debug!(
+                octets = self.rbuf.len(),
+                "discarded input pipelined after a refused DATA"
+            );
+            self.rbuf.clear();
+        }
+        self.error(reply)
     }
 
     /// BDAT size [LAST]. RFC 3030 §2: the chunk's octets are always consumed, even when
@@ -132,24 +147,24 @@ impl Session {
     async fn deliver(&mut self, tx: Transaction, message: Vec<u8>) -> Flow {
         let mut added = Vec::new();
         if let Some(user) = self.auth.clone() {
-            // RFC 6409 §8: the MSA may complete a message. The From: must be the user's.
-            let from = header_addresses(&message, "From");
-            if from.is_empty() && header_value(&message, "From").is_none() {
-                added.push(format!("From: <{user}>\r\n"));
-            } else if from.is_empty() || !from.iter().all(|a| self.owns_text(&user, a)) {
-                return self.error(Reply::new(
-                    550,
-                    Some(EnhancedStatus::new(5, 7, 1)),
-                    format!("From: header address not owned by {user}"),
-                ));
+            let fields = fields::fields(&message);
+            if let Some(refusal) = self.submitted_fields(&user, &fields) {
+                // Refused content, not a protocol error (no count towards max_errors).
+                tracing::info!(%user, reply = %refusal.code, "submitted header fields refused");
+                self.reply(refusal);
+                return Flow::Continue;
             }
-            if header_value(&message, "Date").is_none() {
+            // RFC 6409 §8: the MSA may complete a message.
+            if !fields.iter().any(|f| f.is("From")) {
+                added.push(format!("From: <{user}>\r\n"));
+            }
+            if fields::first_value(&fields, "Date").is_none() {
                 added.push(format!(
                     "Date: {}\r\n",
                     mailyard_common::time::rfc5322(mailyard_common::time::now())
                 ));
             }
-            if header_value(&message, "Message-ID").is_none() {
+            if fields::first_value(&fields, "Message-ID").is_none() {
                 added.push(format!(
                     "Message-ID: <{}.{}@{}>\r\n",
                     self.id,
@@ -475,6 +490,39 @@ impl Session {
         crate::proto::Mailbox::parse(addr).is_ok_and(|m| self.owns(user, &m))
     }
 
+    /// The refusal, if any, for a submitted message's header fields: a field RFC 5322
+    /// §3.6 allows once that occurs twice (`554 5.6.0`; a second `From:` or `Sender:`
+    /// is `550 5.7.1`, as a spoofing attempt), or a `From:`/`Sender:` with any address
+    /// that is not `user`'s (RFC 6409 §8: `550 5.7.1`). Every field is checked, not
+    /// just the one a particular parser would show.
+    fn submitted_fields(&self, user: &Address, fields: &[fields::Field]) -> Option<Reply> {
+        let spoofed = || {
+            Reply::new(
+                550,
+                Some(EnhancedStatus::new(5, 7, 1)),
+                format!("From:/Sender: header address not owned by {user}"),
+            )
+        };
+        match fields::repeated_single_field(fields) {
+            Some("From" | "Sender") => return Some(spoofed()),
+            Some(name) => {
+                return Some(Reply::new(
+                    554,
+                    Some(EnhancedStatus::new(5, 6, 0)),
+                    format!("More than one {name}: header field (RFC 5322 section 3.6)"),
+                ));
+            }
+            None => {}
+        }
+        for f in fields.iter().filter(|f| f.is("From") || f.is("Sender")) {
+            let addrs = field_addresses(&f.value);
+            if addrs.is_empty() || !addrs.iter().all(|a| self.owns_text(user, a)) {
+                return Some(spoofed());
+            }
+        }
+        None
+    }
+
     /// RFC 5321 §4.4 trace header, with RFC 3848 / RFC 6531 §3.7.3 protocol names, the
     /// TLS in use and the authenticated user as comments (as Postfix writes them).
     fn received(&self, tx: &Transaction) -> String {
@@ -551,63 +599,30 @@ fn unique_token() -> String {
     )
 }
 
-/// The header section of a message (up to the first empty line).
-fn header_section(message: &[u8]) -> &[u8] {
-    if message.starts_with(b"\r\n") {
-        return &[];
-    }
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(p) => &message[..p + 2],
-        None => message,
-    }
-}
-
-/// The unfolded value of the first header field named `name` (case-insensitive).
-pub(crate) fn header_value(message: &[u8], name: &str) -> Option<String> {
-    let headers = header_section(message);
-    let text = String::from_utf8_lossy(headers);
-    let mut value: Option<String> = None;
-    let mut in_field = false;
-    for line in text.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if in_field && let Some(v) = value.as_mut() {
-                v.push_str(line);
-            }
-            continue;
-        }
-        if value.is_some() {
-            break;
-        }
-        in_field = false;
-        if let Some((field, rest)) = line.split_once(':')
-            && field.trim_end().eq_ignore_ascii_case(name)
-        {
-            value = Some(rest.to_string());
-            in_field = true;
-        }
-    }
-    value.map(|v| v.trim().to_string())
-}
-
-/// The addresses in header `name`, parsed with mail-parser.
+/// The addresses of the first header field named `name`.
 fn header_addresses(message: &[u8], name: &str) -> Vec<String> {
-    let headers = header_section(message);
-    let mut block = headers.to_vec();
-    block.extend_from_slice(b"\r\n");
-    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(&block) else {
+    fields::fields(message)
+        .iter()
+        .find(|f| f.is(name))
+        .map(|f| field_addresses(&f.value))
+        .unwrap_or_default()
+}
+
+/// The addresses in one address-list field value (groups included), parsed with
+/// mail-parser.
+fn field_addresses(value: &str) -> Vec<String> {
+    let block = format!("From:{value}\r\n\r\n");
+    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(block.as_bytes()) else {
         return Vec::new();
     };
-    let list = match name {
-        "From" => parsed.from(),
-        "Sender" => parsed.sender(),
-        _ => None,
-    };
-    list.map(|l| {
-        l.iter()
-            .filter_map(|a| a.address.as_deref().map(str::to_string))
-            .collect()
-    })
-    .unwrap_or_default()
+    parsed
+        .from()
+        .map(|l| {
+            l.iter()
+                .filter_map(|a| a.address.as_deref().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -616,13 +631,15 @@ mod tests {
 
     #[test]
     fn header_lookup() {
-        let m = b"From: A <a@x>\r\nSubject: hi\r\n  there\r\nDate: now\r\n\r\nFrom: body@x\r\n";
-        assert_eq!(header_value(m, "subject").as_deref(), Some("hi  there"));
-        assert_eq!(header_value(m, "message-id"), None);
-        assert_eq!(header_addresses(m, "From"), ["a@x"]);
+        let m =
+            b"From: A <a@x>\r\nSubject: hi\r\n  there\r\nFrom: b@x, c@y\r\n\r\nFrom: body@x\r\n";
+        assert_eq!(header_addresses(m, "From"), ["a@x"], "the first From:");
         assert_eq!(
-            header_value(b"\r\nFrom: x@y\r\n", "From"),
-            None,
+            field_addresses(" b@x, Group: c@y, D <d@z>;"),
+            ["b@x", "c@y", "d@z"]
+        );
+        assert!(
+            header_addresses(b"\r\nFrom: x@y\r\n", "From").is_empty(),
             "body is not headers"
         );
     }

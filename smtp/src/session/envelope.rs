@@ -111,11 +111,21 @@ impl Session {
                         self.error(Reply::relay_denied())
                     };
                 }
-                Address::parse(&format!("{}@{}", m.local, m.domain))
-                    .ok()
-                    .and_then(|a| mailyard_store::queue::resolve_with_remote(accounts, &a).ok())
-                    .map(|(l, r)| (l, r.iter().map(ToString::to_string).collect()))
-                    .unwrap_or_default()
+                let found: (Vec<Address>, Vec<String>) =
+                    Address::parse(&format!("{}@{}", m.local, m.domain))
+                        .ok()
+                        .and_then(|a| mailyard_store::queue::resolve_with_remote(accounts, &a).ok())
+                        .map(|(l, r)| (l, r.iter().map(ToString::to_string).collect()))
+                        .unwrap_or_default();
+                if found.0.is_empty()
+                    && found.1.is_empty()
+                    && m.local.eq_ignore_ascii_case("postmaster")
+                {
+                    // RFC 5321 §4.5.1: postmaster@ every domain we receive for.
+                    (self.postmaster_fallback(), Vec::new())
+                } else {
+                    found
+                }
             }
         };
         if local.is_empty() && remote.is_empty() {
@@ -144,7 +154,7 @@ impl Session {
     }
 
     /// RFC 5321 §4.5.1: `<Postmaster>` must be accepted: postmaster@ the host name's
-    /// domain, else of any local domain, whichever resolves first.
+    /// domain, else of any local domain, whichever resolves first; else the fallback.
     fn postmaster(&self) -> Vec<Address> {
         let accounts = self.ctx.store.accounts();
         let mut domains = vec![self.ctx.config.hostname.clone()];
@@ -157,6 +167,22 @@ impl Session {
                 return users;
             }
         }
-        Vec::new()
+        self.postmaster_fallback()
+    }
+
+    /// Who gets postmaster mail when no user or alias is named postmaster: the
+    /// `postmaster` config key (a local user or alias), else the first user added.
+    fn postmaster_fallback(&self) -> Vec<Address> {
+        let accounts = self.ctx.store.accounts();
+        if let Some(configured) = &self.ctx.config.postmaster {
+            match Address::parse(configured).map(|a| accounts.resolve(&a)) {
+                Ok(Ok(users)) if !users.is_empty() => return users,
+                _ => tracing::warn!(
+                    postmaster = %configured,
+                    "the configured postmaster is no local user or alias; using the first user"
+                ),
+            }
+        }
+        accounts.first_user().ok().flatten().into_iter().collect()
     }
 }

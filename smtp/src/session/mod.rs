@@ -32,8 +32,6 @@ use crate::{Context, Role};
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command
 /// (and for DATA blocks, §4.5.3.2.5–6, which we hold to the same bound).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
-/// A TLS handshake that takes longer than this is abandoned.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read granularity.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -127,14 +125,13 @@ pub(crate) async fn run(
             return;
         }
     };
-    let stream = Stream::Plain(tcp);
-    let stream = if role == Role::Submissions {
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
-            Ok(Ok(s)) => s,
-            _ => return,
-        }
-    } else {
-        stream
+    let implicit_tls = (role == Role::Submissions).then(|| ctx.tls.clone());
+    use tracing::Instrument;
+    let Ok(stream) = Stream::accept(tcp, implicit_tls)
+        .instrument(span.clone())
+        .await
+    else {
+        return;
     };
     let mut s = Session {
         tls: stream.tls_info(),
@@ -153,7 +150,6 @@ pub(crate) async fn run(
         errors: 0,
         shutdown,
     };
-    use tracing::Instrument;
     let result = s.serve().instrument(span.clone()).await;
     span.in_scope(|| match result {
         Ok(()) => tracing::debug!("session closed"),
@@ -387,13 +383,8 @@ impl Session {
         let Some(stream) = self.stream.take() else {
             return Err(End::Eof);
         };
-        let upgraded = tokio::time::timeout(
-            TLS_HANDSHAKE_TIMEOUT,
-            stream.start_tls(self.ctx.tls.clone()),
-        )
-        .await;
-        match upgraded {
-            Ok(Ok(s)) => {
+        match stream.start_tls(self.ctx.tls.clone()).await {
+            Ok(s) => {
                 self.tls = s.tls_info();
                 self.stream = Some(s);
                 self.helo = None;
@@ -403,8 +394,8 @@ impl Session {
                 self.lines = LineReceiver::default();
                 Ok(Flow::Continue)
             }
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
+            Err(e) => Err(End::Io(e)),
         }
     }
 }

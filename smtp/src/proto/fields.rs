@@ -1,0 +1,168 @@
+//! The header fields of a message, unfolded, and the RFC 5322 §3.6 rule that some
+//! fields occur at most once. Pure: bytes in, fields out.
+//!
+//! Names are matched case-insensitively and may have white space before the colon
+//! (RFC 5322 §4.5: the obsolete field syntax, which a receiver must still read), so
+//! `FROM:`, `from:` and `From :` are all the same field.
+
+/// RFC 5322 §3.6: the fields whose table row says "max 1" (`orig-date` is `Date`).
+pub const SINGLE_FIELDS: &[&str] = &[
+    "Date",
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Subject",
+];
+
+/// One header field: its name as written (without trailing white space) and its
+/// unfolded value (continuation lines appended as they are, CRLFs removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+}
+
+impl Field {
+    /// Whether this field is named `name` (case-insensitive, RFC 5322 §1.2.2).
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+/// The header section of a message: up to and including the CRLF before the first
+/// empty line (all of it when there is no body).
+pub fn header_section(message: &[u8]) -> &[u8] {
+    if message.starts_with(b"\r\n") {
+        return &[];
+    }
+    match message.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(p) => &message[..p + 2],
+        None => message,
+    }
+}
+
+/// The fields of `message`'s header section, in order. A line that is neither a
+/// field nor a continuation (no colon, or white space inside the name) is skipped,
+/// and so are its continuation lines.
+pub fn fields(message: &[u8]) -> Vec<Field> {
+    let text = String::from_utf8_lossy(header_section(message));
+    let mut out: Vec<Field> = Vec::new();
+    let mut in_field = false;
+    for line in text.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if in_field && let Some(f) = out.last_mut() {
+                f.value.push_str(line);
+            }
+            continue;
+        }
+        in_field = false;
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim_end_matches([' ', '\t']);
+        if name.is_empty() || name.contains(|c: char| c.is_ascii_whitespace() || c.is_control()) {
+            continue;
+        }
+        out.push(Field {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
+        in_field = true;
+    }
+    out
+}
+
+/// The first of [`SINGLE_FIELDS`] that occurs more than once, in its canonical
+/// spelling. RFC 5322 §3.6.
+pub fn repeated_single_field(fields: &[Field]) -> Option<&'static str> {
+    SINGLE_FIELDS
+        .iter()
+        .find(|name| fields.iter().filter(|f| f.is(name)).count() > 1)
+        .copied()
+}
+
+/// The trimmed value of the first field named `name`.
+pub fn first_value(fields: &[Field], name: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|f| f.is(name))
+        .map(|f| f.value.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(message: &[u8]) -> Vec<(String, String)> {
+        fields(message)
+            .into_iter()
+            .map(|f| (f.name, f.value))
+            .collect()
+    }
+
+    #[test]
+    fn fields_table() {
+        /// Input, then the expected (name, value) pairs.
+        type Row<'a> = (&'a [u8], &'a [(&'a str, &'a str)]);
+        let rows: &[Row] = &[
+            (b"From: a@x\r\n\r\nFrom: body@x\r\n", &[("From", " a@x")]),
+            (b"From : a@x\r\n", &[("From", " a@x")]),
+            (
+                b"FROM\t:a@x\r\nfrom: b@x\r\n",
+                &[("FROM", "a@x"), ("from", " b@x")],
+            ),
+            (
+                b"Subject: hi\r\n  there\r\nDate: now\r\n\r\n",
+                &[("Subject", " hi  there"), ("Date", " now")],
+            ),
+            (b"\r\nFrom: x@y\r\n", &[]),
+            (b"garbage\r\n cont\r\nTo: t\r\n", &[("To", " t")]),
+            (b"Not a: field\r\n: empty\r\nX: 1\r\n", &[("X", " 1")]),
+            (b"X-A: 1", &[("X-A", " 1")]),
+        ];
+        for (input, want) in rows {
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(names(input), want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn repeated_single_fields_table() {
+        let rows: &[(&[u8], Option<&str>)] = &[
+            (b"From: a\r\nTo: b\r\nCc: c\r\nSubject: s\r\n", None),
+            (b"From: a\r\nFrom: b\r\n", Some("From")),
+            (b"from: a\r\nFROM : b\r\n", Some("From")),
+            (b"From: a\r\nSubject: 1\r\nsubject: 2\r\n", Some("Subject")),
+            (
+                b"Received: 1\r\nReceived: 2\r\nComments: a\r\nComments: b\r\n",
+                None,
+            ),
+            (b"Message-Id: 1\r\nMESSAGE-ID: 2\r\n", Some("Message-ID")),
+            (b"Subject: 1\r\n\r\nSubject: 2\r\n", None),
+        ];
+        for (input, want) in rows {
+            assert_eq!(
+                repeated_single_field(&fields(input)),
+                *want,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn first_value_trims() {
+        let f = fields(b"Date:  now \r\nDate: later\r\n");
+        assert_eq!(first_value(&f, "date").as_deref(), Some("now"));
+        assert_eq!(first_value(&f, "Message-ID"), None);
+    }
+}
