@@ -772,3 +772,48 @@ fn dns_server_answers_the_table() {
     assert_eq!(r[3] & 0x0f, 3, "NXDOMAIN");
     assert_eq!(&r[6..8], &[0, 0], "no answer");
 }
+
+/// Issue 9 item 11: a `[dns] nameservers` entry that refuses (a closed UDP and TCP port
+/// of 127.0.0.1, so the kernel answers ICMP port unreachable / RST) must not make every
+/// message wait the whole 10 s budget: the checks notice the dead resolver at once and
+/// remember it briefly, the results stay `temperror` and the mail is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_resolver_fails_fast_for_every_message() {
+    let dead = {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        udp.local_addr().expect("udp addr")
+        // Dropped here: the port is closed again.
+    };
+    let s = start(dead, "").await;
+    let (key, _) = new_key();
+    let (message, _) = signed(key, "ceo@good.test", "no dns");
+    for i in 0..15 {
+        let out = send(
+            s.mx.port(),
+            "client.good.test",
+            "ceo@good.test",
+            message.as_bytes(),
+            false,
+        )
+        .await;
+        assert!(out.contains("data 250 2.0.0"), "message {i}: {out}");
+        let seconds: f64 = out
+            .split("seconds ")
+            .nth(1)
+            .and_then(|t| t.trim().parse().ok())
+            .expect("duration");
+        assert!(
+            seconds < 2.5,
+            "message {i}: DATA took {seconds} s with a refusing resolver (budget 10 s)"
+        );
+    }
+    let all = stored(&s.store, "INBOX");
+    assert_eq!(all.len(), 15);
+    for m in &all {
+        let ours = our_results(m);
+        assert!(
+            ours.contains("spf=temperror") && ours.contains("dmarc=temperror"),
+            "{ours}"
+        );
+    }
+}
