@@ -11,6 +11,12 @@ use super::parser::{ErrorKind, PResult, ParseError, Parser, is_atom_char};
 use super::sequence::Sequence;
 use super::types::Date;
 
+/// Longest string a search key may carry (`BODY`, `TEXT`, `HEADER`, `SUBJECT`, …).
+/// RFC 9051 §6.4.4 sets no limit; every string is compared with every message, so a
+/// few KiB is what a person types and bounds what one SEARCH costs (Dovecot has no
+/// such limit; a 20 MB needle once pinned a core). Longer: BAD. Issue 9.
+pub const MAX_SEARCH_KEY: usize = 4096;
+
 /// One search key. RFC 9051 §6.4.4.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchKey {
@@ -241,9 +247,19 @@ impl Parser<'_> {
         Ok(key)
     }
 
+    /// A search string, at most [`MAX_SEARCH_KEY`] octets.
     fn sp_astring(&mut self) -> PResult<Vec<u8>> {
         self.sp()?;
-        self.astring_bytes()
+        let at = self.pos();
+        let s = self.astring_bytes()?;
+        if s.len() > MAX_SEARCH_KEY {
+            return Err(ParseError {
+                tag: None,
+                kind: ErrorKind::Invalid("search string too long (at most 4096 octets)"),
+                at,
+            });
+        }
+        Ok(s)
     }
 
     fn sp_date(&mut self) -> PResult<Date> {
@@ -282,7 +298,15 @@ impl Parser<'_> {
             "FROM" => SearchKey::From(self.sp_astring()?),
             "HEADER" => {
                 self.sp()?;
+                let at = self.pos();
                 let field = self.astring()?;
+                if field.len() > MAX_SEARCH_KEY {
+                    return Err(ParseError {
+                        tag: None,
+                        kind: ErrorKind::Invalid("header field name too long"),
+                        at,
+                    });
+                }
                 SearchKey::Header(field, self.sp_astring()?)
             }
             "KEYWORD" => SearchKey::Keyword(self.sp_keyword()?),
@@ -508,7 +532,20 @@ mod tests {
         let deep_not = "NOT ".repeat(1_000_000) + "SEEN";
         let deep_paren = "(".repeat(1_000_000) + "SEEN" + &")".repeat(1_000_000);
         let deep_or = "OR SEEN ".repeat(200) + "SEEN";
+        let x = "x".repeat(MAX_SEARCH_KEY + 1);
+        let long_body = format!("BODY {{{}}}\r\n{x}", x.len());
+        let long_text = format!("SEEN TEXT \"{x}\"");
+        let long_value = format!("HEADER Subject {x}");
+        let long_field = format!("HEADER {x} y");
+        let too_long = ErrorKind::Invalid("search string too long (at most 4096 octets)");
         let rows: Vec<(&[u8], ErrorKind)> = vec![
+            (long_body.as_bytes(), too_long.clone()),
+            (long_text.as_bytes(), too_long.clone()),
+            (long_value.as_bytes(), too_long),
+            (
+                long_field.as_bytes(),
+                ErrorKind::Invalid("header field name too long"),
+            ),
             (b"", ErrorKind::UnexpectedEnd),
             (b"FOO", ErrorKind::Expected("search key")),
             (b"(SEEN", ErrorKind::UnexpectedEnd),
@@ -545,6 +582,13 @@ mod tests {
         // Just under the limit is fine.
         let ok = "NOT ".repeat(99) + "SEEN";
         assert!(parse_search_keys(ok.as_bytes()).is_ok());
+        let at_cap = format!("BODY \"{}\"", "x".repeat(MAX_SEARCH_KEY));
+        assert!(parse_search_keys(at_cap.as_bytes()).is_ok());
+        assert!(
+            ErrorKind::Invalid("search string too long (at most 4096 octets)")
+                .to_string()
+                .contains(&MAX_SEARCH_KEY.to_string())
+        );
     }
 
     #[test]

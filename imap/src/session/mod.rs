@@ -163,6 +163,26 @@ pub(crate) async fn offload<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|_| Offloaded)
 }
 
+/// Most client input [`Session::watched`] reads ahead (pipelined commands) while it
+/// watches for the client leaving; past it, the job is simply awaited.
+const WATCH_READ_AHEAD: usize = 64 * 1024;
+
+/// Set when the client of a [`Session::watched`] job is gone: the job stops early
+/// (its result is then thrown away).
+#[derive(Clone, Default)]
+pub(crate) struct Gone(Arc<std::sync::atomic::AtomicBool>);
+
+impl Gone {
+    /// Whether the client left.
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The one place store errors become replies: user errors are NO with their
 /// RFC 5530 code; server errors are NO [SERVERBUG] and logged.
 pub(crate) fn store_error(e: StoreError) -> Done {
@@ -378,6 +398,38 @@ impl Session {
     pub(crate) fn untagged(&mut self, status: Status, code: Option<&ResponseCode>, text: &str) {
         self.wbuf
             .extend_from_slice(&status_response(None, status, code, text));
+    }
+
+    /// Runs `job` on the blocking pool while watching the connection: input that
+    /// arrives meanwhile is kept in `rbuf` (the next commands), and when the client
+    /// closes the connection (or shutdown begins), `gone` is set so the job can stop,
+    /// and the session ends without waiting for it. Issue 9: a SEARCH of a client that
+    /// left kept a core busy.
+    pub(crate) async fn watched<T: Send + 'static>(
+        &mut self,
+        gone: Gone,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Result<T, Offloaded>, End> {
+        let mut handle = tokio::task::spawn_blocking(job);
+        let token = self.shutdown.token.clone();
+        let end = loop {
+            let room = self.rbuf.len() < WATCH_READ_AHEAD;
+            let Some(stream) = self.stream.as_mut().filter(|_| room) else {
+                return Ok((&mut handle).await.map_err(|_| Offloaded));
+            };
+            self.rbuf.reserve(READ_CHUNK);
+            tokio::select! {
+                r = &mut handle => return Ok(r.map_err(|_| Offloaded)),
+                r = stream.read_buf(&mut self.rbuf) => match r {
+                    Ok(0) => break End::Eof,
+                    Ok(_) => {}
+                    Err(e) => break End::Io(e),
+                },
+                _ = token.cancelled() => break End::Shutdown,
+            }
+        };
+        gone.set();
+        Err(end)
     }
 
     /// Reads more input into `rbuf`, with the state's timeout; shutdown interrupts.
