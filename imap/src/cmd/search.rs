@@ -206,7 +206,13 @@ impl<'a> Lazy<'a> {
     fn body_text(&self) -> &str {
         self.body_text.get_or_init(|| {
             let mut s = String::new();
-            if let Some(msg) = self.raw().and_then(|r| MessageParser::default().parse(r)) {
+            let src = self
+                .raw()
+                .map(mailyard_store::mime_limits::structure_source);
+            if let Some(msg) = src
+                .as_deref()
+                .and_then(|r| MessageParser::default().parse(r))
+            {
                 collect_text(&msg, &mut s, 0);
             }
             s.to_lowercase()
