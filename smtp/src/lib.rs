@@ -81,6 +81,7 @@ impl Context {
         tls: Arc<ServerConfig>,
         auth_throttle: AuthThrottle,
     ) -> Self {
+        session::remove_spool_leftovers(store.data_dir());
         Context {
             auth_checks: auth_checks::AuthChecker::new(&config),
             config,

@@ -55,7 +55,7 @@ impl Session {
                 ));
             }
         }
-        self.bdat = None;
+        self.drop_message();
         self.tx = Some(Transaction {
             from,
             params,

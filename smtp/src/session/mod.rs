@@ -10,6 +10,9 @@ mod auth;
 mod burl;
 mod data;
 mod envelope;
+mod spool;
+
+pub(crate) use spool::remove_leftovers as remove_spool_leftovers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,6 +100,8 @@ pub(crate) struct Session {
     tx: Option<Transaction>,
     /// The BDAT message being received (RFC 3030), across chunks.
     bdat: Option<crate::proto::BdatReceiver>,
+    /// What of that message is already on disk (`spool.rs`).
+    spool: Option<spool::Spool>,
     errors: u32,
     shutdown: Shutdown,
 }
@@ -150,6 +155,7 @@ pub(crate) async fn run(
         auth: None,
         tx: None,
         bdat: None,
+        spool: None,
         errors: 0,
         shutdown,
     };
@@ -316,7 +322,7 @@ impl Session {
             Command::Rset => {
                 // RFC 5321 §4.1.1.5
                 self.tx = None;
-                self.bdat = None;
+                self.drop_message();
                 self.reply(Reply::ok());
                 Ok(Flow::Continue)
             }
@@ -399,7 +405,7 @@ impl Session {
                 self.helo = None;
                 self.auth = None;
                 self.tx = None;
-                self.bdat = None;
+                self.drop_message();
                 self.lines = LineReceiver::default();
                 Ok(Flow::Continue)
             }
