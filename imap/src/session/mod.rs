@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::listener::Slot;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
@@ -219,6 +220,12 @@ pub(crate) struct Session {
     pub(crate) notify: Option<Box<notify::Notify>>,
     pub(crate) shutdown: Shutdown,
     bad_count: u32,
+    /// This connection's place in its listener's count (stress, the share of
+    /// connections that have not logged in).
+    slot: Slot,
+    /// When a session that has not logged in is closed, whatever it sends meanwhile
+    /// (`[limits] login_seconds`).
+    login_deadline: tokio::time::Instant,
 }
 
 /// Runs one connection to its end.
@@ -227,22 +234,31 @@ pub(crate) async fn run(
     implicit_tls: bool,
     tcp: TcpStream,
     peer: SocketAddr,
+    slot: Option<Slot>,
     shutdown: Shutdown,
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("imap", tls = implicit_tls, %peer, session = %id);
-    let Some(_slot) = ctx
+    let per_ip = ctx
         .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip)
-    else {
-        let mut tcp = tcp;
-        if !implicit_tls {
-            let _ = tcp
-                .write_all(b"* BYE Too many connections from your address\r\n")
-                .await;
+        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
+    let (slot, _per_ip) = match (slot, per_ip) {
+        (Some(slot), Some(per_ip)) => (slot, per_ip),
+        (slot, _) => {
+            let bye: &[u8] = if slot.is_none() {
+                b"* BYE Too many connections, try again later\r\n"
+            } else {
+                b"* BYE Too many connections from your address\r\n"
+            };
+            let mut tcp = tcp;
+            if !implicit_tls {
+                let _ = tcp.write_all(bye).await;
+            }
+            return;
         }
-        return;
     };
+    let login_deadline =
+        tokio::time::Instant::now() + Duration::from_secs(ctx.config.limits.login_seconds);
     let stream = Stream::Plain(tcp);
     let stream = if implicit_tls {
         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
@@ -271,6 +287,8 @@ pub(crate) async fn run(
         notify: None,
         shutdown,
         bad_count: 0,
+        slot,
+        login_deadline,
     };
     use tracing::Instrument;
     let result = s.serve().instrument(span.clone()).await;
@@ -441,9 +459,9 @@ impl Session {
     /// asked, for a change of the selected mailbox (`selected`) or an event on the
     /// NOTIFY bus (`notify`); shutdown interrupts. Every branch is cancel-safe.
     pub(crate) async fn wait(&mut self, selected: bool, notify: bool) -> Result<Wake, End> {
-        let timeout = match self.state {
-            State::NotAuthenticated => LOGIN_TIMEOUT,
-            _ => IDLE_TIMEOUT,
+        let (timeout, deadline) = match self.state {
+            State::NotAuthenticated => (LOGIN_TIMEOUT, Some(self.login_deadline)),
+            _ => (IDLE_TIMEOUT, None),
         };
         let mut rx = match &self.state {
             State::Selected { view, .. } if selected => Some(view.rx.clone()),
@@ -471,15 +489,16 @@ impl Session {
                 None => std::future::pending().await,
             }
         };
+        let slot = &self.slot;
         tokio::select! {
-            r = tokio::time::timeout(timeout, stream.read_buf(&mut self.rbuf)) => match r {
-                Ok(Ok(0)) => Err(End::Eof),
-                Ok(Ok(_)) => {
+            r = slot.read_idle(&mut *stream, &mut self.rbuf, timeout, deadline) => match r {
+                Some(Ok(0)) => Err(End::Eof),
+                Some(Ok(_)) => {
                     stream.quickack();
                     Ok(Wake::Input)
                 }
-                Ok(Err(e)) => Err(End::Io(e)),
-                Err(_) => Err(End::Timeout),
+                Some(Err(e)) => Err(End::Io(e)),
+                None => Err(End::Timeout),
             },
             ok = changed => Ok(if ok { Wake::Selected } else { Wake::SelectedGone }),
             () = event => Ok(Wake::Notify),
@@ -637,6 +656,7 @@ impl Session {
             max_command: max.saturating_mul(2),
             ..Limits::default()
         });
+        self.slot.authenticated();
         self.state = State::Authenticated { user };
     }
 

@@ -56,6 +56,8 @@ impl Session {
             }
         }
         self.drop_message();
+        // The session has work to do: the login deadline no longer applies.
+        self.login_deadline = None;
         self.tx = Some(Transaction {
             from,
             params,

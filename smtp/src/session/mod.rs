@@ -18,12 +18,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::listener::Slot;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::{Stream, TlsInfo};
 use mailyard_common::throttle::{ConnectionSlot, is_loopback};
 use mailyard_store::Address;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::proto::ehlo::EhloCapabilities;
 use crate::proto::{
@@ -103,6 +105,12 @@ pub(crate) struct Session {
     /// What of that message is already on disk (`spool.rs`).
     spool: Option<spool::Spool>,
     errors: u32,
+    /// This connection's place in its listener's count (stress, the share of
+    /// connections that have not authenticated).
+    slot: Slot,
+    /// Until AUTH or the first MAIL FROM: when the session is closed, whatever it
+    /// sends meanwhile (`[limits] login_seconds`).
+    login_deadline: Option<Instant>,
     shutdown: Shutdown,
 }
 
@@ -112,26 +120,29 @@ pub(crate) async fn run(
     role: Role,
     tcp: TcpStream,
     peer: SocketAddr,
+    slot: Option<Slot>,
     shutdown: Shutdown,
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("smtp", listener = role.name(), %peer, session = %id);
-    let _slot: ConnectionSlot = match ctx
+    let per_ip = ctx
         .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip)
-    {
-        Some(slot) => slot,
-        None => {
+        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
+    let (slot, _per_ip): (Slot, ConnectionSlot) = match (slot, per_ip) {
+        (Some(slot), Some(per_ip)) => (slot, per_ip),
+        (slot, _) => {
+            let text = if slot.is_none() {
+                "Too many connections, try again later"
+            } else {
+                "Too many connections from your address, try again later"
+            };
+            let reply = Reply::new(421, Some(EnhancedStatus::new(4, 7, 0)), text);
             let mut tcp = tcp;
-            let reply = Reply::new(
-                421,
-                Some(EnhancedStatus::new(4, 7, 0)),
-                "Too many connections from your address, try again later",
-            );
             let _ = tcp.write_all(&reply.to_bytes()).await;
             return;
         }
     };
+    let login_seconds = ctx.config.limits.login_seconds;
     let stream = Stream::Plain(tcp);
     let stream = if role == Role::Submissions {
         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.start_tls(ctx.tls.clone())).await {
@@ -157,6 +168,8 @@ pub(crate) async fn run(
         bdat: None,
         spool: None,
         errors: 0,
+        slot,
+        login_deadline: Some(Instant::now() + Duration::from_secs(login_seconds)),
         shutdown,
     };
     use tracing::Instrument;
@@ -228,7 +241,8 @@ impl Session {
         self.rbuf.reserve(READ_CHUNK);
         let token = self.shutdown.token.clone();
         let read =
-            async { tokio::time::timeout(COMMAND_TIMEOUT, stream.read_buf(&mut self.rbuf)).await };
+            self.slot
+                .read_idle(stream, &mut self.rbuf, COMMAND_TIMEOUT, self.login_deadline);
         let n = if idle {
             tokio::select! {
                 r = read => r,
@@ -238,10 +252,10 @@ impl Session {
             read.await
         };
         match n {
-            Ok(Ok(0)) => Err(End::Eof),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+            Some(Ok(0)) => Err(End::Eof),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(End::Io(e)),
+            None => Err(End::Timeout),
         }
     }
 
