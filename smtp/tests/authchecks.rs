@@ -209,6 +209,24 @@ s.quit()
     text
 }
 
+/// Sends `message` from ceo@good.test (EHLO client.good.test) to the MX listener on
+/// `port`; asserts it is accepted and returns how long DATA took, in seconds.
+async fn accepted_in(port: u16, message: &str) -> f64 {
+    let out = send(
+        port,
+        "client.good.test",
+        "ceo@good.test",
+        message.as_bytes(),
+        false,
+    )
+    .await;
+    assert!(out.contains("data 250 2.0.0"), "{out}");
+    out.split("seconds ")
+        .nth(1)
+        .and_then(|t| t.trim().parse().ok())
+        .expect("duration")
+}
+
 /// The messages in alice's `mailbox`, as stored.
 fn stored(store: &Store, mailbox: &str) -> Vec<String> {
     let a = Address::parse("alice@example.com").expect("address");
@@ -383,15 +401,7 @@ async fn spf_dkim_dmarc_all_pass() {
     let dns = dns_server(zone(&public), false).await;
     let s = start(dns, "").await;
     let (message, b) = signed(key, "ceo@good.test", "pass");
-    let out = send(
-        s.mx.port(),
-        "client.good.test",
-        "ceo@good.test",
-        message.as_bytes(),
-        false,
-    )
-    .await;
-    assert!(out.contains("data 250 2.0.0"), "{out}");
+    accepted_in(s.mx.port(), &message).await;
     let m = only(&s.store, "INBOX");
     assert_eq!(
         our_results(&m),
@@ -476,15 +486,7 @@ async fn dkim_fails_when_the_body_is_tampered_with() {
     let (message, b) = signed(key, "ceo@good.test", "tampered");
     let message = message.replace("Hello Alice.", "Hello Alice, pay this invoice.");
     // SPF passes aligned, so DMARC passes even though the signature broke.
-    let out = send(
-        s.mx.port(),
-        "client.good.test",
-        "ceo@good.test",
-        message.as_bytes(),
-        false,
-    )
-    .await;
-    assert!(out.contains("data 250 2.0.0"), "{out}");
+    accepted_in(s.mx.port(), &message).await;
     let m = only(&s.store, "INBOX");
     assert_eq!(
         our_results(&m),
@@ -701,20 +703,7 @@ async fn resolver_timeout_is_temperror_within_the_budget_and_accepted() {
     let dns = dns_server(HashMap::new(), true).await;
     let s = start(dns, "[auth_checks]\ntimeout_seconds = 1\n").await;
     let (message, b) = signed(key, "ceo@good.test", "slow");
-    let out = send(
-        s.mx.port(),
-        "client.good.test",
-        "ceo@good.test",
-        message.as_bytes(),
-        false,
-    )
-    .await;
-    assert!(out.contains("data 250 2.0.0"), "{out}");
-    let seconds: f64 = out
-        .split("seconds ")
-        .nth(1)
-        .and_then(|t| t.trim().parse().ok())
-        .expect("duration");
+    let seconds = accepted_in(s.mx.port(), &message).await;
     assert!(
         (1.0..4.0).contains(&seconds),
         "DATA answered after the 1 s budget, not after the resolver's own timeouts: {seconds}"
@@ -788,20 +777,7 @@ async fn refused_resolver_fails_fast_for_every_message() {
     let (key, _) = new_key();
     let (message, _) = signed(key, "ceo@good.test", "no dns");
     for i in 0..15 {
-        let out = send(
-            s.mx.port(),
-            "client.good.test",
-            "ceo@good.test",
-            message.as_bytes(),
-            false,
-        )
-        .await;
-        assert!(out.contains("data 250 2.0.0"), "message {i}: {out}");
-        let seconds: f64 = out
-            .split("seconds ")
-            .nth(1)
-            .and_then(|t| t.trim().parse().ok())
-            .expect("duration");
+        let seconds = accepted_in(s.mx.port(), &message).await;
         assert!(
             seconds < 2.5,
             "message {i}: DATA took {seconds} s with a refusing resolver (budget 10 s)"

@@ -52,6 +52,15 @@ impl TestServer {
         self.server().addr(name).expect("listener bound")
     }
 
+    /// The SMTP (port 25 role) and IMAP ports as `SMTP` and `IMAP`, for a client
+    /// script's environment.
+    pub fn ports_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SMTP", self.addr("smtp").port().to_string()),
+            ("IMAP", self.addr("imap").port().to_string()),
+        ]
+    }
+
     /// The store the server uses.
     pub fn store(&self) -> &Store {
         &self.server().store

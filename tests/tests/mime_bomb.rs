@@ -50,14 +50,7 @@ typ, data = m.fetch('1', '(BODY.PEEK[])')
 print('whole', len(data[0][1]) == size, size)
 m.logout()
 "#;
-    let (ok, out) = python(
-        script,
-        &[
-            ("SMTP", s.addr("smtp").port().to_string()),
-            ("IMAP", s.addr("imap").port().to_string()),
-        ],
-    )
-    .await;
+    let (ok, out) = python(script, &s.ports_env()).await;
     assert!(ok, "{out}");
     assert!(out.contains("data 250 "), "accepted: {out}");
     assert!(out.contains("whole True "), "readable whole: {out}");

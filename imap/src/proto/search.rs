@@ -152,6 +152,19 @@ impl SearchReturn {
     }
 }
 
+/// `value` (read at `at`), or the error `what` when it is longer than
+/// [`MAX_SEARCH_KEY`].
+fn within_cap<T: AsRef<[u8]>>(value: T, at: usize, what: &'static str) -> PResult<T> {
+    if value.as_ref().len() > MAX_SEARCH_KEY {
+        return Err(ParseError {
+            tag: None,
+            kind: ErrorKind::Invalid(what),
+            at,
+        });
+    }
+    Ok(value)
+}
+
 impl Parser<'_> {
     /// RFC 4731 §3.1 `search-return-opts` after `RETURN SP`:
     /// `"(" [opt *(SP opt)] ")"`. `RETURN ()` means ALL (RFC 4731 §3.1). RFC 5267 §4
@@ -252,14 +265,7 @@ impl Parser<'_> {
         self.sp()?;
         let at = self.pos();
         let s = self.astring_bytes()?;
-        if s.len() > MAX_SEARCH_KEY {
-            return Err(ParseError {
-                tag: None,
-                kind: ErrorKind::Invalid("search string too long (at most 4096 octets)"),
-                at,
-            });
-        }
-        Ok(s)
+        within_cap(s, at, "search string too long (at most 4096 octets)")
     }
 
     fn sp_date(&mut self) -> PResult<Date> {
@@ -299,14 +305,7 @@ impl Parser<'_> {
             "HEADER" => {
                 self.sp()?;
                 let at = self.pos();
-                let field = self.astring()?;
-                if field.len() > MAX_SEARCH_KEY {
-                    return Err(ParseError {
-                        tag: None,
-                        kind: ErrorKind::Invalid("header field name too long"),
-                        at,
-                    });
-                }
+                let field = within_cap(self.astring()?, at, "header field name too long")?;
                 SearchKey::Header(field, self.sp_astring()?)
             }
             "KEYWORD" => SearchKey::Keyword(self.sp_keyword()?),
