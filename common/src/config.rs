@@ -113,6 +113,10 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Protocol errors in one SMTP session before it is disconnected. Default 10.
     pub max_errors: u32,
+    /// Seconds a connection may take from its greeting to logging in (IMAP LOGIN or
+    /// AUTHENTICATE; SMTP AUTH) or, on SMTP, to its first MAIL FROM; commands do not
+    /// extend it. Then `* BYE` / `421 4.4.2`. Default 180 (Dovecot's login timeout).
+    pub login_seconds: u64,
 }
 
 /// `[dns]`.
@@ -318,6 +322,7 @@ impl Default for Limits {
             max_connections: 1000,
             max_connections_per_ip: 20,
             max_errors: 10,
+            login_seconds: 180,
         }
     }
 }

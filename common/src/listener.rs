@@ -1,19 +1,159 @@
 //! The accept loop every daemon uses: a connection permit is taken *before* `accept()`
 //! (so a flood waits in the kernel's backlog instead of in our memory), accept errors
 //! back off instead of spinning, and every connection task is tracked for shutdown.
+//!
+//! Against connection exhaustion (slowloris), each connection also gets a [`Slot`]:
+//! connections that have not authenticated may hold at most `100 - RESERVED_PERCENT` %
+//! of a listener's slots (one more is handed `None`, and the daemon refuses it at once
+//! with `421 4.7.0` / `* BYE`), so clients that have logged in always find room; and
+//! past [`STRESS_PERCENT`] % of the slots a listener is *under stress*, as Postfix calls
+//! it, and connections that have not authenticated get [`STRESS_IDLE`] of idleness.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::shutdown::Shutdown;
 
+/// The share of a listener's `max_connections` (in percent, at least one slot) that
+/// connections which have not authenticated cannot take.
+pub const RESERVED_PERCENT: usize = 10;
+
+/// Past this share of its `max_connections` (in percent) a listener is under stress
+/// (Postfix's stress mode, `smtpd_timeout` cut to 10 s).
+pub const STRESS_PERCENT: usize = 80;
+
+/// The idle timeout of a connection that has not authenticated while its listener is
+/// under stress (Postfix's `${stress?10s}`).
+pub const STRESS_IDLE: Duration = Duration::from_secs(10);
+
+/// How often a connection that has not authenticated looks again at whether its
+/// listener came under stress while it waits for input.
+const STRESS_CHECK: Duration = Duration::from_secs(1);
+
+/// A listener's connections: how many are open and how many of them have not
+/// authenticated.
+#[derive(Debug)]
+struct Load {
+    max: usize,
+    /// Most connections that have not authenticated.
+    unauthenticated_max: usize,
+    open: AtomicUsize,
+    unauthenticated: AtomicUsize,
+}
+
+/// One connection's place in its listener's [`Load`]; dropping it frees it.
+#[derive(Debug)]
+pub struct Slot {
+    load: Arc<Load>,
+    authenticated: bool,
+}
+
+impl Slot {
+    /// The connection has authenticated: it leaves the share of the unauthenticated
+    /// and is never cut short by stress.
+    pub fn authenticated(&mut self) {
+        if !self.authenticated {
+            self.authenticated = true;
+            self.load.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads from `stream` into `buf` (what `read_buf` does), giving up (None) once
+    /// the connection has been idle for [`Slot::idle_timeout`]`(normal)` or `deadline`
+    /// has passed. For a connection that has not authenticated the timeout is judged
+    /// again every [`STRESS_CHECK`], so one that began waiting before its listener
+    /// came under stress is cut too.
+    pub async fn read_idle<R: AsyncRead + Unpin>(
+        &self,
+        stream: &mut R,
+        buf: &mut Vec<u8>,
+        normal: Duration,
+        deadline: Option<Instant>,
+    ) -> Option<std::io::Result<usize>> {
+        let started = Instant::now();
+        let end = || {
+            let idle_end = started + self.idle_timeout(normal);
+            deadline.map_or(idle_end, |d| d.min(idle_end))
+        };
+        loop {
+            let now = Instant::now();
+            let until = end();
+            if now >= until {
+                return None;
+            }
+            let step = if self.authenticated {
+                until - now
+            } else {
+                (until - now).min(STRESS_CHECK)
+            };
+            // `read_buf` is cancel-safe: a read cut short by the timeout loses nothing.
+            if let Ok(r) = tokio::time::timeout(step, stream.read_buf(buf)).await {
+                return Some(r);
+            }
+        }
+    }
+
+    /// How long this connection may stay idle: `normal`, or [`STRESS_IDLE`] when it
+    /// has not authenticated and its listener is under stress.
+    pub fn idle_timeout(&self, normal: Duration) -> Duration {
+        let open = self.load.open.load(Ordering::Relaxed);
+        let stressed = open.saturating_mul(100) >= self.load.max.saturating_mul(STRESS_PERCENT);
+        if stressed && !self.authenticated {
+            normal.min(STRESS_IDLE)
+        } else {
+            normal
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.authenticated {
+            self.load.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.load.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Load {
+    fn new(max: usize) -> Load {
+        let reserved = (max * RESERVED_PERCENT / 100).max(1);
+        Load {
+            max,
+            unauthenticated_max: max.saturating_sub(reserved).max(1),
+            open: AtomicUsize::new(0),
+            unauthenticated: AtomicUsize::new(0),
+        }
+    }
+
+    /// A slot for a new (unauthenticated) connection, or None when they hold their
+    /// whole share already.
+    fn admit(self: &Arc<Self>) -> Option<Slot> {
+        self.unauthenticated
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.unauthenticated_max).then_some(n + 1)
+            })
+            .ok()?;
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Some(Slot {
+            load: self.clone(),
+            authenticated: false,
+        })
+    }
+}
+
 /// Accepts until shutdown, running `handle` on its own task for each connection, with
-/// at most `max_connections` at once.
+/// at most `max_connections` at once. `handle` gets the connection's [`Slot`], or
+/// None when connections that have not authenticated hold their whole share: it then
+/// refuses the connection at once.
 pub async fn accept_loop<F, Fut>(
     name: &'static str,
     listener: TcpListener,
@@ -21,10 +161,12 @@ pub async fn accept_loop<F, Fut>(
     max_connections: usize,
     handle: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut + Send + Sync + 'static,
+    F: Fn(TcpStream, SocketAddr, Option<Slot>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+    let max_connections = max_connections.max(1);
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let load = Arc::new(Load::new(max_connections));
     let mut backoff = Duration::from_millis(5);
     loop {
         let permit = tokio::select! {
@@ -42,7 +184,11 @@ pub async fn accept_loop<F, Fut>(
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
                 let _ = stream.set_nodelay(true);
-                let fut = handle(stream, peer);
+                let slot = load.admit();
+                if slot.is_none() {
+                    tracing::info!(listener = name, %peer, "unauthenticated connections hold their share: refused");
+                }
+                let fut = handle(stream, peer, slot);
                 shutdown.tracker.spawn(async move {
                     fut.await;
                     drop(permit);
@@ -55,5 +201,40 @@ pub async fn accept_loop<F, Fut>(
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_and_stress() {
+        // (max, unauthenticated admitted, open at which stress begins)
+        for (max, admitted, stress_at) in [(10, 9, 8), (1000, 900, 800), (1, 1, 1), (2, 1, 2)] {
+            let load = Arc::new(Load::new(max));
+            let mut slots = Vec::new();
+            while let Some(s) = load.admit() {
+                slots.push(s);
+            }
+            assert_eq!(slots.len(), admitted, "max {max}");
+            let stressed = |n: usize| n * 100 >= max * STRESS_PERCENT;
+            assert!(stressed(stress_at) && !stressed(stress_at - 1), "max {max}");
+            // One authenticates: room for one more, and it is never cut short.
+            let mut first = slots.remove(0);
+            first.authenticated();
+            assert_eq!(
+                first.idle_timeout(Duration::from_secs(60)),
+                Duration::from_secs(60)
+            );
+            assert!(load.admit().is_some(), "max {max}");
+            drop(first);
+        }
+        let load = Arc::new(Load::new(10));
+        let slots: Vec<Slot> = std::iter::from_fn(|| load.admit()).collect();
+        assert_eq!(slots[0].idle_timeout(Duration::from_secs(60)), STRESS_IDLE);
+        drop(slots);
+        assert_eq!(load.open.load(Ordering::Relaxed), 0);
+        assert_eq!(load.unauthenticated.load(Ordering::Relaxed), 0);
     }
 }

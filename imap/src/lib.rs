@@ -57,6 +57,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mailyard_common::Config;
+use mailyard_common::listener::Slot;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::throttle::{AuthThrottle, PerIpConnections};
 use mailyard_store::Store;
@@ -107,8 +108,8 @@ pub async fn serve(
         listener,
         shutdown,
         max,
-        move |stream: TcpStream, peer: SocketAddr| {
-            session::run(ctx.clone(), implicit_tls, stream, peer, sd.clone())
+        move |stream: TcpStream, peer: SocketAddr, slot: Option<Slot>| {
+            session::run(ctx.clone(), implicit_tls, stream, peer, slot, sd.clone())
         },
     )
     .await;

@@ -139,7 +139,8 @@ impl Located {
         } else {
             &self.raw
         };
-        let msg = mail_parser::MessageParser::default().parse(raw)?;
+        let src = mailyard_store::mime_limits::structure_source(raw);
+        let msg = mail_parser::MessageParser::default().parse(&src[..])?;
         let whole = mailyard_store::imapfmt::body_structure(&msg, true);
         part_structure(&whole, &self.section.part).map(str::to_string)
     }

@@ -6,6 +6,9 @@
 //! Invariants:
 //! - All DNS work for one message is bounded by `[auth_checks] timeout_seconds`; what
 //!   is unknown when it passes is `temperror`, and a `temperror` never rejects.
+//! - A resolver whose nameservers do not answer (refused, unreachable) is found out by
+//!   one probe and then skipped for `dns::DOWN_HOLD`: messages meanwhile get
+//!   `temperror` at once instead of each waiting out the budget (`dns::Health`).
 //! - Only a definite DMARC `fail` under `p=reject` refuses a message (when
 //!   `dmarc_reject` is on); `p=quarantine` files it into Junk (when
 //!   `dmarc_quarantine` is on). Everything else is delivered to the INBOX.
@@ -15,7 +18,7 @@
 //! - The checks see the message exactly as it arrived (before our trace headers and
 //!   before forged results are removed), so DKIM signatures verify as sent.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use mail_auth::dkim::DkimError;
@@ -30,6 +33,8 @@ use mailyard_common::Config;
 use mailyard_common::config::Dns;
 use mailyard_store::{Address, Delivered, FlagSet, Store};
 use tokio::time::{Instant, timeout_at};
+
+use crate::dns::Health;
 
 /// How long one DNS query may take before the resolver gives up on it. Several
 /// queries (an SPF record with includes, several DKIM keys, the DMARC tree walk) share
@@ -78,6 +83,8 @@ pub(crate) struct Verdict {
 pub(crate) struct AuthChecker {
     /// The resolver, or why it could not be built (then every check is `temperror`).
     resolver: Result<MessageAuthenticator, String>,
+    /// Whether the resolver's nameservers answer at all (probed, remembered briefly).
+    health: Health,
     /// Our authserv-id (RFC 8601 §2.5): `hostname`.
     hostname: String,
     enabled: bool,
@@ -91,10 +98,13 @@ impl AuthChecker {
     /// that cannot be built (no usable `/etc/resolv.conf`) is logged once and makes
     /// every result `temperror`: mail is still accepted, and says why it is unchecked.
     pub(crate) fn new(config: &Config) -> Self {
-        let resolver = if config.auth_checks.enabled {
-            build_resolver(&config.dns)
+        let (resolver, servers) = if config.auth_checks.enabled {
+            match build_resolver(&config.dns) {
+                Ok((r, servers)) => (Ok(r), servers),
+                Err(e) => (Err(e), Vec::new()),
+            }
         } else {
-            Err("auth checks are off".to_string())
+            (Err("auth checks are off".to_string()), Vec::new())
         };
         if config.auth_checks.enabled
             && let Err(e) = &resolver
@@ -104,6 +114,7 @@ impl AuthChecker {
         let a = &config.auth_checks;
         AuthChecker {
             resolver,
+            health: Health::new(servers),
             hostname: config.hostname.clone(),
             enabled: a.enabled,
             dmarc_reject: a.dmarc_reject,
@@ -120,12 +131,20 @@ impl AuthChecker {
     /// Checks SPF (RFC 7208 §2.3–§2.4, §4), every DKIM signature (RFC 6376 §6) and DMARC
     /// (RFC 7489 §6.6) for a message received on the MX listener, within the
     /// configured time budget, and decides its disposition (RFC 7489 §6.3, §6.7).
+    /// A resolver whose nameservers do not answer a probe is not asked at all: every
+    /// result is `temperror` at once (RFC 7208 §2.6.6, RFC 7489 §6.6.3).
     pub(crate) async fn check(&self, env: &Envelope<'_>, message: &[u8]) -> Verdict {
         let deadline = Instant::now() + self.budget;
         let resolver = match &self.resolver {
             Ok(r) => r,
             Err(e) => return self.unavailable(env, message, e),
         };
+        if !timeout_at(deadline, self.health.usable())
+            .await
+            .unwrap_or(false)
+        {
+            return self.unavailable(env, message, "no DNS server answers");
+        }
         let parsed = AuthenticatedMessage::parse(message).map(|mut m| {
             m.dkim_headers.truncate(MAX_DKIM_SIGNATURES);
             m
@@ -394,11 +413,15 @@ fn is_domain(s: &str) -> bool {
 }
 
 /// The resolver for the checks: `[dns] nameservers` (UDP, then TCP for truncated
-/// answers) or the system's. Each query gets [`QUERY_TIMEOUT`] and one attempt per
-/// server; hickory caches answers for their TTL.
-fn build_resolver(dns: &Dns) -> Result<MessageAuthenticator, String> {
+/// answers) or the system's, and its nameservers' UDP addresses (for [`Health`]). Each
+/// query gets [`QUERY_TIMEOUT`] and one attempt per server; hickory caches answers,
+/// negative ones included, for their TTL (RFC 2308).
+fn build_resolver(dns: &Dns) -> Result<(MessageAuthenticator, Vec<SocketAddr>), String> {
     let (config, opts) = crate::dns::resolver_config(dns, QUERY_TIMEOUT, 1)?;
-    MessageAuthenticator::new(config, opts).map_err(|e| format!("building the resolver: {e}"))
+    let servers = crate::dns::udp_servers(&config);
+    let resolver = MessageAuthenticator::new(config, opts)
+        .map_err(|e| format!("building the resolver: {e}"))?;
+    Ok((resolver, servers))
 }
 
 /// Delivers a quarantined message into each user's Junk folder (the INBOX for a user

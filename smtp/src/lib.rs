@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mailyard_common::Config;
+use mailyard_common::listener::Slot;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::throttle::{AuthThrottle, PerIpConnections};
 use mailyard_store::Store;
@@ -81,6 +82,7 @@ impl Context {
         tls: Arc<ServerConfig>,
         auth_throttle: AuthThrottle,
     ) -> Self {
+        session::remove_spool_leftovers(store.data_dir());
         Context {
             auth_checks: auth_checks::AuthChecker::new(&config),
             config,
@@ -108,8 +110,8 @@ pub async fn serve(listener: TcpListener, role: Role, ctx: Arc<Context>, shutdow
         listener,
         shutdown,
         max,
-        move |stream: TcpStream, peer: SocketAddr| {
-            session::run(ctx.clone(), role, stream, peer, sd.clone())
+        move |stream: TcpStream, peer: SocketAddr, slot: Option<Slot>| {
+            session::run(ctx.clone(), role, stream, peer, slot, sd.clone())
         },
     )
     .await;

@@ -209,6 +209,24 @@ s.quit()
     text
 }
 
+/// Sends `message` from ceo@good.test (EHLO client.good.test) to the MX listener on
+/// `port`; asserts it is accepted and returns how long DATA took, in seconds.
+async fn accepted_in(port: u16, message: &str) -> f64 {
+    let out = send(
+        port,
+        "client.good.test",
+        "ceo@good.test",
+        message.as_bytes(),
+        false,
+    )
+    .await;
+    assert!(out.contains("data 250 2.0.0"), "{out}");
+    out.split("seconds ")
+        .nth(1)
+        .and_then(|t| t.trim().parse().ok())
+        .expect("duration")
+}
+
 /// The messages in alice's `mailbox`, as stored.
 fn stored(store: &Store, mailbox: &str) -> Vec<String> {
     let a = Address::parse("alice@example.com").expect("address");
@@ -383,15 +401,7 @@ async fn spf_dkim_dmarc_all_pass() {
     let dns = dns_server(zone(&public), false).await;
     let s = start(dns, "").await;
     let (message, b) = signed(key, "ceo@good.test", "pass");
-    let out = send(
-        s.mx.port(),
-        "client.good.test",
-        "ceo@good.test",
-        message.as_bytes(),
-        false,
-    )
-    .await;
-    assert!(out.contains("data 250 2.0.0"), "{out}");
+    accepted_in(s.mx.port(), &message).await;
     let m = only(&s.store, "INBOX");
     assert_eq!(
         our_results(&m),
@@ -476,15 +486,7 @@ async fn dkim_fails_when_the_body_is_tampered_with() {
     let (message, b) = signed(key, "ceo@good.test", "tampered");
     let message = message.replace("Hello Alice.", "Hello Alice, pay this invoice.");
     // SPF passes aligned, so DMARC passes even though the signature broke.
-    let out = send(
-        s.mx.port(),
-        "client.good.test",
-        "ceo@good.test",
-        message.as_bytes(),
-        false,
-    )
-    .await;
-    assert!(out.contains("data 250 2.0.0"), "{out}");
+    accepted_in(s.mx.port(), &message).await;
     let m = only(&s.store, "INBOX");
     assert_eq!(
         our_results(&m),
@@ -701,20 +703,7 @@ async fn resolver_timeout_is_temperror_within_the_budget_and_accepted() {
     let dns = dns_server(HashMap::new(), true).await;
     let s = start(dns, "[auth_checks]\ntimeout_seconds = 1\n").await;
     let (message, b) = signed(key, "ceo@good.test", "slow");
-    let out = send(
-        s.mx.port(),
-        "client.good.test",
-        "ceo@good.test",
-        message.as_bytes(),
-        false,
-    )
-    .await;
-    assert!(out.contains("data 250 2.0.0"), "{out}");
-    let seconds: f64 = out
-        .split("seconds ")
-        .nth(1)
-        .and_then(|t| t.trim().parse().ok())
-        .expect("duration");
+    let seconds = accepted_in(s.mx.port(), &message).await;
     assert!(
         (1.0..4.0).contains(&seconds),
         "DATA answered after the 1 s budget, not after the resolver's own timeouts: {seconds}"
@@ -771,4 +760,36 @@ fn dns_server_answers_the_table() {
     let r = dns_answer(&q, &zone).expect("answer");
     assert_eq!(r[3] & 0x0f, 3, "NXDOMAIN");
     assert_eq!(&r[6..8], &[0, 0], "no answer");
+}
+
+/// Issue 9 item 11: a `[dns] nameservers` entry that refuses (a closed UDP and TCP port
+/// of 127.0.0.1, so the kernel answers ICMP port unreachable / RST) must not make every
+/// message wait the whole 10 s budget: the checks notice the dead resolver at once and
+/// remember it briefly, the results stay `temperror` and the mail is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_resolver_fails_fast_for_every_message() {
+    let dead = {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        udp.local_addr().expect("udp addr")
+        // Dropped here: the port is closed again.
+    };
+    let s = start(dead, "").await;
+    let (key, _) = new_key();
+    let (message, _) = signed(key, "ceo@good.test", "no dns");
+    for i in 0..15 {
+        let seconds = accepted_in(s.mx.port(), &message).await;
+        assert!(
+            seconds < 2.5,
+            "message {i}: DATA took {seconds} s with a refusing resolver (budget 10 s)"
+        );
+    }
+    let all = stored(&s.store, "INBOX");
+    assert_eq!(all.len(), 15);
+    for m in &all {
+        let ours = our_results(m);
+        assert!(
+            ours.contains("spf=temperror") && ours.contains("dmarc=temperror"),
+            "{ours}"
+        );
+    }
 }

@@ -801,3 +801,88 @@ async fn input_pipelined_after_a_refused_data_is_discarded() {
         "nothing smuggled"
     );
 }
+
+/// Issue 9 item 7: a session gets `[limits] login_seconds` from its greeting to AUTH
+/// or its first MAIL FROM, however many NOOPs it sends (then `421 4.4.2`); past MAIL
+/// FROM it is not bound by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noop_does_not_extend_the_login_deadline() {
+    let s = start("[limits]\nlogin_seconds = 2\n").await;
+    let script = r#"
+import os, smtplib, time
+port = int(os.environ['PORT'])
+busy = smtplib.SMTP('127.0.0.1', port, timeout=10)
+busy.ehlo('client.example.net')
+busy.mail('sender@example.net')
+s = smtplib.SMTP('127.0.0.1', port, timeout=10)
+s.ehlo('client.example.net')
+start = time.monotonic()
+last = None
+while time.monotonic() - start < 8:
+    try:
+        code, text = s.noop()
+    except smtplib.SMTPServerDisconnected:
+        last = 'disconnected'
+        break
+    if code != 250:
+        last = (code, text)
+        break
+    time.sleep(0.3)
+print('deadline', last, round(time.monotonic() - start, 1))
+print('busy', busy.rset())
+"#;
+    let (ok, out) = python(script, s.mx.port()).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("deadline (421, b'4.4.2"), "{out}");
+    let seconds: f64 = out
+        .split("deadline ")
+        .nth(1)
+        .and_then(|l| l.lines().next())
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|t| t.parse().ok())
+        .expect("seconds");
+    assert!((1.5..5.0).contains(&seconds), "{out}");
+    assert!(out.contains("busy (250"), "past MAIL FROM: {out}");
+}
+
+/// Issue 9 item 7: sessions that have not authenticated take at most
+/// `100 - RESERVED_PERCENT` % of a listener's `max_connections`; one more gets
+/// `421 4.7.0` at once instead of hanging without a greeting. One that authenticates
+/// leaves that share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_sessions_leave_room_and_are_refused_beyond_their_share() {
+    let s = start("[limits]\nmax_connections = 10\n").await;
+    let script = r#"
+import os, smtplib, socket
+port = int(os.environ['PORT'])
+def greeting():
+    c = socket.create_connection(('127.0.0.1', port), timeout=10)
+    return c, c.recv(200).decode()
+held = [greeting() for _ in range(9)]
+print('held', sorted(set(g[:3] for _, g in held)))
+c, g = greeting()
+print('tenth', g.strip())
+c.close()
+import time
+# One of the nine leaves; once the server has seen it go, a client comes in and logs in.
+held.pop()[0].close()
+deadline = time.monotonic() + 10
+while True:
+    try:
+        a = smtplib.SMTP('127.0.0.1', port, timeout=10)
+        break
+    except smtplib.SMTPConnectError:
+        assert time.monotonic() < deadline, 'no slot freed'
+a.ehlo('[127.0.0.1]')
+print('login', a.login('alice@example.com', 'alicepw')[0])
+# Nine connections again, but one has authenticated: room for one more.
+c, g = greeting()
+print('after-login', g[:3])
+"#;
+    let (ok, out) = python(script, s.submission.port()).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("held ['220']"), "{out}");
+    assert!(out.contains("tenth 421 4.7.0"), "{out}");
+    assert!(out.contains("login 235"), "{out}");
+    assert!(out.contains("after-login 220"), "{out}");
+}

@@ -82,7 +82,7 @@ pub const MAX_QUOTED_LEN: usize = 1024;
 /// Deepest multipart / `message/rfc822` nesting written as such (a guard
 /// like Dovecot's limit on nested MIME parts). Deeper parts are written as
 /// flat `text/plain` parts, which also bounds recursion.
-pub const MAX_DEPTH: usize = 100;
+pub const MAX_DEPTH: usize = crate::mime_limits::MAX_DEPTH;
 
 /// `body-fld-*` of an empty `text/plain` part, used for a multipart without
 /// parts and an unparsable encapsulated message (Dovecot's `EMPTY_BODY`).
@@ -1244,7 +1244,8 @@ fn write_part(
             // mail-parser gave up on the encapsulated message (no headers,
             // undecodable, …); parse what is there ourselves.
             let body = body();
-            let nested = MessageParser::default().parse(body);
+            let src = crate::mime_limits::structure_source(body);
+            let nested = MessageParser::default().parse(&src[..]);
             write_rfc822(out, &info, body, nested.as_ref(), extended, depth);
         }
         _ if is_multipart_type => {

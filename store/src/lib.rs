@@ -19,6 +19,7 @@ pub mod imapfmt;
 pub mod index;
 pub mod mailbox_name;
 pub mod maildir;
+pub mod mime_limits;
 pub mod model;
 pub mod queue;
 pub mod summary;

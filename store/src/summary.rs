@@ -39,8 +39,10 @@ pub struct Summary {
 /// cannot make sense of still gets grammar-valid ENVELOPE and BODYSTRUCTURE.
 pub fn summarize(raw: &[u8]) -> Summary {
     let parser = MessageParser::default();
+    // At most MAX_PARTS parts and MAX_DEPTH levels; offsets are those of `raw`.
+    let src = crate::mime_limits::structure_source(raw);
     let parsed = parser
-        .parse(raw)
+        .parse(&src[..])
         .or_else(|| parser.parse(b"\r\n".as_slice()));
     let Some(msg) = parsed else {
         return Summary::default();

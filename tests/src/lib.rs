@@ -71,6 +71,15 @@ impl TestServer {
         self.server().addr(name).expect("listener bound")
     }
 
+    /// The SMTP (port 25 role) and IMAP ports as `SMTP` and `IMAP`, for a client
+    /// script's environment.
+    pub fn ports_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SMTP", self.addr("smtp").port().to_string()),
+            ("IMAP", self.addr("imap").port().to_string()),
+        ]
+    }
+
     /// The store the server uses.
     pub fn store(&self) -> &Store {
         &self.server().store
@@ -279,5 +288,30 @@ pub fn without_trace_headers(bytes: &[u8]) -> &[u8] {
             return rest;
         }
         rest = &rest[line_end..];
+    }
+}
+
+/// A memory figure of this process from `/proc/self/status`, in KiB: `"VmRSS"`
+/// (resident now) or `"VmHWM"` (peak). The in-process server's memory is in it.
+pub fn memory_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
+
+/// Waits until `cond` holds, polling every 20 ms; panics with `what()` after
+/// `deadline`.
+pub async fn wait_until(
+    deadline: Duration,
+    mut cond: impl FnMut() -> bool,
+    what: impl FnOnce() -> String,
+) {
+    let end = tokio::time::Instant::now() + deadline;
+    while !cond() {
+        assert!(tokio::time::Instant::now() < end, "{}", what());
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

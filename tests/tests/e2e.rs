@@ -31,14 +31,7 @@ assert rest == original, rest
 print('ok', size)
 m.logout()
 "#;
-    let (ok, out) = python(
-        script,
-        &[
-            ("SMTP", s.addr("smtp").port().to_string()),
-            ("IMAP", s.addr("imap").port().to_string()),
-        ],
-    )
-    .await;
+    let (ok, out) = python(script, &s.ports_env()).await;
     assert!(ok, "{out}");
     assert!(out.contains("ok "), "{out}");
     s.stop().await;

@@ -242,7 +242,8 @@ fn rewrite_leaves(
     cte: Option<&[u8]>,
     transform: impl Fn(&[u8], Option<&str>, bool) -> Vec<u8>,
 ) -> Option<Vec<u8>> {
-    let msg = MessageParser::default().parse(raw)?;
+    let src = mailyard_store::mime_limits::structure_source(raw);
+    let msg = MessageParser::default().parse(&src[..])?;
     let mut leaves = Vec::new();
     collect_leaves(&msg, raw, 0, None, 0, &select, &mut leaves);
     if leaves.is_empty() {
@@ -310,7 +311,9 @@ fn collect_leaves(
             }
         }
         PartType::Message(nested) => {
-            if std::ptr::eq(nested.raw_message.as_ptr(), raw.as_ptr()) {
+            // The same buffer as this message's: offsets into `raw` (see
+            // `mime_limits::structure_source`: that buffer may be a defused copy).
+            if std::ptr::eq(nested.raw_message.as_ptr(), msg.raw_message.as_ptr()) {
                 collect_leaves(nested, raw, 0, boundary, depth + 1, select, out);
             }
         }

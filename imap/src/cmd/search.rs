@@ -21,7 +21,7 @@ use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::search::{SearchKey, SearchReturn};
 use crate::proto::sequence::{Sequence, SequenceSet};
 use crate::session::view::{Msg, View};
-use crate::session::{Done, End, Session};
+use crate::session::{Done, End, Gone, Session};
 
 /// One message as SEARCH sees it.
 struct Candidate {
@@ -39,6 +39,8 @@ struct Env {
     max_seq: u32,
     max_uid: u32,
     now: i64,
+    /// The client left: stop evaluating (the result is thrown away).
+    gone: Gone,
 }
 
 /// What a search runs over: the selected view's messages that are not expunged (and
@@ -70,6 +72,7 @@ fn scope(
         max_seq: u32::try_from(view.msgs.len()).unwrap_or(u32::MAX),
         max_uid: view.max_uid(),
         now: mailyard_common::time::now(),
+        gone: Gone::default(),
     };
     (candidates, env)
 }
@@ -83,8 +86,30 @@ struct Lazy<'a> {
     body_text: OnceCell<String>,
 }
 
-fn lower(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_lowercase()
+/// `key` with every string it compares lower-cased, once per command rather than
+/// once per message (see [`needle`]).
+fn fold_needles(key: SearchKey) -> SearchKey {
+    use SearchKey as K;
+    let fold = |b: Vec<u8>| String::from_utf8_lossy(&b).to_lowercase().into_bytes();
+    match key {
+        K::Body(s) => K::Body(fold(s)),
+        K::Text(s) => K::Text(fold(s)),
+        K::Header(f, s) => K::Header(f, fold(s)),
+        K::From(s) => K::From(fold(s)),
+        K::To(s) => K::To(fold(s)),
+        K::Cc(s) => K::Cc(fold(s)),
+        K::Bcc(s) => K::Bcc(fold(s)),
+        K::Subject(s) => K::Subject(fold(s)),
+        K::Not(k) => K::Not(Box::new(fold_needles(*k))),
+        K::Or(a, b) => K::Or(Box::new(fold_needles(*a)), Box::new(fold_needles(*b))),
+        K::And(keys) => K::And(keys.into_iter().map(fold_needles).collect()),
+        other => other,
+    }
+}
+
+/// A string of a key that went through [`fold_needles`] (so it is UTF-8, lower case).
+fn needle(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
 }
 
 fn contains(hay: &str, needle: &str) -> bool {
@@ -181,7 +206,13 @@ impl<'a> Lazy<'a> {
     fn body_text(&self) -> &str {
         self.body_text.get_or_init(|| {
             let mut s = String::new();
-            if let Some(msg) = self.raw().and_then(|r| MessageParser::default().parse(r)) {
+            let src = self
+                .raw()
+                .map(mailyard_store::mime_limits::structure_source);
+            if let Some(msg) = src
+                .as_deref()
+                .and_then(|r| MessageParser::default().parse(r))
+            {
                 collect_text(&msg, &mut s, 0);
             }
             s.to_lowercase()
@@ -248,7 +279,12 @@ impl<'a> Lazy<'a> {
         )
     }
 
+    /// Whether the message matches `key`, whose strings went through
+    /// [`fold_needles`]. Once the client is gone, every key is false.
     fn matches(&self, key: &SearchKey) -> bool {
+        if self.env.gone.is_set() {
+            return false;
+        }
         let info = &self.c.info;
         let flags = info.flags.flags;
         match key {
@@ -284,13 +320,13 @@ impl<'a> Lazy<'a> {
             SearchKey::Cc(s) => self.address_field(s, |x| &x.cc, "Cc"),
             SearchKey::Bcc(s) => self.address_field(s, |x| &x.bcc, "Bcc"),
             SearchKey::Subject(s) => self.address_field(s, |x| &x.subject, "Subject"),
-            SearchKey::Header(field, s) => self.header(field, &lower(s)),
-            SearchKey::Body(s) => self.body_text().contains(&lower(s)),
+            SearchKey::Header(field, s) => self.header(field, needle(s)),
+            SearchKey::Body(s) => self.body_text().contains(needle(s)),
             SearchKey::Text(s) => {
-                let needle = lower(s);
-                self.body_text().contains(&needle)
+                let needle = needle(s);
+                self.body_text().contains(needle)
                     || self.raw().is_some_and(|r| {
-                        contains(&String::from_utf8_lossy(split_message(r).0), &needle)
+                        contains(&String::from_utf8_lossy(split_message(r).0), needle)
                     })
             }
             SearchKey::Uid(Sequence::Set(set)) => set.contains(info.uid.0, self.env.max_uid),
@@ -306,11 +342,11 @@ impl<'a> Lazy<'a> {
     /// A decoded summary field, or (when it does not match) the header itself, which
     /// also covers undecoded raw text.
     fn address_field(&self, s: &[u8], field: fn(&Summary) -> &String, name: &str) -> bool {
-        let needle = lower(s);
-        if self.summary().is_some_and(|x| contains(field(x), &needle)) {
+        let needle = needle(s);
+        if self.summary().is_some_and(|x| contains(field(x), needle)) {
             return true;
         }
-        self.header(name, &needle)
+        self.header(name, needle)
     }
 }
 
@@ -458,20 +494,21 @@ impl Session {
         let Some(view) = self.view() else {
             return Ok(Done::bad("No mailbox selected"));
         };
-        let criteria = self.ext.resolve_key(criteria, view);
+        let criteria = fold_needles(self.ext.resolve_key(criteria, view));
         let (candidates, env) = scope(self.store(), user, view, |_| true);
         let keep = update.then(|| self.live_start(&criteria)).flatten();
-        let found = tokio::task::spawn_blocking(move || {
-            candidates
-                .iter()
-                .filter(|c| Lazy::new(&env, c).matches(&criteria))
-                .map(|c| {
-                    let n = if uid { c.info.uid.0 } else { c.seq };
-                    (n, c.info.uid, c.info.modseq.0)
-                })
-                .collect::<Vec<(u32, Uid, u64)>>()
-        })
-        .await;
+        let found = self
+            .watched(env.gone.clone(), move || {
+                candidates
+                    .iter()
+                    .filter(|c| Lazy::new(&env, c).matches(&criteria))
+                    .map(|c| {
+                        let n = if uid { c.info.uid.0 } else { c.seq };
+                        (n, c.info.uid, c.info.modseq.0)
+                    })
+                    .collect::<Vec<(u32, Uid, u64)>>()
+            })
+            .await?;
         let mut found = match found {
             Ok(f) => f,
             Err(_) => {
@@ -595,7 +632,7 @@ impl Session {
     /// its index summary (loaded once, in one read transaction). Charsets UTF-8 and
     /// US-ASCII, else `Err(NO [BADCHARSET])`. RFC 5256 §3.
     pub(crate) async fn search_matched(
-        &self,
+        &mut self,
         charset: &str,
         criteria: SearchKey,
     ) -> Result<Vec<Matched>, Done> {
@@ -606,16 +643,16 @@ impl Session {
     /// [`Session::search_matched`] over the messages `pick` takes only (RFC 5267 §4.3:
     /// a live result looks again at the messages that changed).
     pub(crate) async fn matched_where(
-        &self,
+        &mut self,
         criteria: SearchKey,
         pick: impl Fn(&Msg) -> bool,
     ) -> Result<Vec<Matched>, Done> {
         let (Some(user), Some(view)) = (self.user(), self.view()) else {
             return Err(Done::bad("No mailbox selected"));
         };
-        let criteria = self.ext.resolve_key(criteria, view);
+        let criteria = fold_needles(self.ext.resolve_key(criteria, view));
         let (candidates, env) = scope(self.store(), user, view, pick);
-        let found = tokio::task::spawn_blocking(move || {
+        let found = self.watched(env.gone.clone(), move || {
             let mut found: Vec<Matched> = Vec::new();
             for c in candidates {
                 let lazy = Lazy::new(&env, &c);
@@ -645,12 +682,16 @@ impl Session {
                 }
             }
             Ok(found)
-        })
-        .await;
-        match found {
-            Ok(Ok(found)) => Ok(found),
-            Ok(Err(e)) => Err(crate::session::store_error(e)),
-            Err(_) => Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+        });
+        match found.await {
+            Ok(Ok(Ok(found))) => Ok(found),
+            Ok(Ok(Err(e))) => Err(crate::session::store_error(e)),
+            Ok(Err(_)) => Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+            // The session ends at its next read.
+            Err(_) => Err(Done::no(
+                Some(ResponseCode::Unavailable),
+                "Search abandoned",
+            )),
         }
     }
 }

@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mailyard_store::mime_limits::structure_source;
 
 use crate::proto::fetch::{Partial, Section, SectionText};
 
@@ -159,7 +160,11 @@ fn is_message_part(part: &MessagePart<'_>) -> bool {
 /// numbers only when it is a `message/rfc822`, whose encapsulated message the rest of
 /// the path then walks. So `BODY[1.1]` of a text part inside a multipart is that
 /// part, while `1.1` of a message that is not multipart does not exist.
-fn locate<'a>(msg: &'a Message<'a>, path: &[u32]) -> Option<Located<'a>> {
+///
+/// `msg` was parsed from [`structure_source`] of `stored`: bytes are sliced from
+/// `stored`, never from the (possibly defused) copy, except inside an encoded
+/// encapsulated message, which mail-parser decoded into a buffer of its own.
+fn locate<'a>(msg: &'a Message<'a>, stored: &'a [u8], path: &[u32]) -> Option<Located<'a>> {
     let mut cur: &'a Message<'a> = msg;
     let mut id: usize = 0;
     // The boundary of the multipart that encloses the current part.
@@ -186,7 +191,11 @@ fn locate<'a>(msg: &'a Message<'a>, path: &[u32]) -> Option<Located<'a>> {
         }
     }
     let node = cur.parts.get(id)?;
-    let raw: &'a [u8] = &cur.raw_message;
+    let raw: &'a [u8] = if std::ptr::eq(cur.raw_message.as_ptr(), msg.raw_message.as_ptr()) {
+        stored
+    } else {
+        &cur.raw_message
+    };
     Some(Located {
         header: Cow::Borrowed(range(raw, node.offset_header, node.offset_body)),
         body: Cow::Borrowed(clamp_at_boundary(
@@ -204,8 +213,9 @@ pub(crate) fn is_message(raw: &[u8], part: &[u32]) -> Option<bool> {
     if part.is_empty() {
         return Some(true);
     }
-    let msg = MessageParser::default().parse(raw)?;
-    Some(locate(&msg, part)?.is_message)
+    let src = structure_source(raw);
+    let msg = MessageParser::default().parse(&src[..])?;
+    Some(locate(&msg, raw, part)?.is_message)
 }
 
 /// The bytes of `section` of the stored message `raw`; None when the part does not
@@ -227,8 +237,9 @@ pub(crate) fn section_bytes<'a>(raw: &'a [u8], section: &Section) -> Option<Cow<
             Some(SectionText::Mime) => Cow::Borrowed(header),
         });
     }
-    let msg = MessageParser::default().parse(raw)?;
-    let located = locate(&msg, &section.part)?;
+    let src = structure_source(raw);
+    let msg = MessageParser::default().parse(&src[..])?;
+    let located = locate(&msg, raw, &section.part)?;
     let owned = |c: Cow<'_, [u8]>| Cow::Owned(c.into_owned());
     Some(match &section.text {
         None => owned(located.body),

@@ -11,6 +11,12 @@ use super::parser::{ErrorKind, PResult, ParseError, Parser, is_atom_char};
 use super::sequence::Sequence;
 use super::types::Date;
 
+/// Longest string a search key may carry (`BODY`, `TEXT`, `HEADER`, `SUBJECT`, …).
+/// RFC 9051 §6.4.4 sets no limit; every string is compared with every message, so a
+/// few KiB is what a person types and bounds what one SEARCH costs (Dovecot has no
+/// such limit; a 20 MB needle once pinned a core). Longer: BAD. Issue 9.
+pub const MAX_SEARCH_KEY: usize = 4096;
+
 /// One search key. RFC 9051 §6.4.4.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchKey {
@@ -146,6 +152,19 @@ impl SearchReturn {
     }
 }
 
+/// `value` (read at `at`), or the error `what` when it is longer than
+/// [`MAX_SEARCH_KEY`].
+fn within_cap<T: AsRef<[u8]>>(value: T, at: usize, what: &'static str) -> PResult<T> {
+    if value.as_ref().len() > MAX_SEARCH_KEY {
+        return Err(ParseError {
+            tag: None,
+            kind: ErrorKind::Invalid(what),
+            at,
+        });
+    }
+    Ok(value)
+}
+
 impl Parser<'_> {
     /// RFC 4731 §3.1 `search-return-opts` after `RETURN SP`:
     /// `"(" [opt *(SP opt)] ")"`. `RETURN ()` means ALL (RFC 4731 §3.1). RFC 5267 §4
@@ -241,9 +260,12 @@ impl Parser<'_> {
         Ok(key)
     }
 
+    /// A search string, at most [`MAX_SEARCH_KEY`] octets.
     fn sp_astring(&mut self) -> PResult<Vec<u8>> {
         self.sp()?;
-        self.astring_bytes()
+        let at = self.pos();
+        let s = self.astring_bytes()?;
+        within_cap(s, at, "search string too long (at most 4096 octets)")
     }
 
     fn sp_date(&mut self) -> PResult<Date> {
@@ -282,7 +304,8 @@ impl Parser<'_> {
             "FROM" => SearchKey::From(self.sp_astring()?),
             "HEADER" => {
                 self.sp()?;
-                let field = self.astring()?;
+                let at = self.pos();
+                let field = within_cap(self.astring()?, at, "header field name too long")?;
                 SearchKey::Header(field, self.sp_astring()?)
             }
             "KEYWORD" => SearchKey::Keyword(self.sp_keyword()?),
@@ -508,7 +531,20 @@ mod tests {
         let deep_not = "NOT ".repeat(1_000_000) + "SEEN";
         let deep_paren = "(".repeat(1_000_000) + "SEEN" + &")".repeat(1_000_000);
         let deep_or = "OR SEEN ".repeat(200) + "SEEN";
+        let x = "x".repeat(MAX_SEARCH_KEY + 1);
+        let long_body = format!("BODY {{{}}}\r\n{x}", x.len());
+        let long_text = format!("SEEN TEXT \"{x}\"");
+        let long_value = format!("HEADER Subject {x}");
+        let long_field = format!("HEADER {x} y");
+        let too_long = ErrorKind::Invalid("search string too long (at most 4096 octets)");
         let rows: Vec<(&[u8], ErrorKind)> = vec![
+            (long_body.as_bytes(), too_long.clone()),
+            (long_text.as_bytes(), too_long.clone()),
+            (long_value.as_bytes(), too_long),
+            (
+                long_field.as_bytes(),
+                ErrorKind::Invalid("header field name too long"),
+            ),
             (b"", ErrorKind::UnexpectedEnd),
             (b"FOO", ErrorKind::Expected("search key")),
             (b"(SEEN", ErrorKind::UnexpectedEnd),
@@ -545,6 +581,13 @@ mod tests {
         // Just under the limit is fine.
         let ok = "NOT ".repeat(99) + "SEEN";
         assert!(parse_search_keys(ok.as_bytes()).is_ok());
+        let at_cap = format!("BODY \"{}\"", "x".repeat(MAX_SEARCH_KEY));
+        assert!(parse_search_keys(at_cap.as_bytes()).is_ok());
+        assert!(
+            ErrorKind::Invalid("search string too long (at most 4096 octets)")
+                .to_string()
+                .contains(&MAX_SEARCH_KEY.to_string())
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::listener::Slot;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
@@ -162,6 +163,26 @@ pub(crate) async fn offload<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|_| Offloaded)
 }
 
+/// Most client input [`Session::watched`] reads ahead (pipelined commands) while it
+/// watches for the client leaving; past it, the job is simply awaited.
+const WATCH_READ_AHEAD: usize = 64 * 1024;
+
+/// Set when the client of a [`Session::watched`] job is gone: the job stops early
+/// (its result is then thrown away).
+#[derive(Clone, Default)]
+pub(crate) struct Gone(Arc<std::sync::atomic::AtomicBool>);
+
+impl Gone {
+    /// Whether the client left.
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The one place store errors become replies: user errors are NO with their
 /// RFC 5530 code; server errors are NO [SERVERBUG] and logged.
 pub(crate) fn store_error(e: StoreError) -> Done {
@@ -203,6 +224,12 @@ pub(crate) struct Session {
     pub(crate) notify: Option<Box<notify::Notify>>,
     pub(crate) shutdown: Shutdown,
     bad_count: u32,
+    /// This connection's place in its listener's count (stress, the share of
+    /// connections that have not logged in).
+    slot: Slot,
+    /// When a session that has not logged in is closed, whatever it sends meanwhile
+    /// (`[limits] login_seconds`).
+    login_deadline: tokio::time::Instant,
 }
 
 /// Runs one connection to its end.
@@ -211,22 +238,31 @@ pub(crate) async fn run(
     implicit_tls: bool,
     tcp: TcpStream,
     peer: SocketAddr,
+    slot: Option<Slot>,
     shutdown: Shutdown,
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("imap", tls = implicit_tls, %peer, session = %id);
-    let Some(_slot) = ctx
+    let per_ip = ctx
         .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip)
-    else {
-        let mut tcp = tcp;
-        if !implicit_tls {
-            let _ = tcp
-                .write_all(b"* BYE Too many connections from your address\r\n")
-                .await;
+        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
+    let (slot, _per_ip) = match (slot, per_ip) {
+        (Some(slot), Some(per_ip)) => (slot, per_ip),
+        (slot, _) => {
+            let bye: &[u8] = if slot.is_none() {
+                b"* BYE Too many connections, try again later\r\n"
+            } else {
+                b"* BYE Too many connections from your address\r\n"
+            };
+            let mut tcp = tcp;
+            if !implicit_tls {
+                let _ = tcp.write_all(bye).await;
+            }
+            return;
         }
-        return;
     };
+    let login_deadline =
+        tokio::time::Instant::now() + Duration::from_secs(ctx.config.limits.login_seconds);
     use tracing::Instrument;
     let Ok(stream) = Stream::accept(tcp, implicit_tls.then(|| ctx.tls.clone()))
         .instrument(span.clone())
@@ -253,6 +289,8 @@ pub(crate) async fn run(
         notify: None,
         shutdown,
         bad_count: 0,
+        slot,
+        login_deadline,
     };
     let result = s.serve().instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(?result, "session ended"));
@@ -381,6 +419,38 @@ impl Session {
             .extend_from_slice(&status_response(None, status, code, text));
     }
 
+    /// Runs `job` on the blocking pool while watching the connection: input that
+    /// arrives meanwhile is kept in `rbuf` (the next commands), and when the client
+    /// closes the connection (or shutdown begins), `gone` is set so the job can stop,
+    /// and the session ends without waiting for it. Issue 9: a SEARCH of a client that
+    /// left kept a core busy.
+    pub(crate) async fn watched<T: Send + 'static>(
+        &mut self,
+        gone: Gone,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Result<T, Offloaded>, End> {
+        let mut handle = tokio::task::spawn_blocking(job);
+        let token = self.shutdown.token.clone();
+        let end = loop {
+            let room = self.rbuf.len() < WATCH_READ_AHEAD;
+            let Some(stream) = self.stream.as_mut().filter(|_| room) else {
+                return Ok((&mut handle).await.map_err(|_| Offloaded));
+            };
+            self.rbuf.reserve(READ_CHUNK);
+            tokio::select! {
+                r = &mut handle => return Ok(r.map_err(|_| Offloaded)),
+                r = stream.read_buf(&mut self.rbuf) => match r {
+                    Ok(0) => break End::Eof,
+                    Ok(_) => {}
+                    Err(e) => break End::Io(e),
+                },
+                _ = token.cancelled() => break End::Shutdown,
+            }
+        };
+        gone.set();
+        Err(end)
+    }
+
     /// Reads more input into `rbuf`, with the state's timeout; shutdown interrupts.
     pub(crate) async fn read_more(&mut self) -> Result<(), End> {
         self.wait(false, false).await.map(|_| ())
@@ -390,9 +460,9 @@ impl Session {
     /// asked, for a change of the selected mailbox (`selected`) or an event on the
     /// NOTIFY bus (`notify`); shutdown interrupts. Every branch is cancel-safe.
     pub(crate) async fn wait(&mut self, selected: bool, notify: bool) -> Result<Wake, End> {
-        let timeout = match self.state {
-            State::NotAuthenticated => LOGIN_TIMEOUT,
-            _ => IDLE_TIMEOUT,
+        let (timeout, deadline) = match self.state {
+            State::NotAuthenticated => (LOGIN_TIMEOUT, Some(self.login_deadline)),
+            _ => (IDLE_TIMEOUT, None),
         };
         let mut rx = match &self.state {
             State::Selected { view, .. } if selected => Some(view.rx.clone()),
@@ -420,15 +490,16 @@ impl Session {
                 None => std::future::pending().await,
             }
         };
+        let slot = &self.slot;
         tokio::select! {
-            r = tokio::time::timeout(timeout, stream.read_buf(&mut self.rbuf)) => match r {
-                Ok(Ok(0)) => Err(End::Eof),
-                Ok(Ok(_)) => {
+            r = slot.read_idle(&mut *stream, &mut self.rbuf, timeout, deadline) => match r {
+                Some(Ok(0)) => Err(End::Eof),
+                Some(Ok(_)) => {
                     stream.quickack();
                     Ok(Wake::Input)
                 }
-                Ok(Err(e)) => Err(End::Io(e)),
-                Err(_) => Err(End::Timeout),
+                Some(Err(e)) => Err(End::Io(e)),
+                None => Err(End::Timeout),
             },
             ok = changed => Ok(if ok { Wake::Selected } else { Wake::SelectedGone }),
             () = event => Ok(Wake::Notify),
@@ -586,6 +657,7 @@ impl Session {
             max_command: max.saturating_mul(2),
             ..Limits::default()
         });
+        self.slot.authenticated();
         self.state = State::Authenticated { user };
     }
 

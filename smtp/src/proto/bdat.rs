@@ -187,6 +187,17 @@ impl BdatReceiver {
         self.sink.saw_nul()
     }
 
+    /// Octets of the message stored in the receiver (not yet taken).
+    pub fn stored(&self) -> usize {
+        self.sink.stored()
+    }
+
+    /// Takes the stored octets, in order; the final [`DataOutcome::Message`] holds
+    /// only what was stored after the last take.
+    pub fn take_stored(&mut self) -> Vec<u8> {
+        self.sink.take_stored()
+    }
+
     /// Octets of the message counted so far.
     pub fn size(&self) -> usize {
         self.sink.size()

@@ -194,8 +194,8 @@ impl Sink {
             self.discard();
             return;
         }
-        // Nothing failed so far, so everything counted is stored:
-        // buf.len() + bytes.len() == size <= max_size.
+        // Nothing failed so far, so everything counted is stored (or was taken):
+        // buf.len() + bytes.len() <= size <= max_size.
         let needed = self.buf.len().saturating_add(bytes.len());
         if needed > self.buf.capacity() {
             // Grow by doubling, but never past max_size (Vec's own growth
@@ -215,6 +215,17 @@ impl Sink {
 
     pub(crate) fn saw_nul(&self) -> bool {
         self.nul
+    }
+
+    /// Octets stored and not yet taken.
+    pub(crate) fn stored(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Takes the octets stored so far (the session writes them to its spool); what
+    /// follows is stored anew, and the outcome's message is then only the rest.
+    pub(crate) fn take_stored(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 
     /// The failure decided so far, in precedence order.
@@ -371,6 +382,17 @@ impl DataReceiver {
     /// BINARYMIME, so the session may refuse or log it.
     pub fn saw_nul(&self) -> bool {
         self.sink.saw_nul()
+    }
+
+    /// Octets of the message stored in the receiver (not yet taken).
+    pub fn stored(&self) -> usize {
+        self.sink.stored()
+    }
+
+    /// Takes the stored octets, in order; the final [`DataOutcome::Message`] holds
+    /// only what was stored after the last take.
+    pub fn take_stored(&mut self) -> Vec<u8> {
+        self.sink.take_stored()
     }
 }
 

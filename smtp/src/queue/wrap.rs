@@ -21,6 +21,7 @@
 
 use base64::Engine;
 use mail_parser::{HeaderName, MessageParser, MessagePart, MimeHeaders, PartType};
+use mailyard_store::mime_limits::structure_source;
 
 /// Longest line sent, without its CRLF (RFC 5322 §2.1.1).
 pub const MAX_LINE: usize = 998;
@@ -120,7 +121,8 @@ fn apply(message: &[u8], mut edits: Vec<Edit>) -> Option<Vec<u8>> {
 /// Re-encodes each leaf part that has long lines and a 7bit/8bit/absent transfer
 /// encoding as quoted-printable. None when the message does not parse.
 fn reencode_parts(message: &[u8]) -> Option<Vec<u8>> {
-    let parsed = MessageParser::default().parse(message)?;
+    let src = structure_source(message);
+    let parsed = MessageParser::default().parse(&src[..])?;
     let mut edits = Vec::new();
     for part in parsed.parts.iter().filter(|p| is_leaf(p)) {
         let Some(body) = message.get(part.offset_body as usize..part.offset_end as usize) else {
@@ -161,7 +163,8 @@ pub fn utf8_headers(message: &[u8]) -> bool {
     if utf8(&message[..header_end(message)]) {
         return true;
     }
-    MessageParser::default().parse(message).is_some_and(|p| {
+    let src = structure_source(message);
+    MessageParser::default().parse(&src[..]).is_some_and(|p| {
         p.parts.iter().any(|part| {
             message
                 .get(part.offset_header as usize..part.offset_body as usize)
@@ -186,8 +189,9 @@ pub fn seven_bit(message: &[u8]) -> Result<Vec<u8>, String> {
     if !message[..header_end(message)].is_ascii() {
         return Err("8-bit octets in a header field".into());
     }
+    let src = structure_source(message);
     let parsed = MessageParser::default()
-        .parse(message)
+        .parse(&src[..])
         .ok_or("the message does not parse as MIME")?;
     let mut edits = Vec::new();
     for part in &parsed.parts {

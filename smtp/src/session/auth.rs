@@ -107,6 +107,8 @@ impl Session {
                 self.ctx.auth_throttle.succeeded(ip, &login);
                 tracing::info!(%user, "authenticated");
                 self.auth = Some(user);
+                self.slot.authenticated();
+                self.login_deadline = None;
                 self.reply(Reply::auth_successful());
                 Ok(Flow::Continue)
             }

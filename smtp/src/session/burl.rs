@@ -91,7 +91,7 @@ impl Session {
 
     /// Refuses the BURL and drops the message and its transaction.
     fn burl_failed(&mut self, r: Reply) -> Flow {
-        self.bdat = None;
+        self.drop_message();
         self.tx = None;
         self.error(r)
     }

@@ -3,6 +3,7 @@
 
 use mailyard_store::Address;
 
+use super::spool::{SPOOL_THRESHOLD, Spool};
 use super::{End, Flow, Session, Transaction};
 use crate::Role;
 use crate::auth_checks::{Disposition, Envelope, Verdict, remove_forged_results};
@@ -36,15 +37,19 @@ impl Session {
         // are taken (bare CR and LF are still refused), and relayed mail is made to
         // fit before it is queued (`queue::wrap`).
         let mut rx = DataReceiver::new(self.max_size()).with_max_line(None);
+        let mut spool = Spool::new(self.ctx.store.data_dir());
         let outcome = loop {
             let (consumed, outcome) = rx.feed(&self.rbuf);
             self.rbuf.drain(..consumed);
             if let Some(o) = outcome {
                 break o;
             }
+            if rx.stored() >= SPOOL_THRESHOLD {
+                spool.append(&rx.take_stored()).await;
+            }
             self.read_more(false).await?;
         };
-        Ok(self.complete(outcome).await)
+        Ok(self.complete(outcome, spool).await)
     }
 
     /// A refused DATA. A client that pipelined its message after DATA without waiting
@@ -65,6 +70,10 @@ impl Session {
     /// the command fails; each non-LAST chunk is acknowledged, the LAST one delivers.
     pub(super) async fn handle_bdat(&mut self, size: u64, last: bool) -> Result<Flow, End> {
         let mut rx = self.chunk_receiver();
+        let mut spool = self
+            .spool
+            .take()
+            .unwrap_or_else(|| Spool::new(self.ctx.store.data_dir()));
         rx.start_chunk(size, last);
         let event = loop {
             let (consumed, event) = rx.feed(&self.rbuf);
@@ -72,8 +81,12 @@ impl Session {
             if let Some(e) = event {
                 break e;
             }
+            if rx.stored() >= SPOOL_THRESHOLD {
+                spool.append(&rx.take_stored()).await;
+            }
             self.read_more(false).await?;
         };
+        self.spool = Some(spool);
         Ok(self.chunk_done(rx, event).await)
     }
 
@@ -114,27 +127,47 @@ impl Session {
                 }
             }
             BdatEvent::Done(outcome) => {
+                let spool = self.spool.take();
                 if !ready {
                     self.tx = None;
                     return self.error(Reply::bad_sequence("Need MAIL and RCPT before BDAT"));
                 }
-                self.complete(outcome).await
+                let spool = spool.unwrap_or_else(|| Spool::new(self.ctx.store.data_dir()));
+                self.complete(outcome, spool).await
             }
         }
+    }
+
+    /// Drops the message being received in chunks, and its spool file.
+    pub(super) fn drop_message(&mut self) {
+        self.bdat = None;
+        self.spool = None;
     }
 
     fn max_size(&self) -> usize {
         usize::try_from(self.ctx.config.limits.message_size).unwrap_or(usize::MAX)
     }
 
-    /// Ends the transaction with the receiver's outcome: deliver, or refuse.
-    async fn complete(&mut self, outcome: DataOutcome) -> Flow {
+    /// Ends the transaction with the receiver's outcome (the message: what `spool`
+    /// holds, then the rest): deliver, or refuse.
+    async fn complete(&mut self, outcome: DataOutcome, spool: Spool) -> Flow {
         let Some(tx) = self.tx.take() else {
             return self.error(Reply::bad_sequence("No transaction"));
         };
-        self.bdat = None;
+        self.drop_message();
         match outcome {
-            DataOutcome::Message(message) => self.deliver(tx, message).await,
+            DataOutcome::Message(tail) => match spool.finish(tail).await {
+                Ok(message) => self.deliver(tx, message).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "spooled message lost");
+                    self.reply(Reply::new(
+                        452,
+                        Some(EnhancedStatus::new(4, 3, 1)),
+                        "Insufficient system storage",
+                    ));
+                    Flow::Continue
+                }
+            },
             refused => {
                 let r = refused.reply();
                 self.error(r)
@@ -585,7 +618,7 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn unique_token() -> String {
+pub(super) fn unique_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

@@ -55,7 +55,9 @@ impl Session {
                 ));
             }
         }
-        self.bdat = None;
+        self.drop_message();
+        // The session has work to do: the login deadline no longer applies.
+        self.login_deadline = None;
         self.tx = Some(Transaction {
             from,
             params,

@@ -10,17 +10,22 @@ mod auth;
 mod burl;
 mod data;
 mod envelope;
+mod spool;
+
+pub(crate) use spool::remove_leftovers as remove_spool_leftovers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::listener::Slot;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::{Stream, TlsInfo};
 use mailyard_common::throttle::{ConnectionSlot, is_loopback};
 use mailyard_store::Address;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::proto::ehlo::EhloCapabilities;
 use crate::proto::{
@@ -95,7 +100,15 @@ pub(crate) struct Session {
     tx: Option<Transaction>,
     /// The BDAT message being received (RFC 3030), across chunks.
     bdat: Option<crate::proto::BdatReceiver>,
+    /// What of that message is already on disk (`spool.rs`).
+    spool: Option<spool::Spool>,
     errors: u32,
+    /// This connection's place in its listener's count (stress, the share of
+    /// connections that have not authenticated).
+    slot: Slot,
+    /// Until AUTH or the first MAIL FROM: when the session is closed, whatever it
+    /// sends meanwhile (`[limits] login_seconds`).
+    login_deadline: Option<Instant>,
     shutdown: Shutdown,
 }
 
@@ -105,26 +118,29 @@ pub(crate) async fn run(
     role: Role,
     tcp: TcpStream,
     peer: SocketAddr,
+    slot: Option<Slot>,
     shutdown: Shutdown,
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("smtp", listener = role.name(), %peer, session = %id);
-    let _slot: ConnectionSlot = match ctx
+    let per_ip = ctx
         .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip)
-    {
-        Some(slot) => slot,
-        None => {
+        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
+    let (slot, _per_ip): (Slot, ConnectionSlot) = match (slot, per_ip) {
+        (Some(slot), Some(per_ip)) => (slot, per_ip),
+        (slot, _) => {
+            let text = if slot.is_none() {
+                "Too many connections, try again later"
+            } else {
+                "Too many connections from your address, try again later"
+            };
+            let reply = Reply::new(421, Some(EnhancedStatus::new(4, 7, 0)), text);
             let mut tcp = tcp;
-            let reply = Reply::new(
-                421,
-                Some(EnhancedStatus::new(4, 7, 0)),
-                "Too many connections from your address, try again later",
-            );
             let _ = tcp.write_all(&reply.to_bytes()).await;
             return;
         }
     };
+    let login_seconds = ctx.config.limits.login_seconds;
     let implicit_tls = (role == Role::Submissions).then(|| ctx.tls.clone());
     use tracing::Instrument;
     let Ok(stream) = Stream::accept(tcp, implicit_tls)
@@ -147,7 +163,10 @@ pub(crate) async fn run(
         auth: None,
         tx: None,
         bdat: None,
+        spool: None,
         errors: 0,
+        slot,
+        login_deadline: Some(Instant::now() + Duration::from_secs(login_seconds)),
         shutdown,
     };
     let result = s.serve().instrument(span.clone()).await;
@@ -218,7 +237,8 @@ impl Session {
         self.rbuf.reserve(READ_CHUNK);
         let token = self.shutdown.token.clone();
         let read =
-            async { tokio::time::timeout(COMMAND_TIMEOUT, stream.read_buf(&mut self.rbuf)).await };
+            self.slot
+                .read_idle(stream, &mut self.rbuf, COMMAND_TIMEOUT, self.login_deadline);
         let n = if idle {
             tokio::select! {
                 r = read => r,
@@ -228,10 +248,10 @@ impl Session {
             read.await
         };
         match n {
-            Ok(Ok(0)) => Err(End::Eof),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+            Some(Ok(0)) => Err(End::Eof),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(End::Io(e)),
+            None => Err(End::Timeout),
         }
     }
 
@@ -312,7 +332,7 @@ impl Session {
             Command::Rset => {
                 // RFC 5321 §4.1.1.5
                 self.tx = None;
-                self.bdat = None;
+                self.drop_message();
                 self.reply(Reply::ok());
                 Ok(Flow::Continue)
             }
@@ -390,7 +410,7 @@ impl Session {
                 self.helo = None;
                 self.auth = None;
                 self.tx = None;
-                self.bdat = None;
+                self.drop_message();
                 self.lines = LineReceiver::default();
                 Ok(Flow::Continue)
             }
