@@ -320,6 +320,7 @@ impl Writer {
             conn,
             data_dir,
             changes,
+            touched: HashSet::new(),
         };
         let spawned = std::thread::Builder::new()
             .name("store-writer".into())
@@ -367,6 +368,9 @@ struct WriterState {
     conn: Connection,
     data_dir: PathBuf,
     changes: Arc<Changes>,
+    /// Mailboxes this writer changed: their unused UID and MODSEQ reservations are
+    /// given back when it stops (`trim_reservations`).
+    touched: HashSet<MailboxId>,
 }
 
 /// What a batch must do after its statements succeed.
@@ -559,6 +563,9 @@ impl WriterState {
         if let Some(handle) = syncer {
             let _ = handle.join();
         }
+        if let Err(e) = self.trim_reservations() {
+            tracing::warn!(error = %e, "cannot give back unused UID reservations");
+        }
         if let Some(handle) = checkpointer {
             // The hook holds the checkpointer's only sender.
             let none: Option<
@@ -567,6 +574,38 @@ impl WriterState {
             let _ = self.conn.wal_hook(none);
             let _ = handle.join();
         }
+    }
+
+    /// On a clean stop, gives back what the mailboxes this writer changed reserved but
+    /// did not use: `mailyard-state` and the row then say UIDNEXT and HIGHESTMODSEQ
+    /// exactly. The next start raises UIDNEXT and HIGHESTMODSEQ to the reservations
+    /// (the index may have lost commits, `raise_to_reservations`), so without this
+    /// every restart would leave a gap of up to `UID_BLOCK` UIDs; after a crash the
+    /// full reservation stays, as it must. Correct even if the index commit here is
+    /// lost: the values written are the ones in use, above every UID handed out.
+    fn trim_reservations(&mut self) -> Result<()> {
+        if self.touched.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for &id in &self.touched {
+            let mut mb = match load_mailbox_by_id(&tx, &self.data_dir, id) {
+                Ok(mb) => mb,
+                Err(StoreError::NoMailbox(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if mb.uid_reserved <= mb.uidnext && mb.modseq_reserved <= mb.highestmodseq {
+                continue;
+            }
+            mb.uid_reserved = mb.uidnext;
+            mb.modseq_reserved = mb.highestmodseq;
+            maildir::write_state(&mb.dir, &mb.state()).at(&mb.dir)?;
+            mb.save(&tx)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Moves WAL checkpoints off this thread: a checkpoint copies the WAL into the
@@ -649,15 +688,18 @@ impl WriterState {
             Ok(())
         })();
         match committed {
-            Ok(()) => Some(Committed {
-                dirs: effects.dirs,
-                tmp_done: effects.tmp_done,
-                remove_trees: effects.remove_trees,
-                trash: effects.trash,
-                changed: effects.changed,
-                events: effects.events,
-                results,
-            }),
+            Ok(()) => {
+                self.touched.extend(effects.changed.keys().copied());
+                Some(Committed {
+                    dirs: effects.dirs,
+                    tmp_done: effects.tmp_done,
+                    remove_trees: effects.remove_trees,
+                    trash: effects.trash,
+                    changed: effects.changed,
+                    events: effects.events,
+                    results,
+                })
+            }
             Err(e) => {
                 tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
                 for f in &effects.created {
@@ -1789,8 +1831,9 @@ fn default_special_use(name: &str) -> Option<String> {
 /// older copy put back) that handed out UIDs and MODSEQs a client has seen, so UIDNEXT
 /// and HIGHESTMODSEQ go up to the durable reservations in `mailyard-state`, above all
 /// of those (RFC 9051 §2.3.1.1: UIDs strictly ascending, never reused; RFC 7162
-/// §3.1.1: HIGHESTMODSEQ never goes down). The price is a gap in UIDs and MODSEQs
-/// after each start (at most `UID_BLOCK` and `MODSEQ_BLOCK`), as a rebuild already had.
+/// §3.1.1: HIGHESTMODSEQ never goes down). After a clean stop the reservations were
+/// trimmed to what was used (`WriterState::trim_reservations`), so this costs nothing;
+/// after a crash it leaves a gap of at most `UID_BLOCK` UIDs and `MODSEQ_BLOCK` MODSEQs.
 fn raise_to_reservations(mb: &mut MailboxRow) -> Result<()> {
     if let Some(state) = maildir::read_state(&mb.dir).at(&mb.dir)? {
         mb.uid_reserved = mb.uid_reserved.max(state.uid_reserved);

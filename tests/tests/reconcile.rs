@@ -157,3 +157,25 @@ async fn an_older_index_never_reuses_a_uid_or_lowers_highestmodseq() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_restart_leaves_no_gap_in_uids() {
+    // A clean stop gives back the unused part of the UID and MODSEQ reservations, so
+    // the next start's raise to the reservations costs nothing: the next message gets
+    // the next UID, as with Dovecot.
+    let mut s = TestServer::start("").await;
+    s.add_user("alice@example.com", "pw").await;
+    let first = phase(&s, 2, "before", false, 0).await;
+    let before = uids(&first, "delivered");
+    let modseq = highestmodseq(&first);
+    s.restart(|_| {}).await;
+    let after = phase(&s, 1, "after", false, 0).await;
+    let next = uids(&after, "delivered");
+    assert_eq!(
+        next,
+        vec![before.iter().max().expect("delivered") + 1],
+        "{first}\n{after}"
+    );
+    assert_eq!(highestmodseq(&after), modseq + 1, "{first}\n{after}");
+    s.stop().await;
+}
