@@ -496,38 +496,55 @@ pub fn tag_of(command: &[u8]) -> Option<String> {
     String::from_utf8(tag.to_vec()).ok()
 }
 
+/// Feeds `chunks` to a new receiver one after the other, re-feeding the bytes
+/// it did not consume as a session does, and returns every event but
+/// [`Event::NeedMore`]. After each command, `next_mode` gives the mode for
+/// what follows it (a session reads one [`Mode::Line`] after IDLE or an
+/// AUTHENTICATE continuation request). The same input must give the same events however it
+/// is cut into chunks; the unit tests and the fuzz targets (`fuzz/`) check
+/// that through this function.
+///
+/// # Panics
+///
+/// If the receiver breaks its contract: it consumes more than it was given,
+/// returns [`Event::NeedMore`] without consuming everything, or an empty
+/// command.
+pub fn replay(
+    limits: Limits,
+    chunks: &[&[u8]],
+    mut next_mode: impl FnMut(&[u8]) -> Mode,
+) -> Vec<Event> {
+    let mut r = Receiver::new(limits);
+    let mut pending: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    for chunk in chunks {
+        pending.extend_from_slice(chunk);
+        loop {
+            let (n, ev) = r.feed(&pending);
+            assert!(n <= pending.len(), "consumed more than was fed");
+            pending.drain(..n);
+            if ev == Event::NeedMore {
+                assert!(pending.is_empty(), "NeedMore must consume everything");
+                break;
+            }
+            if let Event::Command(c) = &ev {
+                // What the parser will see is well-formed bytes.
+                assert!(!c.is_empty(), "empty command");
+                r.set_mode(next_mode(c));
+            }
+            events.push(ev);
+        }
+    }
+    events
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests {
     use super::*;
 
-    /// Feeds `chunks` one after the other, re-feeding unconsumed bytes like
-    /// a session does; returns every event but NeedMore.
     fn run(limits: Limits, chunks: &[&[u8]]) -> Vec<Event> {
-        let mut r = Receiver::new(limits);
-        let mut pending: Vec<u8> = Vec::new();
-        let mut events = Vec::new();
-        for chunk in chunks {
-            pending.extend_from_slice(chunk);
-            loop {
-                let (n, ev) = r.feed(&pending);
-                assert!(n <= pending.len());
-                pending.drain(..n);
-                match ev {
-                    Event::NeedMore => {
-                        assert!(pending.is_empty(), "NeedMore must consume everything");
-                        break;
-                    }
-                    Event::Command(ref c) => {
-                        // What the parser will see is well-formed bytes.
-                        assert!(!c.is_empty());
-                        events.push(ev)
-                    }
-                    ev => events.push(ev),
-                }
-            }
-        }
-        events
+        replay(limits, chunks, |_| Mode::Command)
     }
 
     /// Runs `input` whole, split at every byte into two chunks, and byte by

@@ -12,6 +12,7 @@
 //! | `reply.rs` | [`Reply`], [`EnhancedStatus`], the server's replies | RFC 5321 §4.2; RFC 3463; RFC 2034 |
 //! | `ehlo.rs` | [`EhloCapabilities`]: the EHLO reply | RFC 5321 §4.1.1.1 and each extension's RFC |
 //! | `fields.rs` | [`fields::fields`]: a message's header fields; the "max 1" fields | RFC 5322 §2.2, §3.6, §4.5 |
+//! | `transcript.rs` | [`transcript::replay`]: a client's byte stream through all of the above, as a session drives it (tests, fuzzing) | RFC 5321 §4.1.1, RFC 3030 §2 |
 //!
 //! Policies (each explained where it is implemented):
 //! - DATA ends only at CR LF "." CR LF; any bare CR or LF in a message gets
@@ -35,6 +36,7 @@ pub mod fields;
 pub mod line;
 pub mod params;
 pub mod reply;
+pub mod transcript;
 
 pub use address::{AddressError, ForwardPath, Mailbox, ReversePath};
 pub use bdat::{BdatEvent, BdatReceiver};
@@ -54,101 +56,12 @@ mod tests {
 
     use super::*;
 
+    use transcript::Event as Ev;
+
     const MAX: usize = 1 << 20;
 
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    enum Ev {
-        Cmd(Result<Command, CommandError>),
-        LineTooLong,
-        Message(DataOutcome),
-        Chunk(u64),
-    }
-
-    enum Mode {
-        Lines,
-        Data(DataReceiver),
-        Bdat(BdatReceiver),
-    }
-
     fn replay(input: &[u8], cuts: &[usize]) -> Vec<Ev> {
-        let mut lines = LineReceiver::default();
-        let mut mode = Mode::Lines;
-        let mut bdat: Option<BdatReceiver> = None;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut events = Vec::new();
-        let mut prev = 0;
-        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
-            buf.extend_from_slice(&input[prev..cut]);
-            prev = cut;
-            loop {
-                let (next, progressed) = match &mut mode {
-                    Mode::Lines => match lines.next_line(&buf) {
-                        LineResult::Line { line, consumed } => {
-                            let cmd = parse_command(line);
-                            buf.drain(..consumed);
-                            let next = match &cmd {
-                                Ok(Command::Data) => Some(Mode::Data(DataReceiver::new(MAX))),
-                                Ok(Command::Bdat { size, last }) => {
-                                    let mut rx =
-                                        bdat.take().unwrap_or_else(|| BdatReceiver::new(MAX));
-                                    rx.start_chunk(*size, *last);
-                                    Some(Mode::Bdat(rx))
-                                }
-                                _ => None,
-                            };
-                            events.push(Ev::Cmd(cmd));
-                            (next, true)
-                        }
-                        LineResult::TooLong { consumed } => {
-                            buf.drain(..consumed);
-                            events.push(Ev::LineTooLong);
-                            (None, true)
-                        }
-                        LineResult::NeedMore { consumed } => {
-                            buf.drain(..consumed);
-                            (None, false)
-                        }
-                    },
-                    Mode::Data(rx) => {
-                        let (n, outcome) = rx.feed(&buf);
-                        buf.drain(..n);
-                        match outcome {
-                            Some(o) => {
-                                events.push(Ev::Message(o));
-                                (Some(Mode::Lines), true)
-                            }
-                            None => (None, false),
-                        }
-                    }
-                    Mode::Bdat(rx) => {
-                        let (n, event) = rx.feed(&buf);
-                        buf.drain(..n);
-                        match event {
-                            Some(BdatEvent::ChunkComplete { size }) => {
-                                events.push(Ev::Chunk(size));
-                                match std::mem::replace(&mut mode, Mode::Lines) {
-                                    Mode::Bdat(rx) => bdat = Some(rx),
-                                    _ => unreachable!(),
-                                }
-                                (None, true)
-                            }
-                            Some(BdatEvent::Done(o)) => {
-                                events.push(Ev::Message(o));
-                                (Some(Mode::Lines), true)
-                            }
-                            None => (None, false),
-                        }
-                    }
-                };
-                if let Some(m) = next {
-                    mode = m;
-                }
-                if !progressed {
-                    break;
-                }
-            }
-        }
-        events
+        transcript::replay(input, cuts, MAX)
     }
 
     fn check(input: &[u8], expected: &[Ev]) {
@@ -161,7 +74,7 @@ mod tests {
     }
 
     fn cmd(line: &str) -> Ev {
-        Ev::Cmd(parse_command(line.as_bytes()))
+        Ev::Command(parse_command(line.as_bytes()))
     }
 
     fn message(m: &[u8]) -> Ev {
