@@ -23,12 +23,17 @@ pub fn mailyard(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run mailyard");
     if let Some(input) = stdin {
-        child
+        let written = child
             .stdin
             .take()
             .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+            .write_all(input.as_bytes());
+        // A command that refuses its arguments exits before reading its input.
+        if let Err(e) = written
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            panic!("write stdin: {e}");
+        }
     } else {
         drop(child.stdin.take());
     }
