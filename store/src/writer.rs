@@ -514,15 +514,11 @@ impl WriterState {
         let changes = self.changes.clone();
         let syncer = std::thread::Builder::new()
             .name("store-sync".into())
-            .spawn(move || sync_loop(sync_rx, &changes));
-        let syncer = match syncer {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                // Without the thread, batches are made durable here, one at a time.
-                tracing::warn!(error = %e, "cannot start the store sync thread");
-                None
-            }
-        };
+            .spawn(move || sync_loop(sync_rx, &changes))
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot start the store sync thread"))
+            .ok();
+        // Without the thread, its work is done here, one batch at a time.
+        let sync_tx = syncer.as_ref().map(|_| sync_tx);
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -537,25 +533,18 @@ impl WriterState {
                 if part.is_empty() {
                     continue;
                 }
-                let Some(done) = self.run_batch(part) else {
+                let Some(mut done) = self.run_batch(part) else {
                     continue;
                 };
                 if done.dirs.is_empty() {
-                    let mut done = done;
+                    // Nothing to make durable: answered now, its unlinks left for later.
                     let trash = std::mem::take(&mut done.trash);
                     done.finish(&self.changes, Ok(()));
-                    if trash.is_empty() {
-                    } else if syncer.is_some() {
-                        let _ = sync_tx.send(ToSync::Trash(trash));
-                    } else {
-                        unlink_trash(&trash);
+                    if !trash.is_empty() {
+                        self.hand_off(sync_tx.as_ref(), ToSync::Trash(trash));
                     }
-                } else if syncer.is_some() {
-                    // The syncer only ends when this sender is dropped.
-                    let _ = sync_tx.send(ToSync::Batch(done));
                 } else {
-                    let synced = sync_dirs(&done.dirs).map_err(|e| e.to_string());
-                    done.finish(&self.changes, synced);
+                    self.hand_off(sync_tx.as_ref(), ToSync::Batch(done));
                 }
             }
         }
@@ -574,6 +563,19 @@ impl WriterState {
             let _ = self.conn.wal_hook(none);
             let _ = handle.join();
         }
+    }
+
+    /// Gives `work` to the syncer thread, or does it here when there is none (or it
+    /// is gone).
+    fn hand_off(&self, syncer: Option<&mpsc::Sender<ToSync>>, work: ToSync) {
+        let work = match syncer {
+            Some(tx) => match tx.send(work) {
+                Ok(()) => return,
+                Err(mpsc::SendError(work)) => work,
+            },
+            None => work,
+        };
+        work.run(&self.changes);
     }
 
     /// On a clean stop, gives back what the mailboxes this writer changed reserved but
@@ -795,6 +797,19 @@ enum ToSync {
     Batch(Committed),
     /// Expunged files of an answered batch, to unlink.
     Trash(Vec<PathBuf>),
+}
+
+impl ToSync {
+    /// Does the work alone (the syncer does batches in groups, `sync_loop`).
+    fn run(self, changes: &Changes) {
+        match self {
+            ToSync::Batch(done) => {
+                let synced = sync_dirs(&done.dirs).map_err(|e| e.to_string());
+                done.finish(changes, synced);
+            }
+            ToSync::Trash(files) => unlink_trash(&files),
+        }
+    }
 }
 
 /// The syncer thread: takes every committed batch waiting, fsyncs all their
