@@ -41,10 +41,19 @@ pub fn header_section(message: &[u8]) -> &[u8] {
     if message.starts_with(b"\r\n") {
         return &[];
     }
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(p) => &message[..p + 2],
+    match blank_line_end(message) {
+        Some(end) => &message[..end - 2],
         None => message,
     }
+}
+
+/// The offset just past the first empty line (`CRLF CRLF`: the last field's CRLF and
+/// the empty line), where the body starts; None when the message has none.
+pub fn blank_line_end(message: &[u8]) -> Option<usize> {
+    message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
 }
 
 /// The fields of `message`'s header section, in order. A line that is neither a

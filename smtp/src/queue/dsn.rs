@@ -95,10 +95,7 @@ pub(crate) fn status_of(reply: &str) -> String {
 
 /// The header section of a message (through its empty line).
 fn header_section(message: &[u8]) -> &[u8] {
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(p) => &message[..p + 4],
-        None => message,
-    }
+    &message[..crate::proto::fields::blank_line_end(message).unwrap_or(message.len())]
 }
 
 /// Builds the report message (its own header section included).

@@ -714,10 +714,7 @@ async fn submit_own(
 
 /// How many `Received:` fields a message's header section has (RFC 5321 §6.3).
 pub fn count_received(message: &[u8]) -> usize {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(message.len(), |p| p + 2);
+    let end = crate::proto::fields::blank_line_end(message).map_or(message.len(), |e| e - 2);
     message[..end]
         .split(|b| *b == b'\n')
         .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"received:"))

@@ -145,10 +145,7 @@ fn reencode_parts(message: &[u8]) -> Option<Vec<u8>> {
 
 /// The end of the header section (after its empty line), or the whole message.
 fn header_end(message: &[u8]) -> usize {
-    message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(message.len(), |p| p + 4)
+    crate::proto::fields::blank_line_end(message).unwrap_or(message.len())
 }
 
 /// Whether the message needs SMTPUTF8 for its header fields: some header section (the
