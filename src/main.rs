@@ -19,8 +19,8 @@ use mailyard_store::{Address, Store};
 struct Cli {
     /// Configuration file (TOML). Without it, the embedded default: data in ./data,
     /// listeners on 127.0.0.1 (smtp 2525, submission 2587, submissions 2465,
-    /// imap 2143, imaps 2993).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// imap 2143, imaps 2993). The environment variable MAILYARD_CONFIG names it too.
+    #[arg(long, global = true, value_name = "FILE", env = "MAILYARD_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -52,6 +52,171 @@ enum Command {
     /// DKIM keys for signing outgoing mail.
     #[command(subcommand)]
     Dkim(DkimCmd),
+    /// Take over mail from another server (README "Moving from Dovecot").
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Write a user's mail out for another server (README "Moving from Dovecot").
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// Back up the data dir while serve runs, or check a backup (README "Backups").
+    Backup {
+        /// The backup directory (new or empty; with --verify, an existing backup).
+        dir: PathBuf,
+        /// Check a backup against its manifest instead of making one; exit 1 on any
+        /// missing or changed file.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Restore a backup into an empty data dir, then rebuild the index.
+    Restore {
+        /// A directory written by `mailyard backup`.
+        dir: PathBuf,
+    },
+    /// Write a production config (standard ports), add the domain and the admin user
+    /// (password from stdin when it is not a terminal, else prompted twice), create the
+    /// domain's DKIM key, and print what to do next.
+    Init {
+        /// The mail domain, e.g. example.com.
+        #[arg(long)]
+        domain: String,
+        /// This server's host name (what the MX record points at), e.g. mail.example.com.
+        #[arg(long)]
+        hostname: String,
+        /// The admin's address: the first user, and the postmaster.
+        #[arg(long)]
+        admin: String,
+        /// The data dir to write into the config (default /var/lib/mailyard).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// `dns DOMAIN`: print the DNS records to publish for DOMAIN (zone file lines);
+    /// `dns check DOMAIN`: look them up through [dns] and say which are missing or
+    /// wrong (exit 1 if any).
+    Dns {
+        /// DOMAIN, or `check DOMAIN`.
+        #[arg(num_args = 1..=2, value_names = ["DOMAIN"])]
+        args: Vec<String>,
+    },
+    /// Sieve filter scripts (README "Sieve (filtering)").
+    #[command(subcommand)]
+    Sieve(SieveCmd),
+    /// Submit a message from stdin, as Postfix's sendmail(1): `mailyard sendmail [-t]
+    /// [-f FROM] [-F NAME] [-i] [-bs] [RCPT...]` (also what a link named `sendmail`
+    /// runs). Exit codes per sysexits.h.
+    #[command(disable_help_flag = true)]
+    Sendmail {
+        /// sendmail's own options and the recipients.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SieveCmd {
+    /// Parse and validate Sieve scripts: print `FILE: ok`, or `FILE:LINE:COL: message`
+    /// for each error; exit 1 if any file fails.
+    Check {
+        /// The scripts.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Store a user's script, validated first as ManageSieve's PUTSCRIPT does (FILE, or
+    /// `-` for stdin); `--activate` makes it the active one.
+    Put {
+        /// The user.
+        address: String,
+        /// The script's name.
+        name: String,
+        /// The script file (`-`: standard input).
+        file: PathBuf,
+        /// Make it the active script.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Print a user's script.
+    Get {
+        /// The user.
+        address: String,
+        /// The script's name.
+        name: String,
+    },
+    /// List a user's scripts (the active one marked `ACTIVE`).
+    List {
+        /// The user.
+        address: String,
+    },
+    /// Make a script the active one (at most one is).
+    Activate {
+        /// The user.
+        address: String,
+        /// The script's name.
+        name: String,
+    },
+    /// Leave the user without an active script.
+    Deactivate {
+        /// The user.
+        address: String,
+    },
+    /// Delete a script (not the active one: deactivate it first).
+    Delete {
+        /// The user.
+        address: String,
+        /// The script's name.
+        name: String,
+    },
+    /// Rename a script (the active one stays active).
+    Rename {
+        /// The user.
+        address: String,
+        /// The script's name.
+        name: String,
+        /// Its new name.
+        new_name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Take over a Maildir++ tree (Dovecot, Courier, mutt, getmail) for an existing
+    /// user, keeping Dovecot's UIDVALIDITY, UIDs and keywords, flags, folders and
+    /// subscriptions. Files are hard linked where the filesystem allows, else copied.
+    Maildir {
+        /// The tree's root (its INBOX: cur/ new/ tmp/, folders as .Name/).
+        path: PathBuf,
+        /// The user (local@domain) whose mail it becomes.
+        #[arg(long)]
+        user: String,
+        /// Read the tree and print what would be imported; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow a user that already has mail: messages for a mailbox that is not
+        /// empty get new UIDs after its own (clients download those again).
+        #[arg(long)]
+        merge: bool,
+        /// Hard links only (fail across filesystems).
+        #[arg(long, conflicts_with_all = ["copy", "move_in_place"])]
+        link: bool,
+        /// Copy every file; the source is left untouched.
+        #[arg(long, conflicts_with = "move_in_place")]
+        copy: bool,
+        /// In place: move the tree itself into the data dir (same filesystem); it
+        /// becomes the user's maildir and PATH is gone.
+        #[arg(long = "move")]
+        move_in_place: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Write a user's mail to DIR as a Maildir++ tree Dovecot takes over as it is
+    /// (dovecot-uidlist, dovecot-keywords, subscriptions): same UIDs and UIDVALIDITY.
+    Maildir {
+        /// A new or empty directory.
+        dir: PathBuf,
+        /// The user (local@domain).
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,7 +328,19 @@ enum DomainCmd {
     List,
 }
 
+/// Where the `sendmail` link looks for the configuration when neither `-C`,
+/// `--config` nor `MAILYARD_CONFIG` names one (then the embedded default).
+const SENDMAIL_CONFIG: &str = "/etc/mailyard/mailyard.toml";
+
 fn main() -> ExitCode {
+    // Linked as /usr/sbin/sendmail: behave as `mailyard sendmail`.
+    let mut argv = std::env::args_os();
+    let called = argv.next().map(PathBuf::from);
+    if called.as_deref().and_then(|p| p.file_name()) == Some("sendmail".as_ref()) {
+        let args = argv.map(|a| a.to_string_lossy().into_owned()).collect();
+        let config = std::env::var_os("MAILYARD_CONFIG").map(PathBuf::from);
+        return sendmail(args, config);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -175,10 +352,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Sendmail { args } => return Ok(sendmail(args, cli.config)),
+        Command::Init {
+            domain,
+            hostname,
+            admin,
+            data_dir,
+        } => return init(cli.config, &domain, &hostname, &admin, data_dir),
+        // Needs no config: it only reads the scripts.
+        Command::Sieve(SieveCmd::Check { files }) => return Ok(sieve_check(files)),
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     mailyard_common::log::init(config.log.format, &config.log.level);
     match cli.command {
-        Command::Serve => serve(config),
+        Command::Serve => serve(config, cli.config),
         Command::User(cmd) => user(&config, cmd),
         Command::Alias(cmd) => alias(&config, cmd),
         Command::Domain(cmd) => domain(&config, cmd),
@@ -186,14 +375,208 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check => check(&config),
         Command::Queue(cmd) => queue(&config, cmd),
         Command::Dkim(cmd) => dkim(&config, cmd),
+        Command::Import(cmd) => import(&config, cmd),
+        Command::Export(cmd) => export(&config, cmd),
+        Command::Backup { dir, verify } => backup(&config, cli.config.as_deref(), &dir, verify),
+        Command::Restore { dir } => restore(&config, &dir),
+        Command::Dns { args } => dns(&config, &args),
+        // Their own config handling (before the lines above).
+        Command::Sieve(cmd) => sieve_scripts(&config, cmd),
+        Command::Sendmail { .. } | Command::Init { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
-fn serve(config: Config) -> Result<ExitCode> {
+/// `mailyard sieve check FILE…`: `mailyard_sieve::compile_bytes` on each file.
+fn sieve_check(files: Vec<PathBuf>) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        let name = file.display();
+        let errors = match std::fs::read(&file) {
+            Ok(bytes) => match mailyard_sieve::compile_bytes(&bytes) {
+                Ok(_) => {
+                    println!("{name}: ok");
+                    continue;
+                }
+                Err(errors) => errors.iter().map(|e| format!("{name}:{e}")).collect(),
+            },
+            Err(e) => vec![format!("{name}: {e}")],
+        };
+        failed = true;
+        for e in errors {
+            println!("{e}");
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `mailyard sieve put|get|list|activate|deactivate|delete|rename ADDRESS …`: a user's
+/// scripts in the store (`store/src/sieve_scripts.rs`). `put` validates the script
+/// first and refuses it with every error (`NAME:LINE:COL: message`), as PUTSCRIPT does.
+fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
+    let store = open(config)?;
+    let user = |a: &str| -> Result<Address> {
+        let a = parse_address(a)?;
+        if store.accounts().user(&a)?.is_none() {
+            anyhow::bail!("no such user: {a}");
+        }
+        Ok(a)
+    };
+    match cmd {
+        // Dispatched before the config is loaded (`run`): it needs none.
+        SieveCmd::Check { .. } => {}
+        SieveCmd::Put {
+            address,
+            name,
+            file,
+            activate,
+        } => {
+            let address = user(&address)?;
+            let text = if file.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+                buf
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
+            };
+            if let Err(errors) = mailyard_sieve::compile_bytes(&text) {
+                for e in errors {
+                    eprintln!("{name}:{e}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            store.sieve_put(&address, &name, &text)?;
+            if activate {
+                store.sieve_activate(&address, Some(&name))?;
+            }
+            println!(
+                "stored script {name:?} for {address}{}",
+                if activate { " (active)" } else { "" }
+            );
+        }
+        SieveCmd::Get { address, name } => {
+            let address = user(&address)?;
+            let Some(text) = store.sieve_get(&address, &name)? else {
+                anyhow::bail!("{address} has no script {name:?}");
+            };
+            std::io::Write::write_all(&mut std::io::stdout(), &text)?;
+        }
+        SieveCmd::List { address } => {
+            let address = user(&address)?;
+            for s in store.sieve_list(&address)? {
+                println!(
+                    "{}\t{}{}",
+                    s.name,
+                    s.size,
+                    if s.active { "\tACTIVE" } else { "" }
+                );
+            }
+        }
+        SieveCmd::Activate { address, name } => {
+            let address = user(&address)?;
+            store.sieve_activate(&address, Some(&name))?;
+            println!("{name:?} is {address}'s active script");
+        }
+        SieveCmd::Deactivate { address } => {
+            let address = user(&address)?;
+            store.sieve_activate(&address, None)?;
+            println!("{address} has no active script");
+        }
+        SieveCmd::Delete { address, name } => {
+            let address = user(&address)?;
+            store.sieve_delete(&address, &name)?;
+            println!("deleted script {name:?} of {address}");
+        }
+        SieveCmd::Rename {
+            address,
+            name,
+            new_name,
+        } => {
+            let address = user(&address)?;
+            store.sieve_rename(&address, &name, &new_name)?;
+            println!("renamed script {name:?} of {address} to {new_name:?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailyard sendmail` / the `sendmail` link: `mailyard_smtp::sendmail` does the work;
+/// this picks the config and turns failures into sysexits codes.
+fn sendmail(args: Vec<String>, config: Option<PathBuf>) -> ExitCode {
+    use mailyard_smtp::sendmail::{Exit, Invoker, Sendmail, args::parse};
+    let fail = |exit: Exit, message: &str| {
+        eprintln!("sendmail: {message}");
+        ExitCode::from(exit.code())
+    };
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            return fail(
+                Exit::Usage,
+                &format!(
+                    "{e}\nusage: sendmail [-t] [-i] [-f sender] [-F name] [-bs] [recipient...]"
+                ),
+            );
+        }
+    };
+    let path = options.config.clone().or(config).or_else(|| {
+        let default = PathBuf::from(SENDMAIL_CONFIG);
+        default.exists().then_some(default)
+    });
+    let invoker = Invoker::current();
+    let config =
+        match mailyard_smtp::sendmail::config_for(Config::load(path.as_deref()), invoker.uid) {
+            Ok(c) => c,
+            Err(e) => return fail(Exit::Config, &e.to_string()),
+        };
+    // Only problems reach stderr: cron mails whatever a job prints.
+    mailyard_common::log::init(config.log.format, "warn");
+    let result = Sendmail::open(config, invoker).and_then(|s| {
+        s.run(
+            &options,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+        )
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => fail(f.exit, &f.message),
+    }
+}
+
+/// Runs the server until SIGINT/SIGTERM; SIGHUP reads `path` again and applies it
+/// (`Server::reload`); a config that does not load is logged and the old one kept.
+fn serve(config: Config, path: Option<PathBuf>) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
         let server = mailyard::start(config).await?;
-        mailyard_common::shutdown::signal().await;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("listening for SIGHUP")?;
+        let stop = mailyard_common::shutdown::signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = hangup.recv() => {
+                    let loaded = tokio::task::block_in_place(|| Config::load(path.as_deref()));
+                    match loaded.map_err(anyhow::Error::from).and_then(|c| {
+                        tokio::task::block_in_place(|| server.reload(c)).map_err(anyhow::Error::from)
+                    }) {
+                        Ok(restart) => {
+                            for section in restart {
+                                tracing::warn!(%section, "changed in the config file; needs a restart to take effect");
+                            }
+                            tracing::info!("configuration reloaded (SIGHUP)");
+                        }
+                        Err(e) => tracing::error!(error = %format!("{e:#}"),
+                            "configuration not reloaded; the old one stays in force"),
+                    }
+                }
+            }
+        }
         tracing::info!("shutting down: no new connections, sessions get 10 s to finish");
         server.stop(Duration::from_secs(10)).await;
         tracing::info!("stopped");
@@ -521,4 +904,263 @@ fn dkim(config: &Config, cmd: DkimCmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn import(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
+    use mailyard_store::import::{ImportOptions, Transfer};
+    let ImportCmd::Maildir {
+        path,
+        user,
+        dry_run,
+        merge,
+        link,
+        copy,
+        move_in_place,
+    } = cmd;
+    let user = parse_address(&user)?;
+    let transfer = match (link, copy, move_in_place) {
+        (true, _, _) => Transfer::Link,
+        (_, true, _) => Transfer::Copy,
+        (_, _, true) => Transfer::Move,
+        _ => Transfer::Auto,
+    };
+    let store = open(config)?;
+    let opts = ImportOptions {
+        transfer,
+        dry_run,
+        merge,
+    };
+    let r = store.import_maildir_blocking(&user, &path, opts)?;
+    for m in &r.mailboxes {
+        println!(
+            "{}: {} messages ({} with their Dovecot UID), UIDVALIDITY {}, UIDNEXT {}{}",
+            m.name,
+            m.messages,
+            m.uids_kept,
+            if m.uidvalidity == 0 {
+                "new".to_string()
+            } else {
+                m.uidvalidity.to_string()
+            },
+            m.uidnext,
+            if m.merged {
+                ", merged with new UIDs"
+            } else {
+                ""
+            }
+        );
+    }
+    for d in &r.skipped_dirs {
+        println!("skipped {d}: not a valid mailbox name");
+    }
+    if dry_run {
+        println!("dry run: nothing changed");
+    } else {
+        println!(
+            "imported into {user}: {} subscriptions; files linked {}, copied {}, moved {}",
+            r.subscriptions, r.linked, r.copied, r.moved
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(config: &Config, cmd: ExportCmd) -> Result<ExitCode> {
+    let ExportCmd::Maildir { dir, user } = cmd;
+    let user = parse_address(&user)?;
+    let r = open(config)?.export_maildir_blocking(&user, &dir)?;
+    for (name, n) in &r.mailboxes {
+        println!("{name}: {n} messages");
+    }
+    println!(
+        "exported {user} to {}: files linked {}, copied {}",
+        dir.display(),
+        r.linked,
+        r.copied
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backup(
+    config: &Config,
+    config_file: Option<&std::path::Path>,
+    dir: &std::path::Path,
+    verify: bool,
+) -> Result<ExitCode> {
+    use mailyard_store::backup;
+    if verify {
+        let problems = backup::verify(dir)?;
+        for p in &problems {
+            println!("{p}");
+        }
+        if problems.is_empty() {
+            let (created, entries) = backup::read_manifest(dir)?;
+            println!(
+                "ok: {} files as listed in the manifest (backup of {})",
+                entries.len(),
+                mailyard_common::time::rfc5322(created as i64)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{} problem(s)", problems.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    let extras = backup::Extras {
+        config: config_file.map(std::path::Path::to_path_buf),
+        tls: [&config.tls.cert, &config.tls.key]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
+    let r = backup::backup(&config.data_dir, dir, &extras)?;
+    println!(
+        "backed up {} to {}: {} files, {} octets ({} linked, {} copied)",
+        config.data_dir.display(),
+        dir.display(),
+        r.files,
+        r.bytes,
+        r.linked,
+        r.copied
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailyard init`: the config from `conf/mailyard.toml` (`mailyard_common::init`),
+/// then the domain, the admin, the DKIM key; nothing is written before the password
+/// has been read.
+fn init(
+    config: Option<PathBuf>,
+    domain: &str,
+    hostname: &str,
+    admin: &str,
+    data_dir: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use mailyard_common::init::{DEFAULT_DATA_DIR, InitParams, config_text};
+    use mailyard_smtp::queue::dkim::{self, Algorithm};
+    let path = config.unwrap_or_else(|| PathBuf::from("mailyard.toml"));
+    if path.exists() {
+        bail!("{} exists already; not overwriting it", path.display());
+    }
+    let domain = mailyard_store::model::validate_domain(domain).map_err(anyhow::Error::msg)?;
+    let admin = parse_address(admin)?;
+    let cwd = std::env::current_dir().context("the current directory")?;
+    let data_dir = cwd.join(data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)));
+    let text = config_text(&InitParams {
+        hostname,
+        data_dir: &data_dir,
+        admin: &admin.to_string(),
+    })
+    .map_err(anyhow::Error::msg)?;
+    let config = Config::parse(&text, &path.display().to_string())?;
+    let password = read_new_password()?;
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    println!("wrote {}", path.display());
+    let store = open(&config)?;
+    store.accounts().add_domain(&domain, true)?;
+    if store.accounts().user(&admin)?.is_none() {
+        store.accounts().add_user(&admin, &password)?;
+        store.setup_user_blocking(&admin)?;
+        println!("added domain {domain} and user {admin} (the postmaster)");
+    } else {
+        store.accounts().set_password(&admin, &password)?;
+        println!(
+            "{admin} exists already in {}; password set",
+            data_dir.display()
+        );
+    }
+    if dkim::keys_of(&data_dir, &domain)?.is_empty() {
+        let (key, _) = dkim::generate(&data_dir, &domain, "mailyard", Algorithm::Rsa)
+            .map_err(anyhow::Error::msg)?;
+        println!("created the DKIM key {}", key.display());
+    }
+    let c = path.display();
+    println!(
+        "\nNext:\n\
+         1. DNS: `mailyard --config {c} dns {domain}` prints the records to put in the zone\n   \
+            of {domain} (MX, SPF, DKIM, DMARC, autoconfig, SRV); then\n   \
+            `mailyard --config {c} dns check {domain}` says which are missing or wrong.\n\
+         2. TLS: set [tls] cert and key in {c} to a certificate for {hostname}\n   \
+            (e.g. `certbot certonly --standalone -d {hostname}`); until then the first\n   \
+            start makes a self-signed one, which clients will question.\n\
+         3. systemd: `install -D -m 640 {c} /etc/mailyard/mailyard.toml`,\n   \
+            `useradd --system --home {dd} --shell /usr/sbin/nologin mailyard`,\n   \
+            `chown -R mailyard:mailyard {dd}`, install conf/mailyard.service into\n   \
+            /etc/systemd/system/ and `systemctl enable --now mailyard`\n   \
+            (or try it first: `mailyard --config {c} serve`).\n\
+         4. More users: `mailyard --config {c} user add bob@{domain}`.",
+        dd = data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(config: &Config, dir: &std::path::Path) -> Result<ExitCode> {
+    let r = mailyard_store::backup::restore(dir, &config.data_dir)?;
+    println!(
+        "restored {} files ({} octets) into {}; the index was rebuilt",
+        r.files,
+        r.bytes,
+        config.data_dir.display()
+    );
+    if dir.join("config").is_dir() {
+        println!(
+            "the config file and TLS material are in {}: put them back in place",
+            dir.join("config").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailyard dns DOMAIN` / `mailyard dns check DOMAIN` (`mailyard_smtp::dns_records`).
+fn dns(config: &Config, args: &[String]) -> Result<ExitCode> {
+    use mailyard_smtp::dns_records::{check, dkim_values, records, render, report};
+    let (checking, domain) = match args {
+        [domain] => (false, domain),
+        [word, domain] if word == "check" => (true, domain),
+        _ => bail!("usage: mailyard dns DOMAIN | mailyard dns check DOMAIN"),
+    };
+    let domain = mailyard_store::model::validate_domain(domain).map_err(anyhow::Error::msg)?;
+    let dkim = dkim_values(&config.data_dir, &domain).map_err(anyhow::Error::msg)?;
+    let recs = records(config, &domain, &dkim);
+    if !checking {
+        println!(
+            "; DNS records for {domain} (mailyard dns), zone file syntax: paste them into\n\
+             ; the zone of {domain}; names end in a dot. Server host name: {}.",
+            config.hostname
+        );
+        if config.hostname == "localhost" {
+            println!("; WARNING: hostname is \"localhost\": set `hostname` in the config first.");
+        }
+        if dkim.is_empty() {
+            println!(
+                "; No DKIM key for {domain} yet: `mailyard dkim generate {domain}`, then run this again."
+            );
+        }
+        print!("{}", render(&recs));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let statuses = runtime
+        .block_on(check(config, &recs))
+        .map_err(anyhow::Error::msg)?;
+    let (text, all_ok) = report(&recs, &statuses);
+    print!("{text}");
+    if all_ok {
+        println!("every record is published");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("some records are missing or wrong: `mailyard dns {domain}` prints them");
+        Ok(ExitCode::FAILURE)
+    }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The name this server gives itself: SMTP greeting and EHLO, Received headers,
@@ -43,10 +43,13 @@ pub struct Config {
     pub relay: Relay,
     /// Logging.
     pub log: Log,
+    /// What the HTTP listener tells mail clients that configure themselves
+    /// (Thunderbird autoconfig, Autodiscover, Apple's profile).
+    pub autoconfig: Autoconfig,
 }
 
 /// `[listen]`: one address per listener, e.g. `smtp = "0.0.0.0:25"`; "" turns it off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listen {
     /// Inbound MX (port 25 role): mail from the internet for local domains.
@@ -64,13 +67,66 @@ pub struct Listen {
     /// IMAP over implicit TLS (port 993 role), RFC 8314.
     #[serde(deserialize_with = "listener")]
     pub imaps: Option<SocketAddr>,
-    /// HTTP: autoconfig, metrics, health (reserved; bound once served).
+    /// HTTP: client autoconfiguration, `/metrics`, `/healthz`.
     #[serde(deserialize_with = "listener")]
     pub http: Option<SocketAddr>,
+    /// The same over TLS (RFC 2818), with the `[tls]` certificate. Off by default.
+    #[serde(deserialize_with = "listener")]
+    pub https: Option<SocketAddr>,
+    /// ManageSieve (RFC 5804, port 4190 role; STARTTLS): users manage their Sieve
+    /// scripts from Thunderbird's Sieve add-on or a webmail. Off in the embedded
+    /// default (so that a config written before it existed opens no new port);
+    /// `conf/mailyard.toml` sets `127.0.0.1:4190`.
+    #[serde(deserialize_with = "listener")]
+    pub managesieve: Option<SocketAddr>,
+    /// Local submission: the path of a Unix socket (mode 0666) through which
+    /// `mailyard sendmail` run by any local user submits, identified by the kernel
+    /// (the peer's uid). Off by default.
+    #[serde(deserialize_with = "socket_path")]
+    pub local: Option<PathBuf>,
+}
+
+/// The longest Unix socket path (`sun_path` holds 108 octets with its NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// `[autoconfig]`: the host name and ports mail clients are told to use. Each port
+/// defaults to the port of its `[listen]` listener and is left out when that listener
+/// is off; set one where clients reach the server through another port (a NAT, a
+/// proxy); 0 leaves it out.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Autoconfig {
+    /// The public host name of the IMAP and SMTP servers. Default: `hostname`.
+    pub hostname: Option<String>,
+    /// IMAP with STARTTLS (143). Default: the `[listen] imap` port.
+    pub imap: Option<u16>,
+    /// IMAP over TLS (993). Default: the `[listen] imaps` port.
+    pub imaps: Option<u16>,
+    /// Submission with STARTTLS (587). Default: the `[listen] submission` port.
+    pub submission: Option<u16>,
+    /// Submission over TLS (465). Default: the `[listen] submissions` port.
+    pub submissions: Option<u16>,
+}
+
+impl Autoconfig {
+    /// The host name clients are told, for a server named `hostname`.
+    pub fn public_hostname<'a>(&'a self, hostname: &'a str) -> &'a str {
+        self.hostname.as_deref().unwrap_or(hostname)
+    }
+
+    /// The port clients are told for a service: the key when set (0: none), else the
+    /// listener's port, else none.
+    pub fn port(key: Option<u16>, listener: Option<SocketAddr>) -> Option<u16> {
+        match key {
+            Some(0) => None,
+            Some(p) => Some(p),
+            None => listener.map(|a| a.port()),
+        }
+    }
 }
 
 /// `[tls]`: PEM files.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tls {
     /// Certificate chain, PEM.
@@ -80,7 +136,7 @@ pub struct Tls {
 }
 
 /// `[auth]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Auth {
     /// Accept LOGIN / AUTH PLAIN without TLS from 127.0.0.0/8 and ::1 (default true).
@@ -99,7 +155,7 @@ pub struct Auth {
 }
 
 /// `[limits]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest message accepted, in bytes (SMTP SIZE, IMAP APPENDLIMIT). Default 25 MiB.
@@ -120,7 +176,7 @@ pub struct Limits {
 }
 
 /// `[dns]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dns {
     /// Nameservers as `ip:port`, e.g. `["127.0.0.1:5353"]`. Empty: the system resolver.
@@ -130,7 +186,7 @@ pub struct Dns {
 
 /// `[auth_checks]`: sender authentication on the `smtp` (MX) listener. Submission
 /// listeners never check: their sender is an authenticated local user.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthChecks {
     /// Check SPF (RFC 7208) on MAIL FROM (on the HELO name when MAIL FROM is `<>`),
@@ -160,7 +216,7 @@ pub struct AuthChecks {
 }
 
 /// `[relay]`: the outbound queue, MX delivery or a smarthost, retries and bounces.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Relay {
     /// Send all outbound mail through this `host:port` instead of the recipients' MX.
@@ -195,9 +251,11 @@ pub struct Relay {
     pub delay_notice_seconds: u64,
     /// Messages delivered at once (default 16).
     pub workers: usize,
-    /// Connections open at once to one server address (default 4): a burst to one
+    /// Connections open at once to one server address (default 10): a burst to one
     /// domain must not look like an attack to its MX. Postfix's
-    /// `default_destination_concurrency_limit` is 20 per domain.
+    /// `default_destination_concurrency_limit` is 20 per domain, reached from 5 while
+    /// deliveries succeed; 10 is a fixed middle. With 4, delivery to one smarthost
+    /// fell behind what submission took in (`tests/bench/peers.sh --only relay`).
     pub max_connections_per_host: usize,
     /// Messages sent over one connection, one after another with RSET between
     /// (RFC 5321 §3.3), before it is closed (default 100; 1: a new connection for
@@ -238,7 +296,7 @@ impl Default for Relay {
             give_up_seconds: 5 * 24 * 3600,
             delay_notice_seconds: 4 * 3600,
             workers: 16,
-            max_connections_per_host: 4,
+            max_connections_per_host: 10,
             max_messages_per_connection: 100,
             max_messages_per_day: 1000,
             max_new_recipients_per_day: 200,
@@ -247,7 +305,7 @@ impl Default for Relay {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     /// "auto" (human on a terminal, JSON otherwise), "human" or "json".
@@ -286,6 +344,7 @@ impl Default for Config {
             auth_checks: AuthChecks::default(),
             relay: Relay::default(),
             log: Log::default(),
+            autoconfig: Autoconfig::default(),
         }
     }
 }
@@ -299,6 +358,9 @@ impl Default for Listen {
             imap: loopback(2143),
             imaps: loopback(2993),
             http: loopback(8080),
+            https: None,
+            managesieve: None,
+            local: None,
         }
     }
 }
@@ -398,15 +460,22 @@ impl Config {
     /// Checks that need more than one key at a time.
     fn validate(&self) -> Result<(), String> {
         let mut problems = Vec::new();
-        if self.hostname.is_empty()
-            || !self
-                .hostname
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
+        let host_name = |h: &str| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        };
+        if !host_name(&self.hostname) {
             problems.push(format!(
                 "key `hostname`: {:?} is not a host name",
                 self.hostname
+            ));
+        }
+        if let Some(h) = &self.autoconfig.hostname
+            && !host_name(h)
+        {
+            problems.push(format!(
+                "key `autoconfig.hostname`: {h:?} is not a host name"
             ));
         }
         if let Some(p) = &self.postmaster
@@ -475,7 +544,9 @@ impl Config {
             ("submissions", l.submissions),
             ("imap", l.imap),
             ("imaps", l.imaps),
+            ("managesieve", l.managesieve),
             ("http", l.http),
+            ("https", l.https),
         ]
         .into_iter()
         .filter_map(|(name, addr)| addr.map(|a| (name, a)))
@@ -507,6 +578,19 @@ fn listener<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Er
             "{s:?} is not an address like \"127.0.0.1:25\" or \"[::1]:25\" (\"\" turns it off)"
         ))
     })
+}
+
+fn socket_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() > MAX_SOCKET_PATH {
+        return Err(serde::de::Error::custom(format!(
+            "{s:?} is longer than {MAX_SOCKET_PATH} octets, the most a Unix socket path may be"
+        )));
+    }
+    Ok(Some(PathBuf::from(s)))
 }
 
 fn socket_addrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
@@ -568,6 +652,7 @@ mod tests {
         assert!(c.auth_checks.dmarc_reject);
         assert!(c.auth_checks.dmarc_quarantine);
         assert_eq!(c.auth_checks.timeout_seconds, 10);
+        assert_eq!(c.listen.local, None, "the local socket is off by default");
     }
 
     #[test]
@@ -592,6 +677,14 @@ mod tests {
             .expect("valid");
         assert_eq!(c.listen.smtp, None);
         assert_eq!(c.listen.imap, "127.0.0.2:1143".parse().ok());
+        let c = Config::parse("[listen]\nlocal = \"/run/m/s.sock\"\n", "t").expect("valid");
+        assert_eq!(c.listen.local.as_deref(), Some(Path::new("/run/m/s.sock")));
+        let long = format!("[listen]\nlocal = \"/{}\"\n", "a".repeat(MAX_SOCKET_PATH));
+        let err = Config::parse(&long, "t").expect_err("too long").to_string();
+        assert!(
+            err.contains("line 2") && err.contains("Unix socket"),
+            "{err}"
+        );
         assert_eq!(
             c.listen.submission,
             loopback(2587),
@@ -633,6 +726,13 @@ mod tests {
                 &["line 2", "dmarc_reject"],
             ),
             ("[auth_checks]\nspf = true\n", &["line 2", "spf"]),
+            (
+                "[autoconfig]\nhostname = \"a b\"\n",
+                &["autoconfig.hostname"],
+            ),
+            ("[autoconfig]\nimap = 70000\n", &["line 2", "imap"]),
+            ("[autoconfig]\npop3 = 110\n", &["line 2", "pop3"]),
+            ("[listen]\nlocal = 5\n", &["line 2", "local"]),
         ];
         for (text, needles) in cases {
             let err = Config::parse(text, "f.toml").expect_err(text).to_string();
@@ -649,9 +749,49 @@ mod tests {
         let c = Config::parse(text, "conf/mailyard.toml").expect("conf/mailyard.toml is valid");
         assert_eq!(c.listen.smtp, "0.0.0.0:25".parse().ok());
         assert_eq!(c.listen.imaps, "0.0.0.0:993".parse().ok());
+        assert_eq!(c.listen.http, "127.0.0.1:8080".parse().ok());
+        assert_eq!(c.listen.managesieve, "127.0.0.1:4190".parse().ok());
+        assert_eq!(c.autoconfig.imaps, Some(993));
+        assert_eq!(c.autoconfig.submission, Some(587));
         assert!(c.auth_checks.enabled && c.auth_checks.dmarc_reject);
+        assert_eq!(
+            c.listen.local.as_deref(),
+            Some(Path::new("/run/mailyard/submit.sock"))
+        );
         assert_eq!(c.relay.port, 25);
         assert_eq!(c.relay.retry_seconds, Relay::default().retry_seconds);
+    }
+
+    #[test]
+    fn autoconfig_ports_follow_the_listeners() {
+        let c = Config::parse(
+            "[listen]\nimap = \"\"\nsubmission = \"0.0.0.0:587\"\n\
+             [autoconfig]\nimaps = 1993\nsubmissions = 0\n",
+            "t",
+        )
+        .expect("valid");
+        let a = &c.autoconfig;
+        assert_eq!(
+            Autoconfig::port(a.imap, c.listen.imap),
+            None,
+            "listener off"
+        );
+        assert_eq!(Autoconfig::port(a.imaps, c.listen.imaps), Some(1993), "key");
+        assert_eq!(
+            Autoconfig::port(a.submission, c.listen.submission),
+            Some(587)
+        );
+        assert_eq!(
+            Autoconfig::port(a.submissions, c.listen.submissions),
+            None,
+            "0"
+        );
+        assert_eq!(a.public_hostname(&c.hostname), "localhost");
+        assert!(c.listen.https.is_none(), "https is off by default");
+        assert!(
+            c.listen.managesieve.is_none(),
+            "managesieve is off by default"
+        );
     }
 
     #[test]

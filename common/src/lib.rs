@@ -1,10 +1,13 @@
 //! Shared pieces of the mailyard daemons: configuration, TLS, SASL decoding, logging,
-//! graceful shutdown and the listener loop.
+//! graceful shutdown, the listener loop and the metrics registry.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod init;
 pub mod listener;
+pub mod live;
 pub mod log;
+pub mod metrics;
 pub mod sasl;
 pub mod shutdown;
 pub mod stream;

@@ -8,6 +8,9 @@
 //! with `421 4.7.0` / `* BYE`), so clients that have logged in always find room; and
 //! past [`STRESS_PERCENT`] % of the slots a listener is *under stress*, as Postfix calls
 //! it, and connections that have not authenticated get [`STRESS_IDLE`] of idleness.
+//!
+//! The loop takes any [`Accept`]: TCP listeners and the local submission socket (a Unix
+//! socket) share it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,10 +19,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::metrics::{ListenerStats, Metrics};
 use crate::shutdown::Shutdown;
 
 /// The share of a listener's `max_connections` (in percent, at least one slot) that
@@ -150,23 +154,58 @@ impl Load {
     }
 }
 
+/// A listening socket the accept loop takes connections from.
+pub trait Accept: Send + Sync + 'static {
+    /// A connection.
+    type Stream: Send + 'static;
+    /// Who is at the other end (for the log).
+    type Peer: std::fmt::Debug + Send + 'static;
+    /// The next connection (cancel-safe, as tokio's `accept` is).
+    fn accept_next(
+        &self,
+    ) -> impl Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Stream = TcpStream;
+    type Peer = SocketAddr;
+    async fn accept_next(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = self.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer))
+    }
+}
+
+impl Accept for UnixListener {
+    type Stream = UnixStream;
+    type Peer = tokio::net::unix::SocketAddr;
+    async fn accept_next(&self) -> std::io::Result<(UnixStream, Self::Peer)> {
+        self.accept().await
+    }
+}
+
 /// Accepts until shutdown, running `handle` on its own task for each connection, with
 /// at most `max_connections` at once. `handle` gets the connection's [`Slot`], or
 /// None when connections that have not authenticated hold their whole share: it then
-/// refuses the connection at once.
-pub async fn accept_loop<F, Fut>(
+/// refuses the connection at once. `metrics` counts the listener's connections (open,
+/// total) and whether it is up.
+pub async fn accept_loop<L, F, Fut>(
     name: &'static str,
-    listener: TcpListener,
+    listener: L,
     shutdown: Shutdown,
     max_connections: usize,
+    metrics: &Metrics,
     handle: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, Option<Slot>) -> Fut + Send + Sync + 'static,
+    L: Accept,
+    F: Fn(L::Stream, L::Peer, Option<Slot>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let max_connections = max_connections.max(1);
     let permits = Arc::new(Semaphore::new(max_connections));
     let load = Arc::new(Load::new(max_connections));
+    let stats = metrics.listeners.get(name);
+    let _up = Up::new(stats.clone());
     let mut backoff = Duration::from_millis(5);
     loop {
         let permit = tokio::select! {
@@ -178,19 +217,26 @@ pub async fn accept_loop<F, Fut>(
         };
         let accepted = tokio::select! {
             _ = shutdown.token.cancelled() => return,
-            a = listener.accept() => a,
+            a = listener.accept_next() => a,
         };
         match accepted {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
-                let _ = stream.set_nodelay(true);
                 let slot = load.admit();
                 if slot.is_none() {
-                    tracing::info!(listener = name, %peer, "unauthenticated connections hold their share: refused");
+                    tracing::info!(
+                        listener = name,
+                        ?peer,
+                        "unauthenticated connections hold their share: refused"
+                    );
                 }
                 let fut = handle(stream, peer, slot);
+                stats.total.inc();
+                stats.open.add(1);
+                let stats = stats.clone();
                 shutdown.tracker.spawn(async move {
                     fut.await;
+                    stats.open.add(-1);
                     drop(permit);
                 });
             }
@@ -204,9 +250,55 @@ pub async fn accept_loop<F, Fut>(
     }
 }
 
+/// A listener's `up` gauge, 1 for as long as its accept loop runs (however it ends).
+struct Up(Arc<ListenerStats>);
+
+impl Up {
+    fn new(stats: Arc<ListenerStats>) -> Self {
+        stats.up.set(1);
+        Up(stats)
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.0.up.set(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `up` gauge `/healthz` reads is 1 while the accept loop runs and 0 once it
+    /// has ended; each accepted connection is counted.
+    #[tokio::test]
+    async fn up_while_accepting_and_down_after() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let metrics = Arc::new(Metrics::default());
+        let shutdown = Shutdown::new();
+        let (m, sd) = (metrics.clone(), shutdown.clone());
+        let running = tokio::spawn(async move {
+            accept_loop("test", listener, sd, 4, &m, |_s, _p, _slot| async {}).await;
+        });
+        let stats = metrics.listeners.get("test");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let _conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        while stats.total.get() < 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "connection not counted"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(stats.up.get(), 1, "up while the loop runs");
+        shutdown.token.cancel();
+        running.await.expect("accept loop ends");
+        assert_eq!(stats.up.get(), 0, "down once it has ended");
+    }
 
     #[test]
     fn shares_and_stress() {

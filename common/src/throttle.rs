@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::metrics::Metrics;
+
 /// Counts open connections per client address.
 #[derive(Clone, Default)]
 pub struct PerIpConnections {
@@ -62,6 +64,7 @@ pub struct AuthThrottle {
     max_failures: u32,
     max_account_failures: u32,
     ban: Duration,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Default)]
@@ -98,18 +101,20 @@ impl Failures {
     }
 
     /// Counts one failure; past `max` (0: never) a ban until `now + ban`. Returns
-    /// whether the window restarted (older failures forgotten).
-    fn add(&mut self, now: Instant, max: u32, ban: Duration) -> bool {
+    /// whether the window restarted (older failures forgotten) and whether this
+    /// failure began a ban.
+    fn add(&mut self, now: Instant, max: u32, ban: Duration) -> (bool, bool) {
         let restarted = now.duration_since(self.last) > FAILURE_WINDOW;
         if restarted {
             self.count = 0;
         }
         self.count += 1;
         self.last = now;
-        if max > 0 && self.count >= max && !self.banned(now) {
+        let ban_begins = max > 0 && self.count >= max && !self.banned(now);
+        if ban_begins {
             self.banned_until = Some(now + ban);
         }
-        restarted
+        (restarted, ban_begins)
     }
 
     /// Whether this entry still matters: recent failures or a ban not yet expired.
@@ -125,6 +130,19 @@ pub enum Refusal {
     AddressBanned,
     /// The account is locked (`[auth] max_account_failures`).
     AccountLocked,
+}
+
+/// What [`AuthThrottle::verify`] concluded.
+#[derive(Debug)]
+pub enum Verdict<T, E> {
+    /// The credentials are right: `T` (the user), the success recorded.
+    Ok(T),
+    /// Wrong credentials: the failure recorded and its delay already waited.
+    Wrong,
+    /// Not tried: the address is banned or the account locked.
+    Refused(Refusal),
+    /// The check itself failed (`E`), or its task did (`None`); nothing recorded.
+    Failed(Option<E>),
 }
 
 /// Failures older than this are forgotten.
@@ -156,7 +174,14 @@ impl AuthThrottle {
             max_failures: max_failures.max(1),
             max_account_failures,
             ban,
+            metrics: Arc::default(),
         }
+    }
+
+    /// The same throttle, counting failures, bans and locks into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Whether `ip` is banned now.
@@ -198,6 +223,7 @@ impl AuthThrottle {
     /// one, e.g. a malformed SASL response) and returns how long to wait before
     /// answering it.
     pub fn failed(&self, ip: IpAddr, login: Option<&str>) -> Duration {
+        self.metrics.auth_failures.inc();
         let Ok(mut state) = self.inner.lock() else {
             return MAX_DELAY;
         };
@@ -215,20 +241,60 @@ impl AuthThrottle {
                 total: Failures::new(now),
                 by_account: HashMap::new(),
             });
-        if address.total.add(now, self.max_failures, self.ban) {
+        let (restarted, banned) = address.total.add(now, self.max_failures, self.ban);
+        if restarted {
             address.by_account.clear();
+        }
+        if banned {
+            self.metrics.address_bans.inc();
         }
         let count = address.total.count;
         if let Some(login) = login {
             let key = account_key(login);
             *address.by_account.entry(key.clone()).or_insert(0) += 1;
-            state
+            let (_, locked) = state
                 .accounts
                 .entry(key)
                 .or_insert_with(|| Failures::new(now))
                 .add(now, self.max_account_failures, self.ban);
+            if locked {
+                self.metrics.account_locks.inc();
+            }
         }
         (DELAY_STEP * count).min(MAX_DELAY)
+    }
+
+    /// One login attempt, the same for every protocol: the throttle asked first; then
+    /// `check` (a password hash verification: run on the blocking pool) answering the
+    /// user or `None` for wrong credentials; the outcome recorded; after a failure its
+    /// delay waited (the slowdown a guesser feels). The caller turns the verdict into
+    /// its protocol's reply.
+    pub async fn verify<T, E>(
+        &self,
+        ip: IpAddr,
+        login: &str,
+        check: impl FnOnce() -> Result<Option<T>, E> + Send + 'static,
+    ) -> Verdict<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        if let Err(refusal) = self.check(ip, login) {
+            return Verdict::Refused(refusal);
+        }
+        match tokio::task::spawn_blocking(check).await {
+            Ok(Ok(Some(user))) => {
+                self.succeeded(ip, login);
+                Verdict::Ok(user)
+            }
+            Ok(Ok(None)) => {
+                let delay = self.failed(ip, Some(login));
+                tokio::time::sleep(delay).await;
+                Verdict::Wrong
+            }
+            Ok(Err(e)) => Verdict::Failed(Some(e)),
+            Err(_) => Verdict::Failed(None),
+        }
     }
 
     /// Records a good login as `login` from `ip`: forgets that address's failures
@@ -293,6 +359,8 @@ mod tests {
         assert!(!t.is_banned(bad));
         t.failed(bad, None);
         assert!(t.is_banned(bad));
+        assert_eq!(t.metrics.auth_failures.get(), 3);
+        assert_eq!(t.metrics.address_bans.get(), 1);
         assert_eq!(t.check(bad, "b"), Err(Refusal::AddressBanned));
         assert!(!t.is_banned(good));
         t.succeeded(good, "a");
@@ -329,6 +397,7 @@ mod tests {
             t.check(fresh, "ALICE@example.com"),
             Err(Refusal::AccountLocked)
         );
+        assert_eq!(t.metrics.account_locks.get(), 1);
         t.succeeded(fresh, "alice@example.com");
         assert_eq!(
             t.check(fresh, "alice@example.com"),

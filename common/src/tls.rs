@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -119,8 +121,39 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     f.sync_all().map_err(io)
 }
 
-/// Builds the rustls server configuration from PEM files.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+/// The certificate new handshakes get, replaceable while the server runs (SIGHUP):
+/// rustls asks this resolver at every handshake, so sessions already established keep
+/// theirs and new ones see the new certificate at once.
+#[derive(Debug)]
+pub struct LiveCert {
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for LiveCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current.read().ok().map(|c| c.clone())
+    }
+}
+
+impl LiveCert {
+    /// Loads the certificate and key `config` names (or the generated pair, made if
+    /// missing) and puts them in place for new handshakes. On an error nothing changes.
+    pub fn reload(&self, config: &Config) -> Result<(), TlsError> {
+        let (cert, key, _) = ensure_certificate(config)?;
+        let loaded = Arc::new(certified_key(&cert, &key)?);
+        if let Ok(mut current) = self.current.write() {
+            *current = loaded;
+        }
+        Ok(())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The certificate chain and key from PEM files, checked to belong together.
+fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     let pem = |path: &Path, what: String| TlsError::Pem {
         path: path.to_path_buf(),
         what,
@@ -133,18 +166,40 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         return Err(pem(cert, "no CERTIFICATE block".into()));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
+    Ok(CertifiedKey::from_der(certs, key_der, &provider())?)
+}
+
+/// Builds the rustls server configuration from PEM files.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    Ok(live_server_config(cert, key)?.0)
+}
+
+/// The server configuration with its [`LiveCert`], for replacing the certificate.
+fn live_server_config(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Arc<ServerConfig>, Arc<LiveCert>), TlsError> {
+    let live = Arc::new(LiveCert {
+        current: std::sync::RwLock::new(Arc::new(certified_key(cert, key)?)),
+    });
+    let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs, key_der)?;
-    Ok(Arc::new(config))
+        .with_cert_resolver(live.clone());
+    Ok((Arc::new(config), live))
 }
 
 /// `ensure_certificate` then `server_config`.
 pub fn load(config: &Config) -> Result<(Arc<ServerConfig>, bool), TlsError> {
+    let (tls, _, created) = load_live(config)?;
+    Ok((tls, created))
+}
+
+/// [`load`], with the [`LiveCert`] that SIGHUP reloads.
+pub fn load_live(config: &Config) -> Result<(Arc<ServerConfig>, Arc<LiveCert>, bool), TlsError> {
     let (cert, key, created) = ensure_certificate(config)?;
-    Ok((server_config(&cert, &key)?, created))
+    let (tls, live) = live_server_config(&cert, &key)?;
+    Ok((tls, live, created))
 }
 
 #[cfg(test)]

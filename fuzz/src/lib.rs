@@ -18,7 +18,13 @@
 //!   BODY and BODYSTRUCTURE the store renders at delivery are lists the IMAP
 //!   side can walk (URLFETCH's BODYPARTSTRUCTURE cuts parts out of them);
 //! - mailbox names: modified UTF-7 round-trips, `to_dir` never leaves the
-//!   user's maildir and `from_dir` is its inverse.
+//!   user's maildir and `from_dir` is its inverse;
+//! - the local submission request (sendmail's socket): its head parses the same
+//!   however it is cut, ends inside the input, and what the client would send
+//!   for it parses back to it;
+//! - Sieve scripts: errors point inside the script (1-based line and column), a
+//!   script that compiles runs to a result or a runtime error within the limits,
+//!   and a trailing comment never changes whether it compiles.
 
 use mailyard_imap::proto::bodystructure::part_structure;
 use mailyard_imap::proto::command::{self, Command};
@@ -38,6 +44,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("smtp_data", smtp_data),
     ("mime_summary", mime_summary),
     ("mailbox_name", mailbox_name),
+    ("sendmail_request", sendmail_request),
+    ("sieve_script", sieve_script),
 ];
 
 /// Inputs up to this size are also fed one byte at a time (longer ones in
@@ -362,4 +370,135 @@ pub fn mailbox_name(data: &[u8]) {
 
     let (pattern, name) = s.split_once('\n').unwrap_or((s, s));
     let _ = mailbox_name::list_matches(pattern, name);
+}
+
+/// The local submission socket's request head (`smtp/src/sendmail/protocol.rs`):
+/// the same outcome whole, after a cut and in small reads (the first that is not
+/// "need more" counts), the head within the input, the DATA length within the
+/// limit, the reply line for a refusal one line, and the client's encoding of a
+/// parsed head parses back to it.
+pub fn sendmail_request(data: &[u8]) {
+    use mailyard_smtp::sendmail::protocol::{End, Limits, encode_head, encode_reply, parse_head};
+    for limits in [
+        Limits {
+            max_recipients: 100,
+            message_size: 25 << 20,
+        },
+        Limits {
+            max_recipients: 2,
+            message_size: 16,
+        },
+    ] {
+        let whole = parse_head(data, &limits);
+        let fed = |reads: Vec<&[u8]>| {
+            let mut buf = Vec::new();
+            let mut got = Ok(None);
+            for r in reads {
+                buf.extend_from_slice(r);
+                got = parse_head(&buf, &limits);
+                if !matches!(got, Ok(None)) {
+                    break;
+                }
+            }
+            got
+        };
+        let cut = cut_of(data);
+        assert_eq!(
+            fed(vec![&data[..cut], &data[cut..]]),
+            whole,
+            "split at {cut}"
+        );
+        assert_eq!(fed(small_reads(data)), whole, "small reads");
+        match &whole {
+            Ok(Some(head)) => {
+                assert!(head.consumed <= data.len());
+                if let End::Data(n) = head.end {
+                    assert!(n <= limits.message_size);
+                }
+                let encoded = encode_head(&head.submission, head.end).expect("encodes");
+                let again = parse_head(&encoded, &limits)
+                    .expect("parses back")
+                    .expect("whole");
+                assert_eq!(again.submission, head.submission);
+                assert_eq!(again.end, head.end);
+            }
+            Ok(None) => {}
+            Err(f) => {
+                let line = encode_reply(&Err(f.clone()));
+                assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+            }
+        }
+    }
+}
+
+/// A message for `sieve_script` to run against.
+struct SieveMessage;
+
+impl mailyard_sieve::MessageView for SieveMessage {
+    fn header_raw(&self, name: &str) -> Vec<String> {
+        match name.to_ascii_lowercase().as_str() {
+            "from" => vec!["\"A, B\" <a+b@example.org>".into()],
+            "to" => vec!["c@example.com, d@example.com".into()],
+            "subject" => vec!["[list] hello *?".into()],
+            "date" => vec!["Tue, 1 Dec 2026 10:00:00 +0100".into()],
+            "message-id" => vec!["<m@example.org>".into()],
+            _ => Vec::new(),
+        }
+    }
+    fn header_decoded(&self, name: &str) -> Vec<String> {
+        self.header_raw(name)
+    }
+    fn body(&self, _: &mailyard_sieve::interpret::BodyTransform) -> Vec<String> {
+        vec!["body text\r\n".into()]
+    }
+    fn size(&self) -> u64 {
+        1234
+    }
+    fn mailbox_exists(&self, name: &str) -> bool {
+        name == "INBOX"
+    }
+    fn duplicate(&self, _: &str, id: &str, _: u64, _: bool) -> bool {
+        id.len().is_multiple_of(2)
+    }
+    fn include(&self, name: &str, _: bool) -> Option<std::sync::Arc<mailyard_sieve::Script>> {
+        mailyard_sieve::compile(name).ok().map(std::sync::Arc::new)
+    }
+}
+
+/// Sieve script text through `mailyard_sieve::compile_bytes` and, when it compiles,
+/// `run` (the input ManageSieve's PUTSCRIPT and `mailyard sieve check` take).
+pub fn sieve_script(data: &[u8]) {
+    let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+    let compiled = mailyard_sieve::compile_bytes(data);
+    match &compiled {
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            for e in errors {
+                assert!(e.line >= 1 && e.line <= lines && e.column >= 1, "{e:?}");
+            }
+        }
+        Ok(script) => {
+            let now = mailyard_sieve::date::DateTime::from_timestamp(1_800_000_000, 60);
+            let env = mailyard_sieve::Envelope {
+                from: "a+b@example.org".into(),
+                to: "c@example.com".into(),
+                auth: None,
+                now,
+                own_addresses: Vec::new(),
+            };
+            let limits = mailyard_sieve::Limits::default();
+            if let Ok(outcome) = mailyard_sieve::run(script, &SieveMessage, &env, &limits) {
+                assert!(outcome.actions.len() <= limits.max_actions + 1);
+                assert!(!outcome.actions.is_empty() || !outcome.implicit_keep);
+            }
+        }
+    }
+    // A comment on a line of its own after the script changes nothing (a script
+    // ending inside a bracket comment or a multi-line string stays broken).
+    if let Ok(text) = std::str::from_utf8(data)
+        && text.len() < mailyard_sieve::parser::MAX_SCRIPT_SIZE - 16
+        && compiled.is_ok()
+    {
+        assert!(mailyard_sieve::compile(&format!("{text}\n# end\n")).is_ok());
+    }
 }

@@ -58,6 +58,8 @@ use std::sync::Arc;
 
 use mailyard_common::Config;
 use mailyard_common::listener::Slot;
+use mailyard_common::live::Live;
+use mailyard_common::metrics::Metrics;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::throttle::{AuthThrottle, PerIpConnections};
 use mailyard_store::Store;
@@ -66,11 +68,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// What every IMAP session shares.
 pub struct Context {
-    config: Arc<Config>,
+    /// The configuration; SIGHUP replaces it (`with_live_config`).
+    config: Arc<Live<Config>>,
     store: Store,
     tls: Arc<ServerConfig>,
     per_ip: PerIpConnections,
     auth_throttle: AuthThrottle,
+    /// The server's counters (`/metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -83,12 +88,31 @@ impl Context {
         auth_throttle: AuthThrottle,
     ) -> Self {
         Context {
-            config,
+            config: Arc::new(Live::new(config)),
             store,
             tls,
             per_ip: PerIpConnections::default(),
             auth_throttle,
+            metrics: Arc::default(),
         }
+    }
+
+    /// The same context, counting connections, sessions and commands into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The same context reading its configuration from `live`, which the server
+    /// replaces on SIGHUP (sessions read it at each use).
+    pub fn with_live_config(mut self, live: Arc<Live<Config>>) -> Self {
+        self.config = live;
+        self
+    }
+
+    /// The configuration now.
+    fn config(&self) -> Arc<Config> {
+        self.config.get()
     }
 }
 
@@ -100,14 +124,16 @@ pub async fn serve(
     ctx: Arc<Context>,
     shutdown: Shutdown,
 ) {
-    let max = ctx.config.limits.max_connections;
+    let max = ctx.config().limits.max_connections;
     let sd = shutdown.clone();
     let name = if implicit_tls { "imaps" } else { "imap" };
+    let metrics = ctx.metrics.clone();
     mailyard_common::listener::accept_loop(
         name,
         listener,
         shutdown,
         max,
+        &metrics,
         move |stream: TcpStream, peer: SocketAddr, slot: Option<Slot>| {
             session::run(ctx.clone(), implicit_tls, stream, peer, slot, sd.clone())
         },

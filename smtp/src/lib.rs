@@ -24,8 +24,10 @@
 
 mod auth_checks;
 mod dns;
+pub mod dns_records;
 pub mod proto;
 pub mod queue;
+pub mod sendmail;
 mod session;
 
 use std::net::SocketAddr;
@@ -33,6 +35,8 @@ use std::sync::Arc;
 
 use mailyard_common::Config;
 use mailyard_common::listener::Slot;
+use mailyard_common::live::Live;
+use mailyard_common::metrics::Metrics;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::throttle::{AuthThrottle, PerIpConnections};
 use mailyard_store::Store;
@@ -62,7 +66,8 @@ impl Role {
 
 /// What every SMTP session shares.
 pub struct Context {
-    config: Arc<Config>,
+    /// The configuration; SIGHUP replaces it (`with_live_config`).
+    config: Arc<Live<Config>>,
     store: Store,
     tls: Arc<ServerConfig>,
     per_ip: PerIpConnections,
@@ -71,6 +76,8 @@ pub struct Context {
     auth_checks: auth_checks::AuthChecker,
     /// Wakes the relay scheduler after something was queued.
     relay: queue::RelayHandle,
+    /// The server's counters (`/metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -85,13 +92,26 @@ impl Context {
         session::remove_spool_leftovers(store.data_dir());
         Context {
             auth_checks: auth_checks::AuthChecker::new(&config),
-            config,
+            config: Arc::new(Live::new(config)),
             store,
             tls,
             per_ip: PerIpConnections::default(),
             auth_throttle,
             relay: queue::RelayHandle::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The same context reading its configuration from `live`, which the server
+    /// replaces on SIGHUP (sessions read it at each use).
+    pub fn with_live_config(mut self, live: Arc<Live<Config>>) -> Self {
+        self.config = live;
+        self
+    }
+
+    /// The configuration now.
+    fn config(&self) -> Arc<Config> {
+        self.config.get()
     }
 
     /// The same context, waking `relay`'s scheduler whenever a message is queued.
@@ -99,17 +119,25 @@ impl Context {
         self.relay = relay;
         self
     }
+
+    /// The same context, counting connections, sessions and deliveries into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
 }
 
 /// Accepts SMTP connections on `listener` in `role` until shutdown.
 pub async fn serve(listener: TcpListener, role: Role, ctx: Arc<Context>, shutdown: Shutdown) {
-    let max = ctx.config.limits.max_connections;
+    let max = ctx.config().limits.max_connections;
     let sd = shutdown.clone();
+    let metrics = ctx.metrics.clone();
     mailyard_common::listener::accept_loop(
         role.name(),
         listener,
         shutdown,
         max,
+        &metrics,
         move |stream: TcpStream, peer: SocketAddr, slot: Option<Slot>| {
             session::run(ctx.clone(), role, stream, peer, slot, sd.clone())
         },

@@ -6,7 +6,8 @@
 //! `serve` reads it on every login and every RCPT, so changes need no restart.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::PasswordHasher;
@@ -65,9 +66,71 @@ pub const AUTH_CACHE_ENTRIES: usize = 10_000;
 /// a changed password (a new salted hash, also from the CLI in another process) or a
 /// deleted user no longer matches, so nothing has to be invalidated. Failures are
 /// never cached: every wrong guess costs a full argon2id verification.
+///
+/// Logins with the same credentials that arrive while the first is being verified wait
+/// for that verification instead of running their own (`verify_once`): Thunderbird
+/// opens its connections (up to 5) at once, mbsync and phones more, and each would
+/// otherwise cost a full argon2id on a cold cache.
 struct AuthCache {
     key: Option<ring::hmac::Key>,
     entries: Mutex<std::collections::HashMap<String, CacheEntry>>,
+    /// Verifications under way, by address, stored hash and password tag.
+    flights: Mutex<std::collections::HashMap<FlightKey, Arc<Flight>>>,
+    /// argon2id verifications run for logins (cache misses), since start.
+    verified: AtomicU64,
+}
+
+/// (address, stored hash, HMAC of the password): never the password itself.
+type FlightKey = (String, String, Vec<u8>);
+
+/// One verification under way; its waiters sleep on `ready`.
+#[derive(Default)]
+struct Flight {
+    answer: Mutex<Option<bool>>,
+    ready: Condvar,
+}
+
+impl Flight {
+    fn wait(&self) -> bool {
+        let Ok(mut answer) = self.answer.lock() else {
+            return false;
+        };
+        loop {
+            if let Some(ok) = *answer {
+                return ok;
+            }
+            answer = match self.ready.wait(answer) {
+                Ok(a) => a,
+                Err(_) => return false,
+            };
+        }
+    }
+
+    fn land(&self, ok: bool) {
+        if let Ok(mut answer) = self.answer.lock() {
+            *answer = Some(ok);
+        }
+        self.ready.notify_all();
+    }
+}
+
+/// Lands a flight when its verification ends, however it ends (a waiter never sleeps
+/// forever): removes it from the table, then wakes the waiters with the answer
+/// (false if the verification never gave one).
+struct Landing<'a> {
+    cache: &'a AuthCache,
+    key: FlightKey,
+    flight: Arc<Flight>,
+    answer: Option<bool>,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut flights) = self.cache.flights.lock() {
+            flights.remove(&self.key);
+        }
+        self.flight.land(self.answer.unwrap_or(false));
+    }
 }
 
 struct CacheEntry {
@@ -83,7 +146,55 @@ impl AuthCache {
             // Without randomness there is no cache (every login verifies).
             key: ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).ok(),
             entries: Mutex::new(std::collections::HashMap::new()),
+            flights: Mutex::new(std::collections::HashMap::new()),
+            verified: AtomicU64::new(0),
         }
+    }
+
+    /// Verifies `password` against `stored_hash` for `address`: one argon2id run for
+    /// any number of identical logins arriving while it runs (they all get its
+    /// answer); a success is remembered before the waiters wake, so a login arriving
+    /// after that finds the cache instead.
+    fn verify_once(&self, address: &str, stored_hash: &str, password: &str) -> bool {
+        let run = || {
+            self.verified.fetch_add(1, Ordering::Relaxed);
+            let ok = verify_password(stored_hash, password);
+            if ok {
+                self.remember(address, stored_hash, password);
+            }
+            ok
+        };
+        let Some(key) = &self.key else { return run() };
+        let flight_key = (
+            address.to_string(),
+            stored_hash.to_string(),
+            ring::hmac::sign(key, password.as_bytes()).as_ref().to_vec(),
+        );
+        let (flight, leader) = {
+            let Ok(mut flights) = self.flights.lock() else {
+                return run();
+            };
+            match flights.get(&flight_key) {
+                Some(f) => (f.clone(), false),
+                None => {
+                    let f = Arc::new(Flight::default());
+                    flights.insert(flight_key.clone(), f.clone());
+                    (f, true)
+                }
+            }
+        };
+        if !leader {
+            return flight.wait();
+        }
+        let mut landing = Landing {
+            cache: self,
+            key: flight_key,
+            flight,
+            answer: None,
+        };
+        let ok = run();
+        landing.answer = Some(ok);
+        ok
     }
 
     /// Whether `address` logged in with `password` against `stored_hash` recently.
@@ -335,6 +446,12 @@ impl Accounts {
         })
     }
 
+    /// argon2id verifications run for logins since start (logins answered from the
+    /// cache, or by another login's verification under way, are not counted).
+    pub fn password_verifications(&self) -> u64 {
+        self.cache.verified.load(Ordering::Relaxed)
+    }
+
     /// Checks a login. Returns the user on success; None for an unknown user or a wrong
     /// password (indistinguishable to the caller, and the unknown-user path hashes too,
     /// so timing does not tell them apart).
@@ -353,8 +470,7 @@ impl Accounts {
         })?;
         match hash {
             Some(h) if self.cache.hit(&address.to_string(), &h, password) => Ok(Some(address)),
-            Some(h) if verify_password(&h, password) => {
-                self.cache.remember(&address.to_string(), &h, password);
+            Some(h) if self.cache.verify_once(&address.to_string(), &h, password) => {
                 Ok(Some(address))
             }
             Some(_) => Ok(None),
@@ -627,6 +743,70 @@ mod tests {
 
     fn addr(s: &str) -> Address {
         Address::parse(s).expect("valid address")
+    }
+
+    /// Identical logins at once share one argon2id run (a right password and a wrong
+    /// one alike); a wrong password is still verified again when it comes back later.
+    #[test]
+    fn simultaneous_identical_logins_verify_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let acc = Accounts::open(dir.path()).expect("open");
+        acc.add_user(&addr("tb@example.com"), "secret")
+            .expect("add");
+        for (password, expect) in [("secret", true), ("wrong", false)] {
+            let before = acc.password_verifications();
+            let start = std::sync::Barrier::new(8);
+            let answers: Vec<bool> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            acc.authenticate("tb@example.com", password)
+                                .expect("authenticate")
+                                .is_some()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("login thread"))
+                    .collect()
+            });
+            assert_eq!(answers, vec![expect; 8], "password {password:?}");
+            // Exactly one: a late thread either joins the flight or, after a success,
+            // finds the cache (remembered before the flight lands). A wrong password's
+            // late thread may start a second flight after the first landed.
+            let ran = acc.password_verifications() - before;
+            if expect {
+                assert_eq!(ran, 1, "verifications for {password:?}");
+            } else {
+                assert!(
+                    (1..8).contains(&ran),
+                    "verifications for {password:?}: {ran}"
+                );
+            }
+        }
+        let before = acc.password_verifications();
+        assert!(
+            acc.authenticate("tb@example.com", "wrong")
+                .expect("auth")
+                .is_none()
+        );
+        assert_eq!(
+            acc.password_verifications() - before,
+            1,
+            "failures are not cached"
+        );
+        assert!(
+            acc.authenticate("tb@example.com", "secret")
+                .expect("auth")
+                .is_some()
+        );
+        assert_eq!(
+            acc.password_verifications() - before,
+            1,
+            "a success is cached"
+        );
     }
 
     #[test]

@@ -39,6 +39,12 @@ pub enum StoreError {
     /// A value was refused (bad address, bad domain, ...).
     #[error("{0}")]
     Invalid(String),
+    /// No Sieve script of that name (RFC 5804 §1.3 NONEXISTENT).
+    #[error("no such script: {0}")]
+    NoScript(String),
+    /// The active Sieve script cannot be deleted (RFC 5804 §2.10 ACTIVE).
+    #[error("script {0:?} is active")]
+    ScriptActive(String),
     /// A mailbox has used all 26 keyword letters maildir offers.
     #[error("too many keywords in this mailbox (maildir allows 26)")]
     TooManyKeywords,
@@ -53,6 +59,15 @@ pub enum StoreError {
         /// Newest this build knows.
         known: i64,
     },
+}
+
+impl StoreError {
+    /// Whether a file operation was refused for lack of permission (the data dir is
+    /// another user's).
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
 }
 
 /// Attaches the path to an io::Error.

@@ -349,6 +349,19 @@ pub fn summary(
 }
 
 /// Expunged UIDs with MODSEQ above `since` (RFC 7162 §3.2.10 VANISHED).
+/// The messages of `mailbox` whose MODSEQ is above `since`, in UID order.
+pub fn changed_since(
+    conn: &Connection,
+    mailbox: MailboxId,
+    since: ModSeq,
+) -> Result<Vec<MessageInfo>> {
+    let mut st = conn.prepare_cached(CHANGED_SINCE_SQL)?;
+    let rows = st.query_map(params![mailbox.0, since.0 as i64], message_row)?;
+    let mut changed: Vec<MessageInfo> = rows.collect::<rusqlite::Result<_>>()?;
+    changed.sort_unstable_by_key(|m| m.uid);
+    Ok(changed)
+}
+
 pub fn expunged_since(conn: &Connection, mailbox: MailboxId, since: ModSeq) -> Result<Vec<Uid>> {
     let mut st = conn.prepare_cached(EXPUNGED_SINCE_SQL)?;
     let rows = st.query_map(params![mailbox.0, since.0 as i64], |r| Ok(Uid(r.get(0)?)))?;

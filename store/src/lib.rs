@@ -13,15 +13,22 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod backup;
 pub mod changes;
+pub mod dovecot;
 pub mod error;
+pub mod export;
 pub mod imapfmt;
+pub mod import;
 pub mod index;
 pub mod mailbox_name;
 pub mod maildir;
 pub mod mime_limits;
 pub mod model;
 pub mod queue;
+pub mod sieve_scripts;
+pub mod spare;
+pub mod stats;
 pub mod summary;
 pub mod urlauth;
 pub mod writer;
@@ -57,7 +64,14 @@ struct Inner {
     readers: index::Readers,
     changes: Arc<Changes>,
     accounts: Accounts,
+    batch_observer: Arc<std::sync::OnceLock<stats::BatchObserver>>,
+    /// Emptied queue files kept for the next message queued (`spare.rs`).
+    spares: Arc<spare::Spares>,
 }
+
+/// A changed mailbox as a selected session reads it ([`Store::mailbox_changes`]): the
+/// mailbox, its messages changed since a MODSEQ, the UIDs expunged since then.
+pub type MailboxChanges = (MailboxInfo, Vec<MessageInfo>, Vec<Uid>);
 
 /// What `Store::open` found and did.
 #[derive(Debug, Clone, Default)]
@@ -77,10 +91,20 @@ impl Store {
         let mut conn = index::connect(&db, false)?;
         index::migrate(&mut conn)?;
         let changes = Arc::new(Changes::default());
+        let batch_observer = Arc::new(std::sync::OnceLock::new());
+        let spares = Arc::new(spare::Spares::new(queue::spare_dir(data_dir)));
         let store = Store {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),
-                writer: Writer::start(conn, data_dir.to_path_buf(), changes.clone()),
+                writer: Writer::start(
+                    conn,
+                    data_dir.to_path_buf(),
+                    changes.clone(),
+                    batch_observer.clone(),
+                    spares.clone(),
+                ),
+                batch_observer,
+                spares,
                 readers: index::Readers::new(&db),
                 changes,
                 accounts: Accounts::open(data_dir)?,
@@ -93,9 +117,19 @@ impl Store {
         Ok((store, report))
     }
 
+    /// Whether the writer thread runs (see `stats::ping_blocking`).
+    pub(crate) fn writer_alive(&self) -> bool {
+        self.inner.writer.alive()
+    }
+
     /// The data dir.
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
+    }
+
+    /// The relay queue's spare files (`spare.rs`).
+    pub(crate) fn spares(&self) -> Arc<spare::Spares> {
+        self.inner.spares.clone()
     }
 
     /// The accounts database.
@@ -497,15 +531,24 @@ impl Store {
         mailbox: MailboxId,
         since: ModSeq,
     ) -> Result<Vec<MessageInfo>> {
+        self.read(move |c| index::changed_since(c, mailbox, since))
+    }
+
+    /// What a selected session learns when `mailbox` changed: the mailbox (None once
+    /// deleted), its messages changed since `since` ([`Store::messages_changed_since`])
+    /// and the UIDs expunged since then — from one read connection.
+    pub fn mailbox_changes(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+    ) -> Result<Option<MailboxChanges>> {
         self.read(move |c| {
-            let mut st = c.prepare_cached(index::CHANGED_SINCE_SQL)?;
-            let rows = st.query_map(
-                rusqlite::params![mailbox.0, since.0 as i64],
-                index::message_row,
-            )?;
-            let mut changed: Vec<MessageInfo> = rows.collect::<rusqlite::Result<_>>()?;
-            changed.sort_unstable_by_key(|m| m.uid);
-            Ok(changed)
+            let Some(mb) = index::mailbox_by_id(c, mailbox)? else {
+                return Ok(None);
+            };
+            let changed = index::changed_since(c, mailbox, since)?;
+            let expunged = index::expunged_since(c, mailbox, since)?;
+            Ok(Some((mb, changed, expunged)))
         })
     }
 

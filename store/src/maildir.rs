@@ -108,12 +108,33 @@ pub fn host() -> &'static str {
 
 /// Writes `bytes` to a new file in `tmp_dir` and fsyncs it. Returns its path.
 pub fn write_tmp(tmp_dir: &Path, host: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    write_tmp_in(tmp_dir, host, bytes, None)
+}
+
+/// [`write_tmp`], the file taken from `spares` when it holds one (the relay queue's
+/// files, `spare.rs`).
+pub fn write_tmp_in(
+    tmp_dir: &Path,
+    host: &str,
+    bytes: &[u8],
+    spares: Option<&crate::spare::Spares>,
+) -> io::Result<PathBuf> {
     let path = tmp_dir.join(unique_name(host));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let (mut f, reused) = match spares {
+        Some(s) => s.create(&path)?,
+        None => (
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?,
+            false,
+        ),
+    };
     f.write_all(bytes)?;
+    if reused {
+        // Written over a spare's old bytes: cut off what is left of them.
+        f.set_len(bytes.len() as u64)?;
+    }
     f.sync_data()?;
     Ok(path)
 }
@@ -425,15 +446,11 @@ pub fn write_keywords(dir: &Path, map: &[String]) -> io::Result<()> {
     write_atomic(dir, KEYWORDS_FILE, text.as_bytes())
 }
 
-/// Reads the subscriptions file (one name per line; Dovecot's versioned header
-/// `V\t2` and blank lines skipped).
+/// Reads the subscriptions file (one name per line; Dovecot's version 2, with its
+/// `V\t2` header and TAB as the hierarchy separator, too: `dovecot.rs`).
 pub fn read_subscriptions(root: &Path) -> io::Result<Vec<String>> {
     match fs::read_to_string(root.join(SUBSCRIPTIONS_FILE)) {
-        Ok(t) => Ok(t
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with("V\t"))
-            .map(|l| mailbox_name::utf7_decode(l).unwrap_or_else(|| l.to_string()))
-            .collect()),
+        Ok(t) => Ok(crate::dovecot::parse_subscriptions(&t)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }

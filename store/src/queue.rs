@@ -28,6 +28,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::model::Address;
+use crate::spare::Spares;
 use crate::writer::{Delivered, Effects, Op, Outcome};
 use crate::{FlagSet, Store, maildir, unexpected};
 
@@ -42,6 +43,11 @@ pub fn msg_dir(data_dir: &Path) -> PathBuf {
 /// `data_dir/queue/tmp`: files being written.
 pub fn tmp_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("queue").join("tmp")
+}
+
+/// Emptied queue files kept for reuse (`spare.rs`).
+pub fn spare_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("queue").join("spare")
 }
 
 /// One recipient as the client gave it, with its RFC 3461 parameters.
@@ -480,6 +486,7 @@ fn no_entry(id: &str) -> StoreError {
 pub(crate) fn apply(
     conn: &Connection,
     data_dir: &Path,
+    spares: &Spares,
     fx: &mut Effects,
     change: QueueChange,
 ) -> Result<Outcome> {
@@ -508,7 +515,7 @@ pub(crate) fn apply(
                 }
             }
         }
-        QueueChange::Remove { id } => remove(conn, data_dir, &id)?,
+        QueueChange::Remove { id } => remove(conn, data_dir, spares, &id, false)?,
         QueueChange::Hold { id, on } => {
             if conn
                 .prepare_cached("UPDATE queue SET held = ?2 WHERE id = ?1")?
@@ -535,7 +542,8 @@ pub(crate) fn apply(
             if !exists(conn, &id)? {
                 return Err(no_entry(&id));
             }
-            remove(conn, data_dir, &id)?;
+            // The admin's delete: its bytes do not wait in a spare.
+            remove(conn, data_dir, spares, &id, true)?;
         }
         QueueChange::Cancel { id, silent: false } => {
             if conn
@@ -570,13 +578,12 @@ fn exists(conn: &Connection, id: &str) -> Result<bool> {
         .is_some())
 }
 
-fn remove(conn: &Connection, data_dir: &Path, id: &str) -> Result<()> {
+/// Removes an entry: its file leaves `queue/msg/` first (kept as a spare for the next
+/// message, `spare.rs`), so that a failure after it leaves a record without a file,
+/// which `recover` drops, never a file without a record, which it would send again.
+fn remove(conn: &Connection, data_dir: &Path, spares: &Spares, id: &str, wipe: bool) -> Result<()> {
     let path = msg_dir(data_dir).join(id);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(StoreError::Io { path, source: e }),
-    }
+    spares.give_back(&path, wipe).at(&path)?;
     conn.prepare_cached("DELETE FROM queue WHERE id = ?1")?
         .execute([id])?;
     Ok(())
@@ -714,6 +721,7 @@ impl Store {
         let tmp_dir = tmp_dir(self.data_dir());
         let msg_dir = msg_dir(self.data_dir());
         let id2 = id.clone();
+        let spares = self.spares();
         let tmp = tokio::task::spawn_blocking(move || -> Result<PathBuf> {
             if !msg_dir.is_dir() {
                 // First use: the new directories' own entries must be durable too.
@@ -723,7 +731,7 @@ impl Store {
                 }
             }
             std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
-            maildir::write_tmp(&tmp_dir, &id2, &file).at(&tmp_dir)
+            maildir::write_tmp_in(&tmp_dir, &id2, &file, Some(&spares)).at(&tmp_dir)
         })
         .await
         .map_err(|_| StoreError::Closed)?;
@@ -799,7 +807,8 @@ impl Store {
     /// A queued message's bytes (without the envelope lines).
     pub fn queue_message(&self, id: &str) -> Result<Vec<u8>> {
         let path = msg_dir(self.data_dir()).join(id);
-        let mut bytes = std::fs::read(&path).at(&path)?;
+        // Verified: a file removed while it is read may already hold another message.
+        let mut bytes = crate::spare::read_verified(&path).at(&path)?;
         let Some((_, offset)) = parse_queue_file(&bytes) else {
             return Err(StoreError::Invalid(format!(
                 "{}: not a queue file",
@@ -856,6 +865,16 @@ impl Store {
 /// The current time in unix seconds (for callers that schedule).
 pub fn now() -> i64 {
     now_secs()
+}
+
+/// The first whole second not before this moment: a retry `d` seconds after a failure
+/// is due at `now_ceil() + d`, never earlier (`now() + d` could come up to a second
+/// early, as the due check compares whole seconds).
+pub fn now_ceil() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        let s = d.as_secs() as i64;
+        if d.subsec_nanos() > 0 { s + 1 } else { s }
+    })
 }
 
 #[cfg(test)]

@@ -199,6 +199,8 @@ pub enum Op {
     DeliverQueue(Option<DeliverOp>, crate::queue::StagedQueue),
     /// A change to the relay queue's state (`queue.rs`).
     Queue(crate::queue::QueueChange),
+    /// `mailyard import maildir`: staged files into a user's tree (`import.rs`).
+    Import(Box<crate::import::ImportOp>),
 }
 
 /// What a request produced.
@@ -235,6 +237,8 @@ pub enum Outcome {
     Done,
     /// DeliverQueue: the local copies and the queue id.
     Queued(Vec<Delivered>, String),
+    /// Import: what each mailbox became.
+    Imported(Vec<crate::import::MailboxOutcome>),
 }
 
 /// Where a delivered copy went.
@@ -314,12 +318,20 @@ impl Drop for Writer {
 
 impl Writer {
     /// Starts the thread with its own write connection.
-    pub fn start(conn: Connection, data_dir: PathBuf, changes: Arc<Changes>) -> Writer {
+    pub fn start(
+        conn: Connection,
+        data_dir: PathBuf,
+        changes: Arc<Changes>,
+        batch_observer: Arc<std::sync::OnceLock<crate::stats::BatchObserver>>,
+        spares: Arc<crate::spare::Spares>,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         let mut state = WriterState {
             conn,
             data_dir,
             changes,
+            batch_observer,
+            spares,
             touched: HashSet::new(),
         };
         let spawned = std::thread::Builder::new()
@@ -332,6 +344,12 @@ impl Writer {
             tx: Some(tx),
             thread,
         }
+    }
+
+    /// Whether the writer thread is still running (it ends only when the store is
+    /// dropped, or by a panic, after which every write would fail).
+    pub fn alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// The queue, while the writer is open.
@@ -368,6 +386,10 @@ struct WriterState {
     conn: Connection,
     data_dir: PathBuf,
     changes: Arc<Changes>,
+    /// Requests per batch, for `/metrics`.
+    batch_observer: Arc<std::sync::OnceLock<crate::stats::BatchObserver>>,
+    /// Where removed queue files go (`spare.rs`).
+    spares: Arc<crate::spare::Spares>,
     /// Mailboxes this writer changed: their unused UID and MODSEQ reservations are
     /// given back when it stops (`trim_reservations`).
     touched: HashSet<MailboxId>,
@@ -527,6 +549,9 @@ impl WriterState {
                     Err(_) => break,
                 }
             }
+            if let Some(observe) = self.batch_observer.get() {
+                observe(batch.len());
+            }
             let (quick, durable): (Vec<Job>, Vec<Job>) =
                 batch.into_iter().partition(|j| j.op.syncs_nothing());
             for part in [quick, durable] {
@@ -660,6 +685,7 @@ impl WriterState {
         let mut effects = Effects::default();
         let mut results: Vec<(Reply, Result<Outcome>)> = Vec::with_capacity(batch.len());
         let data_dir = self.data_dir.clone();
+        let spares = self.spares.clone();
         let committed = (|| -> Result<()> {
             let mut tx = self
                 .conn
@@ -671,7 +697,7 @@ impl WriterState {
                 let trash_before = effects.trash.len();
                 let events_before = effects.events.len();
                 let mut sp = tx.savepoint()?;
-                let r = apply(&sp, &data_dir, &mut effects, job.op);
+                let r = apply(&sp, &data_dir, &spares, &mut effects, job.op);
                 if r.is_ok() {
                     sp.commit()?;
                 } else {
@@ -884,7 +910,13 @@ impl Op {
     }
 }
 
-fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result<Outcome> {
+fn apply(
+    conn: &Connection,
+    data_dir: &Path,
+    spares: &crate::spare::Spares,
+    fx: &mut Effects,
+    op: Op,
+) -> Result<Outcome> {
     match op {
         Op::Deliver(d) => deliver(conn, data_dir, fx, d).map(Outcome::Delivered),
         Op::EnsureMailbox {
@@ -1005,7 +1037,8 @@ fn apply(conn: &Connection, data_dir: &Path, fx: &mut Effects, op: Op) -> Result
                 }
             }
         }
-        Op::Queue(change) => crate::queue::apply(conn, data_dir, fx, change),
+        Op::Queue(change) => crate::queue::apply(conn, data_dir, spares, fx, change),
+        Op::Import(op) => import(conn, data_dir, fx, *op).map(Outcome::Imported),
     }
 }
 
@@ -1832,6 +1865,181 @@ fn reconcile(
         reconcile_mailbox(conn, fx, &mut mb, &mut report)?;
     }
     Ok(report)
+}
+
+/// Messages a user's mailboxes hold, in the index and on disk (files the index does
+/// not know yet count too).
+fn mail_count(conn: &Connection, data_dir: &Path, user: &Address) -> Result<u64> {
+    let indexed: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM message m JOIN mailbox b ON b.id = m.mailbox_id
+             WHERE b.user = ?1",
+        )?
+        .query_row([user.to_string()], |r| r.get(0))?;
+    let root = maildir::user_root(data_dir, user);
+    let mut on_disk = 0;
+    if root.is_dir() {
+        for (_, dir) in maildir::list_mailboxes(&root).at(&root)? {
+            on_disk += maildir::scan_messages(&dir, &[]).at(&dir)?.len() as u64;
+        }
+    }
+    Ok((indexed.max(0) as u64).max(on_disk))
+}
+
+/// `import.rs`: moves the staged files of every mailbox into the user's tree and
+/// reconciles. A mailbox that holds no mail is taken over (Dovecot's UIDVALIDITY and
+/// UIDs, UIDNEXT at least Dovecot's); one that does (only with `merge`) gets the
+/// messages with new UIDs above its UIDNEXT. Without `merge`, a user with any mail is
+/// refused before anything is moved.
+fn import(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    op: crate::import::ImportOp,
+) -> Result<Vec<crate::import::MailboxOutcome>> {
+    use crate::import::{MailboxOutcome, target_base};
+    let user = &op.user;
+    let root = maildir::user_root(data_dir, user);
+    if !op.merge {
+        let n = mail_count(conn, data_dir, user)?;
+        if n > 0 {
+            return Err(StoreError::Invalid(format!(
+                "{user} already has {n} message(s); import into an empty account, or pass \
+                 --merge to add the imported mail with new UIDs where a mailbox is not empty"
+            )));
+        }
+    }
+    let mut last_uidvalidity = maildir::read_last_uidvalidity(&root).at(&root)?;
+    let mut out = Vec::with_capacity(op.mailboxes.len());
+    for mb in op.mailboxes {
+        let name = normalize_name(&mb.name)?;
+        let dir = mailbox_path(data_dir, user, &name)?;
+        if !dir.join("cur").is_dir() {
+            maildir::create_maildir(&dir, name != "INBOX").at(&dir)?;
+        }
+        let existing = load_mailbox(conn, data_dir, user, &name)?;
+        let indexed: i64 = match &existing {
+            Some(row) => conn
+                .prepare_cached("SELECT COUNT(*) FROM message WHERE mailbox_id = ?1")?
+                .query_row([row.id.0], |r| r.get(0))?,
+            None => 0,
+        };
+        let full = indexed > 0 || !maildir::scan_messages(&dir, &[]).at(&dir)?.is_empty();
+        let mut kept = 0;
+        let mut moves = Vec::with_capacity(mb.files.len());
+        let (uidvalidity, uidnext) = if full {
+            // Merge: the mailbox's own UIDVALIDITY, new UIDs above its UIDNEXT.
+            let mut row = match existing {
+                Some(row) => row,
+                None => ensure_mailbox(conn, data_dir, user, &name, default_special_use(&name))?,
+            };
+            raise_to_reservations(&mut row)?;
+            let mut keywords: Vec<String> = mb
+                .files
+                .iter()
+                .flat_map(|f| f.flags.keywords.clone())
+                .collect();
+            keywords.sort();
+            keywords.dedup();
+            let map = keyword_map_with(&row.dir, &keywords)?;
+            for f in &mb.files {
+                let uid = row.next_uid()?;
+                let to =
+                    maildir::message_path(&dir, &target_base(f, uid), f.in_new, &f.flags, &map);
+                moves.push((f.path.clone(), to));
+            }
+            row.save(conn)?;
+            (row.uidvalidity, row.uidnext)
+        } else {
+            let old_state = maildir::read_state(&dir).at(&dir)?;
+            let old = existing
+                .as_ref()
+                .map(|r| {
+                    (
+                        r.uidvalidity,
+                        r.uidnext.max(r.uid_reserved),
+                        r.modseq_reserved,
+                    )
+                })
+                .or(old_state
+                    .as_ref()
+                    .map(|s| (s.uidvalidity, s.uid_reserved, s.modseq_reserved)));
+            let (uidvalidity, mut next) = match (mb.uidvalidity, old) {
+                // The same UIDVALIDITY as before: UIDs must not go below what it handed out.
+                (Some(v), Some((ov, onext, _))) if v == ov => (v, mb.uidnext.max(onext)),
+                (Some(v), _) => (v, mb.uidnext),
+                (None, Some((ov, onext, _))) => (ov, onext.max(mb.uidnext)),
+                (None, None) => (new_uidvalidity(conn, data_dir, user)?, mb.uidnext),
+            };
+            let map = mb.keywords.clone();
+            if !map.is_empty() || dir.join(maildir::KEYWORDS_FILE).exists() {
+                maildir::write_keywords(&dir, &map).at(&dir)?;
+            }
+            for f in &mb.files {
+                let uid = match f.uid {
+                    Some(u) => {
+                        kept += 1;
+                        u
+                    }
+                    None => next,
+                };
+                next = next.max(uid.saturating_add(1));
+                let to =
+                    maildir::message_path(&dir, &target_base(f, uid), f.in_new, &f.flags, &map);
+                moves.push((f.path.clone(), to));
+            }
+            let modseq = old.map_or(0, |(_, _, m)| m).max(now_secs().max(1) as u64);
+            let special_use = existing
+                .as_ref()
+                .and_then(|r| r.special_use.clone())
+                .or(old_state.and_then(|s| s.special_use))
+                .or_else(|| default_special_use(&name));
+            maildir::write_state(
+                &dir,
+                &MailboxState {
+                    uidvalidity,
+                    uid_reserved: next,
+                    modseq_reserved: modseq,
+                    special_use,
+                },
+            )
+            .at(&dir)?;
+            if let Some(row) = existing {
+                // Inserted again by the reconcile below, from the state just written.
+                conn.prepare_cached("DELETE FROM mailbox WHERE id = ?1")?
+                    .execute([row.id.0])?;
+            }
+            (uidvalidity, next)
+        };
+        for (from, to) in moves {
+            std::fs::rename(&from, &to).at(&from)?;
+            if let Some(parent) = to.parent() {
+                fx.dirs.insert(parent.to_path_buf());
+            }
+            fx.renames.push((from, to));
+        }
+        last_uidvalidity = last_uidvalidity.max(uidvalidity);
+        out.push(MailboxOutcome {
+            name,
+            messages: mb.files.len(),
+            uids_kept: kept,
+            uidvalidity,
+            uidnext,
+            merged: full,
+        });
+    }
+    let mut subscriptions = maildir::read_subscriptions(&root).at(&root)?;
+    for s in op.subscriptions {
+        if let Ok(s) = normalize_name(&s)
+            && !subscriptions.contains(&s)
+        {
+            subscriptions.push(s);
+        }
+    }
+    maildir::write_subscriptions(&root, &subscriptions).at(&root)?;
+    maildir::write_last_uidvalidity(&root, last_uidvalidity).at(&root)?;
+    reconcile(conn, data_dir, fx, user, false, false)?;
+    Ok(out)
 }
 
 fn default_special_use(name: &str) -> Option<String> {

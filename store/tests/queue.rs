@@ -195,3 +195,55 @@ async fn send_usage_counts_messages_and_first_time_recipients() {
         0
     );
 }
+
+/// A removed entry's file is emptied and taken over by the next message queued (one
+/// inode, no allocation: `spare.rs`), which reads back whole; the removed entry's
+/// message is gone, not the newcomer's bytes.
+#[tokio::test]
+async fn a_removed_entrys_file_is_reused_for_the_next_message() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(dir.path()).expect("open");
+    let queue_file = |id: &str| mailyard_store::queue::msg_dir(dir.path()).join(id);
+    let (_, first) = store
+        .deliver_and_queue(MSG.to_vec(), &[], Some(envelope(&["bob@remote.test"])))
+        .await
+        .expect("queued");
+    let first = first.expect("id");
+    let ino = std::fs::metadata(queue_file(&first)).expect("file").ino();
+    store
+        .queue_change(QueueChange::Remove { id: first.clone() })
+        .await
+        .expect("removed");
+    assert!(store.queue_entry(&first).expect("read").is_none());
+    assert!(matches!(
+        store.queue_message(&first).expect_err("gone"),
+        mailyard_store::StoreError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound
+    ));
+
+    let second_msg = b"From: alice@example.com\r\nSubject: two\r\n\r\nsecond\r\n";
+    let (_, second) = store
+        .deliver_and_queue(
+            second_msg.to_vec(),
+            &[],
+            Some(envelope(&["carol@other.test"])),
+        )
+        .await
+        .expect("queued");
+    let second = second.expect("id");
+    assert_eq!(
+        std::fs::metadata(queue_file(&second)).expect("file").ino(),
+        ino,
+        "the spare inode was taken over"
+    );
+    assert_eq!(store.queue_message(&second).expect("message"), second_msg);
+    assert_eq!(
+        store
+            .queue_entry(&second)
+            .expect("read")
+            .expect("entry")
+            .recipients
+            .len(),
+        1
+    );
+}

@@ -67,6 +67,28 @@ fn new_user_gets_special_use_mailboxes() {
     assert!(root.join(".Sent/maildirfolder").is_file());
 }
 
+/// The writer reports each batch it takes to the observer `serve` gives it: a
+/// delivery is a batch of one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reports_its_batches() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let (batches, requests) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (b, r) = (batches.clone(), requests.clone());
+    store.observe_batches(Box::new(move |n| {
+        b.fetch_add(1, Ordering::SeqCst);
+        r.fetch_add(n, Ordering::SeqCst);
+    }));
+    store
+        .deliver(message("counted"), &[addr("alice@example.com")])
+        .await
+        .expect("deliver");
+    assert_eq!(batches.load(Ordering::SeqCst), 1);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_write_many_links() {
     let dir = tempfile::tempdir().expect("tempdir");

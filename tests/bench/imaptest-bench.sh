@@ -11,7 +11,10 @@
 #            EXPUNGE, APPEND … for the whole run);
 #   login  — imaptest's default: a LOGIN every few commands.
 # Prints one line per run (commands done, Error: lines) and the medians and ratio per
-# mix. imaptest: tests/imaptest/build.sh (IMAPTEST=/path/bin/imaptest to override);
+# mix. With MY_PID and DV_PID set (the servers' process ids: mailyard's, Dovecot's
+# master) it also prints each server's CPU time per command (user + system, of the
+# process, its children and the children it reaped): on a machine where both the server
+# and imaptest are CPU-bound, that is what the commands/s ratio comes down to. imaptest: tests/imaptest/build.sh (IMAPTEST=/path/bin/imaptest to override);
 # the mbox: tests/imaptest/make-mbox.py.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +26,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$here/../imaptest/make-mbox.py" "$work/bench.mbox"
 
+# ticks PID: clock ticks of CPU used by PID, its live children and those it reaped.
+ticks() {
+	local sum=0 p t
+	for p in "$1" $(pgrep -P "$1" || true); do
+		t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') || continue
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}
+hz=$(getconf CLK_TCK)
 # The sum of the last Totals: row (commands of every kind done in the run).
 total() { grep -A4 '^Totals:' "$1" | tail -1 | awk '{s=0; for (i=1; i<=NF; i++) s+=$i; print s}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -30,16 +43,26 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for mode in long login; do
 	extra=""; [[ $mode == long ]] && extra="logout=0"
 	for r in $(seq 1 "$reps"); do
-		for s in mailyard:$my_port dovecot:$dv_port; do
-			name=${s%%:*} port=${s##*:}
+		for s in mailyard:$my_port:${MY_PID:-} dovecot:$dv_port:${DV_PID:-}; do
+			IFS=: read -r name port pid <<<"$s"
 			out=$work/$mode-$name-$r.log
+			[[ -n $pid ]] && t0=$(ticks "$pid")
 			timeout $((secs + 60)) "$imaptest" host=127.0.0.1 port="$port" \
 				user=testuser%d@example.com pass="$pass" users=5 clients=10 \
 				secs="$secs" $extra mbox="$work/bench.mbox" >"$out" 2>&1 || true
 			echo "$mode $name run $r: $(total "$out") commands, $(grep -c 'Error:' "$out" || true) errors"
 			total "$out" >>"$work/$mode-$name"
+			if [[ -n $pid ]]; then
+				us=$(awk -v t="$(($(ticks "$pid") - t0))" -v hz="$hz" -v n="$(total "$out")" \
+					'BEGIN {printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0)}')
+				echo "$mode $name run $r cpu: $us us/command"
+				echo "$us" >>"$work/$mode-$name-cpu"
+			fi
 		done
 	done
 	m=$(median <"$work/$mode-mailyard") d=$(median <"$work/$mode-dovecot")
 	echo "$mode: median mailyard $m, Dovecot $d, ratio $(awk -v a="$m" -v b="$d" 'BEGIN {printf "%.2f", a/b}')×"
+	if [[ -s $work/$mode-mailyard-cpu && -s $work/$mode-dovecot-cpu ]]; then
+		echo "$mode cpu: median mailyard $(median <"$work/$mode-mailyard-cpu"), Dovecot $(median <"$work/$mode-dovecot-cpu") us/command"
+	fi
 done

@@ -352,18 +352,25 @@ if want imaptest; then
 	"$ROOT/tests/imaptest/build.sh" "$ROOT/target/imaptest" >"$WORK/imaptest-build.log" 2>&1 ||
 		die "building imaptest: $(tail -5 "$WORK/imaptest-build.log")"
 	log "imaptest benchmark: long sessions and login mix, ${IT_SECS}s × $IT_REPS per server"
-	IMAPTEST="$ROOT/target/imaptest/bin/imaptest" "$HERE/imaptest-bench.sh" "$MY_IMAP" "$DV_IMAP" "$PW" \
+	IMAPTEST="$ROOT/target/imaptest/bin/imaptest" MY_PID=$MY_PID DV_PID=$DV_PID \
+		"$HERE/imaptest-bench.sh" "$MY_IMAP" "$DV_IMAP" "$PW" \
 		"$IT_REPS" "$IT_SECS" >"$WORK/imaptest-bench.out" 2>&1 || die "imaptest benchmark: $(tail -5 "$WORK/imaptest-bench.out")"
 	for mode in long login; do
 		line=$(grep "^$mode: median" "$WORK/imaptest-bench.out")
 		IT[$mode,my]=$(awk '{print $4}' <<<"$line" | tr -d ,)
 		IT[$mode,dv]=$(awk '{print $6}' <<<"$line" | tr -d ,)
-		IT[$mode,errors]=$(grep "^$mode " "$WORK/imaptest-bench.out" | awk '{s += $(NF-1)} END {print s + 0}')
+		IT[$mode,errors]=$(grep "^$mode .* errors$" "$WORK/imaptest-bench.out" | awk '{s += $(NF-1)} END {print s + 0}')
+		cpu=$(grep "^$mode cpu: median" "$WORK/imaptest-bench.out" || true)
+		IT[$mode,mycpu]=$(awk '{print $5}' <<<"$cpu" | tr -d ,)
+		IT[$mode,dvcpu]=$(awk '{print $7}' <<<"$cpu")
 	done
 	row "imaptest benchmark, long sessions, 10 clients (commands in ${IT_SECS}s; errors mailyard+Dovecot: ${IT[long,errors]})" \
 		"${IT[long,my]}" "${IT[long,dv]}" Dovecot "$(ratio "${IT[long,my]}" "${IT[long,dv]}")"
 	row "imaptest benchmark, login mix, 10 clients (commands in ${IT_SECS}s; errors: ${IT[login,errors]}; mailyard argon2id with its login cache, Dovecot {PLAIN} passwd-file)" \
 		"${IT[login,my]}" "${IT[login,dv]}" Dovecot "$(ratio "${IT[login,my]}" "${IT[login,dv]}")"
+	# Lower is better here: the ratio is Dovecot's CPU over mailyard's.
+	row "imaptest long sessions: server CPU per command (µs, user+system; median of the runs)" \
+		"${IT[long,mycpu]:-n/a}" "${IT[long,dvcpu]:-n/a}" Dovecot "$(ratio "${IT[long,dvcpu]:-}" "${IT[long,mycpu]:-}")"
 fi
 
 # ---- memory per idle IDLE connection ---------------------------------------------

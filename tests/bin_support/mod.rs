@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,29 +13,29 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_mailyard");
 
 pub fn mailyard(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(config).args(args);
+    run_with_input(cmd, stdin.unwrap_or(""))
+}
+
+/// Runs `cmd` with `input` on its stdin (then closed), and its output collected.
+pub fn run_with_input(mut cmd: Command, input: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run mailyard");
-    if let Some(input) = stdin {
-        let written = child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes());
-        // A command that refuses its arguments exits before reading its input.
-        if let Err(e) = written
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            panic!("write stdin: {e}");
-        }
-    } else {
-        drop(child.stdin.take());
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let written = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes());
+    // A command that refuses its arguments exits before reading its input.
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        panic!("write stdin: {e}");
     }
     child.wait_with_output().expect("wait")
 }
@@ -52,6 +52,8 @@ pub fn text(o: &Output) -> String {
 pub struct Serve {
     pub child: Child,
     pub listeners: Vec<(String, SocketAddr)>,
+    /// Listeners on a Unix socket (`[listen] local`), with its path.
+    pub sockets: Vec<(String, PathBuf)>,
     /// The log lines after the listeners' (a thread keeps reading stderr, so the
     /// server never blocks on a full pipe).
     log: mpsc::Receiver<String>,
@@ -84,8 +86,8 @@ impl Drop for Serve {
     }
 }
 
-/// Starts `mailyard serve` and waits (deadline 60 s) until it has logged every
-/// listener it bound (JSON log lines on stderr).
+/// Starts `mailyard serve` and waits (deadline 60 s) until it has logged `expect`
+/// listeners bound, the local submission socket included (JSON log lines on stderr).
 pub fn serve(config: &Path, expect: usize) -> Serve {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
@@ -107,7 +109,8 @@ pub fn serve(config: &Path, expect: usize) -> Serve {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut listeners = Vec::new();
     let mut log = Vec::new();
-    while listeners.len() < expect {
+    let mut sockets = Vec::new();
+    while listeners.len() + sockets.len() < expect {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = rx.recv_timeout(left).unwrap_or_else(|_| {
             panic!(
@@ -117,17 +120,19 @@ pub fn serve(config: &Path, expect: usize) -> Serve {
         });
         if line.contains("\"listening\"") {
             let name = json_field(&line, "listener").expect("listener name");
-            let addr = json_field(&line, "addr")
-                .expect("addr")
-                .parse()
-                .expect("socket addr");
-            listeners.push((name, addr));
+            let addr = json_field(&line, "addr").expect("addr");
+            // The local submission socket's address is a path.
+            match addr.parse() {
+                Ok(a) => listeners.push((name, a)),
+                Err(_) => sockets.push((name, PathBuf::from(addr))),
+            }
         }
         log.push(line);
     }
     Serve {
         child,
         listeners,
+        sockets,
         log: rx,
     }
 }
@@ -146,3 +151,39 @@ pub fn addr(s: &Serve, name: &str) -> SocketAddr {
         .map(|(_, a)| *a)
         .unwrap_or_else(|| panic!("no {name} listener in {:?}", s.listeners))
 }
+
+/// The TCP listeners a test config names: each is off unless listed in `on`.
+const LISTENERS: [&str; 7] = [
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "http",
+    "managesieve",
+];
+
+/// Writes `dir/<file>` for `hostname = "mail.example.com"` with its data in `dir/<data>`:
+/// the listeners in `on` on `127.0.0.1:0`, every other one off, then `rest` (more
+/// sections: `[log]`, `[relay]` …).
+pub fn write_config(dir: &Path, file: &str, data: &str, on: &[&str], rest: &str) -> PathBuf {
+    let path = dir.join(file);
+    let mut text = format!(
+        "hostname = \"mail.example.com\"\ndata_dir = {:?}\n[listen]\n",
+        dir.join(data).display().to_string()
+    );
+    for name in LISTENERS {
+        let addr = if on.contains(&name) {
+            "127.0.0.1:0"
+        } else {
+            ""
+        };
+        text.push_str(&format!("{name} = \"{addr}\"\n"));
+    }
+    text.push_str(rest);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `[log]` as the binary tests read it: JSON lines at info.
+pub const JSON_LOG: &str = "[log]\nformat = \"json\"\nlevel = \"info\"\n";

@@ -24,7 +24,31 @@ impl TestServer {
     /// about test domains, and CI has no DNS beyond its package registries (the checks
     /// have their own tests against a DNS server on loopback).
     pub async fn start(extra: &str) -> TestServer {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_listening(
+            tempfile::tempdir().expect("tempdir"),
+            "http = \"\"\n",
+            extra,
+        )
+        .await
+    }
+
+    /// [`TestServer::start`] on a given data dir (e.g. one a backup was restored into).
+    pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestServer {
+        Self::start_listening(dir, "http = \"\"\n", extra).await
+    }
+
+    /// As [`TestServer::start`], with the `http` and `https` listeners on 127.0.0.1:0
+    /// too.
+    pub async fn start_with_http(extra: &str) -> TestServer {
+        Self::start_listening(
+            tempfile::tempdir().expect("tempdir"),
+            "http = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\n",
+            extra,
+        )
+        .await
+    }
+
+    async fn start_listening(dir: tempfile::TempDir, http: &str, extra: &str) -> TestServer {
         let checks = if extra.contains("[auth_checks]") {
             ""
         } else {
@@ -33,7 +57,7 @@ impl TestServer {
         let text = format!(
             "hostname = \"mail.example.com\"\ndata_dir = {:?}\n\
              [listen]\nsmtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\n\
-             submissions = \"127.0.0.1:0\"\nimap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\nhttp = \"\"\n{checks}{extra}",
+             submissions = \"127.0.0.1:0\"\nimap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\n{http}{checks}{extra}",
             dir.path().display().to_string()
         );
         let config = Config::parse(&text, "test").expect("test config");
@@ -60,6 +84,11 @@ impl TestServer {
                 .await
                 .expect("server restarts"),
         );
+    }
+
+    /// The server's counters (`/metrics`, and the listener gauges `/healthz` reads).
+    pub fn metrics(&self) -> &mailyard_common::metrics::Metrics {
+        &self.server().metrics
     }
 
     fn server(&self) -> &mailyard::Server {

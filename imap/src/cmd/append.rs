@@ -39,7 +39,7 @@ impl Session {
             Ok(n) => n,
             Err(done) => return done,
         };
-        let limit = self.ctx.config.limits.message_size.min(MAX_MESSAGE_BYTES);
+        let limit = self.ctx.config().limits.message_size.min(MAX_MESSAGE_BYTES);
         let catenates = messages
             .iter()
             .any(|m| matches!(m.content, AppendContent::Catenate(_)));
@@ -131,7 +131,7 @@ impl Session {
     /// message over `limit` NO [TOOBIG] (§4.2).
     async fn catenate(&self, parts: Vec<CatPart>, who: &Who, limit: u64) -> Result<Vec<u8>, Done> {
         let store = self.store().clone();
-        let hostname = self.ctx.config.hostname.clone();
+        let hostname = self.ctx.config().hostname.clone();
         let who = who.clone();
         let built = tokio::task::spawn_blocking(move || {
             let mut out: Vec<u8> = Vec::new();

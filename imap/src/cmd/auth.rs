@@ -158,36 +158,32 @@ impl Session {
         password: sasl::Password,
         what: &str,
     ) -> Done {
-        let ip = self.peer.ip();
-        if self.ctx.auth_throttle.check(ip, &login).is_err() {
-            return Done::no(
-                Some(ResponseCode::Unavailable),
-                "Too many failed logins, try again later",
-            );
-        }
+        use mailyard_common::throttle::Verdict;
         let store = self.ctx.store.clone();
         let name = login.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            store.accounts().authenticate(&name, password.expose())
-        })
-        .await;
-        match checked {
-            Ok(Ok(Some(user))) => {
-                self.ctx.auth_throttle.succeeded(ip, &login);
+        let verdict = self
+            .ctx
+            .auth_throttle
+            .verify(self.peer.ip(), &login, move || {
+                store.accounts().authenticate(&name, password.expose())
+            })
+            .await;
+        match verdict {
+            Verdict::Ok(user) => {
                 tracing::info!(%user, "logged in");
                 self.logged_in(user);
                 self.login_ok(what)
             }
-            Ok(Ok(None)) => {
-                let delay = self.ctx.auth_throttle.failed(ip, Some(&login));
-                tokio::time::sleep(delay).await;
-                Done::no(
-                    Some(ResponseCode::AuthenticationFailed),
-                    "Authentication failed",
-                )
-            }
-            Ok(Err(e)) => crate::session::store_error(e),
-            Err(_) => Done::no(Some(ResponseCode::ServerBug), "Internal error"),
+            Verdict::Wrong => Done::no(
+                Some(ResponseCode::AuthenticationFailed),
+                "Authentication failed",
+            ),
+            Verdict::Refused(_) => Done::no(
+                Some(ResponseCode::Unavailable),
+                "Too many failed logins, try again later",
+            ),
+            Verdict::Failed(Some(e)) => crate::session::store_error(e),
+            Verdict::Failed(None) => Done::no(Some(ResponseCode::ServerBug), "Internal error"),
         }
     }
 }

@@ -16,21 +16,20 @@ impl Session {
     /// The user's quota in bytes (0: unlimited) and usage (bytes, messages; 0 when
     /// unlimited).
     async fn quota_usage(&self, user: &Address) -> Result<(u64, u64, u64), Done> {
+        // One row of the accounts database: read in place (every APPEND asks).
+        let quota = match self.store().accounts().user(user) {
+            Ok(u) => u.map_or(0, |u| u.quota),
+            Err(e) => return Err(store_error(e)),
+        };
+        // Without a quota nothing needs the usage (a sum over every message, on the
+        // blocking pool).
+        if quota == 0 {
+            return Ok((0, 0, 0));
+        }
         let store = self.store().clone();
         let user = user.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let quota = store.accounts().user(&user)?.map_or(0, |u| u.quota);
-            // Without a quota nothing needs the usage (a sum over every message).
-            let (bytes, count) = if quota > 0 {
-                store.usage(&user)?
-            } else {
-                (0, 0)
-            };
-            Ok::<_, mailyard_store::StoreError>((quota, bytes, count))
-        })
-        .await;
-        match r {
-            Ok(Ok(x)) => Ok(x),
+        match tokio::task::spawn_blocking(move || store.usage(&user)).await {
+            Ok(Ok((bytes, count))) => Ok((quota, bytes, count)),
             Ok(Err(e)) => Err(store_error(e)),
             Err(_) => Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
         }

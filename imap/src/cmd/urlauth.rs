@@ -42,7 +42,7 @@ impl Session {
             ) else {
                 return Done::bad("Not a URLAUTH rump: an absolute URL with ;URLAUTH=");
             };
-            if !is_our_host(self.store(), &self.ctx.config.hostname, &server.host) {
+            if !is_our_host(self.store(), &self.ctx.config().hostname, &server.host) {
                 return Done::no(Some(ResponseCode::NoPerm), "Not a URL of this server");
             }
             if url_owner(server).as_ref() != Some(&user) {
@@ -127,7 +127,7 @@ impl Session {
         };
         for arg in urls {
             let store = self.store().clone();
-            let hostname = self.ctx.config.hostname.clone();
+            let hostname = self.ctx.config().hostname.clone();
             let who = who.clone();
             let url = arg.url.clone();
             let answer = tokio::task::spawn_blocking(move || {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailyard_common::listener::Slot;
+use mailyard_common::metrics::Outcome;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
@@ -245,7 +246,7 @@ pub(crate) async fn run(
     let span = tracing::info_span!("imap", tls = implicit_tls, %peer, session = %id);
     let per_ip = ctx
         .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
+        .try_acquire(peer.ip(), ctx.config().limits.max_connections_per_ip);
     let (slot, _per_ip) = match (slot, per_ip) {
         (Some(slot), Some(per_ip)) => (slot, per_ip),
         (slot, _) => {
@@ -258,16 +259,18 @@ pub(crate) async fn run(
             if !implicit_tls {
                 let _ = tcp.write_all(bye).await;
             }
+            ctx.metrics.session_ended("imap", Outcome::Refused);
             return;
         }
     };
     let login_deadline =
-        tokio::time::Instant::now() + Duration::from_secs(ctx.config.limits.login_seconds);
+        tokio::time::Instant::now() + Duration::from_secs(ctx.config().limits.login_seconds);
     use tracing::Instrument;
     let Ok(stream) = Stream::accept(tcp, implicit_tls.then(|| ctx.tls.clone()))
         .instrument(span.clone())
         .await
     else {
+        ctx.metrics.session_ended("imap", Outcome::Error);
         return;
     };
     let receiver = Receiver::new(Limits {
@@ -293,6 +296,14 @@ pub(crate) async fn run(
         login_deadline,
     };
     let result = s.serve().instrument(span.clone()).await;
+    let outcome = match &result {
+        Ok(()) => Outcome::Closed,
+        Err(End::Io(_)) => Outcome::Error,
+        Err(End::Timeout) => Outcome::Timeout,
+        Err(End::Eof) => Outcome::Eof,
+        Err(End::Shutdown) => Outcome::Shutdown,
+    };
+    s.ctx.metrics.session_ended("imap", outcome);
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }
 
@@ -340,11 +351,15 @@ impl Session {
                         Ok(()) => {}
                         Err(End::Shutdown) => {
                             self.untagged(Status::Bye, None, "server shutting down");
-                            return self.flush().await;
+                            // Said goodbye; the end is still counted as what it was.
+                            self.flush().await?;
+                            return Err(End::Shutdown);
                         }
                         Err(End::Timeout) => {
                             self.untagged(Status::Bye, None, "Autologout; idle for too long");
-                            return self.flush().await;
+                            // Said goodbye; the end is still counted as what it was.
+                            self.flush().await?;
+                            return Err(End::Timeout);
                         }
                         Err(e) => return Err(e),
                     }
@@ -359,11 +374,15 @@ impl Session {
                     // Inside AUTHENTICATE or IDLE.
                     Err(End::Shutdown) => {
                         self.untagged(Status::Bye, None, "server shutting down");
-                        return self.flush().await;
+                        // Said goodbye; the end is still counted as what it was.
+                        self.flush().await?;
+                        return Err(End::Shutdown);
                     }
                     Err(End::Timeout) => {
                         self.untagged(Status::Bye, None, "Autologout; idle for too long");
-                        return self.flush().await;
+                        // Said goodbye; the end is still counted as what it was.
+                        self.flush().await?;
+                        return Err(End::Timeout);
                     }
                     Err(e) => return Err(e),
                 },
@@ -592,7 +611,7 @@ impl Session {
     /// Whether plaintext authentication may happen now (RFC 9051 §6.2.3: not without
     /// TLS, except loopback when configured).
     pub(crate) fn auth_allowed(&self) -> bool {
-        self.tls || (self.ctx.config.auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
+        self.tls || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
     }
 
     /// RFC 9051 §7.2.2 capability list for the current state. Only what is fully
@@ -643,7 +662,7 @@ impl Session {
         }
         caps.push(format!(
             "APPENDLIMIT={}",
-            self.ctx.config.limits.message_size
+            self.ctx.config().limits.message_size
         ));
         self.extension_capabilities(&mut caps);
         caps
@@ -651,7 +670,7 @@ impl Session {
 
     /// Switches to the authenticated state: larger literals (APPENDLIMIT).
     pub(crate) fn logged_in(&mut self, user: mailyard_store::Address) {
-        let max = self.ctx.config.limits.message_size;
+        let max = self.ctx.config().limits.message_size;
         self.receiver.set_limits(Limits {
             max_literal: max,
             max_command: max.saturating_mul(2),
@@ -715,7 +734,9 @@ impl Session {
         ) {
             self.flush().await?;
         }
+        let started = tokio::time::Instant::now();
         let done = self.dispatch(&tag, command).await?;
+        self.ctx.metrics.imap_command(name, started.elapsed());
         if matches!(self.state, State::Selected { .. }) {
             self.send_updates(expunge_ok).await?;
         }
@@ -880,17 +901,7 @@ impl Session {
             let store_for_claim = self.ctx.store.clone();
             // Usually one command's worth of changes: read them inline.
             let small = published.saturating_sub(since.0) <= SMALL_CHANGES;
-            let fetched = offload(small, move || {
-                let mb = store.mailbox_by_id(id)?;
-                let Some(mb) = mb else {
-                    return Ok(None);
-                };
-                let changed = store.messages_changed_since(id, since)?;
-                let expunged =
-                    store.read(|c| mailyard_store::index::expunged_since(c, id, since))?;
-                Ok::<_, StoreError>(Some((mb, changed, expunged)))
-            })
-            .await;
+            let fetched = offload(small, move || store.mailbox_changes(id, since)).await;
             let State::Selected { view, .. } = &mut self.state else {
                 return Ok(());
             };

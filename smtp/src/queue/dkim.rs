@@ -173,20 +173,58 @@ pub fn generate(
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let k = match algorithm {
-        Algorithm::Rsa => "rsa",
-        Algorithm::Ed25519 => "ed25519",
-    };
-    let public = match algorithm {
-        // RFC 6376 §3.6.1: the RSA key as SubjectPublicKeyInfo, as verifiers expect.
-        Algorithm::Rsa => spki_rsa(pair.public_key()),
-        Algorithm::Ed25519 => pair.public_key().to_vec(),
-    };
     let record = format!(
-        "{selector}._domainkey.{domain}. IN TXT \"v=DKIM1; k={k}; p={}\"",
-        base64::engine::general_purpose::STANDARD.encode(public)
+        "{selector}._domainkey.{domain}. IN TXT \"{}\"",
+        txt_value(algorithm, pair.public_key())
     );
     Ok((path, record))
+}
+
+/// The TXT record value for a public key (RFC 6376 §3.6.1): `v=DKIM1; k=…; p=…`, the
+/// RSA key (given as PKCS#1) as a SubjectPublicKeyInfo, as verifiers expect; the
+/// ed25519 key as its 32 octets (RFC 8463 §4.2).
+fn txt_value(algorithm: Algorithm, public: &[u8]) -> String {
+    let (k, public) = match algorithm {
+        Algorithm::Rsa => ("rsa", spki_rsa(public)),
+        Algorithm::Ed25519 => ("ed25519", public.to_vec()),
+    };
+    format!(
+        "v=DKIM1; k={k}; p={}",
+        base64::engine::general_purpose::STANDARD.encode(public)
+    )
+}
+
+/// The TXT record value to publish at `<selector>._domainkey.<domain>` for a key on
+/// disk (what `generate` printed when it made it).
+pub fn public_value(key: &KeyInfo) -> Result<String, String> {
+    let der = PrivateKeyDer::from_pem_file(&key.path)
+        .map_err(|e| format!("{}: {e}", key.path.display()))?;
+    let bad = |e: ring::error::KeyRejected| format!("{}: {e}", key.path.display());
+    let public = match (key.algorithm, &der) {
+        (Algorithm::Rsa, PrivateKeyDer::Pkcs1(k)) => {
+            let pair = ring::signature::RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(bad)?;
+            pair.public().as_ref().to_vec()
+        }
+        (Algorithm::Ed25519, PrivateKeyDer::Pkcs8(k)) => {
+            use ring::signature::KeyPair;
+            let pair =
+                ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(k.secret_pkcs8_der())
+                    .map_err(bad)?;
+            pair.public_key().as_ref().to_vec()
+        }
+        _ => {
+            return Err(format!(
+                "{}: not the expected key format",
+                key.path.display()
+            ));
+        }
+    };
+    Ok(txt_value(key.algorithm, &public))
+}
+
+/// The keys of one domain (sorted by selector).
+pub fn keys_of(data_dir: &Path, domain: &str) -> std::io::Result<Vec<KeyInfo>> {
+    domain_keys(data_dir, &domain.to_ascii_lowercase())
 }
 
 fn der_len(n: usize, out: &mut Vec<u8>) {
@@ -340,6 +378,30 @@ fn sign_with(k: &KeyInfo, message: &[u8]) -> Result<String, String> {
             let key =
                 Ed25519Key::from_pkcs8_der(p8.secret_pkcs8_der()).map_err(|e| e.to_string())?;
             sign_relaxed(key, k, message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_value_is_what_generate_printed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (selector, algorithm) in [("r", Algorithm::Rsa), ("e", Algorithm::Ed25519)] {
+            let (_, record) =
+                generate(dir.path(), "example.com", selector, algorithm).expect("generate");
+            let keys = keys_of(dir.path(), "EXAMPLE.com").expect("keys");
+            let key = keys
+                .iter()
+                .find(|k| k.selector == selector)
+                .expect("listed");
+            let value = public_value(key).expect("public value");
+            assert!(
+                record.ends_with(&format!("\"{value}\"")),
+                "{record} / {value}"
+            );
         }
     }
 }

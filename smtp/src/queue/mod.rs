@@ -23,13 +23,14 @@ pub mod dsn;
 mod route;
 pub mod wrap;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use mailyard_common::Config;
 use mailyard_common::config::RelayTls;
+use mailyard_common::metrics::Metrics;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_store::queue::{Envelope, QueueChange, QueueEntry, QueuedRcpt, RcptState, RcptStatus};
 use mailyard_store::{Address, Store};
@@ -41,6 +42,9 @@ use route::{RouteError, Router};
 
 /// How often the scheduler looks at the queue without being woken.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Queued messages up to this size are read by their worker in place; larger ones on
+/// the blocking pool (a read of a few pages costs less than the hand-off).
+pub const INLINE_READ_BYTES: u64 = 64 * 1024;
 /// RFC 5321 §6.3: a message that has passed this many hosts (Received: fields) is in
 /// a loop; Postfix's `hopcount_limit` is the same.
 pub const MAX_RECEIVED: usize = 50;
@@ -89,6 +93,7 @@ struct Shared {
     store: Store,
     router: Router,
     smarthost: Option<Smarthost>,
+    metrics: Arc<Metrics>,
     handle: RelayHandle,
     /// Idle connections for the next message to the same server.
     pool: client::Pool,
@@ -114,7 +119,13 @@ impl Shared {
 
 /// Starts the scheduler on `shutdown`'s tracker; it stops taking work when the
 /// shutdown token is cancelled and lets running deliveries finish.
-pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHandle {
+/// Relay results (recipients sent, bounced, deferred) are counted into `metrics`.
+pub fn start(
+    config: Arc<Config>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    shutdown: &Shutdown,
+) -> RelayHandle {
     let handle = RelayHandle::default();
     let smarthost = config.relay.smarthost.as_ref().and_then(|hp| {
         let (host, port) = hp.rsplit_once(':')?;
@@ -154,6 +165,7 @@ pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHan
         config,
         store,
         smarthost,
+        metrics,
         handle: handle.clone(),
         per_host: std::sync::Mutex::new(HashMap::new()),
     });
@@ -165,38 +177,50 @@ pub fn start(config: Arc<Config>, store: Store, shutdown: &Shutdown) -> RelayHan
 }
 
 /// The scheduler loop: fill free worker slots with due messages, then wait for a
-/// worker to finish, a wake-up, the poll interval or shutdown.
+/// worker to finish, a wake-up, the poll tick or shutdown.
+///
+/// Due ids are read in batches into `ready` and handed out from there: the index is
+/// asked again only when `ready` ran dry and more may be due (something was queued,
+/// the last read was full, or the poll ticked) — not once per message queued and once
+/// per message delivered. The read is a few rows of an index (`queue_due`), done in
+/// place rather than through the blocking pool. A ready id that was deleted, held or
+/// rescheduled meanwhile is found so by its worker (`deliver_entry`), which then does
+/// nothing.
 async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::CancellationToken) {
     let max = shared.config.relay.workers;
     let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut busy: HashSet<String> = HashSet::new();
+    let mut ready: VecDeque<String> = VecDeque::new();
+    // Whether the queue may hold due entries that are neither ready nor busy.
+    let mut more = true;
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut workers: JoinSet<()> = JoinSet::new();
     loop {
         shared.pool.expire();
-        if busy.len() < max {
-            let store = shared.store.clone();
+        if busy.len() < max && ready.is_empty() && more {
             let limit = max + busy.len();
-            let now = mailyard_store::queue::now();
-            let due = tokio::task::spawn_blocking(move || store.queue_due(now, limit)).await;
-            match due {
-                Ok(Ok(due)) => {
-                    for id in due {
-                        if busy.len() >= max {
-                            break;
-                        }
-                        if busy.insert(id.clone()) {
-                            let h = workers.spawn(deliver_entry(shared.clone(), id.clone()));
-                            in_flight.insert(h.id(), id);
-                        }
-                    }
+            match shared.store.queue_due(mailyard_store::queue::now(), limit) {
+                Ok(due) => {
+                    more = due.len() >= limit;
+                    ready.extend(due.into_iter().filter(|id| !busy.contains(id)));
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "cannot read the relay queue"),
-                Err(e) => tracing::error!(error = %e, "relay queue reader failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the relay queue");
+                    more = false;
+                }
+            }
+        }
+        while busy.len() < max {
+            let Some(id) = ready.pop_front() else { break };
+            if busy.insert(id.clone()) {
+                let h = workers.spawn(deliver_entry(shared.clone(), id.clone()));
+                in_flight.insert(h.id(), id);
             }
         }
         tokio::select! {
             _ = token.cancelled() => break,
-            _ = shared.handle.wake.notified() => {}
+            _ = shared.handle.wake.notified() => more = true,
             Some(done) = workers.join_next_with_id(), if !workers.is_empty() => {
                 let id = match done {
                     Ok((id, ())) => id,
@@ -209,7 +233,7 @@ async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::Cancell
                     busy.remove(&q);
                 }
             }
-            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = poll.tick() => more = true,
         }
     }
     // Shutdown: no new work; deliveries under way finish (within serve's deadline).
@@ -230,21 +254,29 @@ async fn deliver_entry(shared: Arc<Shared>, id: String) {
     let span = tracing::info_span!("relay", queue_id = %id);
     use tracing::Instrument;
     async {
-        let store = shared.store.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            // None: gone meanwhile (`mailyard queue delete --silent`), nothing to do.
-            Ok::<_, mailyard_store::StoreError>(store.queue_entry(&id)?.map(|e| {
-                let message = store.queue_message(&e.id);
-                (e, message)
-            }))
-        })
-        .await;
-        let (entry, message) = match read {
-            Ok(Ok(Some(read))) => read,
-            Ok(Ok(None)) | Err(_) => return,
-            Ok(Err(e)) => {
+        // The entry is a few indexed rows: read in place. None: gone meanwhile
+        // (`mailyard queue delete --silent`), nothing to do.
+        let entry = match shared.store.queue_entry(&id) {
+            Ok(Some(e)) => e,
+            Ok(None) => return,
+            Err(e) => {
                 tracing::error!(error = %e, "cannot read a queue entry");
                 return;
+            }
+        };
+        // Held (`mailyard queue hold`) or rescheduled since the scheduler read it as
+        // due (it waits in `ready` a moment): not now; the scheduler reads it again.
+        if entry.held || entry.next_attempt > mailyard_store::queue::now() {
+            return;
+        }
+        // A small file is read in place too; a large one on the blocking pool.
+        let message = if entry.size <= INLINE_READ_BYTES {
+            shared.store.queue_message(&entry.id)
+        } else {
+            let (store, qid) = (shared.store.clone(), entry.id.clone());
+            match tokio::task::spawn_blocking(move || store.queue_message(&qid)).await {
+                Ok(m) => m,
+                Err(_) => return,
             }
         };
         let message = match message {
@@ -517,6 +549,12 @@ async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, mess
         }
         updates.push((r.rcpt.address, status, reply));
     }
+    let count = |status| updates.iter().filter(|u| u.1 == status).count();
+    shared.metrics.relay_attempt(
+        count(RcptStatus::Sent),
+        count(RcptStatus::Failed),
+        count(RcptStatus::Pending),
+    );
     let remaining = entry
         .recipients
         .iter()
@@ -561,7 +599,8 @@ async fn finish(shared: &Shared, entry: &QueueEntry, results: Vec<Result1>, mess
     if send_delay {
         delay_notified = true;
     }
-    let next = now.saturating_add(retry_delay(&shared.config, attempts) as i64);
+    let next = mailyard_store::queue::now_ceil()
+        .saturating_add(retry_delay(&shared.config, attempts) as i64);
     // One writer request either way: when every recipient is final, the entry goes
     // (file, then rows, in one transaction) without its results being written first;
     // a crash before that commit leaves it pending, as it would leave the results.

@@ -1,7 +1,7 @@
 //! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms.
 
 use mailyard_common::sasl;
-use mailyard_common::throttle::Refusal;
+use mailyard_common::throttle::{Refusal, Verdict};
 
 use super::{End, Flow, Session};
 use crate::Role;
@@ -80,31 +80,17 @@ impl Session {
             }
         };
         let ip = self.peer.ip();
-        match self.ctx.auth_throttle.check(ip, &login) {
-            Ok(()) => {}
-            Err(Refusal::AddressBanned) => return Ok(self.banned()),
-            // RFC 4954 §6: 454 4.7.0 Temporary authentication failure.
-            Err(Refusal::AccountLocked) => {
-                tracing::info!("authentication refused: account locked");
-                return Ok(self.error(Reply::new(
-                    454,
-                    Some(EnhancedStatus::new(4, 7, 0)),
-                    "Temporary authentication failure, try again later",
-                )));
-            }
-        }
         let store = self.ctx.store.clone();
         let name = login.clone();
-        let verified = tokio::task::spawn_blocking(move || {
-            store.accounts().authenticate(&name, password.expose())
-        })
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .flatten();
-        match verified {
-            Some(user) => {
-                self.ctx.auth_throttle.succeeded(ip, &login);
+        let verdict = self
+            .ctx
+            .auth_throttle
+            .verify(ip, &login, move || {
+                store.accounts().authenticate(&name, password.expose())
+            })
+            .await;
+        match verdict {
+            Verdict::Ok(user) => {
                 tracing::info!(%user, "authenticated");
                 self.auth = Some(user);
                 self.slot.authenticated();
@@ -112,10 +98,19 @@ impl Session {
                 self.reply(Reply::auth_successful());
                 Ok(Flow::Continue)
             }
-            None => {
-                let delay = self.ctx.auth_throttle.failed(ip, Some(&login));
+            Verdict::Refused(Refusal::AddressBanned) => Ok(self.banned()),
+            // RFC 4954 §6: 454 4.7.0 Temporary authentication failure.
+            Verdict::Refused(Refusal::AccountLocked) => {
+                tracing::info!("authentication refused: account locked");
+                Ok(self.error(Reply::new(
+                    454,
+                    Some(EnhancedStatus::new(4, 7, 0)),
+                    "Temporary authentication failure, try again later",
+                )))
+            }
+            // A store error answers as a failed check (never a success), uncounted.
+            Verdict::Wrong | Verdict::Failed(_) => {
                 tracing::info!("authentication failed");
-                tokio::time::sleep(delay).await;
                 if self.ctx.auth_throttle.is_banned(ip) {
                     self.reply(Reply::auth_failed());
                     return Ok(self.banned());

@@ -57,7 +57,7 @@ impl Session {
             )));
         }
         let fetched =
-            fetch_for_submission(&self.ctx.store, &self.ctx.config.hostname, &url, &user).await;
+            fetch_for_submission(&self.ctx.store, &self.ctx.config().hostname, &url, &user).await;
         let data = match fetched {
             Ok(data) => data,
             Err(Refused::NotOurs) => {

@@ -145,19 +145,21 @@ impl Session {
     }
 
     fn max_size(&self) -> usize {
-        usize::try_from(self.ctx.config.limits.message_size).unwrap_or(usize::MAX)
+        usize::try_from(self.ctx.config().limits.message_size).unwrap_or(usize::MAX)
     }
 
     /// Ends the transaction with the receiver's outcome (the message: what `spool`
     /// holds, then the rest): deliver, or refuse.
     async fn complete(&mut self, outcome: DataOutcome, spool: Spool) -> Flow {
+        // The final dot (or BDAT LAST) is in: `/metrics` times from here to the 250.
+        let started = std::time::Instant::now();
         let Some(tx) = self.tx.take() else {
             return self.error(Reply::bad_sequence("No transaction"));
         };
         self.drop_message();
         match outcome {
             DataOutcome::Message(tail) => match spool.finish(tail).await {
-                Ok(message) => self.deliver(tx, message).await,
+                Ok(message) => self.deliver(tx, message, started).await,
                 Err(e) => {
                     tracing::error!(error = %e, "spooled message lost");
                     self.reply(Reply::new(
@@ -177,7 +179,12 @@ impl Session {
 
     /// Completes the headers and hands the message to the store; 250 only once it is
     /// durable for every local recipient (RFC 5321 §6.1).
-    async fn deliver(&mut self, tx: Transaction, message: Vec<u8>) -> Flow {
+    async fn deliver(
+        &mut self,
+        tx: Transaction,
+        message: Vec<u8>,
+        started: std::time::Instant,
+    ) -> Flow {
         let mut added = Vec::new();
         if let Some(user) = self.auth.clone() {
             let fields = fields::fields(&message);
@@ -202,7 +209,7 @@ impl Session {
                     "Message-ID: <{}.{}@{}>\r\n",
                     self.id,
                     unique_token(),
-                    self.ctx.config.hostname
+                    self.ctx.config().hostname
                 ));
             }
         }
@@ -296,7 +303,8 @@ impl Session {
                     && let ReversePath::Mailbox(m) = &tx.from
                 {
                     let relay = self.ctx.relay.clone();
-                    let (store, host) = (self.ctx.store.clone(), self.ctx.config.hostname.clone());
+                    let (store, host) =
+                        (self.ctx.store.clone(), self.ctx.config().hostname.clone());
                     let (sender, envid) = (m.to_string(), tx.params.envid.clone());
                     tokio::spawn(async move {
                         crate::queue::local_success_notice(
@@ -309,6 +317,11 @@ impl Session {
                 if queued.is_some() {
                     self.ctx.relay.wake();
                 }
+                self.ctx.metrics.smtp_delivered(
+                    delivered.len(),
+                    queued.is_some(),
+                    started.elapsed(),
+                );
                 self.reply(Reply::new(
                     250,
                     Some(EnhancedStatus::new(2, 0, 0)),
@@ -398,7 +411,7 @@ impl Session {
         user: &Address,
         env: &mailyard_store::queue::Envelope,
     ) -> Option<Reply> {
-        let relay = &self.ctx.config.relay;
+        let relay = &self.ctx.config().relay;
         let store = self.ctx.store.clone();
         let who = user.to_string();
         let rcpts: Vec<String> = env.recipients.iter().map(|r| r.address.clone()).collect();
@@ -512,7 +525,7 @@ impl Session {
         } else {
             None
         };
-        let (message, removed) = remove_forged_results(&message, &self.ctx.config.hostname);
+        let (message, removed) = remove_forged_results(&message, &self.ctx.config().hostname);
         if removed > 0 {
             tracing::info!(removed, "removed Authentication-Results forged in our name");
         }
@@ -596,7 +609,8 @@ impl Session {
         }
         h.push_str(&format!(
             "\tby {} (mailyard) with {proto} id {}",
-            self.ctx.config.hostname, self.id
+            self.ctx.config().hostname,
+            self.id
         ));
         if let [only] = tx.rcpts.as_slice() {
             h.push_str(&format!("\r\n\tfor {}", only.given));
@@ -618,7 +632,7 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-pub(super) fn unique_token() -> String {
+pub(crate) fn unique_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -643,7 +657,7 @@ fn header_addresses(message: &[u8], name: &str) -> Vec<String> {
 
 /// The addresses in one address-list field value (groups included), parsed with
 /// mail-parser.
-fn field_addresses(value: &str) -> Vec<String> {
+pub(crate) fn field_addresses(value: &str) -> Vec<String> {
     let block = format!("From:{value}\r\n\r\n");
     let Some(parsed) = mail_parser::MessageParser::default().parse_headers(block.as_bytes()) else {
         return Vec::new();

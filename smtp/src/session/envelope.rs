@@ -31,7 +31,7 @@ impl Session {
         }
         if params
             .size
-            .is_some_and(|s| s > self.ctx.config.limits.message_size)
+            .is_some_and(|s| s > self.ctx.config().limits.message_size)
         {
             return self.error(Reply::message_too_big());
         }
@@ -91,7 +91,7 @@ impl Session {
         let Some(tx) = &self.tx else {
             return self.error(Reply::bad_sequence("Need MAIL before RCPT"));
         };
-        if tx.rcpts.len() >= self.ctx.config.limits.max_recipients {
+        if tx.rcpts.len() >= self.ctx.config().limits.max_recipients {
             self.reply(Reply::too_many_recipients());
             return Flow::Continue;
         }
@@ -159,7 +159,7 @@ impl Session {
     /// domain, else of any local domain, whichever resolves first; else the fallback.
     fn postmaster(&self) -> Vec<Address> {
         let accounts = self.ctx.store.accounts();
-        let mut domains = vec![self.ctx.config.hostname.clone()];
+        let mut domains = vec![self.ctx.config().hostname.clone()];
         domains.extend(accounts.domains().unwrap_or_default());
         for d in domains {
             if let Ok(a) = Address::parse(&format!("postmaster@{d}"))
@@ -176,7 +176,7 @@ impl Session {
     /// `postmaster` config key (a local user or alias), else the first user added.
     fn postmaster_fallback(&self) -> Vec<Address> {
         let accounts = self.ctx.store.accounts();
-        if let Some(configured) = &self.ctx.config.postmaster {
+        if let Some(configured) = &self.ctx.config().postmaster {
             match Address::parse(configured).map(|a| accounts.resolve(&a)) {
                 Ok(Ok(users)) if !users.is_empty() => return users,
                 _ => tracing::warn!(

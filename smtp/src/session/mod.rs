@@ -12,6 +12,8 @@ mod data;
 mod envelope;
 mod spool;
 
+pub(crate) use data::{field_addresses, unique_token};
+
 pub(crate) use spool::remove_leftovers as remove_spool_leftovers;
 
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailyard_common::listener::Slot;
+use mailyard_common::metrics::Outcome;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::{Stream, TlsInfo};
 use mailyard_common::throttle::{ConnectionSlot, is_loopback};
@@ -125,7 +128,7 @@ pub(crate) async fn run(
     let span = tracing::info_span!("smtp", listener = role.name(), %peer, session = %id);
     let per_ip = ctx
         .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
+        .try_acquire(peer.ip(), ctx.config().limits.max_connections_per_ip);
     let (slot, _per_ip): (Slot, ConnectionSlot) = match (slot, per_ip) {
         (Some(slot), Some(per_ip)) => (slot, per_ip),
         (slot, _) => {
@@ -137,16 +140,18 @@ pub(crate) async fn run(
             let reply = Reply::new(421, Some(EnhancedStatus::new(4, 7, 0)), text);
             let mut tcp = tcp;
             let _ = tcp.write_all(&reply.to_bytes()).await;
+            ctx.metrics.session_ended("smtp", Outcome::Refused);
             return;
         }
     };
-    let login_seconds = ctx.config.limits.login_seconds;
+    let login_seconds = ctx.config().limits.login_seconds;
     let implicit_tls = (role == Role::Submissions).then(|| ctx.tls.clone());
     use tracing::Instrument;
     let Ok(stream) = Stream::accept(tcp, implicit_tls)
         .instrument(span.clone())
         .await
     else {
+        ctx.metrics.session_ended("smtp", Outcome::Error);
         return;
     };
     let mut s = Session {
@@ -170,6 +175,14 @@ pub(crate) async fn run(
         shutdown,
     };
     let result = s.serve().instrument(span.clone()).await;
+    let outcome = match &result {
+        Ok(()) => Outcome::Closed,
+        Err(End::Io(_)) => Outcome::Error,
+        Err(End::Timeout) => Outcome::Timeout,
+        Err(End::Eof) => Outcome::Eof,
+        Err(End::Shutdown) => Outcome::Shutdown,
+    };
+    s.ctx.metrics.session_ended("smtp", outcome);
     span.in_scope(|| match result {
         Ok(()) => tracing::debug!("session closed"),
         Err(End::Io(e)) => tracing::debug!(error = %e, "connection error"),
@@ -187,7 +200,7 @@ impl Session {
             ));
             return self.flush().await;
         }
-        self.reply(Reply::greeting(&self.ctx.config.hostname));
+        self.reply(Reply::greeting(&self.ctx.config().hostname));
         loop {
             match self.lines.next_line(&self.rbuf) {
                 LineResult::Line { line, consumed } => {
@@ -209,8 +222,10 @@ impl Session {
                     match self.read_more(true).await {
                         Ok(()) => {}
                         Err(End::Shutdown) => {
-                            self.reply(Reply::shutting_down(&self.ctx.config.hostname));
-                            return self.flush().await;
+                            self.reply(Reply::shutting_down(&self.ctx.config().hostname));
+                            // Said goodbye; the end is still counted as what it was.
+                            self.flush().await?;
+                            return Err(End::Shutdown);
                         }
                         Err(End::Timeout) => {
                             self.reply(Reply::new(
@@ -218,7 +233,8 @@ impl Session {
                                 Some(EnhancedStatus::new(4, 4, 2)),
                                 "Timeout waiting for a command, closing",
                             ));
-                            return self.flush().await;
+                            self.flush().await?;
+                            return Err(End::Timeout);
                         }
                         Err(e) => return Err(e),
                     }
@@ -276,7 +292,7 @@ impl Session {
     fn error(&mut self, r: Reply) -> Flow {
         self.reply(r);
         self.errors += 1;
-        if self.errors >= self.ctx.config.limits.max_errors {
+        if self.errors >= self.ctx.config().limits.max_errors {
             self.reply(Reply::new(
                 421,
                 Some(EnhancedStatus::new(4, 7, 0)),
@@ -292,13 +308,13 @@ impl Session {
     fn auth_allowed(&self) -> bool {
         self.role != Role::Mx
             && (self.tls.is_some()
-                || (self.ctx.config.auth.plaintext_on_loopback && is_loopback(self.peer.ip())))
+                || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip())))
     }
 
     fn capabilities(&self) -> EhloCapabilities {
         EhloCapabilities {
             pipelining: true,
-            size: Some(self.ctx.config.limits.message_size),
+            size: Some(self.ctx.config().limits.message_size),
             eight_bit_mime: true,
             smtputf8: true,
             enhanced_status_codes: true,
@@ -380,7 +396,7 @@ impl Session {
     fn handle_helo(&mut self, arg: String, esmtp: bool) -> Flow {
         self.tx = None;
         self.helo = Some((arg.clone(), esmtp));
-        let host = self.ctx.config.hostname.clone();
+        let host = self.ctx.config().hostname.clone();
         let r = if esmtp {
             self.capabilities().reply(&host, &arg)
         } else {

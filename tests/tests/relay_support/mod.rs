@@ -20,6 +20,10 @@ pub struct Zone {
     pub mx: HashMap<String, Vec<(u16, String)>>,
     pub a: HashMap<String, Ipv4Addr>,
     pub txt: HashMap<String, String>,
+    /// CNAME records (`mailyard dns check`).
+    pub cname: HashMap<String, String>,
+    /// SRV records: priority, weight, port, target (`mailyard dns check`).
+    pub srv: HashMap<String, Vec<(u16, u16, u16, String)>>,
 }
 
 impl Zone {
@@ -32,6 +36,17 @@ impl Zone {
     }
     pub fn txt(mut self, name: &str, text: &str) -> Self {
         self.txt.insert(name.into(), text.into());
+        self
+    }
+    pub fn cname(mut self, name: &str, target: &str) -> Self {
+        self.cname.insert(name.into(), target.into());
+        self
+    }
+    pub fn srv(mut self, name: &str, priority: u16, weight: u16, port: u16, target: &str) -> Self {
+        self.srv
+            .entry(name.into())
+            .or_default()
+            .push((priority, weight, port, target.into()));
         self
     }
     pub fn a(mut self, name: &str, ip: Ipv4Addr) -> Self {
@@ -90,8 +105,11 @@ fn answer(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
     let qtype = u16::from_be_bytes([*query.get(i)?, *query.get(i + 1)?]);
     let question = query.get(12..i + 4)?;
     let name = labels.join(".");
-    let known =
-        zone.mx.contains_key(&name) || zone.a.contains_key(&name) || zone.txt.contains_key(&name);
+    let known = zone.mx.contains_key(&name)
+        || zone.a.contains_key(&name)
+        || zone.txt.contains_key(&name)
+        || zone.cname.contains_key(&name)
+        || zone.srv.contains_key(&name);
     let mut rrs: Vec<(u16, Vec<u8>)> = Vec::new();
     if qtype == MX {
         for (pref, host) in zone.mx.get(&name).into_iter().flatten() {
@@ -112,6 +130,21 @@ fn answer(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
             rdata.extend_from_slice(chunk);
         }
         rrs.push((16, rdata));
+    } else if qtype == 5
+        && let Some(target) = zone.cname.get(&name)
+    {
+        let mut rdata = Vec::new();
+        encode_name(target, &mut rdata);
+        rrs.push((5, rdata));
+    } else if qtype == 33 {
+        for (priority, weight, port, target) in zone.srv.get(&name).into_iter().flatten() {
+            let mut rdata = Vec::new();
+            for v in [priority, weight, port] {
+                rdata.extend_from_slice(&v.to_be_bytes());
+            }
+            encode_name(target, &mut rdata);
+            rrs.push((33, rdata));
+        }
     }
     let rcode = if known { 0 } else { 3 };
     let flags =
