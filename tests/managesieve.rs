@@ -53,7 +53,10 @@ print("done")
 "#;
 
 fn client(port: u16, tls: bool) -> String {
+    // Run outside the checkout: its managesieve/ crate directory would shadow the
+    // PyPI package as a namespace package.
     let out = Command::new("python3")
+        .current_dir(std::env::temp_dir())
         .arg("-c")
         .arg(CLIENT)
         .env("PORT", port.to_string())
