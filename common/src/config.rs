@@ -46,6 +46,39 @@ pub struct Config {
     /// What the HTTP listener tells mail clients that configure themselves
     /// (Thunderbird autoconfig, Autodiscover, Apple's profile).
     pub autoconfig: Autoconfig,
+    /// Users' Sieve filters at local delivery.
+    pub sieve: Sieve,
+}
+
+/// `[sieve]`: running each user's active Sieve script (RFC 5228) at local delivery.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sieve {
+    /// Run the active scripts. Default true; false files all mail in the INBOX.
+    pub enabled: bool,
+    /// Most redirects one run may make (Pigeonhole's `sieve_max_redirects`); more is
+    /// a runtime error, and the message is kept in the INBOX. Default 4.
+    pub max_redirects: usize,
+    /// Most actions one run may make (Pigeonhole's `sieve_max_actions`). Default 32.
+    pub max_actions: usize,
+    /// Commands and tests one run may execute before it is stopped. Default 100000.
+    pub max_steps: u64,
+    /// Shortest period between two vacation replies to one sender, in seconds: a
+    /// script's shorter `:days`/`:seconds` is raised to it (RFC 6131 §2; Pigeonhole's
+    /// `sieve_vacation_min_period`). Default 86400 (one day).
+    pub vacation_min_period: u64,
+}
+
+impl Default for Sieve {
+    fn default() -> Self {
+        Sieve {
+            enabled: true,
+            max_redirects: 4,
+            max_actions: 32,
+            max_steps: 100_000,
+            vacation_min_period: 86_400,
+        }
+    }
 }
 
 /// `[listen]`: one address per listener, e.g. `smtp = "0.0.0.0:25"`; "" turns it off.
@@ -345,6 +378,7 @@ impl Default for Config {
             relay: Relay::default(),
             log: Log::default(),
             autoconfig: Autoconfig::default(),
+            sieve: Sieve::default(),
         }
     }
 }

@@ -25,6 +25,7 @@
 mod auth_checks;
 mod dns;
 pub mod dns_records;
+mod filter;
 pub mod proto;
 pub mod queue;
 pub mod sendmail;

@@ -17,15 +17,16 @@ use crate::error::Result;
 use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Migrations: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("schema.sql"),
     include_str!("migrate_2_recent.sql"),
     include_str!("migrate_3_queue.sql"),
     include_str!("migrate_4_expunged_modseq.sql"),
     include_str!("migrate_5_send_count.sql"),
+    include_str!("migrate_6_sieve_memory.sql"),
 ];
 
 /// How long a connection waits for another process's write transaction.

@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod changes;
+pub mod delivery;
 pub mod dovecot;
 pub mod error;
 pub mod export;
@@ -38,10 +39,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use accounts::Accounts;
+pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
 pub use error::{Result, StoreError};
 pub use index::{MailboxInfo, MessageInfo};
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
-pub use writer::{Delivered, FlagMode, ReconcileReport};
+pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
 
 use changes::Changes;
 use error::IoContext;
@@ -270,13 +272,8 @@ impl Store {
         message: Vec<u8>,
         recipients: &[Address],
     ) -> Result<Vec<Delivered>> {
-        let targets = recipients
-            .iter()
-            .map(|r| (r.clone(), "INBOX".to_string()))
-            .collect();
-        let op = self
-            .stage(message, targets, FlagSet::default(), None)
-            .await?;
+        let targets = recipients.iter().map(Target::inbox).collect();
+        let op = self.stage(message, targets, None).await?;
         match self.submit(Op::Deliver(op)).await? {
             Outcome::Delivered(d) => Ok(d),
             other => Err(unexpected(other)),
@@ -295,7 +292,7 @@ impl Store {
     ) -> Result<Delivered> {
         let name = writer::normalize_name(mailbox)?;
         let op = self
-            .stage(message, vec![(user.clone(), name)], flags, internaldate)
+            .stage(message, vec![appended(user, name, flags)], internaldate)
             .await?;
         match self.submit(Op::Deliver(op)).await? {
             Outcome::Delivered(mut d) => d.pop().ok_or(StoreError::Closed),
@@ -307,14 +304,13 @@ impl Store {
     async fn stage(
         &self,
         message: Vec<u8>,
-        targets: Vec<(Address, String)>,
-        flags: FlagSet,
+        targets: Vec<Target>,
         internaldate: Option<i64>,
     ) -> Result<DeliverOp> {
-        let Some((first, _)) = targets.first() else {
+        let Some(first) = targets.first() else {
             return Err(StoreError::Invalid("no recipients".into()));
         };
-        let tmp_dir = maildir::user_root(&self.inner.data_dir, first).join("tmp");
+        let tmp_dir = maildir::user_root(&self.inner.data_dir, &first.user).join("tmp");
         tokio::task::spawn_blocking(move || {
             // Stored as it is sent: sizes, summary and file agree (RFC 9051 §2.3.4).
             let message = match maildir::wire_form(&message) {
@@ -338,7 +334,6 @@ impl Store {
                 targets,
                 size: message.len() as u64,
                 internaldate,
-                flags,
                 summary,
             })
         })
@@ -688,6 +683,16 @@ impl Store {
     }
 }
 
+/// An APPENDed copy: into an existing mailbox only (RFC 9051 §6.3.12 TRYCREATE).
+fn appended(user: &Address, mailbox: String, flags: FlagSet) -> Target {
+    Target {
+        user: user.clone(),
+        mailbox,
+        flags,
+        if_missing: IfMissing::Fail,
+    }
+}
+
 fn unexpected(o: Outcome) -> StoreError {
     StoreError::Invalid(format!("internal: unexpected writer outcome {o:?}"))
 }
@@ -707,7 +712,7 @@ impl Store {
         let mut ops = Vec::with_capacity(messages.len());
         for (data, flags, date) in messages {
             match self
-                .stage(data, vec![(user.clone(), name.clone())], flags, date)
+                .stage(data, vec![appended(user, name.clone(), flags)], date)
                 .await
             {
                 Ok(op) => ops.push(op),

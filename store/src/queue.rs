@@ -29,8 +29,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{IoContext, Result, StoreError};
 use crate::model::Address;
 use crate::spare::Spares;
-use crate::writer::{Delivered, Effects, Op, Outcome};
-use crate::{FlagSet, Store, maildir, unexpected};
+use crate::writer::{Delivered, Effects, Op, Outcome, Target};
+use crate::{Store, maildir};
 
 /// The first line of every queue file: its format and version.
 const MAGIC: &str = "mailyard-queue 1";
@@ -697,27 +697,37 @@ impl Store {
         local: &[Address],
         remote: Option<Envelope>,
     ) -> Result<(Vec<Delivered>, Option<String>)> {
-        let Some(envelope) = remote.filter(|e| !e.recipients.is_empty()) else {
+        let remote = remote.filter(|e| !e.recipients.is_empty());
+        let Some(envelope) = remote else {
             return Ok((self.deliver(message, local).await?, None));
         };
+        let mut delivery = crate::delivery::Delivery::default();
+        if !local.is_empty() {
+            delivery.copies.push(crate::delivery::LocalCopy {
+                message: message.clone(),
+                targets: local.iter().map(Target::inbox).collect(),
+            });
+        }
+        delivery
+            .outbound
+            .push(crate::delivery::Outbound { message, envelope });
+        let (delivered, mut ids) = self.deliver_all(delivery).await?;
+        Ok((delivered, ids.pop()))
+    }
+
+    /// Writes `message` with its envelope to `queue/tmp/`, fsynced: ready for a
+    /// writer request to move into `queue/msg/` (`insert`).
+    pub(crate) async fn stage_queue(
+        &self,
+        message: &[u8],
+        envelope: Envelope,
+    ) -> Result<StagedQueue> {
         let id = new_id();
         let mut file = encode_envelope(&envelope);
         // RFC 5321 §4.4: Return-Path is added by the final delivery, not relayed.
-        let relayed = strip_return_path(&message);
+        let relayed = strip_return_path(message);
         file.extend_from_slice(relayed);
         let size = relayed.len() as u64;
-        let deliver = if local.is_empty() {
-            None
-        } else {
-            let targets = local
-                .iter()
-                .map(|r| (r.clone(), "INBOX".to_string()))
-                .collect();
-            Some(
-                self.stage(message, targets, FlagSet::default(), None)
-                    .await?,
-            )
-        };
         let tmp_dir = tmp_dir(self.data_dir());
         let msg_dir = msg_dir(self.data_dir());
         let id2 = id.clone();
@@ -734,26 +744,13 @@ impl Store {
             maildir::write_tmp_in(&tmp_dir, &id2, &file, Some(&spares)).at(&tmp_dir)
         })
         .await
-        .map_err(|_| StoreError::Closed)?;
-        let tmp = match tmp {
-            Ok(t) => t,
-            Err(e) => {
-                if let Some(d) = &deliver {
-                    let _ = std::fs::remove_file(&d.tmp);
-                }
-                return Err(e);
-            }
-        };
-        let staged = StagedQueue {
+        .map_err(|_| StoreError::Closed)??;
+        Ok(StagedQueue {
             id,
             tmp,
             envelope,
             size,
-        };
-        match self.submit(Op::DeliverQueue(deliver, staged)).await? {
-            Outcome::Queued(delivered, id) => Ok((delivered, Some(id))),
-            other => Err(unexpected(other)),
-        }
+        })
     }
 
     /// Applies a queue change (from the scheduler).

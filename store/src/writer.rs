@@ -65,16 +65,51 @@ pub const CHECKPOINT_PAGES: std::ffi::c_int = 1000;
 pub struct DeliverOp {
     /// The fsynced file in some maildir's `tmp/`; removed once linked everywhere.
     pub tmp: PathBuf,
-    /// (owner, mailbox name) for each copy.
-    pub targets: Vec<(Address, String)>,
+    /// Where each copy goes.
+    pub targets: Vec<Target>,
     /// Byte size of the file.
     pub size: u64,
     /// INTERNALDATE, unix seconds.
     pub internaldate: i64,
-    /// Initial flags (APPEND); empty for SMTP delivery.
-    pub flags: FlagSet,
     /// Parsed once by the caller.
     pub summary: Arc<Summary>,
+}
+
+/// One copy of a delivered message: whose, which mailbox, with which flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Owner.
+    pub user: Address,
+    /// Mailbox name (IMAP form).
+    pub mailbox: String,
+    /// Initial flags and keywords (APPEND, or a Sieve script's `imap4flags`).
+    pub flags: FlagSet,
+    /// What to do when the mailbox does not exist.
+    pub if_missing: IfMissing,
+}
+
+impl Target {
+    /// The user's INBOX (created if need be), no flags: plain SMTP delivery.
+    pub fn inbox(user: &Address) -> Target {
+        Target {
+            user: user.clone(),
+            mailbox: "INBOX".into(),
+            flags: FlagSet::default(),
+            if_missing: IfMissing::Create,
+        }
+    }
+}
+
+/// What a delivery does when its target mailbox does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Fail the request (APPEND: `NO [TRYCREATE]`, RFC 9051 §6.3.12).
+    Fail,
+    /// Create it (the INBOX; Sieve `fileinto :create`, RFC 5490 §3.2).
+    Create,
+    /// Put the copy in the INBOX instead (Sieve `fileinto` to a mailbox that is not
+    /// there: RFC 5228 §4.1 leaves it open; Pigeonhole, like us, keeps the message).
+    Inbox,
 }
 
 /// How STORE combines flags (RFC 9051 §6.4.6).
@@ -194,9 +229,9 @@ pub enum Op {
     /// SAVEPOINT: all of them or none (a failing one rolls the others back and their
     /// files are removed again). Answered with one `Delivered` per message, in order.
     DeliverMany(Vec<DeliverOp>),
-    /// A message for local recipients (if any) and the relay queue, in one request:
-    /// both durable or neither (`queue.rs`).
-    DeliverQueue(Option<DeliverOp>, crate::queue::StagedQueue),
+    /// Local copies (one op per distinct content), relay queue entries and Sieve
+    /// memory of one delivery, in one request: all durable or none (`delivery.rs`).
+    DeliverAll(crate::delivery::StagedDelivery),
     /// A change to the relay queue's state (`queue.rs`).
     Queue(crate::queue::QueueChange),
     /// `mailyard import maildir`: staged files into a user's tree (`import.rs`).
@@ -235,8 +270,8 @@ pub enum Outcome {
     },
     /// A mailbox operation without a result (delete, rename, subscribe).
     Done,
-    /// DeliverQueue: the local copies and the queue id.
-    Queued(Vec<Delivered>, String),
+    /// DeliverAll: the local copies and the queue ids.
+    Queued(Vec<Delivered>, Vec<String>),
     /// Import: what each mailbox became.
     Imported(Vec<crate::import::MailboxOutcome>),
 }
@@ -1015,28 +1050,7 @@ fn apply(
             }
             Ok(Outcome::Delivered(out))
         }
-        Op::DeliverQueue(local, queued) => {
-            let local_tmp = local.as_ref().map(|d| d.tmp.clone());
-            let queue_tmp = queued.tmp.clone();
-            let id = queued.id.clone();
-            let r = (|| {
-                let delivered = match local {
-                    Some(d) => deliver(conn, data_dir, fx, d)?,
-                    None => Vec::new(),
-                };
-                crate::queue::insert(conn, fx, queued)?;
-                Ok(delivered)
-            })();
-            match r {
-                Ok(delivered) => Ok(Outcome::Queued(delivered, id)),
-                Err(e) => {
-                    // The staged files of a failed request are garbage.
-                    fx.tmp_done.extend(local_tmp);
-                    fx.tmp_done.push(queue_tmp);
-                    Err(e)
-                }
-            }
-        }
+        Op::DeliverAll(staged) => crate::delivery::apply(conn, data_dir, fx, staged),
         Op::Queue(change) => crate::queue::apply(conn, data_dir, spares, fx, change),
         Op::Import(op) => import(conn, data_dir, fx, *op).map(Outcome::Imported),
     }
@@ -1451,27 +1465,38 @@ fn new_uidvalidity(conn: &Connection, data_dir: &Path, user: &Address) -> Result
     Ok(v)
 }
 
-fn deliver(
+pub(crate) fn deliver(
     conn: &Connection,
     data_dir: &Path,
     fx: &mut Effects,
     op: DeliverOp,
 ) -> Result<Vec<Delivered>> {
-    let mut out = Vec::with_capacity(op.targets.len());
-    for (user, name) in &op.targets {
-        let mut mb = if name == "INBOX" {
-            ensure_mailbox(conn, data_dir, user, name, None)?
+    let mut out: Vec<Delivered> = Vec::with_capacity(op.targets.len());
+    for t in &op.targets {
+        let (user, name) = (&t.user, &t.mailbox);
+        let found = if name == "INBOX" || t.if_missing == IfMissing::Create {
+            Some(ensure_mailbox(conn, data_dir, user, name, None)?)
         } else {
             load_mailbox(conn, data_dir, user, name)?
-                .ok_or_else(|| StoreError::NoMailbox(name.clone()))?
         };
+        let mut mb = match (found, t.if_missing) {
+            (Some(mb), _) => mb,
+            (None, IfMissing::Inbox) => ensure_mailbox(conn, data_dir, user, "INBOX", None)?,
+            (None, _) => return Err(StoreError::NoMailbox(name.clone())),
+        };
+        // RFC 5228 §2.10.3: one copy per mailbox, however it was reached (a Sieve
+        // `fileinto` that fell back to the INBOX beside the implicit keep).
+        if out.iter().any(|d| d.user == *user && d.mailbox == mb.id) {
+            continue;
+        }
+        let flags = &t.flags;
         let uid = mb.next_uid()?;
         let modseq = mb.next_modseq()?;
-        let keyword_map = keyword_map_with(&mb.dir, &op.flags.keywords)?;
+        let keyword_map = keyword_map_with(&mb.dir, &flags.keywords)?;
         let unique = maildir::unique_name(maildir::host());
         let base = maildir::base_name(&unique, op.size, uid);
-        let in_new = op.flags.flags == Flags::empty() && op.flags.keywords.is_empty();
-        let path = maildir::message_path(&mb.dir, &base, in_new, &op.flags, &keyword_map);
+        let in_new = flags.flags == Flags::empty() && flags.keywords.is_empty();
+        let path = maildir::message_path(&mb.dir, &base, in_new, flags, &keyword_map);
         std::fs::hard_link(&op.tmp, &path).at(&path)?;
         fx.created.push(path.clone());
         if let Some(parent) = path.parent() {
@@ -1485,7 +1510,7 @@ fn deliver(
             in_new,
             op.size,
             op.internaldate,
-            &op.flags,
+            flags,
             modseq,
             &op.summary,
         )?;

@@ -87,6 +87,31 @@ pub fn fields(message: &[u8]) -> Vec<Field> {
     out
 }
 
+/// The header section's fields as they are written, each with its continuation lines
+/// and final CRLF, and the offset where the rest (the empty line and the body) starts.
+/// Byte-exact: the fields and the rest, concatenated, are `message`.
+pub fn raw_fields(message: &[u8]) -> (Vec<&[u8]>, usize) {
+    let end = header_section(message).len();
+    let mut out: Vec<&[u8]> = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    while pos < end {
+        let line_end = message[pos..end]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(end, |p| pos + p + 2);
+        if pos > start && !matches!(message[pos], b' ' | b'\t') {
+            out.push(&message[start..pos]);
+            start = pos;
+        }
+        pos = line_end;
+    }
+    if end > start {
+        out.push(&message[start..end]);
+    }
+    (out, end)
+}
+
 /// The first of [`SINGLE_FIELDS`] that occurs more than once, in its canonical
 /// spelling. RFC 5322 §3.6.
 pub fn repeated_single_field(fields: &[Field]) -> Option<&'static str> {
@@ -107,6 +132,20 @@ pub fn first_value(fields: &[Field], name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_fields_are_byte_exact() {
+        let m = b"A: 1\r\nB: 2\r\n  more\r\nC:3\r\n\r\nbody\r\n";
+        let (f, rest) = raw_fields(m);
+        assert_eq!(f, [&b"A: 1\r\n"[..], b"B: 2\r\n  more\r\n", b"C:3\r\n"]);
+        assert_eq!(&m[rest..], b"\r\nbody\r\n");
+        let (f, rest) = raw_fields(b"\r\nbody");
+        assert!(f.is_empty());
+        assert_eq!(rest, 0);
+        let (f, rest) = raw_fields(b"X: y");
+        assert_eq!(f, [&b"X: y"[..]]);
+        assert_eq!(rest, 4);
+    }
 
     fn names(message: &[u8]) -> Vec<(String, String)> {
         fields(message)

@@ -33,7 +33,7 @@ use mailyard_common::config::RelayTls;
 use mailyard_common::metrics::Metrics;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_store::queue::{Envelope, QueueChange, QueueEntry, QueuedRcpt, RcptState, RcptStatus};
-use mailyard_store::{Address, Store};
+use mailyard_store::{Address, LocalCopy, Outbound, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -649,7 +649,7 @@ async fn send_dsn(
         message,
     };
     let bytes = dsn::build(&report);
-    match submit_own(&shared.store, &shared.config.hostname, &entry.sender, bytes).await {
+    match submit_own(&shared.store, &shared.config, &entry.sender, bytes).await {
         Ok(()) => {
             tracing::info!(to = %entry.sender, recipients = rcpts.len(), "DSN sent");
             shared.handle.wake();
@@ -663,7 +663,7 @@ async fn send_dsn(
 /// other, durable once this returns.
 pub(crate) async fn local_success_notice(
     store: Store,
-    hostname: String,
+    config: Arc<Config>,
     sender: String,
     envid: Option<String>,
     rcpts: Vec<(String, Option<String>)>,
@@ -680,7 +680,7 @@ pub(crate) async fn local_success_notice(
         })
         .collect();
     let bytes = dsn::build(&dsn::Report {
-        hostname: &hostname,
+        hostname: &config.hostname,
         to: &sender,
         envid: envid.as_deref(),
         headers_only: true,
@@ -689,20 +689,58 @@ pub(crate) async fn local_success_notice(
         rcpts: &reports,
         message: &headers,
     });
-    if let Err(e) = submit_own(&store, &hostname, &sender, bytes).await {
+    if let Err(e) = submit_own(&store, &config, &sender, bytes).await {
         tracing::error!(error = %e, to = %sender, "cannot send a success DSN");
     }
 }
 
-/// Mail of our own (a DSN) from `<>` to `to`: delivered locally when `to` is ours,
-/// else queued, DKIM-signed for `hostname`'s domain when it has keys (as mox signs its
-/// DSNs; a bounce that fails DMARC at the sender's server would be lost).
+/// Mail the server writes itself (a DSN), from `<>`, to `to`: delivered (through the
+/// recipient's Sieve script) or queued like any other, durable once this returns.
 async fn submit_own(
     store: &Store,
-    hostname: &str,
+    config: &Config,
     to: &str,
     message: Vec<u8>,
 ) -> mailyard_store::Result<()> {
+    let (copy, outbound) = own_mail(store, &config.hostname, None, to, message).await?;
+    let delivery = match copy {
+        Some(copy) => {
+            let inbound = crate::filter::Inbound {
+                rcpts: copy
+                    .targets
+                    .iter()
+                    .map(|t| (t.user.clone(), to.to_string()))
+                    .collect(),
+                message: copy.message,
+                from: String::new(),
+                auth: None,
+                remote: outbound.map(|o| o.envelope),
+                can_refuse: false,
+            };
+            return crate::filter::deliver(store, config, inbound)
+                .await
+                .map(|_| ());
+        }
+        None => mailyard_store::Delivery {
+            outbound: outbound.into_iter().collect(),
+            ..Default::default()
+        },
+    };
+    store.deliver_all(delivery).await.map(|_| ())
+}
+
+/// Where mail from `<>` to `to` goes (a DSN, a Sieve vacation reply or reject
+/// notice): a copy for the local users `to` resolves to, and a queue entry for the
+/// rest (or for `to` itself outside our domains), signed with DKIM by `sign_as`'s keys
+/// or, when `None`, by the nearest domain of `hostname` with keys (as mox signs its
+/// DSNs: a bounce that fails DMARC at the sender's server would be lost).
+pub(crate) async fn own_mail(
+    store: &Store,
+    hostname: &str,
+    sign_as: Option<&str>,
+    to: &str,
+    message: Vec<u8>,
+) -> mailyard_store::Result<(Option<LocalCopy>, Option<Outbound>)> {
     let (local, remote) = match Address::parse(to) {
         Ok(a) if store.accounts().is_local_domain(a.domain())? => {
             mailyard_store::queue::resolve_with_remote(store.accounts(), &a)?
@@ -729,26 +767,34 @@ async fn submit_own(
         String::new()
     } else {
         let (data_dir, host) = (store.data_dir().to_path_buf(), hostname.to_string());
+        let domain = sign_as.map(str::to_string);
         let m = message.clone();
-        tokio::task::spawn_blocking(move || dkim::sign_for_host(&data_dir, &host, &m))
-            .await
-            .unwrap_or_default()
+        tokio::task::spawn_blocking(move || match domain {
+            Some(d) => dkim::sign(&data_dir, &d, &m),
+            None => dkim::sign_for_host(&data_dir, &host, &m),
+        })
+        .await
+        .unwrap_or_default()
     };
     let mut full = b"Return-Path: <>\r\n".to_vec();
     full.extend_from_slice(signature.as_bytes());
     full.extend_from_slice(&message);
-    let envelope = Envelope {
-        sender: String::new(),
-        recipients: remote_rcpts,
-        envid: None,
-        ret: None,
-        auth_user: None,
-        created: mailyard_store::queue::now(),
-    };
-    store
-        .deliver_and_queue(full, &local, Some(envelope))
-        .await
-        .map(|_| ())
+    let copy = (!local.is_empty()).then(|| LocalCopy {
+        message: full.clone(),
+        targets: local.iter().map(mailyard_store::Target::inbox).collect(),
+    });
+    let outbound = (!remote_rcpts.is_empty()).then(|| Outbound {
+        message: full,
+        envelope: Envelope {
+            sender: String::new(),
+            recipients: remote_rcpts,
+            envid: None,
+            ret: None,
+            auth_user: None,
+            created: mailyard_store::queue::now(),
+        },
+    });
+    Ok((copy, outbound))
 }
 
 /// How many `Received:` fields a message's header section has (RFC 5321 §6.3).

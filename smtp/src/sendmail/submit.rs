@@ -97,8 +97,8 @@ pub(super) fn store_failure(e: StoreError) -> Failure {
 }
 
 /// A message ready for the store: its octets, its local recipients and the relay
-/// envelope of its remote ones.
-type Assembled = (Vec<u8>, Vec<Address>, Option<Envelope>);
+/// envelope of its remote ones, and the envelope sender (empty for `<>`).
+type Assembled = (Vec<u8>, Vec<Address>, Option<Envelope>, String);
 
 /// Submits into one store under one configuration.
 #[derive(Clone)]
@@ -143,16 +143,25 @@ impl Submitter {
         // blocking work, off the runtime's threads.
         let this = self.clone();
         let (s, who) = (submission.clone(), invoker.clone());
-        let (full, local, envelope) =
+        let (full, local, envelope, from) =
             tokio::task::spawn_blocking(move || this.assemble(&s, message, &who))
                 .await
                 .map_err(|e| Failure::new(Exit::Software, format!("submission task: {e}")))??;
         let sender = envelope.as_ref().map(|e| e.sender.clone());
-        let (delivered, queued) = self
-            .store
-            .deliver_and_queue(full, &local, envelope)
+        // Local recipients' Sieve scripts run as on SMTP delivery; a refusal cannot
+        // be said to a command that has exited, so it becomes a DSN.
+        let inbound = crate::filter::Inbound {
+            message: full,
+            from,
+            auth: Some(invoker.user.clone()),
+            rcpts: local.iter().map(|u| (u.clone(), u.to_string())).collect(),
+            remote: envelope,
+            can_refuse: false,
+        };
+        let (delivered, queued) = crate::filter::deliver(&self.store, &self.config, inbound)
             .await
             .map_err(store_failure)?;
+        let queued = queued.into_iter().next();
         let local: Vec<Address> = delivered.into_iter().map(|d| d.user).collect();
         tracing::info!(
             uid = invoker.uid,
@@ -277,7 +286,7 @@ impl Submitter {
             .as_bytes(),
         );
         full.extend_from_slice(&message);
-        Ok((full, routed.local, envelope))
+        Ok((full, routed.local, envelope, sender.unwrap_or_default()))
     }
 
     /// `name@hostname` for an address without a domain.

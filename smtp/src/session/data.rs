@@ -7,10 +7,12 @@ use super::spool::{SPOOL_THRESHOLD, Spool};
 use super::{End, Flow, Session, Transaction};
 use crate::Role;
 use crate::auth_checks::{Disposition, Envelope, Verdict, remove_forged_results};
+use crate::filter;
 use crate::proto::fields;
 use crate::proto::params::Body;
 use crate::proto::{
-    BdatEvent, BdatReceiver, DataOutcome, DataReceiver, EnhancedStatus, Reply, ReversePath,
+    BdatEvent, BdatReceiver, DataOutcome, DataReceiver, EnhancedStatus, ForwardPath, Reply,
+    ReversePath,
 };
 
 impl Session {
@@ -224,11 +226,19 @@ impl Session {
             self.reply(Reply::new(550, Some(EnhancedStatus::new(5, 7, 1)), text));
             return Flow::Continue;
         }
+        // Each local user once, with the RCPT TO that reached them (Sieve's
+        // `envelope "to"`).
         let mut users: Vec<Address> = Vec::new();
+        let mut rcpts: Vec<(Address, String)> = Vec::new();
         for r in &tx.rcpts {
             for u in &r.local {
                 if !users.contains(u) {
                     users.push(u.clone());
+                    let given = match &r.given {
+                        ForwardPath::Mailbox(m) => m.to_string(),
+                        ForwardPath::Postmaster => u.to_string(),
+                    };
+                    rcpts.push((u.clone(), given));
                 }
             }
         }
@@ -283,15 +293,38 @@ impl Session {
             // Quarantined mail is filed locally only; it is not passed on elsewhere.
             crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users)
                 .await
-                .map(|d| (d, None))
+                .map(|d| (d, Vec::new()))
         } else {
-            self.ctx
-                .store
-                .deliver_and_queue(full, &users, envelope)
-                .await
+            let inbound = filter::Inbound {
+                message: full,
+                from: match &tx.from {
+                    ReversePath::Mailbox(m) => m.to_string(),
+                    ReversePath::Null => String::new(),
+                },
+                auth: self.auth.as_ref().map(ToString::to_string),
+                rcpts,
+                remote: envelope,
+                can_refuse: true,
+            };
+            let config = self.ctx.config();
+            match filter::plan(&self.ctx.store, &config, inbound).await {
+                filter::Planned::Deliver(delivery) => self.ctx.store.deliver_all(delivery).await,
+                filter::Planned::Refuse(reason) => {
+                    // RFC 5429 §2.1: refused at the protocol level, so nobody gets
+                    // a bounce; not a protocol error (no count towards max_errors).
+                    tracing::info!(from = %tx.from, "refused by the recipients' Sieve scripts");
+                    self.reply(Reply::new(
+                        550,
+                        Some(EnhancedStatus::new(5, 7, 1)),
+                        filter::reply_text(&reason),
+                    ));
+                    return Flow::Continue;
+                }
+            }
         };
         match stored {
             Ok((delivered, queued)) => {
+                let queued = queued.first().cloned();
                 tracing::info!(
                     from = %tx.from,
                     recipients = delivered.len(),
@@ -303,8 +336,7 @@ impl Session {
                     && let ReversePath::Mailbox(m) = &tx.from
                 {
                     let relay = self.ctx.relay.clone();
-                    let (store, host) =
-                        (self.ctx.store.clone(), self.ctx.config().hostname.clone());
+                    let (store, host) = (self.ctx.store.clone(), self.ctx.config());
                     let (sender, envid) = (m.to_string(), tx.params.envid.clone());
                     tokio::spawn(async move {
                         crate::queue::local_success_notice(

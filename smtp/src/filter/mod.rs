@@ -1,0 +1,554 @@
+//! Users' Sieve scripts at local delivery: each local recipient's active script
+//! (`mailyard sieve`, ManageSieve) runs on the message before it is stored, and its
+//! result becomes part of the one durable delivery (`mailyard_store::Delivery`):
+//! copies in the mailboxes it names with the flags it sets, redirects and vacation
+//! replies in the relay queue, what `vacation` and `duplicate` must remember.
+//!
+//! Invariants:
+//! - Nothing is lost: a script that does not compile, runs out of its limits
+//!   (`[sieve]`) or contradicts itself keeps the message in the INBOX, logged.
+//! - A user's refusal (`reject`/`ereject`, RFC 5429) is a `550 5.7.1` at SMTP time
+//!   when every recipient refused and nothing else was to be delivered; otherwise the
+//!   sender gets a DSN (never `<>`).
+//! - No loops and no backscatter: vacation answers only what RFC 5230 §4.5–4.6 allow
+//!   (the interpreter checks), once per sender and handle per period; a redirect is
+//!   not repeated by the user it already came from (`X-Sieve-Redirected-From:`, as
+//!   Pigeonhole marks it) nor past the `Received:` count that means a loop.
+//! - Redirect keeps the envelope sender (RFC 5228 §4.2 lets the implementation
+//!   choose; no SRS rewriting): the next hop may fail SPF for it, and DKIM of the
+//!   original signer is what survives. Mail redirected to a local user goes to their
+//!   INBOX without running their own script (so two users' scripts cannot loop).
+
+mod edit;
+mod reply;
+mod view;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use mailyard_common::Config;
+use mailyard_sieve::{Action, Outcome, RuntimeError, Script};
+use mailyard_store::delivery::{MAX_SIEVE_MEMORY_SECONDS, VACATION};
+use mailyard_store::queue::{Envelope, QueuedRcpt};
+use mailyard_store::{
+    Address, Delivery, FlagSet, Flags, IfMissing, LocalCopy, Mark, Outbound, Store, Target,
+};
+
+use crate::queue::{MAX_RECEIVED, count_received, own_mail};
+
+/// The header field that marks a message a user's script redirected (Pigeonhole's
+/// name), so that user's script does not send it round again.
+pub const REDIRECTED_FROM: &str = "X-Sieve-Redirected-From";
+
+/// Compiled scripts kept, keyed by path; the cache starts afresh when full.
+const MAX_CACHED_SCRIPTS: usize = 1024;
+
+/// A message arriving for local users.
+pub(crate) struct Inbound {
+    /// The message as it will be stored (its `Return-Path:` and trace fields on top).
+    pub message: Vec<u8>,
+    /// MAIL FROM; empty for `<>`.
+    pub from: String,
+    /// The authenticated submitter, if any (RFC 5228 §5.4 `envelope "auth"`).
+    pub auth: Option<String>,
+    /// Each local user with the RCPT TO that reached them.
+    pub rcpts: Vec<(Address, String)>,
+    /// The recipients on other servers, queued in the same delivery.
+    pub remote: Option<Envelope>,
+    /// Whether the caller can still refuse the message (SMTP, before its reply).
+    pub can_refuse: bool,
+}
+
+/// What to do with an [`Inbound`].
+pub(crate) enum Planned {
+    /// Store all of this, durably, then say yes.
+    Deliver(Delivery),
+    /// Every recipient's script refused it: `550 5.7.1` with this text.
+    Refuse(String),
+}
+
+/// The compiled script at `path` whose text is `text`, from the cache when that text
+/// was compiled before; `None` (logged) when it does not compile.
+pub(crate) fn compiled(path: &Path, text: &[u8]) -> Option<Arc<Script>> {
+    type Cache = HashMap<PathBuf, (Vec<u8>, Arc<Script>)>;
+    static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+    if let Ok(mut guard) = CACHE.lock()
+        && let Some((cached, script)) = guard.get_or_insert_with(HashMap::new).get(path)
+        && cached == text
+    {
+        return Some(script.clone());
+    }
+    let script = match mailyard_sieve::compile_bytes(text) {
+        Ok(s) => Arc::new(s),
+        Err(errors) => {
+            let first = errors.first();
+            tracing::warn!(
+                script = %path.display(),
+                line = first.map_or(0, |e| e.line),
+                column = first.map_or(0, |e| e.column),
+                error = first.map_or("", |e| e.message.as_str()),
+                "sieve: script does not compile; keeping mail in the INBOX"
+            );
+            return None;
+        }
+    };
+    if let Ok(mut guard) = CACHE.lock() {
+        let cache = guard.get_or_insert_with(HashMap::new);
+        if cache.len() >= MAX_CACHED_SCRIPTS {
+            cache.clear();
+        }
+        cache.insert(path.to_path_buf(), (text.to_vec(), script.clone()));
+    }
+    Some(script)
+}
+
+/// The user's active script, compiled; `None` without one (or a broken one).
+fn active_script(store: &Store, user: &Address) -> Option<Arc<Script>> {
+    match store.sieve_active(user) {
+        Ok(Some((name, text))) => {
+            let path = store.sieve_dir(user).join(format!("{name}.sieve"));
+            compiled(&path, &text)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(%user, error = %e, "sieve: active script unreadable; keeping mail in the INBOX");
+            None
+        }
+    }
+}
+
+/// One user's script run.
+struct Run {
+    user: Address,
+    rcpt: String,
+    result: Result<Outcome, RuntimeError>,
+    marks: Vec<Mark>,
+}
+
+/// Runs each recipient's active script on `inbound` and turns the results into one
+/// delivery (or a refusal).
+pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Planned {
+    let Inbound {
+        message,
+        from,
+        auth,
+        rcpts,
+        remote,
+        can_refuse,
+    } = inbound;
+    let mut plain = Vec::new();
+    let mut scripted = Vec::new();
+    for (user, rcpt) in rcpts {
+        match config
+            .sieve
+            .enabled
+            .then(|| active_script(store, &user))
+            .flatten()
+        {
+            Some(script) => scripted.push((user, rcpt, script)),
+            None => plain.push(Target::inbox(&user)),
+        }
+    }
+    let mut delivery = Delivery {
+        outbound: remote
+            .map(|envelope| Outbound {
+                message: message.clone(),
+                envelope,
+            })
+            .into_iter()
+            .collect(),
+        ..Delivery::default()
+    };
+    if scripted.is_empty() {
+        delivery.copies.push(LocalCopy {
+            message,
+            targets: plain,
+        });
+        return Planned::Deliver(delivery);
+    }
+    let message = Arc::new(message);
+    let limits = mailyard_sieve::Limits {
+        max_steps: config.sieve.max_steps,
+        max_actions: config.sieve.max_actions,
+        max_redirects: config.sieve.max_redirects,
+        ..mailyard_sieve::Limits::default()
+    };
+    let runs = {
+        let (store, message, from, auth) = (store.clone(), message.clone(), from.clone(), auth);
+        tokio::task::spawn_blocking(move || {
+            run_all(&store, &message, &from, auth, scripted, &limits)
+        })
+        .await
+        .unwrap_or_default()
+    };
+    let mut base = LocalCopy {
+        message: message.to_vec(),
+        targets: plain,
+    };
+    let mut refused: Vec<(String, String)> = Vec::new();
+    let mut refusing_users = 0;
+    let mut later: Vec<(Address, String, Outcome)> = Vec::new();
+    for run in runs {
+        match run.result {
+            Ok(outcome) => {
+                if let Some(reason) = outcome.actions.iter().find_map(|a| match a {
+                    Action::Reject { reason } | Action::Ereject { reason } => Some(reason),
+                    _ => None,
+                }) {
+                    tracing::info!(user = %run.user, "sieve: message refused by the user's script");
+                    refused.push((run.rcpt.clone(), reason.clone()));
+                    refusing_users += 1;
+                    continue;
+                }
+                delivery.marks.extend(run.marks);
+                later.push((run.user, run.rcpt, outcome));
+            }
+            Err(e) => {
+                tracing::warn!(user = %run.user, error = %e, "sieve: script failed; keeping mail in the INBOX");
+                base.targets.push(Target::inbox(&run.user));
+            }
+        }
+    }
+    for (user, rcpt, outcome) in later {
+        carry_out(
+            store,
+            config,
+            &message,
+            &from,
+            &user,
+            &rcpt,
+            outcome,
+            &mut base,
+            &mut delivery,
+        )
+        .await;
+    }
+    if !base.targets.is_empty() {
+        delivery.copies.insert(0, base);
+    }
+    let nothing_else = delivery.copies.is_empty() && delivery.outbound.is_empty();
+    if can_refuse && refusing_users > 0 && nothing_else {
+        return Planned::Refuse(refused.swap_remove(0).1);
+    }
+    if !from.is_empty() {
+        for (rcpt, reason) in refused {
+            let notice = reply::reject_notice(&config.hostname, &from, &rcpt, &reason, &message);
+            match own_mail(store, &config.hostname, None, &from, notice).await {
+                Ok((copy, out)) => {
+                    delivery.copies.extend(copy);
+                    delivery.outbound.extend(out);
+                }
+                Err(e) => tracing::error!(error = %e, "sieve: cannot route a reject notice"),
+            }
+        }
+    }
+    Planned::Deliver(delivery)
+}
+
+/// [`plan`] and store the result, for callers that cannot refuse (a DSN, `sendmail`):
+/// durable once this returns.
+pub(crate) async fn deliver(
+    store: &Store,
+    config: &Config,
+    inbound: Inbound,
+) -> mailyard_store::Result<(Vec<mailyard_store::Delivered>, Vec<String>)> {
+    match plan(
+        store,
+        config,
+        Inbound {
+            can_refuse: false,
+            ..inbound
+        },
+    )
+    .await
+    {
+        Planned::Deliver(d) => store.deliver_all(d).await,
+        // Not reached: a refusal is only planned when the caller can make it.
+        Planned::Refuse(_) => Ok((Vec::new(), Vec::new())),
+    }
+}
+
+/// The scripts, run on the message parsed once (on the blocking pool: a run is
+/// bounded by `[sieve]`, but not short).
+fn run_all(
+    store: &Store,
+    message: &[u8],
+    from: &str,
+    auth: Option<String>,
+    scripted: Vec<(Address, String, Arc<Script>)>,
+    limits: &mailyard_sieve::Limits,
+) -> Vec<Run> {
+    let now = mailyard_common::time::now();
+    scripted
+        .into_iter()
+        .map(|(user, rcpt, script)| {
+            let view = view::View::new(message, store, &user);
+            let env = mailyard_sieve::Envelope {
+                from: from.to_string(),
+                to: rcpt.clone(),
+                auth: auth.clone(),
+                now: mailyard_sieve::date::DateTime::from_timestamp(now, 0),
+                own_addresses: vec![user.to_string()],
+            };
+            let result = mailyard_sieve::run(&script, &view, &env, limits);
+            let marks = view.marks.into_inner();
+            Run {
+                user,
+                rcpt,
+                result,
+                marks,
+            }
+        })
+        .collect()
+}
+
+/// A Sieve flag list (RFC 5232) as stored flags: system flags by name, the rest as
+/// keywords when they are atoms; `\Recent` and other backslash names are dropped.
+fn flag_set(names: &[String]) -> FlagSet {
+    let mut set = FlagSet::default();
+    for n in names {
+        if let Some(f) = Flags::from_name(n) {
+            set.flags = set.flags.union(f);
+        } else if !n.starts_with('\\')
+            && !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
+        {
+            set.keywords.push(n.clone());
+        }
+    }
+    set.keywords.sort();
+    set.keywords.dedup();
+    set
+}
+
+/// One user's actions into `delivery` (their plain copies into `base`).
+#[allow(clippy::too_many_arguments)]
+async fn carry_out(
+    store: &Store,
+    config: &Config,
+    message: &[u8],
+    from: &str,
+    user: &Address,
+    rcpt: &str,
+    outcome: Outcome,
+    base: &mut LocalCopy,
+    delivery: &mut Delivery,
+) {
+    let mut targets = Vec::new();
+    let mut redirects = Vec::new();
+    let mut vacation = None;
+    let mut edits = Vec::new();
+    for action in outcome.actions {
+        match action {
+            Action::Keep { flags } => targets.push(Target {
+                flags: flag_set(&flags),
+                ..Target::inbox(user)
+            }),
+            Action::FileInto {
+                mailbox,
+                create,
+                flags,
+                ..
+            } => {
+                let valid = mailyard_store::mailbox_name::normalize(&mailbox).is_ok();
+                if !valid {
+                    tracing::info!(%user, %mailbox, "sieve: fileinto an invalid name; into the INBOX");
+                }
+                targets.push(Target {
+                    user: user.clone(),
+                    mailbox: if valid { mailbox } else { "INBOX".into() },
+                    flags: flag_set(&flags),
+                    if_missing: if create {
+                        IfMissing::Create
+                    } else {
+                        IfMissing::Inbox
+                    },
+                });
+            }
+            Action::Redirect { address, .. } => redirects.push(address),
+            Action::Vacation(v) => vacation = Some(v),
+            a @ (Action::AddHeader { .. } | Action::DeleteHeader { .. }) => edits.push(a),
+            Action::Discard | Action::Reject { .. } | Action::Ereject { .. } => {}
+        }
+    }
+    let edited = (!edits.is_empty()).then(|| edit::apply(message, &edits));
+    let content: &[u8] = edited.as_deref().unwrap_or(message);
+
+    let already = edit::field_values(message, REDIRECTED_FROM)
+        .iter()
+        .any(|v| v.trim().eq_ignore_ascii_case(&user.to_string()));
+    let looping = count_received(message) >= MAX_RECEIVED;
+    if !redirects.is_empty() && (already || looping) {
+        tracing::warn!(%user, "sieve: not redirecting a message this user already redirected (a loop); keeping it");
+        targets.push(Target::inbox(user));
+        redirects.clear();
+    }
+    for address in redirects {
+        if !redirect(store, from, user, &address, content, delivery) {
+            targets.push(Target::inbox(user));
+        }
+    }
+    if let Some(v) = vacation {
+        send_vacation(store, config, message, user, rcpt, v, delivery).await;
+    }
+    if targets.is_empty() {
+        return;
+    }
+    match edited {
+        None => base.targets.extend(targets),
+        Some(m) => delivery.copies.push(LocalCopy {
+            message: m,
+            targets,
+        }),
+    }
+}
+
+/// RFC 5228 §4.2: `content` to `address`, from the original envelope sender; local
+/// users get it in their INBOX. False (logged) when `address` leads nowhere: the
+/// caller keeps the message instead.
+fn redirect(
+    store: &Store,
+    from: &str,
+    user: &Address,
+    address: &str,
+    content: &[u8],
+    delivery: &mut Delivery,
+) -> bool {
+    let Ok(target) = Address::parse(address) else {
+        tracing::info!(%user, %address, "sieve: redirect to an invalid address; kept instead");
+        return false;
+    };
+    let (local, remote) = if store
+        .accounts()
+        .is_local_domain(target.domain())
+        .unwrap_or(false)
+    {
+        match mailyard_store::queue::resolve_with_remote(store.accounts(), &target) {
+            Ok((l, r)) if !l.is_empty() || !r.is_empty() => (l, r),
+            _ => {
+                tracing::info!(%user, %address, "sieve: redirect to no local user; kept instead");
+                return false;
+            }
+        }
+    } else {
+        (Vec::new(), vec![target])
+    };
+    let mut message = format!("{REDIRECTED_FROM}: {user}\r\n").into_bytes();
+    message.extend_from_slice(edit::without_return_path(content));
+    if !local.is_empty() {
+        let mut stored = format!("Return-Path: <{from}>\r\n").into_bytes();
+        stored.extend_from_slice(&message);
+        delivery.copies.push(LocalCopy {
+            message: stored,
+            targets: local.iter().map(Target::inbox).collect(),
+        });
+    }
+    if !remote.is_empty() {
+        delivery.outbound.push(Outbound {
+            message,
+            envelope: Envelope {
+                sender: from.to_string(),
+                recipients: remote
+                    .iter()
+                    .map(|a| QueuedRcpt {
+                        address: a.to_string(),
+                        notify: None,
+                        orcpt: None,
+                    })
+                    .collect(),
+                envid: None,
+                ret: None,
+                auth_user: None,
+                created: mailyard_store::queue::now(),
+            },
+        });
+    }
+    tracing::info!(%user, to = %address, "sieve: redirected");
+    true
+}
+
+/// RFC 5230: the reply, unless this sender had one under this handle within the
+/// period (`[sieve] vacation_min_period` at least).
+async fn send_vacation(
+    store: &Store,
+    config: &Config,
+    message: &[u8],
+    user: &Address,
+    rcpt: &str,
+    v: mailyard_sieve::Vacation,
+    delivery: &mut Delivery,
+) {
+    let period = v
+        .period
+        .max(config.sieve.vacation_min_period)
+        .min(MAX_SIEVE_MEMORY_SECONDS);
+    let handle = v.handle.clone().unwrap_or_else(|| {
+        reply::derived_handle(
+            v.subject.as_deref().unwrap_or(""),
+            v.from.as_deref().unwrap_or(""),
+            &v.reason,
+        )
+    });
+    let key = format!("{handle}\0{}", v.to.to_ascii_lowercase());
+    match store.sieve_seen(user, VACATION, &key, period, false) {
+        Ok(true) => {
+            tracing::info!(%user, to = %v.to, "sieve: vacation already sent to this sender");
+            return;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(%user, error = %e, "sieve: vacation memory unreadable; not replying");
+            return;
+        }
+    }
+    let from = v.from.clone().unwrap_or_else(|| rcpt.to_string());
+    let Some(bytes) = reply::vacation(&config.hostname, &from, &v, message) else {
+        tracing::warn!(%user, "sieve: vacation reply could not be built");
+        return;
+    };
+    let domain = mailyard_sieve::address::first_address(&from)
+        .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()));
+    match own_mail(store, &config.hostname, domain.as_deref(), &v.to, bytes).await {
+        Ok((copy, out)) => {
+            tracing::info!(%user, to = %v.to, "sieve: vacation reply sent");
+            delivery.copies.extend(copy);
+            delivery.outbound.extend(out);
+            delivery.marks.push(Mark {
+                user: user.clone(),
+                kind: VACATION,
+                key,
+                fresh: true,
+            });
+        }
+        Err(e) => tracing::error!(%user, error = %e, "sieve: cannot route a vacation reply"),
+    }
+}
+
+/// Longest refusal text put in an SMTP reply line.
+const MAX_REPLY_TEXT: usize = 200;
+
+/// A script's refusal reason as one SMTP reply line: printable ASCII (others become
+/// `?`), at most [`MAX_REPLY_TEXT`] characters, never empty.
+pub(crate) fn reply_text(reason: &str) -> String {
+    let text: String = reason
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_REPLY_TEXT)
+        .collect();
+    if text.is_empty() {
+        "Refused by the recipient's filter".into()
+    } else {
+        text
+    }
+}

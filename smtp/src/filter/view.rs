@@ -1,0 +1,199 @@
+//! What a Sieve script sees of a message and of its user's store
+//! ([`mailyard_sieve::MessageView`]), over mail-parser.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mailyard_sieve::interpret::BodyTransform;
+use mailyard_sieve::{MessageView, Script};
+use mailyard_store::delivery::DUPLICATE;
+use mailyard_store::{Address, Mark, Store};
+
+use super::compiled;
+
+/// One message, parsed once, seen by one user's script.
+pub(crate) struct View<'a> {
+    raw: &'a [u8],
+    parsed: Option<Message<'a>>,
+    store: &'a Store,
+    user: &'a Address,
+    /// `duplicate` tests to remember once the delivery is durable (RFC 7352 §3).
+    pub(crate) marks: RefCell<Vec<Mark>>,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(raw: &'a [u8], store: &'a Store, user: &'a Address) -> View<'a> {
+        View {
+            raw,
+            parsed: MessageParser::default().parse(raw),
+            store,
+            user,
+            marks: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The raw values of the top-level header fields named `name`.
+    fn raw_values(&self, name: &str) -> Vec<&'a [u8]> {
+        let Some(m) = &self.parsed else {
+            return Vec::new();
+        };
+        m.root_part()
+            .headers()
+            .iter()
+            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .filter_map(|h| self.raw.get(h.offset_start as usize..h.offset_end as usize))
+            .collect()
+    }
+}
+
+/// RFC 5322 §2.2.3 unfolding: CRLF (or LF) before whitespace goes; then the value is
+/// trimmed.
+fn unfold(v: &[u8]) -> String {
+    let text = String::from_utf8_lossy(v);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {}
+            c => out.push(c),
+        }
+    }
+    out.trim().to_string()
+}
+
+/// RFC 2047 encoded words decoded, as mail-parser reads an unstructured field.
+fn decode(v: &[u8]) -> String {
+    let mut owned = v.to_vec();
+    if !owned.ends_with(b"\n") {
+        owned.extend_from_slice(b"\r\n");
+    }
+    let value = mail_parser::parsers::MessageStream::new(&owned).parse_unstructured();
+    match value.as_text() {
+        Some(t) => t.trim().to_string(),
+        None => unfold(v),
+    }
+}
+
+impl MessageView for View<'_> {
+    fn header_raw(&self, name: &str) -> Vec<String> {
+        self.raw_values(name).into_iter().map(unfold).collect()
+    }
+
+    fn header_decoded(&self, name: &str) -> Vec<String> {
+        self.raw_values(name).into_iter().map(decode).collect()
+    }
+
+    /// RFC 5173 §5.
+    fn body(&self, transform: &BodyTransform) -> Vec<String> {
+        let Some(m) = &self.parsed else {
+            return Vec::new();
+        };
+        match transform {
+            BodyTransform::Raw => {
+                let start = m.root_part().offset_body as usize;
+                vec![
+                    String::from_utf8_lossy(self.raw.get(start..).unwrap_or_default()).into_owned(),
+                ]
+            }
+            BodyTransform::Content(types) => m
+                .parts
+                .iter()
+                .filter(|p| !matches!(p.body, PartType::Multipart(_)))
+                .filter(|p| {
+                    let (t, s) = p
+                        .content_type()
+                        .map(|c| {
+                            (
+                                c.ctype().to_ascii_lowercase(),
+                                c.subtype().unwrap_or_default().to_ascii_lowercase(),
+                            )
+                        })
+                        .unwrap_or_else(|| ("text".into(), "plain".into()));
+                    types.iter().any(|want| {
+                        let want = want.to_ascii_lowercase();
+                        match want.split_once('/') {
+                            _ if want.is_empty() => true,
+                            Some((wt, ws)) => wt == t && ws == s,
+                            None => want == t,
+                        }
+                    })
+                })
+                .map(|p| match &p.body {
+                    PartType::Text(t) | PartType::Html(t) => t.to_string(),
+                    PartType::Binary(b) | PartType::InlineBinary(b) => {
+                        String::from_utf8_lossy(b).into_owned()
+                    }
+                    _ => String::new(),
+                })
+                .collect(),
+            BodyTransform::Text => m
+                .parts
+                .iter()
+                .filter_map(|p| match &p.body {
+                    PartType::Text(t) => Some(t.to_string()),
+                    PartType::Html(h) => Some(mail_parser::decoders::html::html_to_text(h)),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.raw.len() as u64
+    }
+
+    fn mailbox_exists(&self, name: &str) -> bool {
+        matches!(self.store.mailbox(self.user, name), Ok(Some(_)))
+    }
+
+    fn duplicate(&self, handle: &str, id: &str, seconds: u64, last: bool) -> bool {
+        let key = format!("{handle}\0{id}");
+        let seen = self
+            .store
+            .sieve_seen(self.user, DUPLICATE, &key, seconds, last)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "sieve: duplicate memory unreadable");
+                false
+            });
+        self.marks.borrow_mut().push(Mark {
+            user: self.user.clone(),
+            kind: DUPLICATE,
+            key,
+            fresh: !seen,
+        });
+        seen
+    }
+
+    /// RFC 6609 §3.2: `:personal` scripts are the user's own; there are no global
+    /// ones.
+    fn include(&self, name: &str, global: bool) -> Option<Arc<Script>> {
+        if global {
+            return None;
+        }
+        let text = self.store.sieve_get(self.user, name).ok().flatten()?;
+        let path = self
+            .store
+            .sieve_dir(self.user)
+            .join(format!("{name}.sieve"));
+        compiled(&path, &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfolds_and_trims() {
+        assert_eq!(unfold(b" a\r\n b\r\n"), "a b");
+        assert_eq!(unfold(b"\tx\n\ty \r\n"), "x\ty");
+    }
+
+    #[test]
+    fn decodes_encoded_words() {
+        assert_eq!(decode(b" =?utf-8?q?caf=C3=A9?= ok\r\n"), "café ok");
+        assert_eq!(decode(b" plain"), "plain");
+    }
+}
