@@ -794,6 +794,7 @@ mod tests {
         );
         assert_eq!(c.relay.port, 25);
         assert_eq!(c.relay.retry_seconds, Relay::default().retry_seconds);
+        assert_eq!(c.sieve, Sieve::default());
     }
 
     #[test]

@@ -73,7 +73,8 @@ pub struct Envelope {
     pub envid: Option<String>,
     /// RFC 3461 §4.3 RET: "FULL" or "HDRS".
     pub ret: Option<String>,
-    /// The user who submitted it (None: a bounce or other mail of our own).
+    /// The user who submitted it, or whose Sieve script redirected it (None: a bounce
+    /// or other mail of our own); counted towards that user's daily send limits.
     pub auth_user: Option<String>,
     /// When it was accepted, unix seconds.
     pub created: i64,

@@ -386,7 +386,7 @@ async fn carry_out(
         redirects.clear();
     }
     for address in redirects {
-        if !redirect(store, from, user, &address, content, delivery) {
+        if !redirect(store, config, from, user, &address, content, delivery) {
             targets.push(Target::inbox(user));
         }
     }
@@ -406,10 +406,13 @@ async fn carry_out(
 }
 
 /// RFC 5228 §4.2: `content` to `address`, from the original envelope sender; local
-/// users get it in their INBOX. False (logged) when `address` leads nowhere: the
-/// caller keeps the message instead.
+/// users get it in their INBOX. What goes to other servers counts towards the user's
+/// daily sending brakes (`[relay] max_messages_per_day`, `max_new_recipients_per_day`),
+/// so a stolen password cannot turn a redirect into a spam pump. False (logged) when
+/// `address` leads nowhere or a brake is reached: the caller keeps the message.
 fn redirect(
     store: &Store,
+    config: &Config,
     from: &str,
     user: &Address,
     address: &str,
@@ -435,6 +438,21 @@ fn redirect(
     } else {
         (Vec::new(), vec![target])
     };
+    if !remote.is_empty() {
+        let rcpts: Vec<String> = remote.iter().map(ToString::to_string).collect();
+        let relay = &config.relay;
+        match store.send_usage(&user.to_string(), &rcpts) {
+            Ok(u)
+                if u.messages >= relay.max_messages_per_day
+                    || u.new_recipients + u.new_in_this > relay.max_new_recipients_per_day =>
+            {
+                tracing::warn!(%user, %address, messages = u.messages, "sieve: daily send limit reached; not redirecting, kept instead");
+                return false;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read send counts; not limiting"),
+        }
+    }
     let mut message = format!("{REDIRECTED_FROM}: {user}\r\n").into_bytes();
     message.extend_from_slice(edit::without_return_path(content));
     if !local.is_empty() {
@@ -460,7 +478,7 @@ fn redirect(
                     .collect(),
                 envid: None,
                 ret: None,
-                auth_user: None,
+                auth_user: Some(user.to_string()),
                 created: mailyard_store::queue::now(),
             },
         });
