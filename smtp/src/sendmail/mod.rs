@@ -6,8 +6,9 @@
 //!
 //! - **In-process**, for root and the owner of `data_dir` (the user `serve` runs as):
 //!   the command opens the store itself, as every admin command does, and makes the
-//!   same durable request an SMTP session makes (`Store::deliver_and_queue`): local
-//!   recipients' copies and the relay queue entry for remote ones, in one transaction.
+//!   same durable request an SMTP session makes (`Store::deliver_all`): local
+//!   recipients' copies (after their Sieve scripts) and the relay queue entry for remote
+//!   ones, in one transaction.
 //!   A running `serve` sees the new mail at once (its IMAP sessions are told within
 //!   200 ms) and its relay scheduler reads the queue every second; with no server
 //!   running the mail waits in the data dir (maildir and `queue/`) and goes out at the

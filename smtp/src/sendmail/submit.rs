@@ -131,8 +131,8 @@ impl Submitter {
     }
 
     /// Completes `message` (as `message::read_input` made it: CRLF lines), routes the
-    /// recipients and stores it: local copies and the relay queue entry, durable
-    /// before this returns (`Store::deliver_and_queue`).
+    /// recipients and stores it: local copies (after their Sieve scripts) and the relay
+    /// queue entry, durable before this returns (`filter::deliver`).
     pub async fn submit(
         &self,
         submission: &Submission,
