@@ -904,7 +904,7 @@ impl Machine<'_> {
                         let re = self
                             .regexes
                             .entry((k.clone(), ci))
-                            .or_insert_with(|| matcher::compile_regex(k, ci).ok());
+                            .or_insert_with(|| matcher::compile_regex_cached(k, ci));
                         match re.as_ref().and_then(|re| matcher::regex_captures(re, v)) {
                             Some(caps) => {
                                 self.set_match_vars(caps);

@@ -238,6 +238,32 @@ pub fn compile_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Reg
         })
 }
 
+/// Compiled patterns kept by [`compile_regex_cached`]; the cache starts afresh when
+/// full.
+pub const MAX_CACHED_REGEXES: usize = 1024;
+
+/// [`compile_regex`], remembered across runs: a script's patterns are the same at every
+/// delivery, and compiling one costs far more than matching it.
+pub fn compile_regex_cached(pattern: &str, case_insensitive: bool) -> Option<regex::Regex> {
+    type Cache = std::collections::HashMap<(String, bool), Option<regex::Regex>>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    let key = (pattern.to_string(), case_insensitive);
+    if let Ok(mut guard) = CACHE.lock()
+        && let Some(re) = guard.get_or_insert_with(Cache::new).get(&key)
+    {
+        return re.clone();
+    }
+    let re = compile_regex(pattern, case_insensitive).ok();
+    if let Ok(mut guard) = CACHE.lock() {
+        let cache = guard.get_or_insert_with(Cache::new);
+        if cache.len() >= MAX_CACHED_REGEXES {
+            cache.clear();
+        }
+        cache.insert(key, re.clone());
+    }
+    re
+}
+
 /// `:regex`'s match variables: the whole match and each group (`""` for a group that
 /// took no part).
 pub fn regex_captures(re: &regex::Regex, text: &str) -> Option<Vec<String>> {

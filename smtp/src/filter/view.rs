@@ -1,7 +1,7 @@
 //! What a Sieve script sees of a message and of its user's store
 //! ([`mailyard_sieve::MessageView`]), over mail-parser.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
@@ -11,11 +11,15 @@ use mailyard_store::delivery::DUPLICATE;
 use mailyard_store::{Address, Mark, Store};
 
 use super::compiled;
+use crate::proto::fields::raw_fields;
 
-/// One message, parsed once, seen by one user's script.
+/// One message seen by one user's script: its header fields split once (cheap, every
+/// script reads them), the MIME parse only when a `body` test asks for it.
 pub(crate) struct View<'a> {
     raw: &'a [u8],
-    parsed: Option<Message<'a>>,
+    /// (name, raw value) of each top-level field.
+    fields: Vec<(&'a str, &'a [u8])>,
+    parsed: OnceCell<Option<Message<'a>>>,
     store: &'a Store,
     user: &'a Address,
     /// `duplicate` tests to remember once the delivery is durable (RFC 7352 §3).
@@ -24,9 +28,19 @@ pub(crate) struct View<'a> {
 
 impl<'a> View<'a> {
     pub(crate) fn new(raw: &'a [u8], store: &'a Store, user: &'a Address) -> View<'a> {
+        let fields = raw_fields(raw)
+            .0
+            .into_iter()
+            .filter_map(|f| {
+                let colon = f.iter().position(|&b| b == b':')?;
+                let name = std::str::from_utf8(&f[..colon]).ok()?.trim_end();
+                Some((name, &f[colon + 1..]))
+            })
+            .collect();
         View {
             raw,
-            parsed: MessageParser::default().parse(raw),
+            fields,
+            parsed: OnceCell::new(),
             store,
             user,
             marks: RefCell::new(Vec::new()),
@@ -34,16 +48,18 @@ impl<'a> View<'a> {
     }
 
     /// The raw values of the top-level header fields named `name`.
-    fn raw_values(&self, name: &str) -> Vec<&'a [u8]> {
-        let Some(m) = &self.parsed else {
-            return Vec::new();
-        };
-        m.root_part()
-            .headers()
+    fn raw_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.fields
             .iter()
-            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
-            .filter_map(|h| self.raw.get(h.offset_start as usize..h.offset_end as usize))
-            .collect()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// The MIME structure, parsed on first use (only the Content-* fields are read).
+    fn parsed(&self) -> Option<&Message<'a>> {
+        self.parsed
+            .get_or_init(|| MessageParser::new().with_mime_headers().parse(self.raw))
+            .as_ref()
     }
 }
 
@@ -65,6 +81,9 @@ fn unfold(v: &[u8]) -> String {
 
 /// RFC 2047 encoded words decoded, as mail-parser reads an unstructured field.
 fn decode(v: &[u8]) -> String {
+    if !v.windows(2).any(|w| w == b"=?") {
+        return unfold(v);
+    }
     let mut owned = v.to_vec();
     if !owned.ends_with(b"\n") {
         owned.extend_from_slice(b"\r\n");
@@ -78,16 +97,16 @@ fn decode(v: &[u8]) -> String {
 
 impl MessageView for View<'_> {
     fn header_raw(&self, name: &str) -> Vec<String> {
-        self.raw_values(name).into_iter().map(unfold).collect()
+        self.raw_values(name).map(unfold).collect()
     }
 
     fn header_decoded(&self, name: &str) -> Vec<String> {
-        self.raw_values(name).into_iter().map(decode).collect()
+        self.raw_values(name).map(decode).collect()
     }
 
     /// RFC 5173 §5.
     fn body(&self, transform: &BodyTransform) -> Vec<String> {
-        let Some(m) = &self.parsed else {
+        let Some(m) = self.parsed() else {
             return Vec::new();
         };
         match transform {
