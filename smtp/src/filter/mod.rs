@@ -18,6 +18,10 @@
 //!   choose; no SRS rewriting): the next hop may fail SPF for it, and DKIM of the
 //!   original signer is what survives. Mail redirected to a local user goes to their
 //!   INBOX without running their own script (so two users' scripts cannot loop).
+//! - A user's runs that remember (`duplicate`, `vacation`) go one at a time, each
+//!   held until its delivery is stored ([`Serial`]): copies arriving at once see
+//!   each other, as copies arriving one after the other do (in this process; a
+//!   `sendmail` run in its own process is not held by the server's runs).
 
 mod edit;
 mod reply;
@@ -25,7 +29,7 @@ mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mailyard_common::Config;
 use mailyard_sieve::{Action, Outcome, RuntimeError, Script};
@@ -62,10 +66,55 @@ pub(crate) struct Inbound {
 
 /// What to do with an [`Inbound`].
 pub(crate) enum Planned {
-    /// Store all of this, durably, then say yes.
-    Deliver(Delivery),
+    /// Store all of this, durably, then say yes; hold the [`Serial`] until it is
+    /// stored (or failed).
+    Deliver(Delivery, Serial),
     /// Every recipient's script refused it: `550 5.7.1` with this text.
     Refuse(String),
+}
+
+/// The locks of the users whose runs remember what they saw (`duplicate`, `vacation`),
+/// held from before their scripts run until the delivery that writes that memory is
+/// stored: without them, two copies of a message arriving at once both find nothing
+/// remembered and both are kept, and two messages from one sender both get a reply
+/// (RFC 7352 §3, RFC 5230 §4.2). Dropping it lets the next run of those users go.
+#[must_use = "hold it until the delivery is stored"]
+#[derive(Default)]
+pub(crate) struct Serial {
+    _guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// Idle per-user locks kept before the unused ones are dropped.
+const MAX_IDLE_LOCKS: usize = 1024;
+
+/// Whether runs of `script` may read or write the user's Sieve memory: it uses
+/// `duplicate` or `vacation`, or may include a script that does.
+fn remembers(script: &Script) -> bool {
+    ["duplicate", "vacation", "include"]
+        .iter()
+        .any(|e| script.extensions.contains(*e))
+}
+
+/// Takes the locks of `users` (each once, in one order, so two deliveries to the same
+/// users cannot wait on each other).
+async fn serialize(mut users: Vec<String>) -> Serial {
+    type Locks = HashMap<String, Arc<tokio::sync::Mutex<()>>>;
+    static LOCKS: Mutex<Option<Locks>> = Mutex::new(None);
+    users.sort();
+    users.dedup();
+    let mut guards = Vec::with_capacity(users.len());
+    for user in users {
+        let lock = {
+            let mut guard = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+            let locks = guard.get_or_insert_with(HashMap::new);
+            if locks.len() >= MAX_IDLE_LOCKS {
+                locks.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            locks.entry(user).or_default().clone()
+        };
+        guards.push(lock.lock_owned().await);
+    }
+    Serial { _guards: guards }
 }
 
 /// The compiled script at `path` whose text is `text`, from the cache when that text
@@ -165,8 +214,16 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
             message,
             targets: plain,
         });
-        return Planned::Deliver(delivery);
+        return Planned::Deliver(delivery, Serial::default());
     }
+    let serial = serialize(
+        scripted
+            .iter()
+            .filter(|(_, _, script)| remembers(script))
+            .map(|(user, _, _)| user.to_string())
+            .collect(),
+    )
+    .await;
     let message = Arc::new(message);
     let limits = mailyard_sieve::Limits {
         max_steps: config.sieve.max_steps,
@@ -243,7 +300,7 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
             }
         }
     }
-    Planned::Deliver(delivery)
+    Planned::Deliver(delivery, serial)
 }
 
 /// [`plan`] and store the result, for callers that cannot refuse (a DSN, `sendmail`):
@@ -263,7 +320,7 @@ pub(crate) async fn deliver(
     )
     .await
     {
-        Planned::Deliver(d) => store.deliver_all(d).await,
+        Planned::Deliver(d, _serial) => store.deliver_all(d).await,
         // Not reached: a refusal is only planned when the caller can make it.
         Planned::Refuse(_) => Ok((Vec::new(), Vec::new())),
     }

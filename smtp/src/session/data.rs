@@ -308,7 +308,10 @@ impl Session {
             };
             let config = self.ctx.config();
             match filter::plan(&self.ctx.store, &config, inbound).await {
-                filter::Planned::Deliver(delivery) => self.ctx.store.deliver_all(delivery).await,
+                // The serial is held until the delivery is stored.
+                filter::Planned::Deliver(delivery, _serial) => {
+                    self.ctx.store.deliver_all(delivery).await
+                }
                 filter::Planned::Refuse(reason) => {
                     // RFC 5429 §2.1: refused at the protocol level, so nobody gets
                     // a bounce; not a protocol error (no count towards max_errors).
