@@ -748,3 +748,54 @@ async fn disabled_sieve_files_everything_in_the_inbox() {
     assert_eq!(subjects(&mail, "INBOX"), ["unfiltered"], "{mail:?}");
     assert_eq!(mail.len(), 1, "no Lists: {mail:?}");
 }
+
+// ---- Copies arriving at once ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_copies_are_remembered_once() {
+    let env = Env::start("").await;
+    env.put_script(
+        ALICE,
+        "memory",
+        "require [\"duplicate\", \"vacation\"];\n\
+         if duplicate { discard; stop; }\n\
+         vacation :days 1 :subject \"Away\" \"I am away\";\n",
+    );
+    // Four copies of one message on four connections at once (a list's copy and the
+    // direct one, say), and four messages from one sender at once: still one copy
+    // kept (RFC 7352) and one reply per sender (RFC 5230 §4.2).
+    let (bob, carol) = ("bob@remote.test", "carol@remote.test");
+    let mut sends = Vec::new();
+    for i in 0..4 {
+        for (from, subject, id) in [
+            (bob, format!("copy {i}"), "same".to_string()),
+            (carol, format!("carol {i}"), format!("carol{i}")),
+        ] {
+            let (smtp, m) = (env.smtp(), message(from, &subject, &id, ""));
+            sends.push(tokio::spawn(async move {
+                send(smtp, None, from, &[ALICE], &m).await.1
+            }));
+        }
+    }
+    for s in sends {
+        let end = s.await.expect("send task");
+        assert!(end.starts_with("250"), "{end}");
+    }
+    let mail = env.mail(ALICE);
+    let copies = mail
+        .iter()
+        .filter(|m| m.subject().is_some_and(|s| s.starts_with("copy ")))
+        .count();
+    assert_eq!(copies, 1, "{mail:?}");
+    assert_eq!(mail.len(), 5, "one copy and carol's four: {mail:?}");
+    // A later sender's reply, then an empty queue: every reply queued is in.
+    let dave = "dave@remote.test";
+    env.deliver(dave, &[ALICE], &message(dave, "from dave", "d1", ""))
+        .await;
+    env.wait_sink("the reply to dave", |g| g.rcpts == [dave])
+        .await;
+    env.wait_queue_empty().await;
+    let mut to: Vec<String> = env.sink.got().iter().map(|g| g.rcpts.join(",")).collect();
+    to.sort();
+    assert_eq!(to, [bob, carol, dave], "one reply to each sender");
+}
