@@ -1139,11 +1139,15 @@ impl Machine<'_> {
                 } else {
                     let h =
                         tag_str(&f, "header").map_or("message-id".to_string(), |h| self.expand(h));
-                    self.header(&h, false).first().map(|v| v.trim().to_string())
+                    self.header(&h, false)
+                        .first()
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty())
                 };
                 let seconds = tag_num(&f, "seconds").unwrap_or(7 * 86_400);
                 match id {
-                    // RFC 7352 §3.1: no id, no duplicate.
+                    // RFC 7352 §3.1: no id (the field absent or empty), no duplicate,
+                    // and nothing is tracked.
                     None => Ok(false),
                     Some(id) => Ok(self.msg.duplicate(&handle, &id, seconds, f.has("last"))),
                 }

@@ -68,7 +68,12 @@ impl Msg {
             body: body.to_string(),
             size: text.len() as u64,
             mailboxes: vec!["INBOX", "Partners"],
-            seen_ids: HashSet::from(["<seen@example.org>".to_string(), "notifier:42".to_string()]),
+            // "" too: an empty Message-ID must not be looked up at all (RFC 7352 §3.1).
+            seen_ids: HashSet::from([
+                "<seen@example.org>".to_string(),
+                "notifier:42".to_string(),
+                String::new(),
+            ]),
             scripts: INCLUDED
                 .iter()
                 .map(|(g, n, src)| {
@@ -617,6 +622,13 @@ const ROWS: &[(&str, &str, &str, &str, &[&str])] = &[
         "not a duplicate",
         "require \"duplicate\"; if duplicate { discard; }",
         MSG,
+        "a@b.c",
+        &["keep"],
+    ),
+    (
+        "duplicate with an empty Message-ID: no id, no duplicate",
+        "require \"duplicate\"; if duplicate { discard; }",
+        "From: a@b.c\nMessage-ID: \nSubject: x\n\nbody\n",
         "a@b.c",
         &["keep"],
     ),

@@ -5,9 +5,9 @@
 # "[JIRA]" in its subject shows the script is active.
 require ["fileinto", "imap4flags", "envelope", "body", "regex", "relational", "comparator-i;ascii-numeric", "mailbox"];
 
-if header :contains "list-id" "announce.example.org" { fileinto :create "Lists/Announce"; stop; }
-if header :contains "list-id" "dev.example.org" { fileinto :create "Lists/Dev"; stop; }
-if header :matches "list-id" "*users.example.org*" { fileinto :create "Lists/Users"; stop; }
+if header :contains "list-id" "announce.example.org" { fileinto :create "Lists.Announce"; stop; }
+if header :contains "list-id" "dev.example.org" { fileinto :create "Lists.Dev"; stop; }
+if header :matches "list-id" "*users.example.org*" { fileinto :create "Lists.Users"; stop; }
 if exists "x-spam-flag" { fileinto :create "Junk"; stop; }
 if header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "5" { fileinto :create "Junk"; stop; }
 if address :domain :is "from" "billing.example.com" { fileinto :create "Invoices"; stop; }
