@@ -13,7 +13,9 @@
 //! Layout: [`parser`] (text → [`ast`]), [`validate`] (signatures as data → [`Script`]),
 //! [`interpret`] (script × [`MessageView`] × [`Envelope`] → [`Outcome`]), and the
 //! helpers they share: [`matcher`] (comparators, match types, match variables),
-//! [`address`] (address lists and parts), [`date`] (date parts and zones).
+//! [`address`] (address lists and parts), [`date`] (date parts and zones). Beside them,
+//! [`generate`] writes and reads back the vacation and forwarding scripts of `mailyard
+//! vacation|forward` and plans how they chain with the user's own active script.
 //!
 //! Invariants: parsing, validation and running are bounded (the limits in
 //! [`parser`] and [`interpret::Limits`]); nothing panics on any input; a script that
@@ -24,6 +26,7 @@ pub mod address;
 pub mod ast;
 pub mod date;
 mod encoded;
+pub mod generate;
 pub mod interpret;
 pub mod matcher;
 pub mod parser;
