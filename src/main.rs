@@ -100,6 +100,14 @@ enum Command {
     /// Sieve filter scripts (README "Sieve (filtering)").
     #[command(subcommand)]
     Sieve(SieveCmd),
+    /// A user's vacation auto-reply, written as a Sieve script (README "Vacation and
+    /// forwarding").
+    #[command(subcommand)]
+    Vacation(VacationCmd),
+    /// A user's forwarding, written as a Sieve script (README "Vacation and
+    /// forwarding").
+    #[command(subcommand)]
+    Forward(ForwardCmd),
     /// Submit a message from stdin, as Postfix's sendmail(1): `mailyard sendmail [-t]
     /// [-f FROM] [-F NAME] [-i] [-bs] [RCPT...]` (also what a link named `sendmail`
     /// runs). Exit codes per sysexits.h.
@@ -172,6 +180,70 @@ enum SieveCmd {
         name: String,
         /// Its new name.
         new_name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum VacationCmd {
+    /// Answer the user's mail with the text on standard input (RFC 5230): writes the
+    /// script `mailyard-vacation`, makes it active, and runs the script active before
+    /// it afterwards. Set again to change it.
+    Set {
+        /// The user.
+        address: String,
+        /// The reply's subject.
+        #[arg(long)]
+        subject: String,
+        /// The last day replies are sent (inclusive, UTC); without it, until cleared.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        until: Option<String>,
+        /// Reply to the same sender at most once in this many days (default 7).
+        #[arg(long, value_name = "N")]
+        days: Option<u64>,
+        /// The reply's From: (default: the address the mail was sent to).
+        #[arg(long, value_name = "ADDR")]
+        from: Option<String>,
+        /// Another address of the user's that mail may be sent to (repeatable).
+        #[arg(long = "address", value_name = "A")]
+        addresses: Vec<String>,
+    },
+    /// Print whether the auto-reply is on, its settings and its text.
+    Show {
+        /// The user.
+        address: String,
+    },
+    /// Turn it off: the script active before `set` is active again. Exit 0 also
+    /// when none was set.
+    Clear {
+        /// The user.
+        address: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ForwardCmd {
+    /// Forward the user's mail to TARGET (Sieve `redirect`; with --keep `redirect
+    /// :copy`, RFC 3894): writes the script `mailyard-forward`, makes it active, and
+    /// runs the script active before it afterwards.
+    Set {
+        /// The user.
+        address: String,
+        /// Where to (local@domain).
+        target: String,
+        /// Keep a copy in the user's mailbox too.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print whether forwarding is on, and where to.
+    Show {
+        /// The user.
+        address: String,
+    },
+    /// Stop forwarding: the script active before `set` is active again. Exit 0 also
+    /// when none was set.
+    Clear {
+        /// The user.
+        address: String,
     },
 }
 
@@ -382,6 +454,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dns { args } => dns(&config, &args),
         // Their own config handling (before the lines above).
         Command::Sieve(cmd) => sieve_scripts(&config, cmd),
+        Command::Vacation(cmd) => vacation(&config, cmd),
+        Command::Forward(cmd) => forward(&config, cmd),
         Command::Sendmail { .. } | Command::Init { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -418,13 +492,7 @@ fn sieve_check(files: Vec<PathBuf>) -> ExitCode {
 /// first and refuses it with every error (`NAME:LINE:COL: message`), as PUTSCRIPT does.
 fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
     let store = open(config)?;
-    let user = |a: &str| -> Result<Address> {
-        let a = parse_address(a)?;
-        if store.accounts().user(&a)?.is_none() {
-            anyhow::bail!("no such user: {a}");
-        }
-        Ok(a)
-    };
+    let user = |a: &str| existing_user(&store, a);
     match cmd {
         // Dispatched before the config is loaded (`run`): it needs none.
         SieveCmd::Check { .. } => {}
@@ -498,6 +566,199 @@ fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
             let address = user(&address)?;
             store.sieve_rename(&address, &name, &new_name)?;
             println!("renamed script {name:?} of {address} to {new_name:?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A user that exists.
+fn existing_user(store: &Store, address: &str) -> Result<Address> {
+    let a = parse_address(address)?;
+    if store.accounts().user(&a)?.is_none() {
+        bail!("no such user: {a}");
+    }
+    Ok(a)
+}
+
+/// What `mailyard_sieve::generate` plans with: the active script, every name, and the
+/// texts of the generated scripts.
+fn generated_state(store: &Store, user: &Address) -> Result<mailyard_sieve::generate::State> {
+    use mailyard_sieve::generate::{FORWARD_SCRIPT, State, VACATION_SCRIPT};
+    let text = |name: &str| -> Result<Option<String>> {
+        Ok(store
+            .sieve_get(user, name)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    };
+    Ok(State {
+        active: store.sieve_active_name(user)?,
+        names: store
+            .sieve_list(user)?
+            .into_iter()
+            .map(|s| s.name)
+            .collect(),
+        vacation: text(VACATION_SCRIPT)?,
+        forward: text(FORWARD_SCRIPT)?,
+    })
+}
+
+/// Carries out planned steps with the store, in order (each one durable on its own:
+/// delivery in between sees the old script or the new one, never a broken one).
+fn apply_steps(
+    store: &Store,
+    user: &Address,
+    steps: &[mailyard_sieve::generate::Step],
+) -> Result<()> {
+    use mailyard_sieve::generate::Step;
+    for step in steps {
+        match step {
+            Step::Put { name, text } => store.sieve_put(user, name, text.as_bytes())?,
+            Step::Activate(name) => store.sieve_activate(user, name.as_deref())?,
+            Step::Delete(name) => store.sieve_delete(user, name)?,
+        }
+    }
+    Ok(())
+}
+
+/// The day `currentdate` sees at delivery (UTC, as the filter's clock).
+fn today() -> mailyard_sieve::generate::Day {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    mailyard_sieve::generate::Day::of(&mailyard_sieve::date::DateTime::from_timestamp(now, 0))
+}
+
+/// `set`: plans with `mailyard_sieve::generate`, applies, says what runs now.
+fn set_generated(
+    store: &Store,
+    user: &Address,
+    spec: &mailyard_sieve::generate::Spec,
+) -> Result<()> {
+    let state = generated_state(store, user)?;
+    let plan = mailyard_sieve::generate::plan_set(&state, spec)?;
+    apply_steps(store, user, &plan.steps)?;
+    let kind = spec.kind();
+    let then = match &plan.previous {
+        Some(p) => format!("; then {p:?} runs as before"),
+        None => String::new(),
+    };
+    println!(
+        "{kind} {} for {user} (script {:?}){then}",
+        if plan.replaced { "updated" } else { "on" },
+        kind.script_name()
+    );
+    Ok(())
+}
+
+/// `clear`: plans, applies, says what runs now. Nothing set is not an error.
+fn clear_generated(
+    store: &Store,
+    user: &Address,
+    kind: mailyard_sieve::generate::Kind,
+) -> Result<()> {
+    use mailyard_sieve::generate::ClearPlan;
+    let state = generated_state(store, user)?;
+    let plan = mailyard_sieve::generate::plan_clear(&state, kind)?;
+    apply_steps(store, user, plan.steps())?;
+    match plan {
+        ClearPlan::NotSet => println!("{user} has no {kind} set; nothing to clear"),
+        ClearPlan::Restored {
+            restored: Some(r), ..
+        } => println!("{kind} off for {user}; {r:?} is active again"),
+        ClearPlan::Restored {
+            restored: None,
+            missing: Some(m),
+            ..
+        } => println!(
+            "{kind} off for {user}; the script active before it, {m:?}, no longer exists: no script is active"
+        ),
+        ClearPlan::Restored { restored: None, .. } => {
+            println!("{kind} off for {user}; no script is active")
+        }
+        ClearPlan::Unlinked { by, .. } => println!(
+            "{kind} off for {user}; {:?} stays active and runs what {kind} ran after it",
+            by.script_name()
+        ),
+        ClearPlan::Unused { .. } => println!(
+            "{kind} was not in use for {user} (its script was not active); deleted script {:?}",
+            kind.script_name()
+        ),
+    }
+    Ok(())
+}
+
+/// `mailyard vacation set|show|clear ADDRESS`: wiring for `mailyard_sieve::generate`.
+fn vacation(config: &Config, cmd: VacationCmd) -> Result<ExitCode> {
+    use mailyard_sieve::generate::{Kind, Spec, VacationSpec, describe};
+    let store = open(config)?;
+    match cmd {
+        VacationCmd::Set {
+            address,
+            subject,
+            until,
+            days,
+            from,
+            addresses,
+        } => {
+            let user = existing_user(&store, &address)?;
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("Type the reply text; end it with Ctrl-D on a line of its own.");
+            }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut stdin.lock(), &mut bytes)?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!("the reply text (standard input) is not valid UTF-8")
+            })?;
+            let spec = VacationSpec::new(
+                &subject,
+                &text,
+                days,
+                until.as_deref(),
+                from.as_deref(),
+                &addresses,
+            )?;
+            if let Some(u) = spec.until
+                && u < today()
+            {
+                eprintln!("warning: --until {u} has passed: no replies will be sent");
+            }
+            set_generated(&store, &user, &Spec::Vacation(spec))?;
+        }
+        VacationCmd::Show { address } => {
+            let user = existing_user(&store, &address)?;
+            let state = generated_state(&store, &user)?;
+            print!("{}", describe(&state, Kind::Vacation, today()));
+        }
+        VacationCmd::Clear { address } => {
+            let user = existing_user(&store, &address)?;
+            clear_generated(&store, &user, Kind::Vacation)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailyard forward set|show|clear ADDRESS`: wiring for `mailyard_sieve::generate`.
+fn forward(config: &Config, cmd: ForwardCmd) -> Result<ExitCode> {
+    use mailyard_sieve::generate::{ForwardSpec, Kind, Spec, describe};
+    let store = open(config)?;
+    match cmd {
+        ForwardCmd::Set {
+            address,
+            target,
+            keep,
+        } => {
+            let user = existing_user(&store, &address)?;
+            let spec = ForwardSpec::new(&user.to_string(), &target, keep)?;
+            set_generated(&store, &user, &Spec::Forward(spec))?;
+        }
+        ForwardCmd::Show { address } => {
+            let user = existing_user(&store, &address)?;
+            let state = generated_state(&store, &user)?;
+            print!("{}", describe(&state, Kind::Forward, today()));
+        }
+        ForwardCmd::Clear { address } => {
+            let user = existing_user(&store, &address)?;
+            clear_generated(&store, &user, Kind::Forward)?;
         }
     }
     Ok(ExitCode::SUCCESS)
