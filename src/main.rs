@@ -275,6 +275,15 @@ enum ImportCmd {
         /// becomes the user's maildir and PATH is gone.
         #[arg(long = "move")]
         move_in_place: bool,
+        /// Also take over the user's Sieve scripts from this Pigeonhole script directory
+        /// (`~/sieve`): every NAME.sieve becomes the script NAME; the one
+        /// `DIR/../.dovecot.sieve` points at becomes active (if it compiles).
+        #[arg(long, value_name = "DIR")]
+        sieve: Option<PathBuf>,
+        /// Pigeonhole's active script, a link or a plain file, when it is not
+        /// `DIR/../.dovecot.sieve`.
+        #[arg(long, value_name = "FILE", requires = "sieve")]
+        sieve_active: Option<PathBuf>,
     },
 }
 
@@ -288,6 +297,11 @@ enum ExportCmd {
         /// The user (local@domain).
         #[arg(long)]
         user: String,
+        /// Also write the user's Sieve scripts to this new or empty directory as
+        /// Pigeonhole keeps them (NAME.sieve), the active one linked from
+        /// `DIR/../.dovecot.sieve`.
+        #[arg(long, value_name = "DIR")]
+        sieve: Option<PathBuf>,
     },
 }
 
@@ -1177,6 +1191,8 @@ fn import(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
         link,
         copy,
         move_in_place,
+        sieve,
+        sieve_active,
     } = cmd;
     let user = parse_address(&user)?;
     let transfer = match (link, copy, move_in_place) {
@@ -1190,6 +1206,24 @@ fn import(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
         transfer,
         dry_run,
         merge,
+    };
+    // The scripts are read and compared before the mail moves (a clash refuses both),
+    // and written after it.
+    let scripts = match &sieve {
+        Some(dir) => {
+            let source = mailyard_store::pigeonhole::read_source(
+                dir,
+                sieve_active.as_deref(),
+                mailyard_sieve::parser::MAX_SCRIPT_SIZE as u64,
+            )?;
+            let check = |text: &[u8]| {
+                mailyard_sieve::compile_bytes(text)
+                    .map(drop)
+                    .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+            };
+            Some(store.sieve_import_plan(&user, source, &check)?)
+        }
+        None => None,
     };
     let r = store.import_maildir_blocking(&user, &path, opts)?;
     for m in &r.mailboxes {
@@ -1214,6 +1248,12 @@ fn import(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
     for d in &r.skipped_dirs {
         println!("skipped {d}: not a valid mailbox name");
     }
+    if let Some(plan) = &scripts {
+        if !dry_run {
+            store.sieve_import_apply(&user, plan)?;
+        }
+        report_sieve_import(plan, dry_run);
+    }
     if dry_run {
         println!("dry run: nothing changed");
     } else {
@@ -1225,10 +1265,58 @@ fn import(config: &Config, cmd: ImportCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints what a Sieve import did (or would do): each script, the compile errors of
+/// those that do not compile on stderr as `FILE:LINE:COL: message`, the active one.
+fn report_sieve_import(plan: &mailyard_store::pigeonhole::SieveImport, dry_run: bool) {
+    for note in &plan.notes {
+        eprintln!("sieve: {note}");
+    }
+    for s in &plan.scripts {
+        for e in &s.errors {
+            eprintln!("{}:{e}", s.path.display());
+        }
+        let what = match (s.unchanged, s.errors.is_empty(), dry_run) {
+            (true, _, _) => "already there, the same",
+            (false, true, false) => "imported",
+            (false, true, true) => "would be imported",
+            (false, false, false) => {
+                "does not compile; imported all the same (fix it with mailyard sieve put)"
+            }
+            (false, false, true) => "does not compile; would be imported all the same",
+        };
+        println!(
+            "sieve: script {:?} from {}: {what}",
+            s.name,
+            s.path.display()
+        );
+    }
+    let activate = if dry_run {
+        "would be made active"
+    } else {
+        "made active"
+    };
+    if let Some(a) = &plan.active {
+        println!("sieve: {a:?} {activate}");
+    }
+    if let Some(b) = &plan.active_broken {
+        eprintln!(
+            "sieve: {b:?} was Dovecot's active script but does not compile: not made active \
+             (fix it, then mailyard sieve activate)"
+        );
+    }
+}
+
 fn export(config: &Config, cmd: ExportCmd) -> Result<ExitCode> {
-    let ExportCmd::Maildir { dir, user } = cmd;
+    let ExportCmd::Maildir { dir, user, sieve } = cmd;
     let user = parse_address(&user)?;
-    let r = open(config)?.export_maildir_blocking(&user, &dir)?;
+    if let Some(scripts) = &sieve {
+        if std::path::absolute(scripts)? == std::path::absolute(&dir)? {
+            bail!("--sieve needs a directory of its own, not the mail's");
+        }
+        mailyard_store::pigeonhole::check_export_target(scripts)?;
+    }
+    let store = open(config)?;
+    let r = store.export_maildir_blocking(&user, &dir)?;
     for (name, n) in &r.mailboxes {
         println!("{name}: {n} messages");
     }
@@ -1238,6 +1326,17 @@ fn export(config: &Config, cmd: ExportCmd) -> Result<ExitCode> {
         r.linked,
         r.copied
     );
+    if let Some(scripts) = &sieve {
+        let s = store.export_sieve_blocking(&user, scripts)?;
+        println!(
+            "sieve: {} script(s) written to {}",
+            s.scripts.len(),
+            scripts.display()
+        );
+        if let Some((link, target)) = &s.link {
+            println!("sieve: {} -> {}", link.display(), target.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,9 @@
 //! second server on it), and `import maildir` of a mutt-style tree (`--dry-run`, then
 //! for real). The store-level tests (`tests/tests/backup.rs`,
 //! `tests/tests/dovecot_migration.rs`) cover load and Dovecot; this one covers the
-//! commands, their exit codes and what a client sees afterwards.
+//! commands, their exit codes and what a client sees afterwards. `import maildir
+//! --sieve` and `export maildir --sieve` carry Dovecot Pigeonhole's scripts over, on a
+//! Pigeonhole-style home built by hand.
 
 mod bin_support;
 
@@ -258,4 +260,297 @@ m.logout()
     let o = mailyard(&config, &["check"], None);
     assert!(o.status.success(), "{}", text(&o));
     drop(server);
+}
+
+/// Runs a command that must succeed: (stdout, stderr).
+fn ok(config: &Path, args: &[&str]) -> (String, String) {
+    let o = mailyard(config, args, None);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A home as Dovecot with Pigeonhole leaves it: `Maildir/` with one message, `sieve/`
+/// with the scripts (`scripts`: name, text), Pigeonhole's compiled `.svbin` and `tmp/`,
+/// and `.dovecot.sieve` a link to `sieve/<active>.sieve`, or a plain file `plain`.
+fn pigeonhole_home(
+    root: &Path,
+    scripts: &[(&str, &str)],
+    active: Option<&str>,
+    plain: Option<&str>,
+) {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(root.join("Maildir").join(sub)).expect("mkdir");
+    }
+    std::fs::write(
+        root.join("Maildir/cur/1700000000.1.host:2,S"),
+        b"From: a@example.net\nSubject: old\n\nbody\n",
+    )
+    .expect("write");
+    let dir = root.join("sieve");
+    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
+    for (name, text) in scripts {
+        std::fs::write(dir.join(format!("{name}.sieve")), text).expect("write");
+        std::fs::write(dir.join(format!("{name}.svbin")), b"\0\x01binary").expect("write");
+    }
+    if let Some(a) = active {
+        std::os::unix::fs::symlink(format!("sieve/{a}.sieve"), root.join(".dovecot.sieve"))
+            .expect("symlink");
+    }
+    if let Some(p) = plain {
+        std::fs::write(root.join(".dovecot.sieve"), p).expect("write");
+    }
+}
+
+const WORK: &str = "require \"fileinto\";\nif header :contains \"subject\" \"report\" {\n  fileinto \"Reports\";\n}\n";
+const BROKEN: &str = "require \"fileinto\";\nif true {\n  fileinto;\n}\n";
+
+#[test]
+fn pigeonhole_scripts_in_and_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "data");
+    for user in ["bob@example.com", "carol@example.com", "dave@example.com"] {
+        let o = mailyard(&config, &["user", "add", user], Some("pw\n"));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+
+    // bob: the link names work; broken does not compile (imported, reported).
+    let bob = dir.path().join("bob");
+    pigeonhole_home(
+        &bob,
+        &[
+            ("work", WORK),
+            ("broken", BROKEN),
+            ("away", "require \"vacation\";\nvacation \"away\";\n"),
+        ],
+        Some("work"),
+        None,
+    );
+    let (maildir, sieve) = (s(&bob.join("Maildir")), s(&bob.join("sieve")));
+    let import = [
+        "import",
+        "maildir",
+        &maildir,
+        "--user",
+        "bob@example.com",
+        "--sieve",
+        &sieve,
+    ];
+    let (out, err) = ok(&config, &[&import[..], &["--dry-run"]].concat());
+    assert!(out.contains("sieve: script \"work\""), "{out}");
+    assert!(out.contains("\"work\" would be made active"), "{out}");
+    assert!(out.contains("dry run: nothing changed"), "{out}");
+    let broken_at = format!("{}:3:3: ", bob.join("sieve/broken.sieve").display());
+    assert!(err.contains(&broken_at), "{err}");
+    assert_eq!(ok(&config, &["sieve", "list", "bob@example.com"]).0, "");
+
+    let (out, err) = ok(&config, &import);
+    assert!(
+        err.contains(&broken_at),
+        "line:col of the broken script: {err}"
+    );
+    assert!(
+        out.contains("script \"broken\"") && out.contains("does not compile"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&config, &["sieve", "list", "bob@example.com"]).0,
+        format!(
+            "away\t{}\nbroken\t{}\nwork\t{}\tACTIVE\n",
+            "require \"vacation\";\nvacation \"away\";\n".len(),
+            BROKEN.len(),
+            WORK.len()
+        )
+    );
+    assert_eq!(
+        ok(&config, &["sieve", "get", "bob@example.com", "work"]).0,
+        WORK
+    );
+
+    // Another tree whose work.sieve differs: refused before any mail moves.
+    let other = dir.path().join("bob2");
+    pigeonhole_home(&other, &[("work", "keep;\n")], None, None);
+    let cur = dir.path().join("data/mail/example.com/bob/cur");
+    let before = std::fs::read_dir(&cur).expect("cur").count();
+    let o = mailyard(
+        &config,
+        &[
+            "import",
+            "maildir",
+            &s(&other.join("Maildir")),
+            "--user",
+            "bob@example.com",
+            "--merge",
+            "--sieve",
+            &s(&other.join("sieve")),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("already has script(s) \"work\""),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_dir(&cur).expect("cur").count(),
+        before,
+        "no mail moved"
+    );
+
+    // carol: a plain .dovecot.sieve is the script "dovecot", active.
+    let carol = dir.path().join("carol");
+    pigeonhole_home(&carol, &[("spare", "keep;\n")], None, Some(WORK));
+    let (out, _) = ok(
+        &config,
+        &[
+            "import",
+            "maildir",
+            &s(&carol.join("Maildir")),
+            "--user",
+            "carol@example.com",
+            "--sieve",
+            &s(&carol.join("sieve")),
+        ],
+    );
+    assert!(out.contains("\"dovecot\" made active"), "{out}");
+    assert_eq!(
+        ok(&config, &["sieve", "list", "carol@example.com"]).0,
+        format!("dovecot\t{}\tACTIVE\nspare\t6\n", WORK.len())
+    );
+
+    // dave: the active one does not compile: imported, not made active; and the
+    // active file named with --sieve-active.
+    let dave = dir.path().join("dave");
+    pigeonhole_home(&dave, &[("broken", BROKEN), ("ok", "keep;\n")], None, None);
+    let elsewhere = dir.path().join("dave-active");
+    std::os::unix::fs::symlink(dave.join("sieve/broken.sieve"), &elsewhere).expect("symlink");
+    let (out, err) = ok(
+        &config,
+        &[
+            "import",
+            "maildir",
+            &s(&dave.join("Maildir")),
+            "--user",
+            "dave@example.com",
+            "--sieve",
+            &s(&dave.join("sieve")),
+            "--sieve-active",
+            &s(&elsewhere),
+        ],
+    );
+    assert!(
+        err.contains(
+            "\"broken\" was Dovecot's active script but does not compile: not made active"
+        ),
+        "{out}{err}"
+    );
+    assert_eq!(
+        ok(&config, &["sieve", "list", "dave@example.com"]).0,
+        format!("broken\t{}\nok\t6\n", BROKEN.len())
+    );
+    // --sieve-active alone is a usage error.
+    let o = mailyard(
+        &config,
+        &[
+            "import",
+            "maildir",
+            &s(&dave.join("Maildir")),
+            "--user",
+            "dave@example.com",
+            "--sieve-active",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // The way back: DIR/sieve gets a relative link, another name an absolute one.
+    let home = dir.path().join("export-bob");
+    let (out, _) = ok(
+        &config,
+        &[
+            "export",
+            "maildir",
+            &s(&home.join("Maildir")),
+            "--user",
+            "bob@example.com",
+            "--sieve",
+            &s(&home.join("sieve")),
+        ],
+    );
+    assert!(out.contains("sieve: 3 script(s) written"), "{out}");
+    assert_eq!(
+        std::fs::read_link(home.join(".dovecot.sieve")).expect("link"),
+        Path::new("sieve/work.sieve")
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join(".dovecot.sieve")).expect("read through the link"),
+        WORK
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join("sieve/broken.sieve")).expect("read"),
+        BROKEN
+    );
+    assert!(home.join("Maildir/cur").is_dir());
+    let home2 = dir.path().join("export-carol");
+    ok(
+        &config,
+        &[
+            "export",
+            "maildir",
+            &s(&home2.join("Maildir")),
+            "--user",
+            "carol@example.com",
+            "--sieve",
+            &s(&home2.join("scripts")),
+        ],
+    );
+    let target = std::fs::read_link(home2.join(".dovecot.sieve")).expect("link");
+    assert!(target.is_absolute(), "{target:?}");
+    assert_eq!(
+        target,
+        std::fs::canonicalize(home2.join("scripts"))
+            .expect("canon")
+            .join("dovecot.sieve")
+    );
+    // An export target that is not empty is refused before the mail is written.
+    let home3 = dir.path().join("export-again");
+    std::fs::create_dir_all(home3.join("sieve")).expect("mkdir");
+    std::fs::write(home3.join("sieve/x.sieve"), "keep;\n").expect("write");
+    let o = mailyard(
+        &config,
+        &[
+            "export",
+            "maildir",
+            &s(&home3.join("Maildir")),
+            "--user",
+            "bob@example.com",
+            "--sieve",
+            &s(&home3.join("sieve")),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!home3.join("Maildir").exists(), "{}", text(&o));
+
+    // What comes back in goes in again as it was.
+    let (out, _) = ok(
+        &config,
+        &[
+            "import",
+            "maildir",
+            &s(&home.join("Maildir")),
+            "--user",
+            "dave@example.com",
+            "--merge",
+            "--sieve",
+            &s(&home.join("sieve")),
+            "--dry-run",
+        ],
+    );
+    assert!(out.contains("\"work\" would be made active"), "{out}");
 }

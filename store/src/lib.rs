@@ -26,6 +26,7 @@ pub mod mailbox_name;
 pub mod maildir;
 pub mod mime_limits;
 pub mod model;
+pub mod pigeonhole;
 pub mod queue;
 pub mod sieve_scripts;
 pub mod spare;
