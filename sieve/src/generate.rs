@@ -22,9 +22,12 @@
 //! active; `clear` of one further down rewrites the script that includes it to include
 //! its previous instead, so nothing dangles.
 //!
-//! Invariants: every script written here compiles (checked before it is returned); a
-//! generated script someone edited so that it no longer reads back is never rewritten
-//! (its edits would be lost): the planner refuses with [`GenerateError::Edited`].
+//! Invariants: every script written here compiles (checked before it is returned).
+//! `set` and `clear` replace or delete their own kind's script (what was changed in it
+//! by hand is lost, as its comment says), but never a script under a reserved name
+//! without the header line ([`GenerateError::NotOurs`]); and a generated script that
+//! would have to be rewritten to unlink another but no longer reads back (changed by
+//! hand) is left alone: [`GenerateError::Edited`].
 
 use std::fmt;
 
