@@ -55,6 +55,46 @@ impl<'a> View<'a> {
             .map(|(_, v)| *v)
     }
 
+    /// The body as text when the message is a single `text/plain` part (no
+    /// Content-Type, or `text/plain` with a US-ASCII or UTF-8 charset or none) in
+    /// 7bit or 8bit (or no) transfer encoding, and valid UTF-8: exactly what the MIME
+    /// parse would decode it to. `None` for anything else.
+    fn plain_body(&self) -> Option<String> {
+        let one = |name: &str| {
+            let mut values = self.raw_values(name);
+            let first = values.next();
+            if values.next().is_some() {
+                return Err(());
+            }
+            Ok(first.map(|v| unfold(v).to_ascii_lowercase()))
+        };
+        let plain_type = match one("content-type").ok()? {
+            None => true,
+            Some(ct) => {
+                let mut parts = ct.split(';').map(str::trim);
+                parts.next() == Some("text/plain")
+                    && parts.all(|p| match p.split_once('=') {
+                        Some((k, v)) if k.trim() == "charset" => {
+                            matches!(v.trim().trim_matches('"'), "us-ascii" | "utf-8" | "utf8")
+                        }
+                        Some(_) => true,
+                        None => p.is_empty(),
+                    })
+            }
+        };
+        let plain_cte = match one("content-transfer-encoding").ok()? {
+            None => true,
+            Some(cte) => matches!(cte.as_str(), "7bit" | "8bit"),
+        };
+        if !(plain_type && plain_cte) {
+            return None;
+        }
+        let start = crate::proto::fields::blank_line_end(self.raw)?;
+        std::str::from_utf8(&self.raw[start..])
+            .ok()
+            .map(str::to_string)
+    }
+
     /// The MIME structure, parsed on first use (only the Content-* fields are read).
     fn parsed(&self) -> Option<&Message<'a>> {
         self.parsed
@@ -106,6 +146,13 @@ impl MessageView for View<'_> {
 
     /// RFC 5173 §5.
     fn body(&self, transform: &BodyTransform) -> Vec<String> {
+        // Most mail is one plain-text part that needs no decoding: its body is the
+        // text, with no MIME parse.
+        if *transform == BodyTransform::Text
+            && let Some(text) = self.plain_body()
+        {
+            return vec![text];
+        }
         let Some(m) = self.parsed() else {
             return Vec::new();
         };
@@ -208,6 +255,43 @@ mod tests {
     fn unfolds_and_trims() {
         assert_eq!(unfold(b" a\r\n b\r\n"), "a b");
         assert_eq!(unfold(b"\tx\n\ty \r\n"), "x\ty");
+    }
+
+    #[test]
+    fn plain_text_body_without_a_parse_is_what_the_parse_gives() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = Store::open(dir.path()).expect("open");
+        let user = Address::parse("a@example.com").expect("address");
+        let cases: &[(&[u8], bool)] = &[
+            (b"Subject: x\r\n\r\nline one\r\nline two\r\n", true),
+            (b"Content-Type: text/plain; charset=\"UTF-8\"; format=flowed\r\n\r\ncaf\xc3\xa9\r\n", true),
+            (b"Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nx\r\n", true),
+            (b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n", false),
+            (b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9\r\n", false),
+            (b"Content-Type: text/html\r\n\r\n<b>x</b>\r\n", false),
+            (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n", false),
+        ];
+        for (raw, fast) in cases {
+            let view = View::new(raw, &store, &user);
+            assert_eq!(
+                view.plain_body().is_some(),
+                *fast,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+            if let Some(text) = view.plain_body() {
+                let parsed = view.parsed().expect("parses");
+                let want: Vec<String> = parsed
+                    .parts
+                    .iter()
+                    .filter_map(|p| match &p.body {
+                        PartType::Text(t) => Some(t.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(vec![text], want, "{}", String::from_utf8_lossy(raw));
+            }
+        }
     }
 
     #[test]
