@@ -31,7 +31,7 @@ use mail_auth::{
 };
 use mailyard_common::Config;
 use mailyard_common::config::Dns;
-use mailyard_store::{Address, Delivered, FlagSet, Store};
+use mailyard_store::{Address, FlagSet, IfMissing, Target};
 use tokio::time::{Instant, timeout_at};
 
 use crate::dns::Health;
@@ -424,30 +424,19 @@ fn build_resolver(dns: &Dns) -> Result<(MessageAuthenticator, Vec<SocketAddr>), 
     Ok((resolver, servers))
 }
 
-/// Delivers a quarantined message into each user's Junk folder (the INBOX for a user
-/// who has deleted Junk), durably, before the caller replies 250.
-pub(crate) async fn deliver_to_junk(
-    store: &Store,
-    message: Vec<u8>,
-    users: &[Address],
-) -> mailyard_store::Result<Vec<Delivered>> {
-    let mut delivered = Vec::with_capacity(users.len());
-    let mut inbox = Vec::new();
-    for user in users {
-        if store.mailbox(user, JUNK)?.is_some() {
-            delivered.push(
-                store
-                    .append(user, JUNK, message.clone(), FlagSet::default(), None)
-                    .await?,
-            );
-        } else {
-            inbox.push(user.clone());
-        }
-    }
-    if !inbox.is_empty() {
-        delivered.extend(store.deliver(message, &inbox).await?);
-    }
-    Ok(delivered)
+/// A quarantined message's copies: each user's Junk folder, or the INBOX for a user
+/// who has deleted Junk (`IfMissing::Inbox`: decided inside the delivery's own
+/// transaction, so a Junk deleted meanwhile cannot fail it).
+pub(crate) fn junk_targets(users: &[Address]) -> Vec<Target> {
+    users
+        .iter()
+        .map(|user| Target {
+            user: user.clone(),
+            mailbox: JUNK.into(),
+            flags: FlagSet::default(),
+            if_missing: IfMissing::Inbox,
+        })
+        .collect()
 }
 
 /// RFC 8601 §5: removes every `Authentication-Results:` field whose authserv-id is

@@ -291,9 +291,17 @@ impl Session {
         let junk = verdict.is_some_and(|v| v.disposition == Disposition::Junk);
         let stored = if junk {
             // Quarantined mail is filed locally only; it is not passed on elsewhere.
-            crate::auth_checks::deliver_to_junk(&self.ctx.store, full, &users)
+            let copy = mailyard_store::LocalCopy {
+                message: full,
+                targets: crate::auth_checks::junk_targets(&users),
+            };
+            self.ctx
+                .store
+                .deliver_all(mailyard_store::Delivery {
+                    copies: vec![copy],
+                    ..Default::default()
+                })
                 .await
-                .map(|d| (d, Vec::new()))
         } else {
             let inbound = filter::Inbound {
                 message: full,
