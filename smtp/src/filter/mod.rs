@@ -39,7 +39,7 @@ use mailyard_store::{
     Address, Delivery, FlagSet, Flags, IfMissing, LocalCopy, Mark, Outbound, Store, Target,
 };
 
-use crate::queue::{MAX_RECEIVED, count_received, own_mail};
+use crate::queue::{MAX_RECEIVED, SendLimit, count_received, own_mail};
 
 /// The header field that marks a message a user's script redirected (Pigeonhole's
 /// name), so that user's script does not send it round again.
@@ -595,16 +595,13 @@ fn redirect(
     };
     if !remote.is_empty() {
         let rcpts: Vec<String> = remote.iter().map(ToString::to_string).collect();
-        let relay = &config.relay;
         match store.send_usage(&user.to_string(), &rcpts) {
-            Ok(u)
-                if u.messages >= relay.max_messages_per_day
-                    || u.new_recipients + u.new_in_this > relay.max_new_recipients_per_day =>
-            {
-                tracing::warn!(%user, %address, messages = u.messages, "sieve: daily send limit reached; not redirecting, kept instead");
-                return false;
+            Ok(u) => {
+                if let Some(limit) = SendLimit::reached(&u, &config.relay) {
+                    tracing::warn!(%user, %address, limit = limit.key(), "sieve: daily send limit reached; not redirecting, kept instead");
+                    return false;
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot read send counts; not limiting"),
         }
     }

@@ -797,6 +797,41 @@ pub(crate) async fn own_mail(
     Ok((copy, outbound))
 }
 
+/// A `[relay]` per-account daily brake (a stolen password must not turn the office
+/// into a spam source): what submission refuses with `451 4.7.1` and a Sieve redirect
+/// keeps the message for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendLimit {
+    /// `max_messages_per_day`.
+    Messages,
+    /// `max_new_recipients_per_day`.
+    NewRecipients,
+}
+
+impl SendLimit {
+    /// The brake `usage` (with the recipients asked about) has reached, if any.
+    pub(crate) fn reached(
+        usage: &mailyard_store::queue::SendUsage,
+        relay: &mailyard_common::config::Relay,
+    ) -> Option<SendLimit> {
+        if usage.messages >= relay.max_messages_per_day {
+            Some(SendLimit::Messages)
+        } else if usage.new_recipients + usage.new_in_this > relay.max_new_recipients_per_day {
+            Some(SendLimit::NewRecipients)
+        } else {
+            None
+        }
+    }
+
+    /// Its config key.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            SendLimit::Messages => "max_messages_per_day",
+            SendLimit::NewRecipients => "max_new_recipients_per_day",
+        }
+    }
+}
+
 /// How many `Received:` fields a message's header section has (RFC 5321 §6.3).
 pub fn count_received(message: &[u8]) -> usize {
     let end = crate::proto::fields::blank_line_end(message).map_or(message.len(), |e| e - 2);

@@ -469,27 +469,24 @@ impl Session {
             }
         };
         let counters = self.ctx.relay.counters();
-        let (limit, counter, why) = if usage.messages >= relay.max_messages_per_day {
-            (
-                "max_messages_per_day",
+        let limit = crate::queue::SendLimit::reached(&usage, relay)?;
+        let (counter, why) = match limit {
+            crate::queue::SendLimit::Messages => (
                 &counters.refused_messages_per_day,
                 format!(
                     "Daily limit of {} messages to other servers reached",
                     relay.max_messages_per_day
                 ),
-            )
-        } else if usage.new_recipients + usage.new_in_this > relay.max_new_recipients_per_day {
-            (
-                "max_new_recipients_per_day",
+            ),
+            crate::queue::SendLimit::NewRecipients => (
                 &counters.refused_new_recipients_per_day,
                 format!(
                     "Daily limit of {} first-time recipients reached",
                     relay.max_new_recipients_per_day
                 ),
-            )
-        } else {
-            return None;
+            ),
         };
+        let limit = limit.key();
         let refused = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         tracing::warn!(%user, limit, messages = usage.messages, new_recipients = usage.new_recipients,
             new_in_this = usage.new_in_this, refused_since_start = refused,
