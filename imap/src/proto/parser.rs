@@ -79,7 +79,7 @@ pub(crate) type PResult<T> = Result<T, ParseError>;
 
 /// RFC 9051 §9 `ATOM-CHAR`: any CHAR except atom-specials
 /// (`(` `)` `{` SP CTL `%` `*` `"` `\` `]`).
-pub(crate) fn is_atom_char(b: u8) -> bool {
+pub fn is_atom_char(b: u8) -> bool {
     matches!(b, 0x21..=0x7e) && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
 }
 

@@ -331,7 +331,6 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
         targets: plain,
     };
     let mut refused: Vec<(String, String)> = Vec::new();
-    let mut refusing_users = 0;
     let mut later: Vec<(Address, String, Outcome)> = Vec::new();
     for run in runs {
         match run.result {
@@ -342,7 +341,6 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
                 }) {
                     tracing::info!(user = %run.user, "sieve: message refused by the user's script");
                     refused.push((run.rcpt.clone(), reason.clone()));
-                    refusing_users += 1;
                     continue;
                 }
                 delivery.marks.extend(run.marks);
@@ -372,7 +370,7 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
         delivery.copies.insert(0, base);
     }
     let nothing_else = delivery.copies.is_empty() && delivery.outbound.is_empty();
-    if can_refuse && refusing_users > 0 && nothing_else {
+    if can_refuse && !refused.is_empty() && nothing_else {
         return Planned::Refuse(refused.swap_remove(0).1);
     }
     if !from.is_empty() {
@@ -458,18 +456,15 @@ fn run_all(
         .collect()
 }
 
-/// A Sieve flag list (RFC 5232) as stored flags: system flags by name, the rest as
-/// keywords when they are atoms; `\Recent` and other backslash names are dropped.
+/// A Sieve flag list (RFC 5232 §3) as stored flags: system flags by name, the rest as
+/// keywords when they are IMAP atoms (RFC 9051 §9 `flag-keyword`); `\Recent` and
+/// other backslash names are dropped (`\` is no atom character).
 fn flag_set(names: &[String]) -> FlagSet {
     let mut set = FlagSet::default();
     for n in names {
         if let Some(f) = Flags::from_name(n) {
             set.flags = set.flags.union(f);
-        } else if !n.starts_with('\\')
-            && !n.is_empty()
-            && n.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
-        {
+        } else if !n.is_empty() && n.bytes().all(mailyard_imap::proto::parser::is_atom_char) {
             set.keywords.push(n.clone());
         }
     }
@@ -531,11 +526,13 @@ async fn carry_out(
     let edited = (!edits.is_empty()).then(|| edit::apply(message, &edits));
     let content: &[u8] = edited.as_deref().unwrap_or(message);
 
-    let already = edit::field_values(message, REDIRECTED_FROM)
-        .iter()
-        .any(|v| v.trim().eq_ignore_ascii_case(&user.to_string()));
-    let looping = count_received(message) >= MAX_RECEIVED;
-    if !redirects.is_empty() && (already || looping) {
+    let loops = || {
+        edit::field_values(message, REDIRECTED_FROM)
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&user.to_string()))
+            || count_received(message) >= MAX_RECEIVED
+    };
+    if !redirects.is_empty() && loops() {
         tracing::warn!(%user, "sieve: not redirecting a message this user already redirected (a loop); keeping it");
         targets.push(Target::inbox(user));
         redirects.clear();
@@ -605,13 +602,17 @@ fn redirect(
             Err(e) => tracing::error!(error = %e, "cannot read send counts; not limiting"),
         }
     }
-    let mut message = format!("{REDIRECTED_FROM}: {user}\r\n").into_bytes();
-    message.extend_from_slice(edit::without_return_path(content));
+    // Below the delivery's `Return-Path:` (the original sender's, kept for a local
+    // copy; the queue drops it from what it relays, RFC 5321 §4.4).
+    let mark = Action::AddHeader {
+        name: REDIRECTED_FROM.into(),
+        value: user.to_string(),
+        last: false,
+    };
+    let message = edit::apply(content, &[mark]);
     if !local.is_empty() {
-        let mut stored = format!("Return-Path: <{from}>\r\n").into_bytes();
-        stored.extend_from_slice(&message);
         delivery.copies.push(LocalCopy {
-            message: stored,
+            message: message.clone(),
             targets: local.iter().map(Target::inbox).collect(),
         });
     }
