@@ -11,14 +11,14 @@ use mailyard_store::delivery::DUPLICATE;
 use mailyard_store::{Address, Mark, Store};
 
 use super::compiled;
-use crate::proto::fields::raw_fields;
+use crate::proto::fields::{Field, fields};
 
 /// One message seen by one user's script: its header fields split once (cheap, every
 /// script reads them), the MIME parse only when a `body` test asks for it.
 pub(crate) struct View<'a> {
     raw: &'a [u8],
-    /// (name, raw value) of each top-level field.
-    fields: Vec<(&'a str, &'a [u8])>,
+    /// The top-level fields, unfolded (RFC 5322 §2.2.3).
+    fields: Vec<Field>,
     parsed: OnceCell<Option<Message<'a>>>,
     store: &'a Store,
     user: &'a Address,
@@ -28,18 +28,9 @@ pub(crate) struct View<'a> {
 
 impl<'a> View<'a> {
     pub(crate) fn new(raw: &'a [u8], store: &'a Store, user: &'a Address) -> View<'a> {
-        let fields = raw_fields(raw)
-            .0
-            .into_iter()
-            .filter_map(|f| {
-                let colon = f.iter().position(|&b| b == b':')?;
-                let name = std::str::from_utf8(&f[..colon]).ok()?.trim_end();
-                Some((name, &f[colon + 1..]))
-            })
-            .collect();
         View {
             raw,
-            fields,
+            fields: fields(raw),
             parsed: OnceCell::new(),
             store,
             user,
@@ -47,12 +38,12 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The raw values of the top-level header fields named `name`.
-    fn raw_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+    /// The values of the top-level header fields named `name`, unfolded and trimmed.
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
         self.fields
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+            .filter(move |f| f.is(name))
+            .map(|f| f.value.trim())
     }
 
     /// The body as text when the message is a single `text/plain` part (no
@@ -61,12 +52,12 @@ impl<'a> View<'a> {
     /// parse would decode it to. `None` for anything else.
     fn plain_body(&self) -> Option<String> {
         let one = |name: &str| {
-            let mut values = self.raw_values(name);
+            let mut values = self.values(name);
             let first = values.next();
             if values.next().is_some() {
                 return Err(());
             }
-            Ok(first.map(|v| unfold(v).to_ascii_lowercase()))
+            Ok(first.map(str::to_ascii_lowercase))
         };
         let plain_type = match one("content-type").ok()? {
             None => true,
@@ -103,45 +94,26 @@ impl<'a> View<'a> {
     }
 }
 
-/// RFC 5322 §2.2.3 unfolding: CRLF (or LF) before whitespace goes; then the value is
-/// trimmed.
-fn unfold(v: &[u8]) -> String {
-    let text = String::from_utf8_lossy(v);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {}
-            c => out.push(c),
-        }
-    }
-    out.trim().to_string()
-}
-
 /// RFC 2047 encoded words decoded, as mail-parser reads an unstructured field.
-fn decode(v: &[u8]) -> String {
-    if !v.windows(2).any(|w| w == b"=?") {
-        return unfold(v);
+fn decode(v: &str) -> String {
+    if !v.contains("=?") {
+        return v.to_string();
     }
-    let mut owned = v.to_vec();
-    if !owned.ends_with(b"\n") {
-        owned.extend_from_slice(b"\r\n");
-    }
-    let value = mail_parser::parsers::MessageStream::new(&owned).parse_unstructured();
+    let owned = format!("{v}\r\n");
+    let value = mail_parser::parsers::MessageStream::new(owned.as_bytes()).parse_unstructured();
     match value.as_text() {
         Some(t) => t.trim().to_string(),
-        None => unfold(v),
+        None => v.to_string(),
     }
 }
 
 impl MessageView for View<'_> {
     fn header_raw(&self, name: &str) -> Vec<String> {
-        self.raw_values(name).map(unfold).collect()
+        self.values(name).map(str::to_string).collect()
     }
 
     fn header_decoded(&self, name: &str) -> Vec<String> {
-        self.raw_values(name).map(decode).collect()
+        self.values(name).map(decode).collect()
     }
 
     /// RFC 5173 §5.
@@ -252,9 +224,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unfolds_and_trims() {
-        assert_eq!(unfold(b" a\r\n b\r\n"), "a b");
-        assert_eq!(unfold(b"\tx\n\ty \r\n"), "x\ty");
+    fn header_values_unfolded_trimmed_and_decoded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = Store::open(dir.path()).expect("open");
+        let user = Address::parse("a@example.com").expect("address");
+        let raw = b"Subject: =?utf-8?q?caf=C3=A9?=\r\n ok\r\nX-A: 1\r\nx-a:  2 \r\n\r\nbody\r\n";
+        let view = View::new(raw, &store, &user);
+        assert_eq!(view.header_raw("subject"), ["=?utf-8?q?caf=C3=A9?= ok"]);
+        assert_eq!(view.header_decoded("Subject"), ["café ok"]);
+        assert_eq!(view.header_raw("X-A"), ["1", "2"]);
+        assert!(view.header_raw("missing").is_empty());
     }
 
     #[test]
@@ -296,7 +275,7 @@ mod tests {
 
     #[test]
     fn decodes_encoded_words() {
-        assert_eq!(decode(b" =?utf-8?q?caf=C3=A9?= ok\r\n"), "café ok");
-        assert_eq!(decode(b" plain"), "plain");
+        assert_eq!(decode("=?utf-8?q?caf=C3=A9?= ok"), "café ok");
+        assert_eq!(decode("plain"), "plain");
     }
 }
