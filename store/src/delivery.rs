@@ -12,8 +12,6 @@
 //!   (`sieve_memory`), like the send counts: losing the index forgets it, which costs
 //!   at most one more reply per sender.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
@@ -81,12 +79,6 @@ pub struct StagedDelivery {
     now: i64,
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 impl Store {
     /// Stores every part of `delivery` durably in one writer request, or none of it.
     /// Returns the local copies and the queue ids (in `outbound`'s order).
@@ -95,7 +87,7 @@ impl Store {
             copies: Vec::with_capacity(delivery.copies.len()),
             queued: Vec::with_capacity(delivery.outbound.len()),
             marks: delivery.marks,
-            now: now_secs(),
+            now: crate::queue::now(),
         };
         let result = self
             .stage_all(delivery.copies, delivery.outbound, &mut staged)
@@ -144,7 +136,7 @@ impl Store {
     ) -> Result<bool> {
         let (user, kind, key) = (user.to_string(), kind.to_string(), key.to_string());
         let seconds = seconds.min(MAX_SIEVE_MEMORY_SECONDS) as i64;
-        let now = now_secs();
+        let now = crate::queue::now();
         self.read(move |c| {
             let row: Option<(i64, i64)> = c
                 .prepare_cached(
