@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bin_support::{addr, mailyard, serve, text};
+use bin_support::{addr, mailyard, python, serve, text};
 
 fn first_line(addr: SocketAddr) -> String {
     let stream = TcpStream::connect(addr).expect("connect");
@@ -113,13 +113,13 @@ typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
 print('subject', data[0][1].decode().strip())
 m.logout()
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("SMTP", addr(&server, "smtp").port().to_string())
-        .env("IMAPS", addr(&server, "imaps").port().to_string())
-        .output()
-        .expect("python3");
+    let out = python(
+        script,
+        &[
+            ("SMTP", addr(&server, "smtp").port().to_string()),
+            ("IMAPS", addr(&server, "imaps").port().to_string()),
+        ],
+    );
     let out_text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{out_text}");
@@ -234,15 +234,6 @@ fn password_prompt_needs_matching_input() {
 }
 
 /// Runs a python3 script with `env` set, to completion.
-fn python(script: &str, env: &[(&str, String)]) -> std::process::Output {
-    Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("python3 runs (apt-get install -y python3)")
-}
-
 /// A config with these `[listen]` lines, JSON logs at `level`, and no SPF/DKIM/DMARC.
 fn write_config_with(dir: &Path, level: &str, listen: &str) -> std::path::PathBuf {
     let config = dir.join("mailyard.toml");

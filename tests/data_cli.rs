@@ -10,7 +10,6 @@
 mod bin_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bin_support::{JSON_LOG, addr, mailyard, serve, text};
 
@@ -27,13 +26,10 @@ fn write_config(dir: &Path, data: &str) -> PathBuf {
 /// Runs a python3 script with the IMAP (and SMTP) port in the environment; returns
 /// its stdout, failing the test with everything it printed when it fails.
 fn python(script: &str, imap: u16, smtp: u16) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("IMAP", imap.to_string())
-        .env("SMTP", smtp.to_string())
-        .output()
-        .expect("python3");
+    let out = bin_support::python(
+        script,
+        &[("IMAP", imap.to_string()), ("SMTP", smtp.to_string())],
+    );
     let all =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{all}");

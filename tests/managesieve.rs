@@ -7,9 +7,8 @@
 mod bin_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use bin_support::{JSON_LOG, mailyard, serve, text};
+use bin_support::{JSON_LOG, mailyard, python, serve, text};
 
 fn write_config(dir: &Path) -> PathBuf {
     bin_support::write_config(
@@ -53,16 +52,13 @@ print("done")
 "#;
 
 fn client(port: u16, tls: bool) -> String {
-    // Run outside the checkout: its managesieve/ crate directory would shadow the
-    // PyPI package as a namespace package.
-    let out = Command::new("python3")
-        .current_dir(std::env::temp_dir())
-        .arg("-c")
-        .arg(CLIENT)
-        .env("PORT", port.to_string())
-        .env("TLS", if tls { "1" } else { "0" })
-        .output()
-        .expect("python3");
+    let out = python(
+        CLIENT,
+        &[
+            ("PORT", port.to_string()),
+            ("TLS", if tls { "1" } else { "0" }.to_string()),
+        ],
+    );
     assert!(
         out.status.success(),
         "client failed:\nstdout:\n{}\nstderr:\n{}",

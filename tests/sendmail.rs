@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bin_support::{BIN, addr, mailyard, run_with_input, serve, text};
+use bin_support::{BIN, addr, mailyard, python, run_with_input, serve, text};
 use relay_support::{SinkConf, Zone, dns_server, free_port, sinks_on, wait_until};
 
 const ALICE: &str = "alice@example.com";
@@ -76,15 +76,15 @@ for num in data[0].split():
     sys.stdout.write("\n=====MESSAGE-END=====\n")
 m.logout()
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("HOST", imap.ip().to_string())
-        .env("PORT", imap.port().to_string())
-        .env("USER_", user)
-        .env("PASS", PW)
-        .output()
-        .expect("python3 runs (apt-get install -y python3)");
+    let out = python(
+        script,
+        &[
+            ("HOST", imap.ip().to_string()),
+            ("PORT", imap.port().to_string()),
+            ("USER_", user.to_string()),
+            ("PASS", PW.to_string()),
+        ],
+    );
     assert!(out.status.success(), "imaplib: {}", text(&out));
     String::from_utf8_lossy(&out.stdout)
         .split("\n=====MESSAGE-END=====\n")
@@ -358,13 +358,13 @@ while not reply.endswith(b"\n"):
     reply += chunk
 sys.stdout.write(reply.decode())
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("SOCK", socket)
-        .env("REQ", request)
-        .output()
-        .expect("python3 runs (apt-get install -y python3)");
+    let out = python(
+        script,
+        &[
+            ("SOCK", socket.display().to_string()),
+            ("REQ", request.to_string()),
+        ],
+    );
     assert!(out.status.success(), "python socket: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

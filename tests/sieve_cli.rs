@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bin_support::{JSON_LOG, addr, mailyard, serve, text};
+use bin_support::{JSON_LOG, addr, mailyard, python, serve, text};
 use relay_support::{Got, SinkConf, Zone, dns_server, send, sinks, wait_until};
 
 #[test]
@@ -400,10 +400,8 @@ fn write_bytes(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// Message counts of `mailboxes` of `user`, over IMAP (python3 imaplib).
 fn counts(imap: SocketAddr, user: &str, mailboxes: &[&str]) -> Vec<String> {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
+    let out = python(
+        r#"
 import os, imaplib
 m = imaplib.IMAP4(os.environ['HOST'], int(os.environ['PORT']), timeout=10)
 m.login(os.environ['USER_'], 'pw')
@@ -412,13 +410,13 @@ for name in os.environ['BOXES'].split(','):
     print(name, typ, data[0].decode().split('MESSAGES ')[1].rstrip(')') if typ == 'OK' else '-')
 m.logout()
 "#,
-        )
-        .env("HOST", imap.ip().to_string())
-        .env("PORT", imap.port().to_string())
-        .env("USER_", user)
-        .env("BOXES", mailboxes.join(","))
-        .output()
-        .expect("python3 runs");
+        &[
+            ("HOST", imap.ip().to_string()),
+            ("PORT", imap.port().to_string()),
+            ("USER_", user.to_string()),
+            ("BOXES", mailboxes.join(",")),
+        ],
+    );
     assert!(out.status.success(), "imaplib: {}", text(&out));
     String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bin_support::{BIN, Serve, addr, mailyard, run_with_input, serve, text};
+use bin_support::{BIN, Serve, addr, mailyard, python, run_with_input, serve, text};
 use relay_support::{Got, Sink, SinkConf, Zone, dns_server, send, sinks, wait_until};
 
 const ALICE: &str = "alice@example.com";
@@ -235,17 +235,17 @@ m.logout()
 /// One imaplib session as `user`: CREATE each of `create`, then fetch FLAGS and `item`
 /// of every message in every selectable mailbox.
 fn imap(at: SocketAddr, user: &str, create: &[&str], item: &str) -> Vec<Msg> {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(IMAP_CLIENT)
-        .env("HOST", at.ip().to_string())
-        .env("PORT", at.port().to_string())
-        .env("USER_", user)
-        .env("PASS", PW)
-        .env("CREATE", create.join(","))
-        .env("ITEM", item)
-        .output()
-        .expect("python3 runs (apt-get install -y python3)");
+    let out = python(
+        IMAP_CLIENT,
+        &[
+            ("HOST", at.ip().to_string()),
+            ("PORT", at.port().to_string()),
+            ("USER_", user.to_string()),
+            ("PASS", PW.to_string()),
+            ("CREATE", create.join(",")),
+            ("ITEM", item.to_string()),
+        ],
+    );
     assert!(out.status.success(), "imaplib: {}", text(&out));
     String::from_utf8_lossy(&out.stdout)
         .split("=====MSG\t")
@@ -280,19 +280,16 @@ assert m.logout() == "OK"
 /// Uploads `script` as `name` for `user` with the PyPI ManageSieve client and makes it
 /// the active one; returns what LISTSCRIPTS said.
 fn managesieve_put(at: SocketAddr, user: &str, name: &str, script: &str) -> String {
-    // Run outside the checkout: its managesieve/ crate directory would shadow the
-    // PyPI package as a namespace package.
-    let out = Command::new("python3")
-        .current_dir(std::env::temp_dir())
-        .arg("-c")
-        .arg(MANAGESIEVE_CLIENT)
-        .env("PORT", at.port().to_string())
-        .env("USER_", user)
-        .env("PASS", PW)
-        .env("NAME", name)
-        .env("SCRIPT", script)
-        .output()
-        .expect("python3 runs");
+    let out = python(
+        MANAGESIEVE_CLIENT,
+        &[
+            ("PORT", at.port().to_string()),
+            ("USER_", user.to_string()),
+            ("PASS", PW.to_string()),
+            ("NAME", name.to_string()),
+            ("SCRIPT", script.to_string()),
+        ],
+    );
     assert!(
         out.status.success(),
         "managesieve client (pip install managesieve): {}",

@@ -40,6 +40,19 @@ pub fn run_with_input(mut cmd: Command, input: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// Runs a Python client (`python3 -c script`) with `env`, from outside the checkout:
+/// there, our `managesieve/` crate directory would be imported as a namespace package
+/// and shadow PyPI's `managesieve`.
+pub fn python(script: &str, env: &[(&str, String)]) -> Output {
+    Command::new("python3")
+        .current_dir(std::env::temp_dir())
+        .arg("-c")
+        .arg(script)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("python3 runs (apt-get install -y python3)")
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
