@@ -427,9 +427,8 @@ fn build_resolver(dns: &Dns) -> Result<(MessageAuthenticator, Vec<SocketAddr>), 
 /// A quarantined message's copies: each user's Junk folder, or the INBOX for a user
 /// who has deleted Junk (`IfMissing::Inbox`: decided inside the delivery's own
 /// transaction, so a Junk deleted meanwhile cannot fail it).
-pub(crate) fn junk_targets(users: &[Address]) -> Vec<Target> {
+pub(crate) fn junk_targets<'a>(users: impl Iterator<Item = &'a Address>) -> Vec<Target> {
     users
-        .iter()
         .map(|user| Target {
             user: user.clone(),
             mailbox: JUNK.into(),

@@ -228,12 +228,10 @@ impl Session {
         }
         // Each local user once, with the RCPT TO that reached them (Sieve's
         // `envelope "to"`).
-        let mut users: Vec<Address> = Vec::new();
         let mut rcpts: Vec<(Address, String)> = Vec::new();
         for r in &tx.rcpts {
             for u in &r.local {
-                if !users.contains(u) {
-                    users.push(u.clone());
+                if !rcpts.iter().any(|(known, _)| known == u) {
                     let given = match &r.given {
                         ForwardPath::Mailbox(m) => m.to_string(),
                         ForwardPath::Postmaster => u.to_string(),
@@ -293,7 +291,7 @@ impl Session {
             // Quarantined mail is filed locally only; it is not passed on elsewhere.
             let copy = mailyard_store::LocalCopy {
                 message: full,
-                targets: crate::auth_checks::junk_targets(&users),
+                targets: crate::auth_checks::junk_targets(rcpts.iter().map(|(u, _)| u)),
             };
             self.ctx
                 .store
