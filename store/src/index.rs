@@ -17,16 +17,17 @@ use crate::error::Result;
 use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Migrations: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     include_str!("schema.sql"),
     include_str!("migrate_2_recent.sql"),
     include_str!("migrate_3_queue.sql"),
     include_str!("migrate_4_expunged_modseq.sql"),
     include_str!("migrate_5_send_count.sql"),
     include_str!("migrate_6_sieve_memory.sql"),
+    include_str!("migrate_7_header_cache.sql"),
 ];
 
 /// How long a connection waits for another process's write transaction.
@@ -93,15 +94,27 @@ impl Readers {
         }
     }
 
-    /// Runs `f` with a read connection (blocking; call from a blocking context).
+    /// Runs `f` with a read connection (blocking; call from a blocking context), in
+    /// one read transaction: every query of `f` sees the same snapshot, and the WAL
+    /// read lock is taken and released once (two `fcntl` calls) rather than once per
+    /// query, which for a FETCH of 128 messages' summaries was an eighth of its time.
     pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.pool.lock().map_or(None, |mut p| p.pop());
         let conn = match conn {
             Some(c) => c,
             None => connect(&self.path, true)?,
         };
+        conn.prepare_cached("BEGIN")?.execute([])?;
         let out = f(&conn);
-        if let Ok(mut p) = self.pool.lock()
+        // A read transaction: COMMIT only ends it. A connection still in one is not
+        // pooled (the next user would read an old snapshot).
+        let ended = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut st| st.execute([]))
+            .is_ok();
+        if ended
+            && conn.is_autocommit()
+            && let Ok(mut p) = self.pool.lock()
             && p.len() < MAX_IDLE_READERS
         {
             p.push(conn);
@@ -318,7 +331,7 @@ pub(crate) fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageInfo
     })
 }
 
-/// The summary columns of one message.
+/// The summary columns of one message (without the header cache: [`header_cache`]).
 pub fn summary(
     conn: &Connection,
     mailbox: MailboxId,
@@ -344,8 +357,20 @@ pub fn summary(
                 message_id: r.get(9)?,
                 in_reply_to: r.get(10)?,
                 references: r.get(11)?,
+                // Its own table, read by `header_cache` when a FETCH needs it.
+                header_cache: None,
             })
         })
+        .optional()?)
+}
+
+/// The cached header fields of one message (`headers.rs`); `None` when it has none
+/// (too long, delivered before schema 7, or gone).
+pub fn header_cache(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<Vec<u8>>> {
+    let mut st =
+        conn.prepare_cached("SELECT fields FROM header_cache WHERE mailbox_id = ?1 AND uid = ?2")?;
+    Ok(st
+        .query_row(params![mailbox.0, uid.0], |r| r.get(0))
         .optional()?)
 }
 

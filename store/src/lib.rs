@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod dovecot;
 pub mod error;
 pub mod export;
+pub mod headers;
 pub mod imapfmt;
 pub mod import;
 pub mod index;

@@ -33,6 +33,8 @@ pub struct Summary {
     pub in_reply_to: String,
     /// References ids, space separated.
     pub references: String,
+    /// The cached header fields (`headers::cached_block`); `None` when too long.
+    pub header_cache: Option<Vec<u8>>,
 }
 
 /// Parses `raw` (a whole message) into its summary. Never fails: a message mail-parser
@@ -44,10 +46,17 @@ pub fn summarize(raw: &[u8]) -> Summary {
     let parsed = parser
         .parse(&src[..])
         .or_else(|| parser.parse(b"\r\n".as_slice()));
+    let header_cache = crate::headers::cached_block(raw);
     let Some(msg) = parsed else {
-        return Summary::default();
+        return Summary {
+            header_cache,
+            ..Summary::default()
+        };
     };
-    from_message(&msg)
+    Summary {
+        header_cache,
+        ..from_message(&msg)
+    }
 }
 
 fn from_message(msg: &Message<'_>) -> Summary {
@@ -64,6 +73,7 @@ fn from_message(msg: &Message<'_>) -> Summary {
         message_id: msg.message_id().unwrap_or_default().to_string(),
         in_reply_to: ids(msg.in_reply_to()),
         references: ids(msg.references()),
+        header_cache: None,
     }
 }
 

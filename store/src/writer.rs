@@ -1240,6 +1240,11 @@ fn copy_messages(
              FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2",
         )?
         .execute(params![src.id.0, uid.0, dst.id.0, new_uid])?;
+        conn.prepare_cached(
+            "INSERT INTO header_cache (mailbox_id, uid, fields)
+             SELECT ?3, ?4, fields FROM header_cache WHERE mailbox_id = ?1 AND uid = ?2",
+        )?
+        .execute(params![src.id.0, uid.0, dst.id.0, new_uid])?;
         if remove {
             let sms = src.shared_modseq(&mut src_modseq)?;
             forget_message(conn, src.id, uid, sms)?;
@@ -1624,6 +1629,12 @@ fn insert_message(
         s.in_reply_to,
         s.references
     ])?;
+    if let Some(fields) = &s.header_cache {
+        conn.prepare_cached(
+            "INSERT INTO header_cache (mailbox_id, uid, fields) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![mailbox.0, uid, fields])?;
+    }
     Ok(())
 }
 

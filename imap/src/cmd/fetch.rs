@@ -18,13 +18,14 @@
 
 use std::io::Write as _;
 
+use mailyard_store::headers::covers;
 use mailyard_store::summary::Summary;
 use mailyard_store::{FlagMode, FlagSet, Flags, MessageInfo, Uid};
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
 use crate::cmd::section::{apply_partial, section_bytes, split_message};
-use crate::proto::fetch::{FetchAttribute, FetchModifiers};
+use crate::proto::fetch::{FetchAttribute, FetchModifiers, SectionText};
 use crate::proto::response::{ResponseCode, write_flag_list, write_literal, write_literal8};
 use crate::proto::sequence::Sequence;
 use crate::session::ext::Extensions;
@@ -90,6 +91,31 @@ fn needs_file(a: &FetchAttribute) -> bool {
             | FetchAttribute::Binary { .. }
             | FetchAttribute::BinarySize { .. }
     )
+}
+
+/// `load` of every message when `want`, else `None` for each.
+fn per_message<T: Clone>(
+    want: bool,
+    infos: &[MessageInfo],
+    load: impl Fn(Uid) -> mailyard_store::Result<Option<T>>,
+) -> mailyard_store::Result<Vec<Option<T>>> {
+    if want {
+        infos.iter().map(|info| load(info.uid)).collect()
+    } else {
+        Ok(vec![None; infos.len()])
+    }
+}
+
+/// Whether the header cache answers `a` without the file: a top-level
+/// `BODY[HEADER.FIELDS (…)]` of fields it keeps (`mailyard_store::headers`).
+fn cache_answers(a: &FetchAttribute) -> bool {
+    match a {
+        FetchAttribute::BodySection { section, .. } => {
+            section.part.is_empty()
+                && matches!(&section.text, Some(SectionText::HeaderFields(names)) if covers(names))
+        }
+        _ => false,
+    }
 }
 
 fn is_binary(a: &FetchAttribute) -> bool {
@@ -332,6 +358,13 @@ impl Session {
         let want_summary = attributes.iter().any(needs_summary);
         let want_file = attributes.iter().any(needs_file);
         let want_binary = attributes.iter().any(is_binary);
+        // Message-list fetches (RFC822.SIZE, FLAGS, ENVELOPE, the list's header
+        // fields) read no file: the header cache has the fields.
+        let from_cache = want_file
+            && attributes
+                .iter()
+                .filter(|a| needs_file(a))
+                .all(cache_answers);
         let want_flags = attributes.contains(&FetchAttribute::Flags);
         let chunk_size = if want_summary || want_file {
             CHUNK
@@ -386,28 +419,33 @@ impl Session {
                 let name = mailbox_name.clone();
                 // A few summaries and small files are read inline (`offload`).
                 let bytes: u64 = infos.iter().map(|i| i.size).sum();
-                let small =
-                    infos.len() <= SMALL_FETCH && (!want_file || bytes <= SMALL_FETCH_BYTES);
+                let small = infos.len() <= SMALL_FETCH
+                    && (!want_file || from_cache || bytes <= SMALL_FETCH_BYTES);
                 let result = offload(small, move || {
-                    // The chunk's summaries in one read (one pooled connection).
-                    let summaries: Vec<Option<Summary>> = if want_summary {
-                        store.read(|c| {
-                            infos
-                                .iter()
-                                .map(|info| mailyard_store::index::summary(c, mailbox_id, info.uid))
-                                .collect()
-                        })?
-                    } else {
-                        vec![None; infos.len()]
-                    };
+                    // The chunk's summaries and cached header fields in one read (one
+                    // pooled connection).
+                    let (summaries, cached) = store.read(|c| {
+                        let summaries = per_message(want_summary, &infos, |uid| {
+                            mailyard_store::index::summary(c, mailbox_id, uid)
+                        })?;
+                        let cached = per_message(from_cache, &infos, |uid| {
+                            mailyard_store::index::header_cache(c, mailbox_id, uid)
+                        })?;
+                        Ok((summaries, cached))
+                    })?;
                     infos
                         .iter()
                         .zip(summaries)
-                        .map(|(info, summary)| {
-                            let raw = if want_file {
-                                store.read_message(&user, &name, mailbox_id, info)?
-                            } else {
-                                None
+                        .zip(cached)
+                        .map(|((info, summary), cached)| {
+                            // The cached block is a header block: the sections
+                            // `cache_answers` takes select from it as from the file.
+                            let raw = match cached {
+                                Some(block) => Some(block),
+                                None if want_file => {
+                                    store.read_message(&user, &name, mailbox_id, info)?
+                                }
+                                None => None,
                             };
                             Ok(Loaded { summary, raw })
                         })

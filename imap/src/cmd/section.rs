@@ -22,68 +22,7 @@ use mailyard_store::mime_limits::structure_source;
 
 use crate::proto::fetch::{Partial, Section, SectionText};
 
-/// The header block (with its terminating empty line) and the text of a message.
-pub(crate) fn split_message(raw: &[u8]) -> (&[u8], &[u8]) {
-    let mut i = 0;
-    // An empty first line: no header at all.
-    if raw.starts_with(b"\r\n") {
-        return raw.split_at(2);
-    }
-    if raw.starts_with(b"\n") {
-        return raw.split_at(1);
-    }
-    while let Some(p) = raw
-        .get(i..)
-        .and_then(|r| r.iter().position(|&b| b == b'\n'))
-    {
-        let lf = i + p;
-        let next = lf + 1;
-        match raw.get(next..) {
-            Some(rest) if rest.starts_with(b"\r\n") => return raw.split_at(next + 2),
-            Some(rest) if rest.starts_with(b"\n") => return raw.split_at(next + 1),
-            _ => i = next,
-        }
-    }
-    (raw, &[])
-}
-
-/// The header fields of `header` whose names are (`not` false) or are not (`not`
-/// true) in `names`, case-insensitively, each with its continuation lines, followed
-/// by the empty line (RFC 9051 §6.4.5 HEADER.FIELDS).
-pub(crate) fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut keep = false;
-    for line in header.split_inclusive(|&b| b == b'\n') {
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation {
-            let name = line
-                .iter()
-                .position(|&b| b == b':')
-                .and_then(|c| line.get(..c))
-                .map(|n| n.trim_ascii_end());
-            keep = match name {
-                Some(n) => {
-                    let listed = names
-                        .iter()
-                        .any(|want| n.eq_ignore_ascii_case(want.as_bytes()));
-                    listed != not
-                }
-                None => false,
-            };
-        }
-        if keep {
-            out.extend_from_slice(line);
-            if !line.ends_with(b"\n") {
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
+pub(crate) use mailyard_store::headers::{header_fields, split_message};
 
 /// Applies `<start.count>` (RFC 9051 §6.4.5): the bytes from `start`, at most `count`.
 pub(crate) fn apply_partial(data: &[u8], partial: Option<Partial>) -> &[u8] {
