@@ -314,7 +314,10 @@ mod tests {
                 "Mary Smith <mary@x.test>",
                 vec![mb(Some("Mary Smith"), None, "mary", "x.test")],
             ),
-            ("localpart", vec![mb(None, None, "localpart", "MISSING_DOMAIN")]),
+            (
+                "localpart",
+                vec![mb(None, None, "localpart", "MISSING_DOMAIN")],
+            ),
             ("(nobody)", vec![]),
             ("", vec![]),
             (
@@ -377,14 +380,27 @@ mod tests {
                     mb(None, None, "MISSING_MAILBOX", "MISSING_DOMAIN"),
                 ],
             ),
-            ("@example.com", vec![mb(None, None, "MISSING_MAILBOX", "example.com")]),
+            (
+                "@example.com",
+                vec![mb(None, None, "MISSING_MAILBOX", "example.com")],
+            ),
             (
                 "=?utf-8?q?J=C3=B6rg?= <joerg@example.de>",
-                vec![mb(Some("=?utf-8?q?J=C3=B6rg?="), None, "joerg", "example.de")],
+                vec![mb(
+                    Some("=?utf-8?q?J=C3=B6rg?="),
+                    None,
+                    "joerg",
+                    "example.de",
+                )],
             ),
             (
                 "<@bad route:x@y>",
-                vec![mb(None, Some("INVALID_ROUTE"), "MISSING_MAILBOX", "SYNTAX_ERROR")],
+                vec![mb(
+                    None,
+                    Some("INVALID_ROUTE"),
+                    "MISSING_MAILBOX",
+                    "SYNTAX_ERROR",
+                )],
             ),
         ];
         for (input, want) in rows {

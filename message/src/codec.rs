@@ -8,11 +8,11 @@
 //! the input can describe: every count is checked against the bytes left, nesting
 //! is bounded, and anything left over is an error.
 
+use crate::Error;
 use crate::address::{Address, Mailbox};
 use crate::content::{Content, Disposition, MediaType, Param};
 use crate::envelope::Envelope;
 use crate::shape::{Encapsulated, Kind, MAX_DEPTH, Part, Shape, Span};
-use crate::Error;
 
 /// The version [`encode`] writes.
 pub const VERSION: u8 = 1;
@@ -31,7 +31,10 @@ pub fn encode(shape: &Shape) -> Vec<u8> {
 
 /// The shape `bytes` describe.
 pub fn decode(bytes: &[u8]) -> Result<Shape, Error> {
-    let mut r = Reader { buf: bytes, depth: 0 };
+    let mut r = Reader {
+        buf: bytes,
+        depth: 0,
+    };
     match r.byte()? {
         VERSION => {}
         v => return Err(Error::Version(v)),
@@ -456,7 +459,10 @@ U3ViamVjdDogZW5jb2RlZA0KDQpkZWNvZGVkIGJvZHkNCg==\r\n\
             }
         }
         // A huge count does not allocate.
-        assert_eq!(decode(&[VERSION, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]), Err(Error::Truncated));
+        assert_eq!(
+            decode(&[VERSION, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+            Err(Error::Truncated)
+        );
         // Deep nesting is refused.
         let mut deep = vec![VERSION];
         for _ in 0..=MAX_NESTING {

@@ -230,7 +230,14 @@ fn param<'a>(lex: &mut Lexer, i: &'a [u8], key: &mut Vec<u8>, value: &mut Vec<u8
             _ => step(lex.token(i, value)),
         };
     }
-    (if lx == Lx::Broken { Lx::Broken } else { Lx::More }, i)
+    (
+        if lx == Lx::Broken {
+            Lx::Broken
+        } else {
+            Lx::More
+        },
+        i,
+    )
 }
 
 /// One RFC 2231 §3 section: `name*<n>[*]`.
@@ -248,9 +255,13 @@ fn section_key(key: &[u8]) -> Option<(&[u8], u32, bool)> {
     let (name, rest) = key.split_at(star);
     let rest = skip1(rest);
     let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-    let index = rest.get(..digits).unwrap_or_default().iter().fold(0u32, |n, d| {
-        n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-    });
+    let index = rest
+        .get(..digits)
+        .unwrap_or_default()
+        .iter()
+        .fold(0u32, |n, d| {
+            n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+        });
     match rest.get(digits..).unwrap_or_default() {
         // `name*`: one extended section.
         b"" if rest.is_empty() => Some((name, 0, true)),
@@ -367,8 +378,18 @@ mod tests {
     #[test]
     fn content_types() {
         let rows: &[(&str, &str, &str, &[(&str, &str)])] = &[
-            ("text/plain; charset=us-ascii", "text", "plain", &[("charset", "us-ascii")]),
-            (" Text/HTML ; Charset=\"UTF-8\"", "Text", "HTML", &[("Charset", "UTF-8")]),
+            (
+                "text/plain; charset=us-ascii",
+                "text",
+                "plain",
+                &[("charset", "us-ascii")],
+            ),
+            (
+                " Text/HTML ; Charset=\"UTF-8\"",
+                "Text",
+                "HTML",
+                &[("Charset", "UTF-8")],
+            ),
             (
                 "multipart/mixed; boundary=\"foo\r\n bar\"",
                 "multipart",
@@ -395,7 +416,12 @@ mod tests {
                 "x",
                 &[("a*0", "x"), ("a*2", "z")],
             ),
-            ("text/plain; name==?utf-8?b?w6k=?=", "text", "plain", &[("name", "=?utf-8?b?w6k=?=")]),
+            (
+                "text/plain; name==?utf-8?b?w6k=?=",
+                "text",
+                "plain",
+                &[("name", "=?utf-8?b?w6k=?=")],
+            ),
             ("text/plain; charset=\"unterminated", "text", "plain", &[]),
             (
                 "message/rfc822; filename*=utf-8''%E2%82%AC.eml",
@@ -407,9 +433,15 @@ mod tests {
         for &(value, kind, subtype, want) in rows {
             for value in [value.to_owned(), value.replace("\r\n", "\n")] {
                 let (mt, params) = parse_content_type(value.as_bytes());
-                assert_eq!((s(&mt.kind), s(&mt.subtype)), (kind.into(), subtype.into()), "{value:?}");
-                let want: Vec<(String, String)> =
-                    want.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+                assert_eq!(
+                    (s(&mt.kind), s(&mt.subtype)),
+                    (kind.into(), subtype.into()),
+                    "{value:?}"
+                );
+                let want: Vec<(String, String)> = want
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect();
                 assert_eq!(ps(&params), want, "{value:?}");
             }
         }
@@ -426,7 +458,13 @@ mod tests {
         );
         assert_eq!(parse_language(b" \r\n"), None);
         let d = parse_disposition(b" attachment; filename=\"pigeon.png\"\n").expect("parses");
-        assert_eq!((s(&d.kind), ps(&d.params)), ("attachment".into(), vec![("filename".into(), "pigeon.png".into())]));
+        assert_eq!(
+            (s(&d.kind), ps(&d.params)),
+            (
+                "attachment".into(),
+                vec![("filename".into(), "pigeon.png".into())]
+            )
+        );
         let d = parse_disposition(b" inline; filename=\"unterminated; size=3\n").expect("parses");
         assert_eq!((s(&d.kind), ps(&d.params)), ("inline".into(), vec![]));
     }
@@ -434,7 +472,10 @@ mod tests {
     #[test]
     fn mime_rules() {
         let plain = b"Content-Transfer-Encoding: base64\r\nContent-ID: <x@y>\r\n\r\n";
-        assert_eq!(Content::from_fields(fields(plain), false), Content::default());
+        assert_eq!(
+            Content::from_fields(fields(plain), false),
+            Content::default()
+        );
         let c = Content::from_fields(fields(plain), true);
         assert_eq!(c.encoding.as_deref(), Some(&b"base64"[..]));
         assert_eq!(c.id.as_deref(), Some(&b"<x@y>"[..]));
@@ -443,6 +484,9 @@ mod tests {
         assert_eq!(c.media_type.map(|m| s(&m.subtype)).as_deref(), Some("b"));
         assert_eq!(c.id.as_deref(), Some(&b"1"[..]));
         let d = c.disposition.expect("disposition");
-        assert_eq!((s(&d.kind), ps(&d.params)), ("attachment".into(), vec![("a".into(), "b".into())]));
+        assert_eq!(
+            (s(&d.kind), ps(&d.params)),
+            ("attachment".into(), vec![("a".into(), "b".into())])
+        );
     }
 }

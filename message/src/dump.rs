@@ -67,7 +67,10 @@ fn envelope(out: &mut String, e: &Envelope, indent: usize) {
             };
         }
     }
-    for (name, v) in [("in-reply-to", &e.in_reply_to), ("message-id", &e.message_id)] {
+    for (name, v) in [
+        ("in-reply-to", &e.in_reply_to),
+        ("message-id", &e.message_id),
+    ] {
         if let Some(v) = v {
             let _ = writeln!(out, "{pad}{name} {}", q(v));
         }
@@ -76,7 +79,11 @@ fn envelope(out: &mut String, e: &Envelope, indent: usize) {
 
 fn content(out: &mut String, c: &Content, pad: &str) {
     if let Some(m) = &c.media_type {
-        let _ = writeln!(out, "{pad}  type {} {} {}", q(&m.kind), q(&m.subtype), params(&c.params));
+        let _ = write!(out, "{pad}  type {} {}", q(&m.kind), q(&m.subtype));
+        if !c.params.is_empty() {
+            let _ = write!(out, " {}", params(&c.params));
+        }
+        out.push('\n');
     }
     for (name, v) in [
         ("id", &c.id),
@@ -90,7 +97,11 @@ fn content(out: &mut String, c: &Content, pad: &str) {
         }
     }
     if let Some(d) = &c.disposition {
-        let _ = writeln!(out, "{pad}  disposition {} {}", q(&d.kind), params(&d.params));
+        let _ = write!(out, "{pad}  disposition {}", q(&d.kind));
+        if !d.params.is_empty() {
+            let _ = write!(out, " {}", params(&d.params));
+        }
+        out.push('\n');
     }
     if let Some(l) = &c.language {
         let l: Vec<String> = l.iter().map(|t| q(t)).collect();
@@ -102,7 +113,9 @@ fn part(out: &mut String, p: &Part, number: &str, indent: usize) {
     let pad = "  ".repeat(indent);
     let kind = match &p.kind {
         Kind::Single => "single".to_owned(),
-        Kind::Multipart { subtype, parts } => format!("multipart {} ({} parts)", q(subtype), parts.len()),
+        Kind::Multipart { subtype, parts } => {
+            format!("multipart {} ({} parts)", q(subtype), parts.len())
+        }
         Kind::Message(enc) => format!("message{}", if enc.decoded { " decoded" } else { "" }),
     };
     let name = if number.is_empty() { "root" } else { number };

@@ -176,13 +176,13 @@ mod tests {
                 &[("From", " a@b\r\n"), ("Subject", " hi\r\n  there\r\n")],
             ),
             ("From : x\r\n", &[("From", " x\r\n")]),
-            (
-                "no colon here\r\nA:1\r\n",
-                &[("A", "1\r\n")],
-            ),
+            ("no colon here\r\nA:1\r\n", &[("A", "1\r\n")]),
             ("  Lead: ws\r\n", &[("Lead", " ws\r\n")]),
             ("a:b", &[("a", "b")]),
-            ("X: 1\r\n \r\nY: 2\r\n", &[("X", " 1\r\n \r\n"), ("Y", " 2\r\n")]),
+            (
+                "X: 1\r\n \r\nY: 2\r\n",
+                &[("X", " 1\r\n \r\n"), ("Y", " 2\r\n")],
+            ),
             ("X: 1\r\n\t\r\n\r\nY: 2\r\n", &[("X", " 1\r\n\t\r\n")]),
             ("", &[]),
             ("\r\nA: b\r\n", &[]),

@@ -296,7 +296,12 @@ mod tests {
     fn phrases_and_comments() {
         let rows: &[(&str, &str, Lx, &str)] = &[
             ("Joe Q. Public <x>", "Joe Q. Public", Lx::More, "<x>"),
-            ("\"quoted \\\"name\\\"\" <x>", "quoted \"name\"", Lx::More, "<x>"),
+            (
+                "\"quoted \\\"name\\\"\" <x>",
+                "quoted \"name\"",
+                Lx::More,
+                "<x>",
+            ),
             ("\"folded\r\n name\" <x>", "folded name", Lx::More, "<x>"),
             ("a (comment (nested) \\) ) b", "a b", Lx::End, ""),
             ("(unterminated", "", Lx::Broken, ""),

@@ -232,7 +232,10 @@ pub fn clamp_at_boundary<'a>(body: &'a [u8], boundary: &[u8]) -> &'a [u8] {
         .map(|p| from + p)
     {
         let line = body.get(lf + 1..).unwrap_or_default();
-        if line.strip_prefix(b"--").is_some_and(|l| l.starts_with(boundary)) {
+        if line
+            .strip_prefix(b"--")
+            .is_some_and(|l| l.starts_with(boundary))
+        {
             let end = if lf > 0 && body.get(lf - 1) == Some(&b'\r') {
                 lf - 1
             } else {
@@ -418,7 +421,10 @@ mod tests {
             };
             assert_eq!(subtype, b"mixed");
             assert_eq!(parts[0].body.slice(raw.as_bytes()), b"hello");
-            assert_eq!(parts[0].header.slice(raw.as_bytes()), format!("Content-Type: text/plain{nl}{nl}").as_bytes());
+            assert_eq!(
+                parts[0].header.slice(raw.as_bytes()),
+                format!("Content-Type: text/plain{nl}{nl}").as_bytes()
+            );
             assert_eq!((parts[0].octets, parts[0].lines), (5, 0));
             let Kind::Message(enc) = &parts[1].kind else {
                 panic!("message: {:?}", parts[1]);
