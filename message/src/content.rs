@@ -377,7 +377,8 @@ mod tests {
     /// line endings.
     #[test]
     fn content_types() {
-        let rows: &[(&str, &str, &str, &[(&str, &str)])] = &[
+        type Row<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let rows: &[Row<'_>] = &[
             (
                 "text/plain; charset=us-ascii",
                 "text",
