@@ -25,7 +25,8 @@ pub mod import;
 pub mod index;
 pub mod mailbox_name;
 pub mod maildir;
-pub mod mime_limits;
+/// The MIME structure caps, which live with the message shape (`mailyard-message`).
+pub use mailyard_message::limits as mime_limits;
 pub mod model;
 pub mod pigeonhole;
 pub mod queue;

@@ -16,8 +16,8 @@
 use std::ops::Range;
 
 use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use mail_parser::{Message, MessageParser, PartType};
+use mailyard_message::section::Encoding;
 
 use crate::cmd::section::{boundary_of, clamp_at_boundary, range, section_bytes};
 use crate::proto::fetch::{Section, SectionText};
@@ -89,83 +89,12 @@ fn transfer_encoding(header: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// Undoes `encoding` (lower-case; None or empty means 7bit).
+/// Undoes `encoding` (lower-case; None or empty means 7bit): RFC 2045 §6.7, §6.8,
+/// leniently (`mailyard_message::section`).
 fn decode(body: &[u8], encoding: Option<&str>) -> Result<Vec<u8>, UnknownCte> {
-    match encoding.unwrap_or("") {
-        "" | "7bit" | "8bit" | "binary" => Ok(body.to_vec()),
-        "base64" => Ok(decode_base64(body)),
-        "quoted-printable" => Ok(decode_qp(body)),
-        _ => Err(UnknownCte),
-    }
-}
-
-/// RFC 2045 §6.8: characters outside the alphabet are ignored; padding is
-/// optional; a final lone sextet (which cannot form an octet) is dropped.
-fn decode_base64(body: &[u8]) -> Vec<u8> {
-    let mut clean: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
-        .collect();
-    if clean.len() % 4 == 1 {
-        clean.pop();
-    }
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-            .with_decode_allow_trailing_bits(true),
-    );
-    LENIENT.decode(&clean).unwrap_or_default()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
-    }
-}
-
-/// RFC 2045 §6.7: `=XX` octets, `=` at the end of a line is a soft break, and
-/// trailing white space on a line (added by transports) is removed.
-fn decode_qp(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        let (text, eol): (&[u8], &[u8]) = if let Some(t) = line.strip_suffix(b"\r\n") {
-            (t, b"\r\n")
-        } else if let Some(t) = line.strip_suffix(b"\n") {
-            (t, b"\n")
-        } else {
-            (line, b"")
-        };
-        let text = text.trim_ascii_end();
-        let (text, soft) = match text.strip_suffix(b"=") {
-            Some(t) => (t, true),
-            None => (text, false),
-        };
-        let mut i = 0;
-        while i < text.len() {
-            let b = text[i];
-            if b == b'='
-                && let (Some(h), Some(l)) = (
-                    text.get(i + 1).copied().and_then(hex),
-                    text.get(i + 2).copied().and_then(hex),
-                )
-            {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-            out.push(b);
-            i += 1;
-        }
-        if !soft {
-            out.extend_from_slice(eol);
-        }
-    }
-    out
+    Encoding::named(encoding.map(str::as_bytes))
+        .decode(body)
+        .ok_or(UnknownCte)
 }
 
 /// Base64 lines are at most 76 characters (RFC 2045 §6.8).
@@ -534,18 +463,5 @@ AC3kCg0KCg==\r\n"
                 .all(|l| l.len() <= BASE64_LINE + 1)
         );
         assert_eq!(binary_part(&stored, &[1]), Some(Ok(big)));
-    }
-
-    #[test]
-    fn lenient_decoding() {
-        // RFC 2045 §6.8 example-style input with junk, no padding, stray sextet.
-        assert_eq!(decode_base64(b"aGVs bG8*\r\n"), b"hello");
-        assert_eq!(decode_base64(b"aGVsbG8"), b"hello");
-        assert_eq!(decode_base64(b"aGVsbG8hQ"), b"hello!");
-        assert_eq!(decode_base64(b""), b"");
-        assert_eq!(decode_qp(b"a=ZZb=4\r\n"), b"a=ZZb=4\r\n");
-        assert_eq!(decode_qp(b"x=00y"), b"x\0y");
-        assert_eq!(decode_qp(b"soft=\nbreak"), b"softbreak");
-        assert_eq!(transfer_encoding(b"X: y\r\n"), None);
     }
 }

@@ -28,6 +28,7 @@
 //! a constant factor of the bytes received, whatever the input; every limit
 //! is a named constant citing its RFC.
 
+pub mod body_render;
 pub mod bodystructure;
 pub mod command;
 pub mod fetch;
