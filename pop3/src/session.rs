@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailyard_common::listener::Slot;
+use mailyard_common::listener::{Full, Slot, admit};
 use mailyard_common::metrics::Outcome;
 use mailyard_common::sasl::{self, LOGIN_PASSWORD_CHALLENGE, LOGIN_USERNAME_CHALLENGE, SaslError};
 use mailyard_common::shutdown::Shutdown;
@@ -98,17 +98,14 @@ pub(crate) async fn run(
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("pop3", tls = implicit_tls, %peer, session = %id);
-    let per_ip = ctx
-        .per_ip
-        .try_acquire(peer.ip(), ctx.config().limits.max_connections_per_ip);
-    let (slot, _per_ip) = match (slot, per_ip) {
-        (Some(slot), Some(per_ip)) => (slot, per_ip),
-        (slot, _) => {
+    let max_per_ip = ctx.config().limits.max_connections_per_ip;
+    let (slot, _per_ip) = match admit(slot, &ctx.per_ip, peer.ip(), max_per_ip) {
+        Ok(places) => places,
+        Err(full) => {
             let mut out = Vec::new();
-            let text = if slot.is_none() {
-                "Too many connections, try again later"
-            } else {
-                "Too many connections from your address"
+            let text = match full {
+                Full::Listener => "Too many connections, try again later",
+                Full::Address => "Too many connections from your address",
             };
             reply::err(&mut out, Some(Code::SysTemp), text);
             let mut tcp = tcp;
@@ -213,16 +210,12 @@ impl Session {
     }
 
     async fn flush(&mut self) -> Result<(), End> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
         let Some(stream) = self.stream.as_mut() else {
             return Err(End::Io);
         };
-        stream.write_all(&self.wbuf).await.map_err(|_| End::Io)?;
-        stream.flush().await.map_err(|_| End::Io)?;
-        self.wbuf.clear();
-        Ok(())
+        mailyard_common::stream::write_out(stream, &mut self.wbuf)
+            .await
+            .map_err(|_| End::Io)
     }
 
     /// Flushes, then reads more input with the state's timeout; shutdown interrupts.
