@@ -221,6 +221,13 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         tls.clone(),
         auth_throttle.clone(),
     ));
+    let pop3_ctx = Arc::new(mailyard_pop3::Context::new(
+        live.clone(),
+        store.clone(),
+        tls.clone(),
+        auth_throttle.clone(),
+        metrics.clone(),
+    ));
     let imap_ctx = Arc::new(
         mailyard_imap::Context::new(config.clone(), store.clone(), tls.clone(), auth_throttle)
             .with_metrics(metrics.clone())
@@ -274,6 +281,14 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
                     listener,
                     sieve_ctx.clone(),
                     metrics.clone(),
+                    sd,
+                ));
+            }
+            "pop3" | "pop3s" => {
+                shutdown.tracker.spawn(mailyard_pop3::serve(
+                    listener,
+                    name == "pop3s",
+                    pop3_ctx.clone(),
                     sd,
                 ));
             }

@@ -112,6 +112,13 @@ pub struct Listen {
     /// `conf/mailyard.toml` sets `127.0.0.1:4190`.
     #[serde(deserialize_with = "listener")]
     pub managesieve: Option<SocketAddr>,
+    /// POP3 with STLS (RFC 1939, RFC 2595; port 110 role): the INBOX for clients that
+    /// download and delete. Off by default.
+    #[serde(deserialize_with = "listener")]
+    pub pop3: Option<SocketAddr>,
+    /// POP3 over implicit TLS (port 995 role), RFC 8314. Off by default.
+    #[serde(deserialize_with = "listener")]
+    pub pop3s: Option<SocketAddr>,
     /// Local submission: the path of a Unix socket (mode 0666) through which
     /// `mailyard sendmail` run by any local user submits, identified by the kernel
     /// (the peer's uid). Off by default.
@@ -394,6 +401,8 @@ impl Default for Listen {
             http: loopback(8080),
             https: None,
             managesieve: None,
+            pop3: None,
+            pop3s: None,
             local: None,
         }
     }
@@ -579,6 +588,8 @@ impl Config {
             ("imap", l.imap),
             ("imaps", l.imaps),
             ("managesieve", l.managesieve),
+            ("pop3", l.pop3),
+            ("pop3s", l.pop3s),
             ("http", l.http),
             ("https", l.https),
         ]
@@ -785,6 +796,10 @@ mod tests {
         assert_eq!(c.listen.imaps, "0.0.0.0:993".parse().ok());
         assert_eq!(c.listen.http, "127.0.0.1:8080".parse().ok());
         assert_eq!(c.listen.managesieve, "127.0.0.1:4190".parse().ok());
+        assert!(
+            c.listen.pop3.is_none() && c.listen.pop3s.is_none(),
+            "POP3 is commented out in the example"
+        );
         assert_eq!(c.autoconfig.imaps, Some(993));
         assert_eq!(c.autoconfig.submission, Some(587));
         assert!(c.auth_checks.enabled && c.auth_checks.dmarc_reject);
@@ -826,6 +841,20 @@ mod tests {
         assert!(
             c.listen.managesieve.is_none(),
             "managesieve is off by default"
+        );
+        assert!(
+            c.listen.pop3.is_none() && c.listen.pop3s.is_none(),
+            "POP3 is off by default"
+        );
+        let on = Config::parse(
+            "[listen]\npop3 = \"127.0.0.1:110\"\npop3s = \"127.0.0.1:995\"\n",
+            "t",
+        )
+        .expect("valid");
+        let names: Vec<_> = on.listeners().into_iter().map(|(n, _)| n).collect();
+        assert!(
+            names.contains(&"pop3") && names.contains(&"pop3s"),
+            "{names:?}"
         );
     }
 

@@ -13,7 +13,7 @@
 //! socket) share it.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::metrics::{ListenerStats, Metrics};
 use crate::shutdown::Shutdown;
+use crate::throttle::{ConnectionSlot, PerIpConnections};
 
 /// The share of a listener's `max_connections` (in percent, at least one slot) that
 /// connections which have not authenticated cannot take.
@@ -152,6 +153,31 @@ impl Load {
             authenticated: false,
         })
     }
+}
+
+/// Why a connection is refused as soon as it is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// Connections that have not authenticated hold their listener's share (the
+    /// accept loop handed no [`Slot`]).
+    Listener,
+    /// The client's address has `[limits] max_connections_per_ip` open already.
+    Address,
+}
+
+/// A new connection's two places: `slot` in its listener's count (from
+/// [`accept_loop`]) and one in `per_ip`'s count for `ip` (at most `max_per_ip`), held
+/// for the connection's life; or which count is full (the daemon then refuses it at
+/// once, in its protocol's words).
+pub fn admit(
+    slot: Option<Slot>,
+    per_ip: &PerIpConnections,
+    ip: IpAddr,
+    max_per_ip: usize,
+) -> Result<(Slot, ConnectionSlot), Full> {
+    let slot = slot.ok_or(Full::Listener)?;
+    let at_ip = per_ip.try_acquire(ip, max_per_ip).ok_or(Full::Address)?;
+    Ok((slot, at_ip))
 }
 
 /// A listening socket the accept loop takes connections from.
@@ -298,6 +324,21 @@ mod tests {
         shutdown.token.cancel();
         running.await.expect("accept loop ends");
         assert_eq!(stats.up.get(), 0, "down once it has ended");
+    }
+
+    #[test]
+    fn admit_takes_both_places_or_names_the_full_one() {
+        let load = Arc::new(Load::new(10));
+        let per_ip = PerIpConnections::default();
+        let ip: IpAddr = [127, 0, 0, 9].into();
+        let first = admit(load.admit(), &per_ip, ip, 1).expect("room");
+        assert_eq!(
+            admit(load.admit(), &per_ip, ip, 1).err(),
+            Some(Full::Address)
+        );
+        assert_eq!(admit(None, &per_ip, ip, 5).err(), Some(Full::Listener));
+        drop(first);
+        assert!(admit(load.admit(), &per_ip, ip, 1).is_ok(), "released");
     }
 
     #[test]

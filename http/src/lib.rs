@@ -143,10 +143,9 @@ async fn connection(
     slot: Option<Slot>,
     shutdown: Shutdown,
 ) {
-    let per_ip = ctx
-        .per_ip
-        .try_acquire(peer.ip(), ctx.config.limits.max_connections_per_ip);
-    let (Some(_slot), Some(_per_ip)) = (slot, per_ip) else {
+    let max_per_ip = ctx.config.limits.max_connections_per_ip;
+    let Ok(_places) = mailyard_common::listener::admit(slot, &ctx.per_ip, peer.ip(), max_per_ip)
+    else {
         if !implicit_tls {
             let mut tcp = tcp;
             let _ = tcp

@@ -189,16 +189,12 @@ impl Session {
     }
 
     async fn flush(&mut self) -> Result<(), End> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
         let Some(stream) = self.stream.as_mut() else {
             return Err(End::Io);
         };
-        stream.write_all(&self.wbuf).await.map_err(|_| End::Io)?;
-        stream.flush().await.map_err(|_| End::Io)?;
-        self.wbuf.clear();
-        Ok(())
+        mailyard_common::stream::write_out(stream, &mut self.wbuf)
+            .await
+            .map_err(|_| End::Io)
     }
 
     /// Flushes, then reads more input with the state's timeout; shutdown interrupts.

@@ -205,12 +205,15 @@ pub fn records(config: &Config, domain: &str, dkim: &[(String, String)]) -> Vec<
         ("_submissions._tcp", port(l.submissions)),
         ("_imap._tcp", port(l.imap)),
         ("_imaps._tcp", port(l.imaps)),
-        ("_pop3._tcp", None),
-        ("_pop3s._tcp", None),
+        ("_pop3._tcp", port(l.pop3)),
+        ("_pop3s._tcp", port(l.pop3s)),
     ];
     for (i, (service, port)) in services.into_iter().enumerate() {
+        // RFC 6186 §3.4: the priority orders IMAP and POP3 for a client that can
+        // use both; IMAP first (POP3 downloads and deletes).
+        let priority = if service.starts_with("_pop3") { 10 } else { 0 };
         let data = match port {
-            Some(p) => Rdata::Srv(0, 1, p, host.clone()),
+            Some(p) => Rdata::Srv(priority, 1, p, host.clone()),
             None => Rdata::Srv(0, 0, 0, ".".into()),
         };
         out.push(rec(
@@ -472,6 +475,17 @@ mod tests {
         assert_eq!(lines.len(), want.len(), "{text}");
         for (got, want) in lines.iter().zip(want) {
             assert_eq!(squeeze(got), squeeze(want), "{text}");
+        }
+        // With POP3 on: its SRV records, after IMAP in priority (RFC 6186 §3.4).
+        let c = config(&format!(
+            "{STANDARD}pop3 = \"0.0.0.0:110\"\npop3s = \"0.0.0.0:995\"\n"
+        ));
+        let text = render(&records(&c, "example.com", &dkim));
+        for want in [
+            "_pop3._tcp.example.com. 3600 IN SRV 10 1 110 mail.example.com.",
+            "_pop3s._tcp.example.com. 3600 IN SRV 10 1 995 mail.example.com.",
+        ] {
+            assert!(text.lines().any(|l| squeeze(l) == want), "{want}: {text}");
         }
         assert!(text.contains("p=quarantine to start with"), "{text}");
     }

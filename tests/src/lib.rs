@@ -48,6 +48,16 @@ impl TestServer {
         .await
     }
 
+    /// As [`TestServer::start`], with more `[listen]` keys (e.g. `pop3 = "127.0.0.1:0"`).
+    pub async fn start_with_listeners(listeners: &str, extra: &str) -> TestServer {
+        Self::start_listening(
+            tempfile::tempdir().expect("tempdir"),
+            &format!("http = \"\"\n{listeners}"),
+            extra,
+        )
+        .await
+    }
+
     async fn start_listening(dir: tempfile::TempDir, http: &str, extra: &str) -> TestServer {
         let checks = if extra.contains("[auth_checks]") {
             ""

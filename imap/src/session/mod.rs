@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailyard_common::listener::Slot;
+use mailyard_common::listener::{Full, Slot};
 use mailyard_common::metrics::Outcome;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
@@ -244,25 +244,23 @@ pub(crate) async fn run(
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("imap", tls = implicit_tls, %peer, session = %id);
-    let per_ip = ctx
-        .per_ip
-        .try_acquire(peer.ip(), ctx.config().limits.max_connections_per_ip);
-    let (slot, _per_ip) = match (slot, per_ip) {
-        (Some(slot), Some(per_ip)) => (slot, per_ip),
-        (slot, _) => {
-            let bye: &[u8] = if slot.is_none() {
-                b"* BYE Too many connections, try again later\r\n"
-            } else {
-                b"* BYE Too many connections from your address\r\n"
-            };
-            let mut tcp = tcp;
-            if !implicit_tls {
-                let _ = tcp.write_all(bye).await;
+    let max_per_ip = ctx.config().limits.max_connections_per_ip;
+    let (slot, _per_ip) =
+        match mailyard_common::listener::admit(slot, &ctx.per_ip, peer.ip(), max_per_ip) {
+            Ok(places) => places,
+            Err(full) => {
+                let bye: &[u8] = match full {
+                    Full::Listener => b"* BYE Too many connections, try again later\r\n",
+                    Full::Address => b"* BYE Too many connections from your address\r\n",
+                };
+                let mut tcp = tcp;
+                if !implicit_tls {
+                    let _ = tcp.write_all(bye).await;
+                }
+                ctx.metrics.session_ended("imap", Outcome::Refused);
+                return;
             }
-            ctx.metrics.session_ended("imap", Outcome::Refused);
-            return;
-        }
-    };
+        };
     let login_deadline =
         tokio::time::Instant::now() + Duration::from_secs(ctx.config().limits.login_seconds);
     use tracing::Instrument;

@@ -20,11 +20,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailyard_common::listener::Slot;
+use mailyard_common::listener::{Full, Slot};
 use mailyard_common::metrics::Outcome;
 use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::{Stream, TlsInfo};
-use mailyard_common::throttle::{ConnectionSlot, is_loopback};
+use mailyard_common::throttle::is_loopback;
 use mailyard_store::Address;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -126,24 +126,22 @@ pub(crate) async fn run(
 ) {
     let id = mailyard_common::log::session_id();
     let span = tracing::info_span!("smtp", listener = role.name(), %peer, session = %id);
-    let per_ip = ctx
-        .per_ip
-        .try_acquire(peer.ip(), ctx.config().limits.max_connections_per_ip);
-    let (slot, _per_ip): (Slot, ConnectionSlot) = match (slot, per_ip) {
-        (Some(slot), Some(per_ip)) => (slot, per_ip),
-        (slot, _) => {
-            let text = if slot.is_none() {
-                "Too many connections, try again later"
-            } else {
-                "Too many connections from your address, try again later"
-            };
-            let reply = Reply::new(421, Some(EnhancedStatus::new(4, 7, 0)), text);
-            let mut tcp = tcp;
-            let _ = tcp.write_all(&reply.to_bytes()).await;
-            ctx.metrics.session_ended("smtp", Outcome::Refused);
-            return;
-        }
-    };
+    let max_per_ip = ctx.config().limits.max_connections_per_ip;
+    let (slot, _per_ip) =
+        match mailyard_common::listener::admit(slot, &ctx.per_ip, peer.ip(), max_per_ip) {
+            Ok(places) => places,
+            Err(full) => {
+                let text = match full {
+                    Full::Listener => "Too many connections, try again later",
+                    Full::Address => "Too many connections from your address, try again later",
+                };
+                let reply = Reply::new(421, Some(EnhancedStatus::new(4, 7, 0)), text);
+                let mut tcp = tcp;
+                let _ = tcp.write_all(&reply.to_bytes()).await;
+                ctx.metrics.session_ended("smtp", Outcome::Refused);
+                return;
+            }
+        };
     let login_seconds = ctx.config().limits.login_seconds;
     let implicit_tls = (role == Role::Submissions).then(|| ctx.tls.clone());
     use tracing::Instrument;
