@@ -26,13 +26,14 @@
 //!   script that compiles runs to a result or a runtime error within the limits,
 //!   and a trailing comment never changes whether it compiles.
 
-use mailyard_imap::proto::bodystructure::part_structure;
+use mailyard_imap::proto::body_render;
 use mailyard_imap::proto::command::{self, Command};
 use mailyard_imap::proto::receiver::{self, Limits, Mode};
+use mailyard_message::{Kind, Part, Shape, codec, limits as mime_limits};
 use mailyard_smtp::proto::transcript;
 use mailyard_smtp::proto::{BdatEvent, BdatReceiver, DataOutcome, DataReceiver, MAX_DATA_LINE};
+use mailyard_store::mailbox_name;
 use mailyard_store::summary::summarize;
-use mailyard_store::{mailbox_name, mime_limits};
 
 /// A target's body: panics on a broken invariant.
 pub type Target = fn(&[u8]);
@@ -291,9 +292,9 @@ pub fn smtp_data(data: &[u8]) {
     }
 }
 
-/// The store's summary of a message at delivery (the MIME part and depth caps,
-/// ENVELOPE, BODY, BODYSTRUCTURE, the header fields for SEARCH and SORT), and
-/// the IMAP side's walk over the rendered structure.
+/// The store's summary of a message at delivery (the MIME part and depth caps, the
+/// shape and its stored form, the header fields for SEARCH and SORT), and what IMAP
+/// renders from it: ENVELOPE, BODY, BODYSTRUCTURE and single parts' structures.
 pub fn mime_summary(data: &[u8]) {
     // The part and depth caps rewrite a copy that keeps every offset and line end.
     let src = mime_limits::structure_source(data);
@@ -305,22 +306,48 @@ pub fn mime_summary(data: &[u8]) {
         );
     }
     let s = summarize(data);
-    assert!(
-        s.envelope.starts_with('(') && s.envelope.ends_with(')'),
-        "envelope {:?}",
-        s.envelope
-    );
-    for structure in [&s.body, &s.bodystructure] {
+    let shape = codec::decode(&s.shape).expect("the stored shape decodes");
+    assert_eq!(shape, Shape::parse(data), "the stored shape round-trips");
+    // Every span of the stored message lies inside it, header before body.
+    fn within(part: &Part, len: usize) {
+        assert!(part.header.start <= part.header.end && part.body.start <= part.body.end);
         assert!(
-            part_structure(structure, &[]).is_some(),
-            "the IMAP side cannot read {structure:?}"
+            part.body.end as usize <= len,
+            "span {:?} past {len}",
+            part.body
         );
-        for part in [&[1][..], &[2], &[1, 1], &[1, 2], &[2, 1], &[1, 1, 1]] {
-            if let Some(p) = part_structure(structure, part) {
+        match &part.kind {
+            Kind::Multipart { parts, .. } => parts.iter().for_each(|p| within(p, len)),
+            Kind::Message(enc) if !enc.decoded => {
+                if let Some(m) = &enc.message {
+                    within(&m.root, len);
+                }
+            }
+            _ => {}
+        }
+    }
+    within(&shape.root, data.len());
+    for utf8 in [false, true] {
+        let mut out = Vec::new();
+        body_render::envelope(&mut out, &shape.envelope, utf8);
+        assert!(
+            out.starts_with(b"(") && out.ends_with(b")"),
+            "envelope {out:?}"
+        );
+        for extended in [false, true] {
+            let mut out = Vec::new();
+            body_render::body_structure(&mut out, &shape, extended, utf8);
+            assert!(out.starts_with(b"(") && out.ends_with(b")"), "body {out:?}");
+        }
+        for part in [&[][..], &[1], &[2], &[1, 1], &[1, 2], &[2, 1], &[1, 1, 1]] {
+            let mut out = Vec::new();
+            if body_render::part_structure(&mut out, &shape, part, utf8) {
                 assert!(
-                    p.starts_with('(') && p.ends_with(')'),
-                    "part {part:?}: {p:?}"
+                    out.starts_with(b"(") && out.ends_with(b")"),
+                    "part {part:?}: {out:?}"
                 );
+            } else {
+                assert!(out.is_empty(), "part {part:?}");
             }
         }
     }

@@ -23,13 +23,12 @@
 //!
 //! Blocking (index and file reads): callers run [`locate`] on the blocking pool.
 
-use std::borrow::Cow;
-
-use mailyard_store::{Address, Store, StoreError, Uid};
+use mailyard_message::{Kind, Shape};
+use mailyard_store::{Address, MessageFile, Store, StoreError, Uid};
 
 use crate::cmd::binary::{binary_message, binary_part};
-use crate::cmd::section::{apply_partial, is_message, section_bytes};
-use crate::proto::bodystructure::part_structure;
+use crate::cmd::section::{apply_partial, section_bytes, shape_of};
+use crate::proto::body_render::part_structure;
 use crate::proto::fetch::{Partial, Section, parse_section_spec};
 use crate::proto::url::{Access, ImapUrl, Server};
 
@@ -84,8 +83,10 @@ pub enum Refused {
 /// A message located by a URL, with the part it names.
 #[derive(Debug)]
 pub struct Located {
-    /// The whole message as stored.
-    pub raw: Vec<u8>,
+    /// The message file, open for positioned reads.
+    pub file: MessageFile,
+    /// Its shape, as stored at delivery.
+    pub shape: Shape,
     /// `;SECTION=`, parsed (empty: the whole message).
     pub section: Section,
     /// `;PARTIAL=`.
@@ -95,13 +96,12 @@ pub struct Located {
 impl Located {
     /// The part's octets as `BODY[section]<partial>` returns them (RFC 4469 §3:
     /// "as if the literal returned in a FETCH BODY response"); None when the
-    /// section does not exist.
-    pub fn body(&self) -> Option<Cow<'_, [u8]>> {
-        let data = section_bytes(&self.raw, &self.section)?;
-        Some(match data {
-            Cow::Borrowed(b) => Cow::Borrowed(apply_partial(b, self.partial)),
-            Cow::Owned(b) => Cow::Owned(apply_partial(&b, self.partial).to_vec()),
-        })
+    /// section does not exist (or the file cannot be read, which is logged).
+    pub fn body(&self) -> Option<Vec<u8>> {
+        section_bytes(&self.file, Some(&self.shape), &self.section, self.partial)
+            .map_err(|e| tracing::warn!(error = %e, path = %self.file.path().display(), "URL read"))
+            .ok()
+            .flatten()
     }
 
     /// The part decoded (RFC 5524 §3 `BINARY`, RFC 3516): a leaf without its
@@ -114,35 +114,40 @@ impl Located {
             return None;
         }
         let part = &self.section.part;
-        let data = if is_message(&self.raw, part)? {
-            let body = section_bytes(&self.raw, &self.section)?;
+        let is_message = part.is_empty()
+            || matches!(
+                mailyard_message::locate(&self.shape, part)?.part.kind,
+                Kind::Message(_)
+            );
+        let data = if is_message {
+            let body = section_bytes(&self.file, Some(&self.shape), &self.section, None).ok()??;
             binary_message(&body, true)
         } else {
-            binary_part(&self.raw, part)?.ok()?
+            binary_part(&self.file, &self.shape, part).ok()??.ok()?
         };
         Some(apply_partial(&data, self.partial).to_vec())
     }
 
     /// RFC 5524 §3 `BODYPARTSTRUCTURE`: the part's structure as FETCH
-    /// BODYSTRUCTURE shows it; with `binary` (BINARY asked for too) the structure of
-    /// the decoded content, its sizes and lines those of the decoded octets while the
-    /// encodings stay as stored, which is what Dovecot answers (imaptest
-    /// `urlauth-binary`). None for a HEADER/TEXT/MIME section or a missing part.
-    pub(crate) fn body_part_structure(&self, binary: bool) -> Option<String> {
+    /// BODYSTRUCTURE shows it (`utf8`: the session accepts UTF-8, RFC 6855); with
+    /// `binary` (BINARY asked for too) the structure of the decoded content, its
+    /// sizes and lines those of the decoded octets while the encodings stay as
+    /// stored, which is what Dovecot answers (imaptest `urlauth-binary`). None for a
+    /// HEADER/TEXT/MIME section or a missing part.
+    pub(crate) fn body_part_structure(&self, binary: bool, utf8: bool) -> Option<Vec<u8>> {
         if self.section.text.is_some() {
             return None;
         }
         let decoded;
-        let raw = if binary {
-            decoded = binary_message(&self.raw, false);
+        let shape = if binary {
+            let whole = self.file.read_wire(0..self.file.len()).ok()?;
+            decoded = Shape::parse(&binary_message(&whole, false));
             &decoded
         } else {
-            &self.raw
+            &self.shape
         };
-        let src = mailyard_store::mime_limits::structure_source(raw);
-        let msg = mail_parser::MessageParser::default().parse(&src[..])?;
-        let whole = mailyard_store::imapfmt::body_structure(&msg, true);
-        part_structure(&whole, &self.section.part).map(str::to_string)
+        let mut out = Vec::new();
+        part_structure(&mut out, shape, &self.section.part, utf8).then_some(out)
     }
 }
 
@@ -176,14 +181,21 @@ pub fn locate(
     if parsed.uidvalidity.is_some_and(|v| v != mb.uidvalidity.0) {
         return Err(Refused::NoMessage);
     }
-    let info = store
-        .read(|c| mailyard_store::index::message(c, mb.id, Uid(parsed.uid)))?
+    let uid = Uid(parsed.uid);
+    let (info, stored) = store.read(|c| {
+        Ok((
+            mailyard_store::index::message(c, mb.id, uid)?,
+            mailyard_store::index::shape(c, mb.id, uid)?,
+        ))
+    })?;
+    let info = info.ok_or(Refused::NoMessage)?;
+    let file = store
+        .open_message(&owner, &mb.name, mb.id, &info)?
         .ok_or(Refused::NoMessage)?;
-    let raw = store
-        .read_message(&owner, &mb.name, mb.id, &info)?
-        .ok_or(Refused::NoMessage)?;
+    let shape = shape_of(stored.as_deref(), &file).map_err(|e| Refused::Store(file.error(e)))?;
     Ok(Located {
-        raw,
+        file,
+        shape,
         section,
         partial,
     })
@@ -202,10 +214,7 @@ pub async fn fetch_for_submission(
     let who = Who::Submit(user.clone());
     tokio::task::spawn_blocking(move || {
         let located = locate(&store, &hostname, &url, &who, Need::Authorized)?;
-        located
-            .body()
-            .map(Cow::into_owned)
-            .ok_or(Refused::NoMessage)
+        located.body().ok_or(Refused::NoMessage)
     })
     .await
     .map_err(|_| Refused::Store(StoreError::Closed))?

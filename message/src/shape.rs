@@ -142,17 +142,24 @@ impl Shape {
     pub fn parse(raw: &[u8]) -> Shape {
         let src = structure_source(raw);
         match MessageParser::default().parse(&src[..]) {
-            Some(msg) => message_shape(
-                &msg,
-                Buf {
-                    raw: &msg.raw_message,
-                    base: 0,
-                },
-                0,
-            )
-            .unwrap_or_default(),
+            Some(msg) => Shape::of(&msg),
             None => Shape::default(),
         }
+    }
+
+    /// The shape of a message mail-parser parsed from
+    /// [`crate::limits::structure_source`] of the stored bytes (for a caller that
+    /// also wants mail-parser's decoded values: one parse, not two).
+    pub fn of(msg: &Message<'_>) -> Shape {
+        message_shape(
+            msg,
+            Buf {
+                raw: &msg.raw_message,
+                base: 0,
+            },
+            0,
+        )
+        .unwrap_or_default()
     }
 }
 

@@ -17,10 +17,10 @@ use crate::error::Result;
 use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 
 /// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Migrations: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("schema.sql"),
     include_str!("migrate_2_recent.sql"),
     include_str!("migrate_3_queue.sql"),
@@ -28,6 +28,7 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("migrate_5_send_count.sql"),
     include_str!("migrate_6_sieve_memory.sql"),
     include_str!("migrate_7_header_cache.sql"),
+    include_str!("migrate_8_shape.sql"),
 ];
 
 /// How long a connection waits for another process's write transaction.
@@ -338,29 +339,37 @@ pub fn summary(
     uid: Uid,
 ) -> Result<Option<crate::summary::Summary>> {
     let mut st = conn.prepare_cached(
-        "SELECT envelope, body, bodystructure, sent_date, subject, from_addr, to_addr,
-                cc_addr, bcc_addr, message_id, in_reply_to, refs
+        "SELECT shape, sent_date, subject, from_addr, to_addr, cc_addr, bcc_addr,
+                message_id, in_reply_to, refs
          FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2",
     )?;
     Ok(st
         .query_row(params![mailbox.0, uid.0], |r| {
             Ok(crate::summary::Summary {
-                envelope: r.get(0)?,
-                body: r.get(1)?,
-                bodystructure: r.get(2)?,
-                sent_date: r.get(3)?,
-                subject: r.get(4)?,
-                from: r.get(5)?,
-                to: r.get(6)?,
-                cc: r.get(7)?,
-                bcc: r.get(8)?,
-                message_id: r.get(9)?,
-                in_reply_to: r.get(10)?,
-                references: r.get(11)?,
+                shape: r.get(0)?,
+                sent_date: r.get(1)?,
+                subject: r.get(2)?,
+                from: r.get(3)?,
+                to: r.get(4)?,
+                cc: r.get(5)?,
+                bcc: r.get(6)?,
+                message_id: r.get(7)?,
+                in_reply_to: r.get(8)?,
+                references: r.get(9)?,
                 // Its own table, read by `header_cache` when a FETCH needs it.
                 header_cache: None,
             })
         })
+        .optional()?)
+}
+
+/// The stored shape of one message (`mailyard_message::codec`), what FETCH renders
+/// and slices; `None` when the message is gone.
+pub fn shape(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<Vec<u8>>> {
+    let mut st =
+        conn.prepare_cached("SELECT shape FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2")?;
+    Ok(st
+        .query_row(params![mailbox.0, uid.0], |r| r.get(0))
         .optional()?)
 }
 

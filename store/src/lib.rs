@@ -20,13 +20,11 @@ pub mod dovecot;
 pub mod error;
 pub mod export;
 pub mod headers;
-pub mod imapfmt;
 pub mod import;
 pub mod index;
 pub mod mailbox_name;
 pub mod maildir;
-/// The MIME structure caps, which live with the message shape (`mailyard-message`).
-pub use mailyard_message::limits as mime_limits;
+pub mod message_file;
 pub mod model;
 pub mod pigeonhole;
 pub mod queue;
@@ -45,6 +43,7 @@ pub use accounts::Accounts;
 pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
 pub use error::{Result, StoreError};
 pub use index::{MailboxInfo, MessageInfo};
+pub use message_file::MessageFile;
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
 
@@ -83,6 +82,8 @@ pub type MailboxChanges = (MailboxInfo, Vec<MessageInfo>, Vec<Uid>);
 pub struct OpenReport {
     /// The index file did not exist and was rebuilt from the maildir tree.
     pub rebuilt: Option<Vec<(String, ReconcileReport)>>,
+    /// Message shapes recomputed from their files (the upgrade to schema 8).
+    pub shapes_rebuilt: usize,
 }
 
 impl Store {
@@ -95,6 +96,14 @@ impl Store {
         let fresh = !db.exists();
         let mut conn = index::connect(&db, false)?;
         index::migrate(&mut conn)?;
+        // Before anything is served: every row has the shape FETCH renders.
+        let shapes_rebuilt = writer::rebuild_shapes(&mut conn, data_dir)?;
+        if shapes_rebuilt > 0 {
+            tracing::info!(
+                messages = shapes_rebuilt,
+                "index: message shapes recomputed from their files (schema 8)"
+            );
+        }
         let changes = Arc::new(Changes::default());
         let batch_observer = Arc::new(std::sync::OnceLock::new());
         let spares = Arc::new(spare::Spares::new(queue::spare_dir(data_dir)));
@@ -115,7 +124,10 @@ impl Store {
                 accounts: Accounts::open(data_dir)?,
             }),
         };
-        let mut report = OpenReport::default();
+        let mut report = OpenReport {
+            shapes_rebuilt,
+            ..OpenReport::default()
+        };
         if fresh {
             report.rebuilt = Some(store.reconcile_all_blocking(true)?);
         }
@@ -211,11 +223,7 @@ impl Store {
     }
 
     /// Reads a message's file in its wire form ([`maildir::wire_form`]: CRLF line
-    /// ends), or `None` when the message is gone (expunged). Readers take no lock
-    /// (maildir(5)): another session may rename the file (a flag change) at any moment,
-    /// so the name the caller knows is tried first, then the index's current one, and
-    /// only then the directory is searched ([`Store::message_path`]) — as Dovecot's
-    /// maildir code does on ENOENT.
+    /// ends), or `None` when the message is gone (expunged); see [`Store::open_message`].
     pub fn read_message(
         &self,
         user: &Address,
@@ -223,6 +231,30 @@ impl Store {
         id: MailboxId,
         m: &MessageInfo,
     ) -> Result<Option<Vec<u8>>> {
+        let Some(file) = self.open_message(user, mailbox, id, m)? else {
+            return Ok(None);
+        };
+        let bytes = file.read_stored(0..file.len()).at(file.path())?;
+        Ok(Some(match maildir::wire_form(&bytes) {
+            std::borrow::Cow::Owned(crlf) => crlf,
+            std::borrow::Cow::Borrowed(_) => bytes,
+        }))
+    }
+
+    /// Opens a message's file for positioned reads of the ranges a FETCH needs
+    /// ([`MessageFile`]), or `None` when the message is gone (expunged). Readers take
+    /// no lock (maildir(5)): another session may rename the file (a flag change) at
+    /// any moment, so the name the caller knows is tried first, then the index's
+    /// current one, and only then the directory is searched ([`Store::message_path`])
+    /// — as Dovecot's maildir code does on ENOENT. Once open, the file stays readable
+    /// whatever happens to its name.
+    pub fn open_message(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        id: MailboxId,
+        m: &MessageInfo,
+    ) -> Result<Option<MessageFile>> {
         let dir = writer::mailbox_path(&self.inner.data_dir, user, mailbox)?;
         let mut info = std::borrow::Cow::Borrowed(m);
         for attempt in 0..READ_ATTEMPTS {
@@ -236,13 +268,8 @@ impl Store {
             } else {
                 self.message_path(user, mailbox, &info)?
             };
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    return Ok(Some(match maildir::wire_form(&bytes) {
-                        std::borrow::Cow::Owned(crlf) => crlf,
-                        std::borrow::Cow::Borrowed(_) => bytes,
-                    }));
-                }
+            match MessageFile::open(&path, m.size) {
+                Ok(file) => return Ok(Some(file)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     match self.read(|c| index::message(c, id, m.uid))? {
                         Some(fresh) => info = std::borrow::Cow::Owned(fresh),

@@ -1,20 +1,21 @@
-//! Parse once at delivery: what IMAP asks for all the time (ENVELOPE, BODY,
-//! BODYSTRUCTURE, and the header fields SEARCH, SORT and THREAD need), computed with
-//! mail-parser and kept in the index's `message_meta` row.
+//! Parse once at delivery: the message's facts, kept in the index's `message_meta`
+//! row — its shape (`mailyard_message::Shape`: the MIME tree with byte ranges, sizes
+//! and `Content-*` facts, and the envelope facts, in the versioned binary form of
+//! `mailyard_message::codec`), from which IMAP renders ENVELOPE, BODY and
+//! BODYSTRUCTURE and slices sections; and the decoded header values SEARCH, SORT and
+//! THREAD compare.
+//!
+//! The shape is computed from the file as stored, so its ranges index the file (a
+//! bare-LF file included: its sizes are on the CRLF form, what IMAP sends).
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser};
-
-use crate::imapfmt;
+use mailyard_message::{Shape, codec};
 
 /// The index's per-message summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// RFC 9051 §7.5.2 ENVELOPE.
-    pub envelope: String,
-    /// BODY (non-extensible form).
-    pub body: String,
-    /// BODYSTRUCTURE.
-    pub bodystructure: String,
+    /// The shape and envelope facts, `mailyard_message::codec::encode`d ([`Summary::shape`]).
+    pub shape: Vec<u8>,
     /// The Date: header as unix seconds.
     pub sent_date: Option<i64>,
     /// Subject, decoded.
@@ -37,18 +38,24 @@ pub struct Summary {
     pub header_cache: Option<Vec<u8>>,
 }
 
-/// Parses `raw` (a whole message) into its summary. Never fails: a message mail-parser
-/// cannot make sense of still gets grammar-valid ENVELOPE and BODYSTRUCTURE.
+impl Summary {
+    /// The shape; `None` when the stored form is not one this build reads (the
+    /// caller recomputes it from the file).
+    pub fn shape(&self) -> Option<Shape> {
+        codec::decode(&self.shape).ok()
+    }
+}
+
+/// Parses `raw` (a whole message, as stored) into its summary, with one mail-parser
+/// parse. Never fails: a message mail-parser cannot make sense of is an empty
+/// `text/plain` part without envelope fields.
 pub fn summarize(raw: &[u8]) -> Summary {
-    let parser = MessageParser::default();
     // At most MAX_PARTS parts and MAX_DEPTH levels; offsets are those of `raw`.
-    let src = crate::mime_limits::structure_source(raw);
-    let parsed = parser
-        .parse(&src[..])
-        .or_else(|| parser.parse(b"\r\n".as_slice()));
+    let src = mailyard_message::limits::structure_source(raw);
     let header_cache = crate::headers::cached_block(raw);
-    let Some(msg) = parsed else {
+    let Some(msg) = MessageParser::default().parse(&src[..]) else {
         return Summary {
+            shape: codec::encode(&Shape::default()),
             header_cache,
             ..Summary::default()
         };
@@ -61,9 +68,7 @@ pub fn summarize(raw: &[u8]) -> Summary {
 
 fn from_message(msg: &Message<'_>) -> Summary {
     Summary {
-        envelope: imapfmt::envelope(msg),
-        body: imapfmt::body_structure(msg, false),
-        bodystructure: imapfmt::body_structure(msg, true),
+        shape: codec::encode(&Shape::of(msg)),
         sent_date: msg.date().map(|d| d.to_timestamp()),
         subject: msg.subject().unwrap_or_default().to_string(),
         from: addresses(msg.from()),
@@ -126,24 +131,19 @@ Hello\r\n";
         assert_eq!(s.message_id, "id1@example.com");
         assert_eq!(s.in_reply_to, "id0@example.com");
         assert_eq!(s.references, "a@x id0@example.com");
-        assert!(
-            s.envelope.starts_with("(\"Tue, 1 Jul 2003"),
-            "{}",
-            s.envelope
+        let shape = s.shape().expect("shape");
+        assert_eq!(
+            shape.envelope.date.as_deref(),
+            Some(&b"Tue, 1 Jul 2003 10:52:37 +0200"[..])
         );
-        assert!(
-            s.bodystructure.starts_with("(\"text\" \"plain\""),
-            "{}",
-            s.bodystructure
-        );
+        assert_eq!(shape.root.body.slice(raw), b"Hello\r\n");
     }
 
     #[test]
     fn garbage_never_fails() {
         for raw in [&b""[..], b"\0\0\0", b"\xff\xfe", b"no colon here\r\n\r\n"] {
             let s = summarize(raw);
-            assert!(s.envelope.starts_with('('), "{raw:?}: {}", s.envelope);
-            assert!(s.bodystructure.starts_with('('), "{raw:?}");
+            assert!(s.shape().is_some(), "{raw:?}");
         }
     }
 }

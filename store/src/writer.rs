@@ -1232,11 +1232,10 @@ fn copy_messages(
             ms,
         )?;
         conn.prepare_cached(
-            "INSERT INTO message_meta (mailbox_id, uid, envelope, body, bodystructure,
-                 sent_date, subject, from_addr, to_addr, cc_addr, bcc_addr, message_id,
-                 in_reply_to, refs)
-             SELECT ?3, ?4, envelope, body, bodystructure, sent_date, subject, from_addr,
-                 to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs
+            "INSERT INTO message_meta (mailbox_id, uid, shape, sent_date, subject,
+                 from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)
+             SELECT ?3, ?4, shape, sent_date, subject, from_addr, to_addr, cc_addr,
+                 bcc_addr, message_id, in_reply_to, refs
              FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2",
         )?
         .execute(params![src.id.0, uid.0, dst.id.0, new_uid])?;
@@ -1609,16 +1608,14 @@ fn insert_message(
         modseq,
     )?;
     conn.prepare_cached(
-        "INSERT INTO message_meta (mailbox_id, uid, envelope, body, bodystructure, sent_date,
-             subject, from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO message_meta (mailbox_id, uid, shape, sent_date, subject, from_addr,
+             to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         mailbox.0,
         uid,
-        s.envelope,
-        s.body,
-        s.bodystructure,
+        s.shape,
         s.sent_date,
         s.subject,
         s.from,
@@ -1841,6 +1838,61 @@ fn forget_message(conn: &Connection, mailbox: MailboxId, uid: Uid, modseq: u64) 
     )?
     .execute(params![mailbox.0, uid.0, modseq as i64])?;
     Ok(())
+}
+
+/// Rows [`rebuild_shapes`] recomputes per transaction.
+const REBUILD_BATCH: usize = 512;
+
+/// Schema 8 (`migrate_8_shape.sql`) left the shape of every message indexed before
+/// it empty: recomputes each from its file (the index is a cache), [`REBUILD_BATCH`]
+/// rows a transaction, so an interrupted rebuild resumes where it stopped on the next
+/// open. A row whose file is gone keeps its empty shape (reconcile drops the row;
+/// until then FETCH parses the file if it finds one). Runs before the writer thread
+/// starts, on its connection. Returns how many shapes were rebuilt.
+pub(crate) fn rebuild_shapes(conn: &mut Connection, data_dir: &Path) -> Result<usize> {
+    let todo: Vec<(i64, u32, String, String)> = conn
+        .prepare(
+            "SELECT mm.mailbox_id, mm.uid, mb.user, mb.name
+             FROM message_meta mm JOIN mailbox mb ON mb.id = mm.mailbox_id
+             WHERE length(mm.shape) = 0 ORDER BY mm.mailbox_id, mm.uid",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut dirs: HashMap<i64, Option<(PathBuf, Vec<String>)>> = HashMap::new();
+    let mut rebuilt = 0;
+    for batch in todo.chunks(REBUILD_BATCH) {
+        let tx = conn.transaction()?;
+        for (mailbox, uid, user, name) in batch {
+            let dir = dirs.entry(*mailbox).or_insert_with(|| {
+                let user = Address::parse(user).ok()?;
+                let dir = mailbox_path(data_dir, &user, name).ok()?;
+                let map = maildir::read_keywords(&dir).ok()?;
+                Some((dir, map))
+            });
+            let Some((dir, map)) = dir.as_ref() else {
+                continue;
+            };
+            let Some(m) = index::message(&tx, MailboxId(*mailbox), Uid(*uid))? else {
+                continue;
+            };
+            let Some(path) = maildir::locate(dir, &m.base, m.in_new, &m.flags, map).at(dir)? else {
+                continue;
+            };
+            let file = match std::fs::read(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).at(&path),
+            };
+            let summary = summary::summarize(&file);
+            tx.prepare_cached(
+                "UPDATE message_meta SET shape = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
+            )?
+            .execute(params![mailbox, uid, summary.shape])?;
+            rebuilt += 1;
+        }
+        tx.commit()?;
+    }
+    Ok(rebuilt)
 }
 
 /// Brings the index in line with the user's tree (the maildir is the truth):
@@ -2206,23 +2258,23 @@ fn reconcile_mailbox(
         let ms = mb.shared_modseq(&mut modseq)?;
         for (uid, path, parsed, in_new) in adopted {
             let file = std::fs::read(&path).at(&path)?;
-            // Sizes and summary of what IMAP will send (a Dovecot or procmail file
-            // may end its lines in bare LF).
-            let bytes = maildir::wire_form(&file);
+            // RFC822.SIZE is what IMAP will send (a Dovecot or procmail file may end
+            // its lines in bare LF); the summary's shape indexes the file as stored.
+            let size = maildir::wire_form(&file).len() as u64;
             let meta = std::fs::metadata(&path).at(&path)?;
             let mtime = meta
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or_else(now_secs, |d| d.as_secs() as i64);
-            let summary = summary::summarize(&bytes);
+            let summary = summary::summarize(&file);
             insert_message(
                 conn,
                 mb.id,
                 uid,
                 &parsed.base,
                 in_new,
-                bytes.len() as u64,
+                size,
                 mtime,
                 &parsed.flags,
                 ms,

@@ -3,8 +3,6 @@
 //! atomically, MULTIAPPEND RFC 3502; messages built from literals and IMAP URLs,
 //! CATENATE RFC 4469).
 
-use std::borrow::Cow;
-
 use mailyard_store::{FlagSet, StoreError};
 
 use crate::cmd::binary::encode_binary_parts;
@@ -140,9 +138,7 @@ impl Session {
                     CatPart::Text(text) => out.extend_from_slice(&text),
                     CatPart::Url(url) => {
                         let located = locate(&store, &hostname, &url, &who, Need::Own);
-                        match located
-                            .and_then(|l| l.body().map(Cow::into_owned).ok_or(Refused::NoMessage))
-                        {
+                        match located.and_then(|l| l.body().ok_or(Refused::NoMessage)) {
                             Ok(bytes) => out.extend_from_slice(&bytes),
                             Err(Refused::Store(e)) => return Err(store_error(e)),
                             Err(why) => {

@@ -1,53 +1,49 @@
 //! BINARY (RFC 3516): a body part with its Content-Transfer-Encoding undone.
 //!
-//! Pure: bytes in, bytes out. The part is located by `section.rs` (its body and
-//! its MIME header); the encoding is read from that header. `7bit`, `8bit` and
-//! `binary` (and no header) are identity; `base64` and `quoted-printable` are
-//! decoded leniently as RFC 2045 §6.7, §6.8 ask (characters outside the base64
-//! alphabet are ignored; a quoted-printable `=` not followed by two hex digits is
-//! kept); any other encoding is [`UnknownCte`] (RFC 3516 §4.3 `[UNKNOWN-CTE]`).
-//! `BINARY[]` is the whole message as stored (nothing to decode).
+//! The part is found by `section.rs` over the stored shape and read by positioned
+//! reads (its body and its MIME header); the encoding is read from that header, as
+//! written. `7bit`, `8bit` and `binary` (and no header) are identity; `base64` and
+//! `quoted-printable` are decoded leniently as RFC 2045 §6.7, §6.8 ask (characters
+//! outside the base64 alphabet are ignored; a quoted-printable `=` not followed by
+//! two hex digits is kept); any other encoding is [`UnknownCte`] (RFC 3516 §4.3
+//! `[UNKNOWN-CTE]`). `BINARY[]` is the whole message as stored (nothing to decode).
 //!
 //! The other direction, for APPEND of a literal8 (RFC 3516 §4.4):
 //! [`encode_binary_parts`] stores every `binary` part base64-encoded, so that
 //! `BODY[…]` (which can only be an IMAP `string`, never NUL, RFC 9051 §4.3) still
-//! returns the stored bytes, and `BINARY[…]` returns the original ones.
+//! returns the stored bytes, and `BINARY[…]` returns the original ones. It and
+//! [`binary_message`] rewrite a message in memory, walking its shape.
 
+use std::io;
 use std::ops::Range;
 
 use base64::Engine as _;
-use mail_parser::{Message, MessageParser, PartType};
 use mailyard_message::section::Encoding;
+use mailyard_message::{Kind, Part, Shape};
+use mailyard_store::MessageFile;
 
-use crate::cmd::section::{boundary_of, clamp_at_boundary, range, section_bytes};
-use crate::proto::fetch::{Section, SectionText};
+use crate::cmd::section::find;
 
 /// The part's Content-Transfer-Encoding is not one we can decode (RFC 3516 §4.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UnknownCte;
 
-/// The decoded content of `part` of the stored message `raw`: `None` when the part
-/// does not exist. RFC 3516 §4.2 BINARY[section-binary].
-pub(crate) fn binary_part(raw: &[u8], part: &[u32]) -> Option<Result<Vec<u8>, UnknownCte>> {
+/// The decoded content of `part` of the message in `file` whose shape is `shape`:
+/// `None` when the part does not exist. RFC 3516 §4.2 BINARY[section-binary].
+pub(crate) fn binary_part(
+    file: &MessageFile,
+    shape: &Shape,
+    part: &[u32],
+) -> io::Result<Option<Result<Vec<u8>, UnknownCte>>> {
     if part.is_empty() {
-        return Some(Ok(raw.to_vec()));
+        return Ok(Some(Ok(file.read_wire(0..file.len())?)));
     }
-    let body = section_bytes(
-        raw,
-        &Section {
-            part: part.to_vec(),
-            text: None,
-        },
-    )?;
-    let header = section_bytes(
-        raw,
-        &Section {
-            part: part.to_vec(),
-            text: Some(SectionText::Mime),
-        },
-    )
-    .unwrap_or_default();
-    Some(decode(&body, transfer_encoding(&header).as_deref()))
+    let Some(found) = find(file, shape, part)? else {
+        return Ok(None);
+    };
+    let header = found.source.read_all(file, found.part.header)?;
+    let body = found.source.read_all(file, found.part.body)?;
+    Ok(Some(decode(&body, transfer_encoding(&header).as_deref())))
 }
 
 /// The Content-Transfer-Encoding field of a header block, unfolded, without
@@ -99,10 +95,6 @@ fn decode(body: &[u8], encoding: Option<&str>) -> Result<Vec<u8>, UnknownCte> {
 
 /// Base64 lines are at most 76 characters (RFC 2045 §6.8).
 const BASE64_LINE: usize = 76;
-
-/// How deep [`encode_binary_parts`] follows nested messages and multiparts (as
-/// mail-parser does, deeper structure is not looked into).
-const MAX_DEPTH: usize = 20;
 
 /// One leaf part to rewrite: its header and body as byte ranges of the message,
 /// and whether the body runs to the end of the message (then its last line gets a
@@ -171,10 +163,9 @@ fn rewrite_leaves(
     cte: Option<&[u8]>,
     transform: impl Fn(&[u8], Option<&str>, bool) -> Vec<u8>,
 ) -> Option<Vec<u8>> {
-    let src = mailyard_store::mime_limits::structure_source(raw);
-    let msg = MessageParser::default().parse(&src[..])?;
+    let shape = Shape::parse(raw);
     let mut leaves = Vec::new();
-    collect_leaves(&msg, raw, 0, None, 0, &select, &mut leaves);
+    collect_leaves(&shape.root, raw, false, &select, &mut leaves);
     if leaves.is_empty() {
         return None;
     }
@@ -204,59 +195,36 @@ fn rewrite_leaves(
     Some(out)
 }
 
-/// Walks part `id` of `msg` (whose offsets index `raw`) and its descendants, adding
-/// the leaves `select(cte, body)` picks. `boundary` is the enclosing multipart's
-/// (also around an encapsulated message's body). Nested messages are followed only
-/// when mail-parser kept their offsets in `raw` (not transfer-encoded), exactly as
-/// `section.rs` locates them.
+/// Walks `part` of the shape of `raw` and its descendants, adding the leaves
+/// `select(cte, body)` picks. `in_multipart`: some enclosing part is a multipart
+/// (then no leaf runs to the end of the message). Encapsulated messages are followed
+/// only when their spans index `raw` (not transfer-encoded).
 fn collect_leaves(
-    msg: &Message<'_>,
+    part: &Part,
     raw: &[u8],
-    id: usize,
-    boundary: Option<&str>,
-    depth: usize,
+    in_multipart: bool,
     select: &impl Fn(Option<&str>, &[u8]) -> bool,
     out: &mut Vec<Leaf>,
 ) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let Some(part) = msg.parts.get(id) else {
-        return;
-    };
-    match &part.body {
-        PartType::Multipart(children) => {
-            let inner = boundary_of(part);
-            for &child in children {
-                collect_leaves(
-                    msg,
-                    raw,
-                    child as usize,
-                    inner.as_deref(),
-                    depth + 1,
-                    select,
-                    out,
-                );
+    match &part.kind {
+        Kind::Multipart { parts, .. } => {
+            for child in parts {
+                collect_leaves(child, raw, true, select, out);
             }
         }
-        PartType::Message(nested) => {
-            // The same buffer as this message's: offsets into `raw` (see
-            // `mime_limits::structure_source`: that buffer may be a defused copy).
-            if std::ptr::eq(nested.raw_message.as_ptr(), msg.raw_message.as_ptr()) {
-                collect_leaves(nested, raw, 0, boundary, depth + 1, select, out);
+        Kind::Message(enc) => {
+            if let (false, Some(m)) = (enc.decoded, &enc.message) {
+                collect_leaves(&m.root, raw, in_multipart, select, out);
             }
         }
-        _ => {
-            let header = range(raw, part.offset_header, part.offset_body);
-            let body = clamp_at_boundary(range(raw, part.offset_body, part.offset_end), boundary);
-            let cte = transfer_encoding(header);
-            if select(cte.as_deref(), body) {
-                let start = part.offset_body as usize;
-                let end = start + body.len();
+        Kind::Single => {
+            let (header, body) = (part.header.range(), part.body.range());
+            let cte = transfer_encoding(part.header.slice(raw));
+            if header.end == body.start && select(cte.as_deref(), part.body.slice(raw)) {
                 out.push(Leaf {
-                    header: part.offset_header as usize..start,
-                    body: start..end,
-                    at_end: boundary.is_none() && end == raw.len(),
+                    at_end: !in_multipart && body.end == raw.len(),
+                    header,
+                    body,
                     cte,
                 });
             }
@@ -315,6 +283,12 @@ fn with_cte(header: &[u8], cte: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// `binary_part` of `raw` as stored.
+    fn binary_of(raw: &[u8], part: &[u32]) -> Option<Result<Vec<u8>, UnknownCte>> {
+        let m = crate::cmd::section::tests::stored(raw);
+        binary_part(&m.file, &m.shape, part).expect("read")
+    }
+
     const MULTI: &[u8] = b"From: a@example.com\r\n\
 Content-Type: multipart/mixed; boundary=\"B\"\r\n\
 \r\n\
@@ -339,18 +313,18 @@ begin 644 x\r\n\
     #[test]
     fn decodes_parts() {
         assert_eq!(
-            binary_part(MULTI, &[1]),
+            binary_of(MULTI, &[1]),
             // The CRLF before the boundary is the boundary's (RFC 2046 §5.1.1);
             // trailing white space is dropped (RFC 2045 §6.7 rule 3).
             Some(Ok("café au lait= ok".as_bytes().to_vec()))
         );
-        assert_eq!(binary_part(MULTI, &[2]), Some(Ok(vec![0, 1, 2, 255])));
-        assert_eq!(binary_part(MULTI, &[3]), Some(Err(UnknownCte)));
-        assert_eq!(binary_part(MULTI, &[4]), None);
-        assert_eq!(binary_part(MULTI, &[]), Some(Ok(MULTI.to_vec())));
+        assert_eq!(binary_of(MULTI, &[2]), Some(Ok(vec![0, 1, 2, 255])));
+        assert_eq!(binary_of(MULTI, &[3]), Some(Err(UnknownCte)));
+        assert_eq!(binary_of(MULTI, &[4]), None);
+        assert_eq!(binary_of(MULTI, &[]), Some(Ok(MULTI.to_vec())));
         // A single-part message: part 1 is its body, its header the message's.
         let single = b"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\naGVs\r\nbG8=\r\n";
-        assert_eq!(binary_part(single, &[1]), Some(Ok(b"hello".to_vec())));
+        assert_eq!(binary_of(single, &[1]), Some(Ok(b"hello".to_vec())));
     }
 
     /// imaptest `append-binary`: a single-part message appended as literal8.
@@ -376,22 +350,22 @@ Content-Transfer-Encoding: base64\r\n\
 AC3kCg0KCg==\r\n"
         );
         // BODY[1] is the stored (base64) text, no NUL; BINARY[1] the original.
-        let body = section_bytes(
-            &stored,
-            &Section {
-                part: vec![1],
-                text: None,
-            },
-        )
-        .expect("part 1");
+        let m = crate::cmd::section::tests::stored(&stored);
+        let section = crate::proto::fetch::Section {
+            part: vec![1],
+            text: None,
+        };
+        let body = crate::cmd::section::section_bytes(&m.file, Some(&m.shape), &section, None)
+            .expect("read")
+            .expect("part 1");
         assert!(!body.contains(&0));
         assert_eq!(
-            binary_part(&stored, &[1]),
+            binary_of(&stored, &[1]),
             Some(Ok(b"\x00-\xe4\n\r\n\n".to_vec()))
         );
         assert_eq!(
-            binary_part(APPENDED, &[1]),
-            binary_part(&stored, &[1]),
+            binary_of(APPENDED, &[1]),
+            binary_of(&stored, &[1]),
             "nothing is lost"
         );
     }
@@ -444,11 +418,7 @@ AC3kCg0KCg==\r\n"
             );
             if let Some(stored) = got {
                 for part in [vec![1], vec![2]] {
-                    assert_eq!(
-                        binary_part(raw, &part),
-                        binary_part(&stored, &part),
-                        "{part:?}"
-                    );
+                    assert_eq!(binary_of(raw, &part), binary_of(&stored, &part), "{part:?}");
                 }
             }
         }
@@ -462,6 +432,6 @@ AC3kCg0KCg==\r\n"
             body.split(|&b| b == b'\n')
                 .all(|l| l.len() <= BASE64_LINE + 1)
         );
-        assert_eq!(binary_part(&stored, &[1]), Some(Ok(big)));
+        assert_eq!(binary_of(&stored, &[1]), Some(Ok(big)));
     }
 }

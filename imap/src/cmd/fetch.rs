@@ -2,11 +2,14 @@
 //! BINARY RFC 3516 §4.2; MODSEQ, CHANGEDSINCE and VANISHED RFC 7162 §3.1.4, §3.2.6).
 //!
 //! Items answered from the session's view (no I/O): FLAGS, UID, INTERNALDATE,
-//! RFC822.SIZE, MODSEQ. From the index summary: ENVELOPE, BODY, BODYSTRUCTURE. From
-//! the message file, bytes exactly as stored: RFC822, RFC822.HEADER, RFC822.TEXT and
-//! BODY[section]<partial> / BODY.PEEK (located by `section.rs`); decoded:
-//! BINARY[part]<partial> and BINARY.SIZE[part] (`binary.rs`), as a literal8 when the
-//! decoded data holds a NUL (RFC 3516 §4.3).
+//! RFC822.SIZE, MODSEQ. Rendered from the message's shape stored in the index
+//! (`proto::body_render`, with the session's UTF-8 state): ENVELOPE, BODY,
+//! BODYSTRUCTURE. From the message file, by positioned reads of only the bytes they
+//! need at the offsets of that shape (`section.rs`): RFC822, RFC822.HEADER,
+//! RFC822.TEXT and BODY[section]<partial> / BODY.PEEK; decoded, once per part and
+//! request: BINARY[part]<partial> and BINARY.SIZE[part] (`binary.rs`), as a literal8
+//! when the decoded data holds a NUL (RFC 3516 §4.3). Top-level HEADER.FIELDS of the
+//! fields clients list come from the index's header cache without the file.
 //!
 //! Once CONDSTORE is on, every FETCH response with FLAGS also carries MODSEQ
 //! (RFC 7162 §3.1.4.1); once IMAP4rev2 is on, `\Recent` is never sent (RFC 9051
@@ -18,14 +21,15 @@
 
 use std::io::Write as _;
 
+use mailyard_message::Shape;
 use mailyard_store::headers::covers;
-use mailyard_store::summary::Summary;
-use mailyard_store::{FlagMode, FlagSet, Flags, MessageInfo, Uid};
+use mailyard_store::{Address, FlagMode, FlagSet, Flags, MailboxId, MessageInfo, Store, Uid};
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
-use crate::cmd::section::{apply_partial, section_bytes, split_message};
-use crate::proto::fetch::{FetchAttribute, FetchModifiers, SectionText};
+use crate::cmd::section::{apply_partial, header_fields, section_bytes, shape_of, split_message};
+use crate::proto::body_render;
+use crate::proto::fetch::{FetchAttribute, FetchModifiers, Section, SectionText};
 use crate::proto::response::{ResponseCode, write_flag_list, write_literal, write_literal8};
 use crate::proto::sequence::Sequence;
 use crate::session::ext::Extensions;
@@ -68,10 +72,40 @@ pub(crate) fn write_flags_update(out: &mut Vec<u8>, seq: usize, m: &Msg, ext: &E
     out.extend_from_slice(b")\r\n");
 }
 
-/// What one message needs loaded.
+/// What one message's items need loaded.
+#[derive(Default)]
 struct Loaded {
-    summary: Option<Summary>,
-    raw: Option<Vec<u8>>,
+    /// Its shape, for ENVELOPE, BODY and BODYSTRUCTURE.
+    shape: Option<Shape>,
+    /// What each attribute read (aligned with the attributes; None for those that
+    /// read nothing).
+    items: Vec<Option<Item>>,
+    /// The message is gone (expunged by another session): nothing is made up for it.
+    gone: bool,
+    /// A BINARY part has an unknown Content-Transfer-Encoding (RFC 3516 §4.3).
+    unknown_cte: bool,
+}
+
+/// The data of one file item.
+enum Item {
+    /// Octets to send as a literal (or NIL when None: a BINARY part that does not
+    /// exist).
+    Bytes(Option<Vec<u8>>),
+    /// BINARY.SIZE.
+    Size(usize),
+}
+
+/// What a FETCH needs of each message.
+#[derive(Clone, Copy)]
+struct Needs {
+    /// ENVELOPE, BODY or BODYSTRUCTURE: the shape, to render.
+    render: bool,
+    /// A section or BINARY item that names a part: the shape, to find it.
+    parts: bool,
+    /// Any item read from the file.
+    file: bool,
+    /// Every file item is answered by the header cache.
+    from_cache: bool,
 }
 
 fn needs_summary(a: &FetchAttribute) -> bool {
@@ -91,6 +125,17 @@ fn needs_file(a: &FetchAttribute) -> bool {
             | FetchAttribute::Binary { .. }
             | FetchAttribute::BinarySize { .. }
     )
+}
+
+/// Whether `a` names a part (and so needs the shape to find it).
+fn names_part(a: &FetchAttribute) -> bool {
+    match a {
+        FetchAttribute::BodySection { section, .. } => !section.part.is_empty(),
+        FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => {
+            !part.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// `load` of every message when `want`, else `None` for each.
@@ -118,33 +163,6 @@ fn cache_answers(a: &FetchAttribute) -> bool {
     }
 }
 
-fn is_binary(a: &FetchAttribute) -> bool {
-    matches!(
-        a,
-        FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. }
-    )
-}
-
-/// The decoded parts one message's BINARY items need, by part number; `Err` when
-/// one has an unknown Content-Transfer-Encoding (RFC 3516 §4.3).
-type Decoded = Vec<(Vec<u32>, Option<Vec<u8>>)>;
-
-fn decode_binary(raw: &[u8], attributes: &[FetchAttribute]) -> Result<Decoded, UnknownCte> {
-    let mut out: Decoded = Vec::new();
-    for a in attributes {
-        let part = match a {
-            FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => part,
-            _ => continue,
-        };
-        if out.iter().any(|(p, _)| p == part) {
-            continue;
-        }
-        let data = binary_part(raw, part).transpose()?;
-        out.push((part.clone(), data));
-    }
-    Ok(out)
-}
-
 fn part_wire(part: &[u32]) -> String {
     part.iter()
         .map(u32::to_string)
@@ -164,21 +182,175 @@ fn sets_seen(a: &FetchAttribute) -> bool {
     )
 }
 
+/// Where one message is.
+struct Source<'a> {
+    store: &'a Store,
+    user: &'a Address,
+    mailbox: &'a str,
+    id: MailboxId,
+}
+
+/// Loads what `attributes` need of one message: its shape (`stored`, the index's
+/// blob, None when the row is gone), the bytes of its file items by positioned reads
+/// of the stored offsets, or the header cache's block (`cached`) for them. Blocking.
+fn load_message(
+    src: &Source<'_>,
+    info: &MessageInfo,
+    stored: Option<Vec<u8>>,
+    cached: Option<Vec<u8>>,
+    attributes: &[FetchAttribute],
+    needs: Needs,
+) -> mailyard_store::Result<Loaded> {
+    let want_shape = needs.render || needs.parts;
+    if want_shape && stored.is_none() {
+        return Ok(Loaded {
+            gone: true,
+            ..Loaded::default()
+        });
+    }
+    if let (true, Some(block)) = (needs.from_cache, &cached) {
+        // The cached block is a header block: the sections `cache_answers` takes
+        // select from it as from the file.
+        let (header, _) = split_message(block);
+        let items = attributes
+            .iter()
+            .map(|a| match a {
+                FetchAttribute::BodySection {
+                    section:
+                        Section {
+                            text: Some(SectionText::HeaderFields(names)),
+                            ..
+                        },
+                    partial,
+                    ..
+                } => Some(Item::Bytes(Some(
+                    apply_partial(&header_fields(header, names, false), *partial).to_vec(),
+                ))),
+                _ => None,
+            })
+            .collect();
+        let shape = match stored.as_deref().map(mailyard_message::codec::decode) {
+            Some(Ok(shape)) => Some(shape),
+            // Unreadable: parse the file (below, without the cache).
+            Some(Err(_)) if needs.render => None,
+            _ => {
+                return Ok(Loaded {
+                    items,
+                    ..Loaded::default()
+                });
+            }
+        };
+        if shape.is_some() {
+            return Ok(Loaded {
+                shape,
+                items,
+                ..Loaded::default()
+            });
+        }
+    }
+    if !needs.file && !needs.from_cache {
+        // Rendering only: the stored shape, unless this build cannot read it.
+        if let Some(Ok(shape)) = stored.as_deref().map(mailyard_message::codec::decode) {
+            return Ok(Loaded {
+                shape: Some(shape),
+                ..Loaded::default()
+            });
+        }
+    }
+    let Some(file) = src
+        .store
+        .open_message(src.user, src.mailbox, src.id, info)?
+    else {
+        return Ok(Loaded {
+            gone: true,
+            ..Loaded::default()
+        });
+    };
+    let io = |e| file.error(e);
+    let shape = if want_shape {
+        Some(shape_of(stored.as_deref(), &file).map_err(io)?)
+    } else {
+        None
+    };
+    let mut loaded = Loaded {
+        items: Vec::with_capacity(attributes.len()),
+        ..Loaded::default()
+    };
+    // BINARY and BINARY.SIZE of the same part decode it once.
+    let mut decoded: Vec<(&[u32], Option<Vec<u8>>)> = Vec::new();
+    for a in attributes {
+        let whole = |text| Section {
+            part: Vec::new(),
+            text,
+        };
+        let section = |s: &Section, partial| {
+            section_bytes(&file, shape.as_ref(), s, partial)
+                .map(|b| Item::Bytes(Some(b.unwrap_or_default())))
+                .map_err(io)
+        };
+        let item = match a {
+            FetchAttribute::Rfc822 => section(&whole(None), None)?,
+            FetchAttribute::Rfc822Header => section(&whole(Some(SectionText::Header)), None)?,
+            FetchAttribute::Rfc822Text => section(&whole(Some(SectionText::Text)), None)?,
+            // A part that does not exist is empty (as Dovecot answers).
+            FetchAttribute::BodySection {
+                section: s,
+                partial,
+                ..
+            } => section(s, *partial)?,
+            FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => {
+                let at = match decoded.iter().position(|(p, _)| p == part) {
+                    Some(at) => at,
+                    None => {
+                        let shape = shape.as_ref().unwrap_or(&EMPTY_SHAPE);
+                        match binary_part(&file, shape, part).map_err(io)? {
+                            Some(Err(UnknownCte)) => {
+                                // RFC 3516 §4.3: no data for this message; NO at the end.
+                                loaded.unknown_cte = true;
+                                return Ok(loaded);
+                            }
+                            data => decoded.push((part, data.and_then(Result::ok))),
+                        }
+                        decoded.len() - 1
+                    }
+                };
+                let data = decoded.get(at).and_then(|(_, d)| d.as_deref());
+                match a {
+                    FetchAttribute::Binary { partial, .. } => {
+                        Item::Bytes(data.map(|d| apply_partial(d, *partial).to_vec()))
+                    }
+                    _ => Item::Size(data.map_or(0, <[u8]>::len)),
+                }
+            }
+            _ => {
+                loaded.items.push(None);
+                continue;
+            }
+        };
+        loaded.items.push(Some(item));
+    }
+    loaded.shape = shape.filter(|_| needs.render);
+    Ok(loaded)
+}
+
+/// The shape of nothing (BINARY[] needs none).
+static EMPTY_SHAPE: std::sync::LazyLock<Shape> = std::sync::LazyLock::new(Shape::default);
+
 /// Writes one item of a FETCH response (without the separating space). The caller
-/// skips messages whose summary or file is gone, so `loaded` holds what `a` needs.
+/// skips messages that are gone, so `loaded` holds what `a` needs.
 fn write_item(
     out: &mut Vec<u8>,
     a: &FetchAttribute,
     m: &Msg,
-    loaded: Option<&Loaded>,
-    decoded: &Decoded,
+    loaded: Option<(&Loaded, Option<&Item>)>,
     ext: &Extensions,
+    utf8: bool,
 ) {
-    let raw = loaded.and_then(|l| l.raw.as_deref());
-    let summary = loaded.and_then(|l| l.summary.as_ref());
-    let literal = |out: &mut Vec<u8>, data: Option<&[u8]>| match data {
-        Some(d) => write_literal(out, d),
-        None => out.extend_from_slice(b"NIL"),
+    let shape = loaded.and_then(|(l, _)| l.shape.as_ref());
+    let item = loaded.and_then(|(_, i)| i);
+    let literal = |out: &mut Vec<u8>| match item {
+        Some(Item::Bytes(Some(d))) => write_literal(out, d),
+        _ => out.extend_from_slice(b"NIL"),
     };
     match a {
         FetchAttribute::Flags => {
@@ -203,31 +375,34 @@ fn write_item(
         }
         FetchAttribute::Envelope => {
             out.extend_from_slice(b"ENVELOPE ");
-            out.extend_from_slice(summary.map_or("NIL", |s| s.envelope.as_str()).as_bytes());
+            match shape {
+                Some(s) => body_render::envelope(out, &s.envelope, utf8),
+                None => out.extend_from_slice(b"NIL"),
+            }
         }
-        FetchAttribute::Body => {
-            out.extend_from_slice(b"BODY ");
-            out.extend_from_slice(summary.map_or("NIL", |s| s.body.as_str()).as_bytes());
-        }
-        FetchAttribute::BodyStructure => {
-            out.extend_from_slice(b"BODYSTRUCTURE ");
-            out.extend_from_slice(
-                summary
-                    .map_or("NIL", |s| s.bodystructure.as_str())
-                    .as_bytes(),
-            );
+        FetchAttribute::Body | FetchAttribute::BodyStructure => {
+            let extended = matches!(a, FetchAttribute::BodyStructure);
+            out.extend_from_slice(if extended {
+                b"BODYSTRUCTURE "
+            } else {
+                b"BODY "
+            });
+            match shape {
+                Some(s) => body_render::body_structure(out, s, extended, utf8),
+                None => out.extend_from_slice(b"NIL"),
+            }
         }
         FetchAttribute::Rfc822 => {
             out.extend_from_slice(b"RFC822 ");
-            literal(out, raw);
+            literal(out);
         }
         FetchAttribute::Rfc822Header => {
             out.extend_from_slice(b"RFC822.HEADER ");
-            literal(out, raw.map(|r| split_message(r).0));
+            literal(out);
         }
         FetchAttribute::Rfc822Text => {
             out.extend_from_slice(b"RFC822.TEXT ");
-            literal(out, raw.map(|r| split_message(r).1));
+            literal(out);
         }
         FetchAttribute::BodySection {
             section, partial, ..
@@ -239,14 +414,7 @@ fn write_item(
                 let _ = write!(out, "<{}>", p.start);
             }
             out.push(b' ');
-            match raw {
-                Some(r) => {
-                    // A part that does not exist is empty (as Dovecot answers).
-                    let data = section_bytes(r, section).unwrap_or_default();
-                    write_literal(out, apply_partial(&data, *partial));
-                }
-                None => out.extend_from_slice(b"NIL"),
-            }
+            literal(out);
         }
         FetchAttribute::Binary { part, partial, .. } => {
             let _ = write!(out, "BINARY[{}]", part_wire(part));
@@ -254,28 +422,17 @@ fn write_item(
                 let _ = write!(out, "<{}>", p.start);
             }
             out.push(b' ');
-            match decoded
-                .iter()
-                .find(|(p, _)| p == part)
-                .and_then(|(_, d)| d.as_deref())
-            {
-                Some(d) => {
-                    let d = apply_partial(d, *partial);
-                    if d.contains(&0) {
-                        write_literal8(out, d);
-                    } else {
-                        write_literal(out, d);
-                    }
-                }
-                None => out.extend_from_slice(b"NIL"),
+            match item {
+                Some(Item::Bytes(Some(d))) if d.contains(&0) => write_literal8(out, d),
+                Some(Item::Bytes(Some(d))) => write_literal(out, d),
+                _ => out.extend_from_slice(b"NIL"),
             }
         }
         FetchAttribute::BinarySize { part } => {
-            let size = decoded
-                .iter()
-                .find(|(p, _)| p == part)
-                .and_then(|(_, d)| d.as_ref())
-                .map_or(0, Vec::len);
+            let size = match item {
+                Some(Item::Size(n)) => *n,
+                _ => 0,
+            };
             let _ = write!(out, "BINARY.SIZE[{}] {size}", part_wire(part));
         }
     }
@@ -357,7 +514,6 @@ impl Session {
         let mark_seen = !view.read_only && attributes.iter().any(sets_seen);
         let want_summary = attributes.iter().any(needs_summary);
         let want_file = attributes.iter().any(needs_file);
-        let want_binary = attributes.iter().any(is_binary);
         // Message-list fetches (RFC822.SIZE, FLAGS, ENVELOPE, the list's header
         // fields) read no file: the header cache has the fields.
         let from_cache = want_file
@@ -365,6 +521,14 @@ impl Session {
                 .iter()
                 .filter(|a| needs_file(a))
                 .all(cache_answers);
+        let needs = Needs {
+            render: want_summary,
+            parts: attributes.iter().any(names_part),
+            file: want_file && !from_cache,
+            from_cache,
+        };
+        // RFC 9051 §9 and RFC 6855 §3: UTF-8 in quoted strings once accepted.
+        let utf8 = self.utf8 || self.ext.rev2;
         let want_flags = attributes.contains(&FetchAttribute::Flags);
         let chunk_size = if want_summary || want_file {
             CHUNK
@@ -417,37 +581,35 @@ impl Session {
                 let store = self.store().clone();
                 let user = user.clone();
                 let name = mailbox_name.clone();
-                // A few summaries and small files are read inline (`offload`).
+                let attributes = attributes.clone();
+                // A few shapes and small files are read inline (`offload`).
                 let bytes: u64 = infos.iter().map(|i| i.size).sum();
-                let small = infos.len() <= SMALL_FETCH
-                    && (!want_file || from_cache || bytes <= SMALL_FETCH_BYTES);
+                let small =
+                    infos.len() <= SMALL_FETCH && (!needs.file || bytes <= SMALL_FETCH_BYTES);
                 let result = offload(small, move || {
-                    // The chunk's summaries and cached header fields in one read (one
+                    // The chunk's shapes and cached header fields in one read (one
                     // pooled connection).
-                    let (summaries, cached) = store.read(|c| {
-                        let summaries = per_message(want_summary, &infos, |uid| {
-                            mailyard_store::index::summary(c, mailbox_id, uid)
+                    let (shapes, cached) = store.read(|c| {
+                        let shapes = per_message(needs.render || needs.parts, &infos, |uid| {
+                            mailyard_store::index::shape(c, mailbox_id, uid)
                         })?;
                         let cached = per_message(from_cache, &infos, |uid| {
                             mailyard_store::index::header_cache(c, mailbox_id, uid)
                         })?;
-                        Ok((summaries, cached))
+                        Ok((shapes, cached))
                     })?;
+                    let src = Source {
+                        store: &store,
+                        user: &user,
+                        mailbox: &name,
+                        id: mailbox_id,
+                    };
                     infos
                         .iter()
-                        .zip(summaries)
+                        .zip(shapes)
                         .zip(cached)
-                        .map(|((info, summary), cached)| {
-                            // The cached block is a header block: the sections
-                            // `cache_answers` takes select from it as from the file.
-                            let raw = match cached {
-                                Some(block) => Some(block),
-                                None if want_file => {
-                                    store.read_message(&user, &name, mailbox_id, info)?
-                                }
-                                None => None,
-                            };
-                            Ok(Loaded { summary, raw })
+                        .map(|((info, shape), cached)| {
+                            load_message(&src, info, shape, cached, &attributes, needs)
                         })
                         .collect::<Result<Vec<_>, mailyard_store::StoreError>>()
                 })
@@ -468,35 +630,24 @@ impl Session {
             for (k, &i) in chunk.iter().enumerate() {
                 let Some(m) = view.msgs.get(i) else { continue };
                 let l = loaded.get(k);
-                // A message expunged by another session has no summary row and no
+                // A message expunged by another session has no shape row and no
                 // file any more: no data is made up for it (RFC 2180 §4.1.2), the
                 // command ends in NO [EXPUNGEISSUED].
-                let gone = l.is_some_and(|l| {
-                    (want_file && l.raw.is_none()) || (want_summary && l.summary.is_none())
-                });
-                if gone {
+                if l.is_some_and(|l| l.gone) {
                     missing = true;
                     continue;
                 }
-                let decoded = match l.and_then(|l| l.raw.as_deref()) {
-                    Some(raw) if want_binary => match decode_binary(raw, &attributes) {
-                        Ok(d) => d,
-                        Err(UnknownCte) => {
-                            // RFC 3516 §4.3: no data for this message; NO at the end.
-                            unknown_cte = true;
-                            continue;
-                        }
-                    },
-                    _ => Vec::new(),
-                };
+                if l.is_some_and(|l| l.unknown_cte) {
+                    unknown_cte = true;
+                    continue;
+                }
                 let _ = write!(out, "* {} FETCH (", i + 1);
-                let mut first = true;
-                for a in &attributes {
-                    if !first {
+                for (n, a) in attributes.iter().enumerate() {
+                    if n > 0 {
                         out.push(b' ');
                     }
-                    first = false;
-                    write_item(out, a, m, l, &decoded, ext);
+                    let item = l.map(|l| (l, l.items.get(n).and_then(Option::as_ref)));
+                    write_item(out, a, m, item, ext, utf8);
                 }
                 if !want_flags && newly_seen.contains(&m.uid) {
                     out.extend_from_slice(b" FLAGS ");

@@ -206,9 +206,7 @@ impl<'a> Lazy<'a> {
     fn body_text(&self) -> &str {
         self.body_text.get_or_init(|| {
             let mut s = String::new();
-            let src = self
-                .raw()
-                .map(mailyard_store::mime_limits::structure_source);
+            let src = self.raw().map(mailyard_message::limits::structure_source);
             if let Some(msg) = src
                 .as_deref()
                 .and_then(|r| MessageParser::default().parse(r))
@@ -269,7 +267,11 @@ impl<'a> Lazy<'a> {
     /// (RFC 9051 §6.4.4 SENT*); else its UTC date; else the internal date's.
     fn sent_days(&self) -> i64 {
         let summary = self.summary();
-        if let Some(d) = summary.and_then(|s| written_date(&s.envelope)) {
+        let written = summary
+            .and_then(|s| s.shape())
+            .and_then(|s| s.envelope.date)
+            .and_then(|d| written_date(&String::from_utf8_lossy(&d)));
+        if let Some(d) = written {
             return d;
         }
         days(
@@ -350,14 +352,12 @@ impl<'a> Lazy<'a> {
     }
 }
 
-/// The date written in an ENVELOPE's date field (`("Mon, 7 Feb 1994 21:52:25 -0800"
-/// …`), as days since the epoch.
-fn written_date(envelope: &str) -> Option<i64> {
+/// The calendar date written in a Date: value (`Mon, 7 Feb 1994 21:52:25 -0800`, as
+/// the envelope facts keep it), as days since the epoch.
+fn written_date(date: &str) -> Option<i64> {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
-    let quoted = envelope.strip_prefix("(\"")?;
-    let date = &quoted[..quoted.find('"')?];
     let tokens: Vec<&str> = date
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
@@ -733,7 +733,7 @@ mod tests {
 
     #[test]
     fn written_dates() {
-        let env = "(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"s\" NIL NIL NIL NIL NIL NIL NIL NIL)";
+        let env = "Mon, 7 Feb 1994 21:52:25 -0800";
         let want = crate::proto::types::Date {
             year: 1994,
             month: 2,
@@ -741,7 +741,7 @@ mod tests {
         }
         .days_since_epoch();
         assert_eq!(written_date(env), Some(want));
-        assert_eq!(written_date("(NIL NIL)"), None);
-        assert_eq!(written_date("(\"garbage\" NIL)"), None);
+        assert_eq!(written_date(""), None);
+        assert_eq!(written_date("garbage"), None);
     }
 }

@@ -1,24 +1,25 @@
-//! Locates a body section (RFC 9051 §6.4.5 `section`) in a stored message and returns
-//! its bytes exactly as stored: `HEADER`, `HEADER.FIELDS (…)`, `HEADER.FIELDS.NOT (…)`,
-//! `TEXT`, `MIME` and part numbers, nested through `multipart/*` and
-//! `message/rfc822`.
+//! Body sections (RFC 9051 §6.4.5 `section`): `HEADER`, `HEADER.FIELDS (…)`,
+//! `HEADER.FIELDS.NOT (…)`, `TEXT`, `MIME` and part numbers, nested through
+//! `multipart/*` and `message/rfc822`, with `<partial>` — sliced out of the message
+//! file at the offsets of its stored shape (`mailyard_message::Shape`, computed once
+//! at delivery), by positioned reads of just those bytes
+//! ([`mailyard_store::MessageFile`]). No MIME parse per FETCH.
 //!
-//! Pure: bytes in, bytes out. The MIME tree comes from mail-parser (its part offsets
-//! index the raw message; an encapsulated message that was not transfer-encoded keeps
-//! offsets into the same buffer); header and text of a message are split at the first
-//! empty line ourselves, so the common cases (`BODY[]`, `BODY[HEADER]`,
-//! `BODY.PEEK[HEADER.FIELDS (…)]`, `BODY[TEXT]`) never parse the MIME tree.
+//! Parts are found by [`mailyard_message::locate`] (Dovecot's numbering, see there);
+//! a part inside a transfer-encoded `message/rfc822` indexes that part's decoded body
+//! (`Located::decoded_in`), so each such enclosing body on the path is read and
+//! decoded first. The header of a message (the stored one or an encapsulated one) is
+//! split at its first empty line ([`split_message`]), read from its start until that
+//! line shows up.
 //!
-//! Part numbering (RFC 9051 §6.4.5): the parts of a multipart are numbered from 1; a
-//! message that is not multipart has one part, 1, its body; the parts of an
-//! encapsulated `message/rfc822` are numbered as those of its body; and, as Dovecot
-//! answers, `n.1` of a part `n` inside a multipart that is not multipart itself is
-//! part `n` (see [`locate`]).
+//! The top-level sections (`BODY[]`, `BODY[HEADER]`, `BODY[TEXT]`,
+//! `BODY.PEEK[HEADER.FIELDS (…)]`) need no shape at all.
 
-use std::borrow::Cow;
+use std::io;
 
-use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
-use mailyard_store::mime_limits::structure_source;
+use mailyard_message::section::Encoding;
+use mailyard_message::{Kind, Part, Shape, Span, locate};
+use mailyard_store::MessageFile;
 
 use crate::proto::fetch::{Partial, Section, SectionText};
 
@@ -26,184 +27,231 @@ pub(crate) use mailyard_store::headers::{header_fields, split_message};
 
 /// Applies `<start.count>` (RFC 9051 §6.4.5): the bytes from `start`, at most `count`.
 pub(crate) fn apply_partial(data: &[u8], partial: Option<Partial>) -> &[u8] {
-    match partial {
-        None => data,
-        Some(p) => {
-            let start = usize::try_from(p.start)
-                .unwrap_or(usize::MAX)
-                .min(data.len());
-            let count = usize::try_from(p.count).unwrap_or(usize::MAX);
-            let end = start.saturating_add(count).min(data.len());
-            data.get(start..end).unwrap_or_default()
-        }
+    let (skip, count) = window(partial);
+    let start = usize::try_from(skip).unwrap_or(usize::MAX).min(data.len());
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let end = start.saturating_add(count).min(data.len());
+    data.get(start..end).unwrap_or_default()
+}
+
+/// `(skip, count)` of a partial; the whole for none.
+fn window(partial: Option<Partial>) -> (u64, u64) {
+    partial.map_or((0, u64::MAX), |p| (p.start, p.count))
+}
+
+/// The shape `stored` holds (`mailyard_message::codec`), or, when it holds none this
+/// build reads (a row the schema-8 rebuild could not reach), the shape parsed from
+/// the file.
+pub(crate) fn shape_of(stored: Option<&[u8]>, file: &MessageFile) -> io::Result<Shape> {
+    if let Some(shape) = stored.and_then(|b| mailyard_message::codec::decode(b).ok()) {
+        return Ok(shape);
     }
+    Ok(Shape::parse(&file.read_stored(0..file.len())?))
 }
 
-/// A located part: its MIME header, its body, and whether it is an encapsulated
-/// message (`message/rfc822`) whose body is a whole message.
-struct Located<'a> {
-    header: Cow<'a, [u8]>,
-    body: Cow<'a, [u8]>,
-    is_message: bool,
+/// A part found by its number, and the bytes its spans index.
+pub(crate) struct Found<'s> {
+    /// The part.
+    pub part: &'s Part,
+    /// Where its spans point.
+    pub source: Source,
 }
 
-pub(crate) fn range(raw: &[u8], from: u32, to: u32) -> &[u8] {
-    let start = (from as usize).min(raw.len());
-    let end = (to as usize).clamp(start, raw.len());
-    raw.get(start..end).unwrap_or_default()
+/// What a part's spans index: the file, or a decoded body.
+#[derive(Default)]
+pub(crate) struct Source {
+    /// The decoded body of the innermost transfer-encoded `message/*` on the path,
+    /// which the part's spans index; None: they index the file.
+    decoded: Option<Vec<u8>>,
+    /// The decoded text is quoted-printable from a bare-LF file: its line ends
+    /// become CRLF on the wire as the file's do.
+    crlf: bool,
 }
 
-/// Cuts `body` at the first line starting with `--boundary` (mail-parser normally
-/// ends parts there already).
-pub(crate) fn clamp_at_boundary<'a>(body: &'a [u8], boundary: Option<&str>) -> &'a [u8] {
-    let Some(b) = boundary.filter(|b| !b.is_empty()) else {
-        return body;
-    };
-    let delim = format!("\n--{b}");
-    match body
-        .windows(delim.len())
-        .position(|w| w == delim.as_bytes())
-    {
-        Some(lf) => {
-            let end = if lf > 0 && body.get(lf - 1) == Some(&b'\r') {
-                lf - 1
-            } else {
-                lf
-            };
-            body.get(..end).unwrap_or(body)
-        }
-        None => body,
+impl Source {
+    /// The wire bytes of `span`.
+    pub(crate) fn read_all(&self, file: &MessageFile, span: Span) -> io::Result<Vec<u8>> {
+        self.read(file, span, FULL)
     }
-}
 
-pub(crate) fn boundary_of(part: &MessagePart<'_>) -> Option<String> {
-    part.content_type()
-        .and_then(|ct| ct.attribute("boundary"))
-        .map(str::to_owned)
-}
-
-fn is_message_part(part: &MessagePart<'_>) -> bool {
-    matches!(part.body, PartType::Message(_))
-        || part.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("message")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("rfc822"))
-        })
-}
-
-/// Follows `path` through the MIME tree of `msg`. None when a number does not exist.
-///
-/// As Dovecot walks it (imap-msgpart.c): a multipart selects its child `n`; a part
-/// that is not multipart is its own (only) part 1, and may be followed by more
-/// numbers only when it is a `message/rfc822`, whose encapsulated message the rest of
-/// the path then walks. So `BODY[1.1]` of a text part inside a multipart is that
-/// part, while `1.1` of a message that is not multipart does not exist.
-///
-/// `msg` was parsed from [`structure_source`] of `stored`: bytes are sliced from
-/// `stored`, never from the (possibly defused) copy, except inside an encoded
-/// encapsulated message, which mail-parser decoded into a buffer of its own.
-fn locate<'a>(msg: &'a Message<'a>, stored: &'a [u8], path: &[u32]) -> Option<Located<'a>> {
-    let mut cur: &'a Message<'a> = msg;
-    let mut id: usize = 0;
-    // The boundary of the multipart that encloses the current part.
-    let mut boundary: Option<String> = None;
-    for (k, &n) in path.iter().enumerate() {
-        let more = k + 1 < path.len();
-        let part = cur.parts.get(id)?;
-        if let PartType::Multipart(children) = &part.body {
-            boundary = boundary_of(part);
-            id = *children.get((n as usize).checked_sub(1)?)? as usize;
-        } else if n != 1 || (more && !is_message_part(part)) {
-            return None;
-        }
-        if more {
-            let node = cur.parts.get(id)?;
-            if is_message_part(node) {
-                let PartType::Message(nested) = &node.body else {
-                    return None;
+    /// Of the wire bytes of `span`, the `window`.
+    fn read(&self, file: &MessageFile, span: Span, window: (u64, u64)) -> io::Result<Vec<u8>> {
+        let (skip, count) = window;
+        match &self.decoded {
+            None => file.read_wire_window(span.start.into()..span.end.into(), skip, count),
+            Some(buf) => {
+                let bytes = span.slice(buf);
+                let bytes = if self.crlf {
+                    mailyard_store::maildir::wire_form(bytes)
+                } else {
+                    bytes.into()
                 };
-                cur = nested;
-                id = 0;
-                boundary = None;
+                Ok(apply_partial(&bytes, Some(Partial { start: skip, count })).to_vec())
             }
         }
     }
-    let node = cur.parts.get(id)?;
-    let raw: &'a [u8] = if std::ptr::eq(cur.raw_message.as_ptr(), msg.raw_message.as_ptr()) {
-        stored
-    } else {
-        &cur.raw_message
+
+    /// Where the header of the message held in `span` ends.
+    fn header_end(&self, file: &MessageFile, span: Span) -> io::Result<u32> {
+        match &self.decoded {
+            None => file
+                .header_end(span.start.into()..span.end.into())
+                .map(|end| u32::try_from(end).unwrap_or(span.end)),
+            Some(buf) => Ok(span.start + split_message(span.slice(buf)).0.len() as u32),
+        }
+    }
+}
+
+/// Part `path` (not empty) of the message in `file` whose shape is `shape`; None
+/// when there is no such part. Reads and decodes the body of every
+/// transfer-encoded `message/*` the path goes through.
+pub(crate) fn find<'s>(
+    file: &MessageFile,
+    shape: &'s Shape,
+    path: &[u32],
+) -> io::Result<Option<Found<'s>>> {
+    let Some(located) = locate(shape, path) else {
+        return Ok(None);
     };
-    Some(Located {
-        header: Cow::Borrowed(range(raw, node.offset_header, node.offset_body)),
-        body: Cow::Borrowed(clamp_at_boundary(
-            range(raw, node.offset_body, node.offset_end),
-            boundary.as_deref(),
-        )),
-        is_message: is_message_part(node),
+    let mut source = Source::default();
+    if located.decoded_in.is_none() {
+        return Ok(Some(Found {
+            part: located.part,
+            source,
+        }));
+    }
+    // Each container indexes the buffer of the one before it (the first, the file):
+    // decode them in order, from the stored bytes the shape was computed from.
+    for k in 0..path.len().saturating_sub(1) {
+        let Some(step) = locate(shape, &path[..=k]) else {
+            return Ok(None);
+        };
+        let container = step.part;
+        let Kind::Message(enc) = &container.kind else {
+            continue;
+        };
+        if !enc.decoded {
+            continue;
+        }
+        let span = container.body;
+        let encoded = match &source.decoded {
+            None => file.read_stored(span.start.into()..span.end.into())?,
+            Some(buf) => span.slice(buf).to_vec(),
+        };
+        let encoding = Encoding::of(&container.content);
+        source.crlf = file.is_lf() && encoding == Encoding::QuotedPrintable;
+        source.decoded = Some(encoding.decode(&encoded).unwrap_or_default());
+    }
+    Ok(Some(Found {
+        part: located.part,
+        source,
+    }))
+}
+
+/// The bytes of `section` of the message in `file` (its `shape` is needed when the
+/// section names a part), with `partial` applied; None when the part does not exist
+/// (the caller answers with an empty string, as Dovecot does).
+pub(crate) fn section_bytes(
+    file: &MessageFile,
+    shape: Option<&Shape>,
+    section: &Section,
+    partial: Option<Partial>,
+) -> io::Result<Option<Vec<u8>>> {
+    let win = window(partial);
+    if section.part.is_empty() {
+        let whole = Span {
+            start: 0,
+            end: u32::try_from(file.len()).unwrap_or(u32::MAX),
+        };
+        let top = Source::default();
+        return message_section(file, &top, whole, section.text.as_ref(), win).map(Some);
+    }
+    let Some(shape) = shape else {
+        return Ok(None);
+    };
+    let Some(found) = find(file, shape, &section.part)? else {
+        return Ok(None);
+    };
+    let (part, source) = (found.part, &found.source);
+    Ok(match &section.text {
+        None => Some(source.read(file, part.body, win)?),
+        Some(SectionText::Mime) => Some(source.read(file, part.header, win)?),
+        // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it holds.
+        Some(text) if matches!(part.kind, Kind::Message(_)) => {
+            Some(message_section(file, source, part.body, Some(text), win)?)
+        }
+        Some(_) => None,
     })
 }
 
-/// Whether `part` (empty: the whole message) of the stored message `raw` is a
-/// message (`message/rfc822`, or the message itself); None when there is no such
-/// part.
-pub(crate) fn is_message(raw: &[u8], part: &[u32]) -> Option<bool> {
-    if part.is_empty() {
-        return Some(true);
+/// The whole of a span.
+const FULL: (u64, u64) = (0, u64::MAX);
+
+fn apply_window(data: Vec<u8>, (skip, count): (u64, u64)) -> Vec<u8> {
+    if (skip, count) == FULL {
+        return data;
     }
-    let src = structure_source(raw);
-    let msg = MessageParser::default().parse(&src[..])?;
-    Some(locate(&msg, raw, part)?.is_message)
+    apply_partial(&data, Some(Partial { start: skip, count })).to_vec()
 }
 
-/// The bytes of `section` of the stored message `raw`; None when the part does not
-/// exist (the caller answers with an empty string, as Dovecot does).
-pub(crate) fn section_bytes<'a>(raw: &'a [u8], section: &Section) -> Option<Cow<'a, [u8]>> {
-    if section.part.is_empty() {
-        let (header, text) = split_message(raw);
-        return Some(match &section.text {
-            None => Cow::Borrowed(raw),
-            Some(SectionText::Header) => Cow::Borrowed(header),
-            Some(SectionText::Text) => Cow::Borrowed(text),
-            Some(SectionText::HeaderFields(names)) => {
-                Cow::Owned(header_fields(header, names, false))
-            }
-            Some(SectionText::HeaderFieldsNot(names)) => {
-                Cow::Owned(header_fields(header, names, true))
-            }
-            // The parser refuses MIME without a part number.
-            Some(SectionText::Mime) => Cow::Borrowed(header),
-        });
-    }
-    let src = structure_source(raw);
-    let msg = MessageParser::default().parse(&src[..])?;
-    let located = locate(&msg, raw, &section.part)?;
-    let owned = |c: Cow<'_, [u8]>| Cow::Owned(c.into_owned());
-    Some(match &section.text {
-        None => owned(located.body),
-        Some(SectionText::Mime) => owned(located.header),
-        Some(text) => {
-            if !located.is_message {
-                return None;
-            }
-            let (header, body) = split_message(&located.body);
-            match text {
-                SectionText::Header => Cow::Owned(header.to_vec()),
-                SectionText::Text => Cow::Owned(body.to_vec()),
-                SectionText::HeaderFields(names) => Cow::Owned(header_fields(header, names, false)),
-                SectionText::HeaderFieldsNot(names) => {
-                    Cow::Owned(header_fields(header, names, true))
-                }
-                SectionText::Mime => Cow::Owned(Vec::new()),
-            }
-        }
+/// `text` (None: all of it) of the message held in `span`.
+fn message_section(
+    file: &MessageFile,
+    source: &Source,
+    span: Span,
+    text: Option<&SectionText>,
+    win: (u64, u64),
+) -> io::Result<Vec<u8>> {
+    let Some(text) = text else {
+        return source.read(file, span, win);
+    };
+    let header_end = source.header_end(file, span)?;
+    let header = Span {
+        start: span.start,
+        end: header_end,
+    };
+    let body = Span {
+        start: header_end,
+        end: span.end,
+    };
+    Ok(match text {
+        SectionText::Text => source.read(file, body, win)?,
+        SectionText::Header | SectionText::Mime => source.read(file, header, win)?,
+        SectionText::HeaderFields(names) => apply_window(
+            header_fields(&source.read(file, header, FULL)?, names, false),
+            win,
+        ),
+        SectionText::HeaderFieldsNot(names) => apply_window(
+            header_fields(&source.read(file, header, FULL)?, names, true),
+            win,
+        ),
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `raw` stored in a file, opened as the store opens it, with its shape.
+    pub(crate) struct Stored {
+        _dir: tempfile::TempDir,
+        pub file: MessageFile,
+        pub shape: Shape,
+    }
+
+    /// `raw` as the store keeps it: the file as given, the shape computed from it,
+    /// RFC822.SIZE that of its wire form.
+    pub(crate) fn stored(raw: &[u8]) -> Stored {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("msg");
+        std::fs::write(&path, raw).expect("write");
+        let size = mailyard_store::maildir::wire_form(raw).len() as u64;
+        Stored {
+            file: MessageFile::open(&path, size).expect("open"),
+            shape: Shape::parse(raw),
+            _dir: dir,
+        }
+    }
 
     const SIMPLE: &[u8] = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n  there\r\n\r\nHello\r\nWorld\r\n";
 
@@ -232,6 +280,11 @@ Content-Type: text/html\r\n\
 <p>inner</p>\r\n\
 --YY--\r\n\
 \r\n\
+--XX\r\n\
+Content-Type: message/rfc822\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+U3ViamVjdDogZW5jb2RlZA0KDQpkZWNvZGVkIGJvZHkNCg==\r\n\
 --XX--\r\n";
 
     fn sec(part: &[u32], text: Option<SectionText>) -> Section {
@@ -241,8 +294,15 @@ Content-Type: text/html\r\n\
         }
     }
 
+    fn try_get(raw: &[u8], s: Section) -> Option<String> {
+        let m = stored(raw);
+        section_bytes(&m.file, Some(&m.shape), &s, None)
+            .expect("read")
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
     fn get(raw: &[u8], s: Section) -> String {
-        String::from_utf8_lossy(&section_bytes(raw, &s).unwrap_or_default()).into_owned()
+        try_get(raw, s).unwrap_or_default()
     }
 
     #[test]
@@ -280,7 +340,7 @@ Content-Type: text/html\r\n\
             "From: a@example.com\r\nTo: b@example.com\r\n\r\n"
         );
         assert_eq!(get(SIMPLE, sec(&[1], None)), "Hello\r\nWorld\r\n");
-        assert!(section_bytes(SIMPLE, &sec(&[2], None)).is_none());
+        assert!(try_get(SIMPLE, sec(&[2], None)).is_none());
     }
 
     #[test]
@@ -298,9 +358,45 @@ Content-Type: text/html\r\n\
         assert_eq!(get(MULTI, sec(&[2, 2], None)), "<p>inner</p>");
         assert!(get(MULTI, sec(&[2], None)).starts_with("From: c@example.com\r\n"));
         assert!(get(MULTI, sec(&[2], Some(SectionText::Text))).starts_with("--YY\r\n"));
-        assert!(section_bytes(MULTI, &sec(&[3], None)).is_none());
+        assert_eq!(get(MULTI, sec(&[3, 1], None)), "decoded body\r\n");
+        assert_eq!(
+            get(MULTI, sec(&[3, 1], Some(SectionText::Mime))),
+            "Subject: encoded\r\n\r\n"
+        );
+        assert!(try_get(MULTI, sec(&[4], None)).is_none());
         assert_eq!(get(MULTI, sec(&[1, 1], None)), "part one");
-        assert!(section_bytes(MULTI, &sec(&[1, 2], None)).is_none());
+        assert!(try_get(MULTI, sec(&[1, 2], None)).is_none());
+    }
+
+    /// The same answers for the message stored with bare LF: the wire form.
+    #[test]
+    fn bare_lf_files_answer_the_crlf_form() {
+        let lf: Vec<u8> = String::from_utf8_lossy(MULTI)
+            .replace("\r\n", "\n")
+            .into_bytes();
+        for s in [
+            sec(&[], None),
+            sec(&[], Some(SectionText::Header)),
+            sec(&[], Some(SectionText::Text)),
+            sec(&[1], None),
+            sec(&[1], Some(SectionText::Mime)),
+            sec(&[2], Some(SectionText::Header)),
+            sec(&[2], Some(SectionText::Text)),
+            sec(&[2, 2], None),
+            sec(&[2], None),
+            sec(&[3], None),
+        ] {
+            assert_eq!(get(&lf, s.clone()), get(MULTI, s.clone()), "{s:?}");
+            for (start, count) in [(0, 5), (3, 1000), (7, 2)] {
+                let p = Some(Partial { start, count });
+                let (a, b) = (stored(&lf), stored(MULTI));
+                assert_eq!(
+                    section_bytes(&a.file, Some(&a.shape), &s, p).expect("read"),
+                    section_bytes(&b.file, Some(&b.shape), &s, p).expect("read"),
+                    "{s:?} {p:?}"
+                );
+            }
+        }
     }
 
     /// A forwarded message whose body is not multipart, and a text part asked for as
@@ -333,9 +429,55 @@ inner body\r\n\
         assert_eq!(get(FWD, sec(&[1, 2], None)), "");
         assert_eq!(get(FWD, sec(&[2, 2], None)), "");
         assert_eq!(get(SIMPLE, sec(&[1], None)), "Hello\r\nWorld\r\n");
-        assert!(section_bytes(SIMPLE, &sec(&[1, 1], None)).is_none());
-        assert!(section_bytes(FWD, &sec(&[1, 1, 1], None)).is_none());
-        assert!(section_bytes(FWD, &sec(&[2, 1, 1], None)).is_none());
+        assert!(try_get(SIMPLE, sec(&[1, 1], None)).is_none());
+        assert!(try_get(FWD, sec(&[1, 1, 1], None)).is_none());
+        assert!(try_get(FWD, sec(&[2, 1, 1], None)).is_none());
+    }
+
+    /// The regression test of ranged reads: `BODY[]<0.1024>` of a large message
+    /// and `BODY[2]` of a multipart read their range, not the file.
+    #[test]
+    fn sections_read_only_their_range() {
+        let mut big = b"From: a@example.com\r\nSubject: big\r\n\r\n".to_vec();
+        while big.len() < 4 << 20 {
+            big.extend_from_slice(b"0123456789abcdef0123456789abcdef0123456789abcdef012345678\r\n");
+        }
+        for raw in [
+            big.clone(),
+            String::from_utf8_lossy(&big)
+                .replace("\r\n", "\n")
+                .into_bytes(),
+        ] {
+            let m = stored(&raw);
+            let p = Some(Partial {
+                start: 0,
+                count: 1024,
+            });
+            let got = section_bytes(&m.file, None, &sec(&[], None), p).expect("read");
+            assert_eq!(got.as_deref(), Some(&big[..1024]));
+            assert!(m.file.bytes_read() <= 1024, "read {}", m.file.bytes_read());
+        }
+        let mut multi = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n".to_vec();
+        multi.extend_from_slice(&big);
+        multi.extend_from_slice(
+            b"\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond part\r\n--b--\r\n",
+        );
+        let m = stored(&multi);
+        let got = section_bytes(&m.file, Some(&m.shape), &sec(&[2], None), None).expect("read");
+        assert_eq!(got.as_deref(), Some(&b"second part"[..]));
+        assert_eq!(m.file.bytes_read(), 11);
+        let got = section_bytes(
+            &m.file,
+            Some(&m.shape),
+            &sec(&[2], Some(SectionText::Mime)),
+            None,
+        )
+        .expect("read");
+        assert_eq!(
+            got.as_deref(),
+            Some(&b"Content-Type: text/plain\r\n\r\n"[..])
+        );
+        assert_eq!(m.file.bytes_read(), 11 + 28);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! The search criteria are evaluated by SEARCH's own code (`search.rs`,
 //! [`Session::search_matched`]); the sort keys come from the view (ARRIVAL, SIZE)
-//! and the index summary (DATE, SUBJECT, and FROM/TO/CC from the stored ENVELOPE), so
-//! no message file is read. Strings compare with i;ascii-casemap (RFC 5256 §2,
+//! and the index summary (DATE, SUBJECT, and FROM/TO/CC from the envelope facts of
+//! the stored shape), so no message file is read. Strings compare with i;ascii-casemap (RFC 5256 §2,
 //! RFC 4790 §9.2); messages equal on every key keep mailbox order.
 
 use std::cmp::Ordering;
@@ -13,15 +13,13 @@ use std::io::Write as _;
 use crate::cmd::context::Update;
 use crate::cmd::search::{Matched, window, write_partial};
 use crate::cmd::threading::{base_subject, collate};
+use mailyard_message::Address;
+
+use crate::proto::body_render;
 use crate::proto::command::{SortCriterion, SortKey};
 use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::search::{SearchKey, SearchReturn};
 use crate::session::{Done, End, Session};
-
-/// ENVELOPE fields (RFC 9051 §7.5.2) holding the address lists SORT uses.
-const ENV_FROM: usize = 2;
-const ENV_TO: usize = 5;
-const ENV_CC: usize = 6;
 
 /// One message's sort keys, computed once before sorting.
 #[derive(Debug, Default, Clone)]
@@ -51,7 +49,12 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn of(m: &Matched, uid: bool) -> Keys {
-        let envelope = m.summary.as_ref().map_or("", |s| s.envelope.as_str());
+        let envelope = m
+            .summary
+            .as_ref()
+            .and_then(|s| s.shape())
+            .map(|s| s.envelope)
+            .unwrap_or_default();
         Keys {
             uid: m.info.uid.0,
             number: if uid { m.info.uid.0 } else { m.seq },
@@ -62,11 +65,11 @@ impl Keys {
                 .and_then(|s| s.sent_date)
                 .unwrap_or(m.info.internaldate),
             size: m.info.size,
-            from: collate(&first_mailbox(envelope, ENV_FROM)),
-            to: collate(&first_mailbox(envelope, ENV_TO)),
-            cc: collate(&first_mailbox(envelope, ENV_CC)),
-            display_from: collate(&display_name(envelope, ENV_FROM)),
-            display_to: collate(&display_name(envelope, ENV_TO)),
+            from: collate(&first_mailbox(&envelope.from)),
+            to: collate(&first_mailbox(&envelope.to)),
+            cc: collate(&first_mailbox(&envelope.cc)),
+            display_from: collate(&display_name(&envelope.from)),
+            display_to: collate(&display_name(&envelope.to)),
             subject: collate(
                 &base_subject(m.summary.as_ref().map_or("", |s| s.subject.as_str())).text,
             ),
@@ -97,43 +100,49 @@ pub(crate) fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Orderin
     a.uid.cmp(&b.uid)
 }
 
-/// The `addr-mailbox` of the first address in ENVELOPE field `field` (RFC 5256 §3
-/// FROM/TO/CC: "the first ... address"), "" when the field is NIL or that mailbox is
-/// NIL (an empty address).
+/// The `addr-mailbox` of the first address of `list` (RFC 5256 §3 FROM/TO/CC: "the
+/// first ... address"), "" when there is none or that mailbox is empty.
 ///
 /// The first entry counts whatever it is. For group syntax (`Cc: team: a@b;`) that
-/// is the group start, `(NIL NIL "team" NIL)` (RFC 9051 §7.5.2), so the key is the
-/// group name, as in Dovecot (which sorts on the first parsed address's mailbox and
-/// for a group that is the group name; imaptest `sort-addresses` expects it).
-pub(crate) fn first_mailbox(envelope: &str, field: usize) -> String {
-    first_address(envelope, field)
-        .and_then(|a| a.get(2).cloned().flatten())
-        .unwrap_or_default()
+/// is the group start, `(NIL NIL "team" NIL)` in ENVELOPE (RFC 9051 §7.5.2), so the
+/// key is the group name, as in Dovecot (which sorts on the first parsed address's
+/// mailbox and for a group that is the group name; imaptest `sort-addresses`
+/// expects it).
+pub(crate) fn first_mailbox(list: &[Address]) -> String {
+    match list.first() {
+        Some(Address::Mailbox(m)) => String::from_utf8_lossy(&m.mailbox).into_owned(),
+        Some(Address::GroupStart(name)) => String::from_utf8_lossy(name).into_owned(),
+        Some(Address::GroupEnd) | None => String::new(),
+    }
 }
 
-/// RFC 5957 §2 DISPLAYFROM / DISPLAYTO: the display name of the first address in
-/// ENVELOPE field `field`, RFC 2047-decoded, when it is present and not empty; else
-/// that address's addr-spec (`mailbox@host`, or the mailbox alone without a host — a
-/// group's name, as Dovecot sorts them); "" without an address.
-pub(crate) fn display_name(envelope: &str, field: usize) -> String {
-    let Some(parts) = first_address(envelope, field) else {
-        return String::new();
+/// RFC 5957 §2 DISPLAYFROM / DISPLAYTO: the display name of the first address of
+/// `list` (white space collapsed as ENVELOPE shows it), RFC 2047-decoded, when it is
+/// present and not empty; else that address's addr-spec (`mailbox@host`, or the
+/// mailbox alone without a host — a group's name, as Dovecot sorts them); "" without
+/// an address.
+pub(crate) fn display_name(list: &[Address]) -> String {
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let Some(Address::Mailbox(m)) = list.first() else {
+        return first_mailbox(list);
     };
-    let part = |i: usize| parts.get(i).cloned().flatten().unwrap_or_default();
-    let name = decode_words(&part(0));
+    let name = m
+        .name
+        .as_deref()
+        .map(|n| decode_words(&lossy(&body_render::humanize(n))))
+        .unwrap_or_default();
     if !name.trim().is_empty() {
         return name;
     }
-    let (mailbox, host) = (part(2), part(3));
-    if host.is_empty() {
-        mailbox
+    if m.host.is_empty() {
+        lossy(&m.mailbox)
     } else {
-        format!("{mailbox}@{host}")
+        format!("{}@{}", lossy(&m.mailbox), lossy(&m.host))
     }
 }
 
-/// Decodes RFC 2047 encoded words in a display name as stored in the ENVELOPE (IMAP
-/// sends them encoded, RFC 9051 §7.5.2), with mail-parser's decoder.
+/// Decodes RFC 2047 encoded words in a display name as written (IMAP sends them
+/// encoded, RFC 9051 §7.5.2), with mail-parser's decoder.
 fn decode_words(name: &str) -> String {
     if !name.contains("=?") {
         return name.to_string();
@@ -143,133 +152,6 @@ fn decode_words(name: &str) -> String {
     match mail_parser::parsers::MessageStream::new(&line).parse_unstructured() {
         mail_parser::HeaderValue::Text(t) => t.into_owned(),
         _ => name.to_string(),
-    }
-}
-
-/// The parts (name, adl, mailbox, host; `None` for NIL) of the first address in
-/// ENVELOPE field `field`. The first entry counts whatever it is: for group syntax
-/// (`Cc: team: a@b;`) that is the group start, `(NIL NIL "team" NIL)` (RFC 9051
-/// §7.5.2).
-fn first_address(envelope: &str, field: usize) -> Option<Vec<Option<String>>> {
-    let mut r = Reader {
-        b: envelope.as_bytes(),
-        pos: 0,
-    };
-    let Some(Sx::List(fields)) = r.value(0) else {
-        return None;
-    };
-    let Some(Sx::List(addresses)) = fields.get(field) else {
-        return None;
-    };
-    match addresses.first() {
-        Some(Sx::List(parts)) => Some(
-            parts
-                .iter()
-                .map(|p| match p {
-                    Sx::Str(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-/// An IMAP value of a stored ENVELOPE.
-#[derive(Debug)]
-enum Sx {
-    Nil,
-    Str(String),
-    List(Vec<Sx>),
-}
-
-/// A reader for the ENVELOPE text the store wrote (RFC 9051 §9 `envelope`): lists,
-/// NIL, quoted strings and literals. Malformed text reads as what it can; nesting is
-/// bounded.
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-/// An envelope nests three lists deep; anything deeper is not one.
-const MAX_DEPTH: usize = 8;
-
-impl Reader<'_> {
-    fn skip_sp(&mut self) {
-        while self.b.get(self.pos) == Some(&b' ') {
-            self.pos += 1;
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Option<Sx> {
-        self.skip_sp();
-        match *self.b.get(self.pos)? {
-            b'(' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.skip_sp();
-                    match self.b.get(self.pos) {
-                        Some(b')') => {
-                            self.pos += 1;
-                            return Some(Sx::List(items));
-                        }
-                        None => return Some(Sx::List(items)),
-                        Some(_) => items.push(self.value(depth + 1)?),
-                    }
-                }
-            }
-            b'"' => {
-                self.pos += 1;
-                let mut s = Vec::new();
-                while let Some(&c) = self.b.get(self.pos) {
-                    self.pos += 1;
-                    match c {
-                        b'"' => break,
-                        b'\\' => {
-                            if let Some(&e) = self.b.get(self.pos) {
-                                s.push(e);
-                                self.pos += 1;
-                            }
-                        }
-                        _ => s.push(c),
-                    }
-                }
-                Some(Sx::Str(String::from_utf8_lossy(&s).into_owned()))
-            }
-            b'{' => {
-                let close = self.b[self.pos..].iter().position(|&c| c == b'}')?;
-                let n: usize = std::str::from_utf8(&self.b[self.pos + 1..self.pos + close])
-                    .ok()?
-                    .trim_end_matches('+')
-                    .parse()
-                    .ok()?;
-                let start = self.pos + close + 3; // "}\r\n"
-                let end = start.checked_add(n)?;
-                let s = self.b.get(start..end)?;
-                self.pos = end;
-                Some(Sx::Str(String::from_utf8_lossy(s).into_owned()))
-            }
-            _ => {
-                let start = self.pos;
-                while self
-                    .b
-                    .get(self.pos)
-                    .is_some_and(|&c| !matches!(c, b' ' | b'(' | b')'))
-                {
-                    self.pos += 1;
-                }
-                let atom = &self.b[start..self.pos];
-                Some(if atom.eq_ignore_ascii_case(b"NIL") {
-                    Sx::Nil
-                } else {
-                    Sx::Str(String::from_utf8_lossy(atom).into_owned())
-                })
-            }
-        }
     }
 }
 
@@ -437,57 +319,22 @@ mod tests {
         );
     }
     use super::*;
+    use mailyard_message::address::parse_list;
 
-    #[test]
-    fn first_mailboxes_from_envelopes() {
-        let env = concat!(
-            "(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"subject\" ",
-            "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ",
-            "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ",
-            "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ",
-            "((NIL NIL \"imap\" \"cac.washington.edu\")(NIL NIL \"z\" \"x\")) ",
-            "((NIL NIL \"minutes\" NIL)(\"Quoted \\\"x\\\"\" NIL \"StJohns\" \"mit.edu\")(NIL NIL NIL NIL)) ",
-            "NIL NIL \"<B27397-0100000@cac.washington.edu>\")"
-        );
-        assert_eq!(first_mailbox(env, ENV_FROM), "gray");
-        assert_eq!(first_mailbox(env, ENV_TO), "imap");
-        // A group start is the first address: its mailbox is the group name.
-        assert_eq!(first_mailbox(env, ENV_CC), "minutes");
-        assert_eq!(first_mailbox(env, 7), "");
-        // Literals (non-ASCII names) and garbage.
-        let lit = "(NIL NIL ((\"J\" NIL {5}\r\nJörg \"x.de\")) NIL NIL NIL NIL NIL NIL NIL)";
-        assert_eq!(first_mailbox(lit, ENV_FROM), "Jörg");
-        for bad in [
-            "",
-            "(",
-            "((((((((((((((",
-            "(NIL NIL ((NIL NIL {999}\r\nx",
-            "{x}",
-            ")",
-        ] {
-            assert_eq!(first_mailbox(bad, ENV_FROM), "", "{bad:?}");
-        }
-    }
-
-    /// imaptest `sort-addresses`: the first address's mailbox; a group's name; an
-    /// empty address or group sorts as "".
     /// RFC 5957 §2, with imaptest's `sort-display-from` / `sort-display-to` cases.
     #[test]
     fn display_names() {
-        let env = |field: &str| format!("(NIL NIL {field} NIL NIL NIL NIL NIL NIL NIL)");
         for (from, want) in [
-            (r#"(("foo bar" NIL "a" "b.c"))"#, "foo bar"),
-            (r#"((NIL NIL "b" "c.d"))"#, "b@c.d"),
-            (r#"((NIL NIL "d" NIL))"#, "d"),
-            (r#"(("=?iso-8859-1?q?foo_aar?=" NIL "e" "f.g"))"#, "foo aar"),
-            (r#"(("" NIL "x" "y.z"))"#, "x@y.z"),
-            (
-                r#"((NIL NIL "a" NIL)(NIL NIL "xx" "xx.org")(NIL NIL NIL NIL))"#,
-                "a",
-            ),
-            ("NIL", ""),
+            ("\"foo  bar\" <a@b.c>", "foo bar"),
+            ("b@c.d", "b@c.d"),
+            // The lexer's recovery, as ENVELOPE shows it (Dovecot's).
+            ("d", "d@MISSING_DOMAIN"),
+            ("=?iso-8859-1?q?foo_aar?= <e@f.g>", "foo aar"),
+            ("\"\" <x@y.z>", "x@y.z"),
+            ("a: xx@xx.org;", "a"),
+            ("", ""),
         ] {
-            assert_eq!(display_name(&env(from), ENV_FROM), want, "{from}");
+            assert_eq!(display_name(&parse_list(from.as_bytes())), want, "{from}");
         }
         let keys = |names: &[&str]| -> Vec<u32> {
             let mut rows: Vec<Keys> = names
@@ -515,32 +362,24 @@ mod tests {
         );
     }
 
+    /// imaptest `sort-addresses`: the first address's mailbox; a group's name; an
+    /// empty address or group sorts as "".
     #[test]
     fn first_mailbox_table() {
         let cases: &[(&str, &str)] = &[
-            ("((NIL NIL \"user2\" \"domain2.org\"))", "user2"),
-            ("((\"foo bar\" NIL \"user2\" \"domain2.org\"))", "user2"),
-            // Cc: user2: blah@domain1.org;
-            (
-                "((NIL NIL \"user2\" NIL)(NIL NIL \"blah\" \"domain1.org\")(NIL NIL NIL NIL))",
-                "user2",
-            ),
-            // Cc: undisclosed-recipients:;
-            (
-                "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))",
-                "undisclosed-recipients",
-            ),
-            // Cc: <>
-            ("((NIL NIL \"\" NIL))", ""),
-            ("((NIL NIL NIL NIL))", ""),
-            ("NIL", ""),
-            ("()", ""),
+            ("user2@domain2.org", "user2"),
+            ("foo bar <user2@domain2.org>", "user2"),
+            // A group start is the first address: its mailbox is the group name.
+            ("user2: blah@domain1.org;", "user2"),
+            ("undisclosed-recipients:;", "undisclosed-recipients"),
+            ("<>", "MISSING_MAILBOX"),
+            ("", ""),
             // Only the first address counts.
-            ("((NIL NIL \"zed\" \"x\")(NIL NIL \"abe\" \"x\"))", "zed"),
+            ("zed@x, abe@x", "zed"),
+            ("J\u{f6}rg@x.de", "J\u{f6}rg"),
         ];
         for &(cc, want) in cases {
-            let env = format!("(NIL NIL NIL NIL NIL NIL {cc} NIL NIL NIL)");
-            assert_eq!(first_mailbox(&env, ENV_CC), want, "{cc}");
+            assert_eq!(first_mailbox(&parse_list(cc.as_bytes())), want, "{cc}");
         }
     }
 
@@ -557,14 +396,17 @@ mod tests {
             .iter()
             .zip(1u32..)
             .map(|(m, seq)| {
-                let envelope = mailyard_store::summary::summarize(m.as_bytes()).envelope;
+                let envelope = mailyard_store::summary::summarize(m.as_bytes())
+                    .shape()
+                    .expect("shape")
+                    .envelope;
                 Keys {
                     uid: seq,
                     number: seq,
                     arrival: i64::from(seq),
-                    from: collate(&first_mailbox(&envelope, ENV_FROM)),
-                    to: collate(&first_mailbox(&envelope, ENV_TO)),
-                    cc: collate(&first_mailbox(&envelope, ENV_CC)),
+                    from: collate(&first_mailbox(&envelope.from)),
+                    to: collate(&first_mailbox(&envelope.to)),
+                    cc: collate(&first_mailbox(&envelope.cc)),
                     ..Keys::default()
                 }
             })

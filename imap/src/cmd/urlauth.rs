@@ -125,6 +125,8 @@ impl Session {
             user,
             selected: self.view().map(|v| v.name.clone()),
         };
+        // UTF-8 in quoted strings once the client accepts it (RFC 6855 §3, RFC 9051 §9).
+        let utf8 = self.utf8 || self.ext.rev2;
         for arg in urls {
             let store = self.store().clone();
             let hostname = self.ctx.config().hostname.clone();
@@ -133,7 +135,7 @@ impl Session {
             let answer = tokio::task::spawn_blocking(move || {
                 let located = locate(&store, &hostname, &url, &who, Need::Authorized);
                 match located {
-                    Ok(l) => Some(render(&l, arg.params)),
+                    Ok(l) => Some(render(&l, arg.params, utf8)),
                     Err(why) => {
                         if let Refused::Store(e) = &why {
                             tracing::error!(error = %e, "URLFETCH");
@@ -166,7 +168,11 @@ impl Session {
 
 /// The data of one URLFETCH answer after `url SP`: a literal for a bare URL (RFC
 /// 4467 §6), or RFC 5524 §3's `(…)` list; None (NIL) when the part is missing.
-fn render(l: &crate::urlfetch::Located, params: Option<UrlFetchParams>) -> Option<Vec<u8>> {
+fn render(
+    l: &crate::urlfetch::Located,
+    params: Option<UrlFetchParams>,
+    utf8: bool,
+) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let Some(params) = params else {
         write_literal(&mut out, &l.body()?);
@@ -176,7 +182,7 @@ fn render(l: &crate::urlfetch::Located, params: Option<UrlFetchParams>) -> Optio
     let mut items: Vec<Vec<u8>> = Vec::new();
     if params.body_part_structure {
         let mut item = b"BODYPARTSTRUCTURE ".to_vec();
-        item.extend_from_slice(l.body_part_structure(params.binary)?.as_bytes());
+        item.extend_from_slice(&l.body_part_structure(params.binary, utf8)?);
         items.push(item);
     }
     if params.body {

@@ -9,8 +9,9 @@
 //! - [`sequence`], [`search`], [`fetch`]: sequence sets (RFC 9051 §9,
 //!   RFC 5182), search keys (RFC 9051 §6.4.4, RFC 7162 §3.1.5) and fetch
 //!   attributes (RFC 9051 §6.4.5, RFC 3516, RFC 7162).
-//! - [`url`]: IMAP URLs naming a message part (RFC 5092, RFC 4467 URLAUTH);
-//!   [`bodystructure`]: one part's structure cut out of a BODYSTRUCTURE.
+//! - [`url`]: IMAP URLs naming a message part (RFC 5092, RFC 4467 URLAUTH).
+//! - [`body_render`]: ENVELOPE, BODY, BODYSTRUCTURE and one part's structure
+//!   (RFC 9051 §7.5.2, RFC 5524 §3) rendered from a message's stored shape.
 //! - [`notify`]: NOTIFY's event groups (RFC 5465 §3.1, §8).
 //! - [`response`]: byte writers for responses (RFC 9051 §7) and response
 //!   codes (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162).
@@ -29,7 +30,6 @@
 //! is a named constant citing its RFC.
 
 pub mod body_render;
-pub mod bodystructure;
 pub mod command;
 pub mod fetch;
 pub mod notify;

@@ -21,7 +21,7 @@
 
 use base64::Engine;
 use mail_parser::{HeaderName, MessageParser, MessagePart, MimeHeaders, PartType};
-use mailyard_store::mime_limits::structure_source;
+use mailyard_message::limits::structure_source;
 
 /// Longest line sent, without its CRLF (RFC 5322 §2.1.1).
 pub const MAX_LINE: usize = 998;
