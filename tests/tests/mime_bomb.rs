@@ -1,6 +1,6 @@
 //! Issue 9 item 5: a MIME part bomb on port 25 — 25 MB of 2.5 million empty parts —
 //! is accepted and readable whole, while what the server parses and keeps of its
-//! structure stays bounded (`mailyard_store::mime_limits`: 10,000 parts, 100 levels).
+//! structure stays bounded (`mailyard_message::limits`: 10,000 parts, 100 levels).
 //! Its own test binary, so the process's peak RSS is this test's alone.
 
 use mailyard_tests::{TestServer, memory_kib, python};

@@ -48,15 +48,23 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
     })
     .await
     .expect("join");
+    let (port, tls_port, shutdown) = serve_store(config, store.clone()).await;
+    Server {
+        port,
+        tls_port,
+        store,
+        shutdown,
+        dir,
+    }
+}
+
+/// Serves `store` on new `imap` (STARTTLS) and `imaps` listeners: (port, TLS port,
+/// the shutdown that stops them).
+pub async fn serve_store(config: Config, store: Store) -> (u16, u16, Shutdown) {
     let (tls, _) = mailyard_common::tls::load(&config).expect("tls");
     let config = Arc::new(config);
     let throttle = mailyard_common::throttle::AuthThrottle::from_config(&config);
-    let ctx = Arc::new(mailyard_imap::Context::new(
-        config,
-        store.clone(),
-        tls,
-        throttle,
-    ));
+    let ctx = Arc::new(mailyard_imap::Context::new(config, store, tls, throttle));
     let shutdown = Shutdown::new();
     let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let secure = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -71,13 +79,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
     shutdown
         .tracker
         .spawn(mailyard_imap::serve(secure, true, ctx, shutdown.clone()));
-    Server {
-        port,
-        tls_port,
-        store,
-        shutdown,
-        dir,
-    }
+    (port, tls_port, shutdown)
 }
 
 /// Helpers every Python script gets.
