@@ -1,37 +1,14 @@
 //! The upgrade to schema 8: an index of schema 7, whose `message_meta` rows carry
 //! IMAP strings (ENVELOPE, BODY, BODYSTRUCTURE) and no shape, is migrated when the
 //! store opens, every shape is recomputed from its file before anything is served,
-//! and FETCH answers exactly as before.
+//! and FETCH and SORT answer exactly as before — over every message of the golden
+//! corpus (`message/tests/corpus`: CRLF, bare-LF and mixed files, encoded
+//! `message/rfc822` parts, broken structures), stored as files and adopted.
 
 mod common;
 use common::*;
 
 use mailyard_store::Store;
-
-const MULTI: &[u8] = b"From: \"Doe, John\" <john@example.com>\r\n\
-To: alice@example.com, Group: a@b.c, d@e.f;\r\n\
-Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= upgrade\r\n\
-Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n\
-Message-ID: <m1@example.com>\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"XX\"\r\n\
-\r\n\
---XX\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-Content-Transfer-Encoding: quoted-printable\r\n\
-\r\n\
-caf=C3=A9\r\n\
---XX\r\n\
-Content-Type: message/rfc822\r\n\
-Content-Transfer-Encoding: base64\r\n\
-\r\n\
-U3ViamVjdDogZW5jb2RlZA0KDQpkZWNvZGVkIGJvZHkNCg==\r\n\
---XX--\r\n";
-
-/// Stored as Dovecot or procmail leave it: bare LF.
-const LF_FILE: &[u8] = b"From: Procmail <p@example.net>\nSubject: lf only\n\
-MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n\
---b\nContent-Type: text/plain\n\none\ntwo\n--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n";
 
 const FETCH: &str = "FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE RFC822.SIZE BODY.PEEK[1] \
 BODY.PEEK[1.MIME] BODY.PEEK[2] BODY.PEEK[2.1] BINARY.PEEK[1] BINARY.SIZE[2] \
@@ -76,33 +53,35 @@ async fn fetch_all(port: u16) -> String {
     assert!(tagged(&r).starts_with("L OK"), "{r:?}");
     let r = raw.cmd("s", "EXAMINE INBOX").await;
     assert!(tagged(&r).starts_with("s OK"), "{r:?}");
-    let mut all = Vec::new();
-    for cmd in [FETCH, "SORT (FROM DISPLAYFROM DATE) UTF-8 ALL"] {
-        let r = raw.cmd("x", cmd).await;
-        assert!(tagged(&r).starts_with("x OK"), "{r:?}");
-        all.extend(r);
-    }
+    // Whatever they answer (a part with an unknown encoding makes BINARY's FETCH
+    // end in NO), the same before and after.
+    let mut all = raw.cmd("f", FETCH).await;
+    let r = raw
+        .cmd("t", "SORT (FROM DISPLAYFROM DATE SUBJECT) UTF-8 ALL")
+        .await;
+    assert!(tagged(&r).starts_with("t OK"), "{r:?}");
+    all.extend(r);
     all.concat()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_7_index_is_rebuilt_and_fetch_answers_the_same() {
     let server = start().await;
-    let mut raw = server.raw_login().await;
-    for (tag, m) in [("a", MULTI), ("b", &message("plain", "just text\r\n")[..])] {
-        assert!(tagged(&raw.append(tag, "INBOX", "()", m).await).starts_with(&format!("{tag} OK")));
-    }
-    // A bare-LF file adopted as another tool left it.
+    let emls = corpus_messages();
     let cur = mailyard_store::maildir::user_root(server.data_dir(), &server.user()).join("cur");
-    std::fs::write(cur.join("1700000000.M1P1.host:2,S"), LF_FILE).expect("write");
+    for (i, eml) in emls.iter().enumerate() {
+        let name = format!("1700000000.M{i}P1.host:2,S");
+        std::fs::copy(eml, cur.join(name)).expect("copy");
+    }
     let (store, user) = (server.store.clone(), server.user());
     tokio::task::spawn_blocking(move || store.reconcile_blocking(&user, false))
         .await
         .expect("join")
         .expect("reconcile");
     let before = fetch_all(server.port).await;
-    assert!(before.contains("one\r\ntwo"), "{before}");
-    assert!(before.contains("BINARY[1] {5}\r\ncaf\u{e9}"), "{before}");
+    // Messages with a part of unknown encoding get no FETCH response (BINARY).
+    let answered = before.matches(" FETCH (").count();
+    assert!(answered >= emls.len() * 3 / 4, "{answered}: {before}");
 
     // The index as schema 7 left it.
     let db = server.data_dir().join("index.db");
@@ -116,7 +95,8 @@ async fn schema_7_index_is_rebuilt_and_fetch_answers_the_same() {
         .expect("join")
         .expect("open the schema 7 index");
     assert_eq!(
-        report.shapes_rebuilt, 3,
+        report.shapes_rebuilt,
+        emls.len(),
         "every message's shape is recomputed"
     );
     let version: i64 = rusqlite::Connection::open(&db)

@@ -6,28 +6,16 @@
 //!
 //! Each shape also survives the binary codec unchanged.
 
-use std::path::PathBuf;
+mod common;
 
 use mailyard_message::Shape;
 use mailyard_message::codec::{decode, encode};
 use mailyard_message::dump::dump;
 
-fn corpus() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn golden_shapes() {
     let bless = std::env::var_os("MAILYARD_BLESS").is_some();
-    let files = corpus();
-    assert!(files.len() >= 40, "corpus has {} messages", files.len());
+    let files = common::corpus_messages();
     let mut failed = Vec::new();
     for eml in files {
         let raw = std::fs::read(&eml).expect("read .eml");

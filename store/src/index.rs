@@ -345,17 +345,19 @@ pub fn summary(
     )?;
     Ok(st
         .query_row(params![mailbox.0, uid.0], |r| {
+            // The decoded header values, from the third column on.
+            let text = |i: usize| r.get::<_, String>(i + 2);
             Ok(crate::summary::Summary {
                 shape: r.get(0)?,
                 sent_date: r.get(1)?,
-                subject: r.get(2)?,
-                from: r.get(3)?,
-                to: r.get(4)?,
-                cc: r.get(5)?,
-                bcc: r.get(6)?,
-                message_id: r.get(7)?,
-                in_reply_to: r.get(8)?,
-                references: r.get(9)?,
+                subject: text(0)?,
+                from: text(1)?,
+                to: text(2)?,
+                cc: text(3)?,
+                bcc: text(4)?,
+                message_id: text(5)?,
+                in_reply_to: text(6)?,
+                references: text(7)?,
                 // Its own table, read by `header_cache` when a FETCH needs it.
                 header_cache: None,
             })
@@ -366,18 +368,33 @@ pub fn summary(
 /// The stored shape of one message (`mailyard_message::codec`), what FETCH renders
 /// and slices; `None` when the message is gone.
 pub fn shape(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<Vec<u8>>> {
-    let mut st =
-        conn.prepare_cached("SELECT shape FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2")?;
-    Ok(st
-        .query_row(params![mailbox.0, uid.0], |r| r.get(0))
-        .optional()?)
+    message_blob(
+        conn,
+        "SELECT shape FROM message_meta WHERE mailbox_id = ?1 AND uid = ?2",
+        mailbox,
+        uid,
+    )
 }
 
 /// The cached header fields of one message (`headers.rs`); `None` when it has none
 /// (too long, delivered before schema 7, or gone).
 pub fn header_cache(conn: &Connection, mailbox: MailboxId, uid: Uid) -> Result<Option<Vec<u8>>> {
-    let mut st =
-        conn.prepare_cached("SELECT fields FROM header_cache WHERE mailbox_id = ?1 AND uid = ?2")?;
+    message_blob(
+        conn,
+        "SELECT fields FROM header_cache WHERE mailbox_id = ?1 AND uid = ?2",
+        mailbox,
+        uid,
+    )
+}
+
+/// The one BLOB `sql` selects for a message (`?1` its mailbox, `?2` its UID).
+fn message_blob(
+    conn: &Connection,
+    sql: &str,
+    mailbox: MailboxId,
+    uid: Uid,
+) -> Result<Option<Vec<u8>>> {
+    let mut st = conn.prepare_cached(sql)?;
     Ok(st
         .query_row(params![mailbox.0, uid.0], |r| r.get(0))
         .optional()?)

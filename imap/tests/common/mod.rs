@@ -82,6 +82,10 @@ pub async fn serve_store(config: Config, store: Store) -> (u16, u16, Shutdown) {
     (port, tls_port, shutdown)
 }
 
+#[path = "../../../message/tests/common/mod.rs"]
+mod corpus;
+pub use corpus::corpus_messages;
+
 /// Helpers every Python script gets.
 pub const PRELUDE: &str = r#"
 import imaplib, os, ssl, socket, sys, time, re, base64
