@@ -8,7 +8,7 @@
 //! and when the new rendering is right, move `.imap.actual` over `.imap`.
 
 mod common;
-use common::corpus_messages;
+use common::corpus::corpus_messages;
 
 use mailyard_imap::proto::body_render::{body_structure, envelope};
 use mailyard_message::Shape;

@@ -6,6 +6,7 @@
 //! `message/rfc822` parts, broken structures), stored as files and adopted.
 
 mod common;
+use common::corpus::corpus_messages;
 use common::*;
 
 use mailyard_store::Store;

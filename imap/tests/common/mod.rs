@@ -82,9 +82,9 @@ pub async fn serve_store(config: Config, store: Store) -> (u16, u16, Shutdown) {
     (port, tls_port, shutdown)
 }
 
+/// The golden corpus's messages (`corpus::corpus_messages`).
 #[path = "../../../message/tests/common/mod.rs"]
-mod corpus;
-pub use corpus::corpus_messages;
+pub mod corpus;
 
 /// Helpers every Python script gets.
 pub const PRELUDE: &str = r#"
