@@ -23,6 +23,7 @@ pub mod headers;
 pub mod imapfmt;
 pub mod import;
 pub mod index;
+pub mod lookup;
 pub mod mailbox_name;
 pub mod maildir;
 /// The MIME structure caps, which live with the message shape (`mailyard-message`).
