@@ -14,9 +14,14 @@
 //! - SMTP DATA ends exactly after the first CRLF "." CRLF, its message is the
 //!   unstuffed text, and bare CR/LF, size and line limits are reported in the
 //!   documented order; BDAT takes chunks as they are;
-//! - the MIME caps' copy of a message keeps its length and line ends, and the
-//!   BODY and BODYSTRUCTURE the store renders at delivery are lists the IMAP
-//!   side can walk (URLFETCH's BODYPARTSTRUCTURE cuts parts out of them);
+//! - the MIME caps' copy of a message keeps its length and line ends; the shape
+//!   the store keeps at delivery survives its binary form, its spans lie inside
+//!   the message, and ENVELOPE, BODY, BODYSTRUCTURE and every part's structure
+//!   (URLFETCH's BODYPARTSTRUCTURE) render as lists;
+//! - POP3: lines never exceed the limit in force and never keep more than it
+//!   unconsumed; a command that parses has the keyword it was sent with, is allowed
+//!   in some state, and parses the same with its keyword in another case; a refusal
+//!   is one `-ERR` line;
 //! - mailbox names: modified UTF-7 round-trips, `to_dir` never leaves the
 //!   user's maildir and `from_dir` is its inverse;
 //! - the local submission request (sendmail's socket): its head parses the same
@@ -30,6 +35,9 @@ use mailyard_imap::proto::body_render;
 use mailyard_imap::proto::command::{self, Command};
 use mailyard_imap::proto::receiver::{self, Limits, Mode};
 use mailyard_message::{Kind, Part, Shape, codec, limits as mime_limits};
+use mailyard_pop3::proto::command as pop3_command;
+use mailyard_pop3::proto::receiver as pop3_receiver;
+use mailyard_pop3::proto::response as pop3_response;
 use mailyard_smtp::proto::transcript;
 use mailyard_smtp::proto::{BdatEvent, BdatReceiver, DataOutcome, DataReceiver, MAX_DATA_LINE};
 use mailyard_store::mailbox_name;
@@ -41,6 +49,7 @@ pub type Target = fn(&[u8]);
 /// Every target, by the name of its corpus directory and fuzz target.
 pub const TARGETS: &[(&str, Target)] = &[
     ("imap_receiver", imap_receiver),
+    ("pop3_receiver", pop3_receiver),
     ("smtp_command", smtp_command),
     ("smtp_data", smtp_data),
     ("mime_summary", mime_summary),
@@ -120,6 +129,96 @@ pub fn imap_receiver(data: &[u8]) {
                     let _ = command::is_idle_done(l);
                 }
                 _ => {}
+            }
+        }
+    }
+}
+
+/// POP3: the line receiver (bounded lines, the longer limit for SASL responses after
+/// `AUTH`) and the command parser on every command line it frames.
+pub fn pop3_receiver(data: &[u8]) {
+    use pop3_command::Command;
+    use pop3_receiver::{Event, MAX_COMMAND_LINE, MAX_SASL_LINE};
+    for (command_max, sasl_max) in [(MAX_COMMAND_LINE, MAX_SASL_LINE), (16, 40)] {
+        // What a session does after a line: `AUTH PLAIN` or `AUTH LOGIN` without an
+        // initial response reads one or two SASL lines at the longer limit (LOGIN with
+        // one, the password line); a line over the limit there ends the exchange.
+        let next_max = || {
+            let mut sasl_lines = 0;
+            move |ev: &Event| {
+                match ev {
+                    Event::Line(line) if sasl_lines == 0 => {
+                        if let Ok(Command::Auth {
+                            mechanism: Some(m),
+                            initial,
+                        }) = pop3_command::parse(line)
+                        {
+                            sasl_lines = match (m.as_str(), initial.is_some()) {
+                                ("PLAIN", false) | ("LOGIN", true) => 1,
+                                ("LOGIN", false) => 2,
+                                _ => 0,
+                            };
+                        }
+                    }
+                    Event::Line(_) => sasl_lines -= 1,
+                    _ => sasl_lines = 0,
+                }
+                if sasl_lines > 0 {
+                    sasl_max
+                } else {
+                    command_max
+                }
+            }
+        };
+        let whole = pop3_receiver::replay(command_max, &[data], next_max());
+        let (a, b) = data.split_at(cut_of(data));
+        assert_eq!(
+            pop3_receiver::replay(command_max, &[a, b], next_max()),
+            whole,
+            "split at {}",
+            a.len()
+        );
+        assert_eq!(
+            pop3_receiver::replay(command_max, &small_reads(data), next_max()),
+            whole,
+            "small reads"
+        );
+        for event in &whole {
+            let Event::Line(line) = event else { continue };
+            let parsed = pop3_command::parse(line);
+            match &parsed {
+                Ok(c) => {
+                    let text = std::str::from_utf8(line).expect("a command is UTF-8");
+                    let keyword = text.split(' ').next().unwrap_or_default();
+                    assert!(
+                        keyword.eq_ignore_ascii_case(c.name()),
+                        "{c:?} from {text:?}"
+                    );
+                    assert!(!c.allowed_in().is_empty(), "{c:?} allowed nowhere");
+                    match c {
+                        Command::User(name) => assert!(!name.is_empty() && !name.contains(' ')),
+                        Command::Pass(password) => assert!(!password.is_empty()),
+                        Command::Auth {
+                            mechanism: Some(m), ..
+                        } => assert_eq!(*m, m.to_ascii_uppercase()),
+                        _ => {}
+                    }
+                    // Keywords are case-insensitive (RFC 1939 §3).
+                    let mut other_case = line.clone();
+                    let k = keyword.len();
+                    other_case[..k].make_ascii_lowercase();
+                    assert_eq!(pop3_command::parse(&other_case), parsed, "{text:?}");
+                }
+                Err(e) => {
+                    let mut reply = Vec::new();
+                    pop3_response::err(&mut reply, None, &e.to_string());
+                    assert!(reply.ends_with(b"\r\n"));
+                    assert_eq!(
+                        reply.iter().filter(|&&b| b == b'\n').count(),
+                        1,
+                        "{reply:?}"
+                    );
+                }
             }
         }
     }

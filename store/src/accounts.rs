@@ -49,7 +49,11 @@ pub struct User {
 /// The accounts database.
 pub struct Accounts {
     path: PathBuf,
+    /// The one write connection (writes are rare: the CLI, password changes).
     conn: Mutex<Connection>,
+    /// Read connections, one per concurrent lookup: SMTP's RCPT lookups from many
+    /// sessions do not queue behind one connection's lock.
+    readers: crate::index::Readers,
     cache: AuthCache,
 }
 
@@ -254,6 +258,7 @@ impl Accounts {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Accounts {
+            readers: crate::index::Readers::new(&path),
             path,
             conn: Mutex::new(conn),
             cache: AuthCache::new(),
@@ -263,6 +268,11 @@ impl Accounts {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs a read on a pooled read connection (one snapshot).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.readers.with(f)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -315,7 +325,7 @@ impl Accounts {
 
     /// The domains, sorted.
     pub fn domains(&self) -> Result<Vec<String>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare("SELECT name FROM domain ORDER BY name")?;
             let rows = st.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -325,7 +335,7 @@ impl Accounts {
     /// Whether `domain` is one of ours.
     pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
         let d = domain.trim_end_matches('.').to_lowercase();
-        self.with(|c| {
+        self.read(|c| {
             Ok(
                 c.query_row("SELECT 1 FROM domain WHERE name = ?1", [d], |_| Ok(()))
                     .optional()?
@@ -399,7 +409,7 @@ impl Accounts {
 
     /// One user.
     pub fn user(&self, address: &Address) -> Result<Option<User>> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.query_row(
                 "SELECT quota FROM user WHERE address = ?1",
                 [address.to_string()],
@@ -415,7 +425,7 @@ impl Accounts {
 
     /// The user added first (the one who set the server up, usually), if any.
     pub fn first_user(&self) -> Result<Option<Address>> {
-        self.with(|c| {
+        self.read(|c| {
             let first: Option<String> = c
                 .query_row(
                     "SELECT address FROM user ORDER BY created, rowid LIMIT 1",
@@ -429,7 +439,7 @@ impl Accounts {
 
     /// Every user, sorted.
     pub fn users(&self) -> Result<Vec<User>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare("SELECT address, quota FROM user ORDER BY address")?;
             let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             let mut out = Vec::new();
@@ -517,7 +527,7 @@ impl Accounts {
 
     /// Every alias with its targets, sorted.
     pub fn aliases(&self) -> Result<Vec<(String, Vec<String>)>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare("SELECT address, target FROM alias ORDER BY address, target")?;
             let rows =
                 st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -535,7 +545,7 @@ impl Accounts {
 
     /// The targets of an alias (empty when it is none).
     pub fn alias_targets(&self, alias: &Address) -> Result<Vec<Address>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached("SELECT target FROM alias WHERE address = ?1")?;
             let rows = st.query_map([alias.to_string()], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();

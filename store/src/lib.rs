@@ -22,6 +22,7 @@ pub mod export;
 pub mod headers;
 pub mod import;
 pub mod index;
+pub mod lookup;
 pub mod mailbox_name;
 pub mod maildir;
 pub mod message_file;

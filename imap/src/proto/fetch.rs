@@ -1,9 +1,10 @@
-//! FETCH data items: RFC 9051 §6.4.5 (§9 `fetch-att`), the IMAP4rev1
+//! FETCH's arguments and data items: RFC 9051 §6.4.5 (§9 `fetch-att`), the IMAP4rev1
 //! RFC822 items (RFC 3501 §6.4.5), BINARY (RFC 3516 §4.2), MODSEQ and the
 //! CHANGEDSINCE / VANISHED modifiers (RFC 7162 §3.1.4, §3.2.6).
 //!
 //! The macros ALL, FAST and FULL are expanded here (RFC 9051 §6.4.5).
 
+use super::command::Command;
 use super::parser::{ErrorKind, PResult, ParseError, Parser, is_atom_char};
 
 /// Most items one FETCH may name (after `(`; the macros are fewer). RFC 9051 §6.4.5
@@ -159,14 +160,6 @@ impl Section {
 }
 
 impl Parser<'_> {
-    fn invalid(&self, at: usize, what: &'static str) -> ParseError {
-        ParseError {
-            tag: None,
-            kind: ErrorKind::Invalid(what),
-            at,
-        }
-    }
-
     /// RFC 9051 §9 `section` = "[" [section-spec] "]".
     fn section(&mut self) -> PResult<Section> {
         self.expect(b'[', "[")?;
@@ -201,7 +194,7 @@ impl Parser<'_> {
         } else if self.prefix("MIME") {
             if section.part.is_empty() {
                 // RFC 9051 §6.4.5: MIME refers to a body part's header.
-                return Err(self.invalid(at, "MIME needs a part number"));
+                return Err(ParseError::invalid(at, "MIME needs a part number"));
             }
             SectionText::Mime
         } else {
@@ -244,11 +237,7 @@ impl Parser<'_> {
         let at = self.pos();
         let count = self.number64()?;
         if count == 0 {
-            return Err(ParseError {
-                tag: None,
-                kind: ErrorKind::Number,
-                at,
-            });
+            return Err(ParseError::at(ErrorKind::Number, at));
         }
         self.expect(b'>', ">")?;
         Ok(Some(Partial { start, count }))
@@ -288,11 +277,7 @@ impl Parser<'_> {
                 part: self.section_binary()?,
             },
             _ => {
-                return Err(ParseError {
-                    tag: None,
-                    kind: ErrorKind::Expected("fetch attribute"),
-                    at,
-                });
+                return Err(ParseError::at(ErrorKind::Expected("fetch attribute"), at));
             }
         })
     }
@@ -306,11 +291,10 @@ impl Parser<'_> {
             let at = self.pos();
             let atts = self.paren_list(false, |p| p.fetch_att())?;
             if atts.len() > MAX_FETCH_ITEMS {
-                return Err(ParseError {
-                    tag: None,
-                    kind: ErrorKind::Invalid("too many FETCH items (at most 100)"),
+                return Err(ParseError::invalid(
                     at,
-                });
+                    "too many FETCH items (at most 100)",
+                ));
             }
             return Ok(atts);
         }
@@ -331,6 +315,37 @@ impl Parser<'_> {
         }
     }
 
+    /// FETCH's arguments after `FETCH`, SP included: `SP sequence-set SP
+    /// (macro / fetch-att / "(" fetch-att *(SP fetch-att) ")") [SP
+    /// fetch-modifiers]` (RFC 9051 §6.4.5, RFC 4466 §2.4).
+    pub(crate) fn fetch_args(&mut self, uid: bool) -> PResult<Command> {
+        self.sp()?;
+        let sequence = self.sequence()?;
+        self.sp()?;
+        let attributes = self.fetch_atts()?;
+        let modifiers = if self.eat(b' ') {
+            let at = self.pos();
+            let m = self.fetch_modifiers()?;
+            // RFC 7162 §3.2.6: VANISHED only in UID FETCH, only with
+            // CHANGEDSINCE.
+            if m.vanished && (!uid || m.changed_since.is_none()) {
+                return Err(ParseError::invalid(
+                    at,
+                    "VANISHED needs UID FETCH and CHANGEDSINCE",
+                ));
+            }
+            m
+        } else {
+            FetchModifiers::default()
+        };
+        Ok(Command::Fetch {
+            uid,
+            sequence,
+            attributes,
+            modifiers,
+        })
+    }
+
     /// RFC 7162 §3.1.4 / RFC 4466 `fetch-modifiers` after SP:
     /// `"(" modifier *(SP modifier) ")"`.
     pub(crate) fn fetch_modifiers(&mut self) -> PResult<FetchModifiers> {
@@ -344,7 +359,7 @@ impl Parser<'_> {
             } else if p.keyword("VANISHED") {
                 m.vanished = true;
             } else {
-                return Err(p.invalid(at, "unknown FETCH modifier"));
+                return Err(ParseError::invalid(at, "unknown FETCH modifier"));
             }
             Ok(())
         })?;
@@ -621,5 +636,144 @@ mod tests {
             Parser::new(b"(FOO)").fetch_modifiers().map_err(|e| e.kind),
             Err(ErrorKind::Invalid("unknown FETCH modifier"))
         );
+    }
+}
+
+/// FETCH commands whole: framed by the receiver and parsed by
+/// [`super::command::parse`].
+#[cfg(test)]
+mod command_tests {
+    use super::super::testing::{check_errors, check_rows, header_fields, seq};
+    use super::*;
+    use FetchAttribute as F;
+
+    fn fetch(uid: bool, set: &str, attributes: Vec<F>) -> Command {
+        Command::Fetch {
+            uid,
+            sequence: seq(set),
+            attributes,
+            modifiers: FetchModifiers::default(),
+        }
+    }
+
+    #[test]
+    fn rows() {
+        check_rows(vec![
+            // RFC 9051 §6.4.5 and Thunderbird.
+            (
+                b"A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
+                "A654",
+                fetch(false, "2:4", vec![F::Flags, header_fields(false, &["DATE", "FROM"])]),
+            ),
+            (b"8 UID fetch 1:* (FLAGS)", "8", fetch(true, "1:*", vec![F::Flags])),
+            (
+                b"9 UID fetch 1:21 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To Received)])",
+                "9",
+                fetch(
+                    true,
+                    "1:21",
+                    vec![
+                        F::Uid,
+                        F::Rfc822Size,
+                        F::Flags,
+                        header_fields(
+                            true,
+                            &[
+                                "From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "Priority",
+                                "X-Priority", "References", "Newsgroups", "In-Reply-To", "Content-Type",
+                                "Reply-To", "Received",
+                            ],
+                        ),
+                    ],
+                ),
+            ),
+            (
+                b"10 UID fetch 22:* (UID RFC822.SIZE BODY.PEEK[])",
+                "10",
+                fetch(
+                    true,
+                    "22:*",
+                    vec![
+                        F::Uid,
+                        F::Rfc822Size,
+                        F::BodySection {
+                            peek: true,
+                            section: Section::default(),
+                            partial: None,
+                        },
+                    ],
+                ),
+            ),
+            (
+                b"a FETCH 1 body[1.2]<0.1024>",
+                "a",
+                fetch(
+                    false,
+                    "1",
+                    vec![F::BodySection {
+                        peek: false,
+                        section: Section {
+                            part: vec![1, 2],
+                            text: None,
+                        },
+                        partial: Some(Partial { start: 0, count: 1024 }),
+                    }],
+                ),
+            ),
+            (
+                b"a FETCH 1:3 FAST",
+                "a",
+                fetch(false, "1:3", vec![F::Flags, F::InternalDate, F::Rfc822Size]),
+            ),
+            (b"A1 UID FETCH $ (FLAGS)", "A1", fetch(true, "$", vec![F::Flags])),
+            // RFC 7162 §3.1.4.1, §3.2.6
+            (
+                b"s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)",
+                "s100",
+                Command::Fetch {
+                    uid: true,
+                    sequence: seq("1:*"),
+                    attributes: vec![F::Flags],
+                    modifiers: FetchModifiers {
+                        changed_since: Some(12345),
+                        vanished: false,
+                    },
+                },
+            ),
+            (
+                b"s100 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)",
+                "s100",
+                Command::Fetch {
+                    uid: true,
+                    sequence: seq("300:500"),
+                    attributes: vec![F::Flags],
+                    modifiers: FetchModifiers {
+                        changed_since: Some(12345),
+                        vanished: true,
+                    },
+                },
+            ),
+        ]);
+    }
+
+    #[test]
+    fn errors() {
+        check_errors(vec![
+            // Unbalanced parentheses.
+            (b"A1 FETCH 1 (FLAGS", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1 FETCH 1 FLAGS)", Some("A1"), ErrorKind::Trailing),
+            // Modifiers.
+            (
+                b"A1 FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+                Some("A1"),
+                ErrorKind::Invalid("VANISHED needs UID FETCH and CHANGEDSINCE"),
+            ),
+            (
+                b"A1 UID FETCH 1:* (FLAGS) (VANISHED)",
+                Some("A1"),
+                ErrorKind::Invalid("VANISHED needs UID FETCH and CHANGEDSINCE"),
+            ),
+            (b"A1 FETCH 4294967296 FLAGS", Some("A1"), ErrorKind::Number),
+        ]);
     }
 }

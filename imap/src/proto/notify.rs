@@ -146,14 +146,6 @@ impl EventName {
     }
 }
 
-fn invalid(at: usize, what: &'static str) -> ParseError {
-    ParseError {
-        tag: None,
-        kind: ErrorKind::Invalid(what),
-        at,
-    }
-}
-
 impl Parser<'_> {
     /// NOTIFY's arguments after `NOTIFY`, SP included. RFC 5465 §8.
     pub(crate) fn notify_args(&mut self) -> PResult<NotifyArgs> {
@@ -175,7 +167,10 @@ impl Parser<'_> {
             let group = self.event_group()?;
             if group.filter.is_selected() && groups.iter().any(|g| g.filter.is_selected()) {
                 // RFC 5465 §6.1: only one of them in a NOTIFY command.
-                return Err(invalid(at, "only one selected or selected-delayed group"));
+                return Err(ParseError::invalid(
+                    at,
+                    "only one selected or selected-delayed group",
+                ));
             }
             groups.push(group);
             if self.at_end() {
@@ -201,10 +196,13 @@ impl Parser<'_> {
         self.expect(b')', ")")?;
         self.leave();
         if filter.is_selected() {
-            check_selected_events(&events).map_err(|what| invalid(at, what))?;
+            check_selected_events(&events).map_err(|what| ParseError::invalid(at, what))?;
         } else if !fetch.is_empty() {
             // RFC 5465 §5.2: fetch attributes are for the selected mailbox.
-            return Err(invalid(at, "MessageNew fetch attributes need selected"));
+            return Err(ParseError::invalid(
+                at,
+                "MessageNew fetch attributes need selected",
+            ));
         }
         Ok(EventGroup {
             filter,
@@ -233,11 +231,7 @@ impl Parser<'_> {
             self.sp()?;
             Filter::Mailboxes(self.one_or_more_mailbox()?)
         } else {
-            return Err(ParseError {
-                tag: None,
-                kind: ErrorKind::Expected("mailbox filter"),
-                at,
-            });
+            return Err(ParseError::at(ErrorKind::Expected("mailbox filter"), at));
         })
     }
 
@@ -294,4 +288,183 @@ fn check_selected_events(events: &[EventName]) -> Result<(), &'static str> {
         return Err("FlagChange needs MessageNew and MessageExpunge");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::command::Command;
+    use super::super::testing::{check_errors, check_rows, header_fields, s};
+    use super::*;
+    use EventName as E;
+    use FetchAttribute as F;
+
+    fn notify(status: bool, groups: Vec<EventGroup>) -> Command {
+        Command::Notify(NotifyArgs::Set { status, groups })
+    }
+
+    fn group(filter: Filter, events: Vec<E>, fetch: Vec<F>) -> EventGroup {
+        EventGroup {
+            filter,
+            events,
+            fetch,
+        }
+    }
+
+    #[test]
+    fn rows() {
+        check_rows(vec![
+            // RFC 5465 §3.1, §8; imaptest's `notify` script.
+            (b"a notify none", "a", Command::Notify(NotifyArgs::None)),
+            (
+                b"a notify set status (mailboxes INBOX2 (MessageExpunge))",
+                "a",
+                notify(
+                    true,
+                    vec![group(
+                        Filter::Mailboxes(vec![s("INBOX2")]),
+                        vec![E::MessageExpunge],
+                        vec![],
+                    )],
+                ),
+            ),
+            (
+                b"a NOTIFY SET (selected (MessageNew (uid body.peek[header.fields (from to subject)]) MessageExpunge)) (subtree Lists (MessageNew MessageExpunge MailboxName))",
+                "a",
+                notify(
+                    false,
+                    vec![
+                        group(
+                            Filter::Selected,
+                            vec![E::MessageNew, E::MessageExpunge],
+                            vec![F::Uid, header_fields(true, &["from", "to", "subject"])],
+                        ),
+                        group(
+                            Filter::Subtree(vec![s("Lists")]),
+                            vec![E::MessageNew, E::MessageExpunge, E::MailboxName],
+                            vec![],
+                        ),
+                    ],
+                ),
+            ),
+            (
+                b"b Notify Set (SELECTED-DELAYED (messagenew messageexpunge flagchange)) (personal (MailboxName SubscriptionChange)) (inboxes NONE) (subscribed (MessageNew)) (mailboxes (inbox \"b c\" {1}\r\nd) (FlagChange)) (personal (AnnotationChange ServerMetadataChange X-Foo))",
+                "b",
+                notify(
+                    false,
+                    vec![
+                        group(
+                            Filter::SelectedDelayed,
+                            vec![E::MessageNew, E::MessageExpunge, E::FlagChange],
+                            vec![],
+                        ),
+                        group(
+                            Filter::Personal,
+                            vec![E::MailboxName, E::SubscriptionChange],
+                            vec![],
+                        ),
+                        group(Filter::Inboxes, vec![], vec![]),
+                        group(Filter::Subscribed, vec![E::MessageNew], vec![]),
+                        group(
+                            Filter::Mailboxes(vec![s("INBOX"), s("b c"), s("d")]),
+                            vec![E::FlagChange],
+                            vec![],
+                        ),
+                        group(
+                            Filter::Personal,
+                            vec![
+                                E::AnnotationChange,
+                                E::ServerMetadataChange,
+                                E::Other(s("X-Foo")),
+                            ],
+                            vec![],
+                        ),
+                    ],
+                ),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn errors() {
+        check_errors(vec![
+            // RFC 5465 §8 grammar; §5 and §6.1 for the selected mailbox.
+            (b"A1 NOTIFY", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 NOTIFY FOO",
+                Some("A1"),
+                ErrorKind::Expected("SET or NONE"),
+            ),
+            (b"A1 NOTIFY SET", Some("A1"), ErrorKind::UnexpectedEnd),
+            (
+                b"A1 NOTIFY SET STATUS",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 NOTIFY NONE (personal NONE)",
+                Some("A1"),
+                ErrorKind::Trailing,
+            ),
+            (
+                b"A1 NOTIFY SET (personal ())",
+                Some("A1"),
+                ErrorKind::Expected("list element"),
+            ),
+            (
+                b"A1 NOTIFY SET (personal (MessageNew)",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 NOTIFY SET (personal (MessageNew)) ",
+                Some("A1"),
+                ErrorKind::UnexpectedEnd,
+            ),
+            (
+                b"A1 NOTIFY SET (everything (MessageNew))",
+                Some("A1"),
+                ErrorKind::Expected("mailbox filter"),
+            ),
+            (
+                b"A1 NOTIFY SET (subtree (MessageNew))",
+                Some("A1"),
+                ErrorKind::Expected("SP"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageNew))",
+                Some("A1"),
+                ErrorKind::Invalid("MessageNew and MessageExpunge go together"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageExpunge))",
+                Some("A1"),
+                ErrorKind::Invalid("MessageNew and MessageExpunge go together"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (FlagChange))",
+                Some("A1"),
+                ErrorKind::Invalid("FlagChange needs MessageNew and MessageExpunge"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageNew MessageExpunge MailboxName))",
+                Some("A1"),
+                ErrorKind::Invalid("only message events for the selected mailbox"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected NONE) (personal NONE) (selected-delayed NONE)",
+                Some("A1"),
+                ErrorKind::Invalid("only one selected or selected-delayed group"),
+            ),
+            (
+                b"A1 NOTIFY SET (personal (MessageNew (uid) MessageExpunge))",
+                Some("A1"),
+                ErrorKind::Invalid("MessageNew fetch attributes need selected"),
+            ),
+            (
+                b"A1 NOTIFY SET (selected (MessageNew (uid foo) MessageExpunge))",
+                Some("A1"),
+                ErrorKind::Expected("fetch attribute"),
+            ),
+        ]);
+    }
 }

@@ -1,6 +1,7 @@
-//! The byte cursor shared by the command, search, fetch and sequence-set
-//! parsers, with the RFC 9051 §9 lexical primitives (atom, astring, quoted,
-//! literal, number …) and the one error type of the parsing layer.
+//! The byte cursor shared by the command parser, the per-verb argument parsers
+//! and the search, fetch and sequence-set parsers, with the RFC 9051 §9 lexical
+//! primitives (atom, astring, quoted, literal, number …) and the one error type
+//! of the parsing layer.
 //!
 //! Input is one whole command as framed by [`super::receiver::Receiver`]:
 //! the line terminator of the last line is stripped, and every literal
@@ -68,6 +69,24 @@ pub struct ParseError {
     pub kind: ErrorKind,
     /// Byte offset in the command where the error was noticed.
     pub at: usize,
+}
+
+impl ParseError {
+    /// An error of `kind` noticed at byte `at`, without a tag (the command parser
+    /// adds it).
+    pub(crate) fn at(kind: ErrorKind, at: usize) -> Self {
+        ParseError {
+            tag: None,
+            kind,
+            at,
+        }
+    }
+
+    /// [`ErrorKind::Invalid`] at byte `at`: a rule that is not purely syntactic
+    /// was broken (`what` says which).
+    pub(crate) fn invalid(at: usize, what: &'static str) -> Self {
+        Self::at(ErrorKind::Invalid(what), at)
+    }
 }
 
 /// Deepest nesting of parentheses and NOT/OR operands accepted in search
@@ -139,11 +158,7 @@ impl<'a> Parser<'a> {
     /// An error at the current position, without a tag (the command parser
     /// adds it).
     pub(crate) fn error(&self, kind: ErrorKind) -> ParseError {
-        ParseError {
-            tag: None,
-            kind,
-            at: self.pos,
-        }
+        ParseError::at(kind, self.pos)
     }
 
     /// "Expected X", refined: at the end of input it is
@@ -280,11 +295,7 @@ impl<'a> Parser<'a> {
                 .checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(d - b'0')))
                 .filter(|&n| n <= i64::MAX as u64)
-                .ok_or(ParseError {
-                    tag: None,
-                    kind: ErrorKind::Number,
-                    at: start,
-                })?;
+                .ok_or(ParseError::at(ErrorKind::Number, start))?;
         }
         Ok(n)
     }
@@ -293,22 +304,14 @@ impl<'a> Parser<'a> {
     pub(crate) fn number(&mut self) -> PResult<u32> {
         let start = self.pos;
         let n = self.number64()?;
-        u32::try_from(n).map_err(|_| ParseError {
-            tag: None,
-            kind: ErrorKind::Number,
-            at: start,
-        })
+        u32::try_from(n).map_err(|_| ParseError::at(ErrorKind::Number, start))
     }
 
     /// RFC 9051 §9 `nz-number`.
     pub(crate) fn nz_number(&mut self) -> PResult<u32> {
         let start = self.pos;
         match self.number()? {
-            0 => Err(ParseError {
-                tag: None,
-                kind: ErrorKind::Number,
-                at: start,
-            }),
+            0 => Err(ParseError::at(ErrorKind::Number, start)),
             n => Ok(n),
         }
     }
@@ -317,11 +320,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn mod_sequence_value(&mut self) -> PResult<u64> {
         let start = self.pos;
         match self.number64()? {
-            0 => Err(ParseError {
-                tag: None,
-                kind: ErrorKind::Number,
-                at: start,
-            }),
+            0 => Err(ParseError::at(ErrorKind::Number, start)),
             n => Ok(n),
         }
     }
@@ -422,22 +421,14 @@ impl<'a> Parser<'a> {
     pub(crate) fn astring(&mut self) -> PResult<String> {
         let start = self.pos;
         let bytes = self.astring_bytes()?;
-        String::from_utf8(bytes).map_err(|_| ParseError {
-            tag: None,
-            kind: ErrorKind::InvalidUtf8,
-            at: start,
-        })
+        String::from_utf8(bytes).map_err(|_| ParseError::at(ErrorKind::InvalidUtf8, start))
     }
 
     /// `string` that must be UTF-8 text.
     pub(crate) fn string(&mut self) -> PResult<String> {
         let start = self.pos;
         let bytes = self.string_bytes()?;
-        String::from_utf8(bytes).map_err(|_| ParseError {
-            tag: None,
-            kind: ErrorKind::InvalidUtf8,
-            at: start,
-        })
+        String::from_utf8(bytes).map_err(|_| ParseError::at(ErrorKind::InvalidUtf8, start))
     }
 
     /// RFC 9051 §9 `nstring` = string / nil.
@@ -458,6 +449,33 @@ impl<'a> Parser<'a> {
             Ok("INBOX".to_owned())
         } else {
             Ok(name)
+        }
+    }
+
+    /// `SP mailbox`: the argument of most mailbox commands.
+    pub(crate) fn sp_mailbox(&mut self) -> PResult<String> {
+        self.sp()?;
+        self.mailbox()
+    }
+
+    /// An `atom`, upper-cased: a keyword, capability, mechanism or option name
+    /// (RFC 9051 §9 note 1: case-insensitive).
+    pub(crate) fn atom_upper(&mut self) -> PResult<String> {
+        Ok(self.atom()?.to_ascii_uppercase())
+    }
+
+    /// `1*(SP item)` up to the end of the command.
+    pub(crate) fn sp_each_to_end<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        let mut out = Vec::new();
+        loop {
+            self.sp()?;
+            out.push(item(self)?);
+            if self.at_end() {
+                return Ok(out);
+            }
         }
     }
 

@@ -1,12 +1,13 @@
-//! Search keys: the RFC 9051 §6.4.4 / RFC 3501 §6.4.4 grammar (§9
-//! `search-key`) as an AST, with MODSEQ (RFC 7162 §3.1.5), YOUNGER/OLDER
-//! (RFC 5032 §3) and the ESEARCH return options (RFC 4731 §3.1, RFC 5182
-//! §2.1 SAVE).
+//! SEARCH's arguments (RFC 9051 §6.4.4, and UID SEARCH) and its search keys:
+//! the RFC 9051 §6.4.4 / RFC 3501 §6.4.4 grammar (§9 `search-key`) as an AST,
+//! with MODSEQ (RFC 7162 §3.1.5), YOUNGER/OLDER (RFC 5032 §3) and the ESEARCH
+//! return options (RFC 4731 §3.1, RFC 5182 §2.1 SAVE).
 //!
 //! String arguments stay bytes: their charset is the one named by
 //! `CHARSET` (RFC 9051 §6.4.4), which the session applies. Nesting through
 //! NOT, OR and parentheses is bounded by [`super::parser::MAX_NESTING`].
 
+use super::command::Command;
 use super::parser::{ErrorKind, PResult, ParseError, Parser, is_atom_char};
 use super::sequence::Sequence;
 use super::types::Date;
@@ -156,11 +157,7 @@ impl SearchReturn {
 /// [`MAX_SEARCH_KEY`].
 fn within_cap<T: AsRef<[u8]>>(value: T, at: usize, what: &'static str) -> PResult<T> {
     if value.as_ref().len() > MAX_SEARCH_KEY {
-        return Err(ParseError {
-            tag: None,
-            kind: ErrorKind::Invalid(what),
-            at,
-        });
+        return Err(ParseError::invalid(at, what));
     }
     Ok(value)
 }
@@ -192,22 +189,12 @@ impl Parser<'_> {
                     SearchReturn::Partial(lo.min(hi), lo.max(hi))
                 }
                 _ => {
-                    return Err(ParseError {
-                        tag: None,
-                        kind: ErrorKind::Invalid("unknown search return option"),
-                        at,
-                    });
+                    return Err(ParseError::invalid(at, "unknown search return option"));
                 }
             })
         })?;
         let count = |f: fn(&SearchReturn) -> bool| opts.iter().filter(|o| f(o)).count();
-        let invalid = |what| {
-            Err(ParseError {
-                tag: None,
-                kind: ErrorKind::Invalid(what),
-                at: start,
-            })
-        };
+        let invalid = |what| Err(ParseError::invalid(start, what));
         if count(|o| *o == SearchReturn::Update) > 1 {
             return invalid("UPDATE given twice");
         }
@@ -224,6 +211,32 @@ impl Parser<'_> {
         })
     }
 
+    /// SEARCH's arguments after `SEARCH`, SP included: `[RETURN (…) SP]
+    /// search-program` (RFC 9051 §6.4.4, RFC 4731 §3.1).
+    pub(crate) fn search_args(&mut self, uid: bool) -> PResult<Command> {
+        self.sp()?;
+        let ret = self.optional_return()?;
+        let (charset, criteria) = self.search_program()?;
+        Ok(Command::Search {
+            uid,
+            ret,
+            charset,
+            criteria,
+        })
+    }
+
+    /// `[RETURN (…) SP]` before SEARCH's or SORT's arguments (RFC 4731 §3.1
+    /// ESEARCH, RFC 5267 §3 ESORT): `None` when absent (the classic response).
+    pub(crate) fn optional_return(&mut self) -> PResult<Option<Vec<SearchReturn>>> {
+        if !self.keyword("RETURN") {
+            return Ok(None);
+        }
+        self.sp()?;
+        let r = self.search_return_opts()?;
+        self.sp()?;
+        Ok(Some(r))
+    }
+
     /// RFC 9051 §9 `search-program` minus RETURN: `["CHARSET" SP charset
     /// SP] search-key *(SP search-key)`, to the end of the command.
     pub(crate) fn search_program(&mut self) -> PResult<(Option<String>, SearchKey)> {
@@ -235,6 +248,14 @@ impl Parser<'_> {
         } else {
             None
         };
+        Ok((charset, self.search_keys_to_end()?))
+    }
+
+    /// RFC 5256 §3 `search-criteria` = charset 1*(SP search-key), to the end of
+    /// the command: what SORT and THREAD end with (the charset is mandatory there).
+    pub(crate) fn search_criteria(&mut self) -> PResult<(String, SearchKey)> {
+        let charset = self.astring()?;
+        self.sp()?;
         Ok((charset, self.search_keys_to_end()?))
     }
 
@@ -361,11 +382,10 @@ impl Parser<'_> {
                         "shared" => EntryType::Shared,
                         "all" => EntryType::All,
                         _ => {
-                            return Err(ParseError {
-                                tag: None,
-                                kind: ErrorKind::Expected("priv, shared or all"),
-                                at: type_at,
-                            });
+                            return Err(ParseError::at(
+                                ErrorKind::Expected("priv, shared or all"),
+                                type_at,
+                            ));
                         }
                     };
                     self.sp()?;
@@ -387,11 +407,7 @@ impl Parser<'_> {
                 SearchKey::Older(self.nz_number()?)
             }
             _ => {
-                return Err(ParseError {
-                    tag: None,
-                    kind: ErrorKind::Expected("search key"),
-                    at,
-                });
+                return Err(ParseError::at(ErrorKind::Expected("search key"), at));
             }
         })
     }
@@ -411,16 +427,9 @@ mod tests {
     use super::super::sequence::{
         SeqItem, SeqNumber, Sequence as Seq, SequenceSet, parse_sequence,
     };
+    use super::super::testing::{b, date as d};
     use super::*;
     use SearchKey::*;
-
-    fn d(year: u16, month: u8, day: u8) -> Date {
-        Date { year, month, day }
-    }
-
-    fn b(s: &str) -> Vec<u8> {
-        s.as_bytes().to_vec()
-    }
 
     #[test]
     fn rows() {
@@ -630,5 +639,109 @@ mod tests {
             let name = String::from_utf8_lossy(input);
             assert!(Parser::new(input).search_return_opts().is_err(), "{name}");
         }
+    }
+}
+
+/// SEARCH commands whole: framed by the receiver and parsed by
+/// [`super::command::parse`].
+#[cfg(test)]
+mod command_tests {
+    use super::super::parser::ErrorKind;
+    use super::super::testing::{b, check_errors, check_rows, date, s, seq};
+    use super::*;
+    use SearchKey as K;
+
+    fn search(uid: bool, criteria: K) -> Command {
+        Command::Search {
+            uid,
+            ret: None,
+            charset: None,
+            criteria,
+        }
+    }
+
+    #[test]
+    fn rows() {
+        check_rows(vec![
+            // RFC 9051 §6.4.4, RFC 4731 §3.1, Thunderbird.
+            (
+                b"A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
+                "A282",
+                search(
+                    false,
+                    K::And(vec![
+                        K::Flagged,
+                        K::Since(date(1994, 2, 1)),
+                        K::Not(Box::new(K::From(b("Smith")))),
+                    ]),
+                ),
+            ),
+            (
+                b"A283 SEARCH TEXT \"string not in mailbox\"",
+                "A283",
+                search(false, K::Text(b("string not in mailbox"))),
+            ),
+            (
+                "A284 SEARCH CHARSET UTF-8 TEXT {12}\r\nотпуск".as_bytes(),
+                "A284",
+                Command::Search {
+                    uid: false,
+                    ret: None,
+                    charset: Some(s("UTF-8")),
+                    criteria: K::Text(b("отпуск")),
+                },
+            ),
+            (
+                b"A285 SEARCH RETURN (MIN COUNT) FLAGGED",
+                "A285",
+                Command::Search {
+                    uid: false,
+                    ret: Some(vec![SearchReturn::Min, SearchReturn::Count]),
+                    charset: None,
+                    criteria: K::Flagged,
+                },
+            ),
+            (
+                b"A286 UID SEARCH RETURN () CHARSET us-ascii 1:* UNSEEN",
+                "A286",
+                Command::Search {
+                    uid: true,
+                    ret: Some(vec![SearchReturn::All]),
+                    charset: Some(s("us-ascii")),
+                    criteria: K::And(vec![K::Sequence(seq("1:*")), K::Unseen]),
+                },
+            ),
+            (
+                b"12 uid SEARCH UNDELETED BODY \"attached\"",
+                "12",
+                search(true, K::And(vec![K::Undeleted, K::Body(b("attached"))])),
+            ),
+            // RFC 7162 §3.1.5
+            (
+                b"a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338",
+                "a",
+                search(
+                    false,
+                    K::ModSeq {
+                        entry: Some((s("/flags/\\draft"), super::super::search::EntryType::All)),
+                        modseq: 620162338,
+                    },
+                ),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn errors() {
+        let deep_not = format!("A1 SEARCH {}SEEN", "NOT ".repeat(1_000_000));
+        let deep_paren = format!("A1 SEARCH {}SEEN", "(".repeat(1_000_000));
+        check_errors(vec![
+            // Unbalanced parentheses.
+            (b"A1 SEARCH (SEEN", Some("A1"), ErrorKind::UnexpectedEnd),
+            (b"A1 SEARCH SEEN)", Some("A1"), ErrorKind::Expected("SP")),
+            // Deep nesting.
+            (deep_not.as_bytes(), Some("A1"), ErrorKind::TooDeep),
+            (deep_paren.as_bytes(), Some("A1"), ErrorKind::TooDeep),
+        ]);
     }
 }

@@ -131,6 +131,15 @@ impl SequenceSet {
             .max()
     }
 
+    /// Whether `*` appears in the set (QRESYNC's known-uids may not hold it,
+    /// RFC 7162 §3.2.5).
+    pub fn has_star(&self) -> bool {
+        self.items.iter().any(|item| match *item {
+            SeqItem::Number(n) => n == SeqNumber::Star,
+            SeqItem::Range(a, b) => a == SeqNumber::Star || b == SeqNumber::Star,
+        })
+    }
+
     /// Builds a set from sorted numbers, compressing runs into ranges, for
     /// responses such as COPYUID (RFC 4315 §3) or ESEARCH ALL.
     pub fn from_sorted(numbers: impl IntoIterator<Item = u32>) -> Self {
@@ -351,5 +360,7 @@ mod tests {
         assert_eq!(SequenceSet::from_sorted([]).to_wire(), "");
         assert_eq!(set("1:3,9").max_explicit(), Some(9));
         assert_eq!(set("*").max_explicit(), None);
+        assert!(set("1,3:*").has_star() && set("*:2").has_star() && set("*").has_star());
+        assert!(!set("1:3,9").has_star());
     }
 }

@@ -153,11 +153,7 @@ impl Parser<'_> {
     }
 
     fn date_err(&self, at: usize) -> ParseError {
-        ParseError {
-            tag: None,
-            kind: ErrorKind::Date,
-            at,
-        }
+        ParseError::at(ErrorKind::Date, at)
     }
 
     /// `date-day "-" date-month "-" date-year`, where the day is either

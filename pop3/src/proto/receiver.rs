@@ -79,41 +79,68 @@ fn memchr(buf: &[u8]) -> Option<usize> {
     buf.iter().position(|&b| b == b'\n')
 }
 
+/// Feeds `chunks` to a receiver taking lines of `max` octets, keeping what it did not
+/// consume as a session does, and returns every event but [`Event::NeedMore`]. After
+/// each event, `next_max` gives the limit for what follows (a session reads SASL
+/// responses, up to [`MAX_SASL_LINE`], after `AUTH` without an initial response). The
+/// same input must give the same events however it is cut into reads; the unit tests
+/// and the fuzz target `pop3_receiver` (`fuzz/`) check that through this function.
+///
+/// # Panics
+///
+/// If the receiver breaks its contract: it consumes more than it was given, keeps
+/// `max` octets or more unconsumed while asking for more (memory must stay bounded
+/// by the limit), or gives a line holding an LF or as long as the limit.
+pub fn replay(
+    max: usize,
+    chunks: &[&[u8]],
+    mut next_max: impl FnMut(&Event) -> usize,
+) -> Vec<Event> {
+    let mut r = Receiver::new(max);
+    let mut max = max.max(2);
+    let mut pending: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    for chunk in chunks {
+        pending.extend_from_slice(chunk);
+        loop {
+            let (n, ev) = r.feed(&pending);
+            assert!(n <= pending.len(), "consumed more than was fed");
+            pending.drain(..n);
+            if ev == Event::NeedMore {
+                assert!(
+                    pending.len() < max,
+                    "{} octets kept unconsumed",
+                    pending.len()
+                );
+                break;
+            }
+            if let Event::Line(line) = &ev {
+                assert!(!line.contains(&b'\n'), "a line holds its LF");
+                assert!(line.len() < max, "a line of {} octets", line.len());
+            }
+            max = next_max(&ev).max(2);
+            r.set_max(max);
+            events.push(ev);
+        }
+    }
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Feeds `input` whole and split at every byte; both give `expected`.
+    /// Feeds `input` whole, split at every byte into two reads, and byte by byte; all
+    /// give `expected` (and [`replay`] checks that memory stays bounded).
     fn check(max: usize, input: &[u8], expected: &[Event]) {
-        let mut r = Receiver::new(max);
-        let mut buf = input.to_vec();
-        let mut got = Vec::new();
-        loop {
-            let (n, ev) = r.feed(&buf);
-            buf.drain(..n);
-            if ev == Event::NeedMore {
-                break;
-            }
-            got.push(ev);
+        let run = |chunks: &[&[u8]]| replay(max, chunks, |_| max);
+        assert_eq!(run(&[input]), expected, "whole {input:?}");
+        for k in 0..=input.len() {
+            let (a, b) = input.split_at(k);
+            assert_eq!(run(&[a, b]), expected, "split at {k}: {input:?}");
         }
-        assert_eq!(got, expected, "whole {input:?}");
-        assert!(buf.len() < max, "bounded: {} left", buf.len());
-        let mut r = Receiver::new(max);
-        let mut buf = Vec::new();
-        let mut got = Vec::new();
-        for &b in input {
-            buf.push(b);
-            loop {
-                let (n, ev) = r.feed(&buf);
-                buf.drain(..n);
-                if ev == Event::NeedMore {
-                    break;
-                }
-                got.push(ev);
-            }
-            assert!(buf.len() <= max, "bounded while split");
-        }
-        assert_eq!(got, expected, "split {input:?}");
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&bytes), expected, "byte by byte {input:?}");
     }
 
     #[test]
@@ -135,5 +162,34 @@ mod tests {
         check(255, long.as_bytes(), &[Event::TooLong, line("NOOP")]);
         let huge = format!("{}\r\nNOOP\r\n", "x".repeat(10_000));
         check(255, huge.as_bytes(), &[Event::TooLong, line("NOOP")]);
+    }
+
+    #[test]
+    fn a_longer_limit_for_sasl_lines() {
+        // After `AUTH PLAIN` the next line may be longer; then the command limit again.
+        let sasl = format!("{}\r\n", "A".repeat(40));
+        let input = [
+            b"AUTH PLAIN\r\n",
+            sasl.as_bytes(),
+            b"NOOP\r\n",
+            sasl.as_bytes(),
+        ]
+        .concat();
+        let next = |ev: &Event| match ev {
+            Event::Line(l) if l == b"AUTH PLAIN" => 64,
+            _ => 16,
+        };
+        let whole = replay(16, &[&input], next);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(replay(16, &bytes, next), whole);
+        assert_eq!(
+            whole,
+            [
+                Event::Line(b"AUTH PLAIN".to_vec()),
+                Event::Line("A".repeat(40).into_bytes()),
+                Event::Line(b"NOOP".to_vec()),
+                Event::TooLong,
+            ]
+        );
     }
 }

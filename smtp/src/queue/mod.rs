@@ -742,8 +742,9 @@ pub(crate) async fn own_mail(
     message: Vec<u8>,
 ) -> mailyard_store::Result<(Option<LocalCopy>, Option<Outbound>)> {
     let (local, remote) = match Address::parse(to) {
-        Ok(a) if store.accounts().is_local_domain(a.domain())? => {
-            mailyard_store::queue::resolve_with_remote(store.accounts(), &a)?
+        Ok(a) if store.is_local_domain(a.domain()).await? => {
+            let r = store.recipients(&a).await?;
+            (r.local, r.remote)
         }
         _ => (Vec::new(), Vec::new()),
     };

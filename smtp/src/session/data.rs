@@ -190,7 +190,7 @@ impl Session {
         let mut added = Vec::new();
         if let Some(user) = self.auth.clone() {
             let fields = fields::fields(&message);
-            if let Some(refusal) = self.submitted_fields(&user, &fields) {
+            if let Some(refusal) = self.submitted_fields(&user, &fields).await {
                 // Refused content, not a protocol error (no count towards max_errors).
                 tracing::info!(%user, reply = %refusal.code, "submitted header fields refused");
                 self.reply(refusal);
@@ -428,8 +428,8 @@ impl Session {
         if !self
             .ctx
             .store
-            .accounts()
             .is_local_domain(&domain)
+            .await
             .unwrap_or(false)
         {
             return String::new();
@@ -570,16 +570,12 @@ impl Session {
         (message, verdict)
     }
 
-    fn owns_text(&self, user: &Address, addr: &str) -> bool {
-        crate::proto::Mailbox::parse(addr).is_ok_and(|m| self.owns(user, &m))
-    }
-
     /// The refusal, if any, for a submitted message's header fields: a field RFC 5322
     /// §3.6 allows once that occurs twice (`554 5.6.0`; a second `From:` or `Sender:`
     /// is `550 5.7.1`, as a spoofing attempt), or a `From:`/`Sender:` with any address
     /// that is not `user`'s (RFC 6409 §8: `550 5.7.1`). Every field is checked, not
     /// just the one a particular parser would show.
-    fn submitted_fields(&self, user: &Address, fields: &[fields::Field]) -> Option<Reply> {
+    async fn submitted_fields(&self, user: &Address, fields: &[fields::Field]) -> Option<Reply> {
         let spoofed = || {
             Reply::new(
                 550,
@@ -598,13 +594,27 @@ impl Session {
             }
             None => {}
         }
+        let mut addresses = Vec::new();
         for f in fields.iter().filter(|f| f.is("From") || f.is("Sender")) {
             let addrs = field_addresses(&f.value);
-            if addrs.is_empty() || !addrs.iter().all(|a| self.owns_text(user, a)) {
+            if addrs.is_empty() {
                 return Some(spoofed());
             }
+            addresses.extend(addrs.iter().map(|a| {
+                crate::proto::Mailbox::parse(a)
+                    .ok()
+                    .as_ref()
+                    .and_then(super::envelope::address_of)
+            }));
         }
-        None
+        match self.owns(user, addresses).await {
+            Ok(true) => None,
+            Ok(false) => Some(spoofed()),
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                Some(Reply::local_error())
+            }
+        }
     }
 
     /// RFC 5321 §4.4 trace header, with RFC 3848 / RFC 6531 §3.7.3 protocol names, the

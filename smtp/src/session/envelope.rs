@@ -12,7 +12,7 @@ impl Session {
     /// MAIL FROM. After EHLO/HELO, outside a transaction; on submission listeners only
     /// after AUTH (RFC 6409 §4.3). RFC 5321 §4.1.1.2; SIZE RFC 1870 §6.2; SMTPUTF8
     /// RFC 6531 §3.4.
-    pub(super) fn handle_mail(&mut self, from: ReversePath, params: MailParams) -> Flow {
+    pub(super) async fn handle_mail(&mut self, from: ReversePath, params: MailParams) -> Flow {
         let Some((_, esmtp)) = &self.helo else {
             return self.error(Reply::bad_sequence("Send EHLO or HELO first"));
         };
@@ -44,8 +44,12 @@ impl Session {
         if let Some(user) = self.auth.clone() {
             // RFC 6409 §8.1 lets the MSA enforce the sender; we do, against spoofing.
             let owned = match &from {
-                ReversePath::Null => false,
-                ReversePath::Mailbox(m) => self.owns(&user, m),
+                ReversePath::Null => Ok(false),
+                ReversePath::Mailbox(m) => self.owns(&user, vec![address_of(m)]).await,
+            };
+            let owned = match owned {
+                Ok(o) => o,
+                Err(e) => return self.lookup_failed(e),
             };
             if !owned {
                 return self.error(Reply::new(
@@ -67,27 +71,32 @@ impl Session {
         Flow::Continue
     }
 
-    /// Whether `user` may send as `m`: its own address, or an address that resolves to
-    /// it (an alias targeting it, or its plus-address).
-    pub(super) fn owns(&self, user: &Address, m: &Mailbox) -> bool {
-        let Ok(a) = Address::parse(&format!("{}@{}", m.local, m.domain)) else {
-            return false;
-        };
-        if &a == user {
-            return true;
+    /// Whether `user` may send as every one of `addresses`: its own address, or one
+    /// that resolves to it (an alias targeting it, its plus-address). `None` (a
+    /// mailbox that is no address of ours to check) is not owned.
+    pub(super) async fn owns(
+        &self,
+        user: &Address,
+        addresses: Vec<Option<Address>>,
+    ) -> Result<bool, mailyard_store::StoreError> {
+        match addresses.into_iter().collect::<Option<Vec<_>>>() {
+            Some(all) => self.ctx.store.all_owned_by(user, all).await,
+            None => Ok(false),
         }
-        self.ctx
-            .store
-            .accounts()
-            .resolve(&a)
-            .is_ok_and(|users| users.contains(user))
+    }
+
+    /// A lookup in `accounts.db` failed: `451 4.3.0`, logged (the sender retries;
+    /// never a permanent refusal for our own trouble).
+    pub(super) fn lookup_failed(&mut self, e: mailyard_store::StoreError) -> Flow {
+        tracing::error!(error = %e, "account lookup failed");
+        self.error(Reply::local_error())
     }
 
     /// RCPT TO. Inside a transaction. Local recipients (users, aliases, plus-addressing,
     /// `<Postmaster>`) are accepted on every listener; others only from an
     /// authenticated user, for the relay queue. RFC 5321 §4.1.1.3, §3.6.2 (no open
     /// relay), §4.5.3.1.8 (recipient limit).
-    pub(super) fn handle_rcpt(&mut self, to: ForwardPath, params: RcptParams) -> Flow {
+    pub(super) async fn handle_rcpt(&mut self, to: ForwardPath, params: RcptParams) -> Flow {
         let Some(tx) = &self.tx else {
             return self.error(Reply::bad_sequence("Need MAIL before RCPT"));
         };
@@ -96,14 +105,27 @@ impl Session {
             return Flow::Continue;
         }
         let smtputf8 = tx.params.smtputf8;
-        let accounts = self.ctx.store.accounts();
-        let (local, remote) = match &to {
-            ForwardPath::Postmaster => (self.postmaster(), Vec::new()),
+        let store = self.ctx.store.clone();
+        let config = self.ctx.config();
+        let postmaster = |any_domain: bool| {
+            let store = store.clone();
+            let config = config.clone();
+            async move {
+                store
+                    .postmaster(&config.hostname, config.postmaster.as_deref(), any_domain)
+                    .await
+            }
+        };
+        let found = match &to {
+            ForwardPath::Postmaster => postmaster(true).await.map(|local| (local, Vec::new())),
             ForwardPath::Mailbox(m) => {
                 if !m.is_ascii() && !smtputf8 {
                     return self.error(Reply::non_ascii_address());
                 }
-                let is_local = accounts.is_local_domain(&m.domain).unwrap_or(false);
+                let is_local = match store.is_local_domain(&m.domain).await {
+                    Ok(l) => l,
+                    Err(e) => return self.lookup_failed(e),
+                };
                 if !is_local {
                     return if self.auth.is_some() && !m.is_address_literal() {
                         // RFC 6409 §3.3: an authenticated user's mail goes anywhere,
@@ -113,22 +135,22 @@ impl Session {
                         self.error(Reply::relay_denied())
                     };
                 }
-                let found: (Vec<Address>, Vec<String>) =
-                    Address::parse(&format!("{}@{}", m.local, m.domain))
-                        .ok()
-                        .and_then(|a| mailyard_store::queue::resolve_with_remote(accounts, &a).ok())
-                        .map(|(l, r)| (l, r.iter().map(ToString::to_string).collect()))
-                        .unwrap_or_default();
-                if found.0.is_empty()
-                    && found.1.is_empty()
-                    && m.local.eq_ignore_ascii_case("postmaster")
-                {
-                    // RFC 5321 §4.5.1: postmaster@ every domain we receive for.
-                    (self.postmaster_fallback(), Vec::new())
-                } else {
-                    found
+                match Address::parse(&format!("{}@{}", m.local, m.domain)) {
+                    Err(_) => Ok((Vec::new(), Vec::new())),
+                    Ok(a) => match store.recipients(&a).await {
+                        Ok(r) if r.is_empty() && m.local.eq_ignore_ascii_case("postmaster") => {
+                            // RFC 5321 §4.5.1: postmaster@ every domain we receive for.
+                            postmaster(false).await.map(|local| (local, Vec::new()))
+                        }
+                        Ok(r) => Ok((r.local, r.remote.iter().map(ToString::to_string).collect())),
+                        Err(e) => Err(e),
+                    },
                 }
             }
+        };
+        let (local, remote) = match found {
+            Ok(f) => f,
+            Err(e) => return self.lookup_failed(e),
         };
         if local.is_empty() && remote.is_empty() {
             return self.error(Reply::no_such_user());
@@ -154,37 +176,10 @@ impl Session {
         self.reply(Reply::recipient_ok());
         Flow::Continue
     }
+}
 
-    /// RFC 5321 §4.5.1: `<Postmaster>` must be accepted: postmaster@ the host name's
-    /// domain, else of any local domain, whichever resolves first; else the fallback.
-    fn postmaster(&self) -> Vec<Address> {
-        let accounts = self.ctx.store.accounts();
-        let mut domains = vec![self.ctx.config().hostname.clone()];
-        domains.extend(accounts.domains().unwrap_or_default());
-        for d in domains {
-            if let Ok(a) = Address::parse(&format!("postmaster@{d}"))
-                && let Ok(users) = accounts.resolve(&a)
-                && !users.is_empty()
-            {
-                return users;
-            }
-        }
-        self.postmaster_fallback()
-    }
-
-    /// Who gets postmaster mail when no user or alias is named postmaster: the
-    /// `postmaster` config key (a local user or alias), else the first user added.
-    fn postmaster_fallback(&self) -> Vec<Address> {
-        let accounts = self.ctx.store.accounts();
-        if let Some(configured) = &self.ctx.config().postmaster {
-            match Address::parse(configured).map(|a| accounts.resolve(&a)) {
-                Ok(Ok(users)) if !users.is_empty() => return users,
-                _ => tracing::warn!(
-                    postmaster = %configured,
-                    "the configured postmaster is no local user or alias; using the first user"
-                ),
-            }
-        }
-        accounts.first_user().ok().flatten().into_iter().collect()
-    }
+/// The store's form of an SMTP mailbox (`None` when it is not one, e.g. a quoted
+/// local part the store does not take).
+pub(super) fn address_of(m: &Mailbox) -> Option<Address> {
+    Address::parse(&format!("{}@{}", m.local, m.domain)).ok()
 }

@@ -1,0 +1,108 @@
+//! The account lookups the protocol daemons make per command (RCPT TO, MAIL FROM, a
+//! submitted From:), as async methods that do their own blocking hop: each runs on
+//! the blocking pool with a pooled read connection of `accounts.db`, so no SQLite call
+//! runs on a tokio worker thread and no session waits for another's lookup.
+
+use crate::model::Address;
+use crate::{Accounts, Result, Store, StoreError};
+
+/// Who receives mail sent to one address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients {
+    /// Local users (after aliases and plus-addressing).
+    pub local: Vec<Address>,
+    /// Addresses elsewhere an alias forwards to (the relay queue takes them).
+    pub remote: Vec<Address>,
+}
+
+impl Recipients {
+    /// Nobody here receives it.
+    pub fn is_empty(&self) -> bool {
+        self.local.is_empty() && self.remote.is_empty()
+    }
+}
+
+impl Store {
+    async fn with_accounts<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Accounts) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(store.accounts()))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Whether `domain` is one of ours (a trailing dot and case do not matter).
+    pub async fn is_local_domain(&self, domain: &str) -> Result<bool> {
+        let domain = domain.to_string();
+        self.with_accounts(move |a| a.is_local_domain(&domain))
+            .await
+    }
+
+    /// Who receives mail for `rcpt` when its domain is ours: users, aliases followed
+    /// (also to other domains), plus-addressing ([`crate::queue::resolve_with_remote`]).
+    pub async fn recipients(&self, rcpt: &Address) -> Result<Recipients> {
+        let rcpt = rcpt.clone();
+        self.with_accounts(move |a| {
+            let (local, remote) = crate::queue::resolve_with_remote(a, &rcpt)?;
+            Ok(Recipients { local, remote })
+        })
+        .await
+    }
+
+    /// Whether every one of `addresses` belongs to `user`: its own address, or one that
+    /// resolves to it (an alias targeting it, its plus-address). RFC 6409 §8.1: what a
+    /// submission server checks MAIL FROM and From:/Sender: against.
+    pub async fn all_owned_by(&self, user: &Address, addresses: Vec<Address>) -> Result<bool> {
+        let user = user.clone();
+        self.with_accounts(move |a| {
+            for addr in &addresses {
+                if addr != &user && !a.resolve(addr)?.contains(&user) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    /// RFC 5321 §4.5.1: the users `<Postmaster>` reaches. `postmaster@` the host name's
+    /// domain, else of any local domain, whichever resolves first (`any_domain` false:
+    /// only the fallback), else the `configured` postmaster (a local user or alias),
+    /// else the first user added.
+    pub async fn postmaster(
+        &self,
+        hostname: &str,
+        configured: Option<&str>,
+        any_domain: bool,
+    ) -> Result<Vec<Address>> {
+        let (hostname, configured) = (hostname.to_string(), configured.map(str::to_string));
+        self.with_accounts(move |a| {
+            if any_domain {
+                let mut domains = vec![hostname];
+                domains.extend(a.domains()?);
+                for d in domains {
+                    if let Ok(p) = Address::parse(&format!("postmaster@{d}")) {
+                        let users = a.resolve(&p)?;
+                        if !users.is_empty() {
+                            return Ok(users);
+                        }
+                    }
+                }
+            }
+            if let Some(configured) = configured {
+                match Address::parse(&configured).map(|p| a.resolve(&p)) {
+                    Ok(Ok(users)) if !users.is_empty() => return Ok(users),
+                    Ok(Err(e)) => return Err(e),
+                    _ => tracing::warn!(
+                        postmaster = %configured,
+                        "the configured postmaster is no local user or alias; using the first user"
+                    ),
+                }
+            }
+            Ok(a.first_user()?.into_iter().collect())
+        })
+        .await
+    }
+}
