@@ -8,6 +8,7 @@
 //! with mail-parser (decoded MIME text). What a message needs is loaded lazily, once.
 //! Strings compare as case-insensitive substrings. Dates are compared in UTC.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::io::Write as _;
 
@@ -23,10 +24,11 @@ use crate::proto::sequence::{Sequence, SequenceSet};
 use crate::session::view::{Msg, View};
 use crate::session::{Done, End, Gone, Session};
 
-/// One message as SEARCH sees it.
-struct Candidate {
+/// One message as SEARCH sees it: its view data, borrowed when the search runs on
+/// the session's own task, owned when it is offloaded.
+struct Candidate<'v> {
     seq: u32,
-    info: MessageInfo,
+    info: Cow<'v, MessageInfo>,
     recent: bool,
 }
 
@@ -52,19 +54,59 @@ fn scope(
     user: Address,
     view: &View,
     pick: impl Fn(&Msg) -> bool,
-) -> (Vec<Candidate>, Env) {
-    let candidates = view
-        .msgs
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| !m.expunged && pick(m))
-        .map(|(i, m)| Candidate {
-            seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            info: m.info.clone(),
-            recent: m.recent,
+) -> (Vec<Candidate<'static>>, Env) {
+    let candidates = borrowed(view, pick)
+        .map(|c| Candidate {
+            info: Cow::Owned(c.info.into_owned()),
+            ..c
         })
         .collect();
-    let env = Env {
+    (candidates, env(store, user, view))
+}
+
+/// The view's messages that are not expunged (and that `pick` takes), borrowed.
+fn borrowed<'v>(
+    view: &'v View,
+    pick: impl Fn(&Msg) -> bool + 'v,
+) -> impl Iterator<Item = Candidate<'v>> + 'v {
+    view.msgs
+        .iter()
+        .enumerate()
+        .filter(move |(_, m)| !m.expunged && pick(m))
+        .map(|(i, m)| Candidate {
+            seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            info: Cow::Borrowed(&m.info),
+            recent: m.recent,
+        })
+}
+
+/// Whether `key` needs nothing but the view: flags, keywords, sizes, internal dates,
+/// MODSEQ, UIDs and sequence numbers (no summary, no file). Such a search runs on
+/// the session's task over the view it already holds: no copy of the messages, no
+/// hop to the blocking pool.
+fn view_only(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::From(_)
+        | K::To(_)
+        | K::Cc(_)
+        | K::Bcc(_)
+        | K::Subject(_)
+        | K::Header(..)
+        | K::Body(_)
+        | K::Text(_)
+        | K::SentBefore(_)
+        | K::SentOn(_)
+        | K::SentSince(_) => false,
+        K::Not(k) => view_only(k),
+        K::Or(a, b) => view_only(a) && view_only(b),
+        K::And(keys) => keys.iter().all(view_only),
+        _ => true,
+    }
+}
+
+fn env(store: &Store, user: Address, view: &View) -> Env {
+    Env {
         store: store.clone(),
         user,
         mailbox: view.id,
@@ -73,14 +115,13 @@ fn scope(
         max_uid: view.max_uid(),
         now: mailyard_common::time::now(),
         gone: Gone::default(),
-    };
-    (candidates, env)
+    }
 }
 
 /// Lazily loaded data of one message.
 struct Lazy<'a> {
     env: &'a Env,
-    c: &'a Candidate,
+    c: &'a Candidate<'a>,
     summary: OnceCell<Option<Summary>>,
     raw: OnceCell<Option<Vec<u8>>>,
     body_text: OnceCell<String>,
@@ -168,7 +209,7 @@ fn collect_text(msg: &Message<'_>, out: &mut String, depth: usize) {
 
 impl<'a> Lazy<'a> {
     /// Nothing loaded yet.
-    fn new(env: &'a Env, c: &'a Candidate) -> Self {
+    fn new(env: &'a Env, c: &'a Candidate<'a>) -> Self {
         Lazy {
             env,
             c,
@@ -495,20 +536,31 @@ impl Session {
             return Ok(Done::bad("No mailbox selected"));
         };
         let criteria = fold_needles(self.ext.resolve_key(criteria, view));
-        let (candidates, env) = scope(self.store(), user, view, |_| true);
         let keep = update.then(|| self.live_start(&criteria)).flatten();
-        let found = self
-            .watched(env.gone.clone(), move || {
+        let Some(view) = self.view() else {
+            return Ok(Done::bad("No mailbox selected"));
+        };
+        let hit = move |c: &Candidate<'_>| {
+            let n = if uid { c.info.uid.0 } else { c.seq };
+            (n, c.info.uid, c.info.modseq.0)
+        };
+        let found = if view_only(&criteria) {
+            let env = env(self.store(), user, view);
+            Ok(borrowed(view, |_| true)
+                .filter(|c| Lazy::new(&env, c).matches(&criteria))
+                .map(|c| hit(&c))
+                .collect::<Vec<(u32, Uid, u64)>>())
+        } else {
+            let (candidates, env) = scope(self.store(), user, view, |_| true);
+            self.watched(env.gone.clone(), move || {
                 candidates
                     .iter()
                     .filter(|c| Lazy::new(&env, c).matches(&criteria))
-                    .map(|c| {
-                        let n = if uid { c.info.uid.0 } else { c.seq };
-                        (n, c.info.uid, c.info.modseq.0)
-                    })
+                    .map(hit)
                     .collect::<Vec<(u32, Uid, u64)>>()
             })
-            .await?;
+            .await?
+        };
         let mut found = match found {
             Ok(f) => f,
             Err(_) => {
@@ -662,7 +714,7 @@ impl Session {
                 let summary = lazy.summary.into_inner().flatten();
                 found.push(Matched {
                     seq: c.seq,
-                    info: c.info,
+                    info: c.info.into_owned(),
                     summary,
                 });
             }
@@ -699,6 +751,50 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Which searches run on the session's task over its view (no summary, no file).
+    #[test]
+    fn view_only_table() {
+        use SearchKey as K;
+        let not = |k| K::Not(Box::new(k));
+        let or = |a, b| K::Or(Box::new(a), Box::new(b));
+        let cases = [
+            (K::Unseen, true),
+            (
+                K::And(vec![
+                    K::Undeleted,
+                    K::Keyword("$Junk".into()),
+                    K::Larger(10),
+                ]),
+                true,
+            ),
+            (or(K::Recent, not(K::Flagged)), true),
+            (
+                K::ModSeq {
+                    modseq: 4,
+                    entry: None,
+                },
+                true,
+            ),
+            (K::Subject(b"x".to_vec()), false),
+            (
+                K::And(vec![
+                    K::Unseen,
+                    K::SentSince(crate::proto::types::Date {
+                        year: 2026,
+                        month: 1,
+                        day: 1,
+                    }),
+                ]),
+                false,
+            ),
+            (or(K::Seen, K::Text(b"x".to_vec())), false),
+            (not(K::Header("List-Id".into(), Vec::new())), false),
+        ];
+        for (key, want) in cases {
+            assert_eq!(view_only(&key), want, "{key:?}");
+        }
+    }
 
     /// imaptest `esearch-condstore`: messages 1..4 changed in the order 1, 3, 2, 4.
     #[test]
