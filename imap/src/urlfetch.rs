@@ -182,12 +182,7 @@ pub fn locate(
         return Err(Refused::NoMessage);
     }
     let uid = Uid(parsed.uid);
-    let (info, stored) = store.read(|c| {
-        Ok((
-            mailyard_store::index::message(c, mb.id, uid)?,
-            mailyard_store::index::shape(c, mb.id, uid)?,
-        ))
-    })?;
+    let (info, stored) = store.message_with_shape(mb.id, uid)?;
     let info = info.ok_or(Refused::NoMessage)?;
     let file = store
         .open_message(&owner, &mb.name, mb.id, &info)?

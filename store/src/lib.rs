@@ -21,7 +21,7 @@ pub mod error;
 pub mod export;
 pub mod headers;
 pub mod import;
-pub mod index;
+pub(crate) mod index;
 pub mod lookup;
 pub mod mailbox_name;
 pub mod maildir;
@@ -29,6 +29,7 @@ pub mod message_file;
 pub mod model;
 pub mod pigeonhole;
 pub mod queue;
+mod reads;
 pub mod sieve_scripts;
 pub mod spare;
 pub mod stats;
@@ -43,7 +44,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use accounts::Accounts;
 pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
 pub use error::{Result, StoreError};
-pub use index::{MailboxInfo, MessageInfo};
+pub use index::{MailboxCounts, MailboxInfo, MessageInfo};
 pub use message_file::MessageFile;
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
@@ -177,20 +178,10 @@ impl Store {
         self.inner.changes.subscribe_user(user)
     }
 
-    /// Runs `f` on a pooled read connection (blocking).
-    pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+    /// Runs `f` on a pooled read connection (blocking). Crate-private: the protocol
+    /// crates read through typed methods (`reads.rs`, `lookup.rs`) and never see SQLite.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
         self.inner.readers.with(f)
-    }
-
-    /// `read` from async code, on the blocking pool.
-    pub async fn read_async<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read(f))
-            .await
-            .map_err(|_| StoreError::Closed)?
     }
 
     /// A user's mailboxes.

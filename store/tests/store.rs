@@ -121,8 +121,10 @@ async fn one_write_many_links() {
         assert_eq!(msgs[0].size, raw.len() as u64);
         inodes.insert(std::fs::metadata(&path).expect("meta").ino());
         let summary = store
-            .read(|c| mailyard_store::index::summary(c, d.mailbox, d.uid))
+            .summaries(d.mailbox, &[d.uid])
             .expect("summary")
+            .pop()
+            .flatten()
             .expect("row");
         assert_eq!(summary.subject, "test m1");
         assert_eq!(summary.message_id, "m1@example.net");
@@ -292,8 +294,10 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
     assert!(sent.subscribed);
     // Summaries were recomputed from the files.
     let s = store
-        .read(|c| mailyard_store::index::summary(c, inbox.id, mailyard_store::Uid(1)))
+        .summaries(inbox.id, &[mailyard_store::Uid(1)])
         .expect("q")
+        .pop()
+        .flatten()
         .expect("row");
     assert_eq!(s.subject, "test r0");
     let next = store
@@ -415,10 +419,9 @@ async fn other_tools_changing_the_tree_are_reconciled() {
     assert_eq!(after[0].flags.flags, Flags::SEEN);
     assert!(store.check().expect("check").is_empty());
     let gone = store
-        .read(move |c| {
-            mailyard_store::index::expunged_since(c, inbox.id, mailyard_store::ModSeq(0))
-        })
-        .expect("q");
+        .expunge_log(inbox.id, mailyard_store::ModSeq(0))
+        .expect("q")
+        .1;
     assert_eq!(gone, [mailyard_store::Uid(2)]);
 }
 
@@ -731,8 +734,10 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
             let mut count: HashMap<String, usize> = HashMap::new();
             for m in store.messages(inbox.id).expect("messages") {
                 let s = store
-                    .read(move |c| mailyard_store::index::summary(c, inbox.id, m.uid))
+                    .summaries(inbox.id, &[m.uid])
                     .expect("q")
+                    .pop()
+                    .flatten()
                     .expect("summary");
                 *count
                     .entry(s.message_id.trim_end_matches("@example.net").to_string())
@@ -834,8 +839,10 @@ async fn copy_and_move_link_files_with_new_uids() {
     assert_eq!(copied[1].flags.keywords, vec!["$label1".to_string()]);
     assert!(copied[1].flags.flags.contains(Flags::FLAGGED));
     let summary = store
-        .read(|c| mailyard_store::index::summary(c, archive.id, mailyard_store::Uid(2)))
+        .summaries(archive.id, &[mailyard_store::Uid(2)])
         .expect("read")
+        .pop()
+        .flatten()
         .expect("summary copied");
     assert_eq!(summary.subject, "test b");
     // Same inode: a hard link, not a second copy.
@@ -871,8 +878,9 @@ async fn copy_and_move_link_files_with_new_uids() {
         vec![(1, "Subject: test c".into())]
     );
     let expunged = store
-        .read(|c| mailyard_store::index::expunged_since(c, inbox.id, mailyard_store::ModSeq(0)))
-        .expect("read");
+        .expunge_log(inbox.id, mailyard_store::ModSeq(0))
+        .expect("read")
+        .1;
     assert_eq!(expunged, vec![mailyard_store::Uid(3)]);
     tokio::time::timeout(Duration::from_secs(5), rx.changed())
         .await

@@ -138,19 +138,6 @@ fn names_part(a: &FetchAttribute) -> bool {
     }
 }
 
-/// `load` of every message when `want`, else `None` for each.
-fn per_message<T: Clone>(
-    want: bool,
-    infos: &[MessageInfo],
-    load: impl Fn(Uid) -> mailyard_store::Result<Option<T>>,
-) -> mailyard_store::Result<Vec<Option<T>>> {
-    if want {
-        infos.iter().map(|info| load(info.uid)).collect()
-    } else {
-        Ok(vec![None; infos.len()])
-    }
-}
-
 /// Whether the header cache answers `a` without the file: a top-level
 /// `BODY[HEADER.FIELDS (…)]` of fields it keeps (`mailyard_store::headers`).
 fn cache_answers(a: &FetchAttribute) -> bool {
@@ -589,15 +576,13 @@ impl Session {
                 let result = offload(small, move || {
                     // The chunk's shapes and cached header fields in one read (one
                     // pooled connection).
-                    let (shapes, cached) = store.read(|c| {
-                        let shapes = per_message(needs.render || needs.parts, &infos, |uid| {
-                            mailyard_store::index::shape(c, mailbox_id, uid)
-                        })?;
-                        let cached = per_message(from_cache, &infos, |uid| {
-                            mailyard_store::index::header_cache(c, mailbox_id, uid)
-                        })?;
-                        Ok((shapes, cached))
-                    })?;
+                    let uids: Vec<Uid> = infos.iter().map(|i| i.uid).collect();
+                    let (shapes, cached) = store.shapes_and_headers(
+                        mailbox_id,
+                        &uids,
+                        needs.render || needs.parts,
+                        from_cache,
+                    )?;
                     let src = Source {
                         store: &store,
                         user: &user,

@@ -225,8 +225,9 @@ impl<'a> Lazy<'a> {
                 let (id, uid) = (self.env.mailbox, self.c.info.uid);
                 self.env
                     .store
-                    .read(|c| mailyard_store::index::summary(c, id, uid))
+                    .summaries(id, &[uid])
                     .ok()
+                    .and_then(|mut s| s.pop())
                     .flatten()
             })
             .as_ref()
@@ -724,11 +725,7 @@ impl Session {
             if !missing.is_empty() {
                 let uids: Vec<_> = missing.iter().map(|&i| found[i].info.uid).collect();
                 let id = env.mailbox;
-                let loaded = env.store.read(|conn| {
-                    uids.iter()
-                        .map(|&uid| mailyard_store::index::summary(conn, id, uid))
-                        .collect::<Result<Vec<_>, _>>()
-                })?;
+                let loaded = env.store.summaries(id, &uids)?;
                 for (i, s) in missing.into_iter().zip(loaded) {
                     found[i].summary = s;
                 }

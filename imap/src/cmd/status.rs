@@ -20,7 +20,7 @@ pub(crate) fn status_values(
         )
     });
     let counts = if needs_counts {
-        store.read(|c| mailyard_store::index::mailbox_counts(c, mb.id, mb.first_recent_uid))?
+        store.mailbox_counts(mb)?
     } else {
         Default::default()
     };

@@ -88,11 +88,7 @@ pub(crate) fn vanished_since(
     uidnext: u32,
     floor: u32,
 ) -> Result<SequenceSet, StoreError> {
-    let (log_floor, logged) = store.read(|c| {
-        let f = mailyard_store::index::modseq_floor(c, mailbox)?;
-        let l = mailyard_store::index::expunged_since(c, mailbox, ModSeq(since))?;
-        Ok((f, l))
-    })?;
+    let (log_floor, logged) = store.expunge_log(mailbox, ModSeq(since))?;
     let log_covers = log_floor.is_some_and(|f| since.saturating_add(1) >= f);
     if log_covers {
         let in_known = |u: &Uid| known.iter().any(|r| r.contains(&u.0));
