@@ -55,6 +55,13 @@ impl Password {
     }
 }
 
+impl AsRef<str> for Password {
+    /// The password itself, for verification only (as [`Password::expose`]).
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")

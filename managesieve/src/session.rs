@@ -386,14 +386,11 @@ impl Session {
             }
         };
         use mailyard_common::throttle::Verdict;
-        let store = self.ctx.store.clone();
-        let name = login.clone();
+        let check = self.ctx.store.password_check(&login, password);
         let verdict = self
             .ctx
             .auth_throttle
-            .verify(self.peer.ip(), &login, move || {
-                store.accounts().authenticate(&name, password.expose())
-            })
+            .verify(self.peer.ip(), &login, check)
             .await;
         match verdict {
             Verdict::Ok(user) => {

@@ -459,14 +459,11 @@ impl Session {
     /// Verifies credentials as IMAP does (the shared throttle asked first, argon2 on
     /// the blocking pool, the same ban), then opens the maildrop.
     async fn login(&mut self, login: String, password: sasl::Password) {
-        let store = self.ctx.store.clone();
-        let name = login.clone();
+        let check = self.ctx.store.password_check(&login, password);
         let verdict = self
             .ctx
             .auth_throttle
-            .verify(self.peer.ip(), &login, move || {
-                store.accounts().authenticate(&name, password.expose())
-            })
+            .verify(self.peer.ip(), &login, check)
             .await;
         match verdict {
             Verdict::Ok(user) => self.open(user).await,

@@ -41,7 +41,7 @@ pub fn split_message(raw: &[u8]) -> (&[u8], &[u8]) {
 /// The header fields of `header` whose names are (`not` false) or are not (`not`
 /// true) in `names`, case-insensitively, each with its continuation lines, followed
 /// by the empty line (RFC 9051 §6.4.5 HEADER.FIELDS).
-pub fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
+pub fn header_fields(header: &[u8], names: &[impl AsRef<str>], not: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut keep = false;
     for line in header.split_inclusive(|&b| b == b'\n') {
@@ -59,7 +59,7 @@ pub fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
                 Some(n) => {
                     let listed = names
                         .iter()
-                        .any(|want| n.eq_ignore_ascii_case(want.as_bytes()));
+                        .any(|want| n.eq_ignore_ascii_case(want.as_ref().as_bytes()));
                     listed != not
                 }
                 None => false,
@@ -136,9 +136,8 @@ pub fn covers(names: &[String]) -> bool {
 /// `None` when that is longer than [`MAX_CACHED_BYTES`]. The block is itself a header
 /// block, so [`split_message`] and [`header_fields`] work on it as on the message.
 pub fn cached_block(raw: &[u8]) -> Option<Vec<u8>> {
-    let names: Vec<String> = CACHED_FIELDS.iter().map(|n| (*n).to_string()).collect();
     let header = crate::maildir::wire_form(split_message(raw).0);
-    let block = header_fields(&header, &names, false);
+    let block = header_fields(&header, CACHED_FIELDS, false);
     (block.len() <= MAX_CACHED_BYTES).then_some(block)
 }
 

@@ -23,6 +23,20 @@ impl Recipients {
 }
 
 impl Store {
+    /// The check a login runs through the auth throttle (`AuthThrottle::verify` in
+    /// common, which asks the throttle first and runs this on the blocking pool): the
+    /// argon2id verification of `password` against `login`'s stored hash, through the
+    /// verified-login cache ([`Accounts::authenticate`]). One for IMAP, POP3, SMTP
+    /// AUTH and ManageSieve.
+    pub fn password_check(
+        &self,
+        login: &str,
+        password: impl AsRef<str> + Send + 'static,
+    ) -> impl FnOnce() -> Result<Option<Address>> + Send + 'static {
+        let (store, login) = (self.clone(), login.to_string());
+        move || store.accounts().authenticate(&login, password.as_ref())
+    }
+
     async fn with_accounts<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Accounts) -> Result<T> + Send + 'static,

@@ -80,15 +80,8 @@ impl Session {
             }
         };
         let ip = self.peer.ip();
-        let store = self.ctx.store.clone();
-        let name = login.clone();
-        let verdict = self
-            .ctx
-            .auth_throttle
-            .verify(ip, &login, move || {
-                store.accounts().authenticate(&name, password.expose())
-            })
-            .await;
+        let check = self.ctx.store.password_check(&login, password);
+        let verdict = self.ctx.auth_throttle.verify(ip, &login, check).await;
         match verdict {
             Verdict::Ok(user) => {
                 tracing::info!(%user, "authenticated");
