@@ -106,18 +106,8 @@ impl Session {
         }
         let smtputf8 = tx.params.smtputf8;
         let store = self.ctx.store.clone();
-        let config = self.ctx.config();
-        let postmaster = |any_domain: bool| {
-            let store = store.clone();
-            let config = config.clone();
-            async move {
-                store
-                    .postmaster(&config.hostname, config.postmaster.as_deref(), any_domain)
-                    .await
-            }
-        };
         let found = match &to {
-            ForwardPath::Postmaster => postmaster(true).await.map(|local| (local, Vec::new())),
+            ForwardPath::Postmaster => self.postmaster(true).await.map(|local| (local, Vec::new())),
             ForwardPath::Mailbox(m) => {
                 if !m.is_ascii() && !smtputf8 {
                     return self.error(Reply::non_ascii_address());
@@ -135,12 +125,14 @@ impl Session {
                         self.error(Reply::relay_denied())
                     };
                 }
-                match Address::parse(&format!("{}@{}", m.local, m.domain)) {
-                    Err(_) => Ok((Vec::new(), Vec::new())),
-                    Ok(a) => match store.recipients(&a).await {
+                match address_of(m) {
+                    None => Ok((Vec::new(), Vec::new())),
+                    Some(a) => match store.recipients(&a).await {
                         Ok(r) if r.is_empty() && m.local.eq_ignore_ascii_case("postmaster") => {
                             // RFC 5321 §4.5.1: postmaster@ every domain we receive for.
-                            postmaster(false).await.map(|local| (local, Vec::new()))
+                            self.postmaster(false)
+                                .await
+                                .map(|local| (local, Vec::new()))
                         }
                         Ok(r) => Ok((r.local, r.remote.iter().map(ToString::to_string).collect())),
                         Err(e) => Err(e),
@@ -156,6 +148,19 @@ impl Session {
             return self.error(Reply::no_such_user());
         }
         self.accept_rcpt(to, params, local, remote)
+    }
+
+    /// RFC 5321 §4.5.1: who `<Postmaster>` (`any_domain`) or an unknown
+    /// `postmaster@` of a local domain reaches ([`mailyard_store::Store::postmaster`]).
+    async fn postmaster(
+        &self,
+        any_domain: bool,
+    ) -> Result<Vec<Address>, mailyard_store::StoreError> {
+        let config = self.ctx.config();
+        self.ctx
+            .store
+            .postmaster(&config.hostname, config.postmaster.as_deref(), any_domain)
+            .await
     }
 
     fn accept_rcpt(
