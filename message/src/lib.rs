@@ -8,6 +8,7 @@
 //! | [`header`] | the one header field scanner, unfolding | RFC 5322 §2.2 |
 //! | [`address`] | the one address-list lexer (`nom`), Dovecot's recovery | RFC 5322 §3.4, §4.4 |
 //! | [`content`] | `Content-*` fields, parameters with RFC 2231 continuations | RFC 2045 §5.1, RFC 2231 §3, RFC 2183 |
+//! | [`date`] | month names, civil date ↔ Unix seconds (mail-parser's calendar) | RFC 5322 §3.3 |
 //! | [`envelope`] | envelope facts as raw bytes | RFC 5322 §3.6, RFC 9051 §7.5.2 |
 //! | [`shape`] | the part tree with byte ranges, CRLF-form sizes | RFC 2045, RFC 2046 §5 |
 //! | [`section`] | part numbering, transfer decoding | RFC 9051 §6.4.5, RFC 2045 §6.7–6.8 |
@@ -23,6 +24,7 @@
 pub mod address;
 pub mod codec;
 pub mod content;
+pub mod date;
 pub mod dump;
 pub mod envelope;
 pub mod header;

@@ -1,5 +1,8 @@
 //! Dates for the `date` and `currentdate` tests (RFC 5260 §4): RFC 5322 date-time
-//! parsing, time-zone shifts and the date parts. No clock: "now" is an input.
+//! parsing, time-zone shifts and the date parts. No clock: "now" is an input. The
+//! calendar and month names are `mailyard_message::date`'s.
+
+use mailyard_message::date;
 
 /// A moment as seen in one time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,39 +17,17 @@ pub struct DateTime {
     pub zone: i32,
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// The civil date of `self` as mail-parser's calendar takes it (years past 65535
+/// or before 0 are out of any mail's range and clamp).
+fn civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = u16::try_from(year.clamp(0, i64::from(u16::MAX))).unwrap_or(0);
+    date::days_from_civil(year, month as u8, day as u8)
 }
 
 impl DateTime {
     /// Seconds since the Unix epoch.
     pub fn timestamp(&self) -> i64 {
-        days_from_civil(self.year, self.month, self.day) * 86_400
+        civil(self.year, self.month, self.day) * 86_400
             + i64::from(self.hour) * 3600
             + i64::from(self.minute) * 60
             + i64::from(self.second)
@@ -55,16 +36,14 @@ impl DateTime {
 
     /// The moment `ts` (Unix seconds) as seen at offset `zone` minutes.
     pub fn from_timestamp(ts: i64, zone: i32) -> DateTime {
-        let local = ts + i64::from(zone) * 60;
-        let (year, month, day) = civil_from_days(local.div_euclid(86_400));
-        let secs = local.rem_euclid(86_400) as u32;
+        let local = date::DateTime::from_timestamp(ts + i64::from(zone) * 60);
         DateTime {
-            year,
-            month,
-            day,
-            hour: secs / 3600,
-            minute: secs / 60 % 60,
-            second: secs % 60,
+            year: i64::from(local.year),
+            month: u32::from(local.month),
+            day: u32::from(local.day),
+            hour: u32::from(local.hour),
+            minute: u32::from(local.minute),
+            second: u32::from(local.second),
             zone,
         }
     }
@@ -86,7 +65,7 @@ impl DateTime {
 
     /// A date part of RFC 5260 §4.2; `None` for an unknown name.
     pub fn part(&self, name: &str) -> Option<String> {
-        let days = days_from_civil(self.year, self.month, self.day);
+        let days = civil(self.year, self.month, self.day);
         Some(match name.to_ascii_lowercase().as_str() {
             "year" => format!("{:04}", self.year),
             "month" => format!("{:02}", self.month),
@@ -110,9 +89,9 @@ impl DateTime {
             ),
             "std11" => format!(
                 "{}, {} {} {:04} {:02}:{:02}:{:02} {}",
-                DAYS[(days + 4).rem_euclid(7) as usize],
+                date::WEEKDAYS[usize::from(date::weekday(days))],
                 self.day,
-                capitalized(MONTHS[self.month as usize - 1]),
+                date::month_name(self.month as u8),
                 self.year,
                 self.hour,
                 self.minute,
@@ -120,17 +99,10 @@ impl DateTime {
                 self.zone_str(false)
             ),
             "zone" => self.zone_str(false),
-            "weekday" => (days + 4).rem_euclid(7).to_string(),
+            "weekday" => date::weekday(days).to_string(),
             _ => return None,
         })
     }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// `+hhmm` / `-hhmm` to minutes (RFC 5260 §4.1 `:zone`).
@@ -155,8 +127,7 @@ pub fn parse_rfc5322(s: &str) -> Option<DateTime> {
     let s = s.split_once(',').map_or(s, |(_, r)| r);
     let mut w = s.split_whitespace();
     let day: u32 = w.next()?.parse().ok()?;
-    let mon = w.next()?.to_ascii_lowercase();
-    let month = MONTHS.iter().position(|m| mon.starts_with(m))? as u32 + 1;
+    let month = u32::from(date::month_number(w.next()?)?);
     let mut year: i64 = w.next()?.parse().ok()?;
     if year < 50 {
         year += 2000;
@@ -179,13 +150,11 @@ pub fn parse_rfc5322(s: &str) -> Option<DateTime> {
             _ => 0,
         }),
     };
-    let days_in_month = match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+    let real = u16::try_from(year)
+        .ok()
+        .zip(u8::try_from(day).ok())
+        .is_some_and(|(y, d)| date::is_real_date(y, month as u8, d));
+    if !real || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     Some(DateTime {

@@ -395,28 +395,13 @@ impl<'a> Lazy<'a> {
 }
 
 /// The calendar date written in a Date: value (`Mon, 7 Feb 1994 21:52:25 -0800`, as
-/// the envelope facts keep it), as days since the epoch.
+/// the envelope facts keep it), as days since the epoch: the date as written, before
+/// any zone shift (mail-parser's RFC 5322 §3.3 reading, obsolete forms included).
 fn written_date(date: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let tokens: Vec<&str> = date
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|t| !t.is_empty())
-        .collect();
-    tokens.windows(3).find_map(|w| {
-        let day: u8 = w[0].parse().ok()?;
-        let month = MONTHS
-            .iter()
-            .position(|m| w[1].get(..3).is_some_and(|x| x.eq_ignore_ascii_case(m)))?;
-        let year: u16 = w[2].parse().ok()?;
-        let d = crate::proto::types::Date {
-            year,
-            month: month as u8 + 1,
-            day,
-        };
-        (1..=31).contains(&day).then(|| d.days_since_epoch())
-    })
+    let d = mail_parser::DateTime::parse_rfc822(date).filter(|d| d.is_valid())?;
+    Some(mailyard_common::time::days_from_civil(
+        d.year, d.month, d.day,
+    ))
 }
 
 /// The search charsets we take (RFC 9051 §6.4.4: UTF-8 and US-ASCII must be

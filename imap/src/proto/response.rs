@@ -12,7 +12,8 @@ use std::io::Write as _;
 
 use super::parser::{is_astring_char, is_atom_char};
 use super::sequence::SequenceSet;
-use super::types::{DateTime, Flag, month_name};
+use super::types::{DateTime, Flag};
+use mailyard_common::time::month_name;
 
 /// The status of a status response. RFC 9051 §7.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

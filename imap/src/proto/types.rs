@@ -2,6 +2,7 @@
 //! date-times (RFC 9051 §2.3.2, §9).
 
 use super::parser::{ErrorKind, PResult, ParseError, Parser, is_atom_char};
+use mailyard_message::date::{MONTHS, is_real_date};
 
 /// A message flag or keyword. RFC 9051 §2.3.2, §9 `flag`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,15 +73,9 @@ pub struct Date {
 
 impl Date {
     /// Days since 1970-01-01 (negative before), for comparing with
-    /// timestamps. Howard Hinnant's `days_from_civil`.
+    /// timestamps.
     pub fn days_since_epoch(&self) -> i64 {
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        mailyard_common::time::days_from_civil(self.year, self.month, self.day)
     }
 }
 
@@ -107,33 +102,6 @@ impl DateTime {
             + i64::from(self.minute) * 60
             + i64::from(self.second)
             - i64::from(self.zone_minutes) * 60
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
-/// Three-letter English month name, as used on the wire.
-pub fn month_name(month: u8) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    NAMES
-        .get(usize::from(month).wrapping_sub(1))
-        .copied()
-        .unwrap_or("Jan")
-}
-
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        _ => 0,
     }
 }
 
@@ -180,7 +148,7 @@ impl Parser<'_> {
         self.expect(b'-', "-")?;
         let year = self.digits_exact(4)?;
         let (year, month, day) = (year as u16, month as u8 + 1, day as u8);
-        if day == 0 || day > days_in_month(year, month) {
+        if !is_real_date(year, month, day) {
             return Err(self.date_err(start));
         }
         Ok(Date { year, month, day })

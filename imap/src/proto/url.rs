@@ -509,7 +509,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(y, mo as u32, d as u32);
+    let days = days_from_civil(y as u16, mo as u8, d as u8);
     Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
