@@ -447,19 +447,9 @@ pub(crate) fn remove_forged_results(message: &[u8], authserv_id: &str) -> (Vec<u
     let mut out = Vec::with_capacity(message.len());
     let mut removed = 0;
     let mut pos = 0;
-    // The header section: fields up to the empty line. A field is its first line plus
-    // every following line that starts with WSP (RFC 5322 §2.2.3).
-    while pos < message.len() {
-        let line_end = next_line(message, pos);
-        let line = &message[pos..line_end];
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        let mut field_end = line_end;
-        while field_end < message.len() && matches!(message[field_end], b' ' | b'\t') {
-            field_end = next_line(message, field_end);
-        }
-        let field = &message[pos..field_end];
+    // The header section's fields, each with its continuation lines (RFC 5322 §2.2.3).
+    for field in mailyard_message::header::field_lines(message) {
+        pos += field.len();
         let forged = field_value(field, b"Authentication-Results")
             .and_then(authserv_id_of)
             .is_some_and(|id| id.trim_end_matches('.').eq_ignore_ascii_case(ours));
@@ -468,18 +458,9 @@ pub(crate) fn remove_forged_results(message: &[u8], authserv_id: &str) -> (Vec<u
         } else {
             out.extend_from_slice(field);
         }
-        pos = field_end;
     }
     out.extend_from_slice(&message[pos..]);
     (out, removed)
-}
-
-/// The index just past the next LF at or after `from` (or the end).
-fn next_line(message: &[u8], from: usize) -> usize {
-    message[from..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(message.len(), |p| from + p + 1)
 }
 
 /// The value of `field` when its name is `name` (ASCII case-insensitive).

@@ -6,75 +6,15 @@
 //! Dovecot does the same with its `dovecot.index.cache` (it learns which fields
 //! clients ask for; here the set is fixed: [`CACHED_FIELDS`], the fields Thunderbird,
 //! K-9/Thunderbird for Android, Apple Mail, Roundcube, mutt and imaptest ask for).
-//! The cache holds the selected lines exactly as [`header_fields`] selects them from
+//! The cache holds the selected lines exactly as [`select`] selects them from
 //! the message's wire form (CRLF), followed by the empty line. Because selecting
 //! fields is a filter that keeps each field's lines in order, selecting `names` from
 //! the cached block gives the same bytes as selecting them from the whole header
-//! whenever every name is in [`CACHED_FIELDS`] ([`covers`]). A message whose cached
+//! whenever every name is in [`CACHED_FIELDS`] ([`covers`]). The reading of header
+//! lines is `mailyard_message::header`'s ([`split`], [`select`]). A message whose cached
 //! block would exceed [`MAX_CACHED_BYTES`] has none, and its fetches read the file.
 
-/// The header block (with its terminating empty line) and the text of a message.
-pub fn split_message(raw: &[u8]) -> (&[u8], &[u8]) {
-    let mut i = 0;
-    // An empty first line: no header at all.
-    if raw.starts_with(b"\r\n") {
-        return raw.split_at(2);
-    }
-    if raw.starts_with(b"\n") {
-        return raw.split_at(1);
-    }
-    while let Some(p) = raw
-        .get(i..)
-        .and_then(|r| r.iter().position(|&b| b == b'\n'))
-    {
-        let lf = i + p;
-        let next = lf + 1;
-        match raw.get(next..) {
-            Some(rest) if rest.starts_with(b"\r\n") => return raw.split_at(next + 2),
-            Some(rest) if rest.starts_with(b"\n") => return raw.split_at(next + 1),
-            _ => i = next,
-        }
-    }
-    (raw, &[])
-}
-
-/// The header fields of `header` whose names are (`not` false) or are not (`not`
-/// true) in `names`, case-insensitively, each with its continuation lines, followed
-/// by the empty line (RFC 9051 §6.4.5 HEADER.FIELDS).
-pub fn header_fields(header: &[u8], names: &[impl AsRef<str>], not: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut keep = false;
-    for line in header.split_inclusive(|&b| b == b'\n') {
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation {
-            let name = line
-                .iter()
-                .position(|&b| b == b':')
-                .and_then(|c| line.get(..c))
-                .map(|n| n.trim_ascii_end());
-            keep = match name {
-                Some(n) => {
-                    let listed = names
-                        .iter()
-                        .any(|want| n.eq_ignore_ascii_case(want.as_ref().as_bytes()));
-                    listed != not
-                }
-                None => false,
-            };
-        }
-        if keep {
-            out.extend_from_slice(line);
-            if !line.ends_with(b"\n") {
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
+use mailyard_message::header::{select, split};
 
 /// The header fields the cache keeps (compared case-insensitively).
 pub const CACHED_FIELDS: &[&str] = &[
@@ -134,10 +74,10 @@ pub fn covers(names: &[String]) -> bool {
 /// (CRLF line ends, [`crate::maildir::wire_form`], which depends on the first line
 /// only, so the header's wire form is the wire form's header) and the empty line, or
 /// `None` when that is longer than [`MAX_CACHED_BYTES`]. The block is itself a header
-/// block, so [`split_message`] and [`header_fields`] work on it as on the message.
+/// block, so [`split`] and [`select`] work on it as on the message.
 pub fn cached_block(raw: &[u8]) -> Option<Vec<u8>> {
-    let header = crate::maildir::wire_form(split_message(raw).0);
-    let block = header_fields(&header, CACHED_FIELDS, false);
+    let header = crate::maildir::wire_form(split(raw).0);
+    let block = select(&header, CACHED_FIELDS, false);
     (block.len() <= MAX_CACHED_BYTES).then_some(block)
 }
 
@@ -195,12 +135,12 @@ mod tests {
         ];
         for raw in messages {
             let block = cached_block(raw).expect("small");
-            assert_eq!(split_message(&block).0, &block[..], "{raw:?}");
+            assert_eq!(split(&block).0, &block[..], "{raw:?}");
             for sel in &selections {
                 assert!(covers(sel));
                 assert_eq!(
-                    header_fields(split_message(&block).0, sel, false),
-                    header_fields(split_message(raw).0, sel, false),
+                    select(split(&block).0, sel, false),
+                    select(split(raw).0, sel, false),
                     "{raw:?} {sel:?}"
                 );
             }

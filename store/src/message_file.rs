@@ -170,7 +170,7 @@ impl MessageFile {
     }
 
     /// Where the header block of the message stored at `range` ends (the offset after
-    /// its empty line, as [`crate::headers::split_message`] splits; `range.end` when
+    /// its empty line, as [`mailyard_message::header::split`] splits; `range.end` when
     /// it has none). Reads from `range.start` in growing steps until the empty line is
     /// found: usually one read of a few KiB, whatever the message's size.
     pub fn header_end(&self, range: Range<u64>) -> io::Result<u64> {
@@ -180,7 +180,7 @@ impl MessageFile {
         loop {
             let to = start.saturating_add(probe).min(end);
             let buf = self.read_stored(start..to)?;
-            let (header, _) = crate::headers::split_message(&buf);
+            let (header, _) = mailyard_message::header::split(&buf);
             // A header that fills the probe may go on past it: look further.
             if header.len() < buf.len() || to == end || (buf.len() as u64) < to - start {
                 return Ok(start + header.len() as u64);
@@ -257,12 +257,12 @@ mod tests {
     }
 
     #[test]
-    fn header_end_as_split_message() {
+    fn header_end_as_split() {
         let long = format!("X: {}\r\n\r\nbody", "y".repeat(20_000));
         let short = "A: b\r\n\r\nbody|\r\nbody|\nbody|A: b\n\nx|no blank line|";
         for raw in short.split('|').chain([long.as_str()]).map(str::as_bytes) {
             let (_d, f) = file(raw, raw.len() as u64);
-            let want = crate::headers::split_message(raw).0.len() as u64;
+            let want = mailyard_message::header::split(raw).0.len() as u64;
             assert_eq!(f.header_end(0..f.len()).expect("read"), want, "{raw:?}");
         }
     }

@@ -23,6 +23,8 @@ use mailyard_message::{Kind, Part, Shape};
 use mailyard_store::MessageFile;
 
 use crate::cmd::section::find;
+use mailyard_message::content::parse_encoding;
+use mailyard_message::header::{field_lines, fields, line_name};
 
 /// The part's Content-Transfer-Encoding is not one we can decode (RFC 3516 §4.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,43 +48,14 @@ pub(crate) fn binary_part(
     Ok(Some(decode(&body, transfer_encoding(&header).as_deref())))
 }
 
-/// The Content-Transfer-Encoding field of a header block, unfolded, without
-/// comments, lower-cased.
+/// The first Content-Transfer-Encoding field of a header block: its token (RFC 2045
+/// §6.1, comments and folding allowed), lower-cased. Read from the header even when
+/// the part is not MIME (no MIME-Version), as Dovecot's decoder does for BINARY, so
+/// this is not the shape's `encoding` (which follows Dovecot's BODYSTRUCTURE).
 fn transfer_encoding(header: &[u8]) -> Option<String> {
-    let mut value: Option<String> = None;
-    let mut current = false;
-    for line in header.split_inclusive(|&b| b == b'\n') {
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            if current && let Some(v) = value.as_mut() {
-                v.push_str(&String::from_utf8_lossy(line));
-            }
-            continue;
-        }
-        if current {
-            break;
-        }
-        if let Some(colon) = line.iter().position(|&b| b == b':')
-            && line[..colon]
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"content-transfer-encoding")
-        {
-            current = true;
-            value = Some(String::from_utf8_lossy(&line[colon + 1..]).into_owned());
-        }
-    }
-    let v = value?;
-    // RFC 822 comments: `base64 (encoded)`.
-    let mut out = String::new();
-    let mut depth = 0usize;
-    for c in v.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 && !c.is_whitespace() && c != '"' => out.push(c.to_ascii_lowercase()),
-            _ => {}
-        }
-    }
-    Some(out)
+    let field = fields(header).find(|f| f.is("content-transfer-encoding"))?;
+    let token = parse_encoding(field.value).unwrap_or_else(|| field.unfolded());
+    Some(String::from_utf8_lossy(&token).to_ascii_lowercase())
 }
 
 /// Undoes `encoding` (lower-case; None or empty means 7bit): RFC 2045 §6.7, §6.8,
@@ -237,45 +210,29 @@ fn collect_leaves(
 /// before the empty line.
 fn with_cte(header: &[u8], cte: &[u8]) -> Vec<u8> {
     let field = [b"Content-Transfer-Encoding: ".as_slice(), cte, b"\r\n"].concat();
-    let field = field.as_slice();
     let mut out = Vec::with_capacity(header.len() + field.len());
-    let mut skipping = false;
     let mut written = false;
-    for line in header.split_inclusive(|&b| b == b'\n') {
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            if !skipping {
-                out.extend_from_slice(line);
-            }
-            continue;
-        }
-        skipping = false;
-        if line == b"\r\n" || line == b"\n" {
+    let mut fields_len = 0;
+    for item in field_lines(header) {
+        fields_len += item.len();
+        if line_name(item).is_some_and(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding")) {
             if !written {
-                out.extend_from_slice(field);
-                written = true;
-            }
-            out.extend_from_slice(line);
-            continue;
-        }
-        let is_cte = line.iter().position(|&b| b == b':').is_some_and(|colon| {
-            line[..colon]
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"content-transfer-encoding")
-        });
-        if is_cte {
-            skipping = true;
-            if !written {
-                out.extend_from_slice(field);
+                out.extend_from_slice(&field);
                 written = true;
             }
             continue;
         }
-        out.extend_from_slice(line);
+        out.extend_from_slice(item);
+        if !item.ends_with(b"\n") {
+            // A last field without its line end: the added field starts a line.
+            out.extend_from_slice(b"\r\n");
+        }
     }
     if !written {
-        // A header block without its empty line (a message that is all header).
-        out.extend_from_slice(field);
+        out.extend_from_slice(&field);
     }
+    // The empty line (none when the message is all header).
+    out.extend_from_slice(&header[fields_len..]);
     out
 }
 
@@ -427,7 +384,7 @@ AC3kCg0KCg==\r\n"
         let mut raw = b"Content-Transfer-Encoding: binary\r\n\r\n".to_vec();
         raw.extend_from_slice(&big);
         let stored = encode_binary_parts(&raw).expect("converted");
-        let (_, body) = crate::cmd::section::split_message(&stored);
+        let (_, body) = crate::cmd::section::split(&stored);
         assert!(
             body.split(|&b| b == b'\n')
                 .all(|l| l.len() <= BASE64_LINE + 1)

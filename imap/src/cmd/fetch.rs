@@ -27,7 +27,7 @@ use mailyard_store::{Address, FlagMode, FlagSet, Flags, MailboxId, MessageInfo, 
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
-use crate::cmd::section::{apply_partial, header_fields, section_bytes, shape_of, split_message};
+use crate::cmd::section::{apply_partial, section_bytes, select, shape_of, split};
 use crate::proto::body_render;
 use crate::proto::fetch::{FetchAttribute, FetchModifiers, Section, SectionText};
 use crate::proto::response::{ResponseCode, write_flag_list, write_literal, write_literal8};
@@ -198,7 +198,7 @@ fn load_message(
     if let (true, Some(block)) = (needs.from_cache, &cached) {
         // The cached block is a header block: the sections `cache_answers` takes
         // select from it as from the file.
-        let (header, _) = split_message(block);
+        let (header, _) = split(block);
         let items = attributes
             .iter()
             .map(|a| match a {
@@ -211,7 +211,7 @@ fn load_message(
                     partial,
                     ..
                 } => Some(Item::Bytes(Some(
-                    apply_partial(&header_fields(header, names, false), *partial).to_vec(),
+                    apply_partial(&select(header, names, false), *partial).to_vec(),
                 ))),
                 _ => None,
             })

@@ -17,12 +17,13 @@ use mailyard_store::summary::Summary;
 use mailyard_store::{Address, Flags, MailboxId, MessageInfo, Store, Uid};
 
 use crate::cmd::context::Update;
-use crate::cmd::section::split_message;
+use crate::cmd::section::split;
 use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::search::{SearchKey, SearchReturn};
 use crate::proto::sequence::{Sequence, SequenceSet};
 use crate::session::view::{Msg, View};
 use crate::session::{Done, End, Gone, Session};
+use mailyard_message::header::{field_lines, line_name};
 
 /// One message as SEARCH sees it: its view data, borrowed when the search runs on
 /// the session's own task, owned when it is offloaded.
@@ -263,35 +264,25 @@ impl<'a> Lazy<'a> {
         let Some(raw) = self.raw() else {
             return false;
         };
-        let (header, _) = split_message(raw);
+        let (header, _) = split(raw);
         // Raw, unfolded values first (exact bytes as sent).
         let mut found_field = false;
-        let mut value = String::new();
-        let mut current = false;
-        let check = |value: &str| contains(value, needle);
-        for line in header.split_inclusive(|&b| b == b'\n') {
-            let text = String::from_utf8_lossy(line);
-            if text.starts_with(' ') || text.starts_with('\t') {
-                if current {
-                    value.push_str(text.trim_end());
-                }
+        for item in field_lines(header) {
+            if !line_name(item).is_some_and(|n| n.eq_ignore_ascii_case(field.as_bytes())) {
                 continue;
             }
-            if current && check(&value) {
+            found_field = true;
+            let after_colon = item
+                .iter()
+                .position(|&b| b == b':')
+                .map_or(item.len(), |c| c + 1);
+            let value: String = item[after_colon..]
+                .split_inclusive(|&b| b == b'\n')
+                .map(|line| String::from_utf8_lossy(line).trim_end().to_owned())
+                .collect();
+            if contains(&value, needle) {
                 return true;
             }
-            current = false;
-            value.clear();
-            if let Some((name, v)) = text.split_once(':')
-                && name.trim_end().eq_ignore_ascii_case(field)
-            {
-                found_field = true;
-                current = true;
-                value.push_str(v.trim_end());
-            }
-        }
-        if current && check(&value) {
-            return true;
         }
         if !found_field {
             return false;
@@ -369,9 +360,9 @@ impl<'a> Lazy<'a> {
             SearchKey::Text(s) => {
                 let needle = needle(s);
                 self.body_text().contains(needle)
-                    || self.raw().is_some_and(|r| {
-                        contains(&String::from_utf8_lossy(split_message(r).0), needle)
-                    })
+                    || self
+                        .raw()
+                        .is_some_and(|r| contains(&String::from_utf8_lossy(split(r).0), needle))
             }
             SearchKey::Uid(Sequence::Set(set)) => set.contains(info.uid.0, self.env.max_uid),
             SearchKey::Sequence(Sequence::Set(set)) => set.contains(self.c.seq, self.env.max_seq),

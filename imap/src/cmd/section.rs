@@ -23,7 +23,7 @@ use mailyard_store::MessageFile;
 
 use crate::proto::fetch::{Partial, Section, SectionText};
 
-pub(crate) use mailyard_store::headers::{header_fields, split_message};
+pub(crate) use mailyard_message::header::{select, split};
 
 /// Applies `<start.count>` (RFC 9051 §6.4.5): the bytes from `start`, at most `count`.
 pub(crate) fn apply_partial(data: &[u8], partial: Option<Partial>) -> &[u8] {
@@ -97,7 +97,7 @@ impl Source {
             None => file
                 .header_end(span.start.into()..span.end.into())
                 .map(|end| u32::try_from(end).unwrap_or(span.end)),
-            Some(buf) => Ok(span.start + split_message(span.slice(buf)).0.len() as u32),
+            Some(buf) => Ok(span.start + split(span.slice(buf)).0.len() as u32),
         }
     }
 }
@@ -217,14 +217,12 @@ fn message_section(
     Ok(match text {
         SectionText::Text => source.read(file, body, win)?,
         SectionText::Header | SectionText::Mime => source.read(file, header, win)?,
-        SectionText::HeaderFields(names) => apply_window(
-            header_fields(&source.read(file, header, FULL)?, names, false),
-            win,
-        ),
-        SectionText::HeaderFieldsNot(names) => apply_window(
-            header_fields(&source.read(file, header, FULL)?, names, true),
-            win,
-        ),
+        SectionText::HeaderFields(names) => {
+            apply_window(select(&source.read(file, header, FULL)?, names, false), win)
+        }
+        SectionText::HeaderFieldsNot(names) => {
+            apply_window(select(&source.read(file, header, FULL)?, names, true), win)
+        }
     })
 }
 
@@ -490,11 +488,8 @@ inner body\r\n\
             apply_partial(b"abc", Some(Partial { start: 9, count: 3 })),
             b""
         );
-        assert_eq!(
-            split_message(b"no blank line"),
-            (&b"no blank line"[..], &b""[..])
-        );
-        assert_eq!(split_message(b"\r\nbody"), (&b"\r\n"[..], &b"body"[..]));
-        assert_eq!(split_message(b"A: b\n\nx"), (&b"A: b\n\n"[..], &b"x"[..]));
+        assert_eq!(split(b"no blank line"), (&b"no blank line"[..], &b""[..]));
+        assert_eq!(split(b"\r\nbody"), (&b"\r\n"[..], &b"body"[..]));
+        assert_eq!(split(b"A: b\n\nx"), (&b"A: b\n\n"[..], &b"x"[..]));
     }
 }

@@ -109,13 +109,8 @@ pub fn message(out: &mut Vec<u8>, message: &[u8], body_lines: Option<u32>) -> us
 /// The header, the blank line and the first `n` lines of the body.
 fn top(message: &[u8], n: u32) -> &[u8] {
     // The header ends at the first empty line (RFC 5322 §2.1).
-    let body_start = if message.starts_with(b"\r\n") {
-        2
-    } else {
-        match message.windows(4).position(|w| w == b"\r\n\r\n") {
-            Some(i) => i + 4,
-            None => return message,
-        }
+    let Some(body_start) = mailyard_message::header::block_end(message) else {
+        return message;
     };
     let mut end = body_start;
     for _ in 0..n {

@@ -80,7 +80,7 @@ impl<'a> View<'a> {
         if !(plain_type && plain_cte) {
             return None;
         }
-        let start = crate::proto::fields::blank_line_end(self.raw)?;
+        let start = mailyard_message::header::block_end(self.raw)?;
         std::str::from_utf8(&self.raw[start..])
             .ok()
             .map(str::to_string)

@@ -1,9 +1,12 @@
 //! The header fields of a message, unfolded, and the RFC 5322 §3.6 rule that some
-//! fields occur at most once. Pure: bytes in, fields out.
+//! fields occur at most once. Pure: bytes in, fields out. Lines are cut as
+//! `mailyard_message::header::field_lines` cuts them (the one line reading of a header).
 //!
 //! Names are matched case-insensitively and may have white space before the colon
 //! (RFC 5322 §4.5: the obsolete field syntax, which a receiver must still read), so
 //! `FROM:`, `from:` and `From :` are all the same field.
+
+use mailyard_message::header;
 
 /// RFC 5322 §3.6: the fields whose table row says "max 1" (`orig-date` is `Date`).
 pub const SINGLE_FIELDS: &[&str] = &[
@@ -35,81 +38,43 @@ impl Field {
     }
 }
 
-/// The header section of a message: up to and including the CRLF before the first
-/// empty line (all of it when there is no body).
+/// The header section of a message: up to and including the line end before the
+/// first empty line (all of it when there is no body).
 pub fn header_section(message: &[u8]) -> &[u8] {
-    if message.starts_with(b"\r\n") {
-        return &[];
-    }
-    match blank_line_end(message) {
-        Some(end) => &message[..end - 2],
-        None => message,
-    }
-}
-
-/// The offset just past the first empty line (`CRLF CRLF`: the last field's CRLF and
-/// the empty line), where the body starts; None when the message has none.
-pub fn blank_line_end(message: &[u8]) -> Option<usize> {
-    message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 4)
+    &message[..raw_fields(message).1]
 }
 
 /// The fields of `message`'s header section, in order. A line that is neither a
 /// field nor a continuation (no colon, or white space inside the name) is skipped,
 /// and so are its continuation lines.
 pub fn fields(message: &[u8]) -> Vec<Field> {
-    let text = String::from_utf8_lossy(header_section(message));
-    let mut out: Vec<Field> = Vec::new();
-    let mut in_field = false;
-    for line in text.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if in_field && let Some(f) = out.last_mut() {
-                f.value.push_str(line);
+    header::field_lines(message)
+        .filter_map(|item| {
+            let name = header::line_name(item)?;
+            let name = std::str::from_utf8(name).ok()?;
+            if name.is_empty() || name.contains(|c: char| c.is_ascii_whitespace() || c.is_control())
+            {
+                return None;
             }
-            continue;
-        }
-        in_field = false;
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim_end_matches([' ', '\t']);
-        if name.is_empty() || name.contains(|c: char| c.is_ascii_whitespace() || c.is_control()) {
-            continue;
-        }
-        out.push(Field {
-            name: name.to_string(),
-            value: value.to_string(),
-        });
-        in_field = true;
-    }
-    out
+            let colon = item.iter().position(|&b| b == b':')?;
+            let value = String::from_utf8_lossy(&item[colon + 1..])
+                .replace("\r\n", "")
+                .replace('\n', "");
+            Some(Field {
+                name: name.to_string(),
+                value,
+            })
+        })
+        .collect()
 }
 
 /// The header section's fields as they are written, each with its continuation lines
-/// and final CRLF, and the offset where the rest (the empty line and the body) starts.
-/// Byte-exact: the fields and the rest, concatenated, are `message`.
+/// and final line end, and the offset where the rest (the empty line and the body)
+/// starts. Byte-exact: the fields and the rest, concatenated, are `message`.
 pub fn raw_fields(message: &[u8]) -> (Vec<&[u8]>, usize) {
-    let end = header_section(message).len();
-    let mut out: Vec<&[u8]> = Vec::new();
-    let mut start = 0;
-    let mut pos = 0;
-    while pos < end {
-        let line_end = message[pos..end]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(end, |p| pos + p + 2);
-        if pos > start && !matches!(message[pos], b' ' | b'\t') {
-            out.push(&message[start..pos]);
-            start = pos;
-        }
-        pos = line_end;
-    }
-    if end > start {
-        out.push(&message[start..end]);
-    }
-    (out, end)
+    let items: Vec<&[u8]> = header::field_lines(message).collect();
+    let end = items.iter().map(|i| i.len()).sum();
+    (items, end)
 }
 
 /// The first of [`SINGLE_FIELDS`] that occurs more than once, in its canonical

@@ -288,24 +288,14 @@ pub fn sign(data_dir: &Path, domain: &str, message: &[u8]) -> String {
 /// same domains' keys. Signatures further down (an original sender's) are left; they
 /// may no longer verify, as RFC 6376 §5.3 expects of converted mail.
 pub fn resign(data_dir: &Path, message: &[u8]) -> Vec<u8> {
-    let mut rest = message;
     let mut domains: Vec<String> = Vec::new();
-    while rest.len() >= 15 && rest[..15].eq_ignore_ascii_case(b"DKIM-Signature:") {
-        // The field with its folded continuation lines.
-        let mut end = 0;
-        loop {
-            match rest[end..].windows(2).position(|w| w == b"\r\n") {
-                Some(p) => end += p + 2,
-                None => {
-                    end = rest.len();
-                    break;
-                }
-            }
-            if !matches!(rest.get(end), Some(b' ' | b'\t')) {
-                break;
-            }
+    let mut ours = 0;
+    for field in mailyard_message::header::field_lines(message) {
+        if field.len() < 15 || !field[..15].eq_ignore_ascii_case(b"DKIM-Signature:") {
+            break;
         }
-        let field = String::from_utf8_lossy(&rest[..end]);
+        ours += field.len();
+        let field = String::from_utf8_lossy(field);
         if let Some(d) = field
             .split(';')
             .filter_map(|tag| tag.trim().strip_prefix("d="))
@@ -315,8 +305,8 @@ pub fn resign(data_dir: &Path, message: &[u8]) -> Vec<u8> {
         {
             domains.push(d);
         }
-        rest = &rest[end..];
     }
+    let rest = &message[ours..];
     if domains.is_empty() {
         return message.to_vec();
     }

@@ -93,11 +93,6 @@ pub(crate) fn status_of(reply: &str) -> String {
     }
 }
 
-/// The header section of a message (through its empty line).
-fn header_section(message: &[u8]) -> &[u8] {
-    &message[..crate::proto::fields::blank_line_end(message).unwrap_or(message.len())]
-}
-
 /// Builds the report message (its own header section included).
 pub(crate) fn build(r: &Report<'_>) -> Vec<u8> {
     let date = mailyard_common::time::rfc5322;
@@ -165,7 +160,7 @@ pub(crate) fn build(r: &Report<'_>) -> Vec<u8> {
 
     let returned = if r.headers_only {
         let mut p = b"Content-Type: text/rfc822-headers\r\n\r\n".to_vec();
-        p.extend_from_slice(header_section(r.message));
+        p.extend_from_slice(mailyard_message::header::split(r.message).0);
         p
     } else {
         let mut p = b"Content-Type: message/rfc822\r\n\r\n".to_vec();

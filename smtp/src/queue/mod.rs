@@ -835,10 +835,9 @@ impl SendLimit {
 
 /// How many `Received:` fields a message's header section has (RFC 5321 §6.3).
 pub fn count_received(message: &[u8]) -> usize {
-    let end = crate::proto::fields::blank_line_end(message).map_or(message.len(), |e| e - 2);
-    message[..end]
-        .split(|b| *b == b'\n')
-        .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"received:"))
+    use mailyard_message::header::{field_lines, line_name};
+    field_lines(message)
+        .filter(|item| line_name(item).is_some_and(|n| n.eq_ignore_ascii_case(b"received")))
         .count()
 }
 

@@ -143,11 +143,6 @@ fn reencode_parts(message: &[u8]) -> Option<Vec<u8>> {
     apply(message, edits)
 }
 
-/// The end of the header section (after its empty line), or the whole message.
-fn header_end(message: &[u8]) -> usize {
-    crate::proto::fields::blank_line_end(message).unwrap_or(message.len())
-}
-
 /// Whether the message needs SMTPUTF8 for its header fields: some header section (the
 /// message's or a MIME part's) has non-ASCII octets that are UTF-8 (RFC 6532 §3).
 /// Like Postfix's `smtputf8_autodetect_classes`, mail is judged by what it contains,
@@ -157,7 +152,7 @@ pub fn utf8_headers(message: &[u8]) -> bool {
         return false;
     }
     let utf8 = |h: &[u8]| !h.is_ascii() && std::str::from_utf8(h).is_ok();
-    if utf8(&message[..header_end(message)]) {
+    if utf8(mailyard_message::header::split(message).0) {
         return true;
     }
     let src = structure_source(message);
@@ -183,7 +178,7 @@ pub fn seven_bit(message: &[u8]) -> Result<Vec<u8>, String> {
     if message.is_ascii() {
         return Ok(message.to_vec());
     }
-    if !message[..header_end(message)].is_ascii() {
+    if !mailyard_message::header::split(message).0.is_ascii() {
         return Err("8-bit octets in a header field".into());
     }
     let src = structure_source(message);

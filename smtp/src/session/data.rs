@@ -411,11 +411,7 @@ impl Session {
         if rcpts.is_empty() {
             return None;
         }
-        let end = message
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or(message.len(), |p| p + 4);
-        Some((rcpts, message[..end].to_vec()))
+        Some((rcpts, mailyard_message::header::split(message).0.to_vec()))
     }
 
     /// DKIM-Signature fields for the From: domain when it is ours and has keys.
