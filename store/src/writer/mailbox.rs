@@ -270,3 +270,163 @@ pub(super) fn default_special_use(name: &str) -> Option<String> {
         .find(|(n, _)| *n == name)
         .and_then(|(_, s)| s.map(str::to_string))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{Kit, alice};
+    use super::super::{Op, Outcome};
+    use crate::error::StoreError;
+    use crate::maildir;
+
+    fn ensure(name: &str, exclusive: bool) -> Op {
+        Op::EnsureMailbox {
+            user: alice(),
+            name: name.into(),
+            special_use: None,
+            exclusive,
+        }
+    }
+
+    fn delete(name: &str) -> Op {
+        Op::DeleteMailbox {
+            user: alice(),
+            name: name.into(),
+        }
+    }
+
+    fn rename(from: &str, to: &str) -> Op {
+        Op::RenameMailbox {
+            user: alice(),
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+
+    /// The entries of alice's root directory, sorted.
+    fn tree(kit: &Kit) -> Vec<String> {
+        let root = maildir::user_root(kit.data_dir(), &alice());
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .expect("root")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_mailbox_created_again_in_the_same_second_gets_a_higher_uidvalidity() {
+        let kit = Kit::new();
+        kit.create(&alice(), "INBOX");
+        let first = kit.create(&alice(), "Work").uidvalidity;
+        assert!(matches!(kit.submit(delete("Work")), Ok(Outcome::Done)));
+        assert!(kit.mailbox(&alice(), "Work").is_none());
+        let again = kit.create(&alice(), "Work").uidvalidity;
+        assert!(again > first, "{again:?} after {first:?}");
+        let other = kit.create(&alice(), "Other").uidvalidity;
+        assert!(other > again, "above every UIDVALIDITY handed out");
+        // The rows lost (the index is a cache): the directory's state file keeps it.
+        assert!(kit.submit(Op::Forget { user: alice() }).is_ok());
+        assert!(kit.mailbox(&alice(), "Work").is_none());
+        assert_eq!(kit.create(&alice(), "Work").uidvalidity, again);
+    }
+
+    #[test]
+    fn refused_mailbox_requests_change_nothing() {
+        let kit = Kit::new();
+        for name in ["INBOX", "Work", "Work.2024"] {
+            kit.create(&alice(), name);
+        }
+        let names = kit.names(&alice());
+        let files = tree(&kit);
+        type Check = fn(&StoreError) -> bool;
+        let exists: Check = |e| matches!(e, StoreError::MailboxExists(_));
+        let missing: Check = |e| matches!(e, StoreError::NoMailbox(_));
+        let invalid: Check = |e| matches!(e, StoreError::Invalid(_));
+        let bad_name: Check = |e| matches!(e, StoreError::BadName { .. });
+        let rows: [(&str, Op, Check); 9] = [
+            (
+                "exclusive create of an existing one",
+                ensure("Work", true),
+                exists,
+            ),
+            ("a name outside the tree", ensure("../etc", false), bad_name),
+            ("rename onto INBOX", rename("Work", "INBOX"), exists),
+            ("rename onto itself", rename("Work", "Work"), exists),
+            (
+                "rename onto an existing one",
+                rename("Work.2024", "Work"),
+                exists,
+            ),
+            (
+                "rename into its own children",
+                rename("Work", "Work.x"),
+                invalid,
+            ),
+            (
+                "rename of a missing one",
+                rename("Ghost", "Spirit"),
+                missing,
+            ),
+            ("delete INBOX", delete("INBOX"), invalid),
+            ("delete a missing one", delete("Ghost"), missing),
+        ];
+        for (what, op, check) in rows {
+            match kit.submit(op) {
+                Err(e) => assert!(check(&e), "{what}: {e:?}"),
+                Ok(o) => panic!("{what}: {o:?}"),
+            }
+            assert_eq!(kit.names(&alice()), names, "{what}");
+            assert_eq!(tree(&kit), files, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_rename_that_fails_halfway_puts_every_directory_back() {
+        let kit = Kit::new();
+        let work = kit.create(&alice(), "Work");
+        let child = kit.create(&alice(), "Work.2024");
+        // A directory the index does not know sits where the child would go: the
+        // parent is renamed first, then the child's rename is refused.
+        let stray = kit.dir(&alice(), "Jobs.2024");
+        maildir::create_maildir(&stray, true).expect("stray dir");
+        let err = kit.submit(rename("Work", "Jobs")).expect_err("refused");
+        assert!(
+            matches!(&err, StoreError::MailboxExists(n) if n == "Jobs.2024"),
+            "{err:?}"
+        );
+        assert_eq!(kit.mailbox(&alice(), "Work"), Some(work));
+        assert_eq!(kit.mailbox(&alice(), "Work.2024"), Some(child));
+        assert!(kit.mailbox(&alice(), "Jobs").is_none());
+        assert!(kit.dir(&alice(), "Work").join("cur").is_dir());
+        assert!(kit.dir(&alice(), "Work.2024").join("cur").is_dir());
+        assert!(!kit.dir(&alice(), "Jobs").exists());
+    }
+
+    #[test]
+    fn subscribing_twice_or_unsubscribing_a_stranger_is_a_no_op() {
+        let kit = Kit::new();
+        kit.create(&alice(), "Work");
+        let root = maildir::user_root(kit.data_dir(), &alice());
+        let sub = |name: &str, on: bool| {
+            let op = Op::Subscribe {
+                user: alice(),
+                name: name.into(),
+                on,
+            };
+            assert!(matches!(kit.submit(op), Ok(Outcome::Done)), "{name} {on}");
+            maildir::read_subscriptions(&root).expect("subscriptions")
+        };
+        for (name, on, after) in [
+            ("Work", true, vec!["Work"]),
+            ("Work", true, vec!["Work"]),
+            ("Ghost", true, vec!["Work", "Ghost"]),
+            ("Never", false, vec!["Work", "Ghost"]),
+            ("Work", false, vec!["Ghost"]),
+            ("Work", false, vec!["Ghost"]),
+        ] {
+            assert_eq!(sub(name, on), after, "{name} {on}");
+            let row = kit.mailbox(&alice(), "Work").expect("Work");
+            assert_eq!(row.subscribed, after.contains(&"Work"), "{name} {on}");
+        }
+    }
+}

@@ -483,3 +483,340 @@ pub(super) fn forget_message(
     .execute(params![mailbox.0, uid.0, modseq as i64])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::super::testkit::{Kit, addr, alice, flags, target};
+    use super::super::{FlagMode, IfMissing, Op, Outcome};
+    use crate::error::StoreError;
+    use crate::index;
+    use crate::maildir;
+    use crate::model::{FlagSet, Flags, ModSeq, Uid};
+
+    fn none() -> FlagSet {
+        FlagSet::default()
+    }
+
+    #[test]
+    fn one_delivery_to_several_targets_is_one_file_linked_once_per_mailbox() {
+        let kit = Kit::new();
+        let bob = addr("bob@example.com");
+        kit.create(&alice(), "INBOX");
+        kit.create(&alice(), "Work");
+        let seen = flags(Flags::SEEN, &["$label1"]);
+        let op = super::super::testkit::stage(
+            kit.data_dir(),
+            "m",
+            vec![
+                target(&alice(), "INBOX", none(), IfMissing::Fail),
+                target(&alice(), "Work", seen.clone(), IfMissing::Fail),
+                target(&bob, "INBOX", none(), IfMissing::Create),
+                // Falls back to INBOX, which has its copy already.
+                target(&alice(), "Ghost", none(), IfMissing::Inbox),
+                target(&alice(), "Lists", none(), IfMissing::Create),
+                // Work again: one copy per mailbox.
+                target(&alice(), "Work", none(), IfMissing::Fail),
+            ],
+        );
+        let tmp = op.tmp.clone();
+        let Ok(Outcome::Delivered(got)) = kit.submit(Op::Deliver(op)) else {
+            panic!("delivered");
+        };
+        let got: Vec<(String, u32)> = got
+            .iter()
+            .map(|d| (format!("{}/{}", d.user, d.mailbox.0), d.uid.0))
+            .collect();
+        let id = |u: &crate::model::Address, n: &str| {
+            format!("{u}/{}", kit.mailbox(u, n).expect("mailbox").id.0)
+        };
+        assert_eq!(
+            got,
+            [
+                (id(&alice(), "INBOX"), 1),
+                (id(&alice(), "Work"), 1),
+                (id(&bob, "INBOX"), 1),
+                (id(&alice(), "Lists"), 1),
+            ]
+        );
+        assert!(kit.mailbox(&alice(), "Ghost").is_none());
+        assert!(!tmp.exists(), "the staged file is removed once linked");
+        // One inode; a copy without flags in new/, the flagged one in cur/ with its
+        // letters (S, and the keyword's `a`).
+        let mut inodes = Vec::new();
+        for (user, name, file) in [
+            (alice(), "INBOX", "new/"),
+            (alice(), "Work", ":2,Sa"),
+            (bob.clone(), "INBOX", "new/"),
+            (alice(), "Lists", "new/"),
+        ] {
+            let files = kit.files(&user, name);
+            assert_eq!(files.len(), 1, "{user} {name}: {files:?}");
+            assert!(files[0].contains(file), "{user} {name}: {files:?}");
+            let path = kit.dir(&user, name).join(&files[0]);
+            inodes.push(std::fs::metadata(path).expect("meta").ino());
+        }
+        inodes.dedup();
+        assert_eq!(inodes.len(), 1, "hard links of one file");
+        let work = kit.mailbox(&alice(), "Work").expect("Work");
+        assert_eq!(kit.messages(work.id)[0].flags, seen);
+
+        // A target that must exist and does not fails the whole request: nothing stays.
+        let err = kit
+            .deliver(
+                "n",
+                vec![
+                    target(&alice(), "INBOX", none(), IfMissing::Fail),
+                    target(&alice(), "Ghost", none(), IfMissing::Fail),
+                ],
+            )
+            .expect_err("no Ghost");
+        assert!(
+            matches!(&err, StoreError::NoMailbox(n) if n == "Ghost"),
+            "{err:?}"
+        );
+        assert_eq!(kit.files(&alice(), "INBOX").len(), 1);
+        let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX");
+        assert_eq!(inbox.uidnext, Uid(2));
+    }
+
+    #[test]
+    fn copy_and_move_keep_each_messages_flags_and_number_in_source_order() {
+        let kit = Kit::new();
+        let a = alice();
+        let kinds = [
+            flags(Flags::SEEN, &[]),
+            flags(Flags::FLAGGED, &["$label1"]),
+            none(),
+        ];
+        for (i, f) in kinds.iter().enumerate() {
+            kit.put(&a, "INBOX", &format!("m{i}"), f.clone());
+        }
+        for i in 0..2 {
+            kit.put(&a, "Archive", &format!("old{i}"), none());
+        }
+        kit.create(&a, "Trash");
+        let inbox = kit.mailbox(&a, "INBOX").expect("INBOX");
+        let copy = |to: &str, uids: &[u32], remove: bool| {
+            let op = Op::Copy {
+                from: inbox.id,
+                uids: uids.iter().copied().map(Uid).collect(),
+                user: alice(),
+                to: to.into(),
+                remove,
+            };
+            match kit.submit(op) {
+                Ok(Outcome::Copied { pairs, .. }) => pairs
+                    .into_iter()
+                    .map(|(s, d)| (s.0, d.0))
+                    .collect::<Vec<_>>(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let source = kit.messages(inbox.id);
+        for (to, uids, remove, pairs) in [
+            (
+                "Archive",
+                vec![1, 2, 3],
+                false,
+                vec![(1, 3), (2, 4), (3, 5)],
+            ),
+            ("Trash", vec![1, 3], true, vec![(1, 1), (3, 2)]),
+        ] {
+            assert_eq!(copy(to, &uids, remove), pairs, "{to}");
+            let dst = kit.mailbox(&a, to).expect("target");
+            let copies: Vec<_> = kit
+                .messages(dst.id)
+                .into_iter()
+                .filter(|m| pairs.iter().any(|p| p.1 == m.uid.0))
+                .collect();
+            for ((src_uid, _), m) in pairs.iter().zip(&copies) {
+                let s = &source[*src_uid as usize - 1];
+                assert_eq!((&m.flags, m.in_new), (&s.flags, s.in_new), "{to} {src_uid}");
+                // One MODSEQ for the whole request (RFC 7162 §3.1).
+                assert_eq!(m.modseq, dst.highestmodseq, "{to} {src_uid}");
+            }
+            assert_eq!(kit.files(&a, to).len(), dst.uidnext.0 as usize - 1, "{to}");
+        }
+        // MOVE: the source keeps only message 2; 1 and 3 are logged as expunged,
+        // files gone.
+        let left: Vec<u32> = kit.messages(inbox.id).iter().map(|m| m.uid.0).collect();
+        assert_eq!(left, [2]);
+        assert_eq!(kit.files(&a, "INBOX").len(), 1);
+        let gone = index::expunged_since(&kit.read(), inbox.id, ModSeq(0)).expect("log");
+        assert_eq!(gone, [Uid(1), Uid(3)]);
+        let archive = kit.dir(&a, "Archive");
+        assert_eq!(
+            maildir::read_keywords(&archive).expect("keywords"),
+            ["$label1"]
+        );
+    }
+
+    #[test]
+    fn store_bumps_modseq_only_when_the_flags_change() {
+        let kit = Kit::new();
+        let d = kit.put(&alice(), "INBOX", "m", flags(Flags::SEEN, &[]));
+        let sf = Flags::SEEN.union(Flags::FLAGGED);
+        let rows = [
+            (
+                FlagMode::Add,
+                flags(Flags::SEEN, &[]),
+                flags(Flags::SEEN, &[]),
+                false,
+            ),
+            (
+                FlagMode::Add,
+                flags(Flags::FLAGGED, &["a"]),
+                flags(sf, &["a"]),
+                true,
+            ),
+            (
+                FlagMode::Add,
+                flags(Flags::empty(), &["a"]),
+                flags(sf, &["a"]),
+                false,
+            ),
+            (
+                FlagMode::Remove,
+                flags(Flags::DRAFT, &["z"]),
+                flags(sf, &["a"]),
+                false,
+            ),
+            (
+                FlagMode::Remove,
+                flags(Flags::empty(), &["a"]),
+                flags(sf, &[]),
+                true,
+            ),
+            (FlagMode::Replace, flags(sf, &[]), flags(sf, &[]), false),
+            (
+                FlagMode::Replace,
+                flags(Flags::empty(), &["b", "a"]),
+                flags(Flags::empty(), &["a", "b"]),
+                true,
+            ),
+            (FlagMode::Replace, none(), none(), true),
+        ];
+        for (mode, given, want, bumps) in rows {
+            let before = kit.mailbox(&alice(), "INBOX").expect("INBOX").highestmodseq;
+            let op = Op::SetFlags {
+                mailbox: d.mailbox,
+                uids: vec![d.uid],
+                mode,
+                flags: given.clone(),
+                unchanged_since: None,
+            };
+            let Ok(Outcome::Flags { changed, modified }) = kit.submit(op) else {
+                panic!("{mode:?} {given:?}");
+            };
+            let after = kit.mailbox(&alice(), "INBOX").expect("INBOX").highestmodseq;
+            let m = &kit.messages(d.mailbox)[0];
+            let what = format!("{mode:?} {given:?}");
+            assert_eq!(m.flags, want, "{what}");
+            assert!(modified.is_empty(), "{what}");
+            assert_eq!(changed.len(), usize::from(bumps), "{what}");
+            assert_eq!(after.0, before.0 + u64::from(bumps), "{what}");
+            assert_eq!(m.modseq, after, "{what}");
+            // The file name says the same as the row.
+            let map = maildir::read_keywords(&kit.dir(&alice(), "INBOX")).expect("map");
+            let file =
+                maildir::message_path(&kit.dir(&alice(), "INBOX"), &m.base, false, &want, &map);
+            assert!(file.exists(), "{what}: {:?}", kit.files(&alice(), "INBOX"));
+        }
+        // UNCHANGEDSINCE below the message's MODSEQ: refused, reported, nothing moves.
+        let m = kit.messages(d.mailbox).remove(0);
+        let op = Op::SetFlags {
+            mailbox: d.mailbox,
+            uids: vec![d.uid],
+            mode: FlagMode::Add,
+            flags: flags(Flags::ANSWERED, &[]),
+            unchanged_since: Some(ModSeq(m.modseq.0 - 1)),
+        };
+        let Ok(Outcome::Flags { changed, modified }) = kit.submit(op) else {
+            panic!("unchangedsince");
+        };
+        assert!(changed.is_empty());
+        assert_eq!(modified, [d.uid]);
+        assert_eq!(kit.messages(d.mailbox)[0], m);
+    }
+
+    #[test]
+    fn expunge_removes_deleted_messages_only_and_logs_their_uids() {
+        let kit = Kit::new();
+        let deleted = flags(Flags::DELETED, &[]);
+        for (i, f) in [deleted.clone(), none(), deleted.clone(), deleted]
+            .into_iter()
+            .enumerate()
+        {
+            kit.put(&alice(), "INBOX", &format!("m{i}"), f);
+        }
+        let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX").id;
+        let mut log = Vec::new();
+        for (only, gone, left) in [
+            (Some(vec![3]), vec![3], vec![1, 2, 4]),
+            (Some(vec![2]), vec![], vec![1, 2, 4]),
+            (None, vec![1, 4], vec![2]),
+            (None, vec![], vec![2]),
+        ] {
+            let before = kit.mailbox(&alice(), "INBOX").expect("INBOX").highestmodseq;
+            let op = Op::Expunge {
+                mailbox: inbox,
+                uids: only.clone().map(|u| u.into_iter().map(Uid).collect()),
+            };
+            let Ok(Outcome::Expunged(got)) = kit.submit(op) else {
+                panic!("{only:?}");
+            };
+            assert_eq!(
+                got,
+                gone.iter().copied().map(Uid).collect::<Vec<_>>(),
+                "{only:?}"
+            );
+            let uids: Vec<u32> = kit.messages(inbox).iter().map(|m| m.uid.0).collect();
+            assert_eq!(uids, left, "{only:?}");
+            assert_eq!(kit.files(&alice(), "INBOX").len(), left.len(), "{only:?}");
+            let after = kit.mailbox(&alice(), "INBOX").expect("INBOX").highestmodseq;
+            assert_eq!(after.0, before.0 + u64::from(!gone.is_empty()), "{only:?}");
+            // The log answers "expunged since" (RFC 7162 VANISHED).
+            let since = index::expunged_since(&kit.read(), inbox, before).expect("log");
+            assert_eq!(since, got, "{only:?}");
+            log.extend(got);
+        }
+        log.sort();
+        let all = index::expunged_since(&kit.read(), inbox, ModSeq(0)).expect("log");
+        assert_eq!(all, log, "in UID order");
+    }
+
+    #[test]
+    fn recent_messages_are_claimed_once_and_leave_new() {
+        let kit = Kit::new();
+        for i in 0..3 {
+            kit.put(&alice(), "INBOX", &format!("m{i}"), none());
+        }
+        let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX").id;
+        for (upto, claimed, in_new) in [
+            (2, vec![1, 2], 1),
+            (2, vec![], 1),
+            (9, vec![3], 0),
+            (9, vec![], 0),
+        ] {
+            let op = Op::ClaimRecent {
+                mailbox: inbox,
+                upto: Uid(upto),
+            };
+            let Ok(Outcome::Claimed(got)) = kit.submit(op) else {
+                panic!("claim {upto}");
+            };
+            assert_eq!(
+                got,
+                claimed.into_iter().map(Uid).collect::<Vec<_>>(),
+                "{upto}"
+            );
+            let files = kit.files(&alice(), "INBOX");
+            let new = files.iter().filter(|f| f.starts_with("new/")).count();
+            assert_eq!((new, files.len()), (in_new, 3), "{upto}: {files:?}");
+            let rows_new = kit.messages(inbox).iter().filter(|m| m.in_new).count();
+            assert_eq!(rows_new, in_new, "{upto}");
+        }
+    }
+}

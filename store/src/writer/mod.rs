@@ -1146,3 +1146,400 @@ pub(crate) fn mailbox_path(data_dir: &Path, user: &Address, name: &str) -> Resul
         }
     })
 }
+
+/// What the writer's unit tests share: a real writer thread on a temp data dir, and
+/// short ways to ask it things and read the index and the tree back.
+#[cfg(test)]
+pub(super) mod testkit {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use rusqlite::Connection;
+
+    use super::{DeliverOp, Delivered, IfMissing, Op, Outcome, Target, Writer};
+    use crate::changes::Changes;
+    use crate::error::Result;
+    use crate::index::{self, MailboxInfo, MessageInfo};
+    use crate::maildir;
+    use crate::model::{Address, FlagSet, Flags, MailboxId};
+
+    /// The index's write connection on a new data dir, migrated.
+    pub(crate) fn open_index(data_dir: &Path) -> Connection {
+        std::fs::create_dir_all(data_dir.join("mail")).expect("mail dir");
+        let mut conn = index::connect(&data_dir.join("index.db"), false).expect("index");
+        index::migrate(&mut conn).expect("migrate");
+        conn
+    }
+
+    pub(crate) fn addr(s: &str) -> Address {
+        Address::parse(s).expect("address")
+    }
+
+    pub(crate) fn alice() -> Address {
+        addr("alice@example.com")
+    }
+
+    pub(crate) fn flags(f: Flags, keywords: &[&str]) -> FlagSet {
+        FlagSet {
+            flags: f,
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    pub(crate) fn target(
+        user: &Address,
+        mailbox: &str,
+        f: FlagSet,
+        if_missing: IfMissing,
+    ) -> Target {
+        Target {
+            user: user.clone(),
+            mailbox: mailbox.into(),
+            flags: f,
+            if_missing,
+        }
+    }
+
+    pub(crate) fn message(token: &str) -> Vec<u8> {
+        format!("From: a@example.net\r\nSubject: {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\nbody {token}\r\n")
+            .into_bytes()
+    }
+
+    /// A message staged as the store stages one: a file in a `tmp/` of the data dir.
+    pub(crate) fn stage(data_dir: &Path, token: &str, targets: Vec<Target>) -> DeliverOp {
+        let tmp_dir = data_dir.join("mail").join("tmp");
+        std::fs::create_dir_all(&tmp_dir).expect("tmp dir");
+        let bytes = message(token);
+        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes).expect("tmp file");
+        DeliverOp {
+            tmp,
+            targets,
+            size: bytes.len() as u64,
+            internaldate: 1_700_000_000,
+            summary: Arc::new(crate::summary::summarize(&bytes)),
+        }
+    }
+
+    /// A writer on a temp data dir.
+    pub(crate) struct Kit {
+        pub(crate) dir: tempfile::TempDir,
+        pub(crate) writer: Writer,
+    }
+
+    impl Kit {
+        pub(crate) fn new() -> Kit {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let writer = start(dir.path());
+            Kit { dir, writer }
+        }
+
+        pub(crate) fn data_dir(&self) -> &Path {
+            self.dir.path()
+        }
+
+        pub(crate) fn submit(&self, op: Op) -> Result<Outcome> {
+            self.writer.submit_blocking(op)
+        }
+
+        /// A reading connection (a fresh one each time: it sees every commit).
+        pub(crate) fn read(&self) -> Connection {
+            index::connect(&self.data_dir().join("index.db"), true).expect("reader")
+        }
+
+        pub(crate) fn create(&self, user: &Address, name: &str) -> MailboxInfo {
+            match self.submit(Op::EnsureMailbox {
+                user: user.clone(),
+                name: name.into(),
+                special_use: None,
+                exclusive: false,
+            }) {
+                Ok(Outcome::Mailbox(info)) => info,
+                other => panic!("create {name}: {other:?}"),
+            }
+        }
+
+        pub(crate) fn mailbox(&self, user: &Address, name: &str) -> Option<MailboxInfo> {
+            index::mailbox(&self.read(), &user.to_string(), name).expect("read mailbox")
+        }
+
+        pub(crate) fn names(&self, user: &Address) -> Vec<String> {
+            index::mailboxes(&self.read(), &user.to_string())
+                .expect("read mailboxes")
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
+        }
+
+        pub(crate) fn messages(&self, mailbox: MailboxId) -> Vec<MessageInfo> {
+            index::messages(&self.read(), mailbox).expect("read messages")
+        }
+
+        pub(crate) fn deliver(&self, token: &str, targets: Vec<Target>) -> Result<Vec<Delivered>> {
+            match self.submit(Op::Deliver(stage(self.data_dir(), token, targets)))? {
+                Outcome::Delivered(d) => Ok(d),
+                other => panic!("deliver: {other:?}"),
+            }
+        }
+
+        /// Delivers to `user`'s `mailbox` (created if need be) with `f`.
+        pub(crate) fn put(
+            &self,
+            user: &Address,
+            mailbox: &str,
+            token: &str,
+            f: FlagSet,
+        ) -> Delivered {
+            let t = target(user, mailbox, f, IfMissing::Create);
+            let mut d = self.deliver(token, vec![t]).expect("deliver");
+            d.pop().expect("one copy")
+        }
+
+        pub(crate) fn dir(&self, user: &Address, mailbox: &str) -> PathBuf {
+            super::mailbox_path(self.data_dir(), user, mailbox).expect("mailbox path")
+        }
+
+        /// The message files of a mailbox, `new/…` and `cur/…`, sorted.
+        pub(crate) fn files(&self, user: &Address, mailbox: &str) -> Vec<String> {
+            let dir = self.dir(user, mailbox);
+            let mut out = Vec::new();
+            for sub in ["new", "cur"] {
+                for e in std::fs::read_dir(dir.join(sub)).expect("read dir") {
+                    let name = e.expect("entry").file_name();
+                    out.push(format!("{sub}/{}", name.to_string_lossy()));
+                }
+            }
+            out.sort();
+            out
+        }
+    }
+
+    /// A writer thread on `data_dir`'s index (created if need be).
+    pub(crate) fn start(data_dir: &Path) -> Writer {
+        Writer::start(
+            open_index(data_dir),
+            data_dir.to_path_buf(),
+            Arc::new(Changes::default()),
+            Arc::new(std::sync::OnceLock::new()),
+            Arc::new(crate::spare::Spares::new(data_dir.join("spare"))),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::testkit::{Kit, alice, flags, open_index, stage, target};
+    use super::*;
+    use crate::model::Flags;
+
+    /// A writer's state on `data_dir`, its batch sizes recorded in `sizes`.
+    fn state(data_dir: &Path, sizes: &Arc<Mutex<Vec<usize>>>) -> WriterState {
+        let observer = Arc::new(std::sync::OnceLock::new());
+        let seen = sizes.clone();
+        let record: crate::stats::BatchObserver =
+            Box::new(move |n| seen.lock().expect("sizes").push(n));
+        assert!(observer.set(record).is_ok());
+        WriterState {
+            conn: open_index(data_dir),
+            data_dir: data_dir.to_path_buf(),
+            changes: Arc::new(Changes::default()),
+            batch_observer: observer,
+            spares: Arc::new(crate::spare::Spares::new(data_dir.join("spare"))),
+            touched: HashSet::new(),
+        }
+    }
+
+    /// Queues every op before the writer loop starts, runs it until the queue is
+    /// empty, and returns the answers in the order they were given.
+    fn run_queued(state: &mut WriterState, ops: Vec<Op>) -> Vec<Result<Outcome>> {
+        let (tx, rx) = mpsc::channel();
+        let (reply, answers) = mpsc::sync_channel(ops.len());
+        for op in ops {
+            tx.send(Job {
+                op,
+                reply: Reply::Sync(reply.clone()),
+            })
+            .expect("queue");
+        }
+        drop((tx, reply));
+        state.run(rx);
+        answers.iter().collect()
+    }
+
+    fn ensure(name: &str, exclusive: bool) -> Op {
+        Op::EnsureMailbox {
+            user: alice(),
+            name: name.into(),
+            special_use: None,
+            exclusive,
+        }
+    }
+
+    #[test]
+    fn queued_requests_are_taken_in_batches_of_at_most_max_batch() {
+        for (queued, batches) in [
+            (1, vec![1]),
+            (7, vec![7]),
+            (MAX_BATCH, vec![MAX_BATCH]),
+            (MAX_BATCH + 3, vec![MAX_BATCH, 3]),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sizes = Arc::new(Mutex::new(Vec::new()));
+            let mut st = state(dir.path(), &sizes);
+            let ops = (0..queued).map(|_| ensure("INBOX", false)).collect();
+            let answers = run_queued(&mut st, ops);
+            assert_eq!(*sizes.lock().expect("sizes"), batches, "{queued} queued");
+            assert_eq!(answers.len(), queued);
+            assert!(answers.iter().all(Result::is_ok), "{queued} queued");
+        }
+    }
+
+    #[test]
+    fn one_batch_quick_requests_first_and_a_failing_request_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path();
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let mut st = state(data, &sizes);
+        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        assert!(
+            run_queued(&mut st, vec![inbox("m1"), inbox("m2")])
+                .iter()
+                .all(Result::is_ok)
+        );
+        let id = index::mailbox(&st.conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX")
+            .id;
+        let answers = run_queued(
+            &mut st,
+            vec![
+                inbox("m3"),
+                Op::SetFlags {
+                    mailbox: id,
+                    uids: vec![Uid(1)],
+                    mode: FlagMode::Add,
+                    flags: flags(Flags::DELETED, &[]),
+                    unchanged_since: None,
+                },
+                // Linked into INBOX, then fails on the missing mailbox.
+                Op::Deliver(stage(
+                    data,
+                    "m4",
+                    vec![
+                        Target::inbox(&alice()),
+                        target(&alice(), "Nope", FlagSet::default(), IfMissing::Fail),
+                    ],
+                )),
+                ensure("Work", true),
+                Op::Expunge {
+                    mailbox: id,
+                    uids: None,
+                },
+                ensure("INBOX", true),
+                inbox("m5"),
+            ],
+        );
+        assert_eq!(*sizes.lock().expect("sizes"), [2, 7]);
+        let got: Vec<String> = answers
+            .iter()
+            .map(|a| match a {
+                Ok(Outcome::Flags { changed, .. }) => format!("flags {}", changed.len()),
+                Ok(Outcome::Expunged(uids)) => format!("expunged {uids:?}"),
+                Ok(Outcome::Delivered(d)) => format!("delivered {:?}", d[0].uid),
+                Ok(Outcome::Mailbox(m)) => format!("mailbox {}", m.name),
+                Ok(other) => format!("{other:?}"),
+                Err(e) => format!("error {e}"),
+            })
+            .collect();
+        // STORE and EXPUNGE (no fsync) are answered first, in the order given; then
+        // the rest, in the order given; the failing requests take nobody down, and the
+        // failed delivery's UID goes to the next one (its savepoint was rolled back).
+        assert_eq!(
+            got,
+            [
+                "flags 1",
+                "expunged [Uid(1)]",
+                "delivered Uid(3)",
+                &format!("error {}", StoreError::NoMailbox("Nope".into())),
+                "mailbox Work",
+                &format!("error {}", StoreError::MailboxExists("INBOX".into())),
+                "delivered Uid(4)",
+            ]
+        );
+        let uids: Vec<u32> = index::messages(&st.conn, id)
+            .expect("read")
+            .iter()
+            .map(|m| m.uid.0)
+            .collect();
+        assert_eq!(uids, [2, 3, 4]);
+        // The failed delivery's link into INBOX was removed with its request.
+        let root = maildir::user_root(data, &alice());
+        let files = maildir::scan_messages(&root, &[]).expect("scan");
+        assert_eq!(files.len(), 3, "{files:?}");
+    }
+
+    #[test]
+    fn a_dropped_writer_answers_its_queue_and_gives_back_unused_reservations() {
+        let kit = Kit::new();
+        let pending: Vec<_> = (0..5)
+            .map(|i| {
+                let op = stage(
+                    kit.data_dir(),
+                    &format!("m{i}"),
+                    vec![Target::inbox(&alice())],
+                );
+                kit.writer.submit(Op::Deliver(op))
+            })
+            .collect();
+        let Kit { dir, writer } = kit;
+        drop(writer);
+        for rx in pending {
+            let answer = rx
+                .blocking_recv()
+                .expect("answered before the thread ended");
+            assert!(answer.is_ok(), "{answer:?}");
+        }
+        let inbox = mailbox_path(dir.path(), &alice(), "INBOX").expect("path");
+        let state = maildir::read_state(&inbox)
+            .expect("read")
+            .expect("state file");
+        // UIDs 1..=5 used: the reservation is trimmed to UIDNEXT, not a UID_BLOCK ahead.
+        assert_eq!(state.uid_reserved, 6);
+        let conn = open_index(dir.path());
+        let row = index::mailbox(&conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX");
+        assert_eq!(
+            (row.uidnext, row.highestmodseq.0),
+            (Uid(6), state.modseq_reserved)
+        );
+    }
+
+    #[test]
+    fn directories_are_fsynced_in_parallel_and_a_missing_one_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (count, missing, ok) in [
+            (0, false, true),
+            (1, false, true),
+            (2 * SYNC_THREADS + 1, false, true),
+            (1, true, false),
+            (2 * SYNC_THREADS + 1, true, false),
+        ] {
+            let mut dirs = BTreeSet::new();
+            for i in 0..count {
+                let d = dir.path().join(format!("{count}-{i}"));
+                std::fs::create_dir_all(&d).expect("mkdir");
+                dirs.insert(d);
+            }
+            if missing {
+                dirs.insert(dir.path().join("gone"));
+            }
+            assert_eq!(
+                sync_dirs(&dirs).is_ok(),
+                ok,
+                "{count} dirs, missing {missing}"
+            );
+        }
+    }
+}
