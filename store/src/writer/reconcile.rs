@@ -470,3 +470,246 @@ fn reconcile_mailbox(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::testkit::{Kit, alice, flags, message, open_index, start};
+    use super::super::{Op, Outcome, ReconcileReport};
+    use super::rebuild_shapes;
+    use crate::index::{self, MessageInfo};
+    use crate::maildir;
+    use crate::model::{FlagSet, Flags, ModSeq, Uid};
+
+    fn reconcile(kit: &Kit, rebuild: bool) -> ReconcileReport {
+        let op = Op::Reconcile {
+            user: alice(),
+            rebuild,
+            stale: false,
+        };
+        match kit.submit(op) {
+            Ok(Outcome::Reconciled(r)) => r,
+            other => panic!("reconcile: {other:?}"),
+        }
+    }
+
+    fn nothing(_: &Path, _: &[MessageInfo]) {}
+
+    fn add_free_uid(dir: &Path, _: &[MessageInfo]) {
+        std::fs::write(dir.join("new/1700000000.M1P1.other,U=7"), message("x")).expect("write");
+    }
+
+    fn add_taken_uid(dir: &Path, _: &[MessageInfo]) {
+        std::fs::write(dir.join("cur/1700000000.M2P2.other,U=1:2,S"), message("y")).expect("write");
+    }
+
+    fn remove_second(dir: &Path, m: &[MessageInfo]) {
+        std::fs::remove_file(dir.join("new").join(&m[1].base)).expect("rm");
+    }
+
+    fn flag_first(dir: &Path, m: &[MessageInfo]) {
+        let to = dir.join("cur").join(format!("{}:2,FS", m[0].base));
+        std::fs::rename(dir.join("new").join(&m[0].base), to).expect("mv");
+    }
+
+    fn read_first(dir: &Path, m: &[MessageInfo]) {
+        let to = dir.join("cur").join(format!("{}:2,", m[0].base));
+        std::fs::rename(dir.join("new").join(&m[0].base), to).expect("mv");
+    }
+
+    #[test]
+    fn reconcile_follows_each_change_made_behind_the_index() {
+        type Change = fn(&Path, &[MessageInfo]);
+        let seen_flagged = FlagSet {
+            flags: Flags::SEEN.union(Flags::FLAGGED),
+            keywords: Vec::new(),
+        };
+        // (what, change, (adopted, dropped, reflagged, renumbered), UIDs after,
+        //  uid 1's flags and place after)
+        type Counts = (usize, usize, usize, usize);
+        type Row = (&'static str, Change, Counts, Vec<u32>, (FlagSet, bool));
+        let rows: [Row; 6] = [
+            (
+                "nothing",
+                nothing,
+                (0, 0, 0, 0),
+                vec![1, 2],
+                (FlagSet::default(), true),
+            ),
+            (
+                "a file with a free U=",
+                add_free_uid,
+                (1, 0, 0, 0),
+                vec![1, 2, 7],
+                (FlagSet::default(), true),
+            ),
+            (
+                "a file with a taken U=",
+                add_taken_uid,
+                (1, 0, 0, 1),
+                vec![1, 2, 3],
+                (FlagSet::default(), true),
+            ),
+            (
+                "a file removed",
+                remove_second,
+                (0, 1, 0, 0),
+                vec![1],
+                (FlagSet::default(), true),
+            ),
+            (
+                "flags changed by a rename",
+                flag_first,
+                (0, 0, 1, 0),
+                vec![1, 2],
+                (seen_flagged, false),
+            ),
+            (
+                "moved to cur/",
+                read_first,
+                (0, 0, 1, 0),
+                vec![1, 2],
+                (FlagSet::default(), false),
+            ),
+        ];
+        for (what, change, counts, uids, (first_flags, first_in_new)) in rows {
+            let kit = Kit::new();
+            for i in 0..2 {
+                kit.put(&alice(), "INBOX", &format!("m{i}"), FlagSet::default());
+            }
+            let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX");
+            change(&kit.dir(&alice(), "INBOX"), &kit.messages(inbox.id));
+            let report = reconcile(&kit, false);
+            assert_eq!(
+                (
+                    report.adopted,
+                    report.dropped,
+                    report.reflagged,
+                    report.renumbered
+                ),
+                counts,
+                "{what}"
+            );
+            let after = kit.messages(inbox.id);
+            let got: Vec<u32> = after.iter().map(|m| m.uid.0).collect();
+            assert_eq!(got, uids, "{what}");
+            assert_eq!(report.messages, uids.len(), "{what}");
+            assert_eq!(
+                (&after[0].flags, after[0].in_new),
+                (&first_flags, first_in_new),
+                "{what}"
+            );
+            // Any change is a new MODSEQ; none leaves HIGHESTMODSEQ where it was.
+            let row = kit.mailbox(&alice(), "INBOX").expect("INBOX");
+            let changed = counts != (0, 0, 0, 0);
+            assert_eq!(row.highestmodseq > inbox.highestmodseq, changed, "{what}");
+            assert!(row.uidnext.0 > *uids.iter().max().expect("a uid"), "{what}");
+            // A dropped row is logged as expunged; the index and the tree agree again.
+            let gone = index::expunged_since(&kit.read(), inbox.id, ModSeq(0)).expect("log");
+            assert_eq!(gone.len(), counts.1, "{what}");
+            assert_eq!(kit.files(&alice(), "INBOX").len(), uids.len(), "{what}");
+            let again = reconcile(&kit, false);
+            assert_eq!(
+                again.adopted + again.dropped + again.reflagged,
+                0,
+                "{what}: twice"
+            );
+        }
+    }
+
+    #[test]
+    fn rebuild_from_nothing_keeps_uids_uidvalidity_and_flags() {
+        for crashed in [false, true] {
+            let kit = Kit::new();
+            kit.put(&alice(), "INBOX", "a", FlagSet::default());
+            kit.put(&alice(), "INBOX", "b", flags(Flags::ANSWERED, &["$label1"]));
+            kit.put(&alice(), "Work", "c", flags(Flags::SEEN, &[]));
+            let names = kit.names(&alice());
+            let before: Vec<_> = names
+                .iter()
+                .map(|n| {
+                    let mb = kit.mailbox(&alice(), n).expect("mailbox");
+                    let msgs: Vec<_> = kit
+                        .messages(mb.id)
+                        .into_iter()
+                        .map(|m| (m.uid, m.flags, m.in_new))
+                        .collect();
+                    (mb.uidvalidity, mb.uidnext, msgs)
+                })
+                .collect();
+            // A clean stop gives unused reservations back; a crash leaves them.
+            let super::super::testkit::Kit { dir, writer } = kit;
+            drop(writer);
+            let inbox_dir = super::super::mailbox_path(dir.path(), &alice(), "INBOX").expect("dir");
+            if crashed {
+                let mut state = maildir::read_state(&inbox_dir)
+                    .expect("read")
+                    .expect("state");
+                state.uid_reserved += maildir::UID_BLOCK;
+                maildir::write_state(&inbox_dir, &state).expect("write");
+            }
+            for f in ["index.db", "index.db-wal", "index.db-shm"] {
+                let _ = std::fs::remove_file(dir.path().join(f));
+            }
+            let kit = Kit {
+                writer: start(dir.path()),
+                dir,
+            };
+            let report = reconcile(&kit, true);
+            assert_eq!(
+                (report.mailboxes, report.messages, report.adopted),
+                (2, 3, 3),
+                "{crashed}"
+            );
+            assert_eq!(kit.names(&alice()), names, "{crashed}");
+            for (name, (validity, next, msgs)) in names.iter().zip(before) {
+                let mb = kit.mailbox(&alice(), name).expect("mailbox");
+                let now: Vec<_> = kit
+                    .messages(mb.id)
+                    .into_iter()
+                    .map(|m| (m.uid, m.flags, m.in_new))
+                    .collect();
+                assert_eq!(
+                    (mb.uidvalidity, &now),
+                    (validity, &msgs),
+                    "{crashed} {name}"
+                );
+                // UIDs a crashed writer reserved may have been seen: never handed out again.
+                let want = if crashed && name == "INBOX" {
+                    next.0 + maildir::UID_BLOCK
+                } else {
+                    next.0
+                };
+                assert_eq!(mb.uidnext, Uid(want), "{crashed} {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_shapes_are_rebuilt_from_their_files() {
+        let kit = Kit::new();
+        let first = kit.put(&alice(), "INBOX", "a", FlagSet::default());
+        let second = kit.put(&alice(), "INBOX", "b", FlagSet::default());
+        let shape = |uid: Uid| {
+            index::shape(&kit.read(), first.mailbox, uid)
+                .expect("read")
+                .expect("row")
+        };
+        let stored = shape(first.uid);
+        assert!(!stored.is_empty());
+        let mut conn = open_index(kit.data_dir());
+        conn.execute("UPDATE message_meta SET shape = x''", [])
+            .expect("empty the shapes");
+        // The second message's file is gone: its row keeps the empty shape.
+        let m = &kit.messages(first.mailbox)[1];
+        std::fs::remove_file(kit.dir(&alice(), "INBOX").join("new").join(&m.base)).expect("rm");
+        assert_eq!(
+            rebuild_shapes(&mut conn, kit.data_dir()).expect("rebuild"),
+            1
+        );
+        assert_eq!(shape(first.uid), stored);
+        assert!(shape(second.uid).is_empty());
+        assert_eq!(rebuild_shapes(&mut conn, kit.data_dir()).expect("again"), 0);
+    }
+}
