@@ -273,19 +273,10 @@ pub(super) fn default_special_use(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{Kit, alice};
+    use super::super::testkit::{Kit, alice, ensure};
     use super::super::{Op, Outcome};
     use crate::error::StoreError;
     use crate::maildir;
-
-    fn ensure(name: &str, exclusive: bool) -> Op {
-        Op::EnsureMailbox {
-            user: alice(),
-            name: name.into(),
-            special_use: None,
-            exclusive,
-        }
-    }
 
     fn delete(name: &str) -> Op {
         Op::DeleteMailbox {

@@ -655,48 +655,26 @@ mod tests {
 
     #[test]
     fn store_bumps_modseq_only_when_the_flags_change() {
+        use FlagMode::{Add, Remove, Replace};
         let kit = Kit::new();
         let d = kit.put(&alice(), "INBOX", "m", flags(Flags::SEEN, &[]));
-        let sf = Flags::SEEN.union(Flags::FLAGGED);
+        let (s, f, e) = (Flags::SEEN, Flags::FLAGGED, Flags::empty());
+        let sf = s.union(f);
+        // (mode, flags given, flags after, whether that is a change)
         let rows = [
+            (Add, flags(s, &[]), flags(s, &[]), false),
+            (Add, flags(f, &["a"]), flags(sf, &["a"]), true),
+            (Add, flags(e, &["a"]), flags(sf, &["a"]), false),
             (
-                FlagMode::Add,
-                flags(Flags::SEEN, &[]),
-                flags(Flags::SEEN, &[]),
-                false,
-            ),
-            (
-                FlagMode::Add,
-                flags(Flags::FLAGGED, &["a"]),
-                flags(sf, &["a"]),
-                true,
-            ),
-            (
-                FlagMode::Add,
-                flags(Flags::empty(), &["a"]),
-                flags(sf, &["a"]),
-                false,
-            ),
-            (
-                FlagMode::Remove,
+                Remove,
                 flags(Flags::DRAFT, &["z"]),
                 flags(sf, &["a"]),
                 false,
             ),
-            (
-                FlagMode::Remove,
-                flags(Flags::empty(), &["a"]),
-                flags(sf, &[]),
-                true,
-            ),
-            (FlagMode::Replace, flags(sf, &[]), flags(sf, &[]), false),
-            (
-                FlagMode::Replace,
-                flags(Flags::empty(), &["b", "a"]),
-                flags(Flags::empty(), &["a", "b"]),
-                true,
-            ),
-            (FlagMode::Replace, none(), none(), true),
+            (Remove, flags(e, &["a"]), flags(sf, &[]), true),
+            (Replace, flags(sf, &[]), flags(sf, &[]), false),
+            (Replace, flags(e, &["b", "a"]), flags(e, &["a", "b"]), true),
+            (Replace, none(), none(), true),
         ];
         for (mode, given, want, bumps) in rows {
             let before = kit.mailbox(&alice(), "INBOX").expect("INBOX").highestmodseq;

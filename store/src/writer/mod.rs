@@ -1179,6 +1179,16 @@ pub(super) mod testkit {
         addr("alice@example.com")
     }
 
+    /// Creates alice's mailbox `name` (`exclusive`: fail when it exists).
+    pub(crate) fn ensure(name: &str, exclusive: bool) -> Op {
+        Op::EnsureMailbox {
+            user: alice(),
+            name: name.into(),
+            special_use: None,
+            exclusive,
+        }
+    }
+
     pub(crate) fn flags(f: Flags, keywords: &[&str]) -> FlagSet {
         FlagSet {
             flags: f,
@@ -1329,7 +1339,7 @@ pub(super) mod testkit {
 mod tests {
     use std::sync::Mutex;
 
-    use super::testkit::{Kit, alice, flags, open_index, stage, target};
+    use super::testkit::{Kit, alice, ensure, flags, open_index, stage, target};
     use super::*;
     use crate::model::Flags;
 
@@ -1365,15 +1375,6 @@ mod tests {
         drop((tx, reply));
         state.run(rx);
         answers.iter().collect()
-    }
-
-    fn ensure(name: &str, exclusive: bool) -> Op {
-        Op::EnsureMailbox {
-            user: alice(),
-            name: name.into(),
-            special_use: None,
-            exclusive,
-        }
     }
 
     #[test]

@@ -480,7 +480,7 @@ mod tests {
     use super::rebuild_shapes;
     use crate::index::{self, MessageInfo};
     use crate::maildir;
-    use crate::model::{FlagSet, Flags, ModSeq, Uid};
+    use crate::model::{FlagSet, Flags, MailboxId, ModSeq, Uid};
 
     fn reconcile(kit: &Kit, rebuild: bool) -> ReconcileReport {
         let op = Op::Reconcile {
@@ -618,6 +618,12 @@ mod tests {
         }
     }
 
+    /// What a rebuild must keep of each message: UID, flags, place.
+    fn contents(kit: &Kit, mailbox: MailboxId) -> Vec<(Uid, FlagSet, bool)> {
+        let messages = kit.messages(mailbox).into_iter();
+        messages.map(|m| (m.uid, m.flags, m.in_new)).collect()
+    }
+
     #[test]
     fn rebuild_from_nothing_keeps_uids_uidvalidity_and_flags() {
         for crashed in [false, true] {
@@ -630,12 +636,7 @@ mod tests {
                 .iter()
                 .map(|n| {
                     let mb = kit.mailbox(&alice(), n).expect("mailbox");
-                    let msgs: Vec<_> = kit
-                        .messages(mb.id)
-                        .into_iter()
-                        .map(|m| (m.uid, m.flags, m.in_new))
-                        .collect();
-                    (mb.uidvalidity, mb.uidnext, msgs)
+                    (mb.uidvalidity, mb.uidnext, contents(&kit, mb.id))
                 })
                 .collect();
             // A clean stop gives unused reservations back; a crash leaves them.
@@ -665,11 +666,7 @@ mod tests {
             assert_eq!(kit.names(&alice()), names, "{crashed}");
             for (name, (validity, next, msgs)) in names.iter().zip(before) {
                 let mb = kit.mailbox(&alice(), name).expect("mailbox");
-                let now: Vec<_> = kit
-                    .messages(mb.id)
-                    .into_iter()
-                    .map(|m| (m.uid, m.flags, m.in_new))
-                    .collect();
+                let now = contents(&kit, mb.id);
                 assert_eq!(
                     (mb.uidvalidity, &now),
                     (validity, &msgs),
