@@ -106,7 +106,7 @@ pub struct StagedMailbox {
     pub files: Vec<StagedFile>,
 }
 
-/// The writer's request (`writer.rs` applies it).
+/// The writer's request (`writer/reconcile.rs` applies it).
 #[derive(Debug)]
 pub struct ImportOp {
     /// Whose tree.

@@ -1,7 +1,7 @@
 //! The SQLite index: WAL, foreign keys, `STRICT` tables, schema in `schema.sql`,
 //! migrations on `PRAGMA user_version`.
 //!
-//! Invariants: writes go through the one writer thread (`writer.rs`); readers take a
+//! Invariants: writes go through the one writer thread (`writer/`); readers take a
 //! connection from the pool, so a reader never waits on a writer (WAL) and nobody sees
 //! "database is locked" (a generous busy timeout covers another process's writer).
 //! The index is a cache: `synchronous=NORMAL` is enough, because a commit lost to a

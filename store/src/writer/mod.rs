@@ -1,0 +1,1546 @@
+//! The one writer: a thread that owns the index's write connection and applies every
+//! change to the maildir and the index, in batches.
+//!
+//! Group commit: while a batch is being applied, new requests queue up in the
+//! channel; the next batch takes all of them (up to `MAX_BATCH`) into one index
+//! transaction. The fsync of the directories a batch touched runs on a second thread,
+//! the syncer, which takes every committed batch waiting into one fsync round, so the
+//! writer commits the next batch (a STORE, an EXPUNGE) meanwhile. Throughput therefore
+//! grows with the number of concurrent deliverers instead of being capped at one fsync
+//! round per message, and no flag change waits for a delivery's disk round.
+//!
+//! This file holds the requests and answers, the thread, the batching and what the
+//! other files share (the mailbox row); `mailbox.rs`, `message.rs` and `reconcile.rs`
+//! apply the requests of their kind.
+//!
+//! Invariants:
+//! - Per message: file in `tmp/` fsynced (by the caller), linked into `new/` or `cur/`,
+//!   the index committed, the directory fsynced (by the syncer), the tmp name removed,
+//!   then the change published and the caller answered. Nothing is acknowledged before
+//!   its names are durable; another session may see a committed message a moment
+//!   earlier (when a later change to the same mailbox is published first), and a crash
+//!   in that moment loses only mail nobody was told was kept — its UID stays used, as
+//!   UIDs are reserved durably.
+//! - Each request runs in its own SAVEPOINT: one failing request leaves the others in
+//!   the batch untouched, and the files it created are removed again.
+//! - Changes are published only after the commit, per mailbox and on the owner's
+//!   bus (`changes.rs`); the events of a failing request are dropped with it.
+//! - Flag changes and expunges rename or unlink files without fsyncing the directory
+//!   (as Dovecot's default `mail_fsync = optimized`): they are not acknowledged mail, and
+//!   a crash can at worst undo the last ones (file names win over the index on
+//!   recovery). An expunged message that a crash brings back is given a new UID by the
+//!   reconcile, never its old one, since clients were told that UID is gone.
+//! - Mailbox rows are read inside the write transaction (BEGIN IMMEDIATE), never cached
+//!   across batches, so another process writing the same index (the CLI) stays coherent.
+//! - Mailbox operations (delete, rename, copy/move) follow the same order: the maildir
+//!   is changed first (directories renamed, files linked), the index commits, then the
+//!   touched directories are fsynced before the answer. Directory renames are recorded so that a failing
+//!   request or batch renames them back; a deleted mailbox's tree is first renamed out
+//!   of the namespace (`..deleted.*`, which no mailbox name maps to) and removed only
+//!   after the commit. A MOVE unlinks the source files last, after every link and
+//!   statement of the request succeeded, so a failure never loses a message: at worst
+//!   it is in both mailboxes, and the next reconcile adopts the extra file.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::changes::{Changes, MailboxEvent, MessageChanges};
+use crate::error::{IoContext, Result, StoreError};
+use crate::index;
+use crate::maildir::{self, MailboxState};
+use crate::model::{Address, FlagSet, MailboxId, ModSeq, Uid, UidValidity};
+use crate::summary::Summary;
+
+mod mailbox;
+mod message;
+mod reconcile;
+
+use mailbox::{delete_mailbox, ensure_mailbox, rename_mailbox, subscribe};
+pub(crate) use message::deliver;
+use message::{claim_recent, copy_messages, expunge, set_flags};
+pub(crate) use reconcile::rebuild_shapes;
+use reconcile::{import, reconcile};
+
+/// Most requests folded into one transaction.
+pub const MAX_BATCH: usize = 512;
+
+/// WAL pages after a commit past which the checkpoint thread copies the WAL into the
+/// database (SQLite's default automatic checkpoint mark).
+pub const CHECKPOINT_PAGES: std::ffi::c_int = 1000;
+
+/// One message to put into one or more mailboxes.
+#[derive(Debug)]
+pub struct DeliverOp {
+    /// The fsynced file in some maildir's `tmp/`; removed once linked everywhere.
+    pub tmp: PathBuf,
+    /// Where each copy goes.
+    pub targets: Vec<Target>,
+    /// Byte size of the file.
+    pub size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub internaldate: i64,
+    /// Parsed once by the caller.
+    pub summary: Arc<Summary>,
+}
+
+/// One copy of a delivered message: whose, which mailbox, with which flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Owner.
+    pub user: Address,
+    /// Mailbox name (IMAP form).
+    pub mailbox: String,
+    /// Initial flags and keywords (APPEND, or a Sieve script's `imap4flags`).
+    pub flags: FlagSet,
+    /// What to do when the mailbox does not exist.
+    pub if_missing: IfMissing,
+}
+
+impl Target {
+    /// The user's INBOX (created if need be), no flags: plain SMTP delivery.
+    pub fn inbox(user: &Address) -> Target {
+        Target {
+            user: user.clone(),
+            mailbox: "INBOX".into(),
+            flags: FlagSet::default(),
+            if_missing: IfMissing::Create,
+        }
+    }
+}
+
+/// What a delivery does when its target mailbox does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Fail the request (APPEND: `NO [TRYCREATE]`, RFC 9051 §6.3.12).
+    Fail,
+    /// Create it (the INBOX; Sieve `fileinto :create`, RFC 5490 §3.2).
+    Create,
+    /// Put the copy in the INBOX instead (Sieve `fileinto` to a mailbox that is not
+    /// there: RFC 5228 §4.1 leaves it open; Pigeonhole, like us, keeps the message).
+    Inbox,
+}
+
+/// How STORE combines flags (RFC 9051 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagMode {
+    /// FLAGS: replace.
+    Replace,
+    /// +FLAGS: add.
+    Add,
+    /// -FLAGS: remove.
+    Remove,
+}
+
+/// A change request for the writer.
+#[derive(Debug)]
+pub enum Op {
+    /// Deliver or append a message.
+    Deliver(DeliverOp),
+    /// Create a mailbox unless it exists (`exclusive`: fail when it does).
+    EnsureMailbox {
+        /// Owner.
+        user: Address,
+        /// IMAP name, normalized.
+        name: String,
+        /// RFC 6154 attribute.
+        special_use: Option<String>,
+        /// Fail with MailboxExists when present.
+        exclusive: bool,
+    },
+    /// STORE.
+    SetFlags {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// Which messages.
+        uids: Vec<Uid>,
+        /// How.
+        mode: FlagMode,
+        /// The flags given.
+        flags: FlagSet,
+        /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
+        unchanged_since: Option<ModSeq>,
+    },
+    /// EXPUNGE (all `\Deleted`) or UID EXPUNGE (those of `uids` that are `\Deleted`).
+    Expunge {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// Restrict to these UIDs.
+        uids: Option<Vec<Uid>>,
+    },
+    /// Bring the index in line with a user's maildir tree; `rebuild` drops the user's
+    /// rows first.
+    Reconcile {
+        /// Whose tree.
+        user: Address,
+        /// Start from nothing.
+        rebuild: bool,
+        /// The index may have lost commits (just opened after a crash or an older copy
+        /// put back): raise UIDNEXT and HIGHESTMODSEQ to the reservations first.
+        stale: bool,
+    },
+    /// RFC 3501 §2.3.2 `\Recent`: claim the mailbox's recent messages up to `upto` for
+    /// the calling session (moving `first_recent_uid` past them, so exactly one session
+    /// gets each); their files move from `new/` to `cur/`, as a maildir reader does
+    /// with mail it has seen.
+    ClaimRecent {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// The highest UID the session has seen.
+        upto: Uid,
+    },
+    /// Drop a user's index rows (the account is gone; the files stay).
+    Forget {
+        /// Whose rows.
+        user: Address,
+    },
+    /// RFC 9051 §6.3.5 DELETE: one mailbox (not its children, not INBOX).
+    DeleteMailbox {
+        /// Owner.
+        user: Address,
+        /// IMAP name.
+        name: String,
+    },
+    /// RFC 9051 §6.3.6 RENAME, children included; renaming INBOX moves its messages
+    /// into a new mailbox and leaves INBOX empty.
+    RenameMailbox {
+        /// Owner.
+        user: Address,
+        /// Existing name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// RFC 9051 §6.4.7 COPY / RFC 6851 MOVE: hard links into the target with new UIDs.
+    Copy {
+        /// Source mailbox.
+        from: MailboxId,
+        /// Source UIDs, ascending; missing ones are skipped.
+        uids: Vec<Uid>,
+        /// Target owner.
+        user: Address,
+        /// Target mailbox name.
+        to: String,
+        /// Remove the messages from the source (MOVE).
+        remove: bool,
+    },
+    /// RFC 9051 §6.3.7/§6.3.8 SUBSCRIBE / UNSUBSCRIBE: the `subscriptions` file and the
+    /// index column.
+    Subscribe {
+        /// Owner.
+        user: Address,
+        /// IMAP name (need not exist).
+        name: String,
+        /// Subscribe (true) or unsubscribe.
+        on: bool,
+    },
+    /// RFC 3502 MULTIAPPEND: several messages delivered in one request, so in one
+    /// SAVEPOINT: all of them or none (a failing one rolls the others back and their
+    /// files are removed again). Answered with one `Delivered` per message, in order.
+    DeliverMany(Vec<DeliverOp>),
+    /// Local copies (one op per distinct content), relay queue entries and Sieve
+    /// memory of one delivery, in one request: all durable or none (`delivery.rs`).
+    DeliverAll(crate::delivery::StagedDelivery),
+    /// A change to the relay queue's state (`queue.rs`).
+    Queue(crate::queue::QueueChange),
+    /// `mailyard import maildir`: staged files into a user's tree (`import.rs`).
+    Import(Box<crate::import::ImportOp>),
+}
+
+/// What a request produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// One entry per target of a DeliverOp.
+    Delivered(Vec<Delivered>),
+    /// The mailbox (existing or new).
+    Mailbox(index::MailboxInfo),
+    /// STORE: messages changed (uid, new flags, modseq) and those refused by
+    /// UNCHANGEDSINCE.
+    Flags {
+        /// Changed.
+        changed: Vec<(Uid, FlagSet, ModSeq)>,
+        /// RFC 7162 §3.1.3 MODIFIED.
+        modified: Vec<Uid>,
+    },
+    /// Expunged UIDs.
+    Expunged(Vec<Uid>),
+    /// What a reconcile did.
+    Reconciled(ReconcileReport),
+    /// UIDs claimed as `\Recent` by the caller.
+    Claimed(Vec<Uid>),
+    /// COPY/MOVE: the target's UIDVALIDITY and (source UID, new UID) pairs.
+    Copied {
+        /// Target mailbox.
+        mailbox: MailboxId,
+        /// Target UIDVALIDITY (RFC 4315 COPYUID).
+        uidvalidity: UidValidity,
+        /// Source and target UIDs, in source UID order.
+        pairs: Vec<(Uid, Uid)>,
+    },
+    /// A mailbox operation without a result (delete, rename, subscribe).
+    Done,
+    /// DeliverAll: the local copies and the queue ids.
+    Queued(Vec<Delivered>, Vec<String>),
+    /// Import: what each mailbox became.
+    Imported(Vec<crate::import::MailboxOutcome>),
+}
+
+/// Where a delivered copy went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Owner.
+    pub user: Address,
+    /// The mailbox.
+    pub mailbox: MailboxId,
+    /// Its UIDVALIDITY (for APPENDUID).
+    pub uidvalidity: UidValidity,
+    /// The new message's UID.
+    pub uid: Uid,
+}
+
+/// Counts from a reconcile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Mailboxes seen.
+    pub mailboxes: usize,
+    /// Messages present.
+    pub messages: usize,
+    /// Files the index did not know (adopted).
+    pub adopted: usize,
+    /// Index rows whose file was gone (dropped).
+    pub dropped: usize,
+    /// Rows whose flags the file name contradicted (file wins).
+    pub reflagged: usize,
+    /// Files given a new UID (none, or a duplicate).
+    pub renumbered: usize,
+    /// Files left in `tmp/` by crashed deliveries, removed (maildir(5): 36 hours).
+    pub stale_tmp: usize,
+}
+
+pub(crate) struct Job {
+    pub op: Op,
+    pub reply: Reply,
+}
+
+/// Where a request's outcome goes: an async caller's oneshot, or a blocking caller's
+/// channel (the CLI, and setup code that may run inside a runtime).
+pub(crate) enum Reply {
+    Async(oneshot::Sender<Result<Outcome>>),
+    Sync(mpsc::SyncSender<Result<Outcome>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<Outcome>) {
+        // A caller that went away no longer needs the answer.
+        match self {
+            Reply::Async(tx) => drop(tx.send(r)),
+            Reply::Sync(tx) => drop(tx.send(r)),
+        }
+    }
+}
+
+/// Handle to the writer thread. Dropping it (with the store) closes the queue and waits
+/// for the thread to finish what it was given: its connection is closed, and SQLite's
+/// checkpoint-on-close done, before the store is gone. Otherwise a store opened again
+/// on the same data dir (a rebuild after the index file was removed) could have its new
+/// `-wal` file removed by the old connection closing late ("disk I/O error").
+pub(crate) struct Writer {
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Writer {
+    /// Starts the thread with its own write connection.
+    pub fn start(
+        conn: Connection,
+        data_dir: PathBuf,
+        changes: Arc<Changes>,
+        batch_observer: Arc<std::sync::OnceLock<crate::stats::BatchObserver>>,
+        spares: Arc<crate::spare::Spares>,
+    ) -> Writer {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let mut state = WriterState {
+            conn,
+            data_dir,
+            changes,
+            batch_observer,
+            spares,
+            touched: HashSet::new(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || state.run(rx));
+        let thread = spawned
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start the store writer thread"))
+            .ok();
+        Writer {
+            tx: Some(tx),
+            thread,
+        }
+    }
+
+    /// Whether the writer thread is still running (it ends only when the store is
+    /// dropped, or by a panic, after which every write would fail).
+    pub fn alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// The queue, while the writer is open.
+    fn queue(&self, job: Job) {
+        if let Some(tx) = &self.tx {
+            // When the thread is gone the reply sender is dropped, which the caller
+            // sees as StoreError::Closed.
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Queues `op`; the receiver yields its outcome once durable.
+    pub fn submit(&self, op: Op) -> oneshot::Receiver<Result<Outcome>> {
+        let (reply, rx) = oneshot::channel();
+        self.queue(Job {
+            op,
+            reply: Reply::Async(reply),
+        });
+        rx
+    }
+
+    /// Queues `op` and blocks the calling thread until it is durable.
+    pub fn submit_blocking(&self, op: Op) -> Result<Outcome> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.queue(Job {
+            op,
+            reply: Reply::Sync(reply),
+        });
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+}
+
+struct WriterState {
+    conn: Connection,
+    data_dir: PathBuf,
+    changes: Arc<Changes>,
+    /// Requests per batch, for `/metrics`.
+    batch_observer: Arc<std::sync::OnceLock<crate::stats::BatchObserver>>,
+    /// Where removed queue files go (`spare.rs`).
+    spares: Arc<crate::spare::Spares>,
+    /// Mailboxes this writer changed: their unused UID and MODSEQ reservations are
+    /// given back when it stops (`trim_reservations`).
+    touched: HashSet<MailboxId>,
+}
+
+/// What a batch must do after its statements succeed.
+#[derive(Default)]
+pub(crate) struct Effects {
+    /// Directories whose entries changed: fsynced after commit, before the answer.
+    pub(crate) dirs: BTreeSet<PathBuf>,
+    /// Files created by requests (removed again if their request fails).
+    pub(crate) created: Vec<PathBuf>,
+    /// tmp files to remove after commit.
+    pub(crate) tmp_done: Vec<PathBuf>,
+    /// Mailboxes changed, with their new HIGHESTMODSEQ.
+    changed: HashMap<MailboxId, u64>,
+    /// What changed, for the users' buses (`changes.rs`); a failing request's
+    /// events are dropped with it.
+    events: Vec<(Address, MailboxEvent)>,
+    /// Directory renames done (from, to): undone in reverse if the request or the
+    /// batch fails.
+    renames: Vec<(PathBuf, PathBuf)>,
+    /// Trees renamed out of the namespace, removed after commit.
+    remove_trees: Vec<PathBuf>,
+    /// Expunged files, parked in their mailbox's `tmp/` (a rename, quick) and unlinked
+    /// after commit by the syncer thread: an unlink waits for the filesystem to free
+    /// the file's blocks, which the writer thread must not.
+    trash: Vec<PathBuf>,
+}
+
+impl Effects {
+    /// Records that the messages of `mb` changed: its watchers learn its new
+    /// HIGHESTMODSEQ, its owner's bus the event.
+    fn touch(&mut self, mb: &MailboxRow, changes: MessageChanges) {
+        self.changed.insert(mb.id, mb.highestmodseq);
+        self.event(
+            &mb.user,
+            MailboxEvent::Messages {
+                mailbox: mb.id,
+                name: mb.name.clone(),
+                changes,
+            },
+        );
+    }
+
+    /// Records an event for `user`'s bus.
+    fn event(&mut self, user: &Address, event: MailboxEvent) {
+        self.events.push((user.clone(), event));
+    }
+}
+
+/// A mailbox row as the writer needs it.
+struct MailboxRow {
+    id: MailboxId,
+    /// Owner and name, for the change events.
+    user: Address,
+    name: String,
+    dir: PathBuf,
+    uidvalidity: u32,
+    uidnext: u32,
+    highestmodseq: u64,
+    uid_reserved: u32,
+    modseq_reserved: u64,
+    special_use: Option<String>,
+}
+
+impl MailboxRow {
+    fn state(&self) -> MailboxState {
+        MailboxState {
+            uidvalidity: self.uidvalidity,
+            uid_reserved: self.uid_reserved,
+            modseq_reserved: self.modseq_reserved,
+            special_use: self.special_use.clone(),
+        }
+    }
+
+    /// The next UID, raising the durable reservation first when it runs out.
+    fn next_uid(&mut self) -> Result<u32> {
+        let uid = self.uidnext;
+        if uid >= self.uid_reserved {
+            self.uid_reserved = uid.saturating_add(maildir::UID_BLOCK);
+            maildir::write_state(&self.dir, &self.state()).at(&self.dir)?;
+        }
+        self.uidnext = uid + 1;
+        Ok(uid)
+    }
+
+    /// The MODSEQ every change of one request shares (RFC 7162 §3.1: the messages a
+    /// single command changes may get the same MODSEQ): allocated on first use.
+    fn shared_modseq(&mut self, slot: &mut Option<u64>) -> Result<u64> {
+        match *slot {
+            Some(m) => Ok(m),
+            None => Ok(*slot.insert(self.next_modseq()?)),
+        }
+    }
+
+    /// The next MODSEQ, likewise reserved durably.
+    fn next_modseq(&mut self) -> Result<u64> {
+        let m = self.highestmodseq + 1;
+        if m >= self.modseq_reserved {
+            self.modseq_reserved = m + maildir::MODSEQ_BLOCK;
+            maildir::write_state(&self.dir, &self.state()).at(&self.dir)?;
+        }
+        self.highestmodseq = m;
+        Ok(m)
+    }
+
+    fn save(&self, conn: &Connection) -> Result<()> {
+        conn.prepare_cached(
+            "UPDATE mailbox SET uidnext = ?2, highestmodseq = ?3, uid_reserved = ?4,
+                    modseq_reserved = ?5, special_use = ?6 WHERE id = ?1",
+        )?
+        .execute(params![
+            self.id.0,
+            self.uidnext,
+            self.highestmodseq as i64,
+            self.uid_reserved,
+            self.modseq_reserved as i64,
+            self.special_use
+        ])?;
+        Ok(())
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl WriterState {
+    /// Takes what is queued as one batch, in two transactions: first the requests
+    /// that fsync nothing (flag changes, expunges, `\Recent` claims — STORE and
+    /// EXPUNGE of every session), answered at once; then those that make mail durable
+    /// (deliveries, copies, mailbox changes), committed here and handed to the syncer
+    /// thread, which fsyncs their directories and answers them while this thread goes
+    /// on with the next batch. A STORE that arrives while an APPEND's directory is
+    /// being fsynced so never waits for that disk round. Concurrent requests have no
+    /// order among themselves; one session's requests are never in one batch together
+    /// (each waits for its answer).
+    fn run(&mut self, rx: mpsc::Receiver<Job>) {
+        let checkpointer = self.start_checkpointer();
+        let (sync_tx, sync_rx) = mpsc::channel::<ToSync>();
+        let changes = self.changes.clone();
+        let syncer = std::thread::Builder::new()
+            .name("store-sync".into())
+            .spawn(move || sync_loop(sync_rx, &changes))
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot start the store sync thread"))
+            .ok();
+        // Without the thread, its work is done here, one batch at a time.
+        let sync_tx = syncer.as_ref().map(|_| sync_tx);
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            if let Some(observe) = self.batch_observer.get() {
+                observe(batch.len());
+            }
+            let (quick, durable): (Vec<Job>, Vec<Job>) =
+                batch.into_iter().partition(|j| j.op.syncs_nothing());
+            for part in [quick, durable] {
+                if part.is_empty() {
+                    continue;
+                }
+                let Some(mut done) = self.run_batch(part) else {
+                    continue;
+                };
+                if done.dirs.is_empty() {
+                    // Nothing to make durable: answered now, its unlinks left for later.
+                    let trash = std::mem::take(&mut done.trash);
+                    done.finish(&self.changes, Ok(()));
+                    if !trash.is_empty() {
+                        self.hand_off(sync_tx.as_ref(), ToSync::Trash(trash));
+                    }
+                } else {
+                    self.hand_off(sync_tx.as_ref(), ToSync::Batch(done));
+                }
+            }
+        }
+        drop(sync_tx);
+        if let Some(handle) = syncer {
+            let _ = handle.join();
+        }
+        if let Err(e) = self.trim_reservations() {
+            tracing::warn!(error = %e, "cannot give back unused UID reservations");
+        }
+        if let Some(handle) = checkpointer {
+            // The hook holds the checkpointer's only sender.
+            let none: Option<
+                fn(&mut rusqlite::hooks::Wal, std::ffi::c_int) -> rusqlite::Result<()>,
+            > = None;
+            let _ = self.conn.wal_hook(none);
+            let _ = handle.join();
+        }
+    }
+
+    /// Gives `work` to the syncer thread, or does it here when there is none (or it
+    /// is gone).
+    fn hand_off(&self, syncer: Option<&mpsc::Sender<ToSync>>, work: ToSync) {
+        let work = match syncer {
+            Some(tx) => match tx.send(work) {
+                Ok(()) => return,
+                Err(mpsc::SendError(work)) => work,
+            },
+            None => work,
+        };
+        work.run(&self.changes);
+    }
+
+    /// On a clean stop, gives back what the mailboxes this writer changed reserved but
+    /// did not use: `mailyard-state` and the row then say UIDNEXT and HIGHESTMODSEQ
+    /// exactly. The next start raises UIDNEXT and HIGHESTMODSEQ to the reservations
+    /// (the index may have lost commits, `raise_to_reservations`), so without this
+    /// every restart would leave a gap of up to `UID_BLOCK` UIDs; after a crash the
+    /// full reservation stays, as it must. Correct even if the index commit here is
+    /// lost: the values written are the ones in use, above every UID handed out.
+    fn trim_reservations(&mut self) -> Result<()> {
+        if self.touched.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for &id in &self.touched {
+            let mut mb = match load_mailbox_by_id(&tx, &self.data_dir, id) {
+                Ok(mb) => mb,
+                Err(StoreError::NoMailbox(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if mb.uid_reserved <= mb.uidnext && mb.modseq_reserved <= mb.highestmodseq {
+                continue;
+            }
+            mb.uid_reserved = mb.uidnext;
+            mb.modseq_reserved = mb.highestmodseq;
+            maildir::write_state(&mb.dir, &mb.state()).at(&mb.dir)?;
+            mb.save(&tx)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Moves WAL checkpoints off this thread: a checkpoint copies the WAL into the
+    /// database file and fsyncs it, which would hold up every request queued behind
+    /// it. A thread with its own connection runs a PASSIVE checkpoint (it never blocks
+    /// this writer) whenever a commit leaves `CHECKPOINT_PAGES` or more in the WAL —
+    /// SQLite's own automatic checkpoint, which this replaces, uses the same mark.
+    /// Without that thread, SQLite checkpoints here as before.
+    fn start_checkpointer(&mut self) -> Option<std::thread::JoinHandle<()>> {
+        let db = self.data_dir.join("index.db");
+        let conn = match index::connect(&db, false) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the checkpoint connection");
+                return None;
+            }
+        };
+        let (tx, rx) = mpsc::sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "index checkpoint failed");
+                    }
+                }
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot start the checkpoint thread"))
+            .ok()?;
+        let hooked = self.conn.wal_hook(Some(
+            move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                if pages >= CHECKPOINT_PAGES {
+                    // Full: a checkpoint is already asked for.
+                    let _ = tx.try_send(());
+                }
+                Ok(())
+            },
+        ));
+        if let Err(e) = hooked {
+            tracing::warn!(error = %e, "cannot hook the index's commits");
+        }
+        Some(handle)
+    }
+
+    /// Applies and commits one batch. Returns what it still owes (the fsync of its
+    /// directories, then its post-commit effects and answers), or None when the batch
+    /// failed and every request in it was already answered with the error.
+    fn run_batch(&mut self, batch: Vec<Job>) -> Option<Committed> {
+        let mut effects = Effects::default();
+        let mut results: Vec<(Reply, Result<Outcome>)> = Vec::with_capacity(batch.len());
+        let data_dir = self.data_dir.clone();
+        let spares = self.spares.clone();
+        let committed = (|| -> Result<()> {
+            let mut tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for job in batch {
+                let created_before = effects.created.len();
+                let renames_before = effects.renames.len();
+                let trees_before = effects.remove_trees.len();
+                let trash_before = effects.trash.len();
+                let events_before = effects.events.len();
+                let mut sp = tx.savepoint()?;
+                let r = apply(&sp, &data_dir, &spares, &mut effects, job.op);
+                if r.is_ok() {
+                    sp.commit()?;
+                } else {
+                    sp.rollback()?;
+                    for f in effects.created.drain(created_before..) {
+                        let _ = std::fs::remove_file(f);
+                    }
+                    undo_renames(effects.renames.drain(renames_before..));
+                    effects.remove_trees.truncate(trees_before);
+                    effects.trash.truncate(trash_before);
+                    effects.events.truncate(events_before);
+                }
+                results.push((job.reply, r));
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match committed {
+            Ok(()) => {
+                self.touched.extend(effects.changed.keys().copied());
+                Some(Committed {
+                    dirs: effects.dirs,
+                    tmp_done: effects.tmp_done,
+                    remove_trees: effects.remove_trees,
+                    trash: effects.trash,
+                    changed: effects.changed,
+                    events: effects.events,
+                    results,
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
+                for f in &effects.created {
+                    let _ = std::fs::remove_file(f);
+                }
+                undo_renames(effects.renames.drain(..));
+                let msg = e.to_string();
+                for (reply, _) in results {
+                    reply.send(Err(StoreError::Invalid(format!(
+                        "store write failed: {msg}"
+                    ))));
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A committed batch that is not answered yet: its directories still need their
+/// fsync, which makes its new file names (and so its mail) durable.
+struct Committed {
+    /// Directories whose entries the batch changed.
+    dirs: BTreeSet<PathBuf>,
+    /// tmp names of delivered files: removed only once the new names are durable.
+    tmp_done: Vec<PathBuf>,
+    /// Trees of deleted mailboxes, removed after the fsync.
+    remove_trees: Vec<PathBuf>,
+    /// Expunged files to unlink (`Effects::trash`).
+    trash: Vec<PathBuf>,
+    /// Mailboxes changed, with their new HIGHESTMODSEQ.
+    changed: HashMap<MailboxId, u64>,
+    /// Events for the users' buses.
+    events: Vec<(Address, MailboxEvent)>,
+    /// Each request's answer.
+    results: Vec<(Reply, Result<Outcome>)>,
+}
+
+impl Committed {
+    /// Runs the post-commit effects, publishes and answers, once `synced` says
+    /// whether the directories' fsync succeeded. When it failed, the index already
+    /// holds the batch (a reconcile corrects it if a crash then loses a name), but no
+    /// request is acknowledged: the senders try again.
+    fn finish(self, changes: &Changes, synced: std::result::Result<(), String>) {
+        if synced.is_ok() {
+            for tmp in &self.tmp_done {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+        unlink_trash(&self.trash);
+        for tree in &self.remove_trees {
+            if let Err(e) = std::fs::remove_dir_all(tree) {
+                tracing::warn!(path = %tree.display(), error = %e,
+                    "cannot remove a deleted mailbox's files");
+            }
+        }
+        // Publish before replying: once a command's issuer hears OK, every session's
+        // next command sees the change (RFC 9051 §7.5.1 lets it be announced then),
+        // and the issuer's own session does too (APPEND into the selected mailbox
+        // announces EXISTS before its tagged OK, RFC 9051 §6.3.12).
+        changes.publish_batch(self.changed, self.events);
+        match synced {
+            Ok(()) => {
+                for (reply, r) in self.results {
+                    reply.send(r);
+                }
+            }
+            Err(msg) => {
+                tracing::error!(error = %msg, "directory fsync failed; the batch is not acknowledged");
+                for (reply, _) in self.results {
+                    reply.send(Err(StoreError::Invalid(format!(
+                        "store write failed: {msg}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Unlinks expunged files parked in `tmp/`.
+fn unlink_trash(trash: &[PathBuf]) {
+    for f in trash {
+        if let Err(e) = std::fs::remove_file(f)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %f.display(), error = %e, "cannot remove an expunged message file");
+        }
+    }
+}
+
+/// Work for the syncer thread.
+enum ToSync {
+    /// A committed batch that owes its directories' fsync and its answers.
+    Batch(Committed),
+    /// Expunged files of an answered batch, to unlink.
+    Trash(Vec<PathBuf>),
+}
+
+impl ToSync {
+    /// Does the work alone (the syncer does batches in groups, `sync_loop`).
+    fn run(self, changes: &Changes) {
+        match self {
+            ToSync::Batch(done) => {
+                let synced = sync_dirs(&done.dirs).map_err(|e| e.to_string());
+                done.finish(changes, synced);
+            }
+            ToSync::Trash(files) => unlink_trash(&files),
+        }
+    }
+}
+
+/// The syncer thread: takes every committed batch waiting, fsyncs all their
+/// directories in one round, then finishes them in commit order; unlinks expunged
+/// files on the way.
+fn sync_loop(rx: mpsc::Receiver<ToSync>, changes: &Changes) {
+    while let Ok(first) = rx.recv() {
+        let mut group = Vec::new();
+        let mut next = Some(first);
+        while let Some(work) = next {
+            match work {
+                ToSync::Batch(c) => group.push(c),
+                ToSync::Trash(files) => unlink_trash(&files),
+            }
+            next = rx.try_recv().ok();
+        }
+        if group.is_empty() {
+            continue;
+        }
+        let dirs: BTreeSet<PathBuf> = group.iter().flat_map(|c| c.dirs.iter().cloned()).collect();
+        let synced = sync_dirs(&dirs).map_err(|e| e.to_string());
+        for done in group {
+            done.finish(changes, synced.clone());
+        }
+    }
+}
+
+/// Threads that fsync a batch's directories at once.
+const SYNC_THREADS: usize = 8;
+
+/// fsyncs every directory a batch touched. A batch for 64 users touches 64 `new/`
+/// directories: one after another, each waits for its own journal round; in parallel
+/// the filesystem folds them into a few commits.
+fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
+    let dirs: Vec<&PathBuf> = dirs.iter().collect();
+    if dirs.len() <= 1 {
+        for dir in dirs {
+            maildir::sync_dir(dir).at(dir)?;
+        }
+        return Ok(());
+    }
+    let per_thread = dirs.len().div_ceil(SYNC_THREADS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = dirs
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || -> Result<()> {
+                    for dir in chunk {
+                        maildir::sync_dir(dir).at(dir)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| StoreError::Invalid("directory fsync thread panicked".into()))??;
+        }
+        Ok(())
+    })
+}
+
+impl Op {
+    /// Whether applying it never fsyncs: flag changes and expunges rename or unlink
+    /// files without a directory fsync (see the module invariants), and a `\Recent`
+    /// claim only moves files from `new/` to `cur/`.
+    fn syncs_nothing(&self) -> bool {
+        matches!(
+            self,
+            Op::SetFlags { .. } | Op::Expunge { .. } | Op::ClaimRecent { .. }
+        )
+    }
+}
+
+fn apply(
+    conn: &Connection,
+    data_dir: &Path,
+    spares: &crate::spare::Spares,
+    fx: &mut Effects,
+    op: Op,
+) -> Result<Outcome> {
+    match op {
+        Op::Deliver(d) => deliver(conn, data_dir, fx, d).map(Outcome::Delivered),
+        Op::EnsureMailbox {
+            user,
+            name,
+            special_use,
+            exclusive,
+        } => {
+            let name = normalize_name(&name)?;
+            let existed = load_mailbox(conn, data_dir, &user, &name)?.is_some();
+            if exclusive && existed {
+                return Err(StoreError::MailboxExists(name));
+            }
+            let row = ensure_mailbox(conn, data_dir, &user, &name, special_use)?;
+            if !existed {
+                fx.event(&user, MailboxEvent::Created { name: name.clone() });
+            }
+            let info = index::mailbox_by_id(conn, row.id)?
+                .ok_or_else(|| StoreError::NoMailbox(name.clone()))?;
+            Ok(Outcome::Mailbox(info))
+        }
+        Op::SetFlags {
+            mailbox,
+            uids,
+            mode,
+            flags,
+            unchanged_since,
+        } => set_flags(
+            conn,
+            data_dir,
+            fx,
+            mailbox,
+            &uids,
+            mode,
+            &flags,
+            unchanged_since,
+        ),
+        Op::Expunge { mailbox, uids } => {
+            expunge(conn, data_dir, fx, mailbox, uids.as_deref()).map(Outcome::Expunged)
+        }
+        Op::Reconcile {
+            user,
+            rebuild,
+            stale,
+        } => reconcile(conn, data_dir, fx, &user, rebuild, stale).map(Outcome::Reconciled),
+        Op::ClaimRecent { mailbox, upto } => {
+            claim_recent(conn, data_dir, mailbox, upto).map(Outcome::Claimed)
+        }
+        Op::Forget { user } => {
+            conn.prepare_cached("DELETE FROM mailbox WHERE user = ?1")?
+                .execute([user.to_string()])?;
+            Ok(Outcome::Reconciled(ReconcileReport::default()))
+        }
+        Op::DeleteMailbox { user, name } => {
+            delete_mailbox(conn, data_dir, fx, &user, &name).map(|()| Outcome::Done)
+        }
+        Op::RenameMailbox { user, from, to } => {
+            rename_mailbox(conn, data_dir, fx, &user, &from, &to).map(|()| Outcome::Done)
+        }
+        Op::Copy {
+            from,
+            uids,
+            user,
+            to,
+            remove,
+        } => {
+            let to = normalize_name(&to)?;
+            let src = load_mailbox_by_id(conn, data_dir, from)?;
+            let mut dst = load_mailbox(conn, data_dir, &user, &to)?
+                .ok_or_else(|| StoreError::NoMailbox(to.clone()))?;
+            let pairs = copy_messages(conn, fx, src, &mut dst, &uids, remove)?;
+            Ok(Outcome::Copied {
+                mailbox: dst.id,
+                uidvalidity: UidValidity(dst.uidvalidity),
+                pairs,
+            })
+        }
+        Op::Subscribe { user, name, on } => {
+            subscribe(conn, data_dir, fx, &user, &name, on).map(|()| Outcome::Done)
+        }
+        Op::DeliverMany(ops) => {
+            let mut out = Vec::with_capacity(ops.len());
+            let mut ops = ops.into_iter();
+            while let Some(d) = ops.next() {
+                let tmp = d.tmp.clone();
+                match deliver(conn, data_dir, fx, d) {
+                    Ok(v) => out.extend(v),
+                    Err(e) => {
+                        // The staged files of a failed request are garbage; they go
+                        // with the batch's other tmp files after the commit.
+                        fx.tmp_done.push(tmp);
+                        fx.tmp_done.extend(ops.map(|d| d.tmp));
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(Outcome::Delivered(out))
+        }
+        Op::DeliverAll(staged) => crate::delivery::apply(conn, data_dir, fx, staged),
+        Op::Queue(change) => crate::queue::apply(conn, data_dir, spares, fx, change),
+        Op::Import(op) => import(conn, data_dir, fx, *op).map(Outcome::Imported),
+    }
+}
+
+/// Renames recorded in `Effects::renames`, undone newest first.
+fn undo_renames(renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>) {
+    for (from, to) in renames.rev() {
+        if let Err(e) = std::fs::rename(&to, &from) {
+            tracing::error!(from = %to.display(), to = %from.display(), error = %e,
+                "cannot undo a rename");
+        }
+    }
+}
+
+fn load_mailbox(
+    conn: &Connection,
+    data_dir: &Path,
+    user: &Address,
+    name: &str,
+) -> Result<Option<MailboxRow>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, uidvalidity, uidnext, highestmodseq, uid_reserved, modseq_reserved,
+                    special_use FROM mailbox WHERE user = ?1 AND name = ?2",
+        )?
+        .query_row(params![user.to_string(), name], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, u32>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, uidvalidity, uidnext, hms, ur, mr, special_use)) = row else {
+        return Ok(None);
+    };
+    let dir = mailbox_path(data_dir, user, name)?;
+    Ok(Some(MailboxRow {
+        id: MailboxId(id),
+        user: user.clone(),
+        name: name.to_string(),
+        dir,
+        uidvalidity,
+        uidnext,
+        highestmodseq: hms as u64,
+        uid_reserved: ur,
+        modseq_reserved: mr as u64,
+        special_use,
+    }))
+}
+
+fn load_mailbox_by_id(conn: &Connection, data_dir: &Path, id: MailboxId) -> Result<MailboxRow> {
+    let found: Option<(String, String)> = conn
+        .prepare_cached("SELECT user, name FROM mailbox WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (user, name) = found.ok_or_else(|| StoreError::NoMailbox(format!("#{}", id.0)))?;
+    let user = Address::parse(&user).map_err(StoreError::Invalid)?;
+    load_mailbox(conn, data_dir, &user, &name)?.ok_or(StoreError::NoMailbox(name))
+}
+
+pub(crate) fn normalize_name(name: &str) -> Result<String> {
+    crate::mailbox_name::normalize(name).map_err(|why| StoreError::BadName {
+        name: name.to_string(),
+        why,
+    })
+}
+
+pub(crate) fn mailbox_path(data_dir: &Path, user: &Address, name: &str) -> Result<PathBuf> {
+    maildir::mailbox_dir(&maildir::user_root(data_dir, user), name).map_err(|why| {
+        StoreError::BadName {
+            name: name.to_string(),
+            why,
+        }
+    })
+}
+
+/// What the writer's unit tests share: a real writer thread on a temp data dir, and
+/// short ways to ask it things and read the index and the tree back.
+#[cfg(test)]
+pub(super) mod testkit {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use rusqlite::Connection;
+
+    use super::{DeliverOp, Delivered, IfMissing, Op, Outcome, Target, Writer};
+    use crate::changes::Changes;
+    use crate::error::Result;
+    use crate::index::{self, MailboxInfo, MessageInfo};
+    use crate::maildir;
+    use crate::model::{Address, FlagSet, Flags, MailboxId};
+
+    /// The index's write connection on a new data dir, migrated.
+    pub(crate) fn open_index(data_dir: &Path) -> Connection {
+        std::fs::create_dir_all(data_dir.join("mail")).expect("mail dir");
+        let mut conn = index::connect(&data_dir.join("index.db"), false).expect("index");
+        index::migrate(&mut conn).expect("migrate");
+        conn
+    }
+
+    pub(crate) fn addr(s: &str) -> Address {
+        Address::parse(s).expect("address")
+    }
+
+    pub(crate) fn alice() -> Address {
+        addr("alice@example.com")
+    }
+
+    /// Creates alice's mailbox `name` (`exclusive`: fail when it exists).
+    pub(crate) fn ensure(name: &str, exclusive: bool) -> Op {
+        Op::EnsureMailbox {
+            user: alice(),
+            name: name.into(),
+            special_use: None,
+            exclusive,
+        }
+    }
+
+    pub(crate) fn flags(f: Flags, keywords: &[&str]) -> FlagSet {
+        FlagSet {
+            flags: f,
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    pub(crate) fn target(
+        user: &Address,
+        mailbox: &str,
+        f: FlagSet,
+        if_missing: IfMissing,
+    ) -> Target {
+        Target {
+            user: user.clone(),
+            mailbox: mailbox.into(),
+            flags: f,
+            if_missing,
+        }
+    }
+
+    pub(crate) fn message(token: &str) -> Vec<u8> {
+        format!("From: a@example.net\r\nSubject: {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\nbody {token}\r\n")
+            .into_bytes()
+    }
+
+    /// A message staged as the store stages one: a file in a `tmp/` of the data dir.
+    pub(crate) fn stage(data_dir: &Path, token: &str, targets: Vec<Target>) -> DeliverOp {
+        let tmp_dir = data_dir.join("mail").join("tmp");
+        std::fs::create_dir_all(&tmp_dir).expect("tmp dir");
+        let bytes = message(token);
+        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes).expect("tmp file");
+        DeliverOp {
+            tmp,
+            targets,
+            size: bytes.len() as u64,
+            internaldate: 1_700_000_000,
+            summary: Arc::new(crate::summary::summarize(&bytes)),
+        }
+    }
+
+    /// A writer on a temp data dir.
+    pub(crate) struct Kit {
+        pub(crate) dir: tempfile::TempDir,
+        pub(crate) writer: Writer,
+    }
+
+    impl Kit {
+        pub(crate) fn new() -> Kit {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let writer = start(dir.path());
+            Kit { dir, writer }
+        }
+
+        pub(crate) fn data_dir(&self) -> &Path {
+            self.dir.path()
+        }
+
+        pub(crate) fn submit(&self, op: Op) -> Result<Outcome> {
+            self.writer.submit_blocking(op)
+        }
+
+        /// A reading connection (a fresh one each time: it sees every commit).
+        pub(crate) fn read(&self) -> Connection {
+            index::connect(&self.data_dir().join("index.db"), true).expect("reader")
+        }
+
+        pub(crate) fn create(&self, user: &Address, name: &str) -> MailboxInfo {
+            match self.submit(Op::EnsureMailbox {
+                user: user.clone(),
+                name: name.into(),
+                special_use: None,
+                exclusive: false,
+            }) {
+                Ok(Outcome::Mailbox(info)) => info,
+                other => panic!("create {name}: {other:?}"),
+            }
+        }
+
+        pub(crate) fn mailbox(&self, user: &Address, name: &str) -> Option<MailboxInfo> {
+            index::mailbox(&self.read(), &user.to_string(), name).expect("read mailbox")
+        }
+
+        pub(crate) fn names(&self, user: &Address) -> Vec<String> {
+            index::mailboxes(&self.read(), &user.to_string())
+                .expect("read mailboxes")
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
+        }
+
+        pub(crate) fn messages(&self, mailbox: MailboxId) -> Vec<MessageInfo> {
+            index::messages(&self.read(), mailbox).expect("read messages")
+        }
+
+        pub(crate) fn deliver(&self, token: &str, targets: Vec<Target>) -> Result<Vec<Delivered>> {
+            match self.submit(Op::Deliver(stage(self.data_dir(), token, targets)))? {
+                Outcome::Delivered(d) => Ok(d),
+                other => panic!("deliver: {other:?}"),
+            }
+        }
+
+        /// Delivers to `user`'s `mailbox` (created if need be) with `f`.
+        pub(crate) fn put(
+            &self,
+            user: &Address,
+            mailbox: &str,
+            token: &str,
+            f: FlagSet,
+        ) -> Delivered {
+            let t = target(user, mailbox, f, IfMissing::Create);
+            let mut d = self.deliver(token, vec![t]).expect("deliver");
+            d.pop().expect("one copy")
+        }
+
+        pub(crate) fn dir(&self, user: &Address, mailbox: &str) -> PathBuf {
+            super::mailbox_path(self.data_dir(), user, mailbox).expect("mailbox path")
+        }
+
+        /// The message files of a mailbox, `new/…` and `cur/…`, sorted.
+        pub(crate) fn files(&self, user: &Address, mailbox: &str) -> Vec<String> {
+            let dir = self.dir(user, mailbox);
+            let mut out = Vec::new();
+            for sub in ["new", "cur"] {
+                for e in std::fs::read_dir(dir.join(sub)).expect("read dir") {
+                    let name = e.expect("entry").file_name();
+                    out.push(format!("{sub}/{}", name.to_string_lossy()));
+                }
+            }
+            out.sort();
+            out
+        }
+    }
+
+    /// A writer thread on `data_dir`'s index (created if need be).
+    pub(crate) fn start(data_dir: &Path) -> Writer {
+        Writer::start(
+            open_index(data_dir),
+            data_dir.to_path_buf(),
+            Arc::new(Changes::default()),
+            Arc::new(std::sync::OnceLock::new()),
+            Arc::new(crate::spare::Spares::new(data_dir.join("spare"))),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::testkit::{Kit, alice, ensure, flags, open_index, stage, target};
+    use super::*;
+    use crate::model::Flags;
+
+    /// A writer's state on `data_dir`, its batch sizes recorded in `sizes`.
+    fn state(data_dir: &Path, sizes: &Arc<Mutex<Vec<usize>>>) -> WriterState {
+        let observer = Arc::new(std::sync::OnceLock::new());
+        let seen = sizes.clone();
+        let record: crate::stats::BatchObserver =
+            Box::new(move |n| seen.lock().expect("sizes").push(n));
+        assert!(observer.set(record).is_ok());
+        WriterState {
+            conn: open_index(data_dir),
+            data_dir: data_dir.to_path_buf(),
+            changes: Arc::new(Changes::default()),
+            batch_observer: observer,
+            spares: Arc::new(crate::spare::Spares::new(data_dir.join("spare"))),
+            touched: HashSet::new(),
+        }
+    }
+
+    /// Queues every op before the writer loop starts, runs it until the queue is
+    /// empty, and returns the answers in the order they were given.
+    fn run_queued(state: &mut WriterState, ops: Vec<Op>) -> Vec<Result<Outcome>> {
+        let (tx, rx) = mpsc::channel();
+        let (reply, answers) = mpsc::sync_channel(ops.len());
+        for op in ops {
+            tx.send(Job {
+                op,
+                reply: Reply::Sync(reply.clone()),
+            })
+            .expect("queue");
+        }
+        drop((tx, reply));
+        state.run(rx);
+        answers.iter().collect()
+    }
+
+    #[test]
+    fn queued_requests_are_taken_in_batches_of_at_most_max_batch() {
+        for (queued, batches) in [
+            (1, vec![1]),
+            (7, vec![7]),
+            (MAX_BATCH, vec![MAX_BATCH]),
+            (MAX_BATCH + 3, vec![MAX_BATCH, 3]),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sizes = Arc::new(Mutex::new(Vec::new()));
+            let mut st = state(dir.path(), &sizes);
+            let ops = (0..queued).map(|_| ensure("INBOX", false)).collect();
+            let answers = run_queued(&mut st, ops);
+            assert_eq!(*sizes.lock().expect("sizes"), batches, "{queued} queued");
+            assert_eq!(answers.len(), queued);
+            assert!(answers.iter().all(Result::is_ok), "{queued} queued");
+        }
+    }
+
+    #[test]
+    fn one_batch_quick_requests_first_and_a_failing_request_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path();
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let mut st = state(data, &sizes);
+        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        assert!(
+            run_queued(&mut st, vec![inbox("m1"), inbox("m2")])
+                .iter()
+                .all(Result::is_ok)
+        );
+        let id = index::mailbox(&st.conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX")
+            .id;
+        let answers = run_queued(
+            &mut st,
+            vec![
+                inbox("m3"),
+                Op::SetFlags {
+                    mailbox: id,
+                    uids: vec![Uid(1)],
+                    mode: FlagMode::Add,
+                    flags: flags(Flags::DELETED, &[]),
+                    unchanged_since: None,
+                },
+                // Linked into INBOX, then fails on the missing mailbox.
+                Op::Deliver(stage(
+                    data,
+                    "m4",
+                    vec![
+                        Target::inbox(&alice()),
+                        target(&alice(), "Nope", FlagSet::default(), IfMissing::Fail),
+                    ],
+                )),
+                ensure("Work", true),
+                Op::Expunge {
+                    mailbox: id,
+                    uids: None,
+                },
+                ensure("INBOX", true),
+                inbox("m5"),
+            ],
+        );
+        assert_eq!(*sizes.lock().expect("sizes"), [2, 7]);
+        let got: Vec<String> = answers
+            .iter()
+            .map(|a| match a {
+                Ok(Outcome::Flags { changed, .. }) => format!("flags {}", changed.len()),
+                Ok(Outcome::Expunged(uids)) => format!("expunged {uids:?}"),
+                Ok(Outcome::Delivered(d)) => format!("delivered {:?}", d[0].uid),
+                Ok(Outcome::Mailbox(m)) => format!("mailbox {}", m.name),
+                Ok(other) => format!("{other:?}"),
+                Err(e) => format!("error {e}"),
+            })
+            .collect();
+        // STORE and EXPUNGE (no fsync) are answered first, in the order given; then
+        // the rest, in the order given; the failing requests take nobody down, and the
+        // failed delivery's UID goes to the next one (its savepoint was rolled back).
+        assert_eq!(
+            got,
+            [
+                "flags 1",
+                "expunged [Uid(1)]",
+                "delivered Uid(3)",
+                &format!("error {}", StoreError::NoMailbox("Nope".into())),
+                "mailbox Work",
+                &format!("error {}", StoreError::MailboxExists("INBOX".into())),
+                "delivered Uid(4)",
+            ]
+        );
+        let uids: Vec<u32> = index::messages(&st.conn, id)
+            .expect("read")
+            .iter()
+            .map(|m| m.uid.0)
+            .collect();
+        assert_eq!(uids, [2, 3, 4]);
+        // The failed delivery's link into INBOX was removed with its request.
+        let root = maildir::user_root(data, &alice());
+        let files = maildir::scan_messages(&root, &[]).expect("scan");
+        assert_eq!(files.len(), 3, "{files:?}");
+    }
+
+    #[test]
+    fn a_dropped_writer_answers_its_queue_and_gives_back_unused_reservations() {
+        let kit = Kit::new();
+        let pending: Vec<_> = (0..5)
+            .map(|i| {
+                let op = stage(
+                    kit.data_dir(),
+                    &format!("m{i}"),
+                    vec![Target::inbox(&alice())],
+                );
+                kit.writer.submit(Op::Deliver(op))
+            })
+            .collect();
+        let Kit { dir, writer } = kit;
+        drop(writer);
+        for rx in pending {
+            let answer = rx
+                .blocking_recv()
+                .expect("answered before the thread ended");
+            assert!(answer.is_ok(), "{answer:?}");
+        }
+        let inbox = mailbox_path(dir.path(), &alice(), "INBOX").expect("path");
+        let state = maildir::read_state(&inbox)
+            .expect("read")
+            .expect("state file");
+        // UIDs 1..=5 used: the reservation is trimmed to UIDNEXT, not a UID_BLOCK ahead.
+        assert_eq!(state.uid_reserved, 6);
+        let conn = open_index(dir.path());
+        let row = index::mailbox(&conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX");
+        assert_eq!(
+            (row.uidnext, row.highestmodseq.0),
+            (Uid(6), state.modseq_reserved)
+        );
+    }
+
+    #[test]
+    fn directories_are_fsynced_in_parallel_and_a_missing_one_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (count, missing, ok) in [
+            (0, false, true),
+            (1, false, true),
+            (2 * SYNC_THREADS + 1, false, true),
+            (1, true, false),
+            (2 * SYNC_THREADS + 1, true, false),
+        ] {
+            let mut dirs = BTreeSet::new();
+            for i in 0..count {
+                let d = dir.path().join(format!("{count}-{i}"));
+                std::fs::create_dir_all(&d).expect("mkdir");
+                dirs.insert(d);
+            }
+            if missing {
+                dirs.insert(dir.path().join("gone"));
+            }
+            assert_eq!(
+                sync_dirs(&dirs).is_ok(),
+                ok,
+                "{count} dirs, missing {missing}"
+            );
+        }
+    }
+}
