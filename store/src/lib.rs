@@ -4,7 +4,7 @@
 //!
 //! Invariants (see each module):
 //! - A message is acknowledged only after its file is fsynced, linked into place, its
-//!   directory fsynced and its index row committed (`writer.rs`).
+//!   directory fsynced and its index row committed (`writer/mod.rs`).
 //! - All index writes go through one writer thread; readers use their own connections.
 //! - Changes are published per mailbox and per user after commit (`changes.rs`).
 //! - No mailbox name reaches a path outside the user's tree (`mailbox_name.rs`).
