@@ -137,13 +137,42 @@ impl Part {
 }
 
 impl Shape {
-    /// The shape of the stored message `raw`. Never fails: what cannot be parsed
-    /// is an empty `text/plain` part.
+    /// The shape of the stored message `raw`. Never fails: what mail-parser cannot
+    /// parse is [`Shape::unparsed`].
     pub fn parse(raw: &[u8]) -> Shape {
         let src = structure_source(raw);
         match MessageParser::default().parse(&src[..]) {
             Some(msg) => Shape::of(&msg),
-            None => Shape::default(),
+            None => Shape::unparsed(raw),
+        }
+    }
+
+    /// The shape of a message mail-parser makes nothing of (no header field it
+    /// recognises): one `text/plain` part whose header is the text up to the first
+    /// empty line ([`crate::header::split`]) and whose body is the rest, with its
+    /// real size — never described as empty when it is not (a line without a colon
+    /// is header to Dovecot too, so "no empty line" is all header, no body).
+    pub fn unparsed(raw: &[u8]) -> Shape {
+        let len = u32::try_from(raw.len()).unwrap_or(u32::MAX);
+        let header_end = u32::try_from(crate::header::split(raw).0.len()).unwrap_or(len);
+        let header = Span {
+            start: 0,
+            end: header_end,
+        };
+        let body = Span {
+            start: header_end,
+            end: len,
+        };
+        let (octets, lines) = crlf_size(body.slice(raw));
+        Shape {
+            envelope: Envelope::from_fields(fields_in(raw, header.range())),
+            root: Part {
+                header,
+                body,
+                octets,
+                lines,
+                ..Part::default()
+            },
         }
     }
 
@@ -404,6 +433,38 @@ fn multipart_subtype(part: &MessagePart<'_>, content: &Content) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What mail-parser makes nothing of still has its real header and body:
+    /// (message, header end, body octets, body lines).
+    #[test]
+    fn unparsed_messages_keep_their_sizes() {
+        let rows: &[(&[u8], u32, u64, u64)] = &[
+            (b"ay\n", 3, 0, 0),
+            (b"no header here\r\n\r\nbut a body\r\n", 18, 12, 1),
+            (b"x   y\n\nbody\nmore\n", 7, 12, 2),
+            (b"", 0, 0, 0),
+        ];
+        for &(raw, header_end, octets, lines) in rows {
+            let shape = Shape::unparsed(raw);
+            assert_eq!(
+                shape.root.header,
+                Span {
+                    start: 0,
+                    end: header_end
+                },
+                "{raw:?}"
+            );
+            assert_eq!(shape.root.body.end as usize, raw.len(), "{raw:?}");
+            assert_eq!(
+                (shape.root.octets, shape.root.lines),
+                (octets, lines),
+                "{raw:?}"
+            );
+            if MessageParser::default().parse(raw).is_none() {
+                assert_eq!(Shape::parse(raw), shape, "{raw:?}");
+            }
+        }
+    }
 
     #[test]
     fn boundaries_and_sizes() {

@@ -47,15 +47,15 @@ impl Summary {
 }
 
 /// Parses `raw` (a whole message, as stored) into its summary, with one mail-parser
-/// parse. Never fails: a message mail-parser cannot make sense of is an empty
-/// `text/plain` part without envelope fields.
+/// parse. Never fails: a message mail-parser cannot make sense of is one
+/// `text/plain` part ([`Shape::unparsed`]) without decoded fields.
 pub fn summarize(raw: &[u8]) -> Summary {
     // At most MAX_PARTS parts and MAX_DEPTH levels; offsets are those of `raw`.
     let src = mailyard_message::limits::structure_source(raw);
     let header_cache = crate::headers::cached_block(raw);
     let Some(msg) = MessageParser::default().parse(&src[..]) else {
         return Summary {
-            shape: codec::encode(&Shape::default()),
+            shape: codec::encode(&Shape::unparsed(raw)),
             header_cache,
             ..Summary::default()
         };

@@ -127,10 +127,13 @@ fn needs_file(a: &FetchAttribute) -> bool {
     )
 }
 
-/// Whether `a` names a part (and so needs the shape to find it).
+/// Whether `a` names a part (and so needs the shape to find it), or the header or
+/// text of the message (the shape says where its header ends).
 fn names_part(a: &FetchAttribute) -> bool {
     match a {
-        FetchAttribute::BodySection { section, .. } => !section.part.is_empty(),
+        FetchAttribute::BodySection { section, .. } => {
+            !section.part.is_empty() || section.text.is_some()
+        }
         FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => {
             !part.is_empty()
         }
@@ -510,7 +513,9 @@ impl Session {
                 .all(cache_answers);
         let needs = Needs {
             render: want_summary,
-            parts: attributes.iter().any(names_part),
+            parts: attributes
+                .iter()
+                .any(|a| names_part(a) && !(from_cache && cache_answers(a))),
             file: want_file && !from_cache,
             from_cache,
         };

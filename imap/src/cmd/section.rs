@@ -164,7 +164,9 @@ pub(crate) fn section_bytes(
             end: u32::try_from(file.len()).unwrap_or(u32::MAX),
         };
         let top = Source::default();
-        return message_section(file, &top, whole, section.text.as_ref(), win).map(Some);
+        let header_end = shape.map(|s| s.root.header.end);
+        return message_section(file, &top, whole, header_end, section.text.as_ref(), win)
+            .map(Some);
     }
     let Some(shape) = shape else {
         return Ok(None);
@@ -178,7 +180,22 @@ pub(crate) fn section_bytes(
         Some(SectionText::Mime) => Some(source.read(file, part.header, win)?),
         // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it holds.
         Some(text) if matches!(part.kind, Kind::Message(_)) => {
-            Some(message_section(file, source, part.body, Some(text), win)?)
+            let header_end = match &part.kind {
+                // The encapsulated message's spans index the same bytes as the
+                // part's unless the part is transfer-encoded.
+                Kind::Message(enc) if !enc.decoded => {
+                    enc.message.as_ref().map(|m| m.root.header.end)
+                }
+                _ => None,
+            };
+            Some(message_section(
+                file,
+                source,
+                part.body,
+                header_end,
+                Some(text),
+                win,
+            )?)
         }
         Some(_) => None,
     })
@@ -194,18 +211,24 @@ fn apply_window(data: Vec<u8>, (skip, count): (u64, u64)) -> Vec<u8> {
     apply_partial(&data, Some(Partial { start: skip, count })).to_vec()
 }
 
-/// `text` (None: all of it) of the message held in `span`.
+/// `text` (None: all of it) of the message held in `span`, whose header ends at
+/// `header_end` as its shape says (BODYSTRUCTURE's sizes come from the same
+/// boundary); None: find the empty line in the bytes.
 fn message_section(
     file: &MessageFile,
     source: &Source,
     span: Span,
+    header_end: Option<u32>,
     text: Option<&SectionText>,
     win: (u64, u64),
 ) -> io::Result<Vec<u8>> {
     let Some(text) = text else {
         return source.read(file, span, win);
     };
-    let header_end = source.header_end(file, span)?;
+    let header_end = match header_end {
+        Some(end) if (span.start..=span.end).contains(&end) => end,
+        _ => source.header_end(file, span)?,
+    };
     let header = Span {
         start: span.start,
         end: header_end,
@@ -430,6 +453,40 @@ inner body\r\n\
         assert!(try_get(SIMPLE, sec(&[1, 1], None)).is_none());
         assert!(try_get(FWD, sec(&[1, 1, 1], None)).is_none());
         assert!(try_get(FWD, sec(&[2, 1, 1], None)).is_none());
+    }
+
+    /// `BODY[HEADER]` and `BODY[TEXT]` end and start where the shape says the header
+    /// ends, so `BODY[TEXT]` has BODYSTRUCTURE's octets even where mail-parser and a
+    /// plain search for the empty line disagree (`\r\r\n` taken as empty), and a
+    /// message mail-parser makes nothing of keeps its body.
+    #[test]
+    fn header_and_text_split_where_the_shape_says() {
+        for raw in [
+            &b"A: b\r\n\r\r\nx"[..],
+            b"no header here\r\n\r\nbut a body\r\n",
+            b"Subject: plain\r\n\r\nbody\r\n",
+        ] {
+            let m = stored(raw);
+            let header = section_bytes(
+                &m.file,
+                Some(&m.shape),
+                &sec(&[], Some(SectionText::Header)),
+                None,
+            )
+            .expect("read")
+            .expect("top level");
+            let text = section_bytes(
+                &m.file,
+                Some(&m.shape),
+                &sec(&[], Some(SectionText::Text)),
+                None,
+            )
+            .expect("read")
+            .expect("top level");
+            assert_eq!(text.len() as u64, m.shape.root.octets, "{raw:?}");
+            assert_eq!(header.len(), m.shape.root.header.len() as usize, "{raw:?}");
+            assert_eq!([header, text].concat(), raw, "{raw:?}");
+        }
     }
 
     /// The regression test of ranged reads: `BODY[]<0.1024>` of a large message
