@@ -164,7 +164,10 @@ pub(crate) fn section_bytes(
             end: u32::try_from(file.len()).unwrap_or(u32::MAX),
         };
         let top = Source::default();
-        let header_end = shape.map(|s| s.root.header.end);
+        // A shape stored before `Shape::unparsed` existed may cover nothing.
+        let header_end = shape
+            .filter(|s| s.root.body.end == whole.end)
+            .map(|s| s.root.header.end);
         return message_section(file, &top, whole, header_end, section.text.as_ref(), win)
             .map(Some);
     }
