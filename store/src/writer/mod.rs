@@ -1220,12 +1220,14 @@ pub(super) mod testkit {
         let tmp_dir = data_dir.join("mail").join("tmp");
         std::fs::create_dir_all(&tmp_dir).expect("tmp dir");
         let bytes = message(token);
-        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes).expect("tmp file");
+        let internaldate = 1_700_000_000;
+        let mtime = maildir::internaldate_mtime(internaldate);
+        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp file");
         DeliverOp {
             tmp,
             targets,
             size: bytes.len() as u64,
-            internaldate: 1_700_000_000,
+            internaldate,
             summary: Arc::new(crate::summary::summarize(&bytes)),
         }
     }
