@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod backup;
 pub mod changes;
 pub mod delivery;
+mod dirsync;
 pub mod dovecot;
 pub mod error;
 pub mod export;
