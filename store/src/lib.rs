@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod backup;
 pub mod changes;
 pub mod delivery;
+mod door;
 pub mod dovecot;
 pub mod error;
 pub mod export;
@@ -43,10 +44,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use accounts::Accounts;
 pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
+pub use door::{Cancel, MailboxRef, Opened, Reader, Stored};
 pub use error::{Result, StoreError};
 pub use index::{MailboxCounts, MailboxInfo, MessageInfo};
 pub use message_file::MessageFile;
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
+pub use summary::Summary;
 pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
 
 use changes::Changes;
@@ -184,22 +187,6 @@ impl Store {
         self.inner.readers.with(f)
     }
 
-    /// A user's mailboxes.
-    pub fn mailboxes(&self, user: &Address) -> Result<Vec<MailboxInfo>> {
-        self.read(|c| index::mailboxes(c, &user.to_string()))
-    }
-
-    /// One mailbox.
-    pub fn mailbox(&self, user: &Address, name: &str) -> Result<Option<MailboxInfo>> {
-        let name = writer::normalize_name(name)?;
-        self.read(|c| index::mailbox(c, &user.to_string(), &name))
-    }
-
-    /// A mailbox's messages in UID order.
-    pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageInfo>> {
-        self.read(|c| index::messages(c, mailbox))
-    }
-
     /// The path of a message's file inside `mailbox` of `user`.
     pub fn message_path(&self, user: &Address, mailbox: &str, m: &MessageInfo) -> Result<PathBuf> {
         let dir = writer::mailbox_path(&self.inner.data_dir, user, mailbox)?;
@@ -216,7 +203,7 @@ impl Store {
 
     /// Reads a message's file in its wire form ([`maildir::wire_form`]: CRLF line
     /// ends), or `None` when the message is gone (expunged); see [`Store::open_message`].
-    pub fn read_message(
+    pub(crate) fn read_message_blocking(
         &self,
         user: &Address,
         mailbox: &str,
@@ -240,7 +227,7 @@ impl Store {
     /// current one, and only then the directory is searched ([`Store::message_path`])
     /// — as Dovecot's maildir code does on ENOENT. Once open, the file stays readable
     /// whatever happens to its name.
-    pub fn open_message(
+    pub(crate) fn open_message(
         &self,
         user: &Address,
         mailbox: &str,
@@ -407,7 +394,7 @@ impl Store {
         }
         maildir::write_subscriptions(&root, &subs).at(&root)?;
         self.reconcile_blocking(user, false)?;
-        self.mailboxes(user)
+        self.mailboxes_blocking(user)
     }
 
     /// RFC 9051 §6.4.6 STORE on UIDs.
@@ -520,15 +507,9 @@ impl Store {
         }
     }
 
-    /// The names in a user's `subscriptions` file (existing mailboxes or not).
-    pub fn subscriptions(&self, user: &Address) -> Result<Vec<String>> {
-        let root = maildir::user_root(&self.inner.data_dir, user);
-        maildir::read_subscriptions(&root).at(&root)
-    }
-
     /// Bytes and messages stored for a user over all mailboxes (RFC 9208 STORAGE and
-    /// MESSAGE usage).
-    pub fn usage(&self, user: &Address) -> Result<(u64, u64)> {
+    /// MESSAGE usage; blocking).
+    pub(crate) fn user_usage_blocking(&self, user: &Address) -> Result<(u64, u64)> {
         let user = user.to_string();
         self.read(move |c| {
             let (bytes, count): (i64, i64) = c
@@ -541,20 +522,10 @@ impl Store {
         })
     }
 
-    /// The messages of `mailbox` whose MODSEQ is above `since` (new or re-flagged), in
-    /// UID order: what a selected IMAP session needs after a change notification.
-    pub fn messages_changed_since(
-        &self,
-        mailbox: MailboxId,
-        since: ModSeq,
-    ) -> Result<Vec<MessageInfo>> {
-        self.read(move |c| index::changed_since(c, mailbox, since))
-    }
-
     /// What a selected session learns when `mailbox` changed: the mailbox (None once
-    /// deleted), its messages changed since `since` ([`Store::messages_changed_since`])
-    /// and the UIDs expunged since then — from one read connection.
-    pub fn mailbox_changes(
+    /// deleted), its messages changed since `since` (new or re-flagged, in UID order)
+    /// and the UIDs expunged since then — from one read transaction (blocking).
+    pub(crate) fn mailbox_changes_blocking(
         &self,
         mailbox: MailboxId,
         since: ModSeq,
@@ -567,11 +538,6 @@ impl Store {
             let expunged = index::expunged_since(c, mailbox, since)?;
             Ok(Some((mb, changed, expunged)))
         })
-    }
-
-    /// One mailbox by id (None once deleted).
-    pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<MailboxInfo>> {
-        self.read(|c| index::mailbox_by_id(c, id))
     }
 
     /// Brings one user's index in line with the maildir (`rebuild`: from nothing).
@@ -652,7 +618,7 @@ impl Store {
                 problems.push(format!("{}: no maildir at {}", u.address, root.display()));
                 continue;
             };
-            let indexed = self.mailboxes(&u.address)?;
+            let indexed = self.mailboxes_blocking(&u.address)?;
             for (name, dir) in &on_disk {
                 let Some(mb) = indexed.iter().find(|m| &m.name == name) else {
                     problems.push(format!("{}: mailbox {name:?} is not indexed", u.address));
@@ -660,7 +626,7 @@ impl Store {
                 };
                 let map = maildir::read_keywords(dir).at(dir)?;
                 let files = maildir::scan_messages(dir, &map).at(dir)?;
-                let rows = self.messages(mb.id)?;
+                let rows = self.messages_blocking(mb.id)?;
                 let by_base: std::collections::HashMap<&str, &MessageInfo> =
                     rows.iter().map(|m| (m.base.as_str(), m)).collect();
                 let mut seen = std::collections::HashSet::new();

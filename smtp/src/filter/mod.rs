@@ -185,15 +185,17 @@ fn active_script(store: &Store, user: &Address) -> Option<Arc<Script>> {
     }
     // Each file is stamped before it is read, so a change in between is seen at the
     // next delivery rather than hidden behind the new stamp.
-    let read = store.sieve_active_name(user).and_then(|name| match name {
-        Some(name) => {
-            let script_stamp = stamp(&dir.join(format!("{name}.sieve")));
-            Ok(store
-                .sieve_get(user, &name)?
-                .map(|text| (name, script_stamp, text)))
-        }
-        None => Ok(None),
-    });
+    let read = store
+        .sieve_active_name_blocking(user)
+        .and_then(|name| match name {
+            Some(name) => {
+                let script_stamp = stamp(&dir.join(format!("{name}.sieve")));
+                Ok(store
+                    .sieve_get_blocking(user, &name)?
+                    .map(|text| (name, script_stamp, text)))
+            }
+            None => Ok(None),
+        });
     match read {
         Ok(Some((name, script_stamp, text))) => {
             let path = dir.join(format!("{name}.sieve"));
@@ -735,9 +737,11 @@ mod tests {
         store.accounts().add_user(&alice, "pw").expect("user");
         store.setup_user_blocking(&alice).expect("setup");
         store
-            .sieve_put(&alice, "s", script.as_bytes())
+            .sieve_put_blocking(&alice, "s", script.as_bytes())
             .expect("put");
-        store.sieve_activate(&alice, Some("s")).expect("activate");
+        store
+            .sieve_activate_blocking(&alice, Some("s"))
+            .expect("activate");
         (dir, store, alice)
     }
 
@@ -798,21 +802,25 @@ mod tests {
             ["A"]
         );
         store
-            .sieve_put(&alice, "s", b"require \"fileinto\"; fileinto \"B\";")
+            .sieve_put_blocking(&alice, "s", b"require \"fileinto\"; fileinto \"B\";")
             .expect("put");
         assert_eq!(
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["B"]
         );
         store
-            .sieve_put(&alice, "t", b"require \"fileinto\"; fileinto \"C\";")
+            .sieve_put_blocking(&alice, "t", b"require \"fileinto\"; fileinto \"C\";")
             .expect("put");
-        store.sieve_activate(&alice, Some("t")).expect("activate");
+        store
+            .sieve_activate_blocking(&alice, Some("t"))
+            .expect("activate");
         assert_eq!(
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["C"]
         );
-        store.sieve_activate(&alice, None).expect("deactivate");
+        store
+            .sieve_activate_blocking(&alice, None)
+            .expect("deactivate");
         assert_eq!(
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["INBOX"]

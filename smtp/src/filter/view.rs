@@ -183,7 +183,7 @@ impl MessageView for View<'_> {
     }
 
     fn mailbox_exists(&self, name: &str) -> bool {
-        matches!(self.store.mailbox(self.user, name), Ok(Some(_)))
+        matches!(self.store.mailbox_blocking(self.user, name), Ok(Some(_)))
     }
 
     fn duplicate(&self, handle: &str, id: &str, seconds: u64, last: bool) -> bool {
@@ -210,7 +210,11 @@ impl MessageView for View<'_> {
         if global {
             return None;
         }
-        let text = self.store.sieve_get(self.user, name).ok().flatten()?;
+        let text = self
+            .store
+            .sieve_get_blocking(self.user, name)
+            .ok()
+            .flatten()?;
         let path = self
             .store
             .sieve_dir(self.user)
