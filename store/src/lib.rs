@@ -49,6 +49,7 @@ pub use error::{Result, StoreError};
 pub use index::{MailboxCounts, MailboxInfo, MessageInfo};
 pub use message_file::MessageFile;
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
+pub use sieve_scripts::SieveScope;
 pub use summary::Summary;
 pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
 

@@ -277,3 +277,63 @@ impl Store {
             .await
     }
 }
+
+/// What a Sieve run reads of the store (RFC 5228 §5.1 `mailboxexists` is RFC 5490's,
+/// `duplicate` RFC 7352's, `include` RFC 6609's), on the blocking side of
+/// [`Store::with_sieve`]: scripts are files and the duplicate memory is in the index,
+/// so a run never happens on a tokio worker thread.
+pub struct SieveScope<'a> {
+    store: &'a Store,
+}
+
+impl SieveScope<'_> {
+    /// The directory of `user`'s scripts.
+    pub fn dir(&self, user: &Address) -> PathBuf {
+        self.store.sieve_dir(user)
+    }
+
+    /// The name of `user`'s active script, if any.
+    pub fn active_name(&self, user: &Address) -> Result<Option<String>> {
+        self.store.sieve_active_name_blocking(user)
+    }
+
+    /// One of `user`'s scripts.
+    pub fn script(&self, user: &Address, name: &str) -> Result<Option<Vec<u8>>> {
+        self.store.sieve_get_blocking(user, name)
+    }
+
+    /// RFC 5490 §3.1 `mailboxexists`: whether `user` has mailbox `name`.
+    pub fn mailbox_exists(&self, user: &Address, name: &str) -> Result<bool> {
+        Ok(self.store.mailbox_blocking(user, name)?.is_some())
+    }
+
+    /// RFC 7352 §3 `duplicate` and RFC 5230 §4.2 vacation memory: whether `key` of
+    /// `kind` was remembered for `user` within `seconds` ([`Store::sieve_seen`]).
+    pub fn seen(
+        &self,
+        user: &Address,
+        kind: &str,
+        key: &str,
+        seconds: u64,
+        from_last: bool,
+    ) -> Result<bool> {
+        self.store.sieve_seen(user, kind, key, seconds, from_last)
+    }
+}
+
+impl Store {
+    /// Runs `job` (Sieve script lookups and runs) with a [`SieveScope`] in one hop to
+    /// the blocking pool.
+    pub async fn with_sieve<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&SieveScope<'_>) -> T + Send + 'static,
+    ) -> Result<T> {
+        self.hop(move |s| Ok(job(&SieveScope { store: s }))).await
+    }
+
+    /// A [`SieveScope`] for blocking code that already runs off the tokio workers
+    /// (the CLI, tests).
+    pub fn sieve_scope_blocking(&self) -> SieveScope<'_> {
+        SieveScope { store: self }
+    }
+}
