@@ -34,9 +34,9 @@ mod reads;
 pub mod sieve_scripts;
 pub mod spare;
 pub mod stats;
-pub mod summary;
+mod summary;
 pub mod urlauth;
-pub mod writer;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +56,14 @@ pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
 use changes::Changes;
 use error::IoContext;
 use writer::{DeliverOp, Op, Outcome, Writer};
+
+/// The shape of `raw` (a whole message, as stored) in the form delivery stores it
+/// in the index (`mailyard_message::codec`): what FETCH renders from. For checks of
+/// the delivery-time parse (the fuzz target `mime_summary`); the other index
+/// columns stay the store's.
+pub fn stored_shape(raw: &[u8]) -> Vec<u8> {
+    summary::summarize(raw).shape
+}
 
 /// How often [`Store::read_message`] follows a message whose file was renamed under
 /// it before calling it gone (each rename is one flag change by another session; the
