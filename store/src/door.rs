@@ -148,9 +148,24 @@ pub struct Opened {
 }
 
 impl Store {
-    /// The door's one blocking hop: runs `f` on tokio's blocking pool and waits for
-    /// it. Every async read below goes through here.
+    /// The door's one blocking hop: runs `f` on a reader thread (`readers.rs`; on
+    /// tokio's blocking pool when all are busy) and waits for it. Every async read
+    /// below goes through here.
     pub(crate) async fn hop<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.clone();
+        self.inner
+            .hops
+            .run(move || f(&store))
+            .await
+            .ok_or(StoreError::Closed)?
+    }
+
+    /// The hop of a job that may run long (a scan of a whole mailbox): tokio's
+    /// blocking pool, so the reader threads stay free for the small reads.
+    async fn hop_long<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -447,7 +462,7 @@ impl Store {
         R: Send + 'static,
         T: Send + 'static,
     {
-        self.hop(move |s| {
+        self.hop_long(move |s| {
             let reader = Reader {
                 store: s,
                 mailbox: &mailbox,

@@ -30,6 +30,7 @@ pub mod message_file;
 pub mod model;
 pub mod pigeonhole;
 pub mod queue;
+mod readers;
 mod reads;
 pub mod sieve_scripts;
 pub mod spare;
@@ -80,6 +81,8 @@ struct Inner {
     data_dir: PathBuf,
     writer: Writer,
     readers: index::Readers,
+    /// The door's reader threads (`readers.rs`).
+    hops: readers::Readers,
     changes: Arc<Changes>,
     accounts: Accounts,
     batch_observer: Arc<std::sync::OnceLock<stats::BatchObserver>>,
@@ -134,6 +137,7 @@ impl Store {
                 batch_observer,
                 spares,
                 readers: index::Readers::new(&db),
+                hops: readers::Readers::start(),
                 changes,
                 accounts: Accounts::open(data_dir)?,
             }),
