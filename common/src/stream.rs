@@ -37,19 +37,6 @@ pub struct TlsInfo {
     pub cipher: String,
 }
 
-/// Writes a session's buffered replies to `w`, flushes, and empties `buf` (the
-/// flush-before-read of the line protocols).
-pub async fn write_out<W: AsyncWrite + Unpin>(w: &mut W, buf: &mut Vec<u8>) -> io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    if buf.is_empty() {
-        return Ok(());
-    }
-    w.write_all(buf).await?;
-    w.flush().await?;
-    buf.clear();
-    Ok(())
-}
-
 /// How long a client may take over the TLS handshake (implicit TLS, or after
 /// STARTTLS).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
