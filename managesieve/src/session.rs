@@ -107,12 +107,7 @@ fn script_limits() -> Limits {
 impl Session {
     async fn serve(&mut self) -> Result<(), End> {
         if self.ctx.auth_throttle.is_banned(self.peer.ip()) {
-            write_status(
-                &mut self.conn.wbuf,
-                Status::Bye,
-                None,
-                "Too many failed logins",
-            );
+            self.bye("Too many failed logins");
             let _ = self.conn.flush().await;
             return Ok(());
         }
@@ -130,19 +125,9 @@ impl Session {
                 Event::NeedMore | Event::NeedsContinuation => {
                     if let Err(end) = self.read_more().await {
                         if matches!(end, End::Shutdown) {
-                            write_status(
-                                &mut self.conn.wbuf,
-                                Status::Bye,
-                                None,
-                                "Server shutting down",
-                            );
+                            self.bye("Server shutting down");
                         } else if matches!(end, End::Timeout) {
-                            write_status(
-                                &mut self.conn.wbuf,
-                                Status::Bye,
-                                None,
-                                "Disconnected for inactivity",
-                            );
+                            self.bye("Disconnected for inactivity");
                         }
                         let _ = self.conn.flush().await;
                         return Err(end);
@@ -179,7 +164,7 @@ impl Session {
     fn count_bad(&mut self) -> bool {
         self.bad += 1;
         if self.bad >= MAX_BAD {
-            write_status(&mut self.conn.wbuf, Status::Bye, None, "Too many errors");
+            self.bye("Too many errors");
             return false;
         }
         true
@@ -281,6 +266,10 @@ impl Session {
             }
         }
         Ok(true)
+    }
+
+    fn bye(&mut self, text: &str) {
+        write_status(&mut self.conn.wbuf, Status::Bye, None, text);
     }
 
     fn ok(&mut self, text: &str) {
