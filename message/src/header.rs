@@ -251,9 +251,8 @@ pub fn line_name(item: &[u8]) -> Option<&[u8]> {
     if matches!(item.first(), Some(b' ' | b'\t')) {
         return None;
     }
-    let colon = item.iter().position(|&b| b == b':')?;
-    let line_end = item.iter().position(|&b| b == b'\n').unwrap_or(item.len());
-    (colon < line_end).then(|| item[..colon].trim_ascii_end())
+    let colon = item.iter().position(|&b| b == b':' || b == b'\n')?;
+    (item[colon] == b':').then(|| item[..colon].trim_ascii_end())
 }
 
 /// The fields of `header` whose names are (`not` false) or are not (`not` true) in

@@ -27,7 +27,7 @@ use mailyard_store::{Address, FlagMode, FlagSet, Flags, MailboxId, MessageInfo, 
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
-use crate::cmd::section::{apply_partial, section_bytes, select, shape_of, split};
+use crate::cmd::section::{apply_partial, section_bytes, select, shape_of, with_partial};
 use crate::proto::body_render;
 use crate::proto::fetch::{FetchAttribute, FetchModifiers, Section, SectionText};
 use crate::proto::response::{ResponseCode, write_flag_list, write_literal, write_literal8};
@@ -134,6 +134,7 @@ fn names_part(a: &FetchAttribute) -> bool {
         FetchAttribute::BodySection { section, .. } => {
             !section.part.is_empty() || section.text.is_some()
         }
+        FetchAttribute::Rfc822Header | FetchAttribute::Rfc822Text => true,
         FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => {
             !part.is_empty()
         }
@@ -199,9 +200,8 @@ fn load_message(
         });
     }
     if let (true, Some(block)) = (needs.from_cache, &cached) {
-        // The cached block is a header block: the sections `cache_answers` takes
-        // select from it as from the file.
-        let (header, _) = split(block);
+        // The cached block is a header block (its fields, then the empty line):
+        // the sections `cache_answers` takes select from it as from the file.
         let items = attributes
             .iter()
             .map(|a| match a {
@@ -213,9 +213,10 @@ fn load_message(
                         },
                     partial,
                     ..
-                } => Some(Item::Bytes(Some(
-                    apply_partial(&select(header, names, false), *partial).to_vec(),
-                ))),
+                } => Some(Item::Bytes(Some(with_partial(
+                    select(block, names, false),
+                    *partial,
+                )))),
                 _ => None,
             })
             .collect();
@@ -331,6 +332,7 @@ static EMPTY_SHAPE: std::sync::LazyLock<Shape> = std::sync::LazyLock::new(Shape:
 fn write_item(
     out: &mut Vec<u8>,
     a: &FetchAttribute,
+    wire: Option<&str>,
     m: &Msg,
     loaded: Option<(&Loaded, Option<&Item>)>,
     ext: &Extensions,
@@ -398,7 +400,10 @@ fn write_item(
             section, partial, ..
         } => {
             out.extend_from_slice(b"BODY[");
-            out.extend_from_slice(section.to_wire().as_bytes());
+            match wire {
+                Some(w) => out.extend_from_slice(w.as_bytes()),
+                None => out.extend_from_slice(section.to_wire().as_bytes()),
+            }
             out.push(b']');
             if let Some(p) = partial {
                 let _ = write!(out, "<{}>", p.start);
@@ -527,6 +532,14 @@ impl Session {
         } else {
             VIEW_CHUNK
         };
+        // Each BODY[section]'s echo, written once per command, not per message.
+        let wires: Vec<Option<String>> = attributes
+            .iter()
+            .map(|a| match a {
+                FetchAttribute::BodySection { section, .. } => Some(section.to_wire()),
+                _ => None,
+            })
+            .collect();
         let mut missing = false;
         let mut unknown_cte = false;
         for chunk in indices.chunks(chunk_size) {
@@ -637,7 +650,8 @@ impl Session {
                         out.push(b' ');
                     }
                     let item = l.map(|l| (l, l.items.get(n).and_then(Option::as_ref)));
-                    write_item(out, a, m, item, ext, utf8);
+                    let wire = wires.get(n).and_then(Option::as_deref);
+                    write_item(out, a, wire, m, item, ext, utf8);
                 }
                 if !want_flags && newly_seen.contains(&m.uid) {
                     out.extend_from_slice(b" FLAGS ");

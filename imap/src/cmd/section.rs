@@ -214,6 +214,11 @@ fn apply_window(data: Vec<u8>, (skip, count): (u64, u64)) -> Vec<u8> {
     apply_partial(&data, Some(Partial { start: skip, count })).to_vec()
 }
 
+/// `data` with `partial` applied, without a copy when there is none.
+pub(crate) fn with_partial(data: Vec<u8>, partial: Option<Partial>) -> Vec<u8> {
+    apply_window(data, window(partial))
+}
+
 /// `text` (None: all of it) of the message held in `span`, whose header ends at
 /// `header_end` as its shape says (BODYSTRUCTURE's sizes come from the same
 /// boundary); None: find the empty line in the bytes.
