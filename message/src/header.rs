@@ -185,7 +185,7 @@ pub fn block_end(raw: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(lf) = raw
         .get(from..)
-        .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        .and_then(|r| memchr::memchr(b'\n', r))
         .map(|p| from + p)
     {
         let next = lf + 1;
@@ -232,7 +232,7 @@ impl<'a> Iterator for FieldLines<'a> {
         loop {
             end = rest
                 .get(end..)
-                .and_then(|r| r.iter().position(|&b| b == b'\n'))
+                .and_then(|r| memchr::memchr(b'\n', r))
                 .map_or(rest.len(), |p| end + p + 1);
             if !matches!(rest.get(end), Some(b' ' | b'\t')) {
                 break;
@@ -251,7 +251,7 @@ pub fn line_name(item: &[u8]) -> Option<&[u8]> {
     if matches!(item.first(), Some(b' ' | b'\t')) {
         return None;
     }
-    let colon = item.iter().position(|&b| b == b':' || b == b'\n')?;
+    let colon = memchr::memchr2(b':', b'\n', item)?;
     (item[colon] == b':').then(|| item[..colon].trim_ascii_end())
 }
 

@@ -441,26 +441,43 @@ pub(crate) fn junk_targets<'a>(users: impl Iterator<Item = &'a Address>) -> Vec<
 /// RFC 8601 §5: removes every `Authentication-Results:` field whose authserv-id is
 /// `authserv_id` (compared as a domain name: ASCII case-insensitive, trailing dot
 /// ignored). Such a field can only be forged, since we add ours after this. Returns
-/// the message without them and how many were removed; every other byte is kept.
-pub(crate) fn remove_forged_results(message: &[u8], authserv_id: &str) -> (Vec<u8>, usize) {
+/// the message without them and how many were removed; every other byte is kept. The
+/// message is copied only when there is something to remove.
+pub(crate) fn remove_forged_results<'a>(
+    message: &'a [u8],
+    authserv_id: &str,
+) -> (std::borrow::Cow<'a, [u8]>, usize) {
     let ours = authserv_id.trim_end_matches('.');
-    let mut out = Vec::with_capacity(message.len());
+    // The copy, from the first forged field on (None: nothing removed so far).
+    let mut out: Option<Vec<u8>> = None;
     let mut removed = 0;
     let mut pos = 0;
     // The header section's fields, each with its continuation lines (RFC 5322 §2.2.3).
     for field in mailyard_message::header::field_lines(message) {
+        let start = pos;
         pos += field.len();
         let forged = field_value(field, b"Authentication-Results")
             .and_then(authserv_id_of)
             .is_some_and(|id| id.trim_end_matches('.').eq_ignore_ascii_case(ours));
-        if forged {
-            removed += 1;
-        } else {
-            out.extend_from_slice(field);
+        match (&mut out, forged) {
+            (None, true) => {
+                let mut copy = Vec::with_capacity(message.len());
+                copy.extend_from_slice(&message[..start]);
+                out = Some(copy);
+                removed += 1;
+            }
+            (Some(_), true) => removed += 1,
+            (Some(copy), false) => copy.extend_from_slice(field),
+            (None, false) => {}
         }
     }
-    out.extend_from_slice(&message[pos..]);
-    (out, removed)
+    match out {
+        Some(mut copy) => {
+            copy.extend_from_slice(&message[pos..]);
+            (std::borrow::Cow::Owned(copy), removed)
+        }
+        None => (std::borrow::Cow::Borrowed(message), 0),
+    }
 }
 
 /// The value of `field` when its name is `name` (ASCII case-insensitive).
@@ -573,7 +590,8 @@ X-Authentication-Results: mail.example.com; spf=pass\r\n\
 Authentication-Results: mail.example.com; in the body\r\n"
         );
         let (same, n) = remove_forged_results(b"Subject: x\r\n\r\nbody", "mail.example.com");
-        assert_eq!((same.as_slice(), n), (&b"Subject: x\r\n\r\nbody"[..], 0));
+        assert_eq!((&same[..], n), (&b"Subject: x\r\n\r\nbody"[..], 0));
+        assert!(matches!(same, std::borrow::Cow::Borrowed(_)), "no copy");
     }
 
     #[test]

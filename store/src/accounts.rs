@@ -336,11 +336,10 @@ impl Accounts {
     pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
         let d = domain.trim_end_matches('.').to_lowercase();
         self.read(|c| {
-            Ok(
-                c.query_row("SELECT 1 FROM domain WHERE name = ?1", [d], |_| Ok(()))
-                    .optional()?
-                    .is_some(),
-            )
+            Ok(c.prepare_cached("SELECT 1 FROM domain WHERE name = ?1")?
+                .query_row([d], |_| Ok(()))
+                .optional()?
+                .is_some())
         })
     }
 
@@ -410,16 +409,15 @@ impl Accounts {
     /// One user.
     pub fn user(&self, address: &Address) -> Result<Option<User>> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT quota FROM user WHERE address = ?1",
-                [address.to_string()],
-                |r| r.get::<_, i64>(0),
+            Ok(
+                c.prepare_cached("SELECT quota FROM user WHERE address = ?1")?
+                    .query_row([address.to_string()], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map(|quota| User {
+                        address: address.clone(),
+                        quota: quota as u64,
+                    }),
             )
-            .optional()?
-            .map(|quota| User {
-                address: address.clone(),
-                quota: quota as u64,
-            }))
         })
     }
 
@@ -471,12 +469,11 @@ impl Accounts {
             return Ok(None);
         };
         let hash: Option<String> = self.with(|c| {
-            Ok(c.query_row(
-                "SELECT password FROM user WHERE address = ?1",
-                [address.to_string()],
-                |r| r.get(0),
+            Ok(
+                c.prepare_cached("SELECT password FROM user WHERE address = ?1")?
+                    .query_row([address.to_string()], |r| r.get(0))
+                    .optional()?,
             )
-            .optional()?)
         })?;
         match hash {
             Some(h) if self.cache.hit(&address.to_string(), &h, password) => Ok(Some(address)),

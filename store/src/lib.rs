@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod backup;
 pub mod changes;
 pub mod delivery;
+mod dirsync;
 pub mod dovecot;
 pub mod error;
 pub mod export;
@@ -339,8 +340,6 @@ impl Store {
                 std::borrow::Cow::Owned(crlf) => crlf,
                 std::borrow::Cow::Borrowed(_) => message,
             };
-            std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
-            let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &message).at(&tmp_dir)?;
             // INTERNALDATE is the file's mtime (what a rebuild reads back), set
             // explicitly: the kernel stamps files from a coarser clock than
             // SystemTime, so at a second's edge the two could disagree.
@@ -349,7 +348,9 @@ impl Store {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() as i64)
             });
-            maildir::set_internaldate(&tmp, internaldate).at(&tmp)?;
+            let mtime = maildir::internaldate_mtime(internaldate);
+            let tmp =
+                maildir::write_tmp(&tmp_dir, maildir::host(), &message, mtime).at(&tmp_dir)?;
             let summary = Arc::new(summary::summarize(&message));
             Ok(DeliverOp {
                 tmp,

@@ -106,13 +106,33 @@ pub fn host() -> &'static str {
     })
 }
 
-/// Writes `bytes` to a new file in `tmp_dir` and fsyncs it. Returns its path.
-pub fn write_tmp(tmp_dir: &Path, host: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    write_tmp_in(tmp_dir, host, bytes, None)
+/// Writes `bytes` to a new file in `tmp_dir` (created when missing), sets its
+/// modification time to `mtime` (INTERNALDATE lives there, as with Dovecot) and
+/// fsyncs it. Returns its path. One open per message: the directory is created only
+/// when the open finds it missing, and the time is set through the open file.
+pub fn write_tmp(
+    tmp_dir: &Path,
+    host: &str,
+    bytes: &[u8],
+    mtime: SystemTime,
+) -> io::Result<PathBuf> {
+    let path = tmp_dir.join(unique_name(host));
+    let open = || OpenOptions::new().write(true).create_new(true).open(&path);
+    let mut f = match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(tmp_dir)?;
+            open()?
+        }
+        other => other?,
+    };
+    f.write_all(bytes)?;
+    f.set_modified(mtime)?;
+    f.sync_data()?;
+    Ok(path)
 }
 
-/// [`write_tmp`], the file taken from `spares` when it holds one (the relay queue's
-/// files, `spare.rs`).
+/// Writes `bytes` to a new file in `tmp_dir` and fsyncs it, the file taken from
+/// `spares` when it holds one (the relay queue's files, `spare.rs`).
 pub fn write_tmp_in(
     tmp_dir: &Path,
     host: &str,
@@ -139,10 +159,9 @@ pub fn write_tmp_in(
     Ok(path)
 }
 
-/// Sets a file's modification time: INTERNALDATE lives there (as with Dovecot).
-pub fn set_internaldate(path: &Path, unix_secs: i64) -> io::Result<()> {
-    let t = UNIX_EPOCH + std::time::Duration::from_secs(unix_secs.max(0) as u64);
-    OpenOptions::new().write(true).open(path)?.set_modified(t)
+/// The modification time that stands for INTERNALDATE `unix_secs`.
+pub fn internaldate_mtime(unix_secs: i64) -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_secs(unix_secs.max(0) as u64)
 }
 
 /// The base of a message file name: everything that stays when flags change.

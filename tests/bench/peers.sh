@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of mailyard against the real peers, Postfix (+ Dovecot LMTP)
-# and Dovecot, from Debian: same machine, same run, same users, same generated
-# maildirs, same load (target/release/mailyard-load). Loopback (127.0.0.1) only.
+# Side-by-side benchmark of mailyard against the real peers, Postfix (+ Dovecot LMTP),
+# Postfix alone (its virtual(8) agent writing the maildirs) and Dovecot, from Debian:
+# same machine, same run, same users, same generated maildirs, same load
+# (target/release/mailyard-load, and Postfix's smtp-source for the ingest rows).
+# Loopback (127.0.0.1) only.
 #
 #   sudo tests/bench/peers.sh            # full run (~10 min on 2 cores, plus the build)
 #   sudo tests/bench/peers.sh --quick    # short run (~3 min), smaller data
@@ -22,11 +24,13 @@ IDLE_CONNS=5000 REPEAT=5 DRAIN_TIMEOUT=180
 SESSIONS="1 20 100" SIZES="4096 102400" MY_ENV=() MEM_FLOOR_GIB=""
 ALL_PARTS=smtp,imap,imaptest,idle,relay ONLY=$ALL_PARTS
 RELAY_COUNT=6000 RELAY_REPS=3 RELAY_SESSIONS=20
+SMTP_REPS=3 SS_COUNT=10000 PFV_SET=()
 usage() {
 	cat <<EOF
 usage: $0 [--quick] [--no-build] [--keep] [--out FILE] [--port-base N] [--dir PARENT]
           [--smtp-seconds S] [--big N] [--idle-conns N] [--mailyard-env VAR=VALUE]...
-          [--only PARTS] [--relay-count N] [--relay-reps N]
+          [--only PARTS] [--relay-count N] [--relay-reps N] [--smtp-reps N]
+          [--ss-count N] [--pfv-set 'name = value']... [--sessions "1 20 100"] [--sizes "4096 102400"]
   --quick          3 s SMTP runs, 20 000-message big mailbox, 1 000 idle connections
   --no-build       use the binaries already in target/release
   --keep           keep the work directory (maildirs, configs, logs) afterwards
@@ -39,6 +43,13 @@ usage: $0 [--quick] [--no-build] [--keep] [--out FILE] [--port-base N] [--dir PA
   --only PARTS     comma-separated, of $ALL_PARTS (default: all)
   --relay-count N  messages per relay run (default 6000; 2000 with --quick)
   --relay-reps N   relay runs per server, alternating (default 3)
+  --smtp-reps N    SMTP ingest runs per server and row, alternating (default 3)
+  --ss-count N     messages per smtp-source run (default 10000; 4000 with --quick)
+  --sessions LIST  SMTP ingest session counts (default "1 20 100"; smtp-source: those >= 10)
+  --sizes LIST     SMTP ingest message sizes in bytes (default "4096 102400")
+  --pfv-set 'name = value'
+                   a main.cf line for the Postfix-virtual instance (repeatable; shown
+                   in the results)
 EOF
 }
 while [[ $# -gt 0 ]]; do
@@ -57,6 +68,11 @@ while [[ $# -gt 0 ]]; do
 	--only) ONLY=$2; shift ;;
 	--relay-count) RELAY_COUNT=$2; shift ;;
 	--relay-reps) RELAY_REPS=$2; shift ;;
+	--smtp-reps) SMTP_REPS=$2; shift ;;
+	--ss-count) SS_COUNT_SET=$2; shift ;;
+	--pfv-set) PFV_SET+=("$2"); shift ;;
+	--sessions) SESSIONS=$2; shift ;;
+	--sizes) SIZES=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -64,7 +80,9 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ $QUICK == 1 ]]; then
 	SMTP_SECONDS=3 MIXED_SECONDS=5 BIG=20000 IDLE_CONNS=1000 REPEAT=3 DRAIN_TIMEOUT=60 RELAY_COUNT=2000
+	SS_COUNT=4000
 fi
+SS_COUNT=${SS_COUNT_SET:-$SS_COUNT}
 # want PART: whether PART is measured in this run (--only).
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for part in ${ONLY//,/ }; do
@@ -76,7 +94,7 @@ PW=bench-password
 DOMAIN=example.com
 MY_SMTP=$((BASE_PORT + 25)) MY_IMAP=$((BASE_PORT + 43))
 DV_IMAP=$((BASE_PORT + 143)) DV_LMTP=$((BASE_PORT + 124)) PF_SMTP=$((BASE_PORT + 125))
-MY_SUB=$((BASE_PORT + 87)) RELAY_SINK=$((BASE_PORT + 26))
+MY_SUB=$((BASE_PORT + 87)) RELAY_SINK=$((BASE_PORT + 26)) PFV_SMTP=$((BASE_PORT + 127))
 PROC_LIMIT=$((IDLE_CONNS + 500)) CLIENT_LIMIT=$((IDLE_CONNS * 3 + 1000 < 19000 ? IDLE_CONNS * 3 + 1000 : 19000))
 STAMP=$(date +%Y-%m-%d-%H%M)
 OUT=${OUT:-$HERE/results-$STAMP.md}
@@ -85,7 +103,7 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
 # ---- cleanup: every process this script started, by pid, even on failure ----------
-WORK="" MY_PID="" DV_PID="" PF_UP=0 LOAD_PID="" SINK_PID=""
+WORK="" MY_PID="" DV_PID="" PF_UP=0 PFV_UP=0 LOAD_PID="" SINK_PID=""
 cleanup() {
 	local rc=$?
 	set +e
@@ -98,6 +116,7 @@ cleanup() {
 		wait "$MY_PID" 2>/dev/null
 	fi
 	[[ $PF_UP == 1 ]] && postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1
+	[[ $PFV_UP == 1 ]] && postfix -c "$WORK/postfix-virtual/etc" stop >/dev/null 2>&1
 	if [[ -n $DV_PID ]]; then
 		kill "$DV_PID" 2>/dev/null # the master stops its children
 		for _ in $(seq 100); do kill -0 "$DV_PID" 2>/dev/null || break; sleep 0.1; done
@@ -106,7 +125,7 @@ cleanup() {
 	fi
 	if [[ -n $WORK && -d $WORK ]]; then
 		if [[ $KEEP == 1 || $rc != 0 ]]; then
-			log "work directory kept: $WORK (logs: mailyard.log, dovecot/dovecot.log, postfix/postfix.log)"
+			log "work directory kept: $WORK (logs: mailyard.log, dovecot/dovecot.log, postfix/postfix.log, postfix-virtual/postfix.log)"
 		else
 			rm -rf "$WORK"
 		fi
@@ -133,22 +152,23 @@ LOAD=$ROOT/target/release/mailyard-load
 # The tree the binaries were built from (with --no-build: the tree now, which may differ).
 MY_VER=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo "?")$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo "+dirty")
 
-for p in $MY_SMTP $MY_IMAP $MY_SUB $DV_IMAP $DV_LMTP $PF_SMTP $RELAY_SINK; do
+for p in $MY_SMTP $MY_IMAP $MY_SUB $DV_IMAP $DV_LMTP $PF_SMTP $PFV_SMTP $RELAY_SINK; do
 	[[ -z $(ss -Hltn "sport = :$p") ]] || die "port 127.0.0.1:$p is in use; pick another --port-base"
 done
 getent passwd vmail >/dev/null || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin vmail
-VMAIL_UID=$(id -u vmail)
+VMAIL_UID=$(id -u vmail) VMAIL_GID=$(id -g vmail)
 
 WORK=$(mktemp -d "$PARENT/mailyard-bench.XXXXXX")
 chmod 755 "$WORK"
 mkdir -p "$WORK"/{dovecot/run,dovecot/state,vmail,postfix/etc,postfix/spool,postfix/lib}
+mkdir -p "$WORK"/{vmail-virtual,postfix-virtual/etc,postfix-virtual/spool,postfix-virtual/lib}
 log "work directory $WORK"
 
 # render TEMPLATE DEST: fills in the @VARS@.
 render() {
 	sed -e "s|@WORK@|$WORK|g" -e "s|@DV_IMAP@|$DV_IMAP|g" -e "s|@DV_LMTP@|$DV_LMTP|g" \
 		-e "s|@PF_SMTP@|$PF_SMTP|g" -e "s|@MY_SMTP@|$MY_SMTP|g" -e "s|@MY_IMAP@|$MY_IMAP|g" \
-		-e "s|@VMAIL_UID@|$VMAIL_UID|g" -e "s|@PROC_LIMIT@|$PROC_LIMIT|g" \
+		-e "s|@VMAIL_UID@|$VMAIL_UID|g" -e "s|@VMAIL_GID@|$VMAIL_GID|g" -e "s|@PROC_LIMIT@|$PROC_LIMIT|g" \
 		-e "s|@MY_SUB@|$MY_SUB|g" -e "s|@RELAY_SINK@|$RELAY_SINK|g" \
 		-e "s|@CLIENT_LIMIT@|$CLIENT_LIMIT|g" -e "s|@IDLE_CONNS@|$IDLE_CONNS|g" "$1" >"$2"
 }
@@ -189,6 +209,20 @@ render "$HERE/postfix-master.conf" "$PFETC/master.cf"
 for u in $USERS; do echo "$u@$DOMAIN x" >>"$PFETC/vmailbox"; done
 chown postfix "$WORK/postfix/lib" # data_directory: the master's lock file
 
+# ---- Postfix-virtual: a second private instance, virtual(8) into maildirs ---------
+# The same smtpd settings and master.cf (its own port); no Dovecot: what a message
+# costs Postfix alone, from SMTP to a durable maildir file.
+PFVETC=$WORK/postfix-virtual/etc
+PFV_TUNING=$(printf '%s\n' "${PFV_SET[@]}")
+render "$HERE/postfix-virtual-main.conf" "$PFVETC/main.cf.in"
+awk -v t="$PFV_TUNING" '{ if ($0 == "@PFV_TUNING@") printf "%s", t; else print }' "$PFVETC/main.cf.in" >"$PFVETC/main.cf"
+rm "$PFVETC/main.cf.in"
+sed 's|@PF_SMTP@|@PFV_SMTP@|g' "$HERE/postfix-master.conf" | sed "s|@PFV_SMTP@|$PFV_SMTP|g" >"$PFVETC/master.cf.in"
+render "$PFVETC/master.cf.in" "$PFVETC/master.cf"
+rm "$PFVETC/master.cf.in"
+for u in $USERS; do echo "$u@$DOMAIN $DOMAIN/$u/" >>"$PFVETC/vmailbox"; done
+chown postfix "$WORK/postfix-virtual/lib"
+
 # ---- the same generated mailboxes on both IMAP servers --------------------------
 # big: SELECT + UID FETCH 1:* (UID FLAGS); ten: header fetch and SEARCH TEXT;
 # mixed: the mixed workload, then the idle connections.
@@ -207,6 +241,8 @@ else
 fi
 for u in smtp relay $RCPT_USERS $IT_USERS; do mkdir -p "$WORK/vmail/$DOMAIN/$u"; done
 chown -R vmail:vmail "$WORK/vmail"
+for u in smtp $RCPT_USERS; do mkdir -p "$WORK/vmail-virtual/$DOMAIN/$u"/{cur,new,tmp}; done
+chown -R vmail:vmail "$WORK/vmail-virtual"
 sync
 
 log "mailyard reindex (builds the index of the filled maildirs)"
@@ -232,10 +268,15 @@ DV_PID=$!
 postfix -c "$PFETC" check >"$WORK/postfix/check.out" 2>&1 || die "postfix check: $(cat "$WORK/postfix/check.out")"
 postfix -c "$PFETC" start >"$WORK/postfix/start.out" 2>&1 || die "postfix start: $(cat "$WORK/postfix/start.out")"
 PF_UP=1
+postfix -c "$PFVETC" check >"$WORK/postfix-virtual/check.out" 2>&1 || die "postfix-virtual check: $(cat "$WORK/postfix-virtual/check.out")"
+postfix -c "$PFVETC" start >"$WORK/postfix-virtual/start.out" 2>&1 || die "postfix-virtual start: $(cat "$WORK/postfix-virtual/start.out")"
+PFV_UP=1
 wait_imap "127.0.0.1:$MY_IMAP" "big@$DOMAIN" || die "mailyard IMAP did not come up: $(tail -5 "$WORK/mailyard.log")"
 wait_imap "127.0.0.1:$DV_IMAP" "smtp@$DOMAIN" || die "Dovecot IMAP did not come up: $(tail -5 "$WORK/dovecot/dovecot.log")"
 for _ in $(seq 300); do [[ -n $(ss -Hltn "sport = :$PF_SMTP") ]] && break; sleep 0.1; done
 [[ -n $(ss -Hltn "sport = :$PF_SMTP") ]] || die "Postfix smtpd did not come up: $(tail -5 "$WORK/postfix/postfix.log")"
+for _ in $(seq 300); do [[ -n $(ss -Hltn "sport = :$PFV_SMTP") ]] && break; sleep 0.1; done
+[[ -n $(ss -Hltn "sport = :$PFV_SMTP") ]] || die "Postfix-virtual smtpd did not come up: $(tail -5 "$WORK/postfix-virtual/postfix.log")"
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)
@@ -245,56 +286,158 @@ kv() { grep -o "\b$2=[^ ]*" <<<"$1" | head -1 | cut -d= -f2; }
 # ratio A B: A/B with 2 decimals ("n/a" when either is missing or B is 0).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 ROWS=() # "figure|mailyard|peer|peer name|ratio (>1: mailyard better)"
-declare -A SMTP_MY SMTP_PF SMTP_PFQ IM IT MEM RELAY
+declare -A SMTP_MY SMTP_PF SMTP_PFQ SMTP_PFV SMTP_RUNS SS IM IT MEM RELAY
 row() { ROWS+=("$1|$2|$3|$4|$5"); log "$1: mailyard $2, $4 $3 (×$5)"; }
+# median V...: the middle value ("n/a" if any run failed).
+median() { printf '%s\n' "$@" | sort -g | awk '/n\/a/ { bad = 1 } { v[NR] = $1 } END { if (bad || NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---- SMTP durable ingest ---------------------------------------------------------
-# Both rates are accepted / (time from the first connection until every accepted
-# message is counted by IMAP STATUS on the receiving server). For mailyard that is
-# when the last 250 came (250 = fsynced and indexed); for Postfix, when Dovecot shows
-# the last message that Postfix queued and then delivered over LMTP.
-postfix_idle() { # until Postfix's queue is empty (deadline DRAIN_TIMEOUT)
+# Every rate is accepted / (time from the first connection until every accepted
+# message is visible on the receiving side). For mailyard that is when the last 250
+# came (250 = fsynced, linked, directory fsynced and indexed), counted by its own IMAP
+# STATUS; for Postfix + Dovecot, when Dovecot's IMAP STATUS shows the last message that
+# Postfix queued and then delivered over LMTP; for Postfix-virtual, when the last
+# message's file is in the maildir's new/ (it has no IMAP server: "visible" = the
+# files in new/ and cur/). Each row runs mailyard, Postfix + Dovecot, Postfix-virtual
+# in turn, SMTP_REPS times, each run starting with both Postfix queues empty; medians.
+postfix_idle() { # [config dir]: until that Postfix's queue is empty (deadline DRAIN_TIMEOUT)
+	local etc=${1:-$PFETC}
 	for _ in $(seq $((DRAIN_TIMEOUT * 5))); do
-		postqueue -c "$PFETC" -p 2>/dev/null | grep -q 'Mail queue is empty' && return 0
+		postqueue -c "$etc" -p 2>/dev/null | grep -q 'Mail queue is empty' && return 0
 		sleep 0.2
 	done
-	log "Postfix queue still not empty after ${DRAIN_TIMEOUT}s"
+	log "Postfix ($etc) queue still not empty after ${DRAIN_TIMEOUT}s"
 }
-smtp_pair() { # size sessions mode(spread|one): the same load on mailyard, then on Postfix
-	local size=$1 s=$2 mode=$3 k="$1,$2,$3" to=$RCPTS what="$RCPT_COUNT mailboxes" out vis
-	[[ $mode == one ]] && to=smtp@$DOMAIN what="one mailbox"
-	log "SMTP ${size} B, $s sessions, $what, ${SMTP_SECONDS}s: mailyard"
-	out=$("$LOAD" smtp --addr "127.0.0.1:$MY_SMTP" --sessions "$s" --size "$size" \
-		--seconds "$SMTP_SECONDS" --to "$to" --visible-addr "127.0.0.1:$MY_IMAP" \
-		--visible-pass "$PW" --visible-timeout "$DRAIN_TIMEOUT") || die "mailyard SMTP load failed"
+both_idle() { postfix_idle "$PFETC"; postfix_idle "$PFVETC"; }
+# The maildirs of the SMTP load's recipients, per server (mailyard's INBOX is the root
+# of the user's tree).
+my_maildir() { echo "$WORK/mailyard/mail/$DOMAIN/$1"; }
+pfv_maildir() { echo "$WORK/vmail-virtual/$DOMAIN/$1"; }
+maildir_list() { # fn user...: comma-separated
+	local fn=$1 out="" u
+	shift
+	for u in "$@"; do out+="$($fn "$u"),"; done
+	echo "${out%,}"
+}
+# smtp_run server size sessions mode: one mailyard-load run; prints "rate queued complete".
+smtp_run() {
+	local server=$1 size=$2 s=$3 mode=$4 to=$RCPTS users=$RCPT_USERS out vis addr
+	local visible=()
+	if [[ $mode == one ]]; then to=smtp@$DOMAIN users=smtp; fi
+	case $server in
+	my) addr=127.0.0.1:$MY_SMTP visible=(--visible-addr "127.0.0.1:$MY_IMAP" --visible-pass "$PW") ;;
+	pfd) addr=127.0.0.1:$PF_SMTP visible=(--visible-addr "127.0.0.1:$DV_IMAP" --visible-pass "$PW") ;;
+	pfv)
+		# shellcheck disable=SC2086
+		addr=127.0.0.1:$PFV_SMTP visible=(--visible-maildir "$(maildir_list pfv_maildir $users)")
+		;;
+	esac
+	out=$("$LOAD" smtp --addr "$addr" --sessions "$s" --size "$size" --seconds "$SMTP_SECONDS" \
+		--to "$to" "${visible[@]}" --visible-timeout "$DRAIN_TIMEOUT") || die "SMTP load on $server failed"
 	vis=$(grep '^visible' <<<"$out")
-	[[ $(kv "$vis" complete) == true ]] || log "mailyard: not all accepted messages visible: $vis"
-	SMTP_MY[$k]=$(kv "$vis" rate)
-	postfix_idle
-	log "SMTP ${size} B, $s sessions, $what, ${SMTP_SECONDS}s: Postfix + Dovecot LMTP"
-	out=$("$LOAD" smtp --addr "127.0.0.1:$PF_SMTP" --sessions "$s" --size "$size" \
-		--seconds "$SMTP_SECONDS" --to "$to" --visible-addr "127.0.0.1:$DV_IMAP" \
-		--visible-pass "$PW" --visible-timeout "$DRAIN_TIMEOUT") || die "Postfix SMTP load failed"
-	vis=$(grep '^visible' <<<"$out")
-	SMTP_PFQ[$k]=$(kv "$(grep '^smtp' <<<"$out")" rate)
-	if [[ $(kv "$vis" complete) == true ]]; then
-		SMTP_PF[$k]=$(kv "$vis" rate)
+	echo "$(kv "$vis" rate) $(kv "$(grep '^smtp' <<<"$out")" rate) $(kv "$vis" complete)"
+}
+# runs_of LIST: "a, b, c" (the runs as shown in the table).
+runs_of() { local IFS=,; echo "$*" | sed 's/,/, /g'; }
+smtp_row() { # size sessions mode(spread|one): SMTP_REPS runs of each server, alternating
+	local size=$1 s=$2 mode=$3 k="$1,$2,$3" what="$RCPT_COUNT mailboxes" rep server rate queued complete
+	[[ $mode == one ]] && what="one mailbox"
+	local -A runs=([my]="" [pfd]="" [pfv]="" [pfdq]="") short=([my]="" [pfd]="" [pfv]="")
+	for rep in $(seq "$SMTP_REPS"); do
+		for server in my pfd pfv; do
+			both_idle
+			log "SMTP ${size} B, $s sessions, $what, ${SMTP_SECONDS}s, run $rep: $server"
+			read -r rate queued complete < <(smtp_run "$server" "$size" "$s" "$mode")
+			[[ -n $rate ]] || die "SMTP load on $server failed"
+			[[ $complete == true ]] || { short[$server]="*"; log "$server: not all accepted messages visible after the drain timeout"; }
+			runs[$server]+="$rate "
+			[[ $server == pfd ]] && runs[pfdq]+="$queued "
+		done
+	done
+	# shellcheck disable=SC2086
+	{
+		SMTP_MY[$k]=$(median ${runs[my]}) SMTP_PF[$k]=$(median ${runs[pfd]}) SMTP_PFV[$k]=$(median ${runs[pfv]})
+		SMTP_PFQ[$k]=$(median ${runs[pfdq]})
+		SMTP_RUNS[$k,my]=$(runs_of ${runs[my]}) SMTP_RUNS[$k,pfd]=$(runs_of ${runs[pfd]}) SMTP_RUNS[$k,pfv]=$(runs_of ${runs[pfv]})
+	}
+	local fig="SMTP ingest, $((size / 1024)) KiB, $s sessions, $what (msgs/s, median of $SMTP_REPS)"
+	row "$fig" "${SMTP_MY[$k]}${short[my]} (${SMTP_RUNS[$k,my]})" \
+		"${SMTP_PF[$k]}${short[pfd]} (${SMTP_RUNS[$k,pfd]}; queued: ${SMTP_PFQ[$k]})" "Postfix+Dovecot" \
+		"$(ratio "${SMTP_MY[$k]}" "${SMTP_PF[$k]}")"
+	row "$fig … Postfix-virtual" "${SMTP_MY[$k]}${short[my]}" \
+		"${SMTP_PFV[$k]}${short[pfv]} (${SMTP_RUNS[$k,pfv]})" "Postfix-virtual" \
+		"$(ratio "${SMTP_MY[$k]}" "${SMTP_PFV[$k]}")"
+}
+# Postfix's own load generator, so that the figure does not rest on ours alone:
+# smtp-source (4 KiB of payload plus its headers, connections reused: -d), SS_COUNT
+# messages in all from SESSIONS sessions, as 10 processes of SESSIONS/10 sessions, each
+# to one of the 10 mailboxes. Rate = SS_COUNT / seconds from the start until the last
+# message is visible as a file in the maildirs (mailyard: when the last 250 came).
+count_files() { # dir...: files in their new/ and cur/
+	local n=0 d
+	for d in "$@"; do n=$((n + $(find "$d/new" "$d/cur" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l))); done
+	echo "$n"
+}
+ss_run() { # server sessions: prints the rate ("n/a" when not all arrived)
+	local server=$1 s=$2 port fn dirs=() before t0 t1 i pids=() failed=0 per=$(($2 / 10)) each=$((SS_COUNT / 10))
+	((per >= 1)) || per=1
+	case $server in
+	my) port=$MY_SMTP fn=my_maildir ;;
+	pfv) port=$PFV_SMTP fn=pfv_maildir ;;
+	esac
+	for u in $RCPT_USERS; do dirs+=("$($fn "$u")"); done
+	before=$(count_files "${dirs[@]}")
+	t0=$(date +%s.%N)
+	for i in $(seq 0 $((RCPT_COUNT - 1))); do
+		smtp-source -d -s "$per" -m "$each" -l 4096 -f "load@example.net" -t "rcpt$i@$DOMAIN" \
+			"127.0.0.1:$port" >>"$WORK/smtp-source.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || failed=$((failed + 1)); done
+	((failed == 0)) || log "smtp-source against $server: $failed of ${#pids[@]} processes failed ($(tail -2 "$WORK/smtp-source.out" | tr '\n' ' '))"
+	local want=$((each * RCPT_COUNT)) got=0
+	for _ in $(seq $((DRAIN_TIMEOUT * 10))); do
+		got=$(($(count_files "${dirs[@]}") - before))
+		((got >= want)) && break
+		sleep 0.1
+	done
+	t1=$(date +%s.%N)
+	if ((got < want)); then
+		log "smtp-source against $server: $got of $want visible after ${DRAIN_TIMEOUT}s"
+		echo "n/a"
 	else
-		SMTP_PF[$k]="$(kv "$vis" rate)*"
-		log "Postfix: only $(kv "$vis" count) of $(kv "$vis" of) visible after the drain timeout"
+		awk -v n="$want" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n / (b - a)}'
 	fi
-	row "SMTP ingest, $((size / 1024)) KiB, $s sessions, $what (msgs/s)" "${SMTP_MY[$k]}" \
-		"${SMTP_PF[$k]} (queued: ${SMTP_PFQ[$k]})" "Postfix+Dovecot" \
-		"$(ratio "${SMTP_MY[$k]}" "${SMTP_PF[$k]%\*}")"
+}
+ss_row() { # sessions
+	local s=$1 rep server r
+	local -A runs=([my]="" [pfv]="")
+	for rep in $(seq "$SMTP_REPS"); do
+		for server in my pfv; do
+			both_idle
+			log "smtp-source 4 KiB, $s sessions, $SS_COUNT messages, run $rep: $server"
+			r=$(ss_run "$server" "$s")
+			log "smtp-source $server run $rep: $r msgs/s"
+			runs[$server]+="$r "
+		done
+	done
+	# shellcheck disable=SC2086
+	SS[$s,my]=$(median ${runs[my]}) SS[$s,pfv]=$(median ${runs[pfv]})
+	# shellcheck disable=SC2086
+	row "SMTP ingest with smtp-source, 4 KiB, $s sessions, 10 mailboxes, $SS_COUNT msgs (msgs/s, median of $SMTP_REPS) … Postfix-virtual" \
+		"${SS[$s,my]} ($(runs_of ${runs[my]}))" "${SS[$s,pfv]} ($(runs_of ${runs[pfv]}))" "Postfix-virtual" \
+		"$(ratio "${SS[$s,my]}" "${SS[$s,pfv]}")"
 }
 if want smtp; then
+	command -v smtp-source >/dev/null || die "smtp-source (Debian's postfix package) is missing"
 	for size in $SIZES; do
-		for s in $SESSIONS; do smtp_pair "$size" "$s" spread; done
+		for s in $SESSIONS; do smtp_row "$size" "$s" spread; done
 	done
 	# All mail to one mailbox: Dovecot serializes deliveries into one maildir (its
 	# dovecot-uidlist lock), mailyard batches them (group commit).
-	smtp_pair 4096 20 one
-	postfix_idle
+	smtp_row 4096 20 one
+	for s in $SESSIONS; do ((s >= 10)) && ss_row "$s"; done
+	both_idle
 fi
 
 # ---- IMAP ------------------------------------------------------------------------
@@ -505,8 +648,6 @@ if want relay; then
 		fi
 		log "relay $name run $rep: ${RELAY[$name,$rep]} msgs/s end to end (submission accepted at ${RELAY[$name,$rep,accept]}/s)"
 	}
-	# median V...: the middle value ("n/a" if any run failed).
-	median() { printf '%s\n' "$@" | sort -g | awk '/n\/a/ { bad = 1 } { v[NR] = $1 } END { if (bad || NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 	for rep in $(seq "$RELAY_REPS"); do
 		relay_run mailyard "$rep" "127.0.0.1:$MY_SUB" "relay@$DOMAIN:$PW"
 		relay_run postfix "$rep" "127.0.0.1:$PF_SMTP"
@@ -523,6 +664,16 @@ if want relay; then
 fi
 
 # ---- the table -------------------------------------------------------------------
+# fs_of DIR: the file system DIR is on, and whether it has a journal (ext4 without
+# one skips recently freed inodes at every file creation: creates cost more here).
+fs_of() {
+	local src fs
+	read -r fs src < <(findmnt -no FSTYPE,SOURCE -T "$1")
+	if [[ $fs == ext4 && -d /proc/fs/jbd2 ]]; then
+		if compgen -G "/proc/fs/jbd2/$(basename "$src")-*" >/dev/null; then fs+=" (journal)"; else fs+=" (no journal)"; fi
+	fi
+	echo "$fs"
+}
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN{ if (r == "n/a") print "n/a"; else print (r + 0 >= t ? "MEETS" : "SHORT") }'; }
 T_END=$(date +%s)
 DV_VER=$(dovecot --version | cut -d' ' -f1)
@@ -530,6 +681,8 @@ PF_VER=$(postconf -c "$PFETC" -h mail_version 2>/dev/null || echo "?")
 r20_100=$(ratio "${SMTP_MY[102400,20,spread]:-}" "$(tr -d '*' <<<"${SMTP_PF[102400,20,spread]:-}")")
 r20_4=$(ratio "${SMTP_MY[4096,20,spread]:-}" "$(tr -d '*' <<<"${SMTP_PF[4096,20,spread]:-}")")
 r20_one=$(ratio "${SMTP_MY[4096,20,one]:-}" "$(tr -d '*' <<<"${SMTP_PF[4096,20,one]:-}")")
+rv20_4=$(ratio "${SMTP_MY[4096,20,spread]:-}" "${SMTP_PFV[4096,20,spread]:-}")
+rss20=$(ratio "${SS[20,my]:-}" "${SS[20,pfv]:-}")
 rmix=$(ratio "${IM[mailyard,mixed]:-}" "${IM[dovecot,mixed]:-}")
 rmem=$(ratio "${MEM[dovecot,rss]:-}" "${MEM[mailyard,rss]:-}")
 rit_long=$(ratio "${IT[long,my]:-}" "${IT[long,dv]:-}")
@@ -539,7 +692,8 @@ rrelay=$(ratio "${RELAY[mailyard]:-}" "${RELAY[postfix]:-}")
 	echo "# mailyard vs Postfix + Dovecot — $(date '+%Y-%m-%d %H:%M %Z')"
 	echo
 	echo "Command: \`$CMDLINE\` (as root, from the repository root)."
-	echo "mailyard $MY_VER · Postfix $PF_VER (delivery: LMTP to Dovecot) · Dovecot $DV_VER · $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) · kernel $(uname -r)"
+	echo "mailyard $MY_VER · Postfix $PF_VER (delivery: LMTP to Dovecot; Postfix-virtual: a second instance, its own virtual(8) into maildirs) · Dovecot $DV_VER · $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) · kernel $(uname -r) · work dir on $(fs_of "$WORK")"
+	[[ ${#PFV_SET[@]} -gt 0 ]] && echo "Postfix-virtual with: ${PFV_SET[*]}"
 	echo "Load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg). Measured part: $((T_END - T_START)) s."
 	echo "The machine is shared (other engineers compile on it): compare rows of one run; read ratios within ±20 % as noise."
 	echo "Data: the same generated messages of $MSG_SIZE B in both maildirs (big: $BIG, ten: $TEN, mixed: $MIXED_COUNT); mailyard reindex of them took ${REINDEX_S} s (Dovecot indexes on first access: the cold rows)."
@@ -553,7 +707,11 @@ rrelay=$(ratio "${RELAY[mailyard]:-}" "${RELAY[postfix]:-}")
 		echo "| $fig | $my | $pn | $pv | $rt |"
 	done
 	echo
-	want smtp && echo "SMTP rates: accepted / seconds until every accepted message is visible over IMAP (mailyard: its own IMAP; Postfix: Dovecot's). \"queued\": Postfix's rate of 250 replies (queue file fsynced, not yet delivered). \"*\": not all visible within ${DRAIN_TIMEOUT} s; the rate counts the visible ones."
+	if want smtp; then
+		echo "SMTP rates: accepted / seconds until every accepted message is visible: over IMAP for mailyard (its own IMAP) and Postfix+Dovecot (Dovecot's); for Postfix-virtual, which has no IMAP server, as files in the maildirs' new/ (virtual(8) links each file there after fsyncing it; it does not fsync the directory). Runs alternate mailyard, Postfix+Dovecot, Postfix-virtual, ${SMTP_REPS} times per row, each with both Postfix queues empty; medians, the runs in brackets. \"queued\": Postfix+Dovecot's rate of 250 replies (queue file fsynced, not yet delivered). \"*\": not all visible within ${DRAIN_TIMEOUT} s in some run; the rate counts the visible ones."
+		echo
+		echo "smtp-source rows: Postfix's own load generator (\`smtp-source -d -s S/10 -m N/10 -l 4096\`, 10 processes, one mailbox each, connections reused), rate = messages / seconds from its start until every message is a file in the maildirs' new/ or cur/ (mailyard: reached when its last 250 came); alternating mailyard, Postfix-virtual, ${SMTP_REPS} times; medians."
+	fi
 	if want relay; then
 		echo
 		echo "Relay: $RELAY_COUNT messages of 4 KiB from $RELAY_SESSIONS sessions to 10 remote recipients, one per message; rate = messages / seconds from the first connection until smtp-sink (Postfix's test sink, on 127.0.0.1, one for all runs) has taken all of them; each run starts with both queues empty. mailyard: submission with AUTH PLAIN, \`[relay] smarthost\` = the sink (tls = \"none\"), defaults otherwise (workers 16, $(grep -o 'max_connections_per_host = [0-9]*' "$MYCONF" || echo "connections per host: default")); its 250 = queue file fsynced and record committed. Postfix: smtpd relaying for mynetworks, \`relayhost = [127.0.0.1]:port\`, $(postconf -c "$PFETC" -n 2>/dev/null | grep -E '^(default|smtp|initial)_destination_|^smtp_connection_cache' | tr '\n' ' ')(other settings Postfix's defaults); its 250 = queue file fsynced. Runs alternate mailyard, Postfix; medians."
@@ -583,6 +741,8 @@ rrelay=$(ratio "${RELAY[mailyard]:-}" "${RELAY[postfix]:-}")
 		echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 4 KiB, $RCPT_COUNT mailboxes | ×$r20_4 | $(verdict "$r20_4" 3) |"
 		echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 100 KiB, $RCPT_COUNT mailboxes | ×$r20_100 | $(verdict "$r20_100" 3) |"
 		echo "| SMTP durable ingest ≥ 3× Postfix at 20 sessions, 4 KiB, one mailbox | ×$r20_one | $(verdict "$r20_one" 3) |"
+		echo "| SMTP durable ingest ≥ 3× Postfix-virtual at 20 sessions, 4 KiB (mailyard-load, $RCPT_COUNT mailboxes) | ×$rv20_4 | $(verdict "$rv20_4" 3) |"
+		echo "| SMTP durable ingest ≥ 3× Postfix-virtual at 20 sessions, 4 KiB (smtp-source, $RCPT_COUNT mailboxes) | ×$rss20 | $(verdict "$rss20" 3) |"
 	fi
 	want imap && echo "| IMAP mixed ops/s ≥ Dovecot's | ×$rmix | $(verdict "$rmix" 1) |"
 	want idle && echo "| idle memory per connection ≤ 1/10 of Dovecot's (RSS) | ×$rmem | $(verdict "$rmem" 10) |"

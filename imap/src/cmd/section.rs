@@ -475,22 +475,12 @@ inner body\r\n\
             b"Subject: plain\r\n\r\nbody\r\n",
         ] {
             let m = stored(raw);
-            let header = section_bytes(
-                &m.file,
-                Some(&m.shape),
-                &sec(&[], Some(SectionText::Header)),
-                None,
-            )
-            .expect("read")
-            .expect("top level");
-            let text = section_bytes(
-                &m.file,
-                Some(&m.shape),
-                &sec(&[], Some(SectionText::Text)),
-                None,
-            )
-            .expect("read")
-            .expect("top level");
+            let top = |text| {
+                section_bytes(&m.file, Some(&m.shape), &sec(&[], Some(text)), None)
+                    .expect("read")
+                    .expect("top level")
+            };
+            let (header, text) = (top(SectionText::Header), top(SectionText::Text));
             assert_eq!(text.len() as u64, m.shape.root.octets, "{raw:?}");
             assert_eq!(header.len(), m.shape.root.header.len() as usize, "{raw:?}");
             assert_eq!([header, text].concat(), raw, "{raw:?}");

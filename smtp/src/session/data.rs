@@ -559,11 +559,15 @@ impl Session {
         } else {
             None
         };
-        let (message, removed) = remove_forged_results(&message, &self.ctx.config().hostname);
+        let (cleaned, removed) = remove_forged_results(&message, &self.ctx.config().hostname);
+        let cleaned = match cleaned {
+            std::borrow::Cow::Owned(copy) => Some(copy),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
         if removed > 0 {
             tracing::info!(removed, "removed Authentication-Results forged in our name");
         }
-        (message, verdict)
+        (cleaned.unwrap_or(message), verdict)
     }
 
     /// The refusal, if any, for a submitted message's header fields: a field RFC 5322

@@ -736,7 +736,7 @@ impl WriterState {
         let data_dir = self.data_dir.clone();
         let spares = self.spares.clone();
         let committed = (|| -> Result<()> {
-            let mut tx = self
+            let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             for job in batch {
@@ -745,12 +745,16 @@ impl WriterState {
                 let trees_before = effects.remove_trees.len();
                 let trash_before = effects.trash.len();
                 let events_before = effects.events.len();
-                let mut sp = tx.savepoint()?;
-                let r = apply(&sp, &data_dir, &spares, &mut effects, job.op);
+                // Each request in its own savepoint, through cached statements (a
+                // rusqlite Savepoint prepares its SQL anew each time: two parses per
+                // request).
+                tx.prepare_cached("SAVEPOINT request")?.execute([])?;
+                let r = apply(&tx, &data_dir, &spares, &mut effects, job.op);
                 if r.is_ok() {
-                    sp.commit()?;
+                    tx.prepare_cached("RELEASE request")?.execute([])?;
                 } else {
-                    sp.rollback()?;
+                    tx.prepare_cached("ROLLBACK TO request")?.execute([])?;
+                    tx.prepare_cached("RELEASE request")?.execute([])?;
                     for f in effects.created.drain(created_before..) {
                         let _ = std::fs::remove_file(f);
                     }
@@ -912,39 +916,12 @@ fn sync_loop(rx: mpsc::Receiver<ToSync>, changes: &Changes) {
     }
 }
 
-/// Threads that fsync a batch's directories at once.
-const SYNC_THREADS: usize = 8;
-
 /// fsyncs every directory a batch touched. A batch for 64 users touches 64 `new/`
 /// directories: one after another, each waits for its own journal round; in parallel
-/// the filesystem folds them into a few commits.
+/// (on `dirsync`'s threads, started once) the filesystem folds them into a few commits.
 fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
-    let dirs: Vec<&PathBuf> = dirs.iter().collect();
-    if dirs.len() <= 1 {
-        for dir in dirs {
-            maildir::sync_dir(dir).at(dir)?;
-        }
-        return Ok(());
-    }
-    let per_thread = dirs.len().div_ceil(SYNC_THREADS);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = dirs
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || -> Result<()> {
-                    for dir in chunk {
-                        maildir::sync_dir(dir).at(dir)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| StoreError::Invalid("directory fsync thread panicked".into()))??;
-        }
-        Ok(())
-    })
+    crate::dirsync::sync_all(dirs.iter().map(PathBuf::as_path))
+        .map_err(|(path, source)| StoreError::Io { path, source })
 }
 
 impl Op {
@@ -1220,12 +1197,14 @@ pub(super) mod testkit {
         let tmp_dir = data_dir.join("mail").join("tmp");
         std::fs::create_dir_all(&tmp_dir).expect("tmp dir");
         let bytes = message(token);
-        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes).expect("tmp file");
+        let internaldate = 1_700_000_000;
+        let mtime = maildir::internaldate_mtime(internaldate);
+        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp file");
         DeliverOp {
             tmp,
             targets,
             size: bytes.len() as u64,
-            internaldate: 1_700_000_000,
+            internaldate,
             summary: Arc::new(crate::summary::summarize(&bytes)),
         }
     }
@@ -1523,9 +1502,9 @@ mod tests {
         for (count, missing, ok) in [
             (0, false, true),
             (1, false, true),
-            (2 * SYNC_THREADS + 1, false, true),
+            (2 * crate::dirsync::THREADS + 1, false, true),
             (1, true, false),
-            (2 * SYNC_THREADS + 1, true, false),
+            (2 * crate::dirsync::THREADS + 1, true, false),
         ] {
             let mut dirs = BTreeSet::new();
             for i in 0..count {

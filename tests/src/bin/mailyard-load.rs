@@ -61,6 +61,12 @@ enum Cmd {
         visible_user: Vec<String>,
         #[arg(long, default_value = "")]
         visible_pass: String,
+        /// Maildirs where the recipients' mail becomes visible, comma-separated (for a
+        /// server with no IMAP of its own, e.g. Postfix's virtual(8)): after sending,
+        /// count the files in their `new/` and `cur/` until every accepted message is
+        /// there, and report the rate up to then.
+        #[arg(long, value_delimiter = ',')]
+        visible_maildir: Vec<PathBuf>,
         /// Give up waiting for visibility after this many seconds past the sending phase.
         #[arg(long, default_value_t = 300.0)]
         visible_timeout: f64,
@@ -165,22 +171,30 @@ async fn run(cmd: Cmd) -> Result<()> {
             visible_user,
             visible_pass,
             visible_timeout,
+            visible_maildir,
         } => {
             check_loopback(&addr)?;
+            let timeout = Duration::from_secs_f64(visible_timeout);
             let visible = match visible_addr {
                 Some(a) => {
                     check_loopback(&a)?;
                     Some(Visible {
-                        addr: a,
-                        users: if visible_user.is_empty() {
-                            to.clone()
-                        } else {
-                            visible_user
+                        at: VisibleAt::Imap {
+                            addr: a,
+                            users: if visible_user.is_empty() {
+                                to.clone()
+                            } else {
+                                visible_user
+                            },
+                            pass: visible_pass,
                         },
-                        pass: visible_pass,
-                        timeout: Duration::from_secs_f64(visible_timeout),
+                        timeout,
                     })
                 }
+                None if !visible_maildir.is_empty() => Some(Visible {
+                    at: VisibleAt::Maildirs(visible_maildir),
+                    timeout,
+                }),
                 None => None,
             };
             let auth = match auth {
@@ -278,12 +292,35 @@ fn message(n: u64, size: usize, from: &str, to: &str, tag: &str) -> Vec<u8> {
     m
 }
 
-/// Where and how to check that accepted messages became visible to IMAP.
+/// Where and how to check that accepted messages became visible.
 struct Visible {
-    addr: SocketAddr,
-    users: Vec<String>,
-    pass: String,
+    at: VisibleAt,
     timeout: Duration,
+}
+
+/// Where accepted messages show.
+enum VisibleAt {
+    /// IMAP STATUS MESSAGES of each user's INBOX.
+    Imap {
+        addr: SocketAddr,
+        users: Vec<String>,
+        pass: String,
+    },
+    /// Files in these maildirs' `new/` and `cur/`.
+    Maildirs(Vec<PathBuf>),
+}
+
+/// Files in the `new/` and `cur/` of `dirs` (a missing directory counts none).
+fn maildir_files(dirs: &[PathBuf]) -> u64 {
+    let mut n = 0;
+    for d in dirs {
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(d.join(sub)) {
+                n += entries.count() as u64;
+            }
+        }
+    }
+    n
 }
 
 /// What the SMTP sessions send.
@@ -308,12 +345,17 @@ fn base64_plain(user: &str, pass: &str) -> String {
 async fn smtp_load(addr: SocketAddr, load: Load, visible: Option<Visible>) -> Result<()> {
     // One logged-in connection per watched user, and its INBOX count before sending.
     let mut watchers = Vec::new();
-    if let Some(v) = &visible {
-        for user in &v.users {
-            let mut c = Imap::login(v.addr, user, &v.pass).await?;
-            let before = c.status_messages("INBOX").await?;
-            watchers.push((c, before));
+    let mut files_before = 0;
+    match visible.as_ref().map(|v| &v.at) {
+        Some(VisibleAt::Imap { addr, users, pass }) => {
+            for user in users {
+                let mut c = Imap::login(*addr, user, pass).await?;
+                let before = c.status_messages("INBOX").await?;
+                watchers.push((c, before));
+            }
         }
+        Some(VisibleAt::Maildirs(dirs)) => files_before = maildir_files(dirs),
+        None => {}
     }
     let sessions = load.sessions;
     let size = load.size;
@@ -345,6 +387,9 @@ async fn smtp_load(addr: SocketAddr, load: Load, visible: Option<Visible>) -> Re
             seen = 0;
             for (c, before) in &mut watchers {
                 seen += c.status_messages("INBOX").await?.saturating_sub(*before);
+            }
+            if let VisibleAt::Maildirs(dirs) = &v.at {
+                seen = maildir_files(dirs).saturating_sub(files_before);
             }
             if seen >= n || Instant::now() >= deadline {
                 break;
