@@ -530,9 +530,9 @@ fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
                 }
                 return Ok(ExitCode::FAILURE);
             }
-            store.sieve_put(&address, &name, &text)?;
+            store.sieve_put_blocking(&address, &name, &text)?;
             if activate {
-                store.sieve_activate(&address, Some(&name))?;
+                store.sieve_activate_blocking(&address, Some(&name))?;
             }
             println!(
                 "stored script {name:?} for {address}{}",
@@ -541,14 +541,14 @@ fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
         }
         SieveCmd::Get { address, name } => {
             let address = user(&address)?;
-            let Some(text) = store.sieve_get(&address, &name)? else {
+            let Some(text) = store.sieve_get_blocking(&address, &name)? else {
                 anyhow::bail!("{address} has no script {name:?}");
             };
             std::io::Write::write_all(&mut std::io::stdout(), &text)?;
         }
         SieveCmd::List { address } => {
             let address = user(&address)?;
-            for s in store.sieve_list(&address)? {
+            for s in store.sieve_list_blocking(&address)? {
                 println!(
                     "{}\t{}{}",
                     s.name,
@@ -559,17 +559,17 @@ fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
         }
         SieveCmd::Activate { address, name } => {
             let address = user(&address)?;
-            store.sieve_activate(&address, Some(&name))?;
+            store.sieve_activate_blocking(&address, Some(&name))?;
             println!("{name:?} is {address}'s active script");
         }
         SieveCmd::Deactivate { address } => {
             let address = user(&address)?;
-            store.sieve_activate(&address, None)?;
+            store.sieve_activate_blocking(&address, None)?;
             println!("{address} has no active script");
         }
         SieveCmd::Delete { address, name } => {
             let address = user(&address)?;
-            store.sieve_delete(&address, &name)?;
+            store.sieve_delete_blocking(&address, &name)?;
             println!("deleted script {name:?} of {address}");
         }
         SieveCmd::Rename {
@@ -578,7 +578,7 @@ fn sieve_scripts(config: &Config, cmd: SieveCmd) -> Result<ExitCode> {
             new_name,
         } => {
             let address = user(&address)?;
-            store.sieve_rename(&address, &name, &new_name)?;
+            store.sieve_rename_blocking(&address, &name, &new_name)?;
             println!("renamed script {name:?} of {address} to {new_name:?}");
         }
     }
@@ -600,13 +600,13 @@ fn generated_state(store: &Store, user: &Address) -> Result<mailyard_sieve::gene
     use mailyard_sieve::generate::{FORWARD_SCRIPT, State, VACATION_SCRIPT};
     let text = |name: &str| -> Result<Option<String>> {
         Ok(store
-            .sieve_get(user, name)?
+            .sieve_get_blocking(user, name)?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     };
     Ok(State {
-        active: store.sieve_active_name(user)?,
+        active: store.sieve_active_name_blocking(user)?,
         names: store
-            .sieve_list(user)?
+            .sieve_list_blocking(user)?
             .into_iter()
             .map(|s| s.name)
             .collect(),
@@ -625,9 +625,9 @@ fn apply_steps(
     use mailyard_sieve::generate::Step;
     for step in steps {
         match step {
-            Step::Put { name, text } => store.sieve_put(user, name, text.as_bytes())?,
-            Step::Activate(name) => store.sieve_activate(user, name.as_deref())?,
-            Step::Delete(name) => store.sieve_delete(user, name)?,
+            Step::Put { name, text } => store.sieve_put_blocking(user, name, text.as_bytes())?,
+            Step::Activate(name) => store.sieve_activate_blocking(user, name.as_deref())?,
+            Step::Delete(name) => store.sieve_delete_blocking(user, name)?,
         }
     }
     Ok(())

@@ -327,34 +327,30 @@ async fn pick_domain(
         ),
         None => None,
     };
-    let store = ctx.store.clone();
-    let wanted = address.as_ref().map(|a| a.domain().to_string());
-    let found = tokio::task::spawn_blocking(move || -> mailyard_store::Result<Option<String>> {
-        let accounts = store.accounts();
-        if let Some(d) = wanted {
-            return Ok(accounts.is_local_domain(&d)?.then_some(d));
-        }
-        if let Some(host) = host {
-            let stripped = ["autoconfig.", "autodiscover."]
-                .iter()
-                .find_map(|p| host.strip_prefix(p));
-            for candidate in stripped.into_iter().chain([host.as_str()]) {
-                if !candidate.is_empty() && accounts.is_local_domain(candidate)? {
-                    return Ok(Some(candidate.to_string()));
-                }
-            }
-        }
-        Ok(accounts.domains()?.into_iter().next())
-    })
-    .await;
+    // The address's domain, else the host name asked for (without its autoconfig
+    // label), else our first domain.
+    let candidates: Vec<String> = match (address.as_ref(), host) {
+        (Some(a), _) => vec![a.domain().to_string()],
+        (None, Some(host)) => ["autoconfig.", "autodiscover."]
+            .iter()
+            .find_map(|p| host.strip_prefix(p))
+            .map(str::to_string)
+            .into_iter()
+            .chain([host.clone()])
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let wanted_only = address.is_some();
+    let found = ctx.store.local_domain_among(candidates.clone()).await;
+    // With an address, only its own domain will do.
+    let found = found.map(|d| d.filter(|d| !wanted_only || candidates.contains(d)));
     match found {
-        Ok(Ok(Some(d))) => Ok((d, address)),
-        Ok(Ok(None)) => Err(text(StatusCode::NOT_FOUND, "no such mail domain here")),
-        Ok(Err(e)) => {
+        Ok(Some(d)) => Ok((d, address)),
+        Ok(None) => Err(text(StatusCode::NOT_FOUND, "no such mail domain here")),
+        Err(e) => {
             tracing::error!(error = %e, "http: cannot read the domains");
             Err(text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"))
         }
-        Err(_) => Err(text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")),
     }
 }
 
@@ -439,11 +435,9 @@ async fn handle_autodiscover(ctx: &Context, req: Request<Incoming>) -> Reply {
 
 /// The store's sizes, or None when it did not answer within [`STORE_TIMEOUT`].
 async fn store_usage(ctx: &Context) -> Option<mailyard_store::stats::Usage> {
-    let store = ctx.store.clone();
-    let read = tokio::task::spawn_blocking(move || store.usage_blocking());
-    match tokio::time::timeout(STORE_TIMEOUT, read).await {
-        Ok(Ok(Ok(u))) => Some(u),
-        Ok(Ok(Err(e))) => {
+    match tokio::time::timeout(STORE_TIMEOUT, ctx.store.usage()).await {
+        Ok(Ok(u)) => Some(u),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "metrics: cannot read the store's sizes");
             None
         }
@@ -466,12 +460,9 @@ async fn handle_metrics(ctx: &Context) -> Reply {
 /// naming what is wrong.
 async fn handle_healthz(ctx: &Context) -> Reply {
     let mut problems = Vec::new();
-    let store = ctx.store.clone();
-    let ping = tokio::task::spawn_blocking(move || store.ping_blocking());
-    match tokio::time::timeout(STORE_TIMEOUT, ping).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => problems.push(format!("store: {e}")),
-        Ok(Err(_)) => problems.push("store: read failed".to_string()),
+    match tokio::time::timeout(STORE_TIMEOUT, ctx.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(format!("store: {e}")),
         Err(_) => problems.push("store: no answer within 2 s".to_string()),
     }
     for name in &ctx.listeners {

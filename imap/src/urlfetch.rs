@@ -21,7 +21,9 @@
 //! (`mailyard_store::urlauth`). Any failure is one answer, [`Refused`], with no
 //! detail for the client (NIL, BADURL, 554): which check failed is logged at debug.
 //!
-//! Blocking (index and file reads): callers run [`locate`] on the blocking pool.
+//! [`locate`] checks a URL with async store lookups, then hands the located message
+//! to the caller's job in one store hop (`Store::with_message`): the job reads the
+//! file's ranges on the blocking side.
 
 use mailyard_message::{Kind, Shape};
 use mailyard_store::{Address, MessageFile, Store, StoreError, Uid};
@@ -151,17 +153,19 @@ impl Located {
     }
 }
 
-/// Resolves `url` for `who`: checks it (see the module documentation) and reads the
-/// message it names. Blocking.
-pub fn locate(
+/// Resolves `url` for `who`: checks it (see the module documentation), opens the
+/// message it names and runs `job` on it (on the store's blocking side, where the
+/// file may be read).
+pub async fn locate<T: Send + 'static>(
     store: &Store,
     hostname: &str,
     url: &str,
     who: &Who,
     need: Need,
-) -> Result<Located, Refused> {
+    job: impl FnOnce(&Located) -> T + Send + 'static,
+) -> Result<T, Refused> {
     let parsed = ImapUrl::parse(url).map_err(Refused::Syntax)?;
-    let owner = authorize(store, hostname, url, &parsed, who, need)?;
+    let owner = authorize(store, hostname, url, &parsed, who, need).await?;
     let mailbox = match (&parsed.mailbox, who) {
         (Some(m), _) => m.clone(),
         (None, Who::Session { selected, .. }) => selected.clone().ok_or(Refused::NoMessage)?,
@@ -175,25 +179,24 @@ pub fn locate(
         start,
         count: count.unwrap_or(u64::MAX),
     });
-    let Some(mb) = store.mailbox(&owner, &mailbox)? else {
-        return Err(Refused::NoMessage);
-    };
-    if parsed.uidvalidity.is_some_and(|v| v != mb.uidvalidity.0) {
-        return Err(Refused::NoMessage);
-    }
-    let uid = Uid(parsed.uid);
-    let (info, stored) = store.message_with_shape(mb.id, uid)?;
-    let info = info.ok_or(Refused::NoMessage)?;
-    let file = store
-        .open_message(&owner, &mb.name, mb.id, &info)?
-        .ok_or(Refused::NoMessage)?;
-    let shape = shape_of(stored.as_deref(), &file).map_err(|e| Refused::Store(file.error(e)))?;
-    Ok(Located {
-        file,
-        shape,
-        section,
-        partial,
-    })
+    let uidvalidity = parsed.uidvalidity;
+    store
+        .with_message(&owner, &mailbox, Uid(parsed.uid), move |opened| {
+            let opened = opened.ok_or(Refused::NoMessage)?;
+            if uidvalidity.is_some_and(|v| v != opened.mailbox.uidvalidity.0) {
+                return Err(Refused::NoMessage);
+            }
+            let file = opened.file;
+            let shape = shape_of(opened.shape.as_deref(), &file)
+                .map_err(|e| Refused::Store(file.error(e)))?;
+            Ok(job(&Located {
+                file,
+                shape,
+                section,
+                partial,
+            }))
+        })
+        .await?
 }
 
 /// RFC 4468 §3.3 BURL: the octets `url` names (`BODY[section]<partial>`), for the
@@ -205,19 +208,15 @@ pub async fn fetch_for_submission(
     url: &str,
     user: &Address,
 ) -> Result<Vec<u8>, Refused> {
-    let (store, hostname, url) = (store.clone(), hostname.to_string(), url.to_string());
     let who = Who::Submit(user.clone());
-    tokio::task::spawn_blocking(move || {
-        let located = locate(&store, &hostname, &url, &who, Need::Authorized)?;
-        located.body().ok_or(Refused::NoMessage)
-    })
-    .await
-    .map_err(|_| Refused::Store(StoreError::Closed))?
+    locate(store, hostname, url, &who, Need::Authorized, Located::body)
+        .await?
+        .ok_or(Refused::NoMessage)
 }
 
 /// Whether `host` names this server: its hostname or a domain it hosts.
-pub fn is_our_host(store: &Store, hostname: &str, host: &str) -> bool {
-    host.eq_ignore_ascii_case(hostname) || store.accounts().is_local_domain(host).unwrap_or(false)
+pub async fn is_our_host(store: &Store, hostname: &str, host: &str) -> bool {
+    host.eq_ignore_ascii_case(hostname) || store.is_local_domain(host).await.unwrap_or(false)
 }
 
 /// The owner an absolute URL names (see the module documentation).
@@ -232,7 +231,7 @@ pub(crate) fn url_owner(server: &Server) -> Option<Address> {
 
 /// The owner whose mailbox the URL may read, after every check of RFC 4467 §6 (or
 /// RFC 4469 §3 for the caller's own messages).
-fn authorize(
+async fn authorize(
     store: &Store,
     hostname: &str,
     url: &str,
@@ -249,7 +248,7 @@ fn authorize(
             return Err(Refused::NotAuthorized);
         }
         if let Some(server) = &parsed.server {
-            if !is_our_host(store, hostname, &server.host) {
+            if !is_our_host(store, hostname, &server.host).await {
                 return Err(Refused::NotOurs);
             }
             if url_owner(server).as_ref() != Some(caller) {
@@ -259,7 +258,7 @@ fn authorize(
         return Ok(caller.clone());
     };
     let server = parsed.server.as_ref().ok_or(Refused::NotAuthorized)?;
-    if !is_our_host(store, hostname, &server.host) {
+    if !is_our_host(store, hostname, &server.host).await {
         return Err(Refused::NotOurs);
     }
     // RFC 4467 §7: INTERNAL is the one mechanism we issue.
@@ -283,7 +282,10 @@ fn authorize(
     }
     let owner = url_owner(server).ok_or(Refused::NotAuthorized)?;
     let mailbox = parsed.mailbox.as_deref().ok_or(Refused::NoMessage)?;
-    if !store.urlauth_check(&owner, mailbox, parsed.rump(url), token)? {
+    if !store
+        .urlauth_check(&owner, mailbox, parsed.rump(url), token)
+        .await?
+    {
         return Err(Refused::NotAuthorized);
     }
     Ok(owner)

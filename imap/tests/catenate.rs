@@ -38,10 +38,10 @@ enum Part<'a> {
 fn messages_in(s: &common::Server, mailbox: &str) -> usize {
     let mb = s
         .store
-        .mailbox(&s.user(), mailbox)
+        .mailbox_blocking(&s.user(), mailbox)
         .expect("read")
         .expect("mailbox");
-    s.store.messages(mb.id).expect("messages").len()
+    s.store.messages_blocking(mb.id).expect("messages").len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -57,7 +57,7 @@ async fn catenate_builds_from_urls_and_refuses_bad_ones() {
     assert!(tagged(&r).starts_with("a2 OK"), "{r:?}");
     let validity = s
         .store
-        .mailbox(&s.user(), "INBOX")
+        .mailbox_blocking(&s.user(), "INBOX")
         .expect("read")
         .expect("inbox")
         .uidvalidity

@@ -149,7 +149,7 @@ async fn quota_root_with_storage_usage_and_limit() {
             .await
             .expect("deliver");
     }
-    let (bytes, _) = s.store.usage(&s.user()).expect("usage");
+    let (_, bytes, _) = s.store.quota_usage(&s.user()).await.expect("usage");
     let used = bytes.div_ceil(1024);
     assert!(used >= 5, "{bytes}");
     let want = format!("* QUOTA \"\" (STORAGE {used} 10240)\r\n");

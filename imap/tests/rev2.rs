@@ -304,7 +304,7 @@ async fn multiappend_is_atomic() {
     let r = a.until("a1").await;
     let uidvalidity = s
         .store
-        .mailbox(&s.user(), "INBOX")
+        .mailbox_blocking(&s.user(), "INBOX")
         .expect("read")
         .expect("inbox")
         .uidvalidity
@@ -340,9 +340,9 @@ async fn multiappend_is_atomic() {
     assert!(r[0].contains("MESSAGES 3 "), "{r:?}");
     assert_eq!(
         s.store
-            .messages(
+            .messages_blocking(
                 s.store
-                    .mailbox(&s.user(), "INBOX")
+                    .mailbox_blocking(&s.user(), "INBOX")
                     .expect("read")
                     .expect("inbox")
                     .id

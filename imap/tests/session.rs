@@ -164,7 +164,7 @@ print("done")
         )
         .await;
     assert!(out.contains("done"), "{out}");
-    let boxes = s.store.mailboxes(&s.user()).expect("mailboxes");
+    let boxes = s.store.mailboxes_blocking(&s.user()).expect("mailboxes");
     assert!(boxes.iter().any(|b| b.name == "Été"));
     assert!(
         boxes

@@ -259,7 +259,7 @@ impl Session {
                     + Duration::from_secs(self.ctx.config().limits.login_seconds);
                 self.ok("");
             }
-            (cmd, Some(user)) => self.script_command(&user, cmd),
+            (cmd, Some(user)) => self.script_command(&user, cmd).await,
             (_, None) => {
                 write_status(&mut self.conn.wbuf, Status::No, None, "Authenticate first");
                 return Ok(self.count_bad());
@@ -420,11 +420,11 @@ impl Session {
     }
 
     /// Whether `user` may store a script `name` of `size` octets (RFC 5804 §2.5).
-    fn space(&self, user: &Address, name: &str, size: u64) -> Result<(), Code> {
+    async fn space(&self, user: &Address, name: &str, size: u64) -> Result<(), Code> {
         if size > MAX_SCRIPT_BYTES as u64 {
             return Err(Code::Quota(Some(QuotaKind::MaxSize)));
         }
-        let scripts = self.ctx.store.sieve_list(user).unwrap_or_default();
+        let scripts = self.ctx.store.sieve_list(user).await.unwrap_or_default();
         if scripts.len() >= MAX_SCRIPTS && !scripts.iter().any(|s| s.name == name) {
             return Err(Code::Quota(Some(QuotaKind::MaxScripts)));
         }
@@ -432,21 +432,21 @@ impl Session {
     }
 
     /// The commands of the authenticated state (RFC 5804 §2.5–§2.12). The store's
-    /// calls are small file operations, done in place.
-    fn script_command(&mut self, user: &Address, cmd: Command) {
+    /// calls are small file operations, each one hop to the blocking pool.
+    async fn script_command(&mut self, user: &Address, cmd: Command) {
         let store = self.ctx.store.clone();
         match cmd {
-            Command::HaveSpace { name, size } => match self.space(user, &name, size) {
+            Command::HaveSpace { name, size } => match self.space(user, &name, size).await {
                 Ok(()) => self.ok(""),
                 Err(code) => self.no(Some(code), "Quota exceeded"),
             },
             Command::PutScript { name, script } => {
-                if let Err(code) = self.space(user, &name, script.len() as u64) {
+                if let Err(code) = self.space(user, &name, script.len() as u64).await {
                     return self.no(Some(code), "Quota exceeded");
                 }
                 match Self::check(&script) {
                     Err(errors) => self.no(None, &errors),
-                    Ok(()) => match store.sieve_put(user, &name, &script) {
+                    Ok(()) => match store.sieve_put(user, &name, script).await {
                         Ok(()) => self.ok(""),
                         Err(e) => self.store_error(e),
                     },
@@ -456,7 +456,7 @@ impl Session {
                 Err(errors) => self.no(None, &errors),
                 Ok(()) => self.ok(""),
             },
-            Command::ListScripts => match store.sieve_list(user) {
+            Command::ListScripts => match store.sieve_list(user).await {
                 Ok(list) => {
                     write_script_list(
                         &mut self.conn.wbuf,
@@ -468,12 +468,12 @@ impl Session {
             },
             Command::SetActive { name } => {
                 let which = (!name.is_empty()).then_some(name.as_str());
-                match store.sieve_activate(user, which) {
+                match store.sieve_activate(user, which).await {
                     Ok(()) => self.ok(""),
                     Err(e) => self.store_error(e),
                 }
             }
-            Command::GetScript { name } => match store.sieve_get(user, &name) {
+            Command::GetScript { name } => match store.sieve_get(user, &name).await {
                 Ok(Some(text)) => {
                     write_script(&mut self.conn.wbuf, &text);
                     self.ok("");
@@ -481,14 +481,16 @@ impl Session {
                 Ok(None) => self.store_error(StoreError::NoScript(name)),
                 Err(e) => self.store_error(e),
             },
-            Command::DeleteScript { name } => match store.sieve_delete(user, &name) {
+            Command::DeleteScript { name } => match store.sieve_delete(user, &name).await {
                 Ok(()) => self.ok(""),
                 Err(e) => self.store_error(e),
             },
-            Command::RenameScript { old, new } => match store.sieve_rename(user, &old, &new) {
-                Ok(()) => self.ok(""),
-                Err(e) => self.store_error(e),
-            },
+            Command::RenameScript { old, new } => {
+                match store.sieve_rename(user, &old, &new).await {
+                    Ok(()) => self.ok(""),
+                    Err(e) => self.store_error(e),
+                }
+            }
             Command::StartTls | Command::Authenticate { .. } => {
                 self.no(None, "Already authenticated");
             }

@@ -438,17 +438,14 @@ impl Session {
             );
             return;
         };
-        let store = self.ctx.store.clone();
-        let u = user.clone();
-        let snapshot = tokio::task::spawn_blocking(move || {
-            let Some(inbox) = store.mailbox(&u, "INBOX")? else {
-                return Err(StoreError::NoMailbox("INBOX".into()));
-            };
-            let messages = store.messages(inbox.id)?;
-            Ok(Maildrop::new(inbox.id, inbox.uidvalidity.0, messages))
-        })
-        .await
-        .unwrap_or(Err(StoreError::Closed));
+        // RFC 1939 §8: the maildrop as it is at login, in one store hop.
+        let snapshot = match self.ctx.store.mailbox_messages(&user, "INBOX").await {
+            Ok(Some((inbox, messages))) => {
+                Ok(Maildrop::new(inbox.id, inbox.uidvalidity.0, messages))
+            }
+            Ok(None) => Err(StoreError::NoMailbox("INBOX".into())),
+            Err(e) => Err(e),
+        };
         match snapshot {
             Ok(maildrop) => {
                 tracing::info!(%user, messages = maildrop.len(), "logged in");
@@ -539,12 +536,11 @@ impl Session {
             Err(missing) => return self.err(None, missing.text()),
         };
         let (user, mailbox) = (open.user.clone(), open.maildrop.mailbox);
-        let store = self.ctx.store.clone();
-        let m = info.clone();
-        let read =
-            tokio::task::spawn_blocking(move || store.read_message(&user, "INBOX", mailbox, &m))
-                .await
-                .unwrap_or(Err(StoreError::Closed));
+        let read = self
+            .ctx
+            .store
+            .read_message(&user, "INBOX", mailbox, &info)
+            .await;
         let bytes = match read {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return self.err(None, "Message was expunged by another session"),

@@ -230,9 +230,12 @@ async fn accepted_in(port: u16, message: &str) -> f64 {
 /// The messages in alice's `mailbox`, as stored.
 fn stored(store: &Store, mailbox: &str) -> Vec<String> {
     let a = Address::parse("alice@example.com").expect("address");
-    let mb = store.mailbox(&a, mailbox).expect("query").expect("mailbox");
+    let mb = store
+        .mailbox_blocking(&a, mailbox)
+        .expect("query")
+        .expect("mailbox");
     store
-        .messages(mb.id)
+        .messages_blocking(mb.id)
         .expect("messages")
         .iter()
         .map(|m| {

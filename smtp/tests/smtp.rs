@@ -82,9 +82,12 @@ async fn start_with(top: &str, extra: &str) -> Server {
 /// The INBOX messages of `user`, as stored.
 fn inbox(store: &Store, user: &str) -> Vec<Vec<u8>> {
     let a = Address::parse(user).expect("address");
-    let mb = store.mailbox(&a, "INBOX").expect("query").expect("inbox");
+    let mb = store
+        .mailbox_blocking(&a, "INBOX")
+        .expect("query")
+        .expect("inbox");
     store
-        .messages(mb.id)
+        .messages_blocking(mb.id)
         .expect("messages")
         .iter()
         .map(|m| std::fs::read(store.message_path(&a, "INBOX", m).expect("path")).expect("read"))

@@ -51,6 +51,9 @@ pub enum StoreError {
     /// The writer thread is gone (the store is shutting down).
     #[error("the store is shutting down")]
     Closed,
+    /// A job was cancelled: whoever waited for it is gone (`door::Cancel`).
+    #[error("cancelled")]
+    Cancelled,
     /// The index was written by a newer mailyard.
     #[error("index schema version {found} is newer than this mailyard knows ({known})")]
     SchemaTooNew {

@@ -66,14 +66,14 @@ impl crate::Store {
         fs::create_dir_all(dir).at(dir)?;
         let mut report = ExportReport::default();
         let mut subscribed = Vec::new();
-        for mb in self.mailboxes(user)? {
+        for mb in self.mailboxes_blocking(user)? {
             let target =
                 maildir::mailbox_dir(dir, &mb.name).map_err(|why| StoreError::BadName {
                     name: mb.name.clone(),
                     why,
                 })?;
             maildir::create_maildir(&target, mb.name != "INBOX").at(&target)?;
-            let messages = self.messages(mb.id)?;
+            let messages = self.messages_blocking(mb.id)?;
             // Keyword letters in order of first use (at most 26, as in any maildir).
             let mut map: Vec<String> = Vec::new();
             for m in &messages {
@@ -135,7 +135,7 @@ impl crate::Store {
             report.mailboxes.push((mb.name.clone(), entries.len()));
         }
         // Subscriptions of mailboxes that do not exist are kept too (RFC 9051 §6.3.7).
-        for s in self.subscriptions(user)? {
+        for s in self.subscriptions_blocking(user)? {
             if !subscribed.contains(&s) {
                 subscribed.push(s);
             }

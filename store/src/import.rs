@@ -405,7 +405,7 @@ impl crate::Store {
         }
         let (mut mailboxes, subscriptions, skipped) = read_source(&source)?;
         if !opts.merge {
-            let (_, messages) = self.usage(user)?;
+            let (_, messages) = self.user_usage_blocking(user)?;
             if messages > 0 {
                 return Err(StoreError::Invalid(format!(
                     "{user} already has {messages} message(s); import into an empty \

@@ -17,6 +17,7 @@ pub mod backup;
 pub mod changes;
 pub mod delivery;
 mod dirsync;
+mod door;
 pub mod dovecot;
 pub mod error;
 pub mod export;
@@ -30,13 +31,14 @@ pub mod message_file;
 pub mod model;
 pub mod pigeonhole;
 pub mod queue;
+mod readers;
 mod reads;
 pub mod sieve_scripts;
 pub mod spare;
 pub mod stats;
-pub mod summary;
+mod summary;
 pub mod urlauth;
-pub mod writer;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,15 +46,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use accounts::Accounts;
 pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
+pub use door::{Cancel, MailboxRef, Opened, Reader, Stored};
 pub use error::{Result, StoreError};
 pub use index::{MailboxCounts, MailboxInfo, MessageInfo};
 pub use message_file::MessageFile;
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
+pub use sieve_scripts::SieveScope;
+pub use summary::Summary;
 pub use writer::{Delivered, FlagMode, IfMissing, ReconcileReport, Target};
 
 use changes::Changes;
 use error::IoContext;
 use writer::{DeliverOp, Op, Outcome, Writer};
+
+/// The shape of `raw` (a whole message, as stored) in the form delivery stores it
+/// in the index (`mailyard_message::codec`): what FETCH renders from. For checks of
+/// the delivery-time parse (the fuzz target `mime_summary`); the other index
+/// columns stay the store's.
+pub fn stored_shape(raw: &[u8]) -> Vec<u8> {
+    summary::summarize(raw).shape
+}
 
 /// How often [`Store::read_message`] follows a message whose file was renamed under
 /// it before calling it gone (each rename is one flag change by another session; the
@@ -69,6 +82,8 @@ struct Inner {
     data_dir: PathBuf,
     writer: Writer,
     readers: index::Readers,
+    /// The door's reader threads (`readers.rs`).
+    hops: readers::Readers,
     changes: Arc<Changes>,
     accounts: Accounts,
     batch_observer: Arc<std::sync::OnceLock<stats::BatchObserver>>,
@@ -123,6 +138,7 @@ impl Store {
                 batch_observer,
                 spares,
                 readers: index::Readers::new(&db),
+                hops: readers::Readers::start(),
                 changes,
                 accounts: Accounts::open(data_dir)?,
             }),
@@ -185,22 +201,6 @@ impl Store {
         self.inner.readers.with(f)
     }
 
-    /// A user's mailboxes.
-    pub fn mailboxes(&self, user: &Address) -> Result<Vec<MailboxInfo>> {
-        self.read(|c| index::mailboxes(c, &user.to_string()))
-    }
-
-    /// One mailbox.
-    pub fn mailbox(&self, user: &Address, name: &str) -> Result<Option<MailboxInfo>> {
-        let name = writer::normalize_name(name)?;
-        self.read(|c| index::mailbox(c, &user.to_string(), &name))
-    }
-
-    /// A mailbox's messages in UID order.
-    pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageInfo>> {
-        self.read(|c| index::messages(c, mailbox))
-    }
-
     /// The path of a message's file inside `mailbox` of `user`.
     pub fn message_path(&self, user: &Address, mailbox: &str, m: &MessageInfo) -> Result<PathBuf> {
         let dir = writer::mailbox_path(&self.inner.data_dir, user, mailbox)?;
@@ -217,7 +217,7 @@ impl Store {
 
     /// Reads a message's file in its wire form ([`maildir::wire_form`]: CRLF line
     /// ends), or `None` when the message is gone (expunged); see [`Store::open_message`].
-    pub fn read_message(
+    pub(crate) fn read_message_blocking(
         &self,
         user: &Address,
         mailbox: &str,
@@ -241,7 +241,7 @@ impl Store {
     /// current one, and only then the directory is searched ([`Store::message_path`])
     /// — as Dovecot's maildir code does on ENOENT. Once open, the file stays readable
     /// whatever happens to its name.
-    pub fn open_message(
+    pub(crate) fn open_message(
         &self,
         user: &Address,
         mailbox: &str,
@@ -408,7 +408,7 @@ impl Store {
         }
         maildir::write_subscriptions(&root, &subs).at(&root)?;
         self.reconcile_blocking(user, false)?;
-        self.mailboxes(user)
+        self.mailboxes_blocking(user)
     }
 
     /// RFC 9051 §6.4.6 STORE on UIDs.
@@ -521,15 +521,9 @@ impl Store {
         }
     }
 
-    /// The names in a user's `subscriptions` file (existing mailboxes or not).
-    pub fn subscriptions(&self, user: &Address) -> Result<Vec<String>> {
-        let root = maildir::user_root(&self.inner.data_dir, user);
-        maildir::read_subscriptions(&root).at(&root)
-    }
-
     /// Bytes and messages stored for a user over all mailboxes (RFC 9208 STORAGE and
-    /// MESSAGE usage).
-    pub fn usage(&self, user: &Address) -> Result<(u64, u64)> {
+    /// MESSAGE usage; blocking).
+    pub(crate) fn user_usage_blocking(&self, user: &Address) -> Result<(u64, u64)> {
         let user = user.to_string();
         self.read(move |c| {
             let (bytes, count): (i64, i64) = c
@@ -542,20 +536,10 @@ impl Store {
         })
     }
 
-    /// The messages of `mailbox` whose MODSEQ is above `since` (new or re-flagged), in
-    /// UID order: what a selected IMAP session needs after a change notification.
-    pub fn messages_changed_since(
-        &self,
-        mailbox: MailboxId,
-        since: ModSeq,
-    ) -> Result<Vec<MessageInfo>> {
-        self.read(move |c| index::changed_since(c, mailbox, since))
-    }
-
     /// What a selected session learns when `mailbox` changed: the mailbox (None once
-    /// deleted), its messages changed since `since` ([`Store::messages_changed_since`])
-    /// and the UIDs expunged since then — from one read connection.
-    pub fn mailbox_changes(
+    /// deleted), its messages changed since `since` (new or re-flagged, in UID order)
+    /// and the UIDs expunged since then — from one read transaction (blocking).
+    pub(crate) fn mailbox_changes_blocking(
         &self,
         mailbox: MailboxId,
         since: ModSeq,
@@ -568,11 +552,6 @@ impl Store {
             let expunged = index::expunged_since(c, mailbox, since)?;
             Ok(Some((mb, changed, expunged)))
         })
-    }
-
-    /// One mailbox by id (None once deleted).
-    pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<MailboxInfo>> {
-        self.read(|c| index::mailbox_by_id(c, id))
     }
 
     /// Brings one user's index in line with the maildir (`rebuild`: from nothing).
@@ -653,7 +632,7 @@ impl Store {
                 problems.push(format!("{}: no maildir at {}", u.address, root.display()));
                 continue;
             };
-            let indexed = self.mailboxes(&u.address)?;
+            let indexed = self.mailboxes_blocking(&u.address)?;
             for (name, dir) in &on_disk {
                 let Some(mb) = indexed.iter().find(|m| &m.name == name) else {
                     problems.push(format!("{}: mailbox {name:?} is not indexed", u.address));
@@ -661,7 +640,7 @@ impl Store {
                 };
                 let map = maildir::read_keywords(dir).at(dir)?;
                 let files = maildir::scan_messages(dir, &map).at(dir)?;
-                let rows = self.messages(mb.id)?;
+                let rows = self.messages_blocking(mb.id)?;
                 let by_base: std::collections::HashMap<&str, &MessageInfo> =
                     rows.iter().map(|m| (m.base.as_str(), m)).collect();
                 let mut seen = std::collections::HashSet::new();

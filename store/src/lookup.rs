@@ -4,7 +4,7 @@
 //! runs on a tokio worker thread and no session waits for another's lookup.
 
 use crate::model::Address;
-use crate::{Accounts, Result, Store, StoreError};
+use crate::{Accounts, Result, Store};
 
 /// Who receives mail sent to one address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,10 +41,21 @@ impl Store {
         &self,
         f: impl FnOnce(&Accounts) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || f(store.accounts()))
-            .await
-            .map_err(|_| StoreError::Closed)?
+        self.hop(move |s| f(s.accounts())).await
+    }
+
+    /// The first of `candidates` that is one of our domains, else our first domain
+    /// (`None`: no domain at all): which domain an autoconfig request is about.
+    pub async fn local_domain_among(&self, candidates: Vec<String>) -> Result<Option<String>> {
+        self.with_accounts(move |a| {
+            for c in candidates {
+                if !c.is_empty() && a.is_local_domain(&c)? {
+                    return Ok(Some(c));
+                }
+            }
+            Ok(a.domains()?.into_iter().next())
+        })
+        .await
     }
 
     /// Whether `domain` is one of ours (a trailing dot and case do not matter).

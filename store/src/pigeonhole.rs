@@ -280,7 +280,7 @@ impl crate::Store {
         };
         let mut clashes = Vec::new();
         for s in source.scripts {
-            let unchanged = match self.sieve_get(user, &s.name)? {
+            let unchanged = match self.sieve_get_blocking(user, &s.name)? {
                 Some(have) if have == s.text => true,
                 Some(_) => {
                     clashes.push(format!("{:?}", s.name));
@@ -321,10 +321,10 @@ impl crate::Store {
     /// active one.
     pub fn sieve_import_apply(&self, user: &Address, plan: &SieveImport) -> Result<()> {
         for s in plan.scripts.iter().filter(|s| !s.unchanged) {
-            self.sieve_put(user, &s.name, &s.text)?;
+            self.sieve_put_blocking(user, &s.name, &s.text)?;
         }
         if let Some(active) = &plan.active {
-            self.sieve_activate(user, Some(active))?;
+            self.sieve_activate_blocking(user, Some(active))?;
         }
         Ok(())
     }
@@ -341,14 +341,14 @@ impl crate::Store {
         fs::create_dir_all(dir).at(dir)?;
         let canon = fs::canonicalize(dir).at(dir)?;
         let mut report = SieveExport::default();
-        for s in self.sieve_list(user)? {
-            let Some(text) = self.sieve_get(user, &s.name)? else {
+        for s in self.sieve_list_blocking(user)? {
+            let Some(text) = self.sieve_get_blocking(user, &s.name)? else {
                 continue; // deleted meanwhile
             };
             maildir::write_atomic(&canon, &format!("{}{SUFFIX}", s.name), &text).at(&canon)?;
             report.scripts.push(s.name);
         }
-        let active = self.sieve_active_name(user)?;
+        let active = self.sieve_active_name_blocking(user)?;
         if let Some(active) = active.filter(|a| report.scripts.contains(a)) {
             let file = format!("{active}{SUFFIX}");
             let target = if canon.file_name() == Some(SCRIPT_DIR.as_ref()) {

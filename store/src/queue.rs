@@ -780,7 +780,7 @@ impl Store {
     /// delivery and every message queued, and each worker reads its own entry. The order
     /// is the `queue_due` index's own (`rowid` is its last column), so the query stops
     /// after `limit` rows however long the queue is.
-    pub fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<String>> {
+    fn queue_due_blocking(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
             Ok(c.prepare_cached(
@@ -790,6 +790,44 @@ impl Store {
             .query_map(params![now, limit], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
         })
+    }
+
+    /// The ids of entries due at `now` and not held, oldest due first, at most
+    /// `limit` ([`Store::queue_due_blocking`]): what the relay scheduler asks after
+    /// every delivery and every message queued.
+    pub async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<String>> {
+        self.hop(move |s| s.queue_due_blocking(now, limit)).await
+    }
+
+    /// What a relay worker needs of entry `id` in one hop: the entry and its
+    /// message's bytes (or why they cannot be read), unless the entry is gone
+    /// (`mailyard queue delete`), held, or no longer due at `now` (then `None`: not
+    /// now; the scheduler reads it again when it is due).
+    pub async fn queue_work(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(QueueEntry, Result<Vec<u8>>)>> {
+        let id = id.to_string();
+        self.hop(move |s| {
+            let Some(entry) = s.queue_entry(&id)? else {
+                return Ok(None);
+            };
+            if entry.held || entry.next_attempt > now {
+                return Ok(None);
+            }
+            let message = s.queue_message_blocking(&entry.id);
+            Ok(Some((entry, message)))
+        })
+        .await
+    }
+
+    /// The `[relay]` daily brakes' counts: what `user` sent to other servers within
+    /// the window, and which of `rcpts` are new to it ([`SendUsage`]).
+    pub async fn send_usage(&self, user: &str, rcpts: Vec<String>) -> Result<SendUsage> {
+        let user = user.to_string();
+        self.hop(move |s| s.send_usage_blocking(&user, &rcpts))
+            .await
     }
 
     /// The earliest next attempt of an entry not held.
@@ -803,7 +841,7 @@ impl Store {
     }
 
     /// A queued message's bytes (without the envelope lines).
-    pub fn queue_message(&self, id: &str) -> Result<Vec<u8>> {
+    fn queue_message_blocking(&self, id: &str) -> Result<Vec<u8>> {
         let path = msg_dir(self.data_dir()).join(id);
         // Verified: a file removed while it is read may already hold another message.
         let mut bytes = crate::spare::read_verified(&path).at(&path)?;
@@ -819,7 +857,7 @@ impl Store {
 
     /// `user`'s sending in the last day, and how many of `rcpts` it has never written
     /// to (for `[relay]` send limits).
-    pub fn send_usage(&self, user: &str, rcpts: &[String]) -> Result<SendUsage> {
+    pub(crate) fn send_usage_blocking(&self, user: &str, rcpts: &[String]) -> Result<SendUsage> {
         let now = now_secs();
         let since = now - SEND_WINDOW_SECS;
         self.read(|c| {

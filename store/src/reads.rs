@@ -1,7 +1,7 @@
 //! What the protocol crates read from the index, as typed methods: each runs its
 //! queries in one read transaction on a pooled read connection
-//! ([`crate::index::Readers`]), so callers never see SQLite. They block: call them
-//! from the blocking pool (`spawn_blocking`, IMAP's `offload`), not on a tokio worker.
+//! ([`crate::index::Readers`]), so callers never see SQLite. They block: the async
+//! door (`door.rs`) calls them on its side of the hop.
 
 use crate::index::{self, MailboxCounts};
 use crate::summary::Summary;
@@ -27,7 +27,7 @@ impl Store {
     /// The stored shapes (`mailyard_message::codec`, when `shapes`) and cached header
     /// fields (`headers.rs`, when `headers`) of `uids`, in their order; `None` where a
     /// message has none or is gone. One snapshot for both.
-    pub fn shapes_and_headers(
+    pub(crate) fn shapes_and_headers_blocking(
         &self,
         mailbox: MailboxId,
         uids: &[Uid],
@@ -44,12 +44,16 @@ impl Store {
 
     /// The summaries (decoded fields for SEARCH, SORT and THREAD, and the shape) of
     /// `uids`, in their order; `None` for a message that is gone.
-    pub fn summaries(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<Option<Summary>>> {
+    pub(crate) fn summaries_blocking(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<Option<Summary>>> {
         self.read(|c| each(true, uids, |uid| index::summary(c, mailbox, uid)))
     }
 
     /// One message's row and stored shape, from one snapshot.
-    pub fn message_with_shape(
+    pub(crate) fn message_with_shape_blocking(
         &self,
         mailbox: MailboxId,
         uid: Uid,
@@ -64,7 +68,7 @@ impl Store {
 
     /// RFC 7162 §3.2.5, §3.2.10: the lowest MODSEQ the expunge log still covers
     /// (`None`: nothing known) and the UIDs expunged with a MODSEQ above `since`.
-    pub fn expunge_log(
+    pub(crate) fn expunge_log_blocking(
         &self,
         mailbox: MailboxId,
         since: ModSeq,
@@ -79,7 +83,7 @@ impl Store {
 
     /// STATUS counts of `mailbox` (RFC 9051 §6.3.11): messages, unseen, recent, size,
     /// deleted.
-    pub fn mailbox_counts(&self, mailbox: &MailboxInfo) -> Result<MailboxCounts> {
+    pub(crate) fn mailbox_counts_blocking(&self, mailbox: &MailboxInfo) -> Result<MailboxCounts> {
         self.read(|c| index::mailbox_counts(c, mailbox.id, mailbox.first_recent_uid))
     }
 }

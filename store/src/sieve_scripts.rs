@@ -98,7 +98,7 @@ impl Store {
 
     /// The name of `user`'s active script, if any (one whose file is missing counts as
     /// none).
-    pub fn sieve_active_name(&self, user: &Address) -> Result<Option<String>> {
+    pub fn sieve_active_name_blocking(&self, user: &Address) -> Result<Option<String>> {
         let dir = self.sieve_dir(user);
         let path = dir.join(ACTIVE_FILE);
         let name = match fs::read_to_string(&path) {
@@ -113,9 +113,9 @@ impl Store {
     }
 
     /// `user`'s scripts, by name (RFC 5804 §2.7 LISTSCRIPTS).
-    pub fn sieve_list(&self, user: &Address) -> Result<Vec<ScriptInfo>> {
+    pub fn sieve_list_blocking(&self, user: &Address) -> Result<Vec<ScriptInfo>> {
         let dir = self.sieve_dir(user);
-        let active = self.sieve_active_name(user)?;
+        let active = self.sieve_active_name_blocking(user)?;
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// A script's text, or None when there is no such script (RFC 5804 §2.9).
-    pub fn sieve_get(&self, user: &Address, name: &str) -> Result<Option<Vec<u8>>> {
+    pub fn sieve_get_blocking(&self, user: &Address, name: &str) -> Result<Option<Vec<u8>>> {
         let path = script_path(&self.sieve_dir(user), name)?;
         match fs::read(&path) {
             Ok(b) => Ok(Some(b)),
@@ -158,16 +158,18 @@ impl Store {
     }
 
     /// The active script's name and text, if there is one: what delivery runs.
-    pub fn sieve_active(&self, user: &Address) -> Result<Option<(String, Vec<u8>)>> {
-        let Some(name) = self.sieve_active_name(user)? else {
+    pub fn sieve_active_blocking(&self, user: &Address) -> Result<Option<(String, Vec<u8>)>> {
+        let Some(name) = self.sieve_active_name_blocking(user)? else {
             return Ok(None);
         };
-        Ok(self.sieve_get(user, &name)?.map(|text| (name, text)))
+        Ok(self
+            .sieve_get_blocking(user, &name)?
+            .map(|text| (name, text)))
     }
 
     /// Stores `text` as script `name`, replacing one of that name (RFC 5804 §2.6
     /// PUTSCRIPT; the caller has validated it). Durable when this returns.
-    pub fn sieve_put(&self, user: &Address, name: &str, text: &[u8]) -> Result<()> {
+    pub fn sieve_put_blocking(&self, user: &Address, name: &str, text: &[u8]) -> Result<()> {
         let dir = self.sieve_dir(user);
         let path = script_path(&dir, name)?;
         write_atomic(&dir, &path, text)
@@ -175,7 +177,7 @@ impl Store {
 
     /// Makes `name` the active script, or none with `None` (RFC 5804 §2.8 SETACTIVE;
     /// an unknown name is `StoreError::NoScript`).
-    pub fn sieve_activate(&self, user: &Address, name: Option<&str>) -> Result<()> {
+    pub fn sieve_activate_blocking(&self, user: &Address, name: Option<&str>) -> Result<()> {
         let dir = self.sieve_dir(user);
         let active = dir.join(ACTIVE_FILE);
         match name {
@@ -194,10 +196,10 @@ impl Store {
     }
 
     /// Deletes script `name`; the active one cannot be (RFC 5804 §2.10: NO (ACTIVE)).
-    pub fn sieve_delete(&self, user: &Address, name: &str) -> Result<()> {
+    pub fn sieve_delete_blocking(&self, user: &Address, name: &str) -> Result<()> {
         let dir = self.sieve_dir(user);
         let path = script_path(&dir, name)?;
-        if self.sieve_active_name(user)?.as_deref() == Some(name) {
+        if self.sieve_active_name_blocking(user)?.as_deref() == Some(name) {
             return Err(StoreError::ScriptActive(name.to_string()));
         }
         match fs::remove_file(&path) {
@@ -211,7 +213,7 @@ impl Store {
 
     /// Renames script `old` to `new` (RFC 5804 §2.11 RENAMESCRIPT); the active script
     /// stays active under its new name. `new` must not exist.
-    pub fn sieve_rename(&self, user: &Address, old: &str, new: &str) -> Result<()> {
+    pub fn sieve_rename_blocking(&self, user: &Address, old: &str, new: &str) -> Result<()> {
         let dir = self.sieve_dir(user);
         let from = script_path(&dir, old)?;
         let to = script_path(&dir, new)?;
@@ -221,7 +223,7 @@ impl Store {
         if to.exists() {
             return Err(StoreError::Exists(format!("script {new:?}")));
         }
-        let was_active = self.sieve_active_name(user)?.as_deref() == Some(old);
+        let was_active = self.sieve_active_name_blocking(user)?.as_deref() == Some(old);
         // Hard link then unlink: never two scripts replaced, never none left.
         fs::hard_link(&from, &to).at(&to)?;
         if was_active {
@@ -229,5 +231,109 @@ impl Store {
         }
         fs::remove_file(&from).at(&from)?;
         maildir::sync_dir(&dir).at(&dir)
+    }
+}
+
+/// The ManageSieve door (RFC 5804): each script operation as an async method that
+/// makes its own blocking hop (the scripts are files).
+impl Store {
+    /// RFC 5804 §2.7 LISTSCRIPTS.
+    pub async fn sieve_list(&self, user: &Address) -> Result<Vec<ScriptInfo>> {
+        let user = user.clone();
+        self.hop(move |s| s.sieve_list_blocking(&user)).await
+    }
+
+    /// RFC 5804 §2.9 GETSCRIPT.
+    pub async fn sieve_get(&self, user: &Address, name: &str) -> Result<Option<Vec<u8>>> {
+        let (user, name) = (user.clone(), name.to_string());
+        self.hop(move |s| s.sieve_get_blocking(&user, &name)).await
+    }
+
+    /// RFC 5804 §2.6 PUTSCRIPT.
+    pub async fn sieve_put(&self, user: &Address, name: &str, text: Vec<u8>) -> Result<()> {
+        let (user, name) = (user.clone(), name.to_string());
+        self.hop(move |s| s.sieve_put_blocking(&user, &name, &text))
+            .await
+    }
+
+    /// RFC 5804 §2.8 SETACTIVE (`None`: no script active).
+    pub async fn sieve_activate(&self, user: &Address, name: Option<&str>) -> Result<()> {
+        let (user, name) = (user.clone(), name.map(str::to_string));
+        self.hop(move |s| s.sieve_activate_blocking(&user, name.as_deref()))
+            .await
+    }
+
+    /// RFC 5804 §2.10 DELETESCRIPT.
+    pub async fn sieve_delete(&self, user: &Address, name: &str) -> Result<()> {
+        let (user, name) = (user.clone(), name.to_string());
+        self.hop(move |s| s.sieve_delete_blocking(&user, &name))
+            .await
+    }
+
+    /// RFC 5804 §2.11.1 RENAMESCRIPT.
+    pub async fn sieve_rename(&self, user: &Address, old: &str, new: &str) -> Result<()> {
+        let (user, old, new) = (user.clone(), old.to_string(), new.to_string());
+        self.hop(move |s| s.sieve_rename_blocking(&user, &old, &new))
+            .await
+    }
+}
+
+/// What a Sieve run reads of the store (RFC 5228 §5.1 `mailboxexists` is RFC 5490's,
+/// `duplicate` RFC 7352's, `include` RFC 6609's), on the blocking side of
+/// [`Store::with_sieve`]: scripts are files and the duplicate memory is in the index,
+/// so a run never happens on a tokio worker thread.
+pub struct SieveScope<'a> {
+    store: &'a Store,
+}
+
+impl SieveScope<'_> {
+    /// The directory of `user`'s scripts.
+    pub fn dir(&self, user: &Address) -> PathBuf {
+        self.store.sieve_dir(user)
+    }
+
+    /// The name of `user`'s active script, if any.
+    pub fn active_name(&self, user: &Address) -> Result<Option<String>> {
+        self.store.sieve_active_name_blocking(user)
+    }
+
+    /// One of `user`'s scripts.
+    pub fn script(&self, user: &Address, name: &str) -> Result<Option<Vec<u8>>> {
+        self.store.sieve_get_blocking(user, name)
+    }
+
+    /// RFC 5490 §3.1 `mailboxexists`: whether `user` has mailbox `name`.
+    pub fn mailbox_exists(&self, user: &Address, name: &str) -> Result<bool> {
+        Ok(self.store.mailbox_blocking(user, name)?.is_some())
+    }
+
+    /// RFC 7352 §3 `duplicate` and RFC 5230 §4.2 vacation memory: whether `key` of
+    /// `kind` was remembered for `user` within `seconds` ([`Store::sieve_seen`]).
+    pub fn seen(
+        &self,
+        user: &Address,
+        kind: &str,
+        key: &str,
+        seconds: u64,
+        from_last: bool,
+    ) -> Result<bool> {
+        self.store.sieve_seen(user, kind, key, seconds, from_last)
+    }
+}
+
+impl Store {
+    /// Runs `job` (Sieve script lookups and runs) with a [`SieveScope`] in one hop to
+    /// the blocking pool.
+    pub async fn with_sieve<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&SieveScope<'_>) -> T + Send + 'static,
+    ) -> Result<T> {
+        self.hop(move |s| Ok(job(&SieveScope { store: s }))).await
+    }
+
+    /// A [`SieveScope`] for blocking code that already runs off the tokio workers
+    /// (the CLI, tests).
+    pub fn sieve_scope_blocking(&self) -> SieveScope<'_> {
+        SieveScope { store: self }
     }
 }

@@ -28,6 +28,16 @@ impl crate::Store {
         let _ = self.inner.batch_observer.set(observer);
     }
 
+    /// [`Store::ping_blocking`] from async code (`/healthz`).
+    pub async fn ping(&self) -> Result<()> {
+        self.hop(|s| s.ping_blocking()).await
+    }
+
+    /// [`Store::usage_blocking`] from async code (`/metrics`).
+    pub async fn usage(&self) -> Result<Usage> {
+        self.hop(|s| s.usage_blocking()).await
+    }
+
     /// One cheap read through a pooled index connection (blocking), and the writer
     /// thread still running: what `/healthz` asks to know that the store answers and
     /// can take mail.

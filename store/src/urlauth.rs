@@ -37,7 +37,12 @@ impl Store {
     /// RFC 4467 §7 GENURLAUTH, `INTERNAL`: the token for `rump` in `mailbox` of
     /// `user`, creating the mailbox's key when it has none. `NoMailbox` when the
     /// mailbox does not exist. Blocking (file I/O).
-    pub fn urlauth_token(&self, user: &Address, mailbox: &str, rump: &str) -> Result<String> {
+    pub(crate) fn urlauth_token_blocking(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        rump: &str,
+    ) -> Result<String> {
         let dir = self.urlauth_dir(user, mailbox)?;
         let key = match read_key(&dir).at(&dir)? {
             Some(k) => k,
@@ -50,10 +55,10 @@ impl Store {
         .as_ref()))
     }
 
-    /// RFC 4467 §6 URLFETCH: whether `token` (hex) is the one [`Store::urlauth_token`]
+    /// RFC 4467 §6 URLFETCH: whether `token` (hex) is the one [`Store::urlauth_token_blocking`]
     /// gave for `rump`. False when the mailbox or its key does not exist (never made,
     /// or reset). Blocking (file I/O).
-    pub fn urlauth_check(
+    pub(crate) fn urlauth_check_blocking(
         &self,
         user: &Address,
         mailbox: &str,
@@ -78,10 +83,18 @@ impl Store {
     /// RFC 4467 §4 RESETKEY: removes the key of `mailbox`, or of every mailbox of
     /// `user` when None, so every URL made with it stops working. `NoMailbox` for a
     /// named mailbox that does not exist. Blocking (file I/O).
-    pub fn urlauth_reset(&self, user: &Address, mailbox: Option<&str>) -> Result<()> {
+    pub(crate) fn urlauth_reset_blocking(
+        &self,
+        user: &Address,
+        mailbox: Option<&str>,
+    ) -> Result<()> {
         let names: Vec<String> = match mailbox {
             Some(name) => vec![name.to_string()],
-            None => self.mailboxes(user)?.into_iter().map(|m| m.name).collect(),
+            None => self
+                .mailboxes_blocking(user)?
+                .into_iter()
+                .map(|m| m.name)
+                .collect(),
         };
         for name in names {
             let dir = self.urlauth_dir(user, &name)?;
@@ -96,7 +109,7 @@ impl Store {
 
     /// The directory of an existing mailbox.
     fn urlauth_dir(&self, user: &Address, mailbox: &str) -> Result<PathBuf> {
-        let Some(mb) = self.mailbox(user, mailbox)? else {
+        let Some(mb) = self.mailbox_blocking(user, mailbox)? else {
             return Err(StoreError::NoMailbox(mailbox.to_string()));
         };
         writer::mailbox_path(self.data_dir(), user, &mb.name)

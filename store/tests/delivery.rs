@@ -36,8 +36,11 @@ fn target(user: &Address, mailbox: &str, flags: Flags, if_missing: IfMissing) ->
 }
 
 fn count(store: &Store, user: &Address, mailbox: &str) -> usize {
-    let mb = store.mailbox(user, mailbox).expect("read").expect("exists");
-    store.messages(mb.id).expect("messages").len()
+    let mb = store
+        .mailbox_blocking(user, mailbox)
+        .expect("read")
+        .expect("exists");
+    store.messages_blocking(mb.id).expect("messages").len()
 }
 
 #[tokio::test]
@@ -94,12 +97,18 @@ async fn targets_flags_and_missing_mailboxes() {
     assert_eq!(count(&store, &alice, "Archive"), 1);
     assert_eq!(count(&store, &alice, "INBOX"), 1);
     assert_eq!(count(&store, &alice, "Work.Reports"), 1);
-    let archive = store.mailbox(&alice, "Archive").expect("r").expect("mb");
-    let m = &store.messages(archive.id).expect("messages")[0];
+    let archive = store
+        .mailbox_blocking(&alice, "Archive")
+        .expect("r")
+        .expect("mb");
+    let m = &store.messages_blocking(archive.id).expect("messages")[0];
     assert_eq!(m.flags.flags, Flags::SEEN);
     assert_eq!(m.flags.keywords, ["$Label1"]);
-    let inbox = store.mailbox(&alice, "INBOX").expect("r").expect("mb");
-    let m = &store.messages(inbox.id).expect("messages")[0];
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("r")
+        .expect("mb");
+    let m = &store.messages_blocking(inbox.id).expect("messages")[0];
     assert_eq!(
         m.flags.flags,
         Flags::FLAGGED,

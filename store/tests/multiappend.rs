@@ -51,10 +51,10 @@ async fn append_many_is_all_or_nothing() {
     let uids: Vec<u32> = d.iter().map(|x| x.uid.0).collect();
     assert_eq!(uids, vec![1, 2, 3]);
     let mb = store
-        .mailbox(&alice, "INBOX")
+        .mailbox_blocking(&alice, "INBOX")
         .expect("read")
         .expect("inbox");
-    let msgs = store.messages(mb.id).expect("messages");
+    let msgs = store.messages_blocking(mb.id).expect("messages");
     assert_eq!(msgs.len(), 3);
     assert_eq!(msgs[1].flags, seen);
     assert_eq!(msgs[1].internaldate, 760_000_000);
@@ -79,7 +79,7 @@ async fn append_many_is_all_or_nothing() {
         )
         .await;
     assert!(err.is_err(), "{err:?}");
-    assert_eq!(store.messages(mb.id).expect("messages").len(), 3);
+    assert_eq!(store.messages_blocking(mb.id).expect("messages").len(), 3);
     assert_eq!(files(&inbox), 3, "no file of the failed request remains");
     let tmp_left = std::fs::read_dir(inbox.join("tmp")).map_or(0, |r| r.count());
     assert_eq!(tmp_left, 0, "staged files are cleaned up");

@@ -56,8 +56,8 @@ async fn local_and_remote_in_one_request_then_removed() {
         .map(|r| r.rcpt.address.as_str())
         .collect();
     assert_eq!(rcpts, ["Bob@remote.test", "carol@other.test"]);
-    assert_eq!(store.queue_message(&id).expect("message"), MSG);
-    assert_eq!(store.queue_due(i64::MAX, 10).expect("due").len(), 1);
+    assert_eq!(queued_message(&store, &id).await, MSG);
+    assert_eq!(store.queue_due(i64::MAX, 10).await.expect("due").len(), 1);
 
     store
         .queue_change(QueueChange::Attempted {
@@ -82,6 +82,7 @@ async fn local_and_remote_in_one_request_then_removed() {
     assert!(
         store
             .queue_due(mailyard_store::queue::now(), 10)
+            .await
             .expect("due")
             .is_empty()
     );
@@ -98,7 +99,7 @@ async fn local_and_remote_in_one_request_then_removed() {
         .await
         .expect("flush all");
     assert!(
-        store.queue_due(i64::MAX, 10).expect("due").is_empty(),
+        store.queue_due(i64::MAX, 10).await.expect("due").is_empty(),
         "held stays"
     );
     store
@@ -110,6 +111,7 @@ async fn local_and_remote_in_one_request_then_removed() {
     assert_eq!(
         store
             .queue_due(mailyard_store::queue::now(), 10)
+            .await
             .expect("due")
             .len(),
         1
@@ -156,7 +158,17 @@ async fn rows_rebuilt_from_files_when_the_index_is_gone() {
     let entry = store.queue_entry(&id).expect("read").expect("adopted");
     assert_eq!(entry.recipients.len(), 1);
     assert_eq!(entry.next_attempt, 0, "adopted entries are due at once");
-    assert_eq!(store.queue_message(&id).expect("message"), MSG);
+    assert_eq!(queued_message(&store, &id).await, MSG);
+}
+
+/// A queued message's bytes as a relay worker reads them (`Store::queue_work`).
+async fn queued_message(store: &Store, id: &str) -> Vec<u8> {
+    let (_, message) = store
+        .queue_work(id, i64::MAX)
+        .await
+        .expect("read")
+        .expect("entry due");
+    message.expect("message")
 }
 
 #[tokio::test]
@@ -164,11 +176,11 @@ async fn send_usage_counts_messages_and_first_time_recipients() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, _) = Store::open(dir.path()).expect("open");
     let who = "alice@example.com";
-    let ask = |rcpts: &[&str]| {
+    let ask = async |rcpts: &[&str]| {
         let rcpts: Vec<String> = rcpts.iter().map(|r| r.to_string()).collect();
-        store.send_usage(who, &rcpts).expect("usage")
+        store.send_usage(who, rcpts).await.expect("usage")
     };
-    let fresh = ask(&["bob@remote.test"]);
+    let fresh = ask(&["bob@remote.test"]).await;
     assert_eq!(
         (fresh.messages, fresh.new_recipients, fresh.new_in_this),
         (0, 0, 1)
@@ -184,12 +196,13 @@ async fn send_usage_counts_messages_and_first_time_recipients() {
     }
     // Two messages (counted in the same hourly bucket), two distinct recipients (case
     // folded); of the ones asked about, only dave is new.
-    let u = ask(&["BOB@remote.test", "dave@remote.test", "dave@remote.test"]);
+    let u = ask(&["BOB@remote.test", "dave@remote.test", "dave@remote.test"]).await;
     assert_eq!((u.messages, u.new_recipients, u.new_in_this), (2, 2, 1));
     // Another account's sending is its own.
     assert_eq!(
         store
-            .send_usage("eve@example.com", &[])
+            .send_usage("eve@example.com", Vec::new())
+            .await
             .expect("usage")
             .messages,
         0
@@ -216,10 +229,13 @@ async fn a_removed_entrys_file_is_reused_for_the_next_message() {
         .await
         .expect("removed");
     assert!(store.queue_entry(&first).expect("read").is_none());
-    assert!(matches!(
-        store.queue_message(&first).expect_err("gone"),
-        mailyard_store::StoreError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound
-    ));
+    assert!(
+        store
+            .queue_work(&first, i64::MAX)
+            .await
+            .expect("read")
+            .is_none()
+    );
 
     let second_msg = b"From: alice@example.com\r\nSubject: two\r\n\r\nsecond\r\n";
     let (_, second) = store
@@ -236,7 +252,7 @@ async fn a_removed_entrys_file_is_reused_for_the_next_message() {
         ino,
         "the spare inode was taken over"
     );
-    assert_eq!(store.queue_message(&second).expect("message"), second_msg);
+    assert_eq!(queued_message(&store, &second).await, second_msg);
     assert_eq!(
         store
             .queue_entry(&second)

@@ -25,70 +25,77 @@ fn put_activate_rename_delete_as_managesieve_needs() {
     let dir = tempfile::tempdir().expect("tmp");
     let (store, _) = Store::open(dir.path()).expect("open");
     let alice = user(&store, "alice@example.com");
-    assert_eq!(store.sieve_list(&alice).expect("list"), vec![]);
-    assert_eq!(store.sieve_active(&alice).expect("active"), None);
+    assert_eq!(store.sieve_list_blocking(&alice).expect("list"), vec![]);
+    assert_eq!(store.sieve_active_blocking(&alice).expect("active"), None);
 
     store
-        .sieve_put(&alice, "vacation", b"keep;\r\n")
+        .sieve_put_blocking(&alice, "vacation", b"keep;\r\n")
         .expect("put");
     store
-        .sieve_put(&alice, "Spam rules", b"discard;")
+        .sieve_put_blocking(&alice, "Spam rules", b"discard;")
         .expect("put");
     assert_eq!(
-        store.sieve_list(&alice).expect("list"),
+        store.sieve_list_blocking(&alice).expect("list"),
         vec![info("Spam rules", false, 8), info("vacation", false, 7)]
     );
     store
-        .sieve_activate(&alice, Some("vacation"))
+        .sieve_activate_blocking(&alice, Some("vacation"))
         .expect("activate");
     assert_eq!(
-        store.sieve_active(&alice).expect("active"),
+        store.sieve_active_blocking(&alice).expect("active"),
         Some(("vacation".into(), b"keep;\r\n".to_vec()))
     );
     // RFC 5804 §2.10: not the active one.
     assert!(matches!(
-        store.sieve_delete(&alice, "vacation"),
+        store.sieve_delete_blocking(&alice, "vacation"),
         Err(StoreError::ScriptActive(_))
     ));
     // Replacing keeps it active.
     store
-        .sieve_put(&alice, "vacation", b"stop;")
+        .sieve_put_blocking(&alice, "vacation", b"stop;")
         .expect("replace");
     assert_eq!(
-        store.sieve_get(&alice, "vacation").expect("get"),
+        store.sieve_get_blocking(&alice, "vacation").expect("get"),
         Some(b"stop;".to_vec())
     );
     // RFC 5804 §2.11: renamed, still active; the new name must be free.
     assert!(matches!(
-        store.sieve_rename(&alice, "vacation", "Spam rules"),
+        store.sieve_rename_blocking(&alice, "vacation", "Spam rules"),
         Err(StoreError::Exists(_))
     ));
     store
-        .sieve_rename(&alice, "vacation", "away")
+        .sieve_rename_blocking(&alice, "vacation", "away")
         .expect("rename");
     assert_eq!(
-        store.sieve_list(&alice).expect("list"),
+        store.sieve_list_blocking(&alice).expect("list"),
         vec![info("Spam rules", false, 8), info("away", true, 5)]
     );
-    assert_eq!(store.sieve_get(&alice, "vacation").expect("get"), None);
+    assert_eq!(
+        store.sieve_get_blocking(&alice, "vacation").expect("get"),
+        None
+    );
     assert!(matches!(
-        store.sieve_rename(&alice, "nothing", "x"),
+        store.sieve_rename_blocking(&alice, "nothing", "x"),
         Err(StoreError::NoScript(_))
     ));
     assert!(matches!(
-        store.sieve_activate(&alice, Some("nothing")),
+        store.sieve_activate_blocking(&alice, Some("nothing")),
         Err(StoreError::NoScript(_))
     ));
     assert!(matches!(
-        store.sieve_delete(&alice, "nothing"),
+        store.sieve_delete_blocking(&alice, "nothing"),
         Err(StoreError::NoScript(_))
     ));
     // SETACTIVE "": none active; then anything can go.
-    store.sieve_activate(&alice, None).expect("deactivate");
-    assert_eq!(store.sieve_active(&alice).expect("active"), None);
-    store.sieve_delete(&alice, "away").expect("delete");
-    store.sieve_delete(&alice, "Spam rules").expect("delete");
-    assert_eq!(store.sieve_list(&alice).expect("list"), vec![]);
+    store
+        .sieve_activate_blocking(&alice, None)
+        .expect("deactivate");
+    assert_eq!(store.sieve_active_blocking(&alice).expect("active"), None);
+    store.sieve_delete_blocking(&alice, "away").expect("delete");
+    store
+        .sieve_delete_blocking(&alice, "Spam rules")
+        .expect("delete");
+    assert_eq!(store.sieve_list_blocking(&alice).expect("list"), vec![]);
 }
 
 #[test]
@@ -107,19 +114,22 @@ fn names_that_cannot_be_files_are_refused() {
     ] {
         assert!(
             matches!(
-                store.sieve_put(&alice, bad, b"keep;"),
+                store.sieve_put_blocking(&alice, bad, b"keep;"),
                 Err(StoreError::Invalid(_))
             ),
             "{bad:?} accepted"
         );
     }
     let long = "x".repeat(mailyard_store::sieve_scripts::MAX_NAME_BYTES + 1);
-    assert!(store.sieve_put(&alice, &long, b"keep;").is_err());
+    assert!(store.sieve_put_blocking(&alice, &long, b"keep;").is_err());
     // Non-ASCII names are fine (RFC 5804 §1.6: UTF-8).
     store
-        .sieve_put(&alice, "Müll", b"keep;")
+        .sieve_put_blocking(&alice, "Müll", b"keep;")
         .expect("utf-8 name");
-    assert_eq!(store.sieve_list(&alice).expect("list")[0].name, "Müll");
+    assert_eq!(
+        store.sieve_list_blocking(&alice).expect("list")[0].name,
+        "Müll"
+    );
 }
 
 #[test]
@@ -129,14 +139,14 @@ fn scripts_live_beside_the_maildir_and_survive_backup_and_restore() {
     let (store, _) = Store::open(&data).expect("open");
     let alice = user(&store, "alice@example.com");
     store
-        .sieve_put(&alice, "main", b"require \"fileinto\";\r\nkeep;\r\n")
+        .sieve_put_blocking(&alice, "main", b"require \"fileinto\";\r\nkeep;\r\n")
         .expect("put");
     store
-        .sieve_activate(&alice, Some("main"))
+        .sieve_activate_blocking(&alice, Some("main"))
         .expect("activate");
     // The scripts are no mailbox, and the index and tree still agree.
     let report = store.reconcile_blocking(&alice, false).expect("reconcile");
-    let before = store.mailboxes(&alice).expect("mailboxes").len();
+    let before = store.mailboxes_blocking(&alice).expect("mailboxes").len();
     assert_eq!(
         report,
         mailyard_store::ReconcileReport {
@@ -146,7 +156,7 @@ fn scripts_live_beside_the_maildir_and_survive_backup_and_restore() {
     );
     assert_eq!(store.check().expect("check"), Vec::<String>::new());
     let names: Vec<String> = store
-        .mailboxes(&alice)
+        .mailboxes_blocking(&alice)
         .expect("mailboxes")
         .into_iter()
         .map(|m| m.name)
@@ -163,7 +173,7 @@ fn scripts_live_beside_the_maildir_and_survive_backup_and_restore() {
     mailyard_store::backup::restore(&backup, &restored).expect("restore");
     let (store, _) = Store::open(&restored).expect("open restored");
     assert_eq!(
-        store.sieve_active(&alice).expect("active"),
+        store.sieve_active_blocking(&alice).expect("active"),
         Some((
             "main".into(),
             b"require \"fileinto\";\r\nkeep;\r\n".to_vec()

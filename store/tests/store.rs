@@ -41,7 +41,7 @@ fn new_user_gets_special_use_mailboxes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_with_users(dir.path(), &["alice@example.com"]);
     let boxes = store
-        .mailboxes(&addr("alice@example.com"))
+        .mailboxes_blocking(&addr("alice@example.com"))
         .expect("mailboxes");
     let got: Vec<(String, Option<String>, bool)> = boxes
         .iter()
@@ -100,7 +100,7 @@ async fn one_write_many_links() {
     let mut inodes = HashSet::new();
     for d in &delivered {
         assert_eq!(d.uid.0, 1);
-        let msgs = store.messages(d.mailbox).expect("messages");
+        let msgs = store.messages_blocking(d.mailbox).expect("messages");
         assert_eq!(msgs.len(), 1);
         let path = store
             .message_path(&d.user, "INBOX", &msgs[0])
@@ -121,7 +121,8 @@ async fn one_write_many_links() {
         assert_eq!(msgs[0].size, raw.len() as u64);
         inodes.insert(std::fs::metadata(&path).expect("meta").ino());
         let summary = store
-            .summaries(d.mailbox, &[d.uid])
+            .summaries(d.mailbox, vec![d.uid])
+            .await
             .expect("summary")
             .pop()
             .flatten()
@@ -161,8 +162,11 @@ async fn concurrent_deliveries_get_unique_dense_uids() {
     }
     let n = tasks * per_task;
     for u in users {
-        let inbox = store.mailbox(&addr(u), "INBOX").expect("q").expect("inbox");
-        let msgs = store.messages(inbox.id).expect("messages");
+        let inbox = store
+            .mailbox_blocking(&addr(u), "INBOX")
+            .expect("q")
+            .expect("inbox");
+        let msgs = store.messages_blocking(inbox.id).expect("messages");
         let uids: Vec<u32> = msgs.iter().map(|m| m.uid.0).collect();
         assert_eq!(
             uids,
@@ -197,7 +201,10 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
                 .await
                 .expect("deliver");
         }
-        let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+        let inbox = store
+            .mailbox_blocking(&alice, "INBOX")
+            .expect("q")
+            .expect("inbox");
         let flags = FlagSet {
             flags: Flags::SEEN.union(Flags::FLAGGED),
             keywords: vec!["$label1".into(), "Work".into()],
@@ -240,22 +247,34 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
             .await
             .expect("append");
         assert_eq!(appended.uid.0, 1);
-        let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+        let inbox = store
+            .mailbox_blocking(&alice, "INBOX")
+            .expect("q")
+            .expect("inbox");
         before = (
             inbox.uidvalidity,
-            store.messages(inbox.id).expect("messages"),
+            store.messages_blocking(inbox.id).expect("messages"),
             inbox.highestmodseq,
         );
-        let sent = store.mailbox(&alice, "Sent").expect("q").expect("sent");
-        sent_before = (sent.uidvalidity, store.messages(sent.id).expect("messages"));
+        let sent = store
+            .mailbox_blocking(&alice, "Sent")
+            .expect("q")
+            .expect("sent");
+        sent_before = (
+            sent.uidvalidity,
+            store.messages_blocking(sent.id).expect("messages"),
+        );
     }
     std::fs::remove_file(dir.path().join("index.db")).expect("delete index");
     let _ = std::fs::remove_file(dir.path().join("index.db-wal"));
     let _ = std::fs::remove_file(dir.path().join("index.db-shm"));
     let (store, report) = Store::open(dir.path()).expect("reopen");
     assert!(report.rebuilt.is_some(), "rebuilt on open");
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
-    let after = store.messages(inbox.id).expect("messages");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
+    let after = store.messages_blocking(inbox.id).expect("messages");
     assert_eq!(inbox.uidvalidity, before.0);
     let key = |m: &mailyard_store::MessageInfo| {
         (
@@ -282,8 +301,11 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
     for m in &after {
         assert!(m.modseq > before.2);
     }
-    let sent = store.mailbox(&alice, "Sent").expect("q").expect("sent");
-    let sent_after = store.messages(sent.id).expect("messages");
+    let sent = store
+        .mailbox_blocking(&alice, "Sent")
+        .expect("q")
+        .expect("sent");
+    let sent_after = store.messages_blocking(sent.id).expect("messages");
     assert_eq!(sent.uidvalidity, sent_before.0);
     assert_eq!(
         sent_after.iter().map(key).collect::<Vec<_>>(),
@@ -294,7 +316,8 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
     assert!(sent.subscribed);
     // Summaries were recomputed from the files.
     let s = store
-        .summaries(inbox.id, &[mailyard_store::Uid(1)])
+        .summaries(inbox.id, vec![mailyard_store::Uid(1)])
+        .await
         .expect("q")
         .pop()
         .flatten()
@@ -387,8 +410,11 @@ async fn other_tools_changing_the_tree_are_reconciled() {
             .await
             .expect("deliver");
     }
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
-    let msgs = store.messages(inbox.id).expect("messages");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
+    let msgs = store.messages_blocking(inbox.id).expect("messages");
     let root = dir.path().join("mail/example.com/alice");
     // mutt reads message 1: moves it to cur/ with :2,S.
     let p1 = store.message_path(&alice, "INBOX", &msgs[0]).expect("path");
@@ -413,13 +439,14 @@ async fn other_tools_changing_the_tree_are_reconciled() {
         ),
         (1, 1, 1, 1)
     );
-    let after = store.messages(inbox.id).expect("messages");
+    let after = store.messages_blocking(inbox.id).expect("messages");
     let uids: Vec<u32> = after.iter().map(|m| m.uid.0).collect();
     assert_eq!(uids, [1, 3, 4]);
     assert_eq!(after[0].flags.flags, Flags::SEEN);
     assert!(store.check().expect("check").is_empty());
     let gone = store
         .expunge_log(inbox.id, mailyard_store::ModSeq(0))
+        .await
         .expect("q")
         .1;
     assert_eq!(gone, [mailyard_store::Uid(2)]);
@@ -430,7 +457,10 @@ async fn changes_are_published_after_commit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_with_users(dir.path(), &["alice@example.com"]);
     let alice = addr("alice@example.com");
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
     let mut rx = store.subscribe(inbox.id);
     store
         .deliver(message("c1"), std::slice::from_ref(&alice))
@@ -441,7 +471,10 @@ async fn changes_are_published_after_commit() {
         .expect("notified")
         .expect("open");
     let seen = *rx.borrow_and_update();
-    let now = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let now = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
     assert_eq!(seen, now.highestmodseq.0);
 
     // A write by another process (a second Store on the same data dir) is noticed too.
@@ -479,7 +512,10 @@ async fn user_bus_carries_every_mailbox_change() {
     let alice = addr("alice@example.com");
     let bob = addr("bob@example.com");
     let mut rx = store.subscribe_user(&alice);
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
     let messages = |name: &str, changes: MessageChanges| MailboxEvent::Messages {
         mailbox: inbox.id,
         name: name.into(),
@@ -724,17 +760,24 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
 
         let (store, _) = Store::open(dir.path()).expect("reopen after kill");
         store.recover_blocking().expect("recover");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         assert_eq!(
             store.check().expect("check"),
             Vec::<String>::new(),
             "index agrees with maildir"
         );
         for u in ["alice@example.com", "bob@example.com"] {
-            let inbox = store.mailbox(&addr(u), "INBOX").expect("q").expect("inbox");
+            let inbox = store
+                .mailbox_blocking(&addr(u), "INBOX")
+                .expect("q")
+                .expect("inbox");
             let mut count: HashMap<String, usize> = HashMap::new();
-            for m in store.messages(inbox.id).expect("messages") {
-                let s = store
-                    .summaries(inbox.id, &[m.uid])
+            for m in store.messages_blocking(inbox.id).expect("messages") {
+                let s = rt
+                    .block_on(store.summaries(inbox.id, vec![m.uid]))
                     .expect("q")
                     .pop()
                     .flatten()
@@ -751,7 +794,7 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
                 );
             }
             let uids: Vec<u32> = store
-                .messages(inbox.id)
+                .messages_blocking(inbox.id)
                 .expect("m")
                 .iter()
                 .map(|m| m.uid.0)
@@ -765,9 +808,12 @@ fn sigkill_during_deliveries_loses_nothing_acknowledged() {
 
 /// Messages of a mailbox as (uid, subject line) from the files themselves.
 fn subjects(store: &Store, user: &Address, name: &str) -> Vec<(u32, String)> {
-    let mb = store.mailbox(user, name).expect("q").expect("mailbox");
+    let mb = store
+        .mailbox_blocking(user, name)
+        .expect("q")
+        .expect("mailbox");
     store
-        .messages(mb.id)
+        .messages_blocking(mb.id)
         .expect("messages")
         .iter()
         .map(|m| {
@@ -794,7 +840,10 @@ async fn copy_and_move_link_files_with_new_uids() {
             .await
             .expect("deliver");
     }
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
     let flagged = FlagSet {
         flags: Flags::FLAGGED,
         keywords: vec!["$label1".into()],
@@ -825,7 +874,7 @@ async fn copy_and_move_link_files_with_new_uids() {
         .await
         .expect("copy");
     let archive = store
-        .mailbox(&alice, "Archive")
+        .mailbox_blocking(&alice, "Archive")
         .expect("q")
         .expect("archive");
     assert_eq!((archive_id, validity), (archive.id, archive.uidvalidity));
@@ -835,18 +884,19 @@ async fn copy_and_move_link_files_with_new_uids() {
         subjects(&store, &alice, "Archive"),
         vec![(1, "Subject: test a".into()), (2, "Subject: test b".into())]
     );
-    let copied = store.messages(archive.id).expect("messages");
+    let copied = store.messages_blocking(archive.id).expect("messages");
     assert_eq!(copied[1].flags.keywords, vec!["$label1".to_string()]);
     assert!(copied[1].flags.flags.contains(Flags::FLAGGED));
     let summary = store
-        .summaries(archive.id, &[mailyard_store::Uid(2)])
+        .summaries(archive.id, vec![mailyard_store::Uid(2)])
+        .await
         .expect("read")
         .pop()
         .flatten()
         .expect("summary copied");
     assert_eq!(summary.subject, "test b");
     // Same inode: a hard link, not a second copy.
-    let src = store.messages(inbox.id).expect("messages");
+    let src = store.messages_blocking(inbox.id).expect("messages");
     let a = store.message_path(&alice, "INBOX", &src[0]).expect("path");
     let b = store
         .message_path(&alice, "Archive", &copied[0])
@@ -879,6 +929,7 @@ async fn copy_and_move_link_files_with_new_uids() {
     );
     let expunged = store
         .expunge_log(inbox.id, mailyard_store::ModSeq(0))
+        .await
         .expect("read")
         .1;
     assert_eq!(expunged, vec![mailyard_store::Uid(3)]);
@@ -917,21 +968,27 @@ async fn rename_delete_and_subscriptions() {
         .append(&alice, "Work.2024", message("w"), FlagSet::default(), None)
         .await
         .expect("append");
-    let before = store.mailbox(&alice, "Work.2024").expect("q").expect("mb");
+    let before = store
+        .mailbox_blocking(&alice, "Work.2024")
+        .expect("q")
+        .expect("mb");
 
     store
         .rename_mailbox(&alice, "Work", "Jobs")
         .await
         .expect("rename");
     let names: Vec<String> = store
-        .mailboxes(&alice)
+        .mailboxes_blocking(&alice)
         .expect("list")
         .into_iter()
         .map(|m| m.name)
         .collect();
     assert!(names.contains(&"Jobs".into()) && names.contains(&"Jobs.2024".into()));
     assert!(!names.iter().any(|n| n.starts_with("Work")), "{names:?}");
-    let after = store.mailbox(&alice, "Jobs.2024").expect("q").expect("mb");
+    let after = store
+        .mailbox_blocking(&alice, "Jobs.2024")
+        .expect("q")
+        .expect("mb");
     assert_eq!(
         (after.id, after.uidvalidity),
         (before.id, before.uidvalidity)
@@ -969,8 +1026,13 @@ async fn rename_delete_and_subscriptions() {
 
     // DELETE: the mailbox goes, its child stays; INBOX cannot be deleted.
     store.delete_mailbox(&alice, "Jobs").await.expect("delete");
-    assert!(store.mailbox(&alice, "Jobs").expect("q").is_none());
-    assert!(store.mailbox(&alice, "Jobs.2024").expect("q").is_some());
+    assert!(store.mailbox_blocking(&alice, "Jobs").expect("q").is_none());
+    assert!(
+        store
+            .mailbox_blocking(&alice, "Jobs.2024")
+            .expect("q")
+            .is_some()
+    );
     assert!(!root.join(".Jobs").exists());
     assert!(
         std::fs::read_dir(&root).expect("root").all(|e| !e
@@ -999,14 +1061,17 @@ async fn rename_delete_and_subscriptions() {
         .set_subscribed(&alice, "Sent", false)
         .await
         .expect("unsubscribe");
-    let subs = store.subscriptions(&alice).expect("subs");
+    let subs = store.subscriptions(&alice).await.expect("subs");
     assert!(subs.contains(&"Jobs.2024".into()) && subs.contains(&"Ghost".into()));
     assert!(!subs.contains(&"Sent".into()));
-    let jobs = store.mailbox(&alice, "Jobs.2024").expect("q").expect("mb");
+    let jobs = store
+        .mailbox_blocking(&alice, "Jobs.2024")
+        .expect("q")
+        .expect("mb");
     assert!(jobs.subscribed);
     assert!(
         !store
-            .mailbox(&alice, "Sent")
+            .mailbox_blocking(&alice, "Sent")
             .expect("q")
             .expect("mb")
             .subscribed
@@ -1017,8 +1082,11 @@ async fn rename_delete_and_subscriptions() {
         store.check()
     );
 
-    // Usage for QUOTA.
-    let (bytes, count) = store.usage(&alice).expect("usage");
+    // Usage for QUOTA (read only for a user with a quota, RFC 9208 §5).
+    assert_eq!(store.quota_usage(&alice).await.expect("usage"), (0, 0, 0));
+    store.accounts().set_quota(&alice, 1 << 30).expect("quota");
+    let (quota, bytes, count) = store.quota_usage(&alice).await.expect("usage");
+    assert_eq!(quota, 1 << 30);
     assert_eq!(count, 2);
     assert_eq!(bytes, (message("w").len() + message("i").len()) as u64);
 }
@@ -1037,8 +1105,11 @@ async fn an_expunged_file_that_comes_back_gets_a_new_uid() {
             .await
             .expect("deliver");
     }
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
-    let m1 = store.messages(inbox.id).expect("messages")[0].clone();
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
+    let m1 = store.messages_blocking(inbox.id).expect("messages")[0].clone();
     let path = store.message_path(&alice, "INBOX", &m1).expect("path");
     let saved = std::fs::read(&path).expect("read");
     let del = FlagSet {
@@ -1050,7 +1121,11 @@ async fn an_expunged_file_that_comes_back_gets_a_new_uid() {
         .await
         .expect("store");
     let flagged_path = store
-        .message_path(&alice, "INBOX", &store.messages(inbox.id).expect("m")[0])
+        .message_path(
+            &alice,
+            "INBOX",
+            &store.messages_blocking(inbox.id).expect("m")[0],
+        )
         .expect("path");
     let flagged_name = flagged_path.file_name().expect("name").to_owned();
     assert_eq!(
@@ -1063,7 +1138,7 @@ async fn an_expunged_file_that_comes_back_gets_a_new_uid() {
     let report = store.reconcile_blocking(&alice, false).expect("reconcile");
     assert_eq!((report.adopted, report.renumbered), (1, 1));
     let uids: Vec<u32> = store
-        .messages(inbox.id)
+        .messages_blocking(inbox.id)
         .expect("m")
         .iter()
         .map(|m| m.uid.0)
@@ -1118,7 +1193,10 @@ async fn an_expunged_file_leaves_the_mailbox_at_once_and_the_disk_soon_after() {
             .await
             .expect("deliver");
     }
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
     let del = FlagSet {
         flags: Flags::DELETED,
         keywords: vec![],
@@ -1165,7 +1243,10 @@ async fn a_system_flag_change_keeps_the_keyword_letters_in_the_file_name() {
         .deliver(message("k"), std::slice::from_ref(&alice))
         .await
         .expect("deliver");
-    let inbox = store.mailbox(&alice, "INBOX").expect("q").expect("inbox");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
     let uid = vec![mailyard_store::Uid(1)];
     let label = FlagSet {
         flags: Flags::empty(),
@@ -1189,7 +1270,7 @@ async fn a_system_flag_change_keeps_the_keyword_letters_in_the_file_name() {
             .expect("store system flag");
         assert_eq!(store.check().expect("check"), Vec::<String>::new());
     }
-    let m = &store.messages(inbox.id).expect("messages")[0];
+    let m = &store.messages_blocking(inbox.id).expect("messages")[0];
     let path = store.message_path(&alice, "INBOX", m).expect("path");
     assert!(
         path.to_string_lossy().ends_with(":2,a"),

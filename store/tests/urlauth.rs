@@ -7,6 +7,19 @@ fn addr(s: &str) -> Address {
     Address::parse(s).expect("valid address")
 }
 
+/// One GENURLAUTH token through the door.
+async fn gen_token(
+    store: &Store,
+    user: &Address,
+    mailbox: &str,
+    rump: &str,
+) -> mailyard_store::Result<String> {
+    let mut t = store
+        .urlauth_tokens(user, vec![(mailbox.to_string(), rump.to_string())])
+        .await?;
+    Ok(t.pop().unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_per_mailbox_and_die_with_resetkey() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -20,31 +33,38 @@ async fn tokens_are_per_mailbox_and_die_with_resetkey() {
         .expect("create");
     let rump = "imap://alice@example.com/INBOX/;uid=1;urlauth=anonymous";
 
-    let token = store.urlauth_token(&alice, "INBOX", rump).expect("token");
+    let token = gen_token(&store, &alice, "INBOX", rump)
+        .await
+        .expect("token");
     assert_eq!(token.len(), 64, "{token}");
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
     // Stable, checked, and bound to the rump and the mailbox.
     assert_eq!(
-        store.urlauth_token(&alice, "inbox", rump).expect("again"),
+        gen_token(&store, &alice, "inbox", rump)
+            .await
+            .expect("again"),
         token
     );
     assert!(
         store
             .urlauth_check(&alice, "INBOX", rump, &token)
+            .await
             .expect("check")
     );
     assert!(
         !store
             .urlauth_check(&alice, "INBOX", &format!("{rump}x"), &token)
+            .await
             .expect("other rump")
     );
     assert!(
         !store
             .urlauth_check(&alice, "Notes", rump, &token)
+            .await
             .expect("no key yet")
     );
-    let notes = store
-        .urlauth_token(&alice, "Notes", rump)
+    let notes = gen_token(&store, &alice, "Notes", rump)
+        .await
         .expect("notes token");
     assert_ne!(notes, token, "each mailbox has its own key");
     let mut forged = token.clone().into_bytes();
@@ -53,11 +73,13 @@ async fn tokens_are_per_mailbox_and_die_with_resetkey() {
     assert!(
         !store
             .urlauth_check(&alice, "INBOX", rump, &forged)
+            .await
             .expect("forged")
     );
     assert!(
         !store
             .urlauth_check(&alice, "INBOX", rump, "xyz")
+            .await
             .expect("not hex")
     );
 
@@ -68,50 +90,58 @@ async fn tokens_are_per_mailbox_and_die_with_resetkey() {
     assert!(
         store
             .urlauth_check(&alice, "INBOX", rump, &token)
+            .await
             .expect("after restart")
     );
 
     // RESETKEY of one mailbox, then of all.
     store
         .urlauth_reset(&alice, Some("Notes"))
+        .await
         .expect("reset Notes");
     assert!(
         !store
             .urlauth_check(&alice, "Notes", rump, &notes)
+            .await
             .expect("reset")
     );
     assert!(
         store
             .urlauth_check(&alice, "INBOX", rump, &token)
+            .await
             .expect("INBOX kept")
     );
-    store.urlauth_reset(&alice, None).expect("reset all");
+    store.urlauth_reset(&alice, None).await.expect("reset all");
     assert!(
         !store
             .urlauth_check(&alice, "INBOX", rump, &token)
+            .await
             .expect("reset all")
     );
-    let fresh = store.urlauth_token(&alice, "INBOX", rump).expect("new key");
+    let fresh = gen_token(&store, &alice, "INBOX", rump)
+        .await
+        .expect("new key");
     assert_ne!(fresh, token);
 
     // A missing mailbox: no token, no check, NONEXISTENT for RESETKEY.
     assert!(matches!(
-        store.urlauth_token(&alice, "Nope", rump),
+        gen_token(&store, &alice, "Nope", rump).await,
         Err(StoreError::NoMailbox(_))
     ));
     assert!(
         !store
             .urlauth_check(&alice, "Nope", rump, &fresh)
+            .await
             .expect("no mailbox")
     );
     assert!(matches!(
-        store.urlauth_reset(&alice, Some("Nope")),
+        store.urlauth_reset(&alice, Some("Nope")).await,
         Err(StoreError::NoMailbox(_))
     ));
 
     // A mailbox deleted and created again has a new key.
-    let notes = store
-        .urlauth_token(&alice, "Notes", rump)
+    let notes = gen_token(&store, &alice, "Notes", rump)
+        .await
         .expect("notes token");
     store.delete_mailbox(&alice, "Notes").await.expect("delete");
     store
@@ -121,6 +151,7 @@ async fn tokens_are_per_mailbox_and_die_with_resetkey() {
     assert!(
         !store
             .urlauth_check(&alice, "Notes", rump, &notes)
+            .await
             .expect("recreated")
     );
 }

@@ -264,11 +264,14 @@ impl TestServer {
         let user = Address::parse(user).expect("address");
         let mailbox = mailbox.to_string();
         tokio::task::spawn_blocking(move || {
-            let Some(mb) = store.mailbox(&user, &mailbox).expect("read mailbox") else {
+            let Some(mb) = store
+                .mailbox_blocking(&user, &mailbox)
+                .expect("read mailbox")
+            else {
                 return Vec::new();
             };
             store
-                .messages(mb.id)
+                .messages_blocking(mb.id)
                 .expect("read messages")
                 .into_iter()
                 .map(|info| {

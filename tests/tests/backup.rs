@@ -158,8 +158,11 @@ async fn backup_under_load_restores_every_acknowledged_message() {
     let store = server.store().clone();
     for u in USERS {
         let a = Address::parse(u).expect("address");
-        let mb = store.mailbox(&a, "INBOX").expect("read").expect("INBOX");
-        let uids = store.messages(mb.id).expect("messages");
+        let mb = store
+            .mailbox_blocking(&a, "INBOX")
+            .expect("read")
+            .expect("INBOX");
+        let uids = store.messages_blocking(mb.id).expect("messages");
         let pick: Vec<_> = uids
             .iter()
             .map(|m| m.uid)
@@ -179,7 +182,7 @@ async fn backup_under_load_restores_every_acknowledged_message() {
     let flipping = Arc::new(AtomicBool::new(true));
     let alice = Address::parse(USERS[0]).expect("address");
     let inbox = store
-        .mailbox(&alice, "INBOX")
+        .mailbox_blocking(&alice, "INBOX")
         .expect("read")
         .expect("INBOX");
     let flipper = {

@@ -361,7 +361,7 @@ print(m.status('Lists.rust', '(MESSAGES UIDNEXT)'))
     );
     let mb = server
         .store()
-        .mailbox(&Address::parse(USER).expect("a"), "INBOX")
+        .mailbox_blocking(&Address::parse(USER).expect("a"), "INBOX")
         .expect("mailbox")
         .expect("INBOX");
     assert_ne!(

@@ -164,7 +164,7 @@ async fn python_imaplib_script_files_and_marks_mail() {
     // Already read: the script must leave it alone.
     let inbox = s
         .store()
-        .mailbox(&alice, "INBOX")
+        .mailbox_blocking(&alice, "INBOX")
         .expect("inbox")
         .expect("exists");
     s.store()

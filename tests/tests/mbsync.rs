@@ -89,7 +89,7 @@ async fn server_contents(s: &TestServer) -> Contents {
     let user = Address::parse(USER).expect("address");
     let names: Vec<String> = s
         .store()
-        .mailboxes(&user)
+        .mailboxes_blocking(&user)
         .expect("mailboxes")
         .into_iter()
         .map(|m| m.name)
@@ -184,7 +184,7 @@ type ServerState = Vec<(String, u32, u32, u64, Vec<(u32, String, u64)>)>;
 async fn server_state(s: &TestServer) -> ServerState {
     let user = Address::parse(USER).expect("address");
     let mut out = Vec::new();
-    for mb in s.store().mailboxes(&user).expect("mailboxes") {
+    for mb in s.store().mailboxes_blocking(&user).expect("mailboxes") {
         let msgs = s
             .mailbox_contents(USER, &mb.name)
             .await

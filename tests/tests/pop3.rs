@@ -141,7 +141,7 @@ print(json.dumps(out))
     );
     let uidvalidity = s
         .store()
-        .mailbox(&alice, "INBOX")
+        .mailbox_blocking(&alice, "INBOX")
         .expect("mailbox")
         .expect("INBOX")
         .uidvalidity

@@ -11,7 +11,7 @@ use crate::proto::command::{AppendContent, AppendMessage, CatPart};
 use crate::proto::response::ResponseCode;
 use crate::proto::sequence::SequenceSet;
 use crate::session::{Done, Session, store_error};
-use crate::urlfetch::{Need, Refused, Who, locate};
+use crate::urlfetch::{Located, Need, Refused, Who, locate};
 
 /// The largest message an APPEND can build, whatever the configuration: RFC 4469
 /// §4.2 "the 4-GB IMAP message limit" (sizes are 32-bit, RFC 9051 §9 `number`).
@@ -114,12 +114,10 @@ impl Session {
     /// order of checks open; like Dovecot, a missing target is reported before any
     /// URL is looked at (imaptest `catenate`).
     async fn require_mailbox(&self, user: &mailyard_store::Address, name: &str) -> Option<Done> {
-        let (store, u, n) = (self.store().clone(), user.clone(), name.to_string());
-        match tokio::task::spawn_blocking(move || store.mailbox(&u, &n)).await {
-            Ok(Ok(Some(_))) => None,
-            Ok(Ok(None)) => Some(Done::no(Some(ResponseCode::TryCreate), "No such mailbox")),
-            Ok(Err(e)) => Some(store_error(e)),
-            Err(_) => Some(store_error(StoreError::Closed)),
+        match self.store().mailbox(user, name).await {
+            Ok(Some(_)) => None,
+            Ok(None) => Some(Done::no(Some(ResponseCode::TryCreate), "No such mailbox")),
+            Err(e) => Some(store_error(e)),
         }
     }
 
@@ -128,36 +126,31 @@ impl Session {
     /// The first URL that gives nothing is NO [BADURL url] (RFC 4469 §4.1); a
     /// message over `limit` NO [TOOBIG] (§4.2).
     async fn catenate(&self, parts: Vec<CatPart>, who: &Who, limit: u64) -> Result<Vec<u8>, Done> {
-        let store = self.store().clone();
         let hostname = self.ctx.config().hostname.clone();
-        let who = who.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            let mut out: Vec<u8> = Vec::new();
-            for part in parts {
-                match part {
-                    CatPart::Text(text) => out.extend_from_slice(&text),
-                    CatPart::Url(url) => {
-                        let located = locate(&store, &hostname, &url, &who, Need::Own);
-                        match located.and_then(|l| l.body().ok_or(Refused::NoMessage)) {
-                            Ok(bytes) => out.extend_from_slice(&bytes),
-                            Err(Refused::Store(e)) => return Err(store_error(e)),
-                            Err(why) => {
-                                tracing::debug!(%url, %why, "CATENATE URL refused");
-                                return Err(Done::no(
-                                    Some(ResponseCode::BadUrl(url)),
-                                    "CATENATE URL is invalid or names no message part",
-                                ));
-                            }
+        let mut out: Vec<u8> = Vec::new();
+        for part in parts {
+            match part {
+                CatPart::Text(text) => out.extend_from_slice(&text),
+                CatPart::Url(url) => {
+                    let located =
+                        locate(self.store(), &hostname, &url, who, Need::Own, Located::body).await;
+                    match located.and_then(|b| b.ok_or(Refused::NoMessage)) {
+                        Ok(bytes) => out.extend_from_slice(&bytes),
+                        Err(Refused::Store(e)) => return Err(store_error(e)),
+                        Err(why) => {
+                            tracing::debug!(%url, %why, "CATENATE URL refused");
+                            return Err(Done::no(
+                                Some(ResponseCode::BadUrl(url)),
+                                "CATENATE URL is invalid or names no message part",
+                            ));
                         }
                     }
                 }
-                if out.len() as u64 > limit {
-                    return Err(Done::no(Some(ResponseCode::TooBig), "Message too big"));
-                }
             }
-            Ok(out)
-        })
-        .await;
-        built.unwrap_or_else(|_| Err(store_error(StoreError::Closed)))
+            if out.len() as u64 > limit {
+                return Err(Done::no(Some(ResponseCode::TooBig), "Message too big"));
+            }
+        }
+        Ok(out)
     }
 }

@@ -361,7 +361,7 @@ impl Session {
             }
             let since = u.checked;
             let matched = self
-                .matched_where(u.criteria.clone(), move |m| m.info.modseq.0 > since)
+                .matched_where(u.criteria.clone(), move |m| m.info.modseq.0 > since, |m| m)
                 .await;
             let Some(view) = self.view() else {
                 return;

@@ -23,7 +23,7 @@ use std::io::Write as _;
 
 use mailyard_message::Shape;
 use mailyard_store::headers::covers;
-use mailyard_store::{Address, FlagMode, FlagSet, Flags, MailboxId, MessageInfo, Store, Uid};
+use mailyard_store::{FlagMode, FlagSet, Flags, MailboxRef, MessageInfo, Reader, Uid};
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
@@ -35,15 +35,10 @@ use crate::proto::sequence::Sequence;
 use crate::session::ext::Extensions;
 use crate::session::state::State;
 use crate::session::view::Msg;
-use crate::session::{Done, End, Session, offload, store_error};
+use crate::session::{Done, End, Session, store_error};
 
-/// Messages loaded from the index and disk per round.
+/// Messages loaded from the index and disk per round (one store job).
 const CHUNK: usize = 128;
-/// A FETCH of at most this many messages whose files (if it needs them) add up to at
-/// most [`SMALL_FETCH_BYTES`] reads them inline rather than on the blocking pool.
-const SMALL_FETCH: usize = 16;
-/// See [`SMALL_FETCH`].
-const SMALL_FETCH_BYTES: u64 = 256 * 1024;
 /// Messages per round when only view data is needed.
 const VIEW_CHUNK: usize = 4096;
 
@@ -173,19 +168,12 @@ fn sets_seen(a: &FetchAttribute) -> bool {
     )
 }
 
-/// Where one message is.
-struct Source<'a> {
-    store: &'a Store,
-    user: &'a Address,
-    mailbox: &'a str,
-    id: MailboxId,
-}
-
 /// Loads what `attributes` need of one message: its shape (`stored`, the index's
 /// blob, None when the row is gone), the bytes of its file items by positioned reads
-/// of the stored offsets, or the header cache's block (`cached`) for them. Blocking.
+/// of the stored offsets, or the header cache's block (`cached`) for them. Runs in
+/// the store's FETCH job ([`mailyard_store::Store::fetch_messages`]), blocking.
 fn load_message(
-    src: &Source<'_>,
+    src: &Reader<'_>,
     info: &MessageInfo,
     stored: Option<Vec<u8>>,
     cached: Option<Vec<u8>>,
@@ -248,10 +236,7 @@ fn load_message(
             });
         }
     }
-    let Some(file) = src
-        .store
-        .open_message(src.user, src.mailbox, src.id, info)?
-    else {
+    let Some(file) = src.open(info)? else {
         return Ok(Loaded {
             gone: true,
             ..Loaded::default()
@@ -488,17 +473,20 @@ impl Session {
                 .filter(|m| !m.expunged)
                 .map(|m| m.uid.0)
                 .collect();
-            let (store, id, uidnext) = (self.store().clone(), view.id, view.uidnext);
-            let gone = tokio::task::spawn_blocking(move || {
-                crate::cmd::vanished::vanished_since(
-                    &store, id, since, &known, &present, uidnext, 0,
-                )
-            })
+            let (id, uidnext) = (view.id, view.uidnext);
+            let gone = crate::cmd::vanished::vanished_since(
+                self.store(),
+                id,
+                since,
+                &known,
+                &present,
+                uidnext,
+                0,
+            )
             .await;
             match gone {
-                Ok(Ok(set)) => crate::cmd::expunge::write_vanished_set(&mut self.wbuf, true, &set),
-                Ok(Err(e)) => return Ok(store_error(e)),
-                Err(_) => return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+                Ok(set) => crate::cmd::expunge::write_vanished_set(&mut self.wbuf, true, &set),
+                Err(e) => return Ok(store_error(e)),
             }
         }
         let Some(view) = self.view() else {
@@ -583,44 +571,29 @@ impl Session {
                     .filter_map(|&i| view.msgs.get(i))
                     .map(|m| m.info.clone())
                     .collect();
-                let store = self.store().clone();
-                let user = user.clone();
-                let name = mailbox_name.clone();
                 let attributes = attributes.clone();
-                // A few shapes and small files are read inline (`offload`).
-                let bytes: u64 = infos.iter().map(|i| i.size).sum();
-                let small =
-                    infos.len() <= SMALL_FETCH && (!needs.file || bytes <= SMALL_FETCH_BYTES);
-                let result = offload(small, move || {
-                    // The chunk's shapes and cached header fields in one read (one
-                    // pooled connection).
-                    let uids: Vec<Uid> = infos.iter().map(|i| i.uid).collect();
-                    let (shapes, cached) = store.shapes_and_headers(
-                        mailbox_id,
-                        &uids,
+                let mailbox = MailboxRef {
+                    user: user.clone(),
+                    name: mailbox_name.clone(),
+                    id: mailbox_id,
+                };
+                // The chunk's shapes and cached header fields in one read, then each
+                // message's file ranges: one store job.
+                let result = self
+                    .store()
+                    .fetch_messages(
+                        mailbox,
+                        infos,
                         needs.render || needs.parts,
                         from_cache,
-                    )?;
-                    let src = Source {
-                        store: &store,
-                        user: &user,
-                        mailbox: &name,
-                        id: mailbox_id,
-                    };
-                    infos
-                        .iter()
-                        .zip(shapes)
-                        .zip(cached)
-                        .map(|((info, shape), cached)| {
-                            load_message(&src, info, shape, cached, &attributes, needs)
-                        })
-                        .collect::<Result<Vec<_>, mailyard_store::StoreError>>()
-                })
-                .await;
+                        move |src, info, shape, cached| {
+                            load_message(src, info, shape, cached, &attributes, needs)
+                        },
+                    )
+                    .await;
                 match result {
-                    Ok(Ok(v)) => v,
-                    Ok(Err(e)) => return Ok(store_error(e)),
-                    Err(_) => return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+                    Ok(v) => v,
+                    Err(e) => return Ok(store_error(e)),
                 }
             } else {
                 Vec::new()

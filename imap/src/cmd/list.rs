@@ -14,8 +14,13 @@ use mailyard_store::mailbox_name::{self, SEPARATOR, list_matches};
 use crate::proto::command::ListArgs;
 use crate::session::{Done, End, Session, store_error};
 
-/// One LIST response line to write: name, attributes, CHILDINFO, STATUS values.
-type Line<'a> = (String, Vec<&'a str>, bool, Option<Vec<u8>>);
+/// One LIST response line to write: name, attributes, CHILDINFO, the mailbox whose STATUS follows it.
+type Line<'a> = (
+    String,
+    Vec<&'a str>,
+    bool,
+    Option<mailyard_store::MailboxId>,
+);
 
 /// One name LIST may report.
 struct Candidate {
@@ -108,16 +113,13 @@ impl Session {
             .iter()
             .map(|p| self.list_pattern(&args.reference, p))
             .collect();
-        let store = self.store().clone();
-        let u = user.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            Ok::<_, mailyard_store::StoreError>((store.mailboxes(&u)?, store.subscriptions(&u)?))
-        })
-        .await;
-        let (boxes, subs) = match loaded {
-            Ok(Ok(x)) => x,
-            Ok(Err(e)) => return Ok(store_error(e)),
-            Err(_) => return Ok(Done::no(None, "Internal error")),
+        let (boxes, subs) = match self
+            .store()
+            .mailboxes_and_subscriptions(&user, true, true)
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => return Ok(store_error(e)),
         };
         let subs: HashSet<String> = subs.into_iter().collect();
         let mut cands: BTreeMap<String, Candidate> = BTreeMap::new();
@@ -209,26 +211,36 @@ impl Session {
             if (args.returns.subscribed || args.select.subscribed) && c.subscribed {
                 attrs.push("\\Subscribed");
             }
+            // RFC 5819: STATUS of the listed mailboxes that exist, read below.
             let status = match (&args.returns.status, &c.info) {
-                (Some(items), Some(info)) => {
-                    let store = self.store().clone();
-                    let info = info.clone();
-                    let items = items.clone();
-                    match tokio::task::spawn_blocking(move || {
-                        crate::cmd::status::status_values(&store, &info, &items)
-                    })
-                    .await
-                    {
-                        Ok(Ok(v)) => Some(v.into_bytes()),
-                        _ => None,
-                    }
-                }
+                (Some(_), Some(info)) => Some(info.id),
                 _ => None,
             };
             lines.push((name.clone(), attrs, child_info, status));
         }
+        let statuses = match &args.returns.status {
+            Some(items) => {
+                let ids: Vec<_> = lines.iter().filter_map(|l| l.3).collect();
+                let read = self
+                    .store()
+                    .mailbox_statuses(ids.clone(), crate::cmd::status::needs_counts(items))
+                    .await
+                    .unwrap_or_default();
+                ids.into_iter()
+                    .zip(read)
+                    .filter_map(|(id, st)| {
+                        st.map(|(mb, n)| {
+                            let v = crate::cmd::status::status_values(&mb, &n, items);
+                            (id, v.into_bytes())
+                        })
+                    })
+                    .collect()
+            }
+            None => std::collections::HashMap::new(),
+        };
         let mut out = Vec::new();
         for (name, attrs, child_info, status) in lines {
+            let status = status.and_then(|id| statuses.get(&id));
             let extra: &[u8] = if child_info {
                 b" (\"CHILDINFO\" (\"SUBSCRIBED\"))"
             } else {
@@ -236,7 +248,7 @@ impl Session {
             };
             self.write_list_line(&mut out, &attrs, &name, extra);
             if let Some(values) = status {
-                self.write_status_line(&mut out, &name, &values);
+                self.write_status_line(&mut out, &name, values);
             }
         }
         self.wbuf.extend_from_slice(&out);
@@ -272,11 +284,9 @@ impl Session {
             return Ok(Done::bad("Not logged in"));
         };
         let pattern = self.list_pattern(&reference, &pattern);
-        let store = self.store().clone();
-        let subs = match tokio::task::spawn_blocking(move || store.subscriptions(&user)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Ok(store_error(e)),
-            Err(_) => return Ok(Done::no(None, "Internal error")),
+        let subs = match self.store().subscriptions(&user).await {
+            Ok(s) => s,
+            Err(e) => return Ok(store_error(e)),
         };
         let set: HashSet<&str> = subs.iter().map(String::as_str).collect();
         let mut listed: BTreeMap<String, bool> = BTreeMap::new();

@@ -113,18 +113,12 @@ impl Session {
         let Some(user) = self.user() else {
             return Ok(());
         };
-        let store = self.store().clone();
         let subscriptions = notify.uses_subscriptions();
-        let (mailboxes, subscribed) = tokio::task::spawn_blocking(move || {
-            let subscribed: HashSet<String> = if subscriptions {
-                store.subscriptions(&user)?.into_iter().collect()
-            } else {
-                HashSet::new()
-            };
-            Ok::<_, StoreError>((store.mailboxes(&user)?, subscribed))
-        })
-        .await
-        .map_err(|_| StoreError::Closed)??;
+        let (mailboxes, subscribed) = self
+            .store()
+            .mailboxes_and_subscriptions(&user, true, subscriptions)
+            .await?;
+        let subscribed: HashSet<String> = subscribed.into_iter().collect();
         let selected = self.view().map(|v| v.id);
         let wanted: Vec<_> = mailboxes
             .into_iter()
@@ -138,17 +132,21 @@ impl Session {
         if wanted.is_empty() {
             return Ok(());
         }
-        let store = self.store().clone();
-        let values = tokio::task::spawn_blocking(move || {
-            wanted
-                .into_iter()
-                .map(|(mb, items)| {
-                    crate::cmd::status::status_values(&store, &mb, &items).map(|v| (mb.name, v))
+        let counts = wanted
+            .iter()
+            .any(|(_, items)| crate::cmd::status::needs_counts(items));
+        let ids = wanted.iter().map(|(mb, _)| mb.id).collect();
+        let read = self.store().mailbox_statuses(ids, counts).await?;
+        let values: Vec<(String, String)> = wanted
+            .iter()
+            .zip(read)
+            .filter_map(|((_, items), st)| {
+                st.map(|(mb, n)| {
+                    let v = crate::cmd::status::status_values(&mb, &n, items);
+                    (mb.name, v)
                 })
-                .collect::<Result<Vec<_>, StoreError>>()
-        })
-        .await
-        .map_err(|_| StoreError::Closed)??;
+            })
+            .collect();
         let mut out = Vec::new();
         for (name, v) in values {
             self.write_status_line(&mut out, &name, v.as_bytes());

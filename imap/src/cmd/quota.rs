@@ -16,23 +16,8 @@ impl Session {
     /// The user's quota in bytes (0: unlimited) and usage (bytes, messages; 0 when
     /// unlimited).
     async fn quota_usage(&self, user: &Address) -> Result<(u64, u64, u64), Done> {
-        // One row of the accounts database: read in place (every APPEND asks).
-        let quota = match self.store().accounts().user(user) {
-            Ok(u) => u.map_or(0, |u| u.quota),
-            Err(e) => return Err(store_error(e)),
-        };
-        // Without a quota nothing needs the usage (a sum over every message, on the
-        // blocking pool).
-        if quota == 0 {
-            return Ok((0, 0, 0));
-        }
-        let store = self.store().clone();
-        let user = user.clone();
-        match tokio::task::spawn_blocking(move || store.usage(&user)).await {
-            Ok(Ok((bytes, count))) => Ok((quota, bytes, count)),
-            Ok(Err(e)) => Err(store_error(e)),
-            Err(_) => Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
-        }
+        // The quota and, with one, the usage (a sum over every message): one hop.
+        self.store().quota_usage(user).await.map_err(store_error)
     }
 
     /// NO [OVERQUOTA] when adding `extra` bytes would exceed the user's quota
@@ -84,16 +69,12 @@ impl Session {
             Ok(n) => n,
             Err(done) => return done,
         };
-        let store = self.store().clone();
-        let u = user.clone();
-        let n = name.clone();
-        match tokio::task::spawn_blocking(move || store.mailbox(&u, &n)).await {
-            Ok(Ok(Some(_))) => {}
-            Ok(Ok(None)) => {
+        match self.store().mailbox(&user, &name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
                 return Done::no(Some(ResponseCode::Nonexistent), "No such mailbox");
             }
-            Ok(Err(e)) => return store_error(e),
-            Err(_) => return Done::no(Some(ResponseCode::ServerBug), "Internal error"),
+            Err(e) => return store_error(e),
         }
         match self.quota_usage(&user).await {
             Ok((quota, bytes, _)) => {

@@ -13,8 +13,7 @@ use std::cell::OnceCell;
 use std::io::Write as _;
 
 use mail_parser::{HeaderValue, Message, MessageParser, PartType};
-use mailyard_store::summary::Summary;
-use mailyard_store::{Address, Flags, MailboxId, MessageInfo, Store, Uid};
+use mailyard_store::{Address, Cancel, Flags, MailboxRef, MessageInfo, Stored, Summary, Uid};
 
 use crate::cmd::context::Update;
 use crate::cmd::section::split;
@@ -22,47 +21,53 @@ use crate::proto::response::{ResponseCode, write_string};
 use crate::proto::search::{SearchKey, SearchReturn};
 use crate::proto::sequence::{Sequence, SequenceSet};
 use crate::session::view::{Msg, View};
-use crate::session::{Done, End, Gone, Session};
+use crate::session::{Done, End, Session};
 use mailyard_message::header::{field_lines, line_name};
 
 /// One message as SEARCH sees it: its view data, borrowed when the search runs on
-/// the session's own task, owned when it is offloaded.
+/// the session's own task, owned when it goes to the store's scan.
 struct Candidate<'v> {
     seq: u32,
     info: Cow<'v, MessageInfo>,
     recent: bool,
 }
 
-/// What evaluation may load, shared by every message.
+impl AsRef<MessageInfo> for Candidate<'_> {
+    fn as_ref(&self) -> &MessageInfo {
+        &self.info
+    }
+}
+
+/// What evaluation knows of the mailbox, shared by every message.
 struct Env {
-    store: Store,
-    user: Address,
-    mailbox: MailboxId,
-    mailbox_name: String,
     max_seq: u32,
     max_uid: u32,
     now: i64,
     /// The client left: stop evaluating (the result is thrown away).
-    gone: Gone,
+    cancel: Cancel,
 }
 
-/// What a search runs over: the selected view's messages that are not expunged (and
-/// that `pick` takes), with their sequence numbers, and what evaluating a key may
-/// load. Shared by SEARCH, SORT and THREAD (RFC 5256 §3 searches with SEARCH's keys)
-/// and the live results of RFC 5267 §4.3.
+/// What a search runs over: the selected view's mailbox and its messages that are
+/// not expunged (and that `pick` takes), with their sequence numbers, and what
+/// evaluating a key knows. Shared by SEARCH, SORT and THREAD (RFC 5256 §3 searches
+/// with SEARCH's keys) and the live results of RFC 5267 §4.3.
 fn scope(
-    store: &Store,
     user: Address,
     view: &View,
     pick: impl Fn(&Msg) -> bool,
-) -> (Vec<Candidate<'static>>, Env) {
+) -> (MailboxRef, Vec<Candidate<'static>>, Env) {
     let candidates = borrowed(view, pick)
         .map(|c| Candidate {
             info: Cow::Owned(c.info.into_owned()),
             ..c
         })
         .collect();
-    (candidates, env(store, user, view))
+    let mailbox = MailboxRef {
+        user,
+        name: view.name.clone(),
+        id: view.id,
+    };
+    (mailbox, candidates, env(view))
 }
 
 /// The view's messages that are not expunged (and that `pick` takes), borrowed.
@@ -106,25 +111,22 @@ fn view_only(key: &SearchKey) -> bool {
     }
 }
 
-fn env(store: &Store, user: Address, view: &View) -> Env {
+fn env(view: &View) -> Env {
     Env {
-        store: store.clone(),
-        user,
-        mailbox: view.id,
-        mailbox_name: view.name.clone(),
         max_seq: u32::try_from(view.msgs.len()).unwrap_or(u32::MAX),
         max_uid: view.max_uid(),
         now: mailyard_common::time::now(),
-        gone: Gone::default(),
+        cancel: Cancel::default(),
     }
 }
 
-/// Lazily loaded data of one message.
+/// One message under evaluation: its view data and, when the search runs in the
+/// store's scan, its stored message (summary and file, each read on first use).
+/// The view-only search ([`view_only`]) has no stored message and asks for none.
 struct Lazy<'a> {
     env: &'a Env,
     c: &'a Candidate<'a>,
-    summary: OnceCell<Option<Summary>>,
-    raw: OnceCell<Option<Vec<u8>>>,
+    stored: Option<&'a Stored<'a>>,
     body_text: OnceCell<String>,
 }
 
@@ -210,40 +212,21 @@ fn collect_text(msg: &Message<'_>, out: &mut String, depth: usize) {
 
 impl<'a> Lazy<'a> {
     /// Nothing loaded yet.
-    fn new(env: &'a Env, c: &'a Candidate<'a>) -> Self {
+    fn new(env: &'a Env, c: &'a Candidate<'a>, stored: Option<&'a Stored<'a>>) -> Self {
         Lazy {
             env,
             c,
-            summary: OnceCell::new(),
-            raw: OnceCell::new(),
+            stored,
             body_text: OnceCell::new(),
         }
     }
 
-    fn summary(&self) -> Option<&Summary> {
-        self.summary
-            .get_or_init(|| {
-                let (id, uid) = (self.env.mailbox, self.c.info.uid);
-                self.env
-                    .store
-                    .summaries(id, &[uid])
-                    .ok()
-                    .and_then(|mut s| s.pop())
-                    .flatten()
-            })
-            .as_ref()
+    fn summary(&self) -> Option<&'a Summary> {
+        self.stored.and_then(Stored::summary)
     }
 
-    fn raw(&self) -> Option<&[u8]> {
-        self.raw
-            .get_or_init(|| {
-                let e = &self.env;
-                e.store
-                    .read_message(&e.user, &e.mailbox_name, e.mailbox, &self.c.info)
-                    .ok()
-                    .flatten()
-            })
-            .as_deref()
+    fn raw(&self) -> Option<&'a [u8]> {
+        self.stored.and_then(Stored::bytes)
     }
 
     fn body_text(&self) -> &str {
@@ -317,7 +300,7 @@ impl<'a> Lazy<'a> {
     /// Whether the message matches `key`, whose strings went through
     /// [`fold_needles`]. Once the client is gone, every key is false.
     fn matches(&self, key: &SearchKey) -> bool {
-        if self.env.gone.is_set() {
+        if self.env.cancel.is_cancelled() {
             return false;
         }
         let info = &self.c.info;
@@ -522,29 +505,35 @@ impl Session {
             (n, c.info.uid, c.info.modseq.0)
         };
         let found = if view_only(&criteria) {
-            let env = env(self.store(), user, view);
+            let env = env(view);
             Ok(borrowed(view, |_| true)
-                .filter(|c| Lazy::new(&env, c).matches(&criteria))
+                .filter(|c| Lazy::new(&env, c, None).matches(&criteria))
                 .map(|c| hit(&c))
                 .collect::<Vec<(u32, Uid, u64)>>())
         } else {
-            let (candidates, env) = scope(self.store(), user, view, |_| true);
-            self.watched(env.gone.clone(), move || {
-                candidates
-                    .iter()
-                    .filter(|c| Lazy::new(&env, c).matches(&criteria))
-                    .map(hit)
-                    .collect::<Vec<(u32, Uid, u64)>>()
-            })
-            .await?
+            let (mailbox, candidates, env) = scope(user, view, |_| true);
+            let cancel = env.cancel.clone();
+            let store = self.store().clone();
+            let job = store.scan_messages(
+                mailbox,
+                candidates,
+                cancel.clone(),
+                move |c, stored| {
+                    Lazy::new(&env, c, Some(stored))
+                        .matches(&criteria)
+                        .then(|| hit(c))
+                },
+                |found, _| Ok(found),
+            );
+            self.watched(cancel, job).await?
         };
         let mut found = match found {
             Ok(f) => f,
-            Err(_) => {
+            Err(e) => {
                 if save {
                     self.ext.saved.clear();
                 }
-                return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
+                return Ok(crate::session::store_error(e));
             }
         };
         found.sort_unstable();
@@ -657,61 +646,68 @@ pub(crate) struct Matched {
 
 impl Session {
     /// Evaluates `criteria` exactly as SEARCH does (`$` included) over the selected
-    /// mailbox, for SORT and THREAD: the matching messages in mailbox order, each with
-    /// its index summary (loaded once, in one read transaction). Charsets UTF-8 and
-    /// US-ASCII, else `Err(NO [BADCHARSET])`. RFC 5256 §3.
-    pub(crate) async fn search_matched(
+    /// mailbox, for SORT and THREAD: `then` of the matching messages in mailbox
+    /// order, each with its index summary (loaded once, in one read transaction);
+    /// `then` (the sort, the threading) runs in the same store job, off the session's
+    /// task. Charsets UTF-8 and US-ASCII, else `Err(NO [BADCHARSET])`. RFC 5256 §3.
+    pub(crate) async fn search_matched<T: Send + 'static>(
         &mut self,
         charset: &str,
         criteria: SearchKey,
-    ) -> Result<Vec<Matched>, Done> {
+        then: impl FnOnce(Vec<Matched>) -> T + Send + 'static,
+    ) -> Result<T, Done> {
         check_charset(charset)?;
-        self.matched_where(criteria, |_| true).await
+        self.matched_where(criteria, |_| true, then).await
     }
 
     /// [`Session::search_matched`] over the messages `pick` takes only (RFC 5267 §4.3:
     /// a live result looks again at the messages that changed).
-    pub(crate) async fn matched_where(
+    pub(crate) async fn matched_where<T: Send + 'static>(
         &mut self,
         criteria: SearchKey,
         pick: impl Fn(&Msg) -> bool,
-    ) -> Result<Vec<Matched>, Done> {
+        then: impl FnOnce(Vec<Matched>) -> T + Send + 'static,
+    ) -> Result<T, Done> {
         let (Some(user), Some(view)) = (self.user(), self.view()) else {
             return Err(Done::bad("No mailbox selected"));
         };
         let criteria = fold_needles(self.ext.resolve_key(criteria, view));
-        let (candidates, env) = scope(self.store(), user, view, pick);
-        let found = self.watched(env.gone.clone(), move || {
-            let mut found: Vec<Matched> = Vec::new();
-            for c in candidates {
-                let lazy = Lazy::new(&env, &c);
+        let (mailbox, candidates, env) = scope(user, view, pick);
+        let cancel = env.cancel.clone();
+        let store = self.store().clone();
+        let job = store.scan_messages(
+            mailbox,
+            candidates,
+            cancel.clone(),
+            move |c, stored| {
+                let lazy = Lazy::new(&env, c, Some(stored));
                 if !lazy.matches(&criteria) {
-                    continue;
+                    return None;
                 }
-                let summary = lazy.summary.into_inner().flatten();
-                found.push(Matched {
+                drop(lazy);
+                Some(Matched {
                     seq: c.seq,
-                    info: c.info.into_owned(),
-                    summary,
-                });
-            }
-            let missing: Vec<usize> = (0..found.len())
-                .filter(|&i| found[i].summary.is_none())
-                .collect();
-            if !missing.is_empty() {
-                let uids: Vec<_> = missing.iter().map(|&i| found[i].info.uid).collect();
-                let id = env.mailbox;
-                let loaded = env.store.summaries(id, &uids)?;
-                for (i, s) in missing.into_iter().zip(loaded) {
-                    found[i].summary = s;
+                    info: c.info.clone().into_owned(),
+                    summary: stored.take_summary(),
+                })
+            },
+            |mut found: Vec<Matched>, reader| {
+                // The summaries the keys did not need, in one read transaction.
+                let missing: Vec<usize> = (0..found.len())
+                    .filter(|&i| found[i].summary.is_none())
+                    .collect();
+                if !missing.is_empty() {
+                    let uids: Vec<_> = missing.iter().map(|&i| found[i].info.uid).collect();
+                    for (i, s) in missing.into_iter().zip(reader.summaries(&uids)?) {
+                        found[i].summary = s;
+                    }
                 }
-            }
-            Ok(found)
-        });
-        match found.await {
-            Ok(Ok(Ok(found))) => Ok(found),
-            Ok(Ok(Err(e))) => Err(crate::session::store_error(e)),
-            Ok(Err(_)) => Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+                Ok(then(found))
+            },
+        );
+        match self.watched(cancel, job).await {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(crate::session::store_error(e)),
             // The session ends at its next read.
             Err(_) => Err(Done::no(
                 Some(ResponseCode::Unavailable),

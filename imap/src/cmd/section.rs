@@ -8,12 +8,14 @@
 //! Parts are found by [`mailyard_message::locate`] (Dovecot's numbering, see there);
 //! a part inside a transfer-encoded `message/rfc822` indexes that part's decoded body
 //! (`Located::decoded_in`), so each such enclosing body on the path is read and
-//! decoded first. The header of a message (the stored one or an encapsulated one) is
-//! split at its first empty line ([`split_message`]), read from its start until that
-//! line shows up.
+//! decoded first. The header of a message (the stored one or an encapsulated one)
+//! ends where its shape says (the boundary BODYSTRUCTURE's sizes come from); only
+//! without a usable shape is it split at its first empty line ([`split`]), read from
+//! its start until that line shows up.
 //!
-//! The top-level sections (`BODY[]`, `BODY[HEADER]`, `BODY[TEXT]`,
-//! `BODY.PEEK[HEADER.FIELDS (…)]`) need no shape at all.
+//! `BODY[]` needs no shape; `BODY[HEADER]`, `BODY[TEXT]` and `HEADER.FIELDS` use it
+//! for the header's end, and a header-field fetch the header cache answers needs
+//! neither shape nor file.
 
 use std::io;
 

@@ -60,23 +60,11 @@ impl Session {
             Ok(n) => n,
             Err(done) => return done,
         };
-        let store = self.store().clone();
-        let u = user.clone();
-        let claim_store = store.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let Some(mb) = store.mailbox(&u, &name)? else {
-                return Ok(None);
-            };
-            let rx = store.subscribe(mb.id);
-            let msgs = store.messages(mb.id)?;
-            Ok::<_, mailyard_store::StoreError>(Some((mb, rx, msgs)))
-        })
-        .await;
-        let (mb, rx, msgs) = match loaded {
-            Ok(Ok(Some(x))) => x,
-            Ok(Ok(None)) => return Done::no(Some(ResponseCode::Nonexistent), "No such mailbox"),
-            Ok(Err(e)) => return store_error(e),
-            Err(_) => return Done::no(Some(ResponseCode::ServerBug), "Internal error"),
+        let claim_store = self.store().clone();
+        let (mb, rx, msgs) = match self.store().select_mailbox(&user, &name).await {
+            Ok(Some(x)) => x,
+            Ok(None) => return Done::no(Some(ResponseCode::Nonexistent), "No such mailbox"),
+            Err(e) => return store_error(e),
         };
         // RFC 3501 §2.3.2: `\Recent` goes to exactly one session. A read-write SELECT
         // claims every message from the mailbox's first recent UID up to the last it
@@ -187,14 +175,10 @@ impl Session {
         let known = r.known.clone();
         let since = r.since;
         let floor = r.floor;
-        let gone = tokio::task::spawn_blocking(move || {
-            vanished_since(&store, id, since, &known, &present, uidnext, floor)
-        })
-        .await;
+        let gone = vanished_since(&store, id, since, &known, &present, uidnext, floor).await;
         match gone {
-            Ok(Ok(set)) => write_vanished_set(&mut self.wbuf, true, &set),
-            Ok(Err(e)) => return Err(store_error(e)),
-            Err(_) => return Err(Done::no(Some(ResponseCode::ServerBug), "Internal error")),
+            Ok(set) => write_vanished_set(&mut self.wbuf, true, &set),
+            Err(e) => return Err(store_error(e)),
         }
         let mut out = Vec::new();
         for (i, m) in view.msgs.iter().enumerate() {

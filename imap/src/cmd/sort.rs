@@ -17,7 +17,7 @@ use mailyard_message::Address;
 
 use crate::proto::body_render;
 use crate::proto::command::{SortCriterion, SortKey};
-use crate::proto::response::{ResponseCode, write_string};
+use crate::proto::response::write_string;
 use crate::proto::search::{SearchKey, SearchReturn};
 use crate::session::{Done, End, Session};
 
@@ -184,20 +184,16 @@ impl Session {
             Err(done) => return Ok(done),
         };
         let keep = update.then(|| self.live_start(&search)).flatten();
-        let matched = match self.search_matched(&charset, search).await {
-            Ok(m) => m,
-            Err(done) => return Ok(done),
-        };
         let by = criteria.clone();
-        let sorted = tokio::task::spawn_blocking(move || {
+        let sort = move |matched: Vec<Matched>| {
             let mut keys: Vec<Keys> = matched.iter().map(|m| Keys::of(m, uid)).collect();
             drop(matched);
             keys.sort_by(|a, b| compare(a, b, &by));
             keys
-        })
-        .await;
-        let Ok(sorted) = sorted else {
-            return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
+        };
+        let sorted = match self.search_matched(&charset, search, sort).await {
+            Ok(k) => k,
+            Err(done) => return Ok(done),
         };
         let numbers: Vec<u32> = sorted.iter().map(|k| k.number).collect();
         if let Some((search, checked)) = keep {
@@ -396,10 +392,7 @@ mod tests {
             .iter()
             .zip(1u32..)
             .map(|(m, seq)| {
-                let envelope = mailyard_store::summary::summarize(m.as_bytes())
-                    .shape()
-                    .expect("shape")
-                    .envelope;
+                let envelope = mailyard_message::Shape::parse(m.as_bytes()).envelope;
                 Keys {
                     uid: seq,
                     number: seq,

@@ -1,29 +1,29 @@
 //! STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE); also used by LIST RETURN (STATUS …)
 //! (RFC 5819).
 
-use mailyard_store::{Address, MailboxInfo, Store, StoreError};
+use mailyard_store::{Address, MailboxCounts, MailboxInfo, Store, StoreError};
 
 use crate::proto::command::StatusItem;
 use crate::session::{Done, Session, store_error};
 
-/// The values of `items` for one mailbox, as `(NAME value …)`. The counts come from
-/// one aggregate query on the index (no message row is read).
-pub(crate) fn status_values(
-    store: &Store,
-    mb: &MailboxInfo,
-    items: &[StatusItem],
-) -> Result<String, StoreError> {
-    let needs_counts = items.iter().any(|i| {
+/// Whether any of `items` needs the mailbox's counts (one aggregate query on the
+/// index); UIDNEXT, UIDVALIDITY and HIGHESTMODSEQ are in the mailbox row.
+pub(crate) fn needs_counts(items: &[StatusItem]) -> bool {
+    items.iter().any(|i| {
         !matches!(
             i,
             StatusItem::UidNext | StatusItem::UidValidity | StatusItem::HighestModSeq
         )
-    });
-    let counts = if needs_counts {
-        store.mailbox_counts(mb)?
-    } else {
-        Default::default()
-    };
+    })
+}
+
+/// The values of `items` for one mailbox, as `(NAME value …)`, from its row and its
+/// counts (zeros where [`needs_counts`] said none were needed).
+pub(crate) fn status_values(
+    mb: &MailboxInfo,
+    counts: &MailboxCounts,
+    items: &[StatusItem],
+) -> String {
     let mut parts = Vec::with_capacity(items.len());
     for item in items {
         let v: u64 = match item {
@@ -39,27 +39,20 @@ pub(crate) fn status_values(
         };
         parts.push(format!("{} {v}", item.as_str()));
     }
-    Ok(format!("({})", parts.join(" ")))
+    format!("({})", parts.join(" "))
 }
 
-/// Looks a mailbox up and computes its status values, on the blocking pool.
+/// Looks a mailbox up and renders its status values (one store hop).
 pub(crate) async fn status_of(
     store: &Store,
     user: &Address,
     name: &str,
     items: Vec<StatusItem>,
 ) -> Result<Option<String>, StoreError> {
-    let store = store.clone();
-    let user = user.clone();
-    let name = name.to_string();
-    tokio::task::spawn_blocking(move || {
-        let Some(mb) = store.mailbox(&user, &name)? else {
-            return Ok(None);
-        };
-        status_values(&store, &mb, &items).map(Some)
-    })
-    .await
-    .map_err(|_| StoreError::Closed)?
+    Ok(store
+        .mailbox_status(user, name, needs_counts(&items))
+        .await?
+        .map(|(mb, counts)| status_values(&mb, &counts, &items)))
 }
 
 impl Session {

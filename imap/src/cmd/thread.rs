@@ -8,7 +8,6 @@
 use crate::cmd::search::Matched;
 use crate::cmd::threading::{self, ThreadMsg};
 use crate::proto::command::ThreadAlgorithm;
-use crate::proto::response::ResponseCode;
 use crate::proto::search::SearchKey;
 use crate::session::{Done, End, Session};
 
@@ -60,11 +59,7 @@ impl Session {
                 name.chars().take(40).collect::<String>()
             )));
         }
-        let matched = match self.search_matched(&charset, search).await {
-            Ok(m) => m,
-            Err(done) => return Ok(done),
-        };
-        let out = tokio::task::spawn_blocking(move || {
+        let render = move |matched: Vec<Matched>| {
             let msgs: Vec<ThreadMsg> = matched.into_iter().map(|m| thread_msg(m, uid)).collect();
             let forest = match algorithm {
                 ThreadAlgorithm::OrderedSubject => threading::ordered_subject(&msgs),
@@ -79,10 +74,10 @@ impl Session {
             }
             out.extend_from_slice(b"\r\n");
             out
-        })
-        .await;
-        let Ok(out) = out else {
-            return Ok(Done::no(Some(ResponseCode::ServerBug), "Internal error"));
+        };
+        let out = match self.search_matched(&charset, search, render).await {
+            Ok(out) => out,
+            Err(done) => return Ok(done),
         };
         self.wbuf.extend_from_slice(&out);
         Ok(Done::ok(if uid {

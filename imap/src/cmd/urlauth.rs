@@ -42,7 +42,7 @@ impl Session {
             ) else {
                 return Done::bad("Not a URLAUTH rump: an absolute URL with ;URLAUTH=");
             };
-            if !is_our_host(self.store(), &self.ctx.config().hostname, &server.host) {
+            if !is_our_host(self.store(), &self.ctx.config().hostname, &server.host).await {
                 return Done::no(Some(ResponseCode::NoPerm), "Not a URL of this server");
             }
             if url_owner(server).as_ref() != Some(&user) {
@@ -51,26 +51,19 @@ impl Session {
                     "Not permitted to authorize URLs of another user",
                 );
             }
-            jobs.push((rump, mailbox.clone()));
+            jobs.push((mailbox.clone(), rump));
         }
-        let store = self.store().clone();
-        let owner = user.clone();
-        let made = tokio::task::spawn_blocking(move || {
-            jobs.into_iter()
-                .map(|(rump, mailbox)| {
-                    let token = store.urlauth_token(&owner, &mailbox, &rump)?;
-                    Ok(format!("{rump}:{INTERNAL_WIRE}:{token}"))
-                })
-                .collect::<Result<Vec<String>, StoreError>>()
-        })
-        .await;
-        let urls = match made {
-            Ok(Ok(urls)) => urls,
-            Ok(Err(StoreError::NoMailbox(_))) => {
+        let rumps: Vec<String> = jobs.iter().map(|(_, rump)| rump.clone()).collect();
+        let urls: Vec<String> = match self.store().urlauth_tokens(&user, jobs).await {
+            Ok(tokens) => rumps
+                .iter()
+                .zip(tokens)
+                .map(|(rump, token)| format!("{rump}:{INTERNAL_WIRE}:{token}"))
+                .collect(),
+            Err(StoreError::NoMailbox(_)) => {
                 return Done::no(Some(ResponseCode::Nonexistent), "No such mailbox");
             }
-            Ok(Err(e)) => return store_error(e),
-            Err(_) => return store_error(StoreError::Closed),
+            Err(e) => return store_error(e),
         };
         let mut out = b"* GENURLAUTH".to_vec();
         for url in &urls {
@@ -100,15 +93,12 @@ impl Session {
             Ok(n) => n,
             Err(done) => return done,
         };
-        let store = self.store().clone();
-        match tokio::task::spawn_blocking(move || store.urlauth_reset(&user, name.as_deref())).await
-        {
-            Ok(Ok(())) => Done::ok("RESETKEY completed"),
-            Ok(Err(StoreError::NoMailbox(_))) => {
+        match self.store().urlauth_reset(&user, name.as_deref()).await {
+            Ok(()) => Done::ok("RESETKEY completed"),
+            Err(StoreError::NoMailbox(_)) => {
                 Done::no(Some(ResponseCode::Nonexistent), "No such mailbox")
             }
-            Ok(Err(e)) => store_error(e),
-            Err(_) => store_error(StoreError::Closed),
+            Err(e) => store_error(e),
         }
     }
 
@@ -128,30 +118,33 @@ impl Session {
         // UTF-8 in quoted strings once the client accepts it (RFC 6855 §3, RFC 9051 §9).
         let utf8 = self.utf8 || self.ext.rev2;
         for arg in urls {
-            let store = self.store().clone();
             let hostname = self.ctx.config().hostname.clone();
-            let who = who.clone();
             let url = arg.url.clone();
-            let answer = tokio::task::spawn_blocking(move || {
-                let located = locate(&store, &hostname, &url, &who, Need::Authorized);
-                match located {
-                    Ok(l) => Some(render(&l, arg.params, utf8)),
-                    Err(why) => {
-                        if let Refused::Store(e) = &why {
-                            tracing::error!(error = %e, "URLFETCH");
-                        } else {
-                            tracing::debug!(%url, %why, "URLFETCH refused");
-                        }
-                        None
+            let params = arg.params;
+            let located = locate(
+                self.store(),
+                &hostname,
+                &url,
+                &who,
+                Need::Authorized,
+                move |l| render(l, params, utf8),
+            )
+            .await;
+            let answer = match located {
+                Ok(a) => a,
+                Err(why) => {
+                    if let Refused::Store(e) = &why {
+                        tracing::error!(error = %e, "URLFETCH");
+                    } else {
+                        tracing::debug!(%url, %why, "URLFETCH refused");
                     }
+                    None
                 }
-            })
-            .await
-            .unwrap_or(None);
+            };
             let mut out = b"* URLFETCH ".to_vec();
             write_url(&mut out, &arg.url);
             out.push(b' ');
-            match answer.flatten() {
+            match answer {
                 Some(data) => out.extend_from_slice(&data),
                 None => out.extend_from_slice(b"NIL"),
             }

@@ -76,10 +76,9 @@ fn set_of(ranges: Vec<(u32, u32)>) -> SequenceSet {
     }
 }
 
-/// UIDs expunged since `since` among `known` (blocking; call from the blocking
-/// pool). `present` is the mailbox's UIDs now, ascending; `floor` a UID at or below
+/// UIDs expunged since `since` among `known`. `present` is the mailbox's UIDs now, ascending; `floor` a UID at or below
 /// which nothing can have vanished (sequence-match data), 0 when unknown.
-pub(crate) fn vanished_since(
+pub(crate) async fn vanished_since(
     store: &Store,
     mailbox: MailboxId,
     since: u64,
@@ -88,7 +87,7 @@ pub(crate) fn vanished_since(
     uidnext: u32,
     floor: u32,
 ) -> Result<SequenceSet, StoreError> {
-    let (log_floor, logged) = store.expunge_log(mailbox, ModSeq(since))?;
+    let (log_floor, logged) = store.expunge_log(mailbox, ModSeq(since)).await?;
     let log_covers = log_floor.is_some_and(|f| since.saturating_add(1) >= f);
     if log_covers {
         let in_known = |u: &Uid| known.iter().any(|r| r.contains(&u.0));

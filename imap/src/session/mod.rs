@@ -23,7 +23,7 @@ use mailyard_common::shutdown::Shutdown;
 use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
 use mailyard_store::mailbox_name::NameError;
-use mailyard_store::{Store, StoreError};
+use mailyard_store::{Cancel, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -135,54 +135,9 @@ pub(crate) fn write_exists(out: &mut Vec<u8>, msgs: &[view::Msg], rev2: bool) {
     }
 }
 
-/// Changes to a mailbox (by MODSEQ) a session reads inline rather than on the blocking
-/// pool ([`offload`]).
-pub(crate) const SMALL_CHANGES: u64 = 64;
-
-/// The blocking pool's task failed (it panicked).
-#[derive(Debug)]
-pub(crate) struct Offloaded;
-
-impl std::fmt::Display for Offloaded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("blocking task failed")
-    }
-}
-
-/// Runs blocking store work (index reads, message files) for a session: inline when
-/// `small` — a few index lookups or a small file cost less than the two thread
-/// switches of a hand-off to the blocking pool, and hold the runtime worker for
-/// microseconds — else on tokio's blocking pool, so that a large job does not stall
-/// the other sessions on this worker.
-pub(crate) async fn offload<T: Send + 'static>(
-    small: bool,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Offloaded> {
-    if small {
-        return Ok(f());
-    }
-    tokio::task::spawn_blocking(f).await.map_err(|_| Offloaded)
-}
-
 /// Most client input [`Session::watched`] reads ahead (pipelined commands) while it
 /// watches for the client leaving; past it, the job is simply awaited.
 const WATCH_READ_AHEAD: usize = 64 * 1024;
-
-/// Set when the client of a [`Session::watched`] job is gone: the job stops early
-/// (its result is then thrown away).
-#[derive(Clone, Default)]
-pub(crate) struct Gone(Arc<std::sync::atomic::AtomicBool>);
-
-impl Gone {
-    /// Whether the client left.
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn set(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
 
 /// The one place store errors become replies: user errors are NO with their
 /// RFC 5530 code; server errors are NO [SERVERBUG] and logged.
@@ -200,6 +155,8 @@ pub(crate) fn store_error(e: StoreError) -> Done {
         StoreError::TooManyKeywords => Done::no(Some(C::Limit), "Too many keywords"),
         StoreError::Invalid(why) => Done::no(Some(C::Cannot), why),
         StoreError::Closed => Done::no(Some(C::Unavailable), "Server shutting down"),
+        // The client left while its job ran; the session ends at its next read.
+        StoreError::Cancelled => Done::no(Some(C::Unavailable), "Command abandoned"),
         other => {
             tracing::error!(error = %other, "store error");
             Done::no(Some(C::ServerBug), "Internal error, try again later")
@@ -436,26 +393,27 @@ impl Session {
             .extend_from_slice(&status_response(None, status, code, text));
     }
 
-    /// Runs `job` on the blocking pool while watching the connection: input that
-    /// arrives meanwhile is kept in `rbuf` (the next commands), and when the client
-    /// closes the connection (or shutdown begins), `gone` is set so the job can stop,
-    /// and the session ends without waiting for it. Issue 9: a SEARCH of a client that
-    /// left kept a core busy.
-    pub(crate) async fn watched<T: Send + 'static>(
+    /// Awaits `job` (a store job that makes its own blocking hop) while watching the
+    /// connection: input that arrives meanwhile is kept in `rbuf` (the next
+    /// commands), and when the client closes the connection (or shutdown begins),
+    /// `cancel` is set so the job stops at its next message, and the session ends
+    /// without waiting for it. Issue 9: a SEARCH of a client that left kept a core
+    /// busy.
+    pub(crate) async fn watched<T>(
         &mut self,
-        gone: Gone,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<Result<T, Offloaded>, End> {
-        let mut handle = tokio::task::spawn_blocking(job);
+        cancel: Cancel,
+        job: impl std::future::Future<Output = T>,
+    ) -> Result<T, End> {
+        let mut job = std::pin::pin!(job);
         let token = self.shutdown.token.clone();
         let end = loop {
             let room = self.rbuf.len() < WATCH_READ_AHEAD;
             let Some(stream) = self.stream.as_mut().filter(|_| room) else {
-                return Ok((&mut handle).await.map_err(|_| Offloaded));
+                return Ok(job.await);
             };
             self.rbuf.reserve(READ_CHUNK);
             tokio::select! {
-                r = &mut handle => return Ok(r.map_err(|_| Offloaded)),
+                r = &mut job => return Ok(r),
                 r = stream.read_buf(&mut self.rbuf) => match r {
                     Ok(0) => break End::Eof,
                     Ok(_) => {}
@@ -464,7 +422,7 @@ impl Session {
                 _ = token.cancelled() => break End::Shutdown,
             }
         };
-        gone.set();
+        cancel.cancel();
         Err(end)
     }
 
@@ -892,20 +850,17 @@ impl Session {
         };
         let changed = view.rx.has_changed().unwrap_or(false);
         if changed {
-            let published = *view.rx.borrow_and_update();
+            view.rx.borrow_and_update();
             let id = view.id;
             let since = view.modseq();
-            let store = self.ctx.store.clone();
             let store_for_claim = self.ctx.store.clone();
-            // Usually one command's worth of changes: read them inline.
-            let small = published.saturating_sub(since.0) <= SMALL_CHANGES;
-            let fetched = offload(small, move || store.mailbox_changes(id, since)).await;
+            let fetched = self.ctx.store.mailbox_changes(id, since).await;
             let State::Selected { view, .. } = &mut self.state else {
                 return Ok(());
             };
             let before = view.exists();
             match fetched {
-                Ok(Ok(Some((mb, changed, expunged)))) => {
+                Ok(Some((mb, changed, expunged))) => {
                     // Renamed by another session: files now live under the new name.
                     if view.name != mb.name {
                         view.name = mb.name.clone();
@@ -947,18 +902,15 @@ impl Session {
                     }
                     self.wbuf.extend_from_slice(&out);
                 }
-                Ok(Ok(None)) => {
+                Ok(None) => {
                     // The mailbox was deleted: every message is gone.
                     view.gone = true;
                     for m in &mut view.msgs {
                         m.expunged = true;
                     }
                 }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "cannot read mailbox changes");
-                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "change reader failed");
+                    tracing::warn!(error = %e, "cannot read mailbox changes");
                 }
             }
         }

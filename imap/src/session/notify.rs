@@ -29,8 +29,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use mailyard_store::MailboxId;
 use mailyard_store::changes::{MailboxEvent, MessageChanges};
-use mailyard_store::{MailboxId, StoreError};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -461,32 +461,19 @@ impl Session {
         let Some(user) = self.user() else {
             return Ok(());
         };
-        let store = self.store().clone();
-        let known = tokio::task::spawn_blocking(move || {
-            let subscribed: HashSet<String> = if subscriptions {
-                store.subscriptions(&user)?.into_iter().collect()
-            } else {
-                HashSet::new()
-            };
-            let existing: HashSet<String> = if lists {
-                store
-                    .mailboxes(&user)?
-                    .into_iter()
-                    .map(|m| m.name)
-                    .collect()
-            } else {
-                HashSet::new()
-            };
-            Ok::<_, StoreError>((subscribed, existing))
-        })
-        .await;
-        let (subscribed, existing) = match known {
-            Ok(Ok(k)) => k,
-            Ok(Err(e)) => {
+        let known = self
+            .store()
+            .mailboxes_and_subscriptions(&user, lists, subscriptions)
+            .await;
+        let (subscribed, existing): (HashSet<String>, HashSet<String>) = match known {
+            Ok((boxes, subs)) => (
+                subs.into_iter().collect(),
+                boxes.into_iter().map(|m| m.name).collect(),
+            ),
+            Err(e) => {
                 tracing::warn!(error = %e, "cannot read mailboxes for NOTIFY");
                 return Ok(());
             }
-            Err(_) => return Ok(()),
         };
         let Some(notify) = self.notify.as_ref() else {
             return Ok(());
@@ -500,36 +487,48 @@ impl Session {
         if outs.is_empty() {
             return Ok(());
         }
-        let store = self.store().clone();
-        let rendered = tokio::task::spawn_blocking(move || {
-            let mut r = Vec::with_capacity(outs.len());
-            for o in outs {
-                match o {
-                    Out::List { attrs, name, old } => r.push(Rendered::List { attrs, name, old }),
-                    Out::Status { mailbox, items } => {
-                        // Gone since: its LIST (if asked for) says so.
-                        let Some(mb) = store.mailbox_by_id(mailbox)? else {
-                            continue;
-                        };
-                        let values = crate::cmd::status::status_values(&store, &mb, &items)?;
-                        r.push(Rendered::Status {
+        // Every STATUS of the batch from one store hop.
+        let ids: Vec<_> = outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Status { mailbox, .. } => Some(*mailbox),
+                Out::List { .. } => None,
+            })
+            .collect();
+        let counts = outs.iter().any(|o| match o {
+            Out::Status { items, .. } => crate::cmd::status::needs_counts(items),
+            Out::List { .. } => false,
+        });
+        let mut statuses = if ids.is_empty() {
+            Vec::new()
+        } else {
+            match self.store().mailbox_statuses(ids, counts).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot compute NOTIFY STATUS");
+                    return Ok(());
+                }
+            }
+        }
+        .into_iter();
+        let mut rendered = Vec::with_capacity(outs.len());
+        for o in outs {
+            match o {
+                Out::List { attrs, name, old } => {
+                    rendered.push(Rendered::List { attrs, name, old });
+                }
+                Out::Status { items, .. } => {
+                    // Gone since: its LIST (if asked for) says so.
+                    if let Some(Some((mb, n))) = statuses.next() {
+                        let values = crate::cmd::status::status_values(&mb, &n, &items);
+                        rendered.push(Rendered::Status {
                             name: mb.name,
                             values,
                         });
                     }
                 }
             }
-            Ok::<_, StoreError>(r)
-        })
-        .await;
-        let rendered = match rendered {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot compute NOTIFY STATUS");
-                return Ok(());
-            }
-            Err(_) => return Ok(()),
-        };
+        }
         let mut out = Vec::new();
         for r in rendered {
             match r {

@@ -36,7 +36,8 @@ use mailyard_sieve::{Action, Outcome, RuntimeError, Script};
 use mailyard_store::delivery::{MAX_SIEVE_MEMORY_SECONDS, VACATION};
 use mailyard_store::queue::{Envelope, QueuedRcpt};
 use mailyard_store::{
-    Address, Delivery, FlagSet, Flags, IfMissing, LocalCopy, Mark, Outbound, Store, Target,
+    Address, Delivery, FlagSet, Flags, IfMissing, LocalCopy, Mark, Outbound, SieveScope, Store,
+    Target,
 };
 
 use crate::queue::{MAX_RECEIVED, SendLimit, count_received, own_mail};
@@ -171,9 +172,9 @@ type Known = (Stamp, String, Stamp, Option<Arc<Script>>);
 /// The user's active script, compiled; `None` without one (or a broken one). Two
 /// `stat`s when neither the `active` file nor the script changed since the last
 /// delivery (reading both costs ten system calls per message).
-fn active_script(store: &Store, user: &Address) -> Option<Arc<Script>> {
+fn active_script(store: &SieveScope<'_>, user: &Address) -> Option<Arc<Script>> {
     static KNOWN: Mutex<Option<HashMap<PathBuf, Known>>> = Mutex::new(None);
-    let dir = store.sieve_dir(user);
+    let dir = store.dir(user);
     let active = dir.join(mailyard_store::sieve_scripts::ACTIVE_FILE);
     let active_stamp = stamp(&active)?;
     if let Ok(mut guard) = KNOWN.lock()
@@ -185,11 +186,11 @@ fn active_script(store: &Store, user: &Address) -> Option<Arc<Script>> {
     }
     // Each file is stamped before it is read, so a change in between is seen at the
     // next delivery rather than hidden behind the new stamp.
-    let read = store.sieve_active_name(user).and_then(|name| match name {
+    let read = store.active_name(user).and_then(|name| match name {
         Some(name) => {
             let script_stamp = stamp(&dir.join(format!("{name}.sieve")));
             Ok(store
-                .sieve_get(user, &name)?
+                .script(user, &name)?
                 .map(|text| (name, script_stamp, text)))
         }
         None => Ok(None),
@@ -234,19 +235,31 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
         remote,
         can_refuse,
     } = inbound;
-    let mut plain = Vec::new();
-    let mut scripted = Vec::new();
-    for (user, rcpt) in rcpts {
-        match config
-            .sieve
-            .enabled
-            .then(|| active_script(store, &user))
-            .flatten()
-        {
-            Some(script) => scripted.push((user, rcpt, script)),
-            None => plain.push(Target::inbox(&user)),
-        }
-    }
+    // Which recipients have an active script: a few `stat`s per recipient, in one
+    // store hop (no file system call on the delivering task).
+    let (plain, scripted) = if config.sieve.enabled {
+        let inboxes: Vec<Target> = rcpts.iter().map(|(u, _)| Target::inbox(u)).collect();
+        store
+            .with_sieve(move |sv| {
+                let mut plain = Vec::new();
+                let mut scripted = Vec::new();
+                for (user, rcpt) in rcpts {
+                    match active_script(sv, &user) {
+                        Some(script) => scripted.push((user, rcpt, script)),
+                        None => plain.push(Target::inbox(&user)),
+                    }
+                }
+                (plain, scripted)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "sieve: scripts unreadable; keeping mail in the INBOXes");
+                (inboxes, Vec::new())
+            })
+    } else {
+        let plain = rcpts.iter().map(|(u, _)| Target::inbox(u)).collect();
+        (plain, Vec::new())
+    };
     let mut delivery = Delivery {
         outbound: remote
             .map(|envelope| Outbound {
@@ -279,57 +292,28 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
         max_redirects: config.sieve.max_redirects,
         ..mailyard_sieve::Limits::default()
     };
-    let blocking = |scripted: Vec<(Address, String, Arc<Script>)>| {
-        let (store, message, from, auth) =
-            (store.clone(), message.clone(), from.clone(), auth.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                run_all(&store, &message, &from, auth, scripted, &limits)
-            })
+    // Every script in one store hop: a run reads the store (`mailboxexists`,
+    // `duplicate`, `include`), so it runs off the tokio workers.
+    let (runs, unrun) = {
+        let (message, from, auth) = (message.clone(), from.clone(), auth.clone());
+        let users: Vec<Address> = scripted.iter().map(|(u, _, _)| u.clone()).collect();
+        match store
+            .with_sieve(move |sv| run_all(sv, &message, &from, auth, scripted, &limits))
             .await
-            .unwrap_or_default()
-        }
-    };
-    let quick = mailyard_sieve::Limits {
-        max_steps: limits.max_steps.min(QUICK_STEPS),
-        max_match_work: limits.max_match_work.min(QUICK_MATCH_WORK),
-        ..limits
-    };
-    let runs = if message.len() <= INLINE_RUN_BYTES {
-        let mut runs = run_all(
-            store,
-            &message,
-            &from,
-            auth.clone(),
-            scripted.clone(),
-            &quick,
-        );
-        let again: Vec<usize> = runs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                quick != limits
-                    && matches!(
-                        r.result,
-                        Err(RuntimeError::TooManySteps(_) | RuntimeError::TooMuchMatching(_))
-                    )
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if !again.is_empty() {
-            let full = blocking(again.iter().map(|&i| scripted[i].clone()).collect()).await;
-            for (i, run) in again.into_iter().zip(full) {
-                runs[i] = run;
+        {
+            Ok(runs) => (runs, Vec::new()),
+            Err(e) => {
+                // Each user's mail stays in the INBOX, as for a failed script.
+                tracing::warn!(error = %e, "sieve: scripts not run; keeping mail in the INBOXes");
+                (Vec::new(), users)
             }
         }
-        runs
-    } else {
-        blocking(scripted).await
     };
     let mut base = LocalCopy {
         message: message.to_vec(),
         targets: plain,
     };
+    base.targets.extend(unrun.iter().map(Target::inbox));
     let mut refused: Vec<(String, String)> = Vec::new();
     let mut later: Vec<(Address, String, Outcome)> = Vec::new();
     for run in runs {
@@ -411,21 +395,9 @@ pub(crate) async fn deliver(
     }
 }
 
-/// Messages up to this size are first run on the delivering task itself with a small
-/// budget ([`QUICK_STEPS`], [`QUICK_MATCH_WORK`]: well under a millisecond), which a
-/// typical script on a typical message never reaches; a run that does reach it is run
-/// again from the start on the blocking pool with the full `[sieve]` limits. A run reads
-/// but never writes (its memory is written with the delivery), so the second run gives
-/// what a single full run would have. Larger messages go to the blocking pool at once.
-const INLINE_RUN_BYTES: usize = 64 * 1024;
-/// Commands and tests of the first, inline run.
-const QUICK_STEPS: u64 = 2_000;
-/// Comparison work (octets compared) of the first, inline run.
-const QUICK_MATCH_WORK: u64 = 2_000_000;
-
 /// The scripts, run on the message parsed once.
 fn run_all(
-    store: &Store,
+    store: &SieveScope<'_>,
     message: &[u8],
     from: &str,
     auth: Option<String>,
@@ -538,7 +510,7 @@ async fn carry_out(
         redirects.clear();
     }
     for address in redirects {
-        if !redirect(store, config, from, user, &address, content, delivery) {
+        if !redirect(store, config, from, user, &address, content, delivery).await {
             targets.push(Target::inbox(user));
         }
     }
@@ -562,7 +534,7 @@ async fn carry_out(
 /// daily sending brakes (`[relay] max_messages_per_day`, `max_new_recipients_per_day`),
 /// so a stolen password cannot turn a redirect into a spam pump. False (logged) when
 /// `address` leads nowhere or a brake is reached: the caller keeps the message.
-fn redirect(
+async fn redirect(
     store: &Store,
     config: &Config,
     from: &str,
@@ -576,12 +548,12 @@ fn redirect(
         return false;
     };
     let (local, remote) = if store
-        .accounts()
         .is_local_domain(target.domain())
+        .await
         .unwrap_or(false)
     {
-        match mailyard_store::queue::resolve_with_remote(store.accounts(), &target) {
-            Ok((l, r)) if !l.is_empty() || !r.is_empty() => (l, r),
+        match store.recipients(&target).await {
+            Ok(r) if !r.is_empty() => (r.local, r.remote),
             _ => {
                 tracing::info!(%user, %address, "sieve: redirect to no local user; kept instead");
                 return false;
@@ -592,7 +564,7 @@ fn redirect(
     };
     if !remote.is_empty() {
         let rcpts: Vec<String> = remote.iter().map(ToString::to_string).collect();
-        match store.send_usage(&user.to_string(), &rcpts) {
+        match store.send_usage(&user.to_string(), rcpts).await {
             Ok(u) => {
                 if let Some(limit) = SendLimit::reached(&u, &config.relay) {
                     tracing::warn!(%user, %address, limit = limit.key(), "sieve: daily send limit reached; not redirecting, kept instead");
@@ -663,7 +635,14 @@ async fn send_vacation(
         )
     });
     let key = format!("{handle}\0{}", v.to.to_ascii_lowercase());
-    match store.sieve_seen(user, VACATION, &key, period, false) {
+    let seen = {
+        let (u, key) = (user.clone(), key.clone());
+        store
+            .with_sieve(move |sv| sv.seen(&u, VACATION, &key, period, false))
+            .await
+            .and_then(|r| r)
+    };
+    match seen {
         Ok(true) => {
             tracing::info!(%user, to = %v.to, "sieve: vacation already sent to this sender");
             return;
@@ -735,9 +714,11 @@ mod tests {
         store.accounts().add_user(&alice, "pw").expect("user");
         store.setup_user_blocking(&alice).expect("setup");
         store
-            .sieve_put(&alice, "s", script.as_bytes())
+            .sieve_put_blocking(&alice, "s", script.as_bytes())
             .expect("put");
-        store.sieve_activate(&alice, Some("s")).expect("activate");
+        store
+            .sieve_activate_blocking(&alice, Some("s"))
+            .expect("activate");
         (dir, store, alice)
     }
 
@@ -763,10 +744,10 @@ mod tests {
         }
     }
 
-    /// A run past the inline budget is run again with the full limits, and its result
-    /// is the full run's (not "kept in the INBOX" for the small budget's sake).
+    /// A long run (80 body tests over 40 KB) gets the full `[sieve]` limits, and its
+    /// result is the script's (not "kept in the INBOX").
     #[tokio::test]
-    async fn a_run_past_the_quick_budget_is_run_in_full() {
+    async fn a_long_run_gets_the_full_limits() {
         let mut script = String::from("require [\"body\", \"fileinto\"];\n");
         for i in 0..80 {
             script.push_str(&format!(
@@ -780,7 +761,6 @@ mod tests {
             message.extend_from_slice(b"hay hay hay hay hay hay hay hay hay hay hay hay hay\r\n");
         }
         message.extend_from_slice(b"needle\r\n");
-        assert!(message.len() <= INLINE_RUN_BYTES);
         let config = Config::default();
         let planned = plan(&store, &config, inbound(&alice, message)).await;
         assert_eq!(mailboxes(planned), ["Found"]);
@@ -798,21 +778,25 @@ mod tests {
             ["A"]
         );
         store
-            .sieve_put(&alice, "s", b"require \"fileinto\"; fileinto \"B\";")
+            .sieve_put_blocking(&alice, "s", b"require \"fileinto\"; fileinto \"B\";")
             .expect("put");
         assert_eq!(
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["B"]
         );
         store
-            .sieve_put(&alice, "t", b"require \"fileinto\"; fileinto \"C\";")
+            .sieve_put_blocking(&alice, "t", b"require \"fileinto\"; fileinto \"C\";")
             .expect("put");
-        store.sieve_activate(&alice, Some("t")).expect("activate");
+        store
+            .sieve_activate_blocking(&alice, Some("t"))
+            .expect("activate");
         assert_eq!(
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["C"]
         );
-        store.sieve_activate(&alice, None).expect("deactivate");
+        store
+            .sieve_activate_blocking(&alice, None)
+            .expect("deactivate");
         assert_eq!(
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["INBOX"]

@@ -8,7 +8,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use mailyard_sieve::interpret::BodyTransform;
 use mailyard_sieve::{MessageView, Script};
 use mailyard_store::delivery::DUPLICATE;
-use mailyard_store::{Address, Mark, Store};
+use mailyard_store::{Address, Mark, SieveScope};
 
 use super::compiled;
 use crate::proto::fields::{Field, fields};
@@ -20,14 +20,14 @@ pub(crate) struct View<'a> {
     /// The top-level fields, unfolded (RFC 5322 §2.2.3).
     fields: Vec<Field>,
     parsed: OnceCell<Option<Message<'a>>>,
-    store: &'a Store,
+    store: &'a SieveScope<'a>,
     user: &'a Address,
     /// `duplicate` tests to remember once the delivery is durable (RFC 7352 §3).
     pub(crate) marks: RefCell<Vec<Mark>>,
 }
 
 impl<'a> View<'a> {
-    pub(crate) fn new(raw: &'a [u8], store: &'a Store, user: &'a Address) -> View<'a> {
+    pub(crate) fn new(raw: &'a [u8], store: &'a SieveScope<'a>, user: &'a Address) -> View<'a> {
         View {
             raw,
             fields: fields(raw),
@@ -183,14 +183,14 @@ impl MessageView for View<'_> {
     }
 
     fn mailbox_exists(&self, name: &str) -> bool {
-        matches!(self.store.mailbox(self.user, name), Ok(Some(_)))
+        matches!(self.store.mailbox_exists(self.user, name), Ok(true))
     }
 
     fn duplicate(&self, handle: &str, id: &str, seconds: u64, last: bool) -> bool {
         let key = format!("{handle}\0{id}");
         let seen = self
             .store
-            .sieve_seen(self.user, DUPLICATE, &key, seconds, last)
+            .seen(self.user, DUPLICATE, &key, seconds, last)
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "sieve: duplicate memory unreadable");
                 false
@@ -210,11 +210,8 @@ impl MessageView for View<'_> {
         if global {
             return None;
         }
-        let text = self.store.sieve_get(self.user, name).ok().flatten()?;
-        let path = self
-            .store
-            .sieve_dir(self.user)
-            .join(format!("{name}.sieve"));
+        let text = self.store.script(self.user, name).ok().flatten()?;
+        let path = self.store.dir(self.user).join(format!("{name}.sieve"));
         compiled(&path, &text)
     }
 }
@@ -222,6 +219,7 @@ impl MessageView for View<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailyard_store::Store;
 
     #[test]
     fn header_values_unfolded_trimmed_and_decoded() {
@@ -229,7 +227,8 @@ mod tests {
         let (store, _) = Store::open(dir.path()).expect("open");
         let user = Address::parse("a@example.com").expect("address");
         let raw = b"Subject: =?utf-8?q?caf=C3=A9?=\r\n ok\r\nX-A: 1\r\nx-a:  2 \r\n\r\nbody\r\n";
-        let view = View::new(raw, &store, &user);
+        let scope = store.sieve_scope_blocking();
+        let view = View::new(raw, &scope, &user);
         assert_eq!(view.header_raw("subject"), ["=?utf-8?q?caf=C3=A9?= ok"]);
         assert_eq!(view.header_decoded("Subject"), ["café ok"]);
         assert_eq!(view.header_raw("X-A"), ["1", "2"]);
@@ -251,7 +250,8 @@ mod tests {
             (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n", false),
         ];
         for (raw, fast) in cases {
-            let view = View::new(raw, &store, &user);
+            let scope = store.sieve_scope_blocking();
+            let view = View::new(raw, &scope, &user);
             assert_eq!(
                 view.plain_body().is_some(),
                 *fast,

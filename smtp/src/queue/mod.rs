@@ -42,9 +42,6 @@ use route::{RouteError, Router};
 
 /// How often the scheduler looks at the queue without being woken.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// Queued messages up to this size are read by their worker in place; larger ones on
-/// the blocking pool (a read of a few pages costs less than the hand-off).
-pub const INLINE_READ_BYTES: u64 = 64 * 1024;
 /// RFC 5321 §6.3: a message that has passed this many hosts (Received: fields) is in
 /// a loop; Postfix's `hopcount_limit` is the same.
 pub const MAX_RECEIVED: usize = 50;
@@ -200,7 +197,11 @@ async fn schedule(shared: Arc<Shared>, token: mailyard_common::shutdown::Cancell
         shared.pool.expire();
         if busy.len() < max && ready.is_empty() && more {
             let limit = max + busy.len();
-            match shared.store.queue_due(mailyard_store::queue::now(), limit) {
+            match shared
+                .store
+                .queue_due(mailyard_store::queue::now(), limit)
+                .await
+            {
                 Ok(due) => {
                     more = due.len() >= limit;
                     ready.extend(due.into_iter().filter(|id| !busy.contains(id)));
@@ -254,29 +255,20 @@ async fn deliver_entry(shared: Arc<Shared>, id: String) {
     let span = tracing::info_span!("relay", queue_id = %id);
     use tracing::Instrument;
     async {
-        // The entry is a few indexed rows: read in place. None: gone meanwhile
-        // (`mailyard queue delete --silent`), nothing to do.
-        let entry = match shared.store.queue_entry(&id) {
-            Ok(Some(e)) => e,
+        // The entry and its message, in one store hop. None: gone meanwhile
+        // (`mailyard queue delete --silent`), held (`mailyard queue hold`) or
+        // rescheduled since the scheduler read it as due (it waits in `ready` a
+        // moment): not now; the scheduler reads it again.
+        let (entry, message) = match shared
+            .store
+            .queue_work(&id, mailyard_store::queue::now())
+            .await
+        {
+            Ok(Some(w)) => w,
             Ok(None) => return,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read a queue entry");
                 return;
-            }
-        };
-        // Held (`mailyard queue hold`) or rescheduled since the scheduler read it as
-        // due (it waits in `ready` a moment): not now; the scheduler reads it again.
-        if entry.held || entry.next_attempt > mailyard_store::queue::now() {
-            return;
-        }
-        // A small file is read in place too; a large one on the blocking pool.
-        let message = if entry.size <= INLINE_READ_BYTES {
-            shared.store.queue_message(&entry.id)
-        } else {
-            let (store, qid) = (shared.store.clone(), entry.id.clone());
-            match tokio::task::spawn_blocking(move || store.queue_message(&qid)).await {
-                Ok(m) => m,
-                Err(_) => return,
             }
         };
         let message = match message {

@@ -449,12 +449,8 @@ impl Session {
         env: &mailyard_store::queue::Envelope,
     ) -> Option<Reply> {
         let relay = &self.ctx.config().relay;
-        let store = self.ctx.store.clone();
-        let who = user.to_string();
         let rcpts: Vec<String> = env.recipients.iter().map(|r| r.address.clone()).collect();
-        let usage = tokio::task::spawn_blocking(move || store.send_usage(&who, &rcpts))
-            .await
-            .ok()?;
+        let usage = self.ctx.store.send_usage(&user.to_string(), rcpts).await;
         let usage = match usage {
             Ok(u) => u,
             Err(e) => {

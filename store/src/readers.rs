@@ -1,0 +1,70 @@
+//! The door's hop ([`crate::Store::hop`]): a few dedicated reader threads fed by one
+//! channel, each answering on a oneshot, for the small reads a session makes per
+//! command (a mailbox's changes, a FETCH chunk, a lookup). Measured against tokio's
+//! `spawn_blocking` on the one-client mixed workload (issue 10): a thread that has
+//! just finished a job spins briefly on the channel before it parks, so a session
+//! that asks again soon finds it awake. When every reader is busy (a long job), the
+//! job goes to tokio's blocking pool instead, so small reads never queue behind a
+//! big one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A job for a reader thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Reader threads kept (each parks when idle).
+const READERS: usize = 4;
+
+/// The reader threads' queue. Dropping it ends the threads (their `recv` fails).
+pub(crate) struct Readers {
+    tx: crossbeam_channel::Sender<Job>,
+    idle: Arc<AtomicUsize>,
+}
+
+impl Readers {
+    /// Starts the reader threads.
+    pub(crate) fn start() -> Readers {
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let idle = Arc::new(AtomicUsize::new(0));
+        for n in 0..READERS {
+            let (rx, idle) = (rx.clone(), idle.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("store-reader-{n}"))
+                .spawn(move || {
+                    idle.fetch_add(1, Ordering::AcqRel);
+                    while let Ok(job) = rx.recv() {
+                        job();
+                        idle.fetch_add(1, Ordering::AcqRel);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "store: cannot start a reader thread");
+            }
+        }
+        Readers { tx, idle }
+    }
+
+    /// Runs `f` on a reader thread when one is idle, else on tokio's blocking pool;
+    /// `None` when it could not run (shutting down) or panicked.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if !claimed {
+            return tokio::task::spawn_blocking(f).await.ok();
+        }
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        if self.tx.send(job).is_err() {
+            return None;
+        }
+        answer.await.ok()
+    }
+}
