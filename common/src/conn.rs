@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::listener::Slot;
+use crate::metrics::Outcome;
 use crate::shutdown::Shutdown;
 use crate::stream::{Stream, TlsInfo};
 
@@ -48,6 +49,17 @@ pub enum End {
 impl From<io::Error> for End {
     fn from(e: io::Error) -> Self {
         End::Io(e)
+    }
+}
+
+/// How a session that ended with `result` is counted (`Metrics::session_ended`).
+pub fn outcome(result: &Result<(), End>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Closed,
+        Err(End::Eof) => Outcome::Eof,
+        Err(End::Io(_)) => Outcome::Error,
+        Err(End::Timeout) => Outcome::Timeout,
+        Err(End::Shutdown) => Outcome::Shutdown,
     }
 }
 

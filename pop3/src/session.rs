@@ -122,13 +122,7 @@ pub(crate) async fn run(
         login_deadline: tokio::time::Instant::now() + Duration::from_secs(login_seconds),
     };
     let result = s.serve().instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(()) => Outcome::Closed,
-        Err(End::Eof) => Outcome::Eof,
-        Err(End::Io(_)) => Outcome::Error,
-        Err(End::Timeout) => Outcome::Timeout,
-        Err(End::Shutdown) => Outcome::Shutdown,
-    };
+    let outcome = mailyard_common::conn::outcome(&result);
     s.ctx.metrics.session_ended("pop3", outcome);
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }

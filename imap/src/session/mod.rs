@@ -224,13 +224,7 @@ pub(crate) async fn run(
         login_deadline,
     };
     let result = s.serve().instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(()) => Outcome::Closed,
-        Err(End::Io(_)) => Outcome::Error,
-        Err(End::Timeout) => Outcome::Timeout,
-        Err(End::Eof) => Outcome::Eof,
-        Err(End::Shutdown) => Outcome::Shutdown,
-    };
+    let outcome = mailyard_common::conn::outcome(&result);
     s.ctx.metrics.session_ended("imap", outcome);
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }

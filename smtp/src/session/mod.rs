@@ -150,13 +150,7 @@ pub(crate) async fn run(
         login_deadline: Some(Instant::now() + Duration::from_secs(login_seconds)),
     };
     let result = s.serve().instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(()) => Outcome::Closed,
-        Err(End::Io(_)) => Outcome::Error,
-        Err(End::Timeout) => Outcome::Timeout,
-        Err(End::Eof) => Outcome::Eof,
-        Err(End::Shutdown) => Outcome::Shutdown,
-    };
+    let outcome = mailyard_common::conn::outcome(&result);
     s.ctx.metrics.session_ended("smtp", outcome);
     span.in_scope(|| match result {
         Ok(()) => tracing::debug!("session closed"),
