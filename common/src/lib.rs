@@ -1,8 +1,11 @@
 //! Shared pieces of the mailyard daemons: configuration, TLS, SASL decoding, logging,
-//! graceful shutdown, the listener loop and the metrics registry.
+//! graceful shutdown, the listener loop, the client connection with its read loop
+//! (plain, TLS, compressed) and the metrics registry.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod conn;
+pub mod deflate;
 pub mod init;
 pub mod listener;
 pub mod live;

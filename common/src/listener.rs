@@ -119,6 +119,14 @@ impl Slot {
     }
 }
 
+/// A slot in a listener of its own, far from stress (for the tests of the read loop).
+#[cfg(test)]
+pub(crate) fn lone_slot() -> Slot {
+    Arc::new(Load::new(100))
+        .admit()
+        .expect("an empty listener admits")
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         if !self.authenticated {

@@ -1,6 +1,8 @@
-//! One stream type over plain TCP and TLS, so a session keeps its type across
-//! STARTTLS (RFC 3207, RFC 9051 §6.2.1): `Stream::start_tls(self)` consumes the plain
-//! stream and returns the encrypted one.
+//! One stream type over plain TCP, TLS and compression, so a session keeps its type
+//! across STARTTLS (RFC 3207, RFC 9051 §6.2.1) and COMPRESS (RFC 4978):
+//! `Stream::start_tls(self)` consumes the plain stream and returns the encrypted one,
+//! `Stream::compress(self, …)` wraps either in deflate. Sessions hold it inside a
+//! [`crate::conn::Conn`].
 
 use std::io;
 use std::pin::Pin;
@@ -14,12 +16,16 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-/// A client connection, plain or TLS.
+use crate::deflate::Deflate;
+
+/// A client connection, plain or TLS, and either of them compressed.
 pub enum Stream {
     /// Not (yet) encrypted.
     Plain(TcpStream),
     /// After STARTTLS or on an implicit-TLS port.
     Tls(Box<TlsStream<TcpStream>>),
+    /// After COMPRESS DEFLATE (RFC 4978), over a `Plain` or a `Tls` stream.
+    Deflate(Box<Deflate<Stream>>),
 }
 
 /// What a session logs and writes into Received headers about the TLS in use.
@@ -29,19 +35,6 @@ pub struct TlsInfo {
     pub version: String,
     /// e.g. "TLS13_AES_256_GCM_SHA384".
     pub cipher: String,
-}
-
-/// Writes a session's buffered replies to `w`, flushes, and empties `buf` (the
-/// flush-before-read of the line protocols).
-pub async fn write_out<W: AsyncWrite + Unpin>(w: &mut W, buf: &mut Vec<u8>) -> io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    if buf.is_empty() {
-        return Ok(());
-    }
-    w.write_all(buf).await?;
-    w.flush().await?;
-    buf.clear();
-    Ok(())
 }
 
 /// How long a client may take over the TLS handshake (implicit TLS, or after
@@ -62,7 +55,8 @@ impl Stream {
     }
 
     /// Runs the TLS handshake on a plain stream. On a stream that is already TLS this
-    /// is an error (a second STARTTLS).
+    /// is an error (a second STARTTLS), as on a compressed one (COMPRESS is only
+    /// allowed after login, when STARTTLS no longer is).
     ///
     /// A handshake that fails, or takes longer than [`TLS_HANDSHAKE_TIMEOUT`], is
     /// logged at debug with its reason (the alert a client sent, e.g. `UnknownCA` when
@@ -90,7 +84,24 @@ impl Stream {
                 }
             }
             Stream::Tls(_) => Err(io::Error::other("TLS is already active")),
+            Stream::Deflate(_) => Err(io::Error::other("STARTTLS inside COMPRESS")),
         }
+    }
+
+    /// Wraps the stream in deflate (RFC 4978); `pending` is input already read past
+    /// the COMPRESS command (already compressed). A compressed stream stays as it is.
+    pub fn compress(self, pending: Vec<u8>) -> Stream {
+        match self {
+            s @ (Stream::Plain(_) | Stream::Tls(_)) => {
+                Stream::Deflate(Box::new(Deflate::new(s, pending)))
+            }
+            s @ Stream::Deflate(_) => s,
+        }
+    }
+
+    /// Whether COMPRESS is active.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Stream::Deflate(_))
     }
 
     /// The TCP connection underneath.
@@ -98,6 +109,7 @@ impl Stream {
         match self {
             Stream::Plain(t) => t,
             Stream::Tls(t) => t.get_ref().0,
+            Stream::Deflate(d) => d.get_ref().tcp(),
         }
     }
 
@@ -111,14 +123,22 @@ impl Stream {
         let _ = self.tcp().set_quickack(true);
     }
 
-    /// Whether TLS is active.
+    /// Whether TLS is active (under compression or not).
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(_) => true,
+            Stream::Deflate(d) => d.get_ref().is_tls(),
+        }
     }
 
     /// The negotiated protocol version and cipher suite.
     pub fn tls_info(&self) -> Option<TlsInfo> {
-        let Stream::Tls(tls) = self else { return None };
+        let tls = match self {
+            Stream::Plain(_) => return None,
+            Stream::Tls(tls) => tls,
+            Stream::Deflate(d) => return d.get_ref().tls_info(),
+        };
         let (_, conn) = tls.get_ref();
         Some(TlsInfo {
             version: conn
@@ -144,6 +164,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Deflate(d) => Pin::new(d.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -157,6 +178,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Deflate(d) => Pin::new(d.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -164,6 +186,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Deflate(d) => Pin::new(d.as_mut()).poll_flush(cx),
         }
     }
 
@@ -171,6 +194,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Deflate(d) => Pin::new(d.as_mut()).poll_shutdown(cx),
         }
     }
 }

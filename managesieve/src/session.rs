@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::conn::{Conn, End};
 use mailyard_common::listener::Slot;
 use mailyard_common::sasl::{self, LOGIN_PASSWORD_CHALLENGE, LOGIN_USERNAME_CHALLENGE};
 use mailyard_common::shutdown::Shutdown;
@@ -19,7 +20,7 @@ use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
 use mailyard_imap::proto::receiver::{Event, Limits, ReceiveError, Receiver};
 use mailyard_store::{Address, StoreError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::Context;
@@ -40,25 +41,15 @@ pub const MAX_BAD: u32 = 20;
 /// What `IMPLEMENTATION` says.
 pub const IMPLEMENTATION: &str = "mailyard";
 
-/// Why a session ended.
-enum End {
-    Closed,
-    Io,
-    Timeout,
-    Shutdown,
-}
-
 struct Session {
     ctx: Arc<Context>,
     peer: SocketAddr,
-    stream: Option<Stream>,
-    tls: bool,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
+    /// The stream, its buffers, the connection's place in its listener's count,
+    /// shutdown.
+    conn: Conn,
     receiver: Receiver,
     user: Option<Address>,
     bad: u32,
-    shutdown: Shutdown,
     login_deadline: tokio::time::Instant,
 }
 
@@ -73,7 +64,7 @@ pub(crate) async fn run(
     let span =
         tracing::info_span!("managesieve", %peer, session = %mailyard_common::log::session_id());
     use tracing::Instrument;
-    let Some(_slot) = slot else {
+    let Some(slot) = slot else {
         let mut tcp = tcp;
         let _ = tcp
             .write_all(b"BYE \"Too many connections, try again later\"\r\n")
@@ -87,23 +78,19 @@ pub(crate) async fn run(
     let mut s = Session {
         ctx,
         peer,
-        stream: Some(stream),
-        tls: false,
-        rbuf: Vec::new(),
-        wbuf: Vec::new(),
+        conn: Conn::new(stream, slot, &shutdown),
         receiver: Receiver::new(script_limits()),
         user: None,
         bad: 0,
-        shutdown,
         login_deadline: tokio::time::Instant::now() + Duration::from_secs(login_seconds),
     };
     let end = s.serve().instrument(span.clone()).await;
     span.in_scope(|| {
         let why = match end {
-            End::Closed => "closed",
-            End::Io => "i/o error",
-            End::Timeout => "timeout",
-            End::Shutdown => "shutdown",
+            Ok(()) | Err(End::Eof) => "closed",
+            Err(End::Io(_)) => "i/o error",
+            Err(End::Timeout) => "timeout",
+            Err(End::Shutdown) => "shutdown",
         };
         tracing::debug!(why, "session ended");
     });
@@ -118,46 +105,41 @@ fn script_limits() -> Limits {
 }
 
 impl Session {
-    async fn serve(&mut self) -> End {
+    async fn serve(&mut self) -> Result<(), End> {
         if self.ctx.auth_throttle.is_banned(self.peer.ip()) {
-            write_status(&mut self.wbuf, Status::Bye, None, "Too many failed logins");
-            let _ = self.flush().await;
-            return End::Closed;
+            self.bye("Too many failed logins");
+            let _ = self.conn.flush().await;
+            return Ok(());
         }
-        self.capabilities().write(&mut self.wbuf);
+        self.capabilities().write(&mut self.conn.wbuf);
         write_status(
-            &mut self.wbuf,
+            &mut self.conn.wbuf,
             Status::Ok,
             None,
             "mailyard ManageSieve ready",
         );
         loop {
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             match ev {
                 Event::NeedMore | Event::NeedsContinuation => {
                     if let Err(end) = self.read_more().await {
                         if matches!(end, End::Shutdown) {
-                            write_status(&mut self.wbuf, Status::Bye, None, "Server shutting down");
+                            self.bye("Server shutting down");
                         } else if matches!(end, End::Timeout) {
-                            write_status(
-                                &mut self.wbuf,
-                                Status::Bye,
-                                None,
-                                "Disconnected for inactivity",
-                            );
+                            self.bye("Disconnected for inactivity");
                         }
-                        let _ = self.flush().await;
-                        return end;
+                        let _ = self.conn.flush().await;
+                        return Err(end);
                     }
                 }
                 Event::Command(frame) | Event::Line(frame) => match self.command(&frame).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        let _ = self.flush().await;
-                        return End::Closed;
+                        let _ = self.conn.flush().await;
+                        return Ok(());
                     }
-                    Err(end) => return end,
+                    Err(end) => return Err(end),
                 },
                 Event::Error { kind, .. } => {
                     let (code, text) = match kind {
@@ -168,10 +150,10 @@ impl Session {
                         ReceiveError::LineTooLong => (None, "Command line too long"),
                         _ => (None, "Invalid literal"),
                     };
-                    write_status(&mut self.wbuf, Status::No, code.as_ref(), text);
+                    write_status(&mut self.conn.wbuf, Status::No, code.as_ref(), text);
                     if !self.count_bad() {
-                        let _ = self.flush().await;
-                        return End::Closed;
+                        let _ = self.conn.flush().await;
+                        return Ok(());
                     }
                 }
             }
@@ -182,50 +164,33 @@ impl Session {
     fn count_bad(&mut self) -> bool {
         self.bad += 1;
         if self.bad >= MAX_BAD {
-            write_status(&mut self.wbuf, Status::Bye, None, "Too many errors");
+            self.bye("Too many errors");
             return false;
         }
         true
     }
 
-    async fn flush(&mut self) -> Result<(), End> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Io);
-        };
-        mailyard_common::stream::write_out(stream, &mut self.wbuf)
-            .await
-            .map_err(|_| End::Io)
-    }
-
-    /// Flushes, then reads more input with the state's timeout; shutdown interrupts.
+    /// Flushes, then reads more input with the state's timeout (before
+    /// authentication: until the login deadline); shutdown interrupts.
     async fn read_more(&mut self) -> Result<(), End> {
-        self.flush().await?;
-        let deadline = if self.user.is_none() {
-            self.login_deadline
-        } else {
-            tokio::time::Instant::now() + IDLE
+        self.conn.flush().await?;
+        let (timeout, deadline) = match self.user {
+            None => {
+                let left = self
+                    .login_deadline
+                    .saturating_duration_since(tokio::time::Instant::now());
+                (left, Some(self.login_deadline))
+            }
+            Some(_) => (IDLE, None),
         };
-        let token = self.shutdown.token.clone();
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Io);
-        };
-        self.rbuf.reserve(8192);
-        tokio::select! {
-            r = stream.read_buf(&mut self.rbuf) => match r {
-                Ok(0) => Err(End::Closed),
-                Ok(_) => Ok(()),
-                Err(_) => Err(End::Io),
-            },
-            _ = tokio::time::sleep_until(deadline) => Err(End::Timeout),
-            _ = token.cancelled() => Err(End::Shutdown),
-        }
+        self.conn.read_more(timeout, deadline, true).await
     }
 
     /// The next frame the client sends, as one string (a SASL response, RFC 5804 §2.1).
     async fn read_string(&mut self) -> Result<Option<Vec<u8>>, End> {
         loop {
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             match ev {
                 Event::NeedMore | Event::NeedsContinuation => self.read_more().await?,
                 Event::Command(frame) | Event::Line(frame) => return Ok(parse_string(&frame).ok()),
@@ -235,7 +200,8 @@ impl Session {
     }
 
     fn auth_allowed(&self) -> bool {
-        self.tls || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
+        self.conn.is_tls()
+            || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
     }
 
     /// RFC 5804 §1.7: what this state offers.
@@ -252,7 +218,7 @@ impl Session {
                 .iter()
                 .map(|e| e.to_string())
                 .collect(),
-            starttls: !self.tls && self.user.is_none(),
+            starttls: !self.conn.is_tls() && self.user.is_none(),
             max_redirects: Some(mailyard_sieve::Limits::default().max_redirects as u32),
             owner: self.user.as_ref().map(|u| u.to_string()),
         }
@@ -263,14 +229,14 @@ impl Session {
         let cmd = match parse(frame) {
             Ok(c) => c,
             Err(e) => {
-                write_status(&mut self.wbuf, Status::No, None, &e.to_string());
+                write_status(&mut self.conn.wbuf, Status::No, None, &e.to_string());
                 return Ok(self.count_bad());
             }
         };
         let authed = self.user.clone();
         match (cmd, authed) {
             (Command::Capability, _) => {
-                self.capabilities().write(&mut self.wbuf);
+                self.capabilities().write(&mut self.conn.wbuf);
                 self.ok("");
             }
             (Command::Logout, _) => {
@@ -280,9 +246,9 @@ impl Session {
             }
             (Command::Noop { tag }, _) => {
                 let code = tag.map(Code::Tag);
-                write_status(&mut self.wbuf, Status::Ok, code.as_ref(), "Done");
+                write_status(&mut self.conn.wbuf, Status::Ok, code.as_ref(), "Done");
             }
-            (Command::StartTls, None) if !self.tls => self.starttls().await?,
+            (Command::StartTls, None) if !self.conn.is_tls() => self.starttls().await?,
             (Command::Authenticate { mechanism, initial }, None) => {
                 self.authenticate(&mechanism, initial).await?;
             }
@@ -295,41 +261,33 @@ impl Session {
             }
             (cmd, Some(user)) => self.script_command(&user, cmd).await,
             (_, None) => {
-                write_status(&mut self.wbuf, Status::No, None, "Authenticate first");
+                write_status(&mut self.conn.wbuf, Status::No, None, "Authenticate first");
                 return Ok(self.count_bad());
             }
         }
         Ok(true)
     }
 
+    fn bye(&mut self, text: &str) {
+        write_status(&mut self.conn.wbuf, Status::Bye, None, text);
+    }
+
     fn ok(&mut self, text: &str) {
-        write_status(&mut self.wbuf, Status::Ok, None, text);
+        write_status(&mut self.conn.wbuf, Status::Ok, None, text);
     }
 
     fn no(&mut self, code: Option<Code>, text: &str) {
-        write_status(&mut self.wbuf, Status::No, code.as_ref(), text);
+        write_status(&mut self.conn.wbuf, Status::No, code.as_ref(), text);
     }
 
     /// RFC 5804 §2.2: OK, the handshake, then the capabilities again and OK.
     async fn starttls(&mut self) -> Result<(), End> {
         self.ok("Begin TLS negotiation now");
-        self.flush().await?;
-        self.rbuf.clear();
         self.receiver = Receiver::new(script_limits());
-        let Some(stream) = self.stream.take() else {
-            return Err(End::Io);
-        };
-        match stream.start_tls(self.ctx.tls.clone()).await {
-            Ok(s) => {
-                self.stream = Some(s);
-                self.tls = true;
-                self.capabilities().write(&mut self.wbuf);
-                self.ok("TLS negotiation successful");
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
-            Err(_) => Err(End::Io),
-        }
+        self.conn.start_tls(self.ctx.tls.clone()).await?;
+        self.capabilities().write(&mut self.conn.wbuf);
+        self.ok("TLS negotiation successful");
+        Ok(())
     }
 
     /// RFC 5804 §2.1: PLAIN (RFC 4616) and LOGIN, with or without an initial response;
@@ -395,6 +353,9 @@ impl Session {
         match verdict {
             Verdict::Ok(user) => {
                 tracing::info!(%user, "logged in");
+                // Leaves the share of connections that have not authenticated, and is
+                // no longer cut short when the listener is under stress.
+                self.conn.authenticated();
                 self.user = Some(user);
                 self.ok("Logged in");
             }
@@ -413,9 +374,9 @@ impl Session {
 
     /// Sends a challenge (already base64) as a string and reads the response string.
     async fn challenge(&mut self, challenge_b64: &str) -> Result<Option<Vec<u8>>, End> {
-        crate::proto::response::write_string(&mut self.wbuf, challenge_b64.as_bytes());
-        self.wbuf.extend_from_slice(b"\r\n");
-        self.flush().await?;
+        crate::proto::response::write_string(&mut self.conn.wbuf, challenge_b64.as_bytes());
+        self.conn.wbuf.extend_from_slice(b"\r\n");
+        self.conn.flush().await?;
         self.read_string().await
     }
 
@@ -498,7 +459,7 @@ impl Session {
             Command::ListScripts => match store.sieve_list(user).await {
                 Ok(list) => {
                     write_script_list(
-                        &mut self.wbuf,
+                        &mut self.conn.wbuf,
                         list.iter().map(|s| (s.name.as_str(), s.active)),
                     );
                     self.ok("");
@@ -514,7 +475,7 @@ impl Session {
             }
             Command::GetScript { name } => match store.sieve_get(user, &name).await {
                 Ok(Some(text)) => {
-                    write_script(&mut self.wbuf, &text);
+                    write_script(&mut self.conn.wbuf, &text);
                     self.ok("");
                 }
                 Ok(None) => self.store_error(StoreError::NoScript(name)),

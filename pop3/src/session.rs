@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::conn::{Conn, End};
 use mailyard_common::listener::{Full, Slot, admit};
 use mailyard_common::metrics::Outcome;
 use mailyard_common::sasl::{self, LOGIN_PASSWORD_CHALLENGE, LOGIN_USERNAME_CHALLENGE, SaslError};
@@ -41,21 +42,10 @@ pub const LOGIN_IDLE: Duration = Duration::from_secs(60);
 pub const MAX_BAD: u32 = 20;
 /// Replies buffered past this are written out before the next command runs.
 const FLUSH_AT: usize = 64 * 1024;
-/// What one read asks for.
-const READ_CHUNK: usize = 16 * 1024;
 /// What IMPLEMENTATION says (RFC 2449 §6.9).
 const IMPLEMENTATION: &str = "mailyard";
 /// The SASL mechanisms offered (RFC 5034 §4), with the throttle IMAP uses.
 const MECHANISMS: &[&str] = &["PLAIN", "LOGIN"];
-
-/// Why a session ended before QUIT.
-#[derive(Debug)]
-enum End {
-    Eof,
-    Io,
-    Timeout,
-    Shutdown,
-}
 
 /// RFC 1939 §3: what the session is allowed to do and holds.
 enum State {
@@ -75,15 +65,12 @@ struct Open {
 struct Session {
     ctx: Arc<Context>,
     peer: SocketAddr,
-    stream: Option<Stream>,
-    tls: bool,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
+    /// The stream, its buffers, the connection's place in its listener's count,
+    /// shutdown.
+    conn: Conn,
     receiver: Receiver,
     state: State,
     bad: u32,
-    slot: Slot,
-    shutdown: Shutdown,
     login_deadline: tokio::time::Instant,
 }
 
@@ -126,27 +113,16 @@ pub(crate) async fn run(
     };
     let login_seconds = ctx.config().limits.login_seconds;
     let mut s = Session {
-        tls: stream.is_tls(),
-        stream: Some(stream),
+        conn: Conn::new(stream, slot, &shutdown),
         ctx,
         peer,
-        rbuf: Vec::new(),
-        wbuf: Vec::new(),
         receiver: Receiver::new(MAX_COMMAND_LINE),
         state: State::Authorization { user: None },
         bad: 0,
-        slot,
-        shutdown,
         login_deadline: tokio::time::Instant::now() + Duration::from_secs(login_seconds),
     };
     let result = s.serve().instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(()) => Outcome::Closed,
-        Err(End::Eof) => Outcome::Eof,
-        Err(End::Io) => Outcome::Error,
-        Err(End::Timeout) => Outcome::Timeout,
-        Err(End::Shutdown) => Outcome::Shutdown,
-    };
+    let outcome = mailyard_common::conn::outcome(&result);
     s.ctx.metrics.session_ended("pop3", outcome);
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }
@@ -158,13 +134,13 @@ impl Session {
                 Some(Code::SysTemp),
                 "Too many failed logins, try again later",
             );
-            return self.flush().await;
+            return self.conn.flush().await;
         }
         // RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered.
-        reply::ok(&mut self.wbuf, "mailyard POP3 ready");
+        reply::ok(&mut self.conn.wbuf, "mailyard POP3 ready");
         loop {
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             let step = match ev {
                 Event::NeedMore => self.read_more().await.map(|()| true),
                 Event::TooLong => {
@@ -174,17 +150,17 @@ impl Session {
                 Event::Line(line) => self.command(&line).await,
             };
             match step {
-                Ok(true) if self.wbuf.len() >= FLUSH_AT => self.flush().await?,
+                Ok(true) if self.conn.wbuf.len() >= FLUSH_AT => self.conn.flush().await?,
                 Ok(true) => {}
-                Ok(false) => return self.flush().await,
+                Ok(false) => return self.conn.flush().await,
                 Err(end) => {
                     match end {
                         End::Timeout => self.err(None, "Disconnected for inactivity"),
                         End::Shutdown => self.err(Some(Code::SysTemp), "Server shutting down"),
-                        End::Eof | End::Io => return Err(end),
+                        End::Eof | End::Io(_) => return Err(end),
                     }
                     // Said goodbye; the end is still counted as what it was.
-                    let _ = self.flush().await;
+                    let _ = self.conn.flush().await;
                     return Err(end);
                 }
             }
@@ -192,11 +168,11 @@ impl Session {
     }
 
     fn err(&mut self, code: Option<Code>, text: &str) {
-        reply::err(&mut self.wbuf, code, text);
+        reply::err(&mut self.conn.wbuf, code, text);
     }
 
     fn ok(&mut self, text: &str) {
-        reply::ok(&mut self.wbuf, text);
+        reply::ok(&mut self.conn.wbuf, text);
     }
 
     /// Counts a malformed command; false when the session must end (said so).
@@ -209,42 +185,21 @@ impl Session {
         true
     }
 
-    async fn flush(&mut self) -> Result<(), End> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Io);
-        };
-        mailyard_common::stream::write_out(stream, &mut self.wbuf)
-            .await
-            .map_err(|_| End::Io)
-    }
-
     /// Flushes, then reads more input with the state's timeout; shutdown interrupts.
     async fn read_more(&mut self) -> Result<(), End> {
-        self.flush().await?;
+        self.conn.flush().await?;
         let (normal, deadline) = match self.state {
             State::Authorization { .. } => (LOGIN_IDLE, Some(self.login_deadline)),
             State::Transaction(_) => (IDLE, None),
         };
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Io);
-        };
-        self.rbuf.reserve(READ_CHUNK);
-        let token = self.shutdown.token.clone();
-        tokio::select! {
-            r = self.slot.read_idle(stream, &mut self.rbuf, normal, deadline) => match r {
-                Some(Ok(0)) => Err(End::Eof),
-                Some(Ok(_)) => Ok(()),
-                Some(Err(_)) => Err(End::Io),
-                None => Err(End::Timeout),
-            },
-            _ = token.cancelled() => Err(End::Shutdown),
-        }
+        self.conn.read_more(normal, deadline, true).await
     }
 
     /// Whether USER/PASS and AUTH may be used: TLS, or plaintext allowed on loopback
     /// (`[auth] plaintext_on_loopback`, IMAP's rule, RFC 2595 §2.1).
     fn auth_allowed(&self) -> bool {
-        self.tls || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
+        self.conn.is_tls()
+            || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
     }
 
     fn phase(&self) -> Phase {
@@ -258,7 +213,7 @@ impl Session {
     fn capabilities(&self) -> Capabilities {
         let authorization = self.phase() == Phase::Authorization;
         Capabilities {
-            stls: authorization && !self.tls,
+            stls: authorization && !self.conn.is_tls(),
             login: authorization && self.auth_allowed(),
             sasl: MECHANISMS,
             implementation: IMPLEMENTATION,
@@ -284,7 +239,7 @@ impl Session {
             return Ok(true);
         }
         match cmd {
-            Command::Capa => self.capabilities().write(&mut self.wbuf),
+            Command::Capa => self.capabilities().write(&mut self.conn.wbuf),
             Command::Quit => {
                 self.quit().await;
                 return Ok(false);
@@ -308,28 +263,16 @@ impl Session {
     /// injection), the handshake; the state stays AUTHORIZATION and a USER given
     /// before is forgotten. AUTHORIZATION state, plain connections only.
     async fn stls(&mut self) -> Result<(), End> {
-        if self.tls {
+        if self.conn.is_tls() {
             self.err(None, "TLS is already active");
             return Ok(());
         }
         self.ok("Begin TLS negotiation");
-        self.flush().await?;
-        self.rbuf.clear();
         self.receiver = Receiver::new(MAX_COMMAND_LINE);
         self.state = State::Authorization { user: None };
-        let Some(stream) = self.stream.take() else {
-            return Err(End::Io);
-        };
-        match stream.start_tls(self.ctx.tls.clone()).await {
-            Ok(s) => {
-                self.stream = Some(s);
-                self.tls = true;
-                tracing::Span::current().record("tls", true);
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
-            Err(_) => Err(End::Io),
-        }
+        self.conn.start_tls(self.ctx.tls.clone()).await?;
+        tracing::Span::current().record("tls", true);
+        Ok(())
     }
 
     /// Refuses plaintext authentication without TLS (IMAP's LOGINDISABLED rule);
@@ -384,9 +327,9 @@ impl Session {
         let Some(mechanism) = mechanism else {
             self.ok("Mechanisms follow");
             for m in MECHANISMS {
-                reply::line(&mut self.wbuf, m);
+                reply::line(&mut self.conn.wbuf, m);
             }
-            reply::end(&mut self.wbuf);
+            reply::end(&mut self.conn.wbuf);
             return Ok(());
         };
         let credentials = match mechanism.as_str() {
@@ -434,11 +377,11 @@ impl Session {
     /// Sends a challenge (already base64) and reads the client's response line (up
     /// to [`MAX_SASL_LINE`] octets; a longer or non-UTF-8 one is malformed).
     async fn sasl_response(&mut self, challenge: &str) -> Result<Result<String, SaslError>, End> {
-        reply::challenge(&mut self.wbuf, challenge);
+        reply::challenge(&mut self.conn.wbuf, challenge);
         self.receiver.set_max(MAX_SASL_LINE);
         let line = loop {
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             match ev {
                 Event::NeedMore => {
                     if let Err(end) = self.read_more().await {
@@ -500,7 +443,7 @@ impl Session {
         match snapshot {
             Ok(maildrop) => {
                 tracing::info!(%user, messages = maildrop.len(), "logged in");
-                self.slot.authenticated();
+                self.conn.authenticated();
                 let (n, size) = maildrop.stat();
                 self.state = State::Transaction(Box::new(Open {
                     user,
@@ -530,7 +473,7 @@ impl Session {
             return;
         };
         let drop = &mut open.maildrop;
-        let out = &mut self.wbuf;
+        let out = &mut self.conn.wbuf;
         match cmd {
             Command::Stat => {
                 let (n, size) = drop.stat();
@@ -601,7 +544,7 @@ impl Session {
             None => self.ok(&format!("{} octets", bytes.len())),
             Some(_) => self.ok("Top of message follows"),
         }
-        reply::message(&mut self.wbuf, &bytes, lines);
+        reply::message(&mut self.conn.wbuf, &bytes, lines);
         if lines.is_none() && !info.flags.flags.contains(Flags::SEEN) {
             let seen = FlagSet {
                 flags: Flags::SEEN,

@@ -11,7 +11,7 @@ impl Session {
         let mut out = b"* CAPABILITY ".to_vec();
         out.extend_from_slice(self.capabilities().join(" ").as_bytes());
         out.extend_from_slice(b"\r\n");
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Done::ok("CAPABILITY completed")
     }
 
@@ -53,14 +53,15 @@ impl Session {
         out.push(b' ');
         write_string(&mut out, SERVER_VERSION.as_bytes(), false);
         out.extend_from_slice(b")\r\n");
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Done::ok("ID completed")
     }
 
     /// NAMESPACE: one personal namespace, prefix "" and separator ".". Authenticated
     /// and selected states. RFC 9051 §6.3.10, RFC 2342 §5.
     pub(crate) fn handle_namespace(&mut self) -> Done {
-        self.wbuf
+        self.conn
+            .wbuf
             .extend_from_slice(b"* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
         Done::ok("NAMESPACE completed")
     }

@@ -17,32 +17,20 @@ impl Session {
     /// (RFC 9051 §6.2.1, against injection), runs the handshake; the capabilities
     /// change afterwards. Not-authenticated state, plain connections only.
     pub(crate) async fn handle_starttls(&mut self, tag: &str) -> Result<Done, End> {
-        if self.tls {
+        if self.conn.is_tls() {
             return Ok(Done::bad("TLS is already active"));
         }
-        self.wbuf.extend_from_slice(&status_response(
+        self.conn.wbuf.extend_from_slice(&status_response(
             Some(tag),
             Status::Ok,
             None,
             "Begin TLS negotiation now",
         ));
-        self.flush().await?;
-        self.rbuf.clear();
         self.receiver = Receiver::new(self.receiver.limits());
-        let Some(stream) = self.stream.take() else {
-            return Err(End::Eof);
-        };
-        match stream.start_tls(self.ctx.tls.clone()).await {
-            Ok(s) => {
-                self.tls = true;
-                // The session span was opened with tls=false; from now on it logs true.
-                tracing::Span::current().record("tls", true);
-                self.stream = Some(s);
-                Ok(Done::sent())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
-            Err(e) => Err(End::Io(e)),
-        }
+        self.conn.start_tls(self.ctx.tls.clone()).await?;
+        // The session span was opened with tls=false; from now on it logs true.
+        tracing::Span::current().record("tls", true);
+        Ok(Done::sent())
     }
 
     /// LOGIN user password. Not-authenticated state; refused without TLS unless
@@ -123,11 +111,13 @@ impl Session {
     /// `Err(done)` when the client cancelled or sent garbage (tagged BAD).
     async fn challenge(&mut self, challenge_b64: &str) -> Result<Result<Vec<u8>, Done>, End> {
         if challenge_b64.is_empty() {
-            self.wbuf.extend_from_slice(b"+ \r\n");
+            self.conn.wbuf.extend_from_slice(b"+ \r\n");
         } else {
-            self.wbuf.extend_from_slice(&continuation(challenge_b64));
+            self.conn
+                .wbuf
+                .extend_from_slice(&continuation(challenge_b64));
         }
-        self.flush().await?;
+        self.conn.flush().await?;
         let Some(line) = self.read_line().await? else {
             return Ok(Err(Done::bad("Response line too long")));
         };

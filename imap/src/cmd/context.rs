@@ -337,7 +337,7 @@ impl Session {
             let number = numbering(view, u.uid);
             let gone = |uid| view.index_of(uid).is_none_or(|i| view.msgs[i].expunged);
             let removed = u.remove(gone, &number);
-            write_update(&mut self.wbuf, u, &removed, &Vec::new());
+            write_update(&mut self.conn.wbuf, u, &removed, &Vec::new());
         }
         view.contexts = contexts;
     }
@@ -396,7 +396,7 @@ impl Session {
             write_update(&mut out, u, &removed, &added);
             u.checked = now;
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         if let Some(view) = self.view_mut() {
             view.contexts = contexts;
         }

@@ -61,7 +61,7 @@ impl Session {
             out.extend_from_slice(cap.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Done::ok("ENABLE completed")
     }
 }

@@ -485,7 +485,7 @@ impl Session {
             )
             .await;
             match gone {
-                Ok(set) => crate::cmd::expunge::write_vanished_set(&mut self.wbuf, true, &set),
+                Ok(set) => crate::cmd::expunge::write_vanished_set(&mut self.conn.wbuf, true, &set),
                 Err(e) => return Ok(store_error(e)),
             }
         }
@@ -602,7 +602,7 @@ impl Session {
                 break;
             };
             let ext = &self.ext;
-            let out = &mut self.wbuf;
+            let out = &mut self.conn.wbuf;
             for (k, &i) in chunk.iter().enumerate() {
                 let Some(m) = view.msgs.get(i) else { continue };
                 let l = loaded.get(k);

@@ -18,15 +18,15 @@ impl Session {
     /// (RFC 5465 §4): the selected mailbox's as its selected group says, the other
     /// mailboxes' as STATUS and LIST. Authenticated and selected states. RFC 2177 §3.
     pub(crate) async fn handle_idle(&mut self) -> Result<Done, End> {
-        self.wbuf.extend_from_slice(&continuation("idling"));
+        self.conn.wbuf.extend_from_slice(&continuation("idling"));
         self.push_unsolicited(true).await?;
-        self.flush().await?;
+        self.conn.flush().await?;
         self.receiver.set_mode(Mode::Line);
         let mut watching = true;
         loop {
             // A line already buffered?
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             match ev {
                 Event::Line(line) => {
                     return Ok(if is_idle_done(&line) {
@@ -55,7 +55,7 @@ impl Session {
                 Wake::Selected | Wake::Notify => {
                     tokio::time::sleep(COALESCE).await;
                     self.push_unsolicited(true).await?;
-                    self.flush().await?;
+                    self.conn.flush().await?;
                 }
             }
         }

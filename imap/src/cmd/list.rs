@@ -104,7 +104,8 @@ impl Session {
             && !args.extended
         {
             // RFC 9051 §6.3.9: the hierarchy delimiter and root name.
-            self.wbuf
+            self.conn
+                .wbuf
                 .extend_from_slice(b"* LIST (\\Noselect) \".\" \"\"\r\n");
             return Ok(Done::ok("LIST completed"));
         }
@@ -251,7 +252,7 @@ impl Session {
                 self.write_status_line(&mut out, &name, values);
             }
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(Done::ok("LIST completed"))
     }
 
@@ -311,7 +312,7 @@ impl Session {
             self.write_mailbox(&mut out, &name);
             out.extend_from_slice(b"\r\n");
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(Done::ok("LSUB completed"))
     }
 }

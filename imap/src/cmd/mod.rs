@@ -4,7 +4,7 @@
 //! `mailbox.rs` (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE), `list.rs` (LIST,
 //! LSUB), `status.rs` (STATUS), `append.rs`, `fetch.rs` (with `section.rs`, the pure
 //! body-section locator), `store.rs`, `expunge.rs`, `copy.rs` (COPY, MOVE),
-//! `search.rs`, `sort.rs`, `thread.rs`, `context.rs` (RETURN (UPDATE) results kept
+//! `search.rs`, `sort.rs`, `thread.rs`, `compress.rs`, `context.rs` (RETURN (UPDATE) results kept
 //! live, CANCELUPDATE), `idle.rs`, `quota.rs`, `notify.rs`, `urlauth.rs` (GENURLAUTH, RESETKEY,
 //! URLFETCH).
 //!
@@ -16,6 +16,7 @@ mod append;
 mod auth;
 pub(crate) mod binary;
 mod capability;
+mod compress;
 pub(crate) mod context;
 mod copy;
 mod enable;

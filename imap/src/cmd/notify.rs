@@ -151,7 +151,7 @@ impl Session {
         for (name, v) in values {
             self.write_status_line(&mut out, &name, v.as_bytes());
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(())
     }
 

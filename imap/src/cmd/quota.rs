@@ -41,7 +41,7 @@ impl Session {
         match self.quota_usage(&user).await {
             Ok((quota, bytes, _)) => match quota_response(&root, quota, bytes) {
                 Some(line) => {
-                    self.wbuf.extend_from_slice(&line);
+                    self.conn.wbuf.extend_from_slice(&line);
                     Done::ok("GETQUOTA completed")
                 }
                 None => Done::no(Some(ResponseCode::Nonexistent), "No such quota root"),
@@ -88,7 +88,7 @@ impl Session {
                 if let Some(line) = quota_response(QUOTA_ROOT, quota, bytes) {
                     out.extend_from_slice(&line);
                 }
-                self.wbuf.extend_from_slice(&out);
+                self.conn.wbuf.extend_from_slice(&out);
                 Done::ok("GETQUOTAROOT completed")
             }
             Err(done) => done,

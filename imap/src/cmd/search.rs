@@ -618,7 +618,7 @@ impl Session {
                 }
             }
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(Done::ok("SEARCH completed"))
     }
 }

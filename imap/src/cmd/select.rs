@@ -117,7 +117,7 @@ impl Session {
         write_flag_list(&mut out, &view.flag_list());
         out.extend_from_slice(b"\r\n");
         write_exists(&mut out, &view.msgs, self.ext.rev2);
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         if let Some(i) = view
             .msgs
             .iter()
@@ -177,7 +177,7 @@ impl Session {
         let floor = r.floor;
         let gone = vanished_since(&store, id, since, &known, &present, uidnext, floor).await;
         match gone {
-            Ok(set) => write_vanished_set(&mut self.wbuf, true, &set),
+            Ok(set) => write_vanished_set(&mut self.conn.wbuf, true, &set),
             Err(e) => return Err(store_error(e)),
         }
         let mut out = Vec::new();
@@ -186,7 +186,7 @@ impl Session {
                 write_flags_update(&mut out, i + 1, m, &self.ext);
             }
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(())
     }
 

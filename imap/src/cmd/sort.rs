@@ -201,13 +201,13 @@ impl Session {
         }
         match ret {
             None => {
-                self.wbuf.extend_from_slice(b"* SORT");
+                self.conn.wbuf.extend_from_slice(b"* SORT");
                 for n in numbers {
-                    let _ = write!(self.wbuf, " {n}");
+                    let _ = write!(self.conn.wbuf, " {n}");
                 }
-                self.wbuf.extend_from_slice(b"\r\n");
+                self.conn.wbuf.extend_from_slice(b"\r\n");
             }
-            Some(opts) => write_esort(&mut self.wbuf, tag, uid, &opts, &numbers),
+            Some(opts) => write_esort(&mut self.conn.wbuf, tag, uid, &opts, &numbers),
         }
         Ok(Done::ok(if uid {
             "UID SORT completed"

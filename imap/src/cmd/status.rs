@@ -84,7 +84,7 @@ impl Session {
             Ok(Some(values)) => {
                 let mut out = Vec::new();
                 self.write_status_line(&mut out, &name, values.as_bytes());
-                self.wbuf.extend_from_slice(&out);
+                self.conn.wbuf.extend_from_slice(&out);
                 Done::ok("STATUS completed")
             }
             Ok(None) => Done::no(

@@ -83,7 +83,7 @@ impl Session {
         // RFC 9051 §7.3.5: a keyword new to the mailbox is announced first.
         let mut out = Vec::new();
         view.announce_keywords(&mut out);
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         if !silent {
             let mut out = Vec::new();
             for u in &uids {
@@ -100,7 +100,7 @@ impl Session {
                     out.extend_from_slice(b")\r\n");
                 }
             }
-            self.wbuf.extend_from_slice(&out);
+            self.conn.wbuf.extend_from_slice(&out);
         } else if ext.condstore {
             // RFC 7162 §3.1.3: with .SILENT, the new MODSEQ of each changed message.
             let mut out = Vec::new();
@@ -114,7 +114,7 @@ impl Session {
                     out.extend_from_slice(b")\r\n");
                 }
             }
-            self.wbuf.extend_from_slice(&out);
+            self.conn.wbuf.extend_from_slice(&out);
         }
         if !modified.is_empty() {
             let numbers: Vec<u32> = if uid {

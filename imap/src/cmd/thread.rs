@@ -79,7 +79,7 @@ impl Session {
             Ok(out) => out,
             Err(done) => return Ok(done),
         };
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(Done::ok(if uid {
             "UID THREAD completed"
         } else {

@@ -71,7 +71,7 @@ impl Session {
             write_url(&mut out, url);
         }
         out.extend_from_slice(b"\r\n");
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Done::ok("GENURLAUTH completed")
     }
 
@@ -149,7 +149,7 @@ impl Session {
                 None => out.extend_from_slice(b"NIL"),
             }
             out.extend_from_slice(b"\r\n");
-            self.wbuf.extend_from_slice(&out);
+            self.conn.wbuf.extend_from_slice(&out);
             if let Err(e) = self.maybe_flush().await {
                 tracing::debug!(?e, "URLFETCH flush");
                 return Done::no(None, "Connection failed");

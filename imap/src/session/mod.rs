@@ -7,7 +7,6 @@
 //! RFC 9051 §7.5.1 allows it), then the tagged line. Replies are buffered and flushed
 //! before each read.
 
-pub(crate) mod compress;
 pub(crate) mod ext;
 pub(crate) mod notify;
 pub(crate) mod state;
@@ -17,6 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::conn::Conn;
+pub(crate) use mailyard_common::conn::End;
 use mailyard_common::listener::{Full, Slot};
 use mailyard_common::metrics::Outcome;
 use mailyard_common::shutdown::Shutdown;
@@ -24,7 +25,7 @@ use mailyard_common::stream::Stream;
 use mailyard_common::throttle::is_loopback;
 use mailyard_store::mailbox_name::NameError;
 use mailyard_store::{Cancel, Store, StoreError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::Context;
@@ -38,8 +39,6 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(31 * 60);
 /// Before login a client gets one minute per command (RFC 9051 §5.4 allows
 /// closing unauthenticated connections sooner).
 pub(crate) const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// Read granularity.
-const READ_CHUNK: usize = 16 * 1024;
 /// Output is flushed once this much is buffered (large FETCH responses stream).
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
 /// Largest literal before login (a LOGIN password as a literal fits easily).
@@ -50,22 +49,6 @@ const MAX_BAD: u32 = 50;
 /// The server's name and version in ID (RFC 2971) and the greeting.
 pub(crate) const SERVER_NAME: &str = "mailyard";
 pub(crate) const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Why a session ended early (logged through `Debug` when the session ends).
-#[derive(Debug)]
-#[allow(dead_code)]
-pub(crate) enum End {
-    Io(std::io::Error),
-    Timeout,
-    Eof,
-    Shutdown,
-}
-
-impl From<std::io::Error> for End {
-    fn from(e: std::io::Error) -> Self {
-        End::Io(e)
-    }
-}
 
 /// A tagged completion (RFC 9051 §7.1) a handler returns.
 #[derive(Debug)]
@@ -167,11 +150,10 @@ pub(crate) fn store_error(e: StoreError) -> Done {
 pub(crate) struct Session {
     pub(crate) ctx: Arc<Context>,
     pub(crate) peer: SocketAddr,
-    pub(crate) stream: Option<compress::Conn>,
-    /// TLS is active.
-    pub(crate) tls: bool,
-    pub(crate) rbuf: Vec<u8>,
-    pub(crate) wbuf: Vec<u8>,
+    /// The stream (plain, TLS, compressed), its buffers, the connection's place in its
+    /// listener's count (stress, the share of connections that have not logged in),
+    /// shutdown.
+    pub(crate) conn: Conn,
     pub(crate) receiver: Receiver,
     pub(crate) state: State,
     /// RFC 6855 UTF8=ACCEPT was enabled: mailbox names and strings in UTF-8.
@@ -180,11 +162,7 @@ pub(crate) struct Session {
     pub(crate) ext: ext::Extensions,
     /// RFC 5465 NOTIFY, from NOTIFY SET to NOTIFY NONE (`notify.rs`).
     pub(crate) notify: Option<Box<notify::Notify>>,
-    pub(crate) shutdown: Shutdown,
     bad_count: u32,
-    /// This connection's place in its listener's count (stress, the share of
-    /// connections that have not logged in).
-    slot: Slot,
     /// When a session that has not logged in is closed, whatever it sends meanwhile
     /// (`[limits] login_seconds`).
     login_deadline: tokio::time::Instant,
@@ -234,30 +212,19 @@ pub(crate) async fn run(
         ..Limits::default()
     });
     let mut s = Session {
-        tls: stream.is_tls(),
-        stream: Some(stream.into()),
+        conn: Conn::new(stream, slot, &shutdown),
         ctx,
         peer,
-        rbuf: Vec::new(),
-        wbuf: Vec::new(),
         receiver,
         state: State::NotAuthenticated,
         utf8: false,
         ext: ext::Extensions::default(),
         notify: None,
-        shutdown,
         bad_count: 0,
-        slot,
         login_deadline,
     };
     let result = s.serve().instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(()) => Outcome::Closed,
-        Err(End::Io(_)) => Outcome::Error,
-        Err(End::Timeout) => Outcome::Timeout,
-        Err(End::Eof) => Outcome::Eof,
-        Err(End::Shutdown) => Outcome::Shutdown,
-    };
+    let outcome = mailyard_common::conn::outcome(&result);
     s.ctx.metrics.session_ended("imap", outcome);
     span.in_scope(|| tracing::debug!(?result, "session ended"));
 }
@@ -289,54 +256,56 @@ impl Session {
 
     async fn serve(&mut self) -> Result<(), End> {
         if self.ctx.auth_throttle.is_banned(self.peer.ip()) {
-            self.wbuf
+            self.conn
+                .wbuf
                 .extend_from_slice(b"* BYE Too many failed logins, try again later\r\n");
-            return self.flush().await;
+            return self.conn.flush().await;
         }
         // RFC 9051 §7.1.1: the greeting, with the capabilities (§7.1).
         let caps = ResponseCode::Capability(self.capabilities());
         self.untagged(Status::Ok, Some(&caps), &format!("{SERVER_NAME} ready"));
         loop {
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             match ev {
                 Event::NeedMore => {
-                    self.flush().await?;
+                    self.conn.flush().await?;
                     match self.read_or_notify().await {
                         Ok(()) => {}
                         Err(End::Shutdown) => {
                             self.untagged(Status::Bye, None, "server shutting down");
                             // Said goodbye; the end is still counted as what it was.
-                            self.flush().await?;
+                            self.conn.flush().await?;
                             return Err(End::Shutdown);
                         }
                         Err(End::Timeout) => {
                             self.untagged(Status::Bye, None, "Autologout; idle for too long");
                             // Said goodbye; the end is still counted as what it was.
-                            self.flush().await?;
+                            self.conn.flush().await?;
                             return Err(End::Timeout);
                         }
                         Err(e) => return Err(e),
                     }
                 }
                 Event::NeedsContinuation => {
-                    self.wbuf
+                    self.conn
+                        .wbuf
                         .extend_from_slice(&crate::proto::response::continuation("Ready"));
                 }
                 Event::Command(bytes) => match self.command(bytes).await {
                     Ok(Flow::Continue) => {}
-                    Ok(Flow::Close) => return self.flush().await,
+                    Ok(Flow::Close) => return self.conn.flush().await,
                     // Inside AUTHENTICATE or IDLE.
                     Err(End::Shutdown) => {
                         self.untagged(Status::Bye, None, "server shutting down");
                         // Said goodbye; the end is still counted as what it was.
-                        self.flush().await?;
+                        self.conn.flush().await?;
                         return Err(End::Shutdown);
                     }
                     Err(End::Timeout) => {
                         self.untagged(Status::Bye, None, "Autologout; idle for too long");
                         // Said goodbye; the end is still counted as what it was.
-                        self.flush().await?;
+                        self.conn.flush().await?;
                         return Err(End::Timeout);
                     }
                     Err(e) => return Err(e),
@@ -345,7 +314,7 @@ impl Session {
                 Event::Line(_) => {}
                 Event::Error { tag, kind } => {
                     if self.receive_error(tag, kind) == Flow::Close {
-                        return self.flush().await;
+                        return self.conn.flush().await;
                     }
                 }
             }
@@ -369,7 +338,7 @@ impl Session {
             }
             ReceiveError::InvalidLiteral { .. } => (None, "Invalid literal size"),
         };
-        self.wbuf.extend_from_slice(&status_response(
+        self.conn.wbuf.extend_from_slice(&status_response(
             tag.as_deref(),
             Status::Bad,
             code.as_ref(),
@@ -389,7 +358,8 @@ impl Session {
 
     /// Writes `* STATUS [code] text`.
     pub(crate) fn untagged(&mut self, status: Status, code: Option<&ResponseCode>, text: &str) {
-        self.wbuf
+        self.conn
+            .wbuf
             .extend_from_slice(&status_response(None, status, code, text));
     }
 
@@ -405,19 +375,15 @@ impl Session {
         job: impl std::future::Future<Output = T>,
     ) -> Result<T, End> {
         let mut job = std::pin::pin!(job);
-        let token = self.shutdown.token.clone();
+        let token = self.conn.shutdown().clone();
         let end = loop {
-            let room = self.rbuf.len() < WATCH_READ_AHEAD;
-            let Some(stream) = self.stream.as_mut().filter(|_| room) else {
+            if self.conn.rbuf.len() >= WATCH_READ_AHEAD {
                 return Ok(job.await);
-            };
-            self.rbuf.reserve(READ_CHUNK);
+            }
             tokio::select! {
                 r = &mut job => return Ok(r),
-                r = stream.read_buf(&mut self.rbuf) => match r {
-                    Ok(0) => break End::Eof,
-                    Ok(_) => {}
-                    Err(e) => break End::Io(e),
+                r = self.conn.read_ahead() => if let Err(end) = r {
+                    break end;
                 },
                 _ = token.cancelled() => break End::Shutdown,
             }
@@ -448,11 +414,7 @@ impl Session {
         } else {
             None
         };
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Eof);
-        };
-        self.rbuf.reserve(READ_CHUNK);
-        let token = self.shutdown.token.clone();
+        let token = self.conn.shutdown().clone();
         let changed = async {
             match rx.as_mut() {
                 Some(rx) => rx.changed().await.is_ok(),
@@ -465,17 +427,11 @@ impl Session {
                 None => std::future::pending().await,
             }
         };
-        let slot = &self.slot;
         tokio::select! {
-            r = slot.read_idle(&mut *stream, &mut self.rbuf, timeout, deadline) => match r {
-                Some(Ok(0)) => Err(End::Eof),
-                Some(Ok(_)) => {
-                    stream.quickack();
-                    Ok(Wake::Input)
-                }
-                Some(Err(e)) => Err(End::Io(e)),
-                None => Err(End::Timeout),
-            },
+            r = self.conn.read_once(timeout, deadline) => r.map(|()| {
+                self.conn.quickack();
+                Wake::Input
+            }),
             ok = changed => Ok(if ok { Wake::Selected } else { Wake::SelectedGone }),
             () = event => Ok(Wake::Notify),
             _ = token.cancelled() => Err(End::Shutdown),
@@ -487,7 +443,7 @@ impl Session {
     async fn read_or_notify(&mut self) -> Result<(), End> {
         let mut watch_selected = true;
         loop {
-            let between = self.rbuf.is_empty() && self.receiver.buffered() == 0;
+            let between = self.conn.rbuf.is_empty() && self.receiver.buffered() == 0;
             let Some(n) = self.notify.as_deref().filter(|_| between) else {
                 return self.read_more().await;
             };
@@ -497,7 +453,7 @@ impl Session {
                 Wake::SelectedGone => watch_selected = false,
                 Wake::Selected | Wake::Notify => {
                     self.push_unsolicited(false).await?;
-                    self.flush().await?;
+                    self.conn.flush().await?;
                 }
             }
         }
@@ -528,13 +484,13 @@ impl Session {
     pub(crate) async fn read_line(&mut self) -> Result<Option<Vec<u8>>, End> {
         self.receiver.set_mode(Mode::Line);
         loop {
-            let (n, ev) = self.receiver.feed(&self.rbuf);
-            self.rbuf.drain(..n);
+            let (n, ev) = self.receiver.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..n);
             match ev {
                 Event::Line(line) => return Ok(Some(line)),
                 Event::Error { .. } => return Ok(None),
                 Event::NeedMore => {
-                    self.flush().await?;
+                    self.conn.flush().await?;
                     self.read_more().await?;
                 }
                 // Not produced in line mode.
@@ -543,23 +499,10 @@ impl Session {
         }
     }
 
-    pub(crate) async fn flush(&mut self) -> Result<(), End> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Eof);
-        };
-        stream.write_all(&self.wbuf).await?;
-        stream.flush().await?;
-        self.wbuf.clear();
-        Ok(())
-    }
-
     /// Flushes when enough output is buffered (streaming large responses).
     pub(crate) async fn maybe_flush(&mut self) -> Result<(), End> {
-        if self.wbuf.len() >= FLUSH_AT {
-            self.flush().await?;
+        if self.conn.wbuf.len() >= FLUSH_AT {
+            self.conn.flush().await?;
         }
         Ok(())
     }
@@ -567,7 +510,8 @@ impl Session {
     /// Whether plaintext authentication may happen now (RFC 9051 §6.2.3: not without
     /// TLS, except loopback when configured).
     pub(crate) fn auth_allowed(&self) -> bool {
-        self.tls || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
+        self.conn.is_tls()
+            || (self.ctx.config().auth.plaintext_on_loopback && is_loopback(self.peer.ip()))
     }
 
     /// RFC 9051 §7.2.2 capability list for the current state. Only what is fully
@@ -575,7 +519,7 @@ impl Session {
     pub(crate) fn capabilities(&self) -> Vec<String> {
         let mut caps: Vec<String> = vec!["IMAP4rev1".into()];
         if matches!(self.state, State::NotAuthenticated) {
-            if !self.tls {
+            if !self.conn.is_tls() {
                 caps.push("STARTTLS".into());
             }
             if self.auth_allowed() {
@@ -632,7 +576,7 @@ impl Session {
             max_command: max.saturating_mul(2),
             ..Limits::default()
         });
-        self.slot.authenticated();
+        self.conn.authenticated();
         self.state = State::Authenticated { user };
     }
 
@@ -644,7 +588,7 @@ impl Session {
                     crate::proto::ErrorKind::UnknownCommand => "Unknown command".to_string(),
                     ref k => format!("Syntax error: {k}"),
                 };
-                self.wbuf.extend_from_slice(&status_response(
+                self.conn.wbuf.extend_from_slice(&status_response(
                     e.tag.as_deref(),
                     Status::Bad,
                     None,
@@ -657,7 +601,7 @@ impl Session {
         let Request { tag, command } = req;
         let name = state::command_name(&command);
         if !state::allowed(&command, self.state.kind()) {
-            self.wbuf.extend_from_slice(&status_response(
+            self.conn.wbuf.extend_from_slice(&status_response(
                 Some(&tag),
                 Status::Bad,
                 None,
@@ -688,7 +632,7 @@ impl Session {
                 | Command::Copy { .. }
                 | Command::Move { .. }
         ) {
-            self.flush().await?;
+            self.conn.flush().await?;
         }
         let started = tokio::time::Instant::now();
         let done = self.dispatch(&tag, command).await?;
@@ -702,7 +646,7 @@ impl Session {
             self.count_bad();
         }
         if !done.sent {
-            self.wbuf.extend_from_slice(&status_response(
+            self.conn.wbuf.extend_from_slice(&status_response(
                 Some(&tag),
                 done.status,
                 done.code.as_ref(),
@@ -900,7 +844,7 @@ impl Session {
                     if allowed.fetch_new {
                         fetch_uids = others;
                     }
-                    self.wbuf.extend_from_slice(&out);
+                    self.conn.wbuf.extend_from_slice(&out);
                 }
                 Ok(None) => {
                     // The mailbox was deleted: every message is gone.
@@ -921,7 +865,7 @@ impl Session {
             for (seq, m) in view.take_owed_flags() {
                 crate::cmd::fetch::write_flags_update(&mut out, seq, m, &self.ext);
             }
-            self.wbuf.extend_from_slice(&out);
+            self.conn.wbuf.extend_from_slice(&out);
         }
         if !fetch_uids.is_empty() {
             self.fetch_new(fetch_uids).await?;
@@ -944,12 +888,13 @@ impl Session {
         if self.ext.qresync {
             // RFC 7162 §3.2.10: VANISHED instead of EXPUNGE.
             let uids = view.take_expunged_uids();
-            crate::cmd::expunge::write_vanished(&mut self.wbuf, false, uids);
+            crate::cmd::expunge::write_vanished(&mut self.conn.wbuf, false, uids);
             return;
         }
         let seqs = view.take_expunged();
         for seq in seqs {
-            self.wbuf
+            self.conn
+                .wbuf
                 .extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
         }
     }

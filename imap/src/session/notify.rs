@@ -546,7 +546,7 @@ impl Session {
                 }
             }
         }
-        self.wbuf.extend_from_slice(&out);
+        self.conn.wbuf.extend_from_slice(&out);
         Ok(())
     }
 }

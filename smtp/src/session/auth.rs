@@ -86,7 +86,7 @@ impl Session {
             Verdict::Ok(user) => {
                 tracing::info!(%user, "authenticated");
                 self.auth = Some(user);
-                self.slot.authenticated();
+                self.conn.authenticated();
                 self.login_deadline = None;
                 self.reply(Reply::auth_successful());
                 Ok(Flow::Continue)
@@ -128,22 +128,22 @@ impl Session {
     /// the line is too long (RFC 4954 §4: 500 5.5.6).
     async fn challenge(&mut self, base64: &str) -> Result<Option<String>, End> {
         self.reply(Reply::auth_challenge(base64));
-        self.flush().await?;
+        self.conn.flush().await?;
         let mut lines = LineReceiver::new(MAX_SASL_LINE);
         let mut too_long = false;
         loop {
-            match lines.next_line(&self.rbuf) {
+            match lines.next_line(&self.conn.rbuf) {
                 LineResult::Line { line, consumed } => {
                     let text = String::from_utf8_lossy(line).into_owned();
-                    self.rbuf.drain(..consumed);
+                    self.conn.rbuf.drain(..consumed);
                     return Ok(if too_long { None } else { Some(text) });
                 }
                 LineResult::TooLong { consumed } => {
-                    self.rbuf.drain(..consumed);
+                    self.conn.rbuf.drain(..consumed);
                     too_long = true;
                 }
                 LineResult::NeedMore { consumed } => {
-                    self.rbuf.drain(..consumed);
+                    self.conn.rbuf.drain(..consumed);
                     self.read_more(false).await?;
                 }
             }

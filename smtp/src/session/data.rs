@@ -34,15 +34,15 @@ impl Session {
             return Ok(self.refuse_data(Reply::bad_sequence("BODY=BINARYMIME requires BDAT")));
         }
         self.reply(Reply::start_data());
-        self.flush().await?;
+        self.conn.flush().await?;
         // RFC 5321 §4.5.3.1: no line-length limit we can avoid; lines of any length
         // are taken (bare CR and LF are still refused), and relayed mail is made to
         // fit before it is queued (`queue::wrap`).
         let mut rx = DataReceiver::new(self.max_size()).with_max_line(None);
         let mut spool = Spool::new(self.ctx.store.data_dir());
         let outcome = loop {
-            let (consumed, outcome) = rx.feed(&self.rbuf);
-            self.rbuf.drain(..consumed);
+            let (consumed, outcome) = rx.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..consumed);
             if let Some(o) = outcome {
                 break o;
             }
@@ -58,12 +58,12 @@ impl Session {
     /// for 354 (RFC 2920 §3.1 forbids it, some do it) would have the message run as
     /// commands: whatever it has already sent is discarded, as Postfix does.
     fn refuse_data(&mut self, reply: Reply) -> Flow {
-        if !self.rbuf.is_empty() {
+        if !self.conn.rbuf.is_empty() {
             tracing::debug!(
-                octets = self.rbuf.len(),
+                octets = self.conn.rbuf.len(),
                 "discarded input pipelined after a refused DATA"
             );
-            self.rbuf.clear();
+            self.conn.rbuf.clear();
         }
         self.error(reply)
     }
@@ -78,8 +78,8 @@ impl Session {
             .unwrap_or_else(|| Spool::new(self.ctx.store.data_dir()));
         rx.start_chunk(size, last);
         let event = loop {
-            let (consumed, event) = rx.feed(&self.rbuf);
-            self.rbuf.drain(..consumed);
+            let (consumed, event) = rx.feed(&self.conn.rbuf);
+            self.conn.rbuf.drain(..consumed);
             if let Some(e) = event {
                 break e;
             }

@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailyard_common::conn::Conn;
+pub(crate) use mailyard_common::conn::End;
 use mailyard_common::listener::{Full, Slot};
 use mailyard_common::metrics::Outcome;
 use mailyard_common::shutdown::Shutdown;
@@ -40,29 +42,12 @@ use crate::{Context, Role};
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command
 /// (and for DATA blocks, §4.5.3.2.5–6, which we hold to the same bound).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
-/// Read granularity.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// How a handler wants the session to go on.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Flow {
     Continue,
     Close,
-}
-
-/// Why a session ended early (logged at debug; the client sees a reply or a close).
-#[derive(Debug)]
-pub(crate) enum End {
-    Io(std::io::Error),
-    Timeout,
-    Eof,
-    Shutdown,
-}
-
-impl From<std::io::Error> for End {
-    fn from(e: std::io::Error) -> Self {
-        End::Io(e)
-    }
 }
 
 /// One accepted recipient.
@@ -92,10 +77,10 @@ pub(crate) struct Session {
     role: Role,
     peer: SocketAddr,
     id: String,
-    stream: Option<Stream>,
+    /// The stream, its buffers, the connection's place in its listener's count
+    /// (stress, the share of connections that have not authenticated), shutdown.
+    conn: Conn,
     tls: Option<TlsInfo>,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
     lines: LineReceiver,
     /// EHLO/HELO argument and whether it was EHLO.
     helo: Option<(String, bool)>,
@@ -106,13 +91,9 @@ pub(crate) struct Session {
     /// What of that message is already on disk (`spool.rs`).
     spool: Option<spool::Spool>,
     errors: u32,
-    /// This connection's place in its listener's count (stress, the share of
-    /// connections that have not authenticated).
-    slot: Slot,
     /// Until AUTH or the first MAIL FROM: when the session is closed, whatever it
     /// sends meanwhile (`[limits] login_seconds`).
     login_deadline: Option<Instant>,
-    shutdown: Shutdown,
 }
 
 /// Runs one connection to its end.
@@ -154,13 +135,11 @@ pub(crate) async fn run(
     };
     let mut s = Session {
         tls: stream.tls_info(),
-        stream: Some(stream),
+        conn: Conn::new(stream, slot, &shutdown),
         ctx,
         role,
         peer,
         id,
-        rbuf: Vec::new(),
-        wbuf: Vec::new(),
         lines: LineReceiver::default(),
         helo: None,
         auth: None,
@@ -168,18 +147,10 @@ pub(crate) async fn run(
         bdat: None,
         spool: None,
         errors: 0,
-        slot,
         login_deadline: Some(Instant::now() + Duration::from_secs(login_seconds)),
-        shutdown,
     };
     let result = s.serve().instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(()) => Outcome::Closed,
-        Err(End::Io(_)) => Outcome::Error,
-        Err(End::Timeout) => Outcome::Timeout,
-        Err(End::Eof) => Outcome::Eof,
-        Err(End::Shutdown) => Outcome::Shutdown,
-    };
+    let outcome = mailyard_common::conn::outcome(&result);
     s.ctx.metrics.session_ended("smtp", outcome);
     span.in_scope(|| match result {
         Ok(()) => tracing::debug!("session closed"),
@@ -196,33 +167,33 @@ impl Session {
                 Some(EnhancedStatus::new(4, 7, 0)),
                 "Too many failed logins from your address, try again later",
             ));
-            return self.flush().await;
+            return self.conn.flush().await;
         }
         self.reply(Reply::greeting(&self.ctx.config().hostname));
         loop {
-            match self.lines.next_line(&self.rbuf) {
+            match self.lines.next_line(&self.conn.rbuf) {
                 LineResult::Line { line, consumed } => {
                     let line = line.to_vec();
-                    self.rbuf.drain(..consumed);
+                    self.conn.rbuf.drain(..consumed);
                     if self.command(&line).await? == Flow::Close {
-                        return self.flush().await;
+                        return self.conn.flush().await;
                     }
                 }
                 LineResult::TooLong { consumed } => {
-                    self.rbuf.drain(..consumed);
+                    self.conn.rbuf.drain(..consumed);
                     if self.error(Reply::line_too_long()) == Flow::Close {
-                        return self.flush().await;
+                        return self.conn.flush().await;
                     }
                 }
                 LineResult::NeedMore { consumed } => {
-                    self.rbuf.drain(..consumed);
-                    self.flush().await?;
+                    self.conn.rbuf.drain(..consumed);
+                    self.conn.flush().await?;
                     match self.read_more(true).await {
                         Ok(()) => {}
                         Err(End::Shutdown) => {
                             self.reply(Reply::shutting_down(&self.ctx.config().hostname));
                             // Said goodbye; the end is still counted as what it was.
-                            self.flush().await?;
+                            self.conn.flush().await?;
                             return Err(End::Shutdown);
                         }
                         Err(End::Timeout) => {
@@ -231,7 +202,7 @@ impl Session {
                                 Some(EnhancedStatus::new(4, 4, 2)),
                                 "Timeout waiting for a command, closing",
                             ));
-                            self.flush().await?;
+                            self.conn.flush().await?;
                             return Err(End::Timeout);
                         }
                         Err(e) => return Err(e),
@@ -245,45 +216,13 @@ impl Session {
     /// interrupt; inside DATA it may not (the client is sending a message we will
     /// acknowledge).
     async fn read_more(&mut self, idle: bool) -> Result<(), End> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Eof);
-        };
-        self.rbuf.reserve(READ_CHUNK);
-        let token = self.shutdown.token.clone();
-        let read =
-            self.slot
-                .read_idle(stream, &mut self.rbuf, COMMAND_TIMEOUT, self.login_deadline);
-        let n = if idle {
-            tokio::select! {
-                r = read => r,
-                _ = token.cancelled() => return Err(End::Shutdown),
-            }
-        } else {
-            read.await
-        };
-        match n {
-            Some(Ok(0)) => Err(End::Eof),
-            Some(Ok(_)) => Ok(()),
-            Some(Err(e)) => Err(End::Io(e)),
-            None => Err(End::Timeout),
-        }
+        self.conn
+            .read_more(COMMAND_TIMEOUT, self.login_deadline, idle)
+            .await
     }
 
     fn reply(&mut self, r: Reply) {
-        r.write(&mut self.wbuf);
-    }
-
-    async fn flush(&mut self) -> Result<(), End> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(End::Eof);
-        };
-        stream.write_all(&self.wbuf).await?;
-        stream.flush().await?;
-        self.wbuf.clear();
-        Ok(())
+        r.write(&mut self.conn.wbuf);
     }
 
     /// Replies with an error and counts it; too many close the session.
@@ -412,24 +351,13 @@ impl Session {
             return Ok(self.error(Reply::bad_sequence("TLS already active")));
         }
         self.reply(Reply::ready_to_start_tls());
-        self.flush().await?;
-        self.rbuf.clear();
-        let Some(stream) = self.stream.take() else {
-            return Err(End::Eof);
-        };
-        match stream.start_tls(self.ctx.tls.clone()).await {
-            Ok(s) => {
-                self.tls = s.tls_info();
-                self.stream = Some(s);
-                self.helo = None;
-                self.auth = None;
-                self.tx = None;
-                self.drop_message();
-                self.lines = LineReceiver::default();
-                Ok(Flow::Continue)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
-            Err(e) => Err(End::Io(e)),
-        }
+        self.conn.start_tls(self.ctx.tls.clone()).await?;
+        self.tls = self.conn.tls_info();
+        self.helo = None;
+        self.auth = None;
+        self.tx = None;
+        self.drop_message();
+        self.lines = LineReceiver::default();
+        Ok(Flow::Continue)
     }
 }
