@@ -4,9 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use mailyard_message::date::{
-    DateTime, MONTHS, days_from_civil, month_name, month_number, unix_seconds,
-};
+use mailyard_message::date::{DateTime, MONTHS, unix_seconds};
+pub use mailyard_message::date::{days_from_civil, month_name};
 
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
