@@ -54,17 +54,17 @@ pub(super) fn copy_messages(
         if let Some(parent) = path.parent() {
             fx.dirs.insert(parent.to_path_buf());
         }
-        insert_message_row(
-            conn,
-            dst.id,
-            new_uid,
-            &base,
-            m.in_new,
-            m.size,
-            m.internaldate,
-            &m.flags,
-            ms,
-        )?;
+        NewRow {
+            mailbox: dst.id,
+            uid: new_uid,
+            base: &base,
+            in_new: m.in_new,
+            size: m.size,
+            internaldate: m.internaldate,
+            flags: &m.flags,
+            modseq: ms,
+        }
+        .insert(conn)?;
         conn.prepare_cached(
             "INSERT INTO message_meta (mailbox_id, uid, shape, sent_date, subject,
                  from_addr, to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)
@@ -135,7 +135,13 @@ pub(crate) fn deliver(
         let flags = &t.flags;
         let uid = mb.next_uid()?;
         let modseq = mb.next_modseq()?;
-        let keyword_map = keyword_map_with(&mb.dir, &flags.keywords)?;
+        // The map only names keyword letters: a delivery without keywords (every
+        // SMTP one) needs none, nor the stat of `dovecot-keywords`.
+        let keyword_map = if flags.keywords.is_empty() {
+            Vec::new()
+        } else {
+            keyword_map_with(&mb.dir, &flags.keywords)?
+        };
         let unique = maildir::unique_name(maildir::host());
         let base = maildir::base_name(&unique, op.size, uid);
         let in_new = flags.flags == Flags::empty() && flags.keywords.is_empty();
@@ -145,18 +151,17 @@ pub(crate) fn deliver(
         if let Some(parent) = path.parent() {
             fx.dirs.insert(parent.to_path_buf());
         }
-        insert_message(
-            conn,
-            mb.id,
+        let row = NewRow {
+            mailbox: mb.id,
             uid,
-            &base,
+            base: &base,
             in_new,
-            op.size,
-            op.internaldate,
+            size: op.size,
+            internaldate: op.internaldate,
             flags,
             modseq,
-            &op.summary,
-        )?;
+        };
+        insert_message(conn, &row, &op.summary)?;
         mb.save(conn)?;
         fx.touch(&mb, MessageChanges::NEW);
         out.push(Delivered {
@@ -190,62 +195,48 @@ pub(super) fn keyword_map_with(dir: &Path, keywords: &[String]) -> Result<Vec<St
     Ok(map)
 }
 
-/// The message's row in the hot table (its summary row is the caller's).
-#[allow(clippy::too_many_arguments)]
-fn insert_message_row(
-    conn: &Connection,
-    mailbox: MailboxId,
-    uid: u32,
-    base: &str,
-    in_new: bool,
-    size: u64,
-    internaldate: i64,
-    flags: &FlagSet,
-    modseq: u64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO message (mailbox_id, uid, base, in_new, size, internaldate, flags,
-                              keywords, modseq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        mailbox.0,
-        uid,
-        base,
-        in_new,
-        size as i64,
-        internaldate,
-        flags.flags.0,
-        flags.keywords_text(),
-        modseq as i64
-    ])?;
-    Ok(())
+/// A message's row in the hot table, as a delivery, a copy or an adopted file makes it.
+pub(super) struct NewRow<'a> {
+    pub mailbox: MailboxId,
+    pub uid: u32,
+    /// The file's base name (`maildir::base_name`).
+    pub base: &'a str,
+    pub in_new: bool,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub internaldate: i64,
+    pub flags: &'a FlagSet,
+    pub modseq: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn insert_message(
-    conn: &Connection,
-    mailbox: MailboxId,
-    uid: u32,
-    base: &str,
-    in_new: bool,
-    size: u64,
-    internaldate: i64,
-    flags: &FlagSet,
-    modseq: u64,
-    s: &Summary,
-) -> Result<()> {
-    insert_message_row(
-        conn,
-        mailbox,
-        uid,
-        base,
-        in_new,
-        size,
-        internaldate,
-        flags,
-        modseq,
-    )?;
+impl NewRow<'_> {
+    /// Inserts the row (its summary row is the caller's).
+    fn insert(&self, conn: &Connection) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO message (mailbox_id, uid, base, in_new, size, internaldate, flags,
+                                  keywords, modseq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            self.mailbox.0,
+            self.uid,
+            self.base,
+            self.in_new,
+            self.size as i64,
+            self.internaldate,
+            self.flags.flags.0,
+            self.flags.keywords_text(),
+            self.modseq as i64
+        ])?;
+        Ok(())
+    }
+}
+
+/// Inserts `row` with its summary row and cached header fields from `s`.
+pub(super) fn insert_message(conn: &Connection, row: &NewRow<'_>, s: &Summary) -> Result<()> {
+    row.insert(conn)?;
+    let (mailbox, uid) = (row.mailbox, row.uid);
     conn.prepare_cached(
         "INSERT INTO message_meta (mailbox_id, uid, shape, sent_date, subject, from_addr,
              to_addr, cc_addr, bcc_addr, message_id, in_reply_to, refs)

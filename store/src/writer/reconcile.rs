@@ -12,7 +12,7 @@ use rusqlite::{Connection, params};
 use super::mailbox::{
     default_special_use, ensure_mailbox, insert_mailbox_row, new_uidvalidity, state_or_new,
 };
-use super::message::{forget_message, insert_message, keyword_map_with};
+use super::message::{NewRow, forget_message, insert_message, keyword_map_with};
 use super::{
     Effects, MailboxRow, ReconcileReport, load_mailbox, mailbox_path, normalize_name, now_secs,
 };
@@ -444,18 +444,17 @@ fn reconcile_mailbox(
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or_else(now_secs, |d| d.as_secs() as i64);
             let summary = summary::summarize(&file);
-            insert_message(
-                conn,
-                mb.id,
+            let row = NewRow {
+                mailbox: mb.id,
                 uid,
-                &parsed.base,
+                base: &parsed.base,
                 in_new,
                 size,
-                mtime,
-                &parsed.flags,
-                ms,
-                &summary,
-            )?;
+                internaldate: mtime,
+                flags: &parsed.flags,
+                modseq: ms,
+            };
+            insert_message(conn, &row, &summary)?;
             report.adopted += 1;
             report.messages += 1;
         }
