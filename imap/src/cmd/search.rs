@@ -511,21 +511,17 @@ impl Session {
                 .map(|c| hit(&c))
                 .collect::<Vec<(u32, Uid, u64)>>())
         } else {
-            let (mailbox, candidates, env) = scope(user, view, |_| true);
-            let cancel = env.cancel.clone();
-            let store = self.store().clone();
-            let job = store.scan_messages(
-                mailbox,
-                candidates,
-                cancel.clone(),
-                move |c, stored| {
-                    Lazy::new(&env, c, Some(stored))
+            let scoped = scope(user, view, |_| true);
+            self.scan_scoped(
+                scoped,
+                move |env, c, stored| {
+                    Lazy::new(env, c, Some(stored))
                         .matches(&criteria)
                         .then(|| hit(c))
                 },
                 |found, _| Ok(found),
-            );
-            self.watched(cancel, job).await?
+            )
+            .await?
         };
         let mut found = match found {
             Ok(f) => f,
@@ -660,6 +656,34 @@ impl Session {
         self.matched_where(criteria, |_| true, then).await
     }
 
+    /// The one scan of SEARCH, SORT and THREAD: `each` over the messages [`scope`]
+    /// took, with their search environment, then `finish`, in one store job
+    /// (`Store::scan_messages`) that the session watches: cancelled when the client
+    /// leaves (`Err(End)`).
+    async fn scan_scoped<R, T>(
+        &mut self,
+        (mailbox, candidates, env): (MailboxRef, Vec<Candidate<'static>>, Env),
+        each: impl Fn(&Env, &Candidate<'static>, &mut Stored<'_>) -> Option<R> + Send + 'static,
+        finish: impl FnOnce(Vec<R>, &mailyard_store::Reader<'_>) -> mailyard_store::Result<T>
+        + Send
+        + 'static,
+    ) -> Result<mailyard_store::Result<T>, End>
+    where
+        R: Send + 'static,
+        T: Send + 'static,
+    {
+        let cancel = env.cancel.clone();
+        let store = self.store().clone();
+        let job = store.scan_messages(
+            mailbox,
+            candidates,
+            cancel.clone(),
+            move |c, stored| each(&env, c, stored),
+            finish,
+        );
+        self.watched(cancel, job).await
+    }
+
     /// [`Session::search_matched`] over the messages `pick` takes only (RFC 5267 §4.3:
     /// a live result looks again at the messages that changed).
     pub(crate) async fn matched_where<T: Send + 'static>(
@@ -672,15 +696,11 @@ impl Session {
             return Err(Done::bad("No mailbox selected"));
         };
         let criteria = fold_needles(self.ext.resolve_key(criteria, view));
-        let (mailbox, candidates, env) = scope(user, view, pick);
-        let cancel = env.cancel.clone();
-        let store = self.store().clone();
-        let job = store.scan_messages(
-            mailbox,
-            candidates,
-            cancel.clone(),
-            move |c, stored| {
-                let lazy = Lazy::new(&env, c, Some(stored));
+        let scoped = scope(user, view, pick);
+        let job = self.scan_scoped(
+            scoped,
+            move |env, c, stored| {
+                let lazy = Lazy::new(env, c, Some(stored));
                 if !lazy.matches(&criteria) {
                     return None;
                 }
@@ -705,7 +725,7 @@ impl Session {
                 Ok(then(found))
             },
         );
-        match self.watched(cancel, job).await {
+        match job.await {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(e)) => Err(crate::session::store_error(e)),
             // The session ends at its next read.
