@@ -438,13 +438,16 @@ mod tests {
     /// (message, header end, body octets, body lines).
     #[test]
     fn unparsed_messages_keep_their_sizes() {
-        let rows: &[(&[u8], u32, u64, u64)] = &[
-            (b"ay\n", 3, 0, 0),
-            (b"no header here\r\n\r\nbut a body\r\n", 18, 12, 1),
-            (b"x   y\n\nbody\nmore\n", 7, 12, 2),
-            (b"", 0, 0, 0),
+        // (message, refused by mail-parser, header end, body octets, body lines): the
+        // refused rows prove that `Shape::parse` falls back to `unparsed`.
+        let rows: &[(&[u8], bool, u32, u64, u64)] = &[
+            (b"ay\n", true, 3, 0, 0),
+            (b"", true, 0, 0, 0),
+            (b":", true, 1, 0, 0),
+            (b"no header here\r\n\r\nbut a body\r\n", false, 18, 12, 1),
+            (b"x   y\n\nbody\nmore\n", false, 7, 12, 2),
         ];
-        for &(raw, header_end, octets, lines) in rows {
+        for &(raw, refused, header_end, octets, lines) in rows {
             let shape = Shape::unparsed(raw);
             assert_eq!(
                 shape.root.header,
@@ -460,7 +463,12 @@ mod tests {
                 (octets, lines),
                 "{raw:?}"
             );
-            if MessageParser::default().parse(raw).is_none() {
+            assert_eq!(
+                MessageParser::default().parse(raw).is_none(),
+                refused,
+                "{raw:?}"
+            );
+            if refused {
                 assert_eq!(Shape::parse(raw), shape, "{raw:?}");
             }
         }
