@@ -94,9 +94,17 @@ impl Spool {
 }
 
 impl Drop for Spool {
+    /// Removes the file; on the runtime, from its blocking pool (an unlink waits for
+    /// the file system, which a session's worker thread must not).
     fn drop(&mut self) {
         if let Some((_, path)) = self.file.take() {
-            let _ = std::fs::remove_file(path);
+            let unlink = move || {
+                let _ = std::fs::remove_file(path);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn_blocking(unlink)),
+                Err(_) => unlink(),
+            }
         }
     }
 }
