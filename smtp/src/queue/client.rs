@@ -94,9 +94,14 @@ pub(crate) struct Job<'a> {
     /// The message, CRLF line ends.
     pub message: &'a [u8],
     /// The message converted to 7-bit MIME (and signed again), for a peer without
-    /// 8BITMIME; Err with the reason when it cannot be converted. Called only then.
-    pub seven_bit: &'a (dyn Fn() -> Result<Vec<u8>, String> + Send + Sync),
+    /// 8BITMIME; Err with the reason when it cannot be converted. Called only then; the
+    /// work (a parse, a DKIM key read and signature) runs off the runtime's threads.
+    pub seven_bit: &'a (dyn Fn() -> SevenBit + Send + Sync),
 }
+
+/// The 7-bit form of a message, made on the blocking pool (`Job::seven_bit`).
+pub(crate) type SevenBit =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, String>> + Send>>;
 
 /// What happened to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -485,7 +490,7 @@ async fn transaction(c: &mut Conn, offer: &Offer, job: &Job<'_>) -> Result<Vec<O
     let message = if eight_bit && !offer.eight_bit && !offer.smtputf8 {
         // RFC 6152 §3: never 8-bit octets to a 7-bit peer; converted to 7-bit MIME,
         // or returned (RFC 3463 X.6.3: conversion required but not supported).
-        match (job.seven_bit)() {
+        match (job.seven_bit)().await {
             Ok(m) => {
                 converted = m;
                 converted.as_slice()

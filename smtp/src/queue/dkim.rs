@@ -3,15 +3,18 @@
 //!
 //! Layout: `dkim/<domain>/<selector>.rsa.pem` (PKCS#1) or `<selector>.ed25519.pem`
 //! (PKCS#8), mode 0600. Every key a domain has signs (so an ed25519 key is added
-//! beside an RSA one, RFC 8463 §4). Keys are read at each signing, so a key made by
-//! `mailyard dkim generate` while `serve` runs is used at once.
+//! beside an RSA one, RFC 8463 §4). A domain's keys are listed at each signing, so a
+//! key made by `mailyard dkim generate` while `serve` runs is used at once; each key
+//! file is read and parsed once and kept while its inode, size and mtime stay the same.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
+use mail_auth::common::crypto::{DkimKey, Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::{Canonicalization, DkimSigner};
+use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -338,38 +341,73 @@ pub fn sign_for_host(data_dir: &Path, host: &str, message: &[u8]) -> String {
     }
 }
 
-/// One DKIM-Signature header for `message` with `key`: relaxed/relaxed over
-/// [`SIGNED_HEADERS`] (RFC 6376 §3.4), whatever the key's algorithm.
-fn sign_relaxed<K: SigningKey>(key: K, k: &KeyInfo, message: &[u8]) -> Result<String, String> {
-    Ok(DkimSigner::from_key(key)
-        .domain(k.domain.clone())
-        .selector(k.selector.clone())
-        .headers(SIGNED_HEADERS)
-        .header_canonicalization(Canonicalization::Relaxed)
-        .body_canonicalization(Canonicalization::Relaxed)
-        .sign(message)
-        .map_err(|e| e.to_string())?
-        .to_header())
+/// Signers made from key files, by path, each with the stamp of the file it was made
+/// from: a key is read and parsed once, and again only when its file changes.
+type Signers = HashMap<PathBuf, (KeyStamp, Arc<DkimSigner<DkimKey, Done>>)>;
+
+/// What identifies a key file's content without reading it: inode, size, mtime.
+type KeyStamp = (u64, u64, i64, i64);
+
+/// Key files a server process keeps signers for; past it the cache starts over.
+pub const SIGNER_CACHE_ENTRIES: usize = 1024;
+
+fn signers() -> &'static Mutex<Signers> {
+    static SIGNERS: OnceLock<Mutex<Signers>> = OnceLock::new();
+    SIGNERS.get_or_init(Mutex::default)
 }
 
-fn sign_with(k: &KeyInfo, message: &[u8]) -> Result<String, String> {
+/// The signer for `k`: relaxed/relaxed over [`SIGNED_HEADERS`] (RFC 6376 §3.4),
+/// whatever the key's algorithm; from the cache while the file is unchanged.
+fn signer(k: &KeyInfo) -> Result<Arc<DkimSigner<DkimKey, Done>>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&k.path).map_err(|e| e.to_string())?;
+    let stamp = (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
+    if let Ok(cache) = signers().lock()
+        && let Some((s, signer)) = cache.get(&k.path)
+        && *s == stamp
+    {
+        return Ok(signer.clone());
+    }
     let text = std::fs::read(&k.path).map_err(|e| e.to_string())?;
     let der = PrivateKeyDer::from_pem_slice(&text).map_err(|e| e.to_string())?;
-    match k.algorithm {
+    let key = match k.algorithm {
         Algorithm::Rsa => {
             #[allow(deprecated)]
             let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| e.to_string())?;
-            sign_relaxed(key, k, message)
+            DkimKey::from(key)
         }
         Algorithm::Ed25519 => {
             let PrivateKeyDer::Pkcs8(p8) = der else {
                 return Err("an ed25519 key must be PKCS#8".into());
             };
-            let key =
-                Ed25519Key::from_pkcs8_der(p8.secret_pkcs8_der()).map_err(|e| e.to_string())?;
-            sign_relaxed(key, k, message)
+            DkimKey::from(
+                Ed25519Key::from_pkcs8_der(p8.secret_pkcs8_der()).map_err(|e| e.to_string())?,
+            )
         }
+    };
+    let signer = Arc::new(
+        DkimSigner::from_key(key)
+            .domain(k.domain.clone())
+            .selector(k.selector.clone())
+            .headers(SIGNED_HEADERS)
+            .header_canonicalization(Canonicalization::Relaxed)
+            .body_canonicalization(Canonicalization::Relaxed),
+    );
+    if let Ok(mut cache) = signers().lock() {
+        if cache.len() >= SIGNER_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(k.path.clone(), (stamp, signer.clone()));
     }
+    Ok(signer)
+}
+
+/// One DKIM-Signature header for `message` with the key `k`.
+fn sign_with(k: &KeyInfo, message: &[u8]) -> Result<String, String> {
+    Ok(signer(k)?
+        .sign(message)
+        .map_err(|e| e.to_string())?
+        .to_header())
 }
 
 #[cfg(test)]
@@ -393,5 +431,40 @@ mod tests {
                 "{record} / {value}"
             );
         }
+    }
+
+    /// The `b=` value of the one signature `sign` makes.
+    fn b_value(data_dir: &Path, message: &[u8]) -> String {
+        let header = sign(data_dir, "example.com", message);
+        let tags: String = header.split_whitespace().collect();
+        tags.split(';')
+            .find_map(|t| t.strip_prefix("b="))
+            .expect("one b= tag")
+            .to_string()
+    }
+
+    /// A key file is parsed once, and again when it is replaced: ed25519 signatures
+    /// are deterministic, so the same `b=` means the same key.
+    #[test]
+    fn a_replaced_key_file_signs_with_the_new_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let message = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
+        let (path, _) =
+            generate(dir.path(), "example.com", "s", Algorithm::Ed25519).expect("generate");
+        let first = b_value(dir.path(), message);
+        assert_eq!(
+            b_value(dir.path(), message),
+            first,
+            "same key, same signature"
+        );
+        std::fs::remove_file(&path).expect("remove");
+        generate(dir.path(), "example.com", "s", Algorithm::Ed25519).expect("generate again");
+        assert_ne!(b_value(dir.path(), message), first, "the new key signs");
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(
+            sign(dir.path(), "example.com", message),
+            "",
+            "no key, no signature"
+        );
     }
 }

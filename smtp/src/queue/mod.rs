@@ -392,7 +392,16 @@ async fn send_to(
         })
         .collect();
     let data_dir = shared.store.data_dir();
-    let seven_bit = || wrap::seven_bit(message).map(|m| dkim::resign(data_dir, &m));
+    let seven_bit = || -> client::SevenBit {
+        let (message, data_dir) = (message.to_vec(), data_dir.to_path_buf());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                wrap::seven_bit(&message).map(|m| dkim::resign(&data_dir, &m))
+            })
+            .await
+            .map_err(|e| format!("conversion task: {e}"))?
+        })
+    };
     let job = client::Job {
         helo: &shared.config.hostname,
         sender: &entry.sender,
