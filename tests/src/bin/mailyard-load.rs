@@ -124,6 +124,15 @@ enum Cmd {
         clients: usize,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Pace the clients to at most this many loops per second in all (default: as
+        /// fast as they can). For comparing two servers at the same load: a faster
+        /// server run unpaced carries more work on the same cores, so its per-command
+        /// times are not comparable with a slower server's; paced to the slower one's
+        /// loop rate (its ops/s / 9), both carry the same load. Client `id` starts its
+        /// k-th loop no earlier than `(k * clients + id) / R` s after the start (at once
+        /// when behind); the wait before a loop is not in the per-command times.
+        #[arg(long)]
+        loops_per_second: Option<f64>,
     },
     /// Open N IMAP connections, each logged in, selected and in IDLE; print READY,
     /// hold them for S seconds (the caller measures the server's memory), then close.
@@ -246,14 +255,21 @@ async fn run(cmd: Cmd) -> Result<()> {
             pass,
             clients,
             seconds,
+            loops_per_second,
         } => {
             check_loopback(&addr)?;
+            if let Some(r) = loops_per_second
+                && !(r.is_finite() && r > 0.0)
+            {
+                bail!("--loops-per-second must be a positive number, not {r}");
+            }
             mixed(
                 addr,
                 &user,
                 &pass,
                 clients,
                 Duration::from_secs_f64(seconds),
+                loops_per_second,
             )
             .await
         }
@@ -740,6 +756,7 @@ async fn mixed(
     pass: &str,
     clients: usize,
     run_for: Duration,
+    loops_per_second: Option<f64>,
 ) -> Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -751,6 +768,17 @@ async fn mixed(
             let mut loops: u64 = 0;
             let mut c = Imap::login(addr, &user, &pass).await?;
             while start.elapsed() < run_for {
+                if let Some(r) = loops_per_second {
+                    // This client's slot for its loop number `loops` (from 0): the
+                    // clients take turns, R loops a second in all. Behind schedule,
+                    // sleep_until returns at once.
+                    let slot = (loops * clients as u64 + id as u64) as f64 / r;
+                    if slot >= run_for.as_secs_f64() {
+                        break;
+                    }
+                    let at = start + Duration::from_secs_f64(slot);
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                }
                 loops += 1;
                 let i = loops;
                 let mut t = Instant::now();
@@ -845,6 +873,9 @@ async fn mixed(
         "mixed clients={clients} ops={n} seconds={secs:.2} rate={:.1}",
         n as f64 / secs
     );
+    if let Some(r) = loops_per_second {
+        println!("mixed_paced loops_per_second={r}");
+    }
     for (name, d) in MIXED_OPS.iter().zip(spent) {
         println!(
             "mixed_op op={name} mean_ms={:.2}",
