@@ -10,6 +10,23 @@
 //! - No mailbox name reaches a path outside the user's tree (`mailbox_name.rs`).
 //! - URLAUTH keys (`urlauth.rs`) live beside each mailbox's state file, never in the
 //!   rebuildable index.
+//!
+//! Layout (`../shared/DESIGN.md` pictures the door "in lib.rs"; it grew its own file):
+//! - `door.rs`: the typed async door the protocol crates use. Each method makes its own
+//!   hop off the runtime: small reads to the reader threads (`readers.rs`, each with
+//!   its own SQLite connection), whole-mailbox jobs (FETCH chunks, SEARCH/SORT/THREAD
+//!   scans with a `Cancel`) to the blocking pool, changes to the writer's queue.
+//!   `*_blocking` twins serve the CLI.
+//! - `writer/`: the one writer thread. `mod.rs` takes requests in batches, commits
+//!   them in one transaction and hands directory fsyncs to the syncer thread (group
+//!   commit, `dirsync.rs`); `mailbox.rs`, `message.rs` and `reconcile.rs` apply the
+//!   requests of their kind.
+//! - `index.rs` (private): the SQL; `summary.rs` (private): a message parsed once at
+//!   delivery into its `mailyard_message` shape, envelope facts and cached header
+//!   fields; `maildir.rs`: file names, write order, the state files.
+//! - `delivery.rs` and `queue.rs`: one delivery's local copies, relay queue entries
+//!   and Sieve memory in one durable request; `accounts.rs`: users, aliases, domains
+//!   (not a cache: `synchronous=FULL`).
 #![forbid(unsafe_code)]
 
 pub mod accounts;
