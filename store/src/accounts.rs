@@ -256,6 +256,7 @@ impl Accounts {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        crate::index::stable_plans(&conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Accounts {
             readers: crate::index::Readers::new(&path),
