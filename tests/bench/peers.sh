@@ -440,6 +440,19 @@ if want smtp; then
 	both_idle
 fi
 
+# op_table MY DV MYHEAD DVHEAD: a per-command table of the mixed workload (MIXED_OPS),
+# mailyard's mean times stored under IM[mailyard,MY,op] against Dovecot's under
+# IM[dovecot,DV,op]; the ratio is Dovecot's time over mailyard's.
+MIXED_OPS="SELECT FETCH_FLAGS_ALL FETCH_HEADERS_21 FETCH_BODY SEARCH_UNSEEN STORE_SEEN APPEND UID_SEARCH_UNSEEN STORE_DELETED_UID_EXPUNGE"
+op_table() {
+	local op
+	echo "| command | $3 | $4 | × |"
+	echo "|---|---:|---:|---:|"
+	for op in $MIXED_OPS; do
+		echo "| $op | ${IM[mailyard,$1,$op]:-} | ${IM[dovecot,$2,$op]:-} | $(ratio "${IM[dovecot,$2,$op]:-}" "${IM[mailyard,$1,$op]:-}") |"
+	done
+}
+
 # ---- IMAP ------------------------------------------------------------------------
 if want imap; then
 	imap_run() { # name addr
@@ -736,28 +749,16 @@ rrelay=$(ratio "${RELAY[mailyard]:-}" "${RELAY[postfix]:-}")
 		echo
 		echo "Mixed workload, mean time per command (ms; \"STORE_DELETED_UID_EXPUNGE\" is UID STORE + UID EXPUNGE):"
 		echo
-		echo "| command | mailyard | Dovecot | × |"
-		echo "|---|---:|---:|---:|"
-		for op in SELECT FETCH_FLAGS_ALL FETCH_HEADERS_21 FETCH_BODY SEARCH_UNSEEN STORE_SEEN APPEND UID_SEARCH_UNSEEN STORE_DELETED_UID_EXPUNGE; do
-			echo "| $op | ${IM[mailyard,op,$op]:-} | ${IM[dovecot,op,$op]:-} | $(ratio "${IM[dovecot,op,$op]:-}" "${IM[mailyard,op,$op]:-}") |"
-		done
+		op_table op op "mailyard" "Dovecot"
 		echo
 		echo "The same loop from one client (each command's own latency, no queueing behind other clients):"
 		echo
-		echo "| command | mailyard | Dovecot | × |"
-		echo "|---|---:|---:|---:|"
-		for op in SELECT FETCH_FLAGS_ALL FETCH_HEADERS_21 FETCH_BODY SEARCH_UNSEEN STORE_SEEN APPEND UID_SEARCH_UNSEEN STORE_DELETED_UID_EXPUNGE; do
-			echo "| $op | ${IM[mailyard,op1,$op]:-} | ${IM[dovecot,op1,$op]:-} | $(ratio "${IM[dovecot,op1,$op]:-}" "${IM[mailyard,op1,$op]:-}") |"
-		done
+		op_table op1 op1 "mailyard" "Dovecot"
 		if [[ -n ${IM[paced,rate]:-} ]]; then
 			echo
 			echo "The 8-client loop on mailyard paced to Dovecot's rate (the same load on both: each command's time at equal throughput): \`--loops-per-second ${IM[paced,lps]}\` (Dovecot's ${IM[dovecot,mixed]} ops/s / 9 commands a loop); mailyard reached ${IM[paced,rate]} ops/s, ×$(ratio "${IM[paced,rate]}" "${IM[dovecot,mixed]}") of Dovecot's."
 			echo
-			echo "| command | mailyard paced | Dovecot (8 clients, unpaced — its own rate) | × |"
-			echo "|---|---:|---:|---:|"
-			for op in SELECT FETCH_FLAGS_ALL FETCH_HEADERS_21 FETCH_BODY SEARCH_UNSEEN STORE_SEEN APPEND UID_SEARCH_UNSEEN STORE_DELETED_UID_EXPUNGE; do
-				echo "| $op | ${IM[mailyard,opp,$op]:-} | ${IM[dovecot,op,$op]:-} | $(ratio "${IM[dovecot,op,$op]:-}" "${IM[mailyard,opp,$op]:-}") |"
-			done
+			op_table opp op "mailyard paced" "Dovecot (8 clients, unpaced — its own rate)"
 		fi
 	fi
 	echo
