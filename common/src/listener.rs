@@ -54,7 +54,7 @@ struct Load {
     unauthenticated: AtomicUsize,
 }
 
-/// One connection's place in its listener's [`Load`]; dropping it frees it.
+/// One connection's place in its listener's `Load`; dropping it frees it.
 #[derive(Debug)]
 pub struct Slot {
     load: Arc<Load>,
@@ -74,7 +74,7 @@ impl Slot {
     /// Reads from `stream` into `buf` (what `read_buf` does), giving up (None) once
     /// the connection has been idle for [`Slot::idle_timeout`]`(normal)` or `deadline`
     /// has passed. For a connection that has not authenticated the timeout is judged
-    /// again every [`STRESS_CHECK`], so one that began waiting before its listener
+    /// again every `STRESS_CHECK`, so one that began waiting before its listener
     /// came under stress is cut too.
     pub async fn read_idle<R: AsyncRead + Unpin>(
         &self,

@@ -66,7 +66,7 @@ impl Reader<'_> {
     }
 
     /// Opens a message's file for positioned reads, or `None` when it is gone
-    /// ([`Store::open_message`]).
+    /// (`Store::open_message`).
     pub fn open(&self, info: &MessageInfo) -> Result<Option<MessageFile>> {
         let m = self.mailbox;
         self.store.open_message(&m.user, &m.name, m.id, info)
@@ -256,7 +256,7 @@ impl Store {
     }
 
     /// What a selected session learns when `mailbox` changed
-    /// ([`Store::mailbox_changes_blocking`]).
+    /// (`Store::mailbox_changes_blocking`).
     pub async fn mailbox_changes(
         &self,
         mailbox: MailboxId,

@@ -793,7 +793,7 @@ impl Store {
     }
 
     /// The ids of entries due at `now` and not held, oldest due first, at most
-    /// `limit` ([`Store::queue_due_blocking`]): what the relay scheduler asks after
+    /// `limit` (`Store::queue_due_blocking`): what the relay scheduler asks after
     /// every delivery and every message queued.
     pub async fn queue_due(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         self.hop(move |s| s.queue_due_blocking(now, limit)).await

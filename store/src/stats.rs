@@ -28,12 +28,12 @@ impl crate::Store {
         let _ = self.inner.batch_observer.set(observer);
     }
 
-    /// [`Store::ping_blocking`] from async code (`/healthz`).
+    /// [`Store::ping_blocking`](crate::Store::ping_blocking) from async code (`/healthz`).
     pub async fn ping(&self) -> Result<()> {
         self.hop(|s| s.ping_blocking()).await
     }
 
-    /// [`Store::usage_blocking`] from async code (`/metrics`).
+    /// [`Store::usage_blocking`](crate::Store::usage_blocking) from async code (`/metrics`).
     pub async fn usage(&self) -> Result<Usage> {
         self.hop(|s| s.usage_blocking()).await
     }

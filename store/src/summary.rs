@@ -20,7 +20,7 @@ pub struct Summary {
     pub sent_date: Option<i64>,
     /// Subject, decoded.
     pub subject: String,
-    /// From, decoded ("Name <addr>, ...").
+    /// From, decoded (`"Name <addr>, ..."`).
     pub from: String,
     /// To, decoded.
     pub to: String,

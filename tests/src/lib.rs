@@ -19,7 +19,7 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts every listener on 127.0.0.1:0 (http off); `extra` is appended to the
-    /// TOML (e.g. "[limits]\nmessage_size = 4096\n"). SPF/DKIM/DMARC checks are off
+    /// TOML (e.g. `"[limits]\nmessage_size = 4096\n"`). SPF/DKIM/DMARC checks are off
     /// unless `extra` has an `[auth_checks]` table: they would ask the machine's resolver
     /// about test domains, and CI has no DNS beyond its package registries (the checks
     /// have their own tests against a DNS server on loopback).

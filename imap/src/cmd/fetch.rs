@@ -6,8 +6,8 @@
 //! (`proto::body_render`, with the session's UTF-8 state): ENVELOPE, BODY,
 //! BODYSTRUCTURE. From the message file, by positioned reads of only the bytes they
 //! need at the offsets of that shape (`section.rs`): RFC822, RFC822.HEADER,
-//! RFC822.TEXT and BODY[section]<partial> / BODY.PEEK; decoded, once per part and
-//! request: BINARY[part]<partial> and BINARY.SIZE[part] (`binary.rs`), as a literal8
+//! RFC822.TEXT and `BODY[section]<partial>` / BODY.PEEK; decoded, once per part and
+//! request: `BINARY[part]<partial>` and `BINARY.SIZE[part]` (`binary.rs`), as a literal8
 //! when the decoded data holds a NUL (RFC 3516 §4.3). Top-level HEADER.FIELDS of the
 //! fields clients list come from the index's header cache without the file.
 //!

@@ -32,11 +32,11 @@ pub enum FetchAttribute {
     Uid,
     /// `MODSEQ` (RFC 7162 §3.1.4.1)
     ModSeq,
-    /// `RFC822` = BODY[] (sets \Seen) (RFC 3501 §6.4.5)
+    /// `RFC822` = `BODY[]` (sets \Seen) (RFC 3501 §6.4.5)
     Rfc822,
-    /// `RFC822.HEADER` = BODY.PEEK[HEADER] (RFC 3501 §6.4.5)
+    /// `RFC822.HEADER` = `BODY.PEEK[HEADER]` (RFC 3501 §6.4.5)
     Rfc822Header,
-    /// `RFC822.TEXT` = BODY[TEXT] (RFC 3501 §6.4.5)
+    /// `RFC822.TEXT` = `BODY[TEXT]` (RFC 3501 §6.4.5)
     Rfc822Text,
     /// `BODY[section]<partial>` / `BODY.PEEK[section]<partial>`
     BodySection {

@@ -27,7 +27,7 @@ pub enum Command {
     Quit,
     /// RFC 1939 §5 STAT.
     Stat,
-    /// RFC 1939 §5 LIST [msg].
+    /// RFC 1939 §5 `LIST [msg]`.
     List(Option<u32>),
     /// RFC 1939 §5 RETR msg.
     Retr(u32),
@@ -44,7 +44,7 @@ pub enum Command {
         /// How many lines of the body.
         lines: u32,
     },
-    /// RFC 1939 §7 UIDL [msg].
+    /// RFC 1939 §7 `UIDL [msg]`.
     Uidl(Option<u32>),
     /// RFC 2449 §5 CAPA.
     Capa,
