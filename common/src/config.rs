@@ -466,7 +466,7 @@ pub enum ConfigError {
     /// Bad TOML, an unknown key or a bad value. The message names the key and the line.
     #[error("{file}: {message}")]
     Invalid {
-        /// The file (or `"<embedded default>"`).
+        /// The file it was read from.
         file: String,
         /// toml's message, with the line, column and offending key.
         message: String,

@@ -665,7 +665,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `"cold=<first> warm=<median of the rest>"` (warm is the only one when `v` has one).
+/// `"cold_ms=<first> warm_ms=<median of the rest>"` (warm is the only one when `v` has one).
 fn cold_warm(v: &[f64]) -> String {
     let cold = v.first().copied().unwrap_or(0.0);
     let warm = if v.len() > 1 {
