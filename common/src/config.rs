@@ -466,7 +466,7 @@ pub enum ConfigError {
     /// Bad TOML, an unknown key or a bad value. The message names the key and the line.
     #[error("{file}: {message}")]
     Invalid {
-        /// The file it was read from.
+        /// Where the text came from: the file, or what `Config::parse` was told.
         file: String,
         /// toml's message, with the line, column and offending key.
         message: String,
