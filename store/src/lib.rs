@@ -100,7 +100,7 @@ struct Inner {
     writer: Writer,
     readers: index::Readers,
     /// The door's reader threads (`readers.rs`).
-    hops: readers::Readers,
+    hops: readers::Hops,
     changes: Arc<Changes>,
     accounts: Accounts,
     batch_observer: Arc<std::sync::OnceLock<stats::BatchObserver>>,
@@ -155,7 +155,7 @@ impl Store {
                 batch_observer,
                 spares,
                 readers: index::Readers::new(&db),
-                hops: readers::Readers::start(),
+                hops: readers::Hops::start(),
                 changes,
                 accounts: Accounts::open(data_dir)?,
             }),

@@ -16,15 +16,17 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Reader threads kept (each parks when idle).
 const READERS: usize = 4;
 
-/// The reader threads' queue. Dropping it ends the threads (their `recv` fails).
-pub(crate) struct Readers {
+/// The reader threads' queue (the door's hops; not `index::Readers`, the pool of
+/// read connections those threads use). Dropping it ends the threads (their `recv`
+/// fails).
+pub(crate) struct Hops {
     tx: crossbeam_channel::Sender<Job>,
     idle: Arc<AtomicUsize>,
 }
 
-impl Readers {
+impl Hops {
     /// Starts the reader threads.
-    pub(crate) fn start() -> Readers {
+    pub(crate) fn start() -> Hops {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let idle = Arc::new(AtomicUsize::new(0));
         for n in 0..READERS {
@@ -42,7 +44,7 @@ impl Readers {
                 tracing::warn!(error = %e, "store: cannot start a reader thread");
             }
         }
-        Readers { tx, idle }
+        Hops { tx, idle }
     }
 
     /// Runs `f` on a reader thread when one is idle, else on tokio's blocking pool;
