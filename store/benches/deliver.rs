@@ -12,6 +12,9 @@
 //!   ≥ 80 % of it, judged on [`PAIRS`] alternated pairs (raw, store) after the table:
 //!   the ratio of the medians, since the disk's speed drifts within one run.
 //! - *serial fsync rate*: the same loop on one thread.
+//! - *per message*, for the alternated pairs: this process's CPU time, the bytes it
+//!   sent to the storage layer (file pages and the index's WAL), and how busy the
+//!   whole machine was — why the two rates differ when they do.
 //!
 //! Then the same with every user's NOTIFY bus subscribed (`+notify`: the cost of the
 //! per-user events). A benchmark, not a test: the machine is shared, so read the
@@ -133,6 +136,69 @@ fn deliver_for(
     })
 }
 
+/// What a stretch of the bench cost, read from `/proc`: the process's CPU time (user
+/// and system, in the kernel's `USER_HZ` ticks of 1/100 s), the bytes it sent to the
+/// storage layer (`/proc/self/io` `write_bytes`: dirtied file and metadata pages, the
+/// index's WAL included), and the whole machine's busy and total time (`/proc/stat`:
+/// the kernel threads that write back and complete I/O count there, not in the process).
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    cpu_secs: f64,
+    write_bytes: f64,
+    machine_busy: f64,
+    machine_total: f64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let stat = read("/proc/self/stat");
+        // Fields after the command name's closing parenthesis; utime and stime are
+        // the 14th and 15th of the whole line.
+        let after = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+        let ticks: Vec<f64> = after
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let write_bytes = read("/proc/self/io")
+            .lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        // The first line of /proc/stat: user nice system idle iowait irq softirq steal.
+        let cpu: Vec<f64> = read("/proc/stat")
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let total: f64 = cpu.iter().sum();
+        let idle = cpu.get(3).copied().unwrap_or(0.0) + cpu.get(4).copied().unwrap_or(0.0);
+        Usage {
+            cpu_secs: ticks.iter().sum::<f64>() / 100.0,
+            write_bytes,
+            machine_busy: total - idle,
+            machine_total: total,
+        }
+    }
+
+    /// (process CPU µs per item, KiB written per item, machine busy %) since `before`.
+    fn per_item(self, before: Usage, items: f64) -> (f64, f64, f64) {
+        let items = items.max(1.0);
+        let total = (self.machine_total - before.machine_total).max(1.0);
+        (
+            (self.cpu_secs - before.cpu_secs) * 1e6 / items,
+            (self.write_bytes - before.write_bytes) / 1024.0 / items,
+            (self.machine_busy - before.machine_busy) * 100.0 / total,
+        )
+    }
+}
+
 /// Median of a few figures.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -238,13 +304,15 @@ fn main() {
     // many unlinks, e.g. a previous run's cleanup), so each store run is paired with
     // a raw run next to it and the medians are compared.
     let (mut raw, mut ours) = (Vec::new(), Vec::new());
+    let (mut raw_cost, mut our_cost) = (Vec::new(), Vec::new());
     for pair in 0..PAIRS {
-        raw.push(fsync_rate(
-            &raw_dir.join(format!("pair{pair}")),
-            FSYNC_THREADS,
-            run_for,
-        ));
+        let before = Usage::now();
+        let rate = fsync_rate(&raw_dir.join(format!("pair{pair}")), FSYNC_THREADS, run_for);
+        let between = Usage::now();
+        raw.push(rate);
+        raw_cost.push(between.per_item(before, rate * run_for.as_secs_f64()));
         let (count, secs) = deliver_for(&rt, &store, &users[..], FSYNC_THREADS, run_for);
+        our_cost.push(Usage::now().per_item(between, count as f64));
         ours.push(count as f64 / secs);
     }
     let list = |v: &[f64]| {
@@ -258,6 +326,24 @@ fn main() {
         list(&raw),
         list(&ours)
     );
+    // Why the two differ: what each costs per message in CPU and in bytes written, and
+    // how busy the whole machine was (both loops are bound by this machine's CPU, much
+    // of it the kernel's, when the machine is near 100 %).
+    let cost = |v: &[(f64, f64, f64)]| {
+        (
+            median(v.iter().map(|c| c.0).collect()),
+            median(v.iter().map(|c| c.1).collect()),
+            median(v.iter().map(|c| c.2).collect()),
+        )
+    };
+    for (label, (cpu, kib, busy)) in [
+        (format!("parallel fsync ({FSYNC_THREADS})"), cost(&raw_cost)),
+        (format!("{FSYNC_THREADS} deliverers"), cost(&our_cost)),
+    ] {
+        println!(
+            "{label}: per message {cpu:.0} us CPU (this process), {kib:.1} KiB written; machine busy {busy:.0} %"
+        );
+    }
     let (raw, ours) = (median(raw), median(ours));
     let share = ours / raw;
     println!(
