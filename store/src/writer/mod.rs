@@ -80,7 +80,7 @@ pub const CHECKPOINT_PAGES: u64 = 1000;
 /// (about 16 MiB of 4 KiB pages, plus one batch) under a load that never pauses. A
 /// reader still on an older snapshot when the next transaction begins keeps the WAL
 /// from starting over until a later checkpoint: under imaptest's 10 sessions for a
-/// minute the WAL file reached 21 MB (the checkpoint thread alone: 47 MB and growing).
+/// minute the WAL file reached 21 MB (47 MB after runs with only the checkpoint thread).
 pub const CHECKPOINT_PAGES_BUSY: u64 = 4 * CHECKPOINT_PAGES;
 
 /// One message to put into one or more mailboxes.
