@@ -296,17 +296,20 @@ impl Store {
         name: &str,
         counts: bool,
     ) -> Result<Option<(MailboxInfo, MailboxCounts)>> {
-        let (user, name) = (user.clone(), name.to_string());
+        let (user, name) = (user.to_string(), writer::normalize_name(name)?);
+        // One read transaction: the row and the counts of the same moment.
         self.hop(move |s| {
-            let Some(mb) = s.mailbox_blocking(&user, &name)? else {
-                return Ok(None);
-            };
-            let c = if counts {
-                s.mailbox_counts_blocking(&mb)?
-            } else {
-                MailboxCounts::default()
-            };
-            Ok(Some((mb, c)))
+            s.read(|c| {
+                let Some(mb) = index::mailbox(c, &user, &name)? else {
+                    return Ok(None);
+                };
+                let n = if counts {
+                    index::mailbox_counts(c, mb.id, mb.first_recent_uid)?
+                } else {
+                    MailboxCounts::default()
+                };
+                Ok(Some((mb, n)))
+            })
         })
         .await
     }

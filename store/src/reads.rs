@@ -3,9 +3,9 @@
 //! ([`crate::index::Readers`]), so callers never see SQLite. They block: the async
 //! door (`door.rs`) calls them on its side of the hop.
 
-use crate::index::{self, MailboxCounts};
+use crate::index;
 use crate::summary::Summary;
-use crate::{MailboxId, MailboxInfo, MessageInfo, ModSeq, Result, Store, Uid};
+use crate::{MailboxId, MessageInfo, ModSeq, Result, Store, Uid};
 
 /// Per message, in the order asked: the blob, or `None` (none stored, or gone).
 pub type Blobs = Vec<Option<Vec<u8>>>;
@@ -79,11 +79,5 @@ impl Store {
                 index::expunged_since(c, mailbox, since)?,
             ))
         })
-    }
-
-    /// STATUS counts of `mailbox` (RFC 9051 §6.3.11): messages, unseen, recent, size,
-    /// deleted.
-    pub(crate) fn mailbox_counts_blocking(&self, mailbox: &MailboxInfo) -> Result<MailboxCounts> {
-        self.read(|c| index::mailbox_counts(c, mailbox.id, mailbox.first_recent_uid))
     }
 }

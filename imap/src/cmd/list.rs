@@ -114,9 +114,12 @@ impl Session {
             .iter()
             .map(|p| self.list_pattern(&args.reference, p))
             .collect();
+        // The subscriptions file is read only when the answer depends on it (RFC 5258
+        // SUBSCRIBED selection or return option), not for every plain LIST.
+        let need_subs = args.select.subscribed || args.returns.subscribed;
         let (boxes, subs) = match self
             .store()
-            .mailboxes_and_subscriptions(&user, true, true)
+            .mailboxes_and_subscriptions(&user, true, need_subs)
             .await
         {
             Ok(x) => x,
