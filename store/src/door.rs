@@ -298,20 +298,8 @@ impl Store {
     ) -> Result<Option<(MailboxInfo, MailboxCounts)>> {
         let (user, name) = (user.to_string(), writer::normalize_name(name)?);
         // One read transaction: the row and the counts of the same moment.
-        self.hop(move |s| {
-            s.read(|c| {
-                let Some(mb) = index::mailbox(c, &user, &name)? else {
-                    return Ok(None);
-                };
-                let n = if counts {
-                    index::mailbox_counts(c, mb.id, mb.first_recent_uid)?
-                } else {
-                    MailboxCounts::default()
-                };
-                Ok(Some((mb, n)))
-            })
-        })
-        .await
+        self.hop(move |s| s.read(|c| with_counts(c, index::mailbox(c, &user, &name)?, counts)))
+            .await
     }
 
     /// STATUS of many mailboxes by id, in one hop (RFC 5819 LIST-STATUS, RFC 5465
@@ -325,17 +313,7 @@ impl Store {
         self.hop(move |s| {
             s.read(|c| {
                 ids.iter()
-                    .map(|&id| {
-                        let Some(mb) = index::mailbox_by_id(c, id)? else {
-                            return Ok(None);
-                        };
-                        let n = if counts {
-                            index::mailbox_counts(c, mb.id, mb.first_recent_uid)?
-                        } else {
-                            MailboxCounts::default()
-                        };
-                        Ok(Some((mb, n)))
-                    })
+                    .map(|&id| with_counts(c, index::mailbox_by_id(c, id)?, counts))
                     .collect()
             })
         })
@@ -549,4 +527,22 @@ impl Store {
         let root = maildir::user_root(self.data_dir(), user);
         maildir::read_subscriptions(&root).at(&root)
     }
+}
+
+/// A mailbox's row with, when `counts`, its STATUS counts read on the same connection
+/// (else zeros); `None` stays `None` (no such mailbox).
+fn with_counts(
+    c: &rusqlite::Connection,
+    mailbox: Option<MailboxInfo>,
+    counts: bool,
+) -> Result<Option<(MailboxInfo, MailboxCounts)>> {
+    let Some(mb) = mailbox else {
+        return Ok(None);
+    };
+    let n = if counts {
+        index::mailbox_counts(c, mb.id, mb.first_recent_uid)?
+    } else {
+        MailboxCounts::default()
+    };
+    Ok(Some((mb, n)))
 }
