@@ -26,18 +26,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$here/../imaptest/make-mbox.py" "$work/bench.mbox"
 
-# ticks PID: clock ticks of CPU used by PID, its live children and those it reaped.
-ticks() {
-	local sum=0 p t
-	for p in "$1" $(pgrep -P "$1" || true); do
-		t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') || continue
-		sum=$((sum + ${t:-0}))
-	done
-	echo "$sum"
-}
+# shellcheck source=imaptest-common.sh
+. "$here/imaptest-common.sh"
 hz=$(getconf CLK_TCK)
-# The sum of the last Totals: row (commands of every kind done in the run).
-total() { grep -A4 '^Totals:' "$1" | tail -1 | awk '{s=0; for (i=1; i<=NF; i++) s+=$i; print s}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for mode in long login; do

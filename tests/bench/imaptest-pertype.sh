@@ -9,7 +9,7 @@
 # (default below; `a+b` runs states a and b together, every other state at 0 %), one
 # run of SECS (default 8) seconds per server, 10 clients, `logout=0`; prints the
 # commands done, the Error: lines, and the server's CPU per command (user + system, of
-# the process, its children and grandchildren: Dovecot's imap processes). A run of
+# the process and its children: Dovecot's imap processes). A run of
 # STORE or FETCH alone also counts the SELECT of each client; the per-command CPU is
 # over everything done in the run. imaptest's states: FETCH asks 1–4 random items of
 # UID FLAGS ENVELOPE INTERNALDATE BODY BODYSTRUCTURE RFC822.SIZE and
@@ -30,16 +30,8 @@ python3 "$here/../imaptest/make-mbox.py" "$work/bench.mbox"
 hz=$(getconf CLK_TCK)
 all="list status fetch fetch2 store delete expunge append"
 
-# ticks PID: CPU clock ticks of PID, its children and grandchildren (live or reaped).
-ticks() {
-	local sum=0 p t
-	for p in "$1" $(pgrep -P "$1" || true) $(for c in $(pgrep -P "$1" || true); do pgrep -P "$c" || true; done); do
-		t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') || continue
-		sum=$((sum + ${t:-0}))
-	done
-	echo "$sum"
-}
-total() { grep -A4 '^Totals:' "$1" | tail -1 | awk '{s=0; for (i=1; i<=NF; i++) s+=$i; print s}'; }
+# shellcheck source=imaptest-common.sh
+. "$here/imaptest-common.sh"
 
 printf '%-22s %-9s %9s %7s %11s\n' mix server commands errors "cpu us/cmd"
 for t in $types; do
