@@ -2,9 +2,11 @@
 //! `watch_other_processes` for other processes' writes):
 //!
 //! - Per mailbox: every write publishes the mailbox's new HIGHESTMODSEQ on a `watch`
-//!   channel; a session with the mailbox selected subscribes and, when woken, asks the
-//!   index what changed since the MODSEQ it last saw. A `watch` keeps only the latest
-//!   value, so a slow subscriber never makes a publisher wait or lose anything.
+//!   channel; a session with the mailbox selected subscribes and, when woken, asks what
+//!   changed since the MODSEQ it last saw: the change journal the writer keeps for
+//!   selected mailboxes answers from memory (`journal.rs`), the index when the journal
+//!   does not cover that MODSEQ. A `watch` keeps only the latest value, so a slow
+//!   subscriber never makes a publisher wait or lose anything.
 //! - Per user ([`Changes::subscribe_user`], for RFC 5465 NOTIFY): one `broadcast`
 //!   channel per user with subscribers carries a [`MailboxEvent`] for every mailbox of
 //!   the user that changed (messages new, expunged or re-flagged; created, deleted,
@@ -27,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 use crate::index;
+use crate::journal::Journals;
 use crate::model::{Address, MailboxId};
 
 /// The most events a user's bus keeps for a subscriber that has not read them yet
@@ -163,6 +166,8 @@ pub struct Changes {
     /// on the user buses (kept while some user bus has a subscriber): the watcher of
     /// other processes' writes announces only what goes beyond it.
     announced: Mutex<HashMap<MailboxId, u64>>,
+    /// What selected sessions read when woken (`journal.rs`).
+    pub(crate) journals: Journals,
 }
 
 impl Changes {
@@ -174,6 +179,13 @@ impl Changes {
         map.entry(mailbox)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
+    }
+
+    /// Whether some session has `mailbox` selected (subscribed to it).
+    pub(crate) fn is_selected(&self, mailbox: MailboxId) -> bool {
+        self.senders
+            .lock()
+            .is_ok_and(|m| m.get(&mailbox).is_some_and(|tx| tx.receiver_count() > 0))
     }
 
     /// Subscribes to every change of every mailbox of `user`, from now on.
@@ -297,6 +309,7 @@ pub(crate) fn watch_other_processes(
                             else {
                                 continue;
                             };
+                            changes.journals.behind(m.id, m.highestmodseq);
                             changes.publish(m.id, m.highestmodseq);
                             if changes.unannounced(m.id, m.highestmodseq)
                                 && let Ok(user) = Address::parse(&m.user)

@@ -256,12 +256,16 @@ impl Store {
     }
 
     /// What a selected session learns when `mailbox` changed
-    /// (`Store::mailbox_changes_blocking`).
+    /// (`Store::mailbox_changes_blocking`): from the change journal when it covers
+    /// `since` (no hop, `journal.rs`), else from the index.
     pub async fn mailbox_changes(
         &self,
         mailbox: MailboxId,
         since: ModSeq,
     ) -> Result<Option<MailboxChanges>> {
+        if let Some(delta) = self.inner.changes.journals.delta(mailbox, since) {
+            return Ok(Some(delta));
+        }
         self.hop(move |s| s.mailbox_changes_blocking(mailbox, since))
             .await
     }

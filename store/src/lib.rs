@@ -41,6 +41,7 @@ pub mod export;
 pub mod headers;
 pub mod import;
 pub(crate) mod index;
+mod journal;
 pub mod lookup;
 pub mod mailbox_name;
 pub mod maildir;
@@ -727,6 +728,25 @@ impl Store {
         mailbox: &str,
         messages: Vec<(Vec<u8>, FlagSet, Option<i64>)>,
     ) -> Result<Vec<Delivered>> {
+        Ok(self
+            .append_many_claiming(user, mailbox, messages, None)
+            .await?
+            .0)
+    }
+
+    /// [`Store::append_many`] from a session that has `selected` selected read-write:
+    /// when the messages go into that mailbox, the same request claims its `\Recent`
+    /// messages up to the last new one for that session ([`Store::claim_recent`],
+    /// RFC 3501 §2.3.2: the session that appends is the first to be told), so the
+    /// session needs no second trip to the writer when it announces them. Returns the
+    /// UIDs claimed too.
+    pub async fn append_many_claiming(
+        &self,
+        user: &Address,
+        mailbox: &str,
+        messages: Vec<(Vec<u8>, FlagSet, Option<i64>)>,
+        selected: Option<MailboxId>,
+    ) -> Result<(Vec<Delivered>, Vec<Uid>)> {
         let name = writer::normalize_name(mailbox)?;
         let mut ops = Vec::with_capacity(messages.len());
         for (data, flags, date) in messages {
@@ -743,8 +763,12 @@ impl Store {
                 }
             }
         }
-        match self.submit(Op::DeliverMany(ops)).await? {
-            Outcome::Delivered(d) => Ok(d),
+        let op = Op::DeliverMany {
+            ops,
+            claim_for: selected,
+        };
+        match self.submit(op).await? {
+            Outcome::Appended { delivered, claimed } => Ok((delivered, claimed)),
             other => Err(unexpected(other)),
         }
     }

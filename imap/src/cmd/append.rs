@@ -87,10 +87,22 @@ impl Session {
         if let Some(done) = self.over_quota(&user, total).await {
             return done;
         }
-        match self.store().append_many(&user, &name, batch).await {
-            Ok(delivered) => {
+        // Into the mailbox selected read-write: the APPEND claims its `\Recent`
+        // messages too (RFC 3501 §2.3.2), so announcing them takes no second trip.
+        let selected = self.view().filter(|v| !v.read_only).map(|v| v.id);
+        match self
+            .store()
+            .append_many_claiming(&user, &name, batch, selected)
+            .await
+        {
+            Ok((delivered, claimed)) => {
                 for d in &delivered {
                     self.note_own_new(d.mailbox, d.uid);
+                }
+                if let Some(view) = self.view_mut()
+                    && Some(view.id) == selected
+                {
+                    view.claim_ahead(claimed);
                 }
                 let validity = delivered.first().map_or(0, |d| d.uidvalidity.0);
                 let mut uids: Vec<u32> = delivered.iter().map(|d| d.uid.0).collect();

@@ -110,6 +110,7 @@ impl Session {
             contexts: Vec::new(),
             flags_owed: BTreeSet::new(),
             own_new: BTreeSet::new(),
+            claimed_ahead: BTreeSet::new(),
         };
         // RFC 9051 §6.3.2: FLAGS, EXISTS, LIST (rev2 only, not sent), then the OK
         // response codes; RFC 3501 §6.3.1 adds RECENT and [UNSEEN].

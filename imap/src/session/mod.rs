@@ -810,6 +810,7 @@ impl Session {
                         view.name = mb.name.clone();
                     }
                     let c = view.apply(changed, &expunged, mb.highestmodseq.0, mb.uidnext.0);
+                    view.take_claimed_ahead();
                     // RFC 3501 §2.3.2: new mail is `\Recent` in exactly one session: a
                     // read-write session claims it in the store; a read-only one only
                     // sees what nobody has claimed yet.

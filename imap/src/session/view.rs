@@ -77,6 +77,9 @@ pub(crate) struct View {
     /// mailbox), not yet seen as new: NOTIFY's MessageNew FETCH skips them
     /// (RFC 5465 §5.2).
     pub own_new: BTreeSet<Uid>,
+    /// `\Recent` messages this session claimed with its APPEND that the view has not
+    /// seen yet: marked recent when they come in ([`View::claim_ahead`]).
+    pub claimed_ahead: BTreeSet<Uid>,
 }
 
 /// What [`View::apply`] found.
@@ -158,6 +161,35 @@ impl View {
             if let Some(i) = self.index_of(uid) {
                 self.msgs[i].recent = true;
             }
+        }
+    }
+
+    /// Takes `uids`, claimed for this session as `\Recent` by its own request (an
+    /// APPEND into this mailbox, `Store::append_many_claiming`): those in the view are
+    /// recent now, the others once they come in ([`View::take_claimed_ahead`]).
+    pub(crate) fn claim_ahead(&mut self, uids: impl IntoIterator<Item = Uid>) {
+        for uid in uids {
+            match self.index_of(uid) {
+                Some(i) => self.msgs[i].recent = true,
+                None if uid.0 > self.max_uid() => {
+                    self.claimed_ahead.insert(uid);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Marks the messages claimed ahead that are in the view now as recent, and
+    /// forgets those the view went past (expunged before it saw them).
+    pub(crate) fn take_claimed_ahead(&mut self) {
+        if self.claimed_ahead.is_empty() {
+            return;
+        }
+        let max = self.max_uid();
+        let due: Vec<Uid> = self.claimed_ahead.range(..=Uid(max)).copied().collect();
+        for uid in due {
+            self.claimed_ahead.remove(&uid);
+            self.mark_recent([uid]);
         }
     }
 
@@ -373,6 +405,7 @@ mod tests {
             contexts: Vec::new(),
             flags_owed: BTreeSet::new(),
             own_new: BTreeSet::new(),
+            claimed_ahead: BTreeSet::new(),
         }
     }
 

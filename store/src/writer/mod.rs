@@ -251,7 +251,15 @@ pub enum Op {
     /// RFC 3502 MULTIAPPEND: several messages delivered in one request, so in one
     /// SAVEPOINT: all of them or none (a failing one rolls the others back and their
     /// files are removed again). Answered with one `Delivered` per message, in order.
-    DeliverMany(Vec<DeliverOp>),
+    /// With `claim_for`, the session that has that mailbox selected read-write claims
+    /// its `\Recent` messages up to the last new one when they went there (one trip
+    /// instead of a `ClaimRecent` after).
+    DeliverMany {
+        /// The messages, in order.
+        ops: Vec<DeliverOp>,
+        /// The appending session's selected mailbox.
+        claim_for: Option<MailboxId>,
+    },
     /// Local copies (one op per distinct content), relay queue entries and Sieve
     /// memory of one delivery, in one request: all durable or none (`delivery.rs`).
     DeliverAll(crate::delivery::StagedDelivery),
@@ -275,6 +283,13 @@ pub enum Outcome {
         changed: Vec<(Uid, FlagSet, ModSeq)>,
         /// RFC 7162 §3.1.3 MODIFIED.
         modified: Vec<Uid>,
+    },
+    /// `DeliverMany`: one entry per message, and the UIDs claimed as `\Recent`.
+    Appended {
+        /// One per message, in order.
+        delivered: Vec<Delivered>,
+        /// Claimed for the appending session (`claim_for`).
+        claimed: Vec<Uid>,
     },
     /// Expunged UIDs.
     Expunged(Vec<Uid>),
@@ -787,6 +802,20 @@ impl WriterState {
         let mut results: Vec<(Reply, Result<Outcome>)> = Vec::with_capacity(batch.len());
         let data_dir = self.data_dir.clone();
         let spares = self.spares.clone();
+        // What the change journal must learn after commit (`journal.rs`).
+        let followed = batch.iter().all(|j| j.op.journal_follows());
+        let claims: Vec<(usize, MailboxId)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| match &j.op {
+                Op::ClaimRecent { mailbox, .. }
+                | Op::DeliverMany {
+                    claim_for: Some(mailbox),
+                    ..
+                } => Some((i, *mailbox)),
+                _ => None,
+            })
+            .collect();
         let committed = (|| -> Result<()> {
             let tx = self
                 .conn
@@ -823,6 +852,17 @@ impl WriterState {
         match committed {
             Ok(()) => {
                 self.touched.extend(effects.changed.keys().copied());
+                let claimed: Vec<(MailboxId, &[Uid])> = claims
+                    .iter()
+                    .filter_map(|&(i, id)| match results.get(i) {
+                        Some((
+                            _,
+                            Ok(Outcome::Claimed(uids) | Outcome::Appended { claimed: uids, .. }),
+                        )) => Some((id, uids.as_slice())),
+                        _ => None,
+                    })
+                    .collect();
+                self.record_journals(followed, &effects.changed, &claimed);
                 Some(Committed {
                     dirs: effects.dirs,
                     tmp_done: effects.tmp_done,
@@ -846,6 +886,35 @@ impl WriterState {
                     ))));
                 }
                 None
+            }
+        }
+    }
+}
+
+impl WriterState {
+    /// After a commit, before its publish: the change journal records what the
+    /// sessions that have the `mailboxes` it changed selected will read; after a
+    /// request it does not follow (`followed` false), every journal is dropped.
+    /// `claimed`: the UIDs each `\Recent` claim moved to `cur/` (sorted).
+    fn record_journals(
+        &self,
+        followed: bool,
+        changed: &HashMap<MailboxId, u64>,
+        claimed: &[(MailboxId, &[Uid])],
+    ) {
+        let journals = &self.changes.journals;
+        if !followed {
+            journals.forget_all();
+            return;
+        }
+        journals.sweep(|id| self.changes.is_selected(id));
+        for &(id, uids) in claimed {
+            journals.claimed(id, uids);
+        }
+        let mut done = HashSet::new();
+        for id in changed.keys().chain(claimed.iter().map(|(id, _)| id)) {
+            if done.insert(*id) {
+                journals.record(&self.conn, *id, self.changes.is_selected(*id));
             }
         }
     }
@@ -1082,6 +1151,24 @@ fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
 }
 
 impl Op {
+    /// Whether the change journal (`journal.rs`) follows what it changes: it changes
+    /// only message rows and the HIGHESTMODSEQ, UIDNEXT or `\Recent` mark of the
+    /// mailboxes it records as changed or claims. Anything else (renames, deletes,
+    /// reconciles, new mailboxes, subscriptions, imports) drops every journal.
+    fn journal_follows(&self) -> bool {
+        matches!(
+            self,
+            Op::Deliver(_)
+                | Op::SetFlags { .. }
+                | Op::Expunge { .. }
+                | Op::ClaimRecent { .. }
+                | Op::Copy { .. }
+                | Op::DeliverMany { .. }
+                | Op::DeliverAll(_)
+                | Op::Queue(_)
+        )
+    }
+
     /// Whether applying it never fsyncs: flag changes and expunges rename or unlink
     /// files without a directory fsync (see the module invariants), and a `\Recent`
     /// claim only moves files from `new/` to `cur/`.
@@ -1180,7 +1267,7 @@ fn apply(
         Op::Subscribe { user, name, on } => {
             subscribe(conn, data_dir, fx, &user, &name, on).map(|()| Outcome::Done)
         }
-        Op::DeliverMany(ops) => {
+        Op::DeliverMany { ops, claim_for } => {
             let mut out = Vec::with_capacity(ops.len());
             let mut ops = ops.into_iter();
             while let Some(d) = ops.next() {
@@ -1196,7 +1283,19 @@ fn apply(
                     }
                 }
             }
-            Ok(Outcome::Delivered(out))
+            let last = out
+                .iter()
+                .filter(|d| Some(d.mailbox) == claim_for)
+                .map(|d| d.uid)
+                .max();
+            let claimed = match (claim_for, last) {
+                (Some(mailbox), Some(upto)) => claim_recent(conn, data_dir, mailbox, upto)?,
+                _ => Vec::new(),
+            };
+            Ok(Outcome::Appended {
+                delivered: out,
+                claimed,
+            })
         }
         Op::DeliverAll(staged) => crate::delivery::apply(conn, data_dir, fx, staged),
         Op::Queue(change) => crate::queue::apply(conn, data_dir, spares, fx, change),
