@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
+use crate::blobcache::BlobCache;
 use crate::index;
 use crate::journal::Journals;
 use crate::model::{Address, MailboxId};
@@ -168,6 +169,8 @@ pub struct Changes {
     announced: Mutex<HashMap<MailboxId, u64>>,
     /// What selected sessions read when woken (`journal.rs`).
     pub(crate) journals: Journals,
+    /// The shapes and header blocks FETCH read (`blobcache.rs`).
+    pub(crate) blobs: BlobCache,
 }
 
 impl Changes {
@@ -310,6 +313,7 @@ pub(crate) fn watch_other_processes(
                                 continue;
                             };
                             changes.journals.behind(m.id, m.highestmodseq);
+                            changes.blobs.other_process(m.id, m.highestmodseq);
                             changes.publish(m.id, m.highestmodseq);
                             if changes.unannounced(m.id, m.highestmodseq)
                                 && let Ok(user) = Address::parse(&m.user)

@@ -57,6 +57,8 @@ impl Cancel {
 pub struct Reader<'a> {
     store: &'a Store,
     mailbox: &'a MailboxRef,
+    /// On the caller's (tokio) thread: no disk, every read is `WouldBlock`.
+    inline: bool,
 }
 
 impl Reader<'_> {
@@ -68,12 +70,14 @@ impl Reader<'_> {
     /// Opens a message's file for positioned reads, or `None` when it is gone
     /// (`Store::open_message`).
     pub fn open(&self, info: &MessageInfo) -> Result<Option<MessageFile>> {
+        self.on_reader_thread()?;
         let m = self.mailbox;
         self.store.open_message(&m.user, &m.name, m.id, info)
     }
 
     /// A message's bytes in wire form (CRLF), or `None` when it is gone.
     pub fn read(&self, info: &MessageInfo) -> Result<Option<Vec<u8>>> {
+        self.on_reader_thread()?;
         let m = self.mailbox;
         self.store
             .read_message_blocking(&m.user, &m.name, m.id, info)
@@ -81,7 +85,15 @@ impl Reader<'_> {
 
     /// The summaries of `uids`, in their order (`None`: gone); one read transaction.
     pub fn summaries(&self, uids: &[Uid]) -> Result<Vec<Option<Summary>>> {
+        self.on_reader_thread()?;
         self.store.summaries_blocking(self.mailbox.id, uids)
+    }
+
+    fn on_reader_thread(&self) -> Result<()> {
+        if self.inline {
+            return Err(StoreError::WouldBlock);
+        }
+        Ok(())
     }
 }
 
@@ -399,7 +411,10 @@ impl Store {
     /// RFC 9051 §6.4.5 FETCH of a chunk of messages, in one hop: their stored shapes
     /// (when `shapes`) and cached header fields (when `headers`) from one read
     /// transaction, then `per` for each message in order, with a [`Reader`] to open
-    /// its file for the ranges it needs. Stops at the first error.
+    /// its file for the ranges it needs. Stops at the first error. When the blob cache
+    /// (`blobcache.rs`) has every blob asked for, `per` first runs here without a hop,
+    /// with a [`Reader`] that refuses the disk; if it needs the disk after all, the
+    /// chunk runs again on a reader thread.
     pub async fn fetch_messages<T: Send + 'static>(
         &self,
         mailbox: MailboxRef,
@@ -410,13 +425,40 @@ impl Store {
         + Send
         + 'static,
     ) -> Result<Vec<T>> {
+        let uids: Vec<Uid> = infos.iter().map(|i| i.uid).collect();
+        let blobs = &self.inner.changes.blobs;
+        if (shapes || headers)
+            && let Some(cached) = blobs.get(mailbox.id, &uids, shapes, headers)
+        {
+            let reader = Reader {
+                store: self,
+                mailbox: &mailbox,
+                inline: true,
+            };
+            let answered: Result<Vec<T>> = infos
+                .iter()
+                .zip(cached)
+                .map(|(info, (shape, block))| per(&reader, info, shape, block))
+                .collect();
+            match answered {
+                Err(StoreError::WouldBlock) => {}
+                answered => return answered,
+            }
+        }
         self.hop(move |s| {
-            let uids: Vec<Uid> = infos.iter().map(|i| i.uid).collect();
-            let (shapes, cached) =
+            let (shapes_read, cached) =
                 s.shapes_and_headers_blocking(mailbox.id, &uids, shapes, headers)?;
+            s.inner.changes.blobs.fill(
+                mailbox.id,
+                &uids,
+                shapes.then_some(shapes_read.as_slice()),
+                headers.then_some(cached.as_slice()),
+            );
+            let shapes = shapes_read;
             let reader = Reader {
                 store: s,
                 mailbox: &mailbox,
+                inline: false,
             };
             infos
                 .iter()
@@ -451,6 +493,7 @@ impl Store {
             let reader = Reader {
                 store: s,
                 mailbox: &mailbox,
+                inline: false,
             };
             let mut kept = Vec::new();
             for item in &items {

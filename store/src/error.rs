@@ -54,6 +54,10 @@ pub enum StoreError {
     /// A job was cancelled: whoever waited for it is gone (`door::Cancel`).
     #[error("cancelled")]
     Cancelled,
+    /// A job tried the disk on its caller's thread (`door.rs`: a FETCH answered from
+    /// the blob cache); the store runs it again on a reader thread. Never returned.
+    #[error("needs a reader thread")]
+    WouldBlock,
     /// The index was written by a newer mailyard.
     #[error("index schema version {found} is newer than this mailyard knows ({known})")]
     SchemaTooNew {

@@ -31,6 +31,7 @@
 
 pub mod accounts;
 pub mod backup;
+mod blobcache;
 pub mod changes;
 pub mod delivery;
 mod dirsync;

@@ -230,3 +230,74 @@ async fn statuses_and_with_message() {
         .expect("with_message");
     assert!(missing);
 }
+
+/// The blob cache (`blobcache.rs`): a FETCH that needs only shapes and header blocks
+/// is answered without a hop once they were read (its callback runs on the caller's
+/// thread); one that needs the file still reads it on a reader thread; and a message
+/// expunged since is not answered from the cache (RFC 2180 §4.1.2: it is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_of_stored_blobs_is_answered_from_memory_until_expunged() {
+    let (_dir, store, inbox, msgs) = filled(3).await;
+    let fetch = |store: Store, inbox: MailboxRef, msgs: Vec<MessageInfo>, file: bool| async move {
+        // The test's task stays on this thread (`block_on`); a hop runs elsewhere.
+        let caller = std::thread::current().id();
+        let on_reader = move || std::thread::current().id() != caller;
+        store
+            .fetch_messages(
+                inbox,
+                msgs,
+                true,
+                true,
+                move |reader, info, shape, cached| {
+                    if file {
+                        reader.open(info)?;
+                    }
+                    Ok((info.uid, shape.is_some(), cached.is_some(), on_reader()))
+                },
+            )
+            .await
+            .expect("fetch")
+    };
+    // First: read from the index on a reader thread.
+    let got = fetch(store.clone(), inbox.clone(), msgs.clone(), false).await;
+    assert!(got.iter().all(|&(_, s, c, r)| s && c && r), "{got:?}");
+    // Again: from memory, on this task's thread.
+    let got = fetch(store.clone(), inbox.clone(), msgs.clone(), false).await;
+    assert!(got.iter().all(|&(_, s, c, r)| s && c && !r), "{got:?}");
+    // A callback that needs the file runs again where it may read it.
+    let got = fetch(store.clone(), inbox.clone(), msgs.clone(), true).await;
+    assert!(got.iter().all(|&(_, s, c, r)| s && c && r), "{got:?}");
+    // Expunged: the index says gone, and so does the FETCH.
+    let gone = msgs[1].uid;
+    let deleted = FlagSet {
+        flags: Flags::DELETED,
+        keywords: vec![],
+    };
+    store
+        .set_flags(inbox.id, vec![gone], FlagMode::Add, deleted, None)
+        .await
+        .expect("flag");
+    store
+        .expunge(inbox.id, Some(vec![gone]))
+        .await
+        .expect("expunge");
+    let got = fetch(store.clone(), inbox.clone(), msgs.clone(), false).await;
+    for (uid, shape, cached, reader) in got {
+        assert!(reader, "read from the index again: {uid:?}");
+        assert_eq!((shape, cached), (uid != gone, uid != gone), "{uid:?}");
+    }
+    // Delivered into a mailbox a session has selected: known from the delivery.
+    let _selected = store.subscribe(inbox.id);
+    store
+        .deliver(message(9), std::slice::from_ref(&inbox.user))
+        .await
+        .expect("deliver");
+    let (_, now) = store
+        .mailbox_messages(&inbox.user, "INBOX")
+        .await
+        .expect("read")
+        .expect("INBOX");
+    let new = vec![now.last().expect("the new message").clone()];
+    let got = fetch(store.clone(), inbox.clone(), new, false).await;
+    assert!(got.iter().all(|&(_, s, c, r)| s && c && !r), "{got:?}");
+}

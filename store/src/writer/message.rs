@@ -162,6 +162,7 @@ pub(crate) fn deliver(
             modseq,
         };
         insert_message(conn, &row, &op.summary)?;
+        fx.stored.push((mb.id, Uid(uid), op.summary.clone()));
         mb.save(conn)?;
         fx.touch(&mb, MessageChanges::NEW);
         out.push(Delivered {

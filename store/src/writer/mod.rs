@@ -487,6 +487,9 @@ pub(crate) struct Effects {
     renames: Vec<(PathBuf, PathBuf)>,
     /// Trees renamed out of the namespace, removed after commit.
     remove_trees: Vec<PathBuf>,
+    /// Messages stored, with their summaries: the blob cache learns their shapes and
+    /// header blocks after commit (`blobcache.rs`).
+    stored: Vec<(MailboxId, Uid, Arc<Summary>)>,
     /// Expunged files, parked in their mailbox's `tmp/` (a rename, quick) and unlinked
     /// after commit by the syncer thread: an unlink waits for the filesystem to free
     /// the file's blocks, which the writer thread must not.
@@ -804,6 +807,20 @@ impl WriterState {
         let spares = self.spares.clone();
         // What the change journal must learn after commit (`journal.rs`).
         let followed = batch.iter().all(|j| j.op.journal_follows());
+        // And what leaves the blob cache: messages expunged, or moved out.
+        let removals: Vec<(usize, MailboxId)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| match &j.op {
+                Op::Expunge { mailbox, .. }
+                | Op::Copy {
+                    from: mailbox,
+                    remove: true,
+                    ..
+                } => Some((i, *mailbox)),
+                _ => None,
+            })
+            .collect();
         let claims: Vec<(usize, MailboxId)> = batch
             .iter()
             .enumerate()
@@ -826,6 +843,7 @@ impl WriterState {
                 let trees_before = effects.remove_trees.len();
                 let trash_before = effects.trash.len();
                 let events_before = effects.events.len();
+                let stored_before = effects.stored.len();
                 // Each request in its own savepoint, through cached statements (a
                 // rusqlite Savepoint prepares its SQL anew each time: two parses per
                 // request).
@@ -843,6 +861,7 @@ impl WriterState {
                     effects.remove_trees.truncate(trees_before);
                     effects.trash.truncate(trash_before);
                     effects.events.truncate(events_before);
+                    effects.stored.truncate(stored_before);
                 }
                 results.push((job.reply, r));
             }
@@ -862,6 +881,17 @@ impl WriterState {
                         _ => None,
                     })
                     .collect();
+                self.forget_blobs(followed, &effects.changed, &removals, &results);
+                for (mailbox, uid, summary) in effects.stored.drain(..) {
+                    if self.changes.is_selected(mailbox) {
+                        self.changes.blobs.stored(
+                            mailbox,
+                            uid,
+                            &summary.shape,
+                            summary.header_cache.as_deref(),
+                        );
+                    }
+                }
                 self.record_journals(followed, &effects.changed, &claimed);
                 Some(Committed {
                     dirs: effects.dirs,
@@ -892,6 +922,37 @@ impl WriterState {
 }
 
 impl WriterState {
+    /// After a commit, before its publish or answers: the blob cache forgets the
+    /// messages the batch expunged or moved out (`removals`: the requests' indexes in
+    /// `results` and their mailboxes), or everything after a request the journal does
+    /// not follow, and learns the MODSEQs committed (`blobcache.rs`).
+    fn forget_blobs(
+        &self,
+        followed: bool,
+        changed: &HashMap<MailboxId, u64>,
+        removals: &[(usize, MailboxId)],
+        results: &[(Reply, Result<Outcome>)],
+    ) {
+        let blobs = &self.changes.blobs;
+        if !followed {
+            blobs.clear();
+        }
+        for &(i, mailbox) in removals {
+            match results.get(i) {
+                Some((_, Ok(Outcome::Expunged(uids)))) => {
+                    blobs.forget(mailbox, uids.iter().copied());
+                }
+                Some((_, Ok(Outcome::Copied { pairs, .. }))) => {
+                    blobs.forget(mailbox, pairs.iter().map(|&(from, _)| from));
+                }
+                _ => {}
+            }
+        }
+        for (&id, &modseq) in changed {
+            blobs.committed(id, modseq);
+        }
+    }
+
     /// After a commit, before its publish: the change journal records what the
     /// sessions that have the `mailboxes` it changed selected will read; after a
     /// request it does not follow (`followed` false), every journal is dropped.

@@ -1,0 +1,295 @@
+//! The stored shapes and header blocks FETCH reads, kept in memory: the blob cache.
+//!
+//! A message list's FETCH (ENVELOPE, BODYSTRUCTURE, the list's header fields) needs, per
+//! message, its shape and its cached header block from the index. Read through SQLite
+//! that is a hop to a reader thread and back, and, because every write resets each
+//! connection's page cache, a fresh read of every page involved. Both blobs never change
+//! once a message is stored (its UID names that content for good, RFC 9051 §2.3.1.1),
+//! so [`crate::Store::fetch_messages`] keeps what it read here, and the next FETCH of
+//! the same messages that needs nothing else (no file) is answered without a hop.
+//!
+//! Invariants:
+//! - An entry holds exactly what the index held for that message; only reads of the
+//!   index fill it, and only for rows that exist.
+//! - A message expunged by this process's writer leaves the cache before the expunge is
+//!   published or answered ([`BlobCache::forget`]), so a FETCH after another session's
+//!   EXPUNGE OK hops to the index and answers as it always did (RFC 2180 §4.1.2);
+//!   requests the change journal does not follow (reindex, rename, delete …) empty the
+//!   whole cache, and a write by another process empties the mailbox's entries
+//!   ([`BlobCache::other_process`]).
+//! - At most [`BLOB_CACHE_BYTES`] of blobs; the least recently used go first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use hashlink::LinkedHashMap;
+
+use crate::model::{MailboxId, Uid};
+
+/// The most bytes of shapes and header blocks the cache keeps.
+pub const BLOB_CACHE_BYTES: usize = 32 << 20;
+
+/// Bookkeeping per entry, beside its blobs (key, map links, two `Arc` headers).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// A message's shape and header block as the index has them, per FETCH.
+pub type BlobPairs = Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>;
+
+#[derive(Default)]
+struct Entry {
+    /// The stored shape (None: not read yet).
+    shape: Option<Arc<[u8]>>,
+    /// The header block (None: not read yet; Some(None): the message has none).
+    headers: Option<Option<Arc<[u8]>>>,
+}
+
+impl Entry {
+    fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self.shape.as_ref().map_or(0, |s| s.len())
+            + self
+                .headers
+                .as_ref()
+                .and_then(Option::as_ref)
+                .map_or(0, |h| h.len())
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    map: LinkedHashMap<(MailboxId, Uid), Entry>,
+    bytes: usize,
+    /// Each mailbox's HIGHESTMODSEQ as this process's writer last committed it.
+    committed: HashMap<MailboxId, u64>,
+}
+
+impl Inner {
+    /// Sets what is known of `key` (`shape`, `block`: None for not read), most
+    /// recently used, then drops the least recently used past the budget.
+    fn put(&mut self, key: (MailboxId, Uid), shape: Option<&[u8]>, block: Option<Option<&[u8]>>) {
+        let mut e = match self.map.remove(&key) {
+            Some(e) => {
+                self.bytes -= e.bytes();
+                e
+            }
+            None => Entry::default(),
+        };
+        if let Some(s) = shape {
+            e.shape = Some(Arc::from(s));
+        }
+        if let Some(b) = block {
+            e.headers = Some(b.map(Arc::from));
+        }
+        self.bytes += e.bytes();
+        self.map.insert(key, e);
+        while self.bytes > BLOB_CACHE_BYTES {
+            let Some((_, old)) = self.map.pop_front() else {
+                break;
+            };
+            self.bytes -= old.bytes();
+        }
+    }
+
+    fn remove(&mut self, key: &(MailboxId, Uid)) {
+        if let Some(e) = self.map.remove(key) {
+            self.bytes -= e.bytes();
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Default)]
+pub struct BlobCache {
+    inner: Mutex<Inner>,
+}
+
+impl BlobCache {
+    /// The blobs of every one of `uids` (shapes when `shapes`, header blocks when
+    /// `headers`), in order, or None unless the cache has all of them.
+    pub(crate) fn get(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        shapes: bool,
+        headers: bool,
+    ) -> Option<BlobPairs> {
+        let mut inner = self.inner.lock().ok()?;
+        let mut out = Vec::with_capacity(uids.len());
+        for &uid in uids {
+            let key = (mailbox, uid);
+            let e = inner.map.get(&key)?;
+            let shape = match (shapes, &e.shape) {
+                (false, _) => None,
+                (true, Some(s)) => Some(s.to_vec()),
+                (true, None) => return None,
+            };
+            let block = match (headers, &e.headers) {
+                (false, _) => None,
+                (true, Some(h)) => h.as_ref().map(|h| h.to_vec()),
+                (true, None) => return None,
+            };
+            out.push((shape, block));
+        }
+        for &uid in uids {
+            inner.map.to_back(&(mailbox, uid));
+        }
+        Some(out)
+    }
+
+    /// Keeps what one read of the index gave for `uids` (`shapes`/`headers` when that
+    /// kind was read). A message is kept only when the read shows it exists: its shape
+    /// row, or (headers alone) its header block.
+    pub(crate) fn fill(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        shapes: Option<&[Option<Vec<u8>>]>,
+        headers: Option<&[Option<Vec<u8>>]>,
+    ) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        for (i, &uid) in uids.iter().enumerate() {
+            let shape = shapes.and_then(|s| s.get(i));
+            let block = headers.and_then(|h| h.get(i));
+            let exists = match shape {
+                Some(s) => s.is_some(),
+                None => block.is_some_and(Option::is_some),
+            };
+            if exists {
+                inner.put(
+                    (mailbox, uid),
+                    shape.and_then(Option::as_deref),
+                    block.map(Option::as_deref),
+                );
+            }
+        }
+    }
+
+    /// A message this process's writer just stored, with its shape and header block
+    /// (`None`: it has none), as the index now has them.
+    pub(crate) fn stored(&self, mailbox: MailboxId, uid: Uid, shape: &[u8], block: Option<&[u8]>) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.put((mailbox, uid), Some(shape), Some(block));
+        }
+    }
+
+    /// `uids` of `mailbox` were expunged (by this process's writer, just committed).
+    pub(crate) fn forget(&self, mailbox: MailboxId, uids: impl IntoIterator<Item = Uid>) {
+        if let Ok(mut inner) = self.inner.lock() {
+            for uid in uids {
+                inner.remove(&(mailbox, uid));
+            }
+        }
+    }
+
+    /// Empties the cache.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.map.clear();
+            inner.bytes = 0;
+        }
+    }
+
+    /// This process's writer committed `mailbox` at `modseq`.
+    pub(crate) fn committed(&self, mailbox: MailboxId, modseq: u64) {
+        if let Ok(mut inner) = self.inner.lock() {
+            let m = inner.committed.entry(mailbox).or_insert(0);
+            *m = (*m).max(modseq);
+        }
+    }
+
+    /// The watcher saw `mailbox` at `modseq`: beyond what this process's writer
+    /// committed, another process wrote it (and may have expunged), so its entries go.
+    pub(crate) fn other_process(&self, mailbox: MailboxId, modseq: u64) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.committed.get(&mailbox).is_some_and(|&m| m >= modseq) {
+            return;
+        }
+        let gone: Vec<(MailboxId, Uid)> = inner
+            .map
+            .keys()
+            .filter(|(id, _)| *id == mailbox)
+            .copied()
+            .collect();
+        for key in gone {
+            inner.remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: MailboxId = MailboxId(3);
+
+    fn blob(n: usize) -> Option<Vec<u8>> {
+        Some(vec![7; n])
+    }
+
+    #[test]
+    fn a_fetch_is_answered_only_when_every_message_and_kind_is_cached() {
+        let c = BlobCache::default();
+        let uids = [Uid(1), Uid(2)];
+        // Shapes read, headers not: uid 2's row is gone.
+        c.fill(M, &uids, Some(&[blob(10), None]), None);
+        assert!(c.get(M, &uids[..1], true, false).is_some());
+        assert!(
+            c.get(M, &uids[..1], true, true).is_none(),
+            "headers not read"
+        );
+        assert!(c.get(M, &uids, true, false).is_none(), "uid 2 is not kept");
+        // Both read for uid 1; uid 1 has no header block.
+        c.fill(M, &uids[..1], Some(&[blob(10)]), Some(&[None]));
+        assert_eq!(
+            c.get(M, &uids[..1], true, true),
+            Some(vec![(blob(10), None)])
+        );
+        // Headers alone: kept only where a block shows the message exists.
+        c.fill(M, &[Uid(5), Uid(6)], None, Some(&[blob(4), None]));
+        assert_eq!(
+            c.get(M, &[Uid(5)], false, true),
+            Some(vec![(None, blob(4))])
+        );
+        assert!(c.get(M, &[Uid(5)], true, true).is_none(), "shape not read");
+        assert!(c.get(M, &[Uid(6)], false, true).is_none());
+        assert!(c.get(MailboxId(4), &[Uid(5)], false, true).is_none());
+    }
+
+    #[test]
+    fn expunged_and_foreign_writes_leave_the_cache() {
+        let c = BlobCache::default();
+        c.fill(M, &[Uid(1), Uid(2)], Some(&[blob(1), blob(1)]), None);
+        c.forget(M, [Uid(1)]);
+        assert!(c.get(M, &[Uid(1)], true, false).is_none());
+        assert!(c.get(M, &[Uid(2)], true, false).is_some());
+        // The watcher reports what this process's writer committed: nothing goes.
+        c.committed(M, 9);
+        c.other_process(M, 9);
+        assert!(c.get(M, &[Uid(2)], true, false).is_some());
+        // Beyond it: another process wrote the mailbox.
+        c.other_process(M, 10);
+        assert!(c.get(M, &[Uid(2)], true, false).is_none());
+    }
+
+    #[test]
+    fn the_least_recently_used_go_past_the_budget() {
+        let c = BlobCache::default();
+        let size = 1 << 20;
+        let n = BLOB_CACHE_BYTES / size + 4;
+        for u in 0..n as u32 {
+            c.fill(M, &[Uid(u)], Some(&[blob(size)]), None);
+            if u > 0 {
+                // Uid 0 stays in use.
+                assert!(c.get(M, &[Uid(0)], true, false).is_some(), "at {u}");
+            }
+        }
+        let inner = c.inner.lock().expect("lock");
+        assert!(inner.bytes <= BLOB_CACHE_BYTES);
+        assert!(inner.map.contains_key(&(M, Uid(0))));
+        assert!(!inner.map.contains_key(&(M, Uid(1))));
+    }
+}
