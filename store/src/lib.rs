@@ -6,7 +6,10 @@
 //! - A message is acknowledged only after its file is fsynced, linked into place, its
 //!   directory fsynced and its index row committed (`writer/mod.rs`).
 //! - All index writes go through one writer thread; readers use their own connections.
-//! - Changes are published per mailbox and per user after commit (`changes.rs`).
+//! - Changes are published per mailbox and per user after commit (`changes.rs`);
+//!   what a selected session reads then is recorded before the publish (`journal.rs`),
+//!   and what a FETCH read of a message's stored blobs is kept until it is expunged
+//!   (`blobcache.rs`).
 //! - No mailbox name reaches a path outside the user's tree (`mailbox_name.rs`).
 //! - URLAUTH keys (`urlauth.rs`) live beside each mailbox's state file, never in the
 //!   rebuildable index.
@@ -16,7 +19,9 @@
 //!   hop off the runtime: small reads to the reader threads (`readers.rs`, each with
 //!   its own SQLite connection), whole-mailbox jobs (FETCH chunks, SEARCH/SORT/THREAD
 //!   scans with a `Cancel`) to the blocking pool, changes to the writer's queue.
-//!   `*_blocking` twins serve the CLI.
+//!   `*_blocking` twins serve the CLI. Two answers need no hop: a selected session's
+//!   changes from the writer's change journal (`journal.rs`), and a FETCH of shapes
+//!   and header blocks from the blob cache (`blobcache.rs`).
 //! - `writer/`: the one writer thread. `mod.rs` takes requests in batches, commits
 //!   them in one transaction and hands directory fsyncs to the syncer thread (group
 //!   commit, `dirsync.rs`); `mailbox.rs`, `message.rs` and `reconcile.rs` apply the
