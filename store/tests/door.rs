@@ -47,6 +47,23 @@ async fn filled(count: usize) -> (tempfile::TempDir, Store, MailboxRef, Vec<Mess
     (dir, store, inbox, msgs)
 }
 
+/// Expunges one message as a client does: STORE +FLAGS \Deleted, then UID EXPUNGE
+/// (RFC 4315 §2.1: of the messages marked \Deleted).
+async fn expunge_one(store: &Store, inbox: &MailboxRef, uid: Uid) {
+    let deleted = FlagSet {
+        flags: Flags::DELETED,
+        keywords: vec![],
+    };
+    store
+        .set_flags(inbox.id, vec![uid], FlagMode::Add, deleted, None)
+        .await
+        .expect("flag");
+    store
+        .expunge(inbox.id, Some(vec![uid]))
+        .await
+        .expect("expunge");
+}
+
 /// A wrapper a caller scans with (as IMAP's SEARCH candidates are).
 struct Item(MessageInfo);
 
@@ -148,19 +165,7 @@ async fn a_cancelled_scan_stops_at_the_next_message() {
 async fn fetch_job_hands_each_message_its_shape_cache_and_file() {
     let (_dir, store, inbox, msgs) = filled(3).await;
     let gone = msgs[1].uid;
-    // RFC 4315 §2.1 UID EXPUNGE: of the messages marked \Deleted.
-    let deleted = FlagSet {
-        flags: Flags::DELETED,
-        keywords: vec![],
-    };
-    store
-        .set_flags(inbox.id, vec![gone], FlagMode::Add, deleted, None)
-        .await
-        .expect("flag");
-    store
-        .expunge(inbox.id, Some(vec![gone]))
-        .await
-        .expect("expunge");
+    expunge_one(&store, &inbox, gone).await;
     let got = store
         .fetch_messages(
             inbox,
@@ -269,18 +274,7 @@ async fn fetch_of_stored_blobs_is_answered_from_memory_until_expunged() {
     assert!(got.iter().all(|&(_, s, c, r)| s && c && r), "{got:?}");
     // Expunged: the index says gone, and so does the FETCH.
     let gone = msgs[1].uid;
-    let deleted = FlagSet {
-        flags: Flags::DELETED,
-        keywords: vec![],
-    };
-    store
-        .set_flags(inbox.id, vec![gone], FlagMode::Add, deleted, None)
-        .await
-        .expect("flag");
-    store
-        .expunge(inbox.id, Some(vec![gone]))
-        .await
-        .expect("expunge");
+    expunge_one(&store, &inbox, gone).await;
     let got = fetch(store.clone(), inbox.clone(), msgs.clone(), false).await;
     for (uid, shape, cached, reader) in got {
         assert!(reader, "read from the index again: {uid:?}");

@@ -807,32 +807,9 @@ impl WriterState {
         let spares = self.spares.clone();
         // What the change journal must learn after commit (`journal.rs`).
         let followed = batch.iter().all(|j| j.op.journal_follows());
-        // And what leaves the blob cache: messages expunged, or moved out.
-        let removals: Vec<(usize, MailboxId)> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, j)| match &j.op {
-                Op::Expunge { mailbox, .. }
-                | Op::Copy {
-                    from: mailbox,
-                    remove: true,
-                    ..
-                } => Some((i, *mailbox)),
-                _ => None,
-            })
-            .collect();
-        let claims: Vec<(usize, MailboxId)> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, j)| match &j.op {
-                Op::ClaimRecent { mailbox, .. }
-                | Op::DeliverMany {
-                    claim_for: Some(mailbox),
-                    ..
-                } => Some((i, *mailbox)),
-                _ => None,
-            })
-            .collect();
+        // And what leaves the blob cache, and which mailboxes' \Recent is claimed.
+        let removals = mailboxes_of(&batch, Op::removes_from);
+        let claims = mailboxes_of(&batch, Op::claims_in);
         let committed = (|| -> Result<()> {
             let tx = self
                 .conn
@@ -1211,7 +1188,41 @@ fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
         .map_err(|(path, source)| StoreError::Io { path, source })
 }
 
+/// The requests of `batch` for which `pick` names a mailbox: (index, mailbox).
+fn mailboxes_of(batch: &[Job], pick: impl Fn(&Op) -> Option<MailboxId>) -> Vec<(usize, MailboxId)> {
+    batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| pick(&j.op).map(|m| (i, m)))
+        .collect()
+}
+
 impl Op {
+    /// The mailbox whose messages it expunges or moves out (they leave the blob cache).
+    fn removes_from(&self) -> Option<MailboxId> {
+        match self {
+            Op::Expunge { mailbox, .. }
+            | Op::Copy {
+                from: mailbox,
+                remove: true,
+                ..
+            } => Some(*mailbox),
+            _ => None,
+        }
+    }
+
+    /// The mailbox in which it claims `\Recent` for its session.
+    fn claims_in(&self) -> Option<MailboxId> {
+        match self {
+            Op::ClaimRecent { mailbox, .. }
+            | Op::DeliverMany {
+                claim_for: Some(mailbox),
+                ..
+            } => Some(*mailbox),
+            _ => None,
+        }
+    }
+
     /// Whether the change journal (`journal.rs`) follows what it changes: it changes
     /// only message rows and the HIGHESTMODSEQ, UIDNEXT or `\Recent` mark of the
     /// mailboxes it records as changed or claims. Anything else (renames, deletes,
