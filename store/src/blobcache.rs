@@ -10,7 +10,9 @@
 //!
 //! Invariants:
 //! - An entry holds exactly what the index held for that message; only reads of the
-//!   index fill it, and only for rows that exist.
+//!   index fill it, and only for rows that exist. A read that overlapped a forgetting
+//!   (an expunge committed, the cache or its mailbox emptied) fills nothing for that
+//!   mailbox ([`BlobCache::epoch`]): it may have read a message that is gone now.
 //! - A message expunged by this process's writer leaves the cache before the expunge is
 //!   published or answered ([`BlobCache::forget`]), so a FETCH after another session's
 //!   EXPUNGE OK hops to the index and answers as it always did (RFC 2180 §4.1.2);
@@ -61,9 +63,24 @@ struct Inner {
     bytes: usize,
     /// Each mailbox's HIGHESTMODSEQ as this process's writer last committed it.
     committed: HashMap<MailboxId, u64>,
+    /// Forgettings so far: of everything (`clear`), and per mailbox.
+    cleared: u64,
+    forgotten: HashMap<MailboxId, u64>,
 }
 
 impl Inner {
+    fn epoch(&self, mailbox: MailboxId) -> Epoch {
+        Epoch(
+            self.cleared,
+            self.forgotten.get(&mailbox).copied().unwrap_or(0),
+        )
+    }
+
+    /// Something of `mailbox` was forgotten: reads begun before fill nothing.
+    fn forgetting(&mut self, mailbox: MailboxId) {
+        *self.forgotten.entry(mailbox).or_insert(0) += 1;
+    }
+
     /// Sets what is known of `key` (`shape`, `block`: None for not read), most
     /// recently used, then drops the least recently used past the budget.
     fn put(&mut self, key: (MailboxId, Uid), shape: Option<&[u8]>, block: Option<Option<&[u8]>>) {
@@ -103,7 +120,19 @@ pub struct BlobCache {
     inner: Mutex<Inner>,
 }
 
+/// What [`BlobCache::epoch`] saw before a read of the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Epoch(u64, u64);
+
 impl BlobCache {
+    /// Taken before reading the index for [`BlobCache::fill`]: a fill whose epoch is no
+    /// longer current for its mailbox is dropped.
+    pub(crate) fn epoch(&self, mailbox: MailboxId) -> Epoch {
+        self.inner
+            .lock()
+            .map_or(Epoch(u64::MAX, u64::MAX), |i| i.epoch(mailbox))
+    }
+
     /// The blobs of every one of `uids` (shapes when `shapes`, header blocks when
     /// `headers`), in order, or None unless the cache has all of them.
     pub(crate) fn get(
@@ -139,9 +168,11 @@ impl BlobCache {
     /// Keeps what one read of the index gave for `uids` (`shapes`/`headers` when that
     /// kind was read). A message is kept only when the read shows it exists: its shape
     /// row, or (headers alone) its header block.
+    /// `epoch`: [`BlobCache::epoch`] before the read.
     pub(crate) fn fill(
         &self,
         mailbox: MailboxId,
+        epoch: Epoch,
         uids: &[Uid],
         shapes: Option<&[Option<Vec<u8>>]>,
         headers: Option<&[Option<Vec<u8>>]>,
@@ -149,6 +180,9 @@ impl BlobCache {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        if inner.epoch(mailbox) != epoch {
+            return;
+        }
         for (i, &uid) in uids.iter().enumerate() {
             let shape = shapes.and_then(|s| s.get(i));
             let block = headers.and_then(|h| h.get(i));
@@ -177,6 +211,7 @@ impl BlobCache {
     /// `uids` of `mailbox` were expunged (by this process's writer, just committed).
     pub(crate) fn forget(&self, mailbox: MailboxId, uids: impl IntoIterator<Item = Uid>) {
         if let Ok(mut inner) = self.inner.lock() {
+            inner.forgetting(mailbox);
             for uid in uids {
                 inner.remove(&(mailbox, uid));
             }
@@ -188,6 +223,7 @@ impl BlobCache {
         if let Ok(mut inner) = self.inner.lock() {
             inner.map.clear();
             inner.bytes = 0;
+            inner.cleared += 1;
         }
     }
 
@@ -208,6 +244,7 @@ impl BlobCache {
         if inner.committed.get(&mailbox).is_some_and(|&m| m >= modseq) {
             return;
         }
+        inner.forgetting(mailbox);
         let gone: Vec<(MailboxId, Uid)> = inner
             .map
             .keys()
@@ -235,7 +272,7 @@ mod tests {
         let c = BlobCache::default();
         let uids = [Uid(1), Uid(2)];
         // Shapes read, headers not: uid 2's row is gone.
-        c.fill(M, &uids, Some(&[blob(10), None]), None);
+        c.fill(M, c.epoch(M), &uids, Some(&[blob(10), None]), None);
         assert!(c.get(M, &uids[..1], true, false).is_some());
         assert!(
             c.get(M, &uids[..1], true, true).is_none(),
@@ -243,13 +280,19 @@ mod tests {
         );
         assert!(c.get(M, &uids, true, false).is_none(), "uid 2 is not kept");
         // Both read for uid 1; uid 1 has no header block.
-        c.fill(M, &uids[..1], Some(&[blob(10)]), Some(&[None]));
+        c.fill(M, c.epoch(M), &uids[..1], Some(&[blob(10)]), Some(&[None]));
         assert_eq!(
             c.get(M, &uids[..1], true, true),
             Some(vec![(blob(10), None)])
         );
         // Headers alone: kept only where a block shows the message exists.
-        c.fill(M, &[Uid(5), Uid(6)], None, Some(&[blob(4), None]));
+        c.fill(
+            M,
+            c.epoch(M),
+            &[Uid(5), Uid(6)],
+            None,
+            Some(&[blob(4), None]),
+        );
         assert_eq!(
             c.get(M, &[Uid(5)], false, true),
             Some(vec![(None, blob(4))])
@@ -262,7 +305,13 @@ mod tests {
     #[test]
     fn expunged_and_foreign_writes_leave_the_cache() {
         let c = BlobCache::default();
-        c.fill(M, &[Uid(1), Uid(2)], Some(&[blob(1), blob(1)]), None);
+        c.fill(
+            M,
+            c.epoch(M),
+            &[Uid(1), Uid(2)],
+            Some(&[blob(1), blob(1)]),
+            None,
+        );
         c.forget(M, [Uid(1)]);
         assert!(c.get(M, &[Uid(1)], true, false).is_none());
         assert!(c.get(M, &[Uid(2)], true, false).is_some());
@@ -275,13 +324,33 @@ mod tests {
         assert!(c.get(M, &[Uid(2)], true, false).is_none());
     }
 
+    /// A read that began before an expunge may hold the expunged message: it fills
+    /// nothing for that mailbox (other mailboxes' reads still fill).
+    #[test]
+    fn a_read_that_overlapped_a_forgetting_fills_nothing() {
+        let c = BlobCache::default();
+        let before = c.epoch(M);
+        let other = c.epoch(MailboxId(4));
+        c.forget(M, [Uid(1)]);
+        c.fill(M, before, &[Uid(1)], Some(&[blob(1)]), None);
+        assert!(c.get(M, &[Uid(1)], true, false).is_none());
+        c.fill(MailboxId(4), other, &[Uid(1)], Some(&[blob(1)]), None);
+        assert!(c.get(MailboxId(4), &[Uid(1)], true, false).is_some());
+        let before = c.epoch(MailboxId(4));
+        c.clear();
+        c.fill(MailboxId(4), before, &[Uid(1)], Some(&[blob(1)]), None);
+        assert!(c.get(MailboxId(4), &[Uid(1)], true, false).is_none());
+        c.fill(M, c.epoch(M), &[Uid(1)], Some(&[blob(1)]), None);
+        assert!(c.get(M, &[Uid(1)], true, false).is_some());
+    }
+
     #[test]
     fn the_least_recently_used_go_past_the_budget() {
         let c = BlobCache::default();
         let size = 1 << 20;
         let n = BLOB_CACHE_BYTES / size + 4;
         for u in 0..n as u32 {
-            c.fill(M, &[Uid(u)], Some(&[blob(size)]), None);
+            c.fill(M, c.epoch(M), &[Uid(u)], Some(&[blob(size)]), None);
             if u > 0 {
                 // Uid 0 stays in use.
                 assert!(c.get(M, &[Uid(0)], true, false).is_some(), "at {u}");

@@ -446,10 +446,12 @@ impl Store {
             }
         }
         self.hop(move |s| {
+            let epoch = s.inner.changes.blobs.epoch(mailbox.id);
             let (shapes_read, cached) =
                 s.shapes_and_headers_blocking(mailbox.id, &uids, shapes, headers)?;
             s.inner.changes.blobs.fill(
                 mailbox.id,
+                epoch,
                 &uids,
                 shapes.then_some(shapes_read.as_slice()),
                 headers.then_some(cached.as_slice()),
