@@ -1188,6 +1188,31 @@ fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
         .map_err(|(path, source)| StoreError::Io { path, source })
 }
 
+/// An APPEND's `\Recent` claim (`Op::DeliverMany`'s `claim_for`), in a savepoint of
+/// its own: the messages are stored either way. If the claim fails (a file it moves
+/// from `new/` to `cur/` cannot be renamed), it is undone and logged, and the session
+/// claims them with a `ClaimRecent` when it announces them, as without this shortcut.
+fn claim_in_append(
+    conn: &Connection,
+    data_dir: &Path,
+    mailbox: MailboxId,
+    upto: Uid,
+) -> Result<Vec<Uid>> {
+    conn.prepare_cached("SAVEPOINT claim")?.execute([])?;
+    match claim_recent(conn, data_dir, mailbox, upto) {
+        Ok(claimed) => {
+            conn.prepare_cached("RELEASE claim")?.execute([])?;
+            Ok(claimed)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, mailbox = mailbox.0, "APPEND cannot claim \\Recent; left to the session");
+            conn.prepare_cached("ROLLBACK TO claim")?.execute([])?;
+            conn.prepare_cached("RELEASE claim")?.execute([])?;
+            Ok(Vec::new())
+        }
+    }
+}
+
 /// The requests of `batch` for which `pick` names a mailbox: (index, mailbox).
 fn mailboxes_of(batch: &[Job], pick: impl Fn(&Op) -> Option<MailboxId>) -> Vec<(usize, MailboxId)> {
     batch
@@ -1361,7 +1386,7 @@ fn apply(
                 .map(|d| d.uid)
                 .max();
             let claimed = match (claim_for, last) {
-                (Some(mailbox), Some(upto)) => claim_recent(conn, data_dir, mailbox, upto)?,
+                (Some(mailbox), Some(upto)) => claim_in_append(conn, data_dir, mailbox, upto)?,
                 _ => Vec::new(),
             };
             Ok(Outcome::Appended {
