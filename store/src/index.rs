@@ -416,7 +416,6 @@ fn message_blob(
         .optional()?)
 }
 
-/// Expunged UIDs with MODSEQ above `since` (RFC 7162 §3.2.10 VANISHED).
 /// The messages of `mailbox` whose MODSEQ is above `since`, in UID order.
 pub fn changed_since(
     conn: &Connection,
@@ -430,17 +429,54 @@ pub fn changed_since(
     Ok(changed)
 }
 
+/// Expunged UIDs with MODSEQ above `since` (RFC 7162 §3.2.10 VANISHED), ascending.
 pub fn expunged_since(conn: &Connection, mailbox: MailboxId, since: ModSeq) -> Result<Vec<Uid>> {
+    Ok(expunged_since_with_modseq(conn, mailbox, since)?
+        .into_iter()
+        .map(|(uid, _)| uid)
+        .collect())
+}
+
+/// [`expunged_since`] with the MODSEQ each UID was expunged at, in UID order.
+pub fn expunged_since_with_modseq(
+    conn: &Connection,
+    mailbox: MailboxId,
+    since: ModSeq,
+) -> Result<Vec<(Uid, u64)>> {
     let mut st = conn.prepare_cached(EXPUNGED_SINCE_SQL)?;
-    let rows = st.query_map(params![mailbox.0, since.0 as i64], |r| Ok(Uid(r.get(0)?)))?;
-    let mut uids: Vec<Uid> = rows.collect::<rusqlite::Result<_>>()?;
+    let rows = st.query_map(params![mailbox.0, since.0 as i64], |r| {
+        Ok((Uid(r.get(0)?), r.get::<_, i64>(1)? as u64))
+    })?;
+    let mut uids: Vec<(Uid, u64)> = rows.collect::<rusqlite::Result<_>>()?;
     uids.sort_unstable();
     Ok(uids)
 }
 
-/// UIDs expunged after a MODSEQ. No ORDER BY: SQLite would walk the primary key (every
-/// UID ever expunged) to avoid a sort, instead of the (mailbox_id, modseq) index.
-const EXPUNGED_SINCE_SQL: &str = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2";
+/// [`changes_since`]'s answer: the mailbox row, the changed rows, (UID, MODSEQ) expunged.
+pub type ChangesSince = (MailboxInfo, Vec<MessageInfo>, Vec<(Uid, u64)>);
+
+/// What a selected session learns when `mailbox` changed, and what the change journal
+/// records after a commit (`journal.rs`), from one connection: the mailbox row (None
+/// once deleted), its messages with a MODSEQ above `since` ([`changed_since`]) and the
+/// UIDs expunged above it with their MODSEQ ([`expunged_since_with_modseq`]).
+pub fn changes_since(
+    conn: &Connection,
+    mailbox: MailboxId,
+    since: ModSeq,
+) -> Result<Option<ChangesSince>> {
+    let Some(mb) = mailbox_by_id(conn, mailbox)? else {
+        return Ok(None);
+    };
+    let changed = changed_since(conn, mailbox, since)?;
+    let expunged = expunged_since_with_modseq(conn, mailbox, since)?;
+    Ok(Some((mb, changed, expunged)))
+}
+
+/// UIDs expunged after a MODSEQ, with it. No ORDER BY: SQLite would walk the primary
+/// key (every UID ever expunged) to avoid a sort, instead of the (mailbox_id, modseq)
+/// index.
+const EXPUNGED_SINCE_SQL: &str =
+    "SELECT uid, modseq FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2";
 
 /// Rows changed after a MODSEQ, for [`crate::Store::messages_changed_since`]. No ORDER
 /// BY, for the same reason: the (mailbox_id, modseq) index, not a walk of the mailbox.

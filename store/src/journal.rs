@@ -12,8 +12,8 @@
 //! Invariants:
 //! - An entry holds exactly what the index answers for "changed since `before`" after
 //!   the commit that left the mailbox at `after`: the rows with a MODSEQ above
-//!   `before` and the UIDs expunged above it, from the same queries as
-//!   `Store::mailbox_changes_blocking`. Entries chain (`before` of one is `after` of
+//!   `before` and the UIDs expunged above it, read by the same function as
+//!   `Store::mailbox_changes_blocking` (`index::changes_since`). Entries chain (`before` of one is `after` of
 //!   the previous), so any MODSEQ from the first `before` on is covered, and
 //!   [`Journals::delta`] answers what the index would have answered.
 //! - An entry is recorded before the batch is published, so a session woken by a
@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use crate::MailboxChanges;
 use crate::error::Result;
@@ -157,32 +157,24 @@ impl Journals {
             .lock()
             .ok()
             .and_then(|m| m.get(&mailbox).map(Journal::last));
+        // What `Store::mailbox_changes_blocking` reads, with each expunge's MODSEQ.
         let read = (|| -> Result<Option<(MailboxInfo, Option<Entry>)>> {
-            let Some(info) = index::mailbox_by_id(conn, mailbox)? else {
+            let Some(before) = last else {
+                return Ok(index::mailbox_by_id(conn, mailbox)?.map(|info| (info, None)));
+            };
+            let Some((info, changed, expunged)) =
+                index::changes_since(conn, mailbox, ModSeq(before))?
+            else {
                 return Ok(None);
             };
-            let Some(before) = last else {
-                return Ok(Some((info, None)));
-            };
-            let changed = index::changed_since(conn, mailbox, ModSeq(before))?;
-            let expunged = conn
-                .prepare_cached(
-                    "SELECT uid, modseq FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2",
-                )?
-                .query_map(params![mailbox.0, before as i64], |r| {
-                    Ok((Uid(r.get(0)?), r.get::<_, i64>(1)? as u64))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
             let after = info.highestmodseq.0;
-            Ok(Some((
-                info,
-                Some(Entry {
-                    before,
-                    after,
-                    changed,
-                    expunged,
-                }),
-            )))
+            let entry = Entry {
+                before,
+                after,
+                changed,
+                expunged,
+            };
+            Ok(Some((info, Some(entry))))
         })();
         let Ok(mut map) = self.map.lock() else {
             return;

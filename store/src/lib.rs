@@ -569,12 +569,15 @@ impl Store {
         since: ModSeq,
     ) -> Result<Option<MailboxChanges>> {
         self.read(move |c| {
-            let Some(mb) = index::mailbox_by_id(c, mailbox)? else {
-                return Ok(None);
-            };
-            let changed = index::changed_since(c, mailbox, since)?;
-            let expunged = index::expunged_since(c, mailbox, since)?;
-            Ok(Some((mb, changed, expunged)))
+            Ok(
+                index::changes_since(c, mailbox, since)?.map(|(mb, changed, expunged)| {
+                    (
+                        mb,
+                        changed,
+                        expunged.into_iter().map(|(uid, _)| uid).collect(),
+                    )
+                }),
+            )
         })
     }
 
