@@ -664,10 +664,10 @@ impl WriterState {
                     Checkpoint::Beside => match &checkpointer {
                         // Full: one is already asked for.
                         Some((tx, _)) => drop(tx.try_send(())),
-                        None => drop(self.checkpoint()),
+                        None => drop(checkpoint(&self.conn)),
                     },
                     Checkpoint::Here => {
-                        if self.checkpoint() {
+                        if checkpoint(&self.conn) {
                             wal.checkpointed();
                         }
                     }
@@ -754,21 +754,6 @@ impl WriterState {
         }
     }
 
-    /// Copies the WAL into the database file and fsyncs it (PASSIVE: never waits for
-    /// readers; frames a reader still needs stay for the next one). Run between
-    /// batches on this thread, with no write transaction open, so that when it
-    /// copies every frame the next transaction starts the WAL over from its
-    /// beginning. Only such a checkpoint lets the WAL start over: one on another
-    /// connection runs while this thread commits, so the WAL is never fully copied
-    /// when a transaction begins. The writer once checkpointed only there, whenever a
-    /// commit left `CHECKPOINT_PAGES` in the WAL: under steady delivery the WAL never
-    /// started over (78 MB after 4 s of the delivery bench) and, always past the
-    /// mark, was checkpointed after nearly every commit, two more fsyncs each time.
-    /// Returns whether the checkpoint ran (not busy with the checkpoint thread's).
-    fn checkpoint(&self) -> bool {
-        checkpoint(&self.conn)
-    }
-
     /// The checkpoint thread: a connection of its own that copies the WAL while this
     /// thread goes on committing, asked for when requests keep the writer busy (see
     /// [`WalPolicy`]), so that the bulk of the copying and the fsync of a long WAL
@@ -821,16 +806,10 @@ impl WriterState {
                 let trash_before = effects.trash.len();
                 let events_before = effects.events.len();
                 let stored_before = effects.stored.len();
-                // Each request in its own savepoint, through cached statements (a
-                // rusqlite Savepoint prepares its SQL anew each time: two parses per
-                // request).
-                tx.prepare_cached("SAVEPOINT request")?.execute([])?;
-                let r = apply(&tx, &data_dir, &spares, &mut effects, job.op);
-                if r.is_ok() {
-                    tx.prepare_cached("RELEASE request")?.execute([])?;
-                } else {
-                    tx.prepare_cached("ROLLBACK TO request")?.execute([])?;
-                    tx.prepare_cached("RELEASE request")?.execute([])?;
+                // Each request in its own savepoint.
+                let r = Savepoint::REQUEST
+                    .run(&tx, || apply(&tx, &data_dir, &spares, &mut effects, job.op))?;
+                if r.is_err() {
                     for f in effects.created.drain(created_before..) {
                         let _ = std::fs::remove_file(f);
                     }
@@ -1029,8 +1008,18 @@ fn unlink_trash(trash: &[PathBuf]) {
     }
 }
 
-/// A PASSIVE checkpoint of the index on `conn`; false when another connection's
-/// checkpoint was running (SQLite allows one at a time) or it failed.
+/// Copies the WAL into the database file and fsyncs it (PASSIVE: never waits for
+/// readers; frames a reader still needs stay for the next one). The writer runs it
+/// between batches on its own connection, with no write transaction open, so that
+/// when it copies every frame the next transaction starts the WAL over from its
+/// beginning. Only such a checkpoint lets the WAL start over: one on another
+/// connection runs while the writer commits, so the WAL is never fully copied
+/// when a transaction begins. The writer once checkpointed only there, whenever a
+/// commit left `CHECKPOINT_PAGES` in the WAL: under steady delivery the WAL never
+/// started over (78 MB after 4 s of the delivery bench) and, always past the
+/// mark, was checkpointed after nearly every commit, two more fsyncs each time.
+/// Returns false when another connection's checkpoint was running (SQLite allows one
+/// at a time) or it failed. The checkpoint thread runs it on its own connection.
 fn checkpoint(conn: &Connection) -> bool {
     match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
         Ok(busy) => busy == 0,
@@ -1198,18 +1187,47 @@ fn claim_in_append(
     mailbox: MailboxId,
     upto: Uid,
 ) -> Result<Vec<Uid>> {
-    conn.prepare_cached("SAVEPOINT claim")?.execute([])?;
-    match claim_recent(conn, data_dir, mailbox, upto) {
-        Ok(claimed) => {
-            conn.prepare_cached("RELEASE claim")?.execute([])?;
-            Ok(claimed)
-        }
+    match Savepoint::CLAIM.run(conn, || claim_recent(conn, data_dir, mailbox, upto))? {
+        Ok(claimed) => Ok(claimed),
         Err(e) => {
             tracing::warn!(error = %e, mailbox = mailbox.0, "APPEND cannot claim \\Recent; left to the session");
-            conn.prepare_cached("ROLLBACK TO claim")?.execute([])?;
-            conn.prepare_cached("RELEASE claim")?.execute([])?;
             Ok(Vec::new())
         }
+    }
+}
+
+/// A named SAVEPOINT's three statements, run through the statement cache (a rusqlite
+/// `Savepoint` prepares its SQL anew each time: two parses per use).
+struct Savepoint {
+    begin: &'static str,
+    release: &'static str,
+    rollback: &'static str,
+}
+
+impl Savepoint {
+    /// Each request of a batch.
+    const REQUEST: Savepoint = Savepoint {
+        begin: "SAVEPOINT request",
+        release: "RELEASE request",
+        rollback: "ROLLBACK TO request",
+    };
+    /// An APPEND's `\Recent` claim inside its request.
+    const CLAIM: Savepoint = Savepoint {
+        begin: "SAVEPOINT claim",
+        release: "RELEASE claim",
+        rollback: "ROLLBACK TO claim",
+    };
+
+    /// Runs `f` inside the savepoint: kept when it succeeds, rolled back when it
+    /// fails. The outer error is the savepoint's own; the inner is `f`'s answer.
+    fn run<T>(&self, conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<Result<T>> {
+        conn.prepare_cached(self.begin)?.execute([])?;
+        let r = f();
+        if r.is_err() {
+            conn.prepare_cached(self.rollback)?.execute([])?;
+        }
+        conn.prepare_cached(self.release)?.execute([])?;
+        Ok(r)
     }
 }
 
