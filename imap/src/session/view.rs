@@ -168,29 +168,18 @@ impl View {
     /// APPEND into this mailbox, `Store::append_many_claiming`): those in the view are
     /// recent now, the others once they come in ([`View::take_claimed_ahead`]).
     pub(crate) fn claim_ahead(&mut self, uids: impl IntoIterator<Item = Uid>) {
-        for uid in uids {
-            match self.index_of(uid) {
-                Some(i) => self.msgs[i].recent = true,
-                None if uid.0 > self.max_uid() => {
-                    self.claimed_ahead.insert(uid);
-                }
-                None => {}
-            }
-        }
+        self.claimed_ahead.extend(uids);
+        self.take_claimed_ahead();
     }
 
     /// Marks the messages claimed ahead that are in the view now as recent, and
     /// forgets those the view went past (expunged before it saw them).
     pub(crate) fn take_claimed_ahead(&mut self) {
-        if self.claimed_ahead.is_empty() {
-            return;
-        }
-        let max = self.max_uid();
-        let due: Vec<Uid> = self.claimed_ahead.range(..=Uid(max)).copied().collect();
-        for uid in due {
-            self.claimed_ahead.remove(&uid);
-            self.mark_recent([uid]);
-        }
+        let later = self
+            .claimed_ahead
+            .split_off(&Uid(self.max_uid().saturating_add(1)));
+        let due = std::mem::replace(&mut self.claimed_ahead, later);
+        self.mark_recent(due);
     }
 
     /// Marks `uids` expunged in the store; their slots stay until the EXPUNGE (or
@@ -460,6 +449,31 @@ mod tests {
             vec![9],
             "seen ones are forgotten"
         );
+    }
+
+    /// RFC 3501 §2.3.2: what an APPEND claimed is `\Recent` in this view once the view
+    /// has it; a UID the view went past without it (expunged meanwhile) is forgotten.
+    #[test]
+    fn claimed_ahead_becomes_recent_when_it_comes_in() {
+        let mut v = view(&[1, 2]);
+        v.claim_ahead([Uid(2), Uid(3), Uid(5)]);
+        let recent = |v: &View| -> Vec<u32> {
+            v.msgs
+                .iter()
+                .filter(|m| m.recent)
+                .map(|m| m.uid.0)
+                .collect()
+        };
+        assert_eq!(recent(&v), vec![2], "in the view: recent now");
+        assert_eq!(
+            v.claimed_ahead.iter().map(|u| u.0).collect::<Vec<_>>(),
+            vec![3, 5]
+        );
+        // 3 was expunged before this view saw it; 4 is someone else's; 5 comes in.
+        v.apply(vec![info(4, 0, 2), info(5, 0, 3)], &[], 3, 6);
+        v.take_claimed_ahead();
+        assert_eq!(recent(&v), vec![2, 5]);
+        assert!(v.claimed_ahead.is_empty(), "3 is forgotten");
     }
 
     #[test]
