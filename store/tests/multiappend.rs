@@ -102,3 +102,48 @@ async fn append_many_is_all_or_nothing() {
             .is_err()
     );
 }
+
+/// RFC 3501 §2.3.2 with an APPEND into the session's selected mailbox: the same
+/// request claims `\Recent` up to the new message (mail delivered before it that no
+/// session claimed included), so nothing is left for another claim; into another
+/// mailbox nothing is claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_into_the_selected_mailbox_claims_recent_in_the_same_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = addr("alice@example.com");
+    let (store, _) = Store::open(dir.path()).expect("open");
+    store.accounts().add_user(&alice, "pw").expect("user");
+    store.setup_user_blocking(&alice).expect("setup");
+    let inbox = store
+        .mailbox(&alice, "INBOX")
+        .await
+        .expect("read")
+        .expect("INBOX")
+        .id;
+    store
+        .deliver(message("delivered"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    let one = || vec![(message("appended"), FlagSet::default(), None)];
+    let (d, claimed) = store
+        .append_many_claiming(&alice, "INBOX", one(), Some(inbox))
+        .await
+        .expect("append");
+    assert_eq!(d[0].uid.0, 2);
+    assert_eq!(claimed.iter().map(|u| u.0).collect::<Vec<_>>(), vec![1, 2]);
+    let later = store.claim_recent(inbox, d[0].uid).await.expect("claim");
+    assert!(later.is_empty(), "already claimed: {later:?}");
+    // Selected elsewhere: the APPEND into INBOX claims nothing there.
+    let other = store
+        .create_mailbox(&alice, "Other", None)
+        .await
+        .expect("create")
+        .id;
+    let (d, claimed) = store
+        .append_many_claiming(&alice, "INBOX", one(), Some(other))
+        .await
+        .expect("append");
+    assert!(claimed.is_empty(), "{claimed:?}");
+    let later = store.claim_recent(inbox, d[0].uid).await.expect("claim");
+    assert_eq!(later, vec![d[0].uid]);
+}
