@@ -21,13 +21,19 @@ fn files(dir: &Path) -> usize {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn append_many_is_all_or_nothing() {
+/// A store in a temp directory with one user, alice, set up.
+fn alice_store() -> (tempfile::TempDir, Store, Address) {
     let dir = tempfile::tempdir().expect("tempdir");
     let alice = addr("alice@example.com");
     let (store, _) = Store::open(dir.path()).expect("open");
     store.accounts().add_user(&alice, "pw").expect("user");
     store.setup_user_blocking(&alice).expect("setup");
+    (dir, store, alice)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_many_is_all_or_nothing() {
+    let (dir, store, alice) = alice_store();
     let inbox = dir.path().join("mail/example.com/alice");
 
     // Three good messages: all stored, UIDs ascending, one change published.
@@ -109,11 +115,7 @@ async fn append_many_is_all_or_nothing() {
 /// mailbox nothing is claimed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_append_into_the_selected_mailbox_claims_recent_in_the_same_request() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let alice = addr("alice@example.com");
-    let (store, _) = Store::open(dir.path()).expect("open");
-    store.accounts().add_user(&alice, "pw").expect("user");
-    store.setup_user_blocking(&alice).expect("setup");
+    let (_dir, store, alice) = alice_store();
     let inbox = store
         .mailbox(&alice, "INBOX")
         .await
