@@ -427,11 +427,14 @@ impl Session {
                 None => std::future::pending().await,
             }
         };
+        if self.receiver.buffered() > 0 {
+            // In the middle of a command: acknowledge what came at once, so that a
+            // client holding the rest back until then (Nagle's algorithm) sends it
+            // (see `Stream::quickack`). Between commands the reply carries the ACK.
+            self.conn.quickack();
+        }
         tokio::select! {
-            r = self.conn.read_once(timeout, deadline) => r.map(|()| {
-                self.conn.quickack();
-                Wake::Input
-            }),
+            r = self.conn.read_once(timeout, deadline) => r.map(|()| Wake::Input),
             ok = changed => Ok(if ok { Wake::Selected } else { Wake::SelectedGone }),
             () = event => Ok(Wake::Notify),
             _ = token.cancelled() => Err(End::Shutdown),
@@ -621,19 +624,6 @@ impl Session {
             | Command::Move { uid, .. } => *uid,
             _ => true,
         };
-        // A command that waits for the store's writer sends what earlier pipelined
-        // commands answered first: the client can go on with those answers (and
-        // measures their latency) while this one waits.
-        if matches!(
-            command,
-            Command::Store { .. }
-                | Command::Expunge { .. }
-                | Command::Append { .. }
-                | Command::Copy { .. }
-                | Command::Move { .. }
-        ) {
-            self.conn.flush().await?;
-        }
         let started = tokio::time::Instant::now();
         let done = self.dispatch(&tag, command).await?;
         self.ctx.metrics.imap_command(name, started.elapsed());
