@@ -172,6 +172,62 @@ async fn quota_root_with_storage_usage_and_limit() {
     assert!(tagged(&r).starts_with("x NO [NOPERM]"), "{r:?}");
 }
 
+/// RFC 9208 §5.1: an APPEND (one message or several, MULTIAPPEND) or a COPY that would
+/// take the user over the quota fails with NO [OVERQUOTA] and stores nothing; one
+/// that fits is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_quota_append_and_copy_store_nothing() {
+    let s = start().await;
+    let store = s.store.clone();
+    let user = s.user();
+    tokio::task::spawn_blocking(move || store.accounts().set_quota(&user, 6000))
+        .await
+        .expect("join")
+        .expect("set quota");
+    let mut raw = s.raw_login().await;
+    let fits = message("fits", &"x".repeat(2000));
+    let r = raw.append("a", "INBOX", "()", &fits).await;
+    assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    let big = message("big", &"y".repeat(5000));
+    let r = raw.append("b", "INBOX", "()", &big).await;
+    assert!(tagged(&r).starts_with("b NO [OVERQUOTA]"), "{r:?}");
+    // Two that fit one by one but not together: neither is stored.
+    let half = message("half", &"z".repeat(2000));
+    let mut cmd = format!("m APPEND INBOX {{{}+}}\r\n", half.len()).into_bytes();
+    cmd.extend_from_slice(&half);
+    cmd.extend_from_slice(format!(" {{{}+}}\r\n", half.len()).as_bytes());
+    cmd.extend_from_slice(&half);
+    cmd.extend_from_slice(b"\r\n");
+    raw.send(&cmd).await;
+    let r = raw.until("m").await;
+    assert!(tagged(&r).starts_with("m NO [OVERQUOTA]"), "{r:?}");
+    let r = raw.cmd("st", "STATUS INBOX (MESSAGES)").await;
+    assert!(r[0].contains("(MESSAGES 1)"), "{r:?}");
+    // COPY of the stored message would double the usage past the quota.
+    let r = raw.cmd("c0", "CREATE Copies").await;
+    assert!(tagged(&r).starts_with("c0 OK"), "{r:?}");
+    select(&mut raw, "s", "INBOX").await;
+    let r = raw.cmd("c1", "COPY 1 Copies").await;
+    assert!(tagged(&r).starts_with("c1 OK"), "{r:?}");
+    let r = raw.cmd("c2", "COPY 1 Copies").await;
+    assert!(tagged(&r).starts_with("c2 NO [OVERQUOTA]"), "{r:?}");
+    let r = raw.cmd("st", "STATUS Copies (MESSAGES)").await;
+    assert!(r[0].contains("(MESSAGES 1)"), "{r:?}");
+    // Nothing was left behind in tmp/ by the refused APPENDs.
+    let tmp = s
+        .data_dir()
+        .join("mail")
+        .join(s.user().domain())
+        .join(s.user().local())
+        .join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("the user's tmp/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Python's imaplib (a second, independent parser) reads both shapes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn imaplib_reads_quota_replies() {

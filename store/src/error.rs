@@ -45,6 +45,10 @@ pub enum StoreError {
     /// The active Sieve script cannot be deleted (RFC 5804 §2.10 ACTIVE).
     #[error("script {0:?} is active")]
     ScriptActive(String),
+    /// Storing this would take the user over their quota (RFC 9208 §5.1: APPEND and
+    /// COPY fail with `NO [OVERQUOTA]`).
+    #[error("over quota")]
+    OverQuota,
     /// A mailbox has used all 26 keyword letters maildir offers.
     #[error("too many keywords in this mailbox (maildir allows 26)")]
     TooManyKeywords,

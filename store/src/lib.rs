@@ -354,11 +354,29 @@ impl Store {
         targets: Vec<Target>,
         internaldate: Option<i64>,
     ) -> Result<DeliverOp> {
+        self.stage_within_quota(message, targets, internaldate, None)
+            .await
+    }
+
+    /// [`Store::stage`], first refusing with [`StoreError::OverQuota`] when `quota`
+    /// bytes more would take the first target's user over their quota: the check
+    /// costs no hop of its own, and an APPEND refused writes nothing.
+    async fn stage_within_quota(
+        &self,
+        message: Vec<u8>,
+        targets: Vec<Target>,
+        internaldate: Option<i64>,
+        quota: Option<u64>,
+    ) -> Result<DeliverOp> {
         let Some(first) = targets.first() else {
             return Err(StoreError::Invalid("no recipients".into()));
         };
         let tmp_dir = maildir::user_root(&self.inner.data_dir, &first.user).join("tmp");
+        let check = quota.map(|extra| (self.clone(), first.user.clone(), extra));
         tokio::task::spawn_blocking(move || {
+            if let Some((store, user, extra)) = check {
+                store.within_quota_blocking(&user, extra)?;
+            }
             // Stored as it is sent: sizes, summary and file agree (RFC 9051 §2.3.4).
             let message = match maildir::wire_form(&message) {
                 std::borrow::Cow::Owned(crlf) => crlf,
@@ -543,6 +561,20 @@ impl Store {
             Outcome::Done => Ok(()),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Err([`StoreError::OverQuota`]) when `extra` bytes more would exceed `user`'s
+    /// quota (RFC 9208 §5.1); a user without one (quota 0) always fits.
+    pub(crate) fn within_quota_blocking(&self, user: &Address, extra: u64) -> Result<()> {
+        let quota = self.accounts().user(user)?.map_or(0, |u| u.quota);
+        if quota == 0 {
+            return Ok(());
+        }
+        let (bytes, _) = self.user_usage_blocking(user)?;
+        if bytes.saturating_add(extra) > quota {
+            return Err(StoreError::OverQuota);
+        }
+        Ok(())
     }
 
     /// Bytes and messages stored for a user over all mailboxes (RFC 9208 STORAGE and
@@ -730,7 +762,9 @@ impl Store {
     /// RFC 3502 MULTIAPPEND: several messages (data, flags, optional INTERNALDATE)
     /// into one mailbox, atomically: every message is staged first, then one writer
     /// request delivers them all in one SAVEPOINT, so either all are stored (their
-    /// `Delivered`, in order, with ascending UIDs) or none is.
+    /// `Delivered`, in order, with ascending UIDs) or none is. Refused with
+    /// [`StoreError::OverQuota`], before anything is written, when they would take
+    /// the user over their quota (RFC 9208 §5.1).
     pub async fn append_many(
         &self,
         user: &Address,
@@ -758,9 +792,12 @@ impl Store {
     ) -> Result<(Vec<Delivered>, Vec<Uid>)> {
         let name = writer::normalize_name(mailbox)?;
         let mut ops = Vec::with_capacity(messages.len());
+        // The quota is checked with the first message's staging, for all of them.
+        let mut quota = Some(messages.iter().map(|m| m.0.len() as u64).sum::<u64>());
         for (data, flags, date) in messages {
+            let targets = vec![appended(user, name.clone(), flags)];
             match self
-                .stage(data, vec![appended(user, name.clone(), flags)], date)
+                .stage_within_quota(data, targets, date, quota.take())
                 .await
             {
                 Ok(op) => ops.push(op),

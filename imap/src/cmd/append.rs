@@ -48,9 +48,9 @@ impl Session {
             user: user.clone(),
             selected: self.view().map(|v| v.name.clone()),
         };
-        // Everything that can be refused is checked before anything is stored.
+        // Everything that can be refused is checked before anything is stored (the
+        // quota by the store, with the first message's staging: RFC 9208 §5.1).
         let mut batch: Vec<(Vec<u8>, FlagSet, Option<i64>)> = Vec::with_capacity(messages.len());
-        let mut total: u64 = 0;
         for m in messages {
             let flags = match to_flag_set(&m.flags) {
                 Ok(f) => f,
@@ -81,11 +81,7 @@ impl Session {
                     Err(done) => return done,
                 },
             };
-            total = total.saturating_add(data.len() as u64);
             batch.push((data, flags, m.date.map(|d| d.unix_timestamp())));
-        }
-        if let Some(done) = self.over_quota(&user, total).await {
-            return done;
         }
         // Into the mailbox selected read-write: the APPEND claims its `\Recent`
         // messages too (RFC 3501 §2.3.2), so announcing them takes no second trip.

@@ -21,7 +21,8 @@ impl Session {
     }
 
     /// NO [OVERQUOTA] when adding `extra` bytes would exceed the user's quota
-    /// (RFC 9208 §5.1: APPEND and COPY must fail). None when it fits.
+    /// (RFC 9208 §5.1: COPY must fail; APPEND's check is the store's, in
+    /// `Store::append_many_claiming`). None when it fits.
     pub(crate) async fn over_quota(&self, user: &Address, extra: u64) -> Option<Done> {
         match self.quota_usage(user).await {
             Ok((quota, bytes, _)) if quota > 0 && bytes.saturating_add(extra) > quota => {

@@ -136,6 +136,8 @@ pub(crate) fn store_error(e: StoreError) -> Done {
         } => Done::no(Some(C::Limit), format!("{}", NameError::TooLong)),
         StoreError::BadName { why, .. } => Done::no(Some(C::Cannot), format!("{why}")),
         StoreError::TooManyKeywords => Done::no(Some(C::Limit), "Too many keywords"),
+        // RFC 9208 §5.1.
+        StoreError::OverQuota => Done::no(Some(C::OverQuota), "Quota exceeded"),
         StoreError::Invalid(why) => Done::no(Some(C::Cannot), why),
         StoreError::Closed => Done::no(Some(C::Unavailable), "Server shutting down"),
         // The client left while its job ran; the session ends at its next read.
