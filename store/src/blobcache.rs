@@ -22,9 +22,10 @@
 //! - At most [`BLOB_CACHE_BYTES`] of blobs; the least recently used go first.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hashlink::LinkedHashMap;
+use mailyard_message::shape::Shape;
 
 use crate::model::{MailboxId, Uid};
 
@@ -34,13 +35,51 @@ pub const BLOB_CACHE_BYTES: usize = 32 << 20;
 /// Bookkeeping per entry, beside its blobs (key, map links, two `Arc` headers).
 const ENTRY_OVERHEAD: usize = 96;
 
+/// What a shape counts for, per byte of its stored form: the stored bytes and, once
+/// decoded, the [`Shape`] (its strings are as long as in the stored form; its fixed
+/// parts, spans and counts, take about twice the stored bytes again).
+const SHAPE_WEIGHT: usize = 4;
+
+/// A message's stored shape (`mailyard_message::codec`) as FETCH gets it: decoded at
+/// most once, however many FETCHes read it from the cache.
+pub struct StoredShape {
+    bytes: Box<[u8]>,
+    decoded: OnceLock<Option<Arc<Shape>>>,
+}
+
+impl StoredShape {
+    pub(crate) fn new(bytes: impl Into<Box<[u8]>>) -> StoredShape {
+        StoredShape {
+            bytes: bytes.into(),
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// The shape; `None` when this build cannot read the stored form (the caller
+    /// parses the file instead).
+    pub fn shape(&self) -> Option<&Arc<Shape>> {
+        self.decoded
+            .get_or_init(|| {
+                mailyard_message::codec::decode(&self.bytes)
+                    .ok()
+                    .map(Arc::new)
+            })
+            .as_ref()
+    }
+
+    /// The stored form.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// A message's shape and header block as the index has them, per FETCH.
-pub type BlobPairs = Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>;
+pub type BlobPairs = Vec<(Option<Arc<StoredShape>>, Option<Arc<[u8]>>)>;
 
 #[derive(Default)]
 struct Entry {
     /// The stored shape (None: not read yet).
-    shape: Option<Arc<[u8]>>,
+    shape: Option<Arc<StoredShape>>,
     /// The header block (None: not read yet; Some(None): the message has none).
     headers: Option<Option<Arc<[u8]>>>,
 }
@@ -48,7 +87,10 @@ struct Entry {
 impl Entry {
     fn bytes(&self) -> usize {
         ENTRY_OVERHEAD
-            + self.shape.as_ref().map_or(0, |s| s.len())
+            + self
+                .shape
+                .as_ref()
+                .map_or(0, |s| SHAPE_WEIGHT * s.bytes.len())
             + self
                 .headers
                 .as_ref()
@@ -83,7 +125,12 @@ impl Inner {
 
     /// Sets what is known of `key` (`shape`, `block`: None for not read), most
     /// recently used, then drops the least recently used past the budget.
-    fn put(&mut self, key: (MailboxId, Uid), shape: Option<&[u8]>, block: Option<Option<&[u8]>>) {
+    fn put(
+        &mut self,
+        key: (MailboxId, Uid),
+        shape: Option<&Arc<StoredShape>>,
+        block: Option<Option<&Arc<[u8]>>>,
+    ) {
         let mut e = match self.map.remove(&key) {
             Some(e) => {
                 self.bytes -= e.bytes();
@@ -92,10 +139,10 @@ impl Inner {
             None => Entry::default(),
         };
         if let Some(s) = shape {
-            e.shape = Some(Arc::from(s));
+            e.shape = Some(s.clone());
         }
         if let Some(b) = block {
-            e.headers = Some(b.map(Arc::from));
+            e.headers = Some(b.cloned());
         }
         self.bytes += e.bytes();
         self.map.insert(key, e);
@@ -149,12 +196,12 @@ impl BlobCache {
             let e = inner.map.get(&key)?;
             let shape = match (shapes, &e.shape) {
                 (false, _) => None,
-                (true, Some(s)) => Some(s.to_vec()),
+                (true, Some(s)) => Some(s.clone()),
                 (true, None) => return None,
             };
             let block = match (headers, &e.headers) {
                 (false, _) => None,
-                (true, Some(h)) => h.as_ref().map(|h| h.to_vec()),
+                (true, Some(h)) => h.clone(),
                 (true, None) => return None,
             };
             out.push((shape, block));
@@ -174,8 +221,8 @@ impl BlobCache {
         mailbox: MailboxId,
         epoch: Epoch,
         uids: &[Uid],
-        shapes: Option<&[Option<Vec<u8>>]>,
-        headers: Option<&[Option<Vec<u8>>]>,
+        shapes: Option<&[Option<Arc<StoredShape>>]>,
+        headers: Option<&[Option<Arc<[u8]>>]>,
     ) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
@@ -193,8 +240,8 @@ impl BlobCache {
             if exists {
                 inner.put(
                     (mailbox, uid),
-                    shape.and_then(Option::as_deref),
-                    block.map(Option::as_deref),
+                    shape.and_then(Option::as_ref),
+                    block.map(Option::as_ref),
                 );
             }
         }
@@ -203,8 +250,10 @@ impl BlobCache {
     /// A message this process's writer just stored, with its shape and header block
     /// (`None`: it has none), as the index now has them.
     pub(crate) fn stored(&self, mailbox: MailboxId, uid: Uid, shape: &[u8], block: Option<&[u8]>) {
+        let shape = Arc::new(StoredShape::new(shape));
+        let block = block.map(Arc::<[u8]>::from);
         if let Ok(mut inner) = self.inner.lock() {
-            inner.put((mailbox, uid), Some(shape), Some(block));
+            inner.put((mailbox, uid), Some(&shape), Some(block.as_ref()));
         }
     }
 
@@ -267,12 +316,35 @@ mod tests {
         Some(vec![7; n])
     }
 
+    fn shapes(bytes: &[Option<Vec<u8>>]) -> Vec<Option<Arc<StoredShape>>> {
+        bytes
+            .iter()
+            .map(|b| b.clone().map(|b| Arc::new(StoredShape::new(b))))
+            .collect()
+    }
+
+    fn blocks(bytes: &[Option<Vec<u8>>]) -> Vec<Option<Arc<[u8]>>> {
+        bytes.iter().map(|b| b.as_deref().map(Arc::from)).collect()
+    }
+
+    /// A shape's and a header block's bytes.
+    type Pair = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+    /// What `get` answered, as bytes.
+    fn bytes(got: Option<BlobPairs>) -> Option<Vec<Pair>> {
+        got.map(|v| {
+            v.into_iter()
+                .map(|(s, b)| (s.map(|s| s.bytes().to_vec()), b.map(|b| b.to_vec())))
+                .collect()
+        })
+    }
+
     #[test]
     fn a_fetch_is_answered_only_when_every_message_and_kind_is_cached() {
         let c = BlobCache::default();
         let uids = [Uid(1), Uid(2)];
         // Shapes read, headers not: uid 2's row is gone.
-        c.fill(M, c.epoch(M), &uids, Some(&[blob(10), None]), None);
+        c.fill(M, c.epoch(M), &uids, Some(&shapes(&[blob(10), None])), None);
         assert!(c.get(M, &uids[..1], true, false).is_some());
         assert!(
             c.get(M, &uids[..1], true, true).is_none(),
@@ -280,9 +352,15 @@ mod tests {
         );
         assert!(c.get(M, &uids, true, false).is_none(), "uid 2 is not kept");
         // Both read for uid 1; uid 1 has no header block.
-        c.fill(M, c.epoch(M), &uids[..1], Some(&[blob(10)]), Some(&[None]));
+        c.fill(
+            M,
+            c.epoch(M),
+            &uids[..1],
+            Some(&shapes(&[blob(10)])),
+            Some(&blocks(&[None])),
+        );
         assert_eq!(
-            c.get(M, &uids[..1], true, true),
+            bytes(c.get(M, &uids[..1], true, true)),
             Some(vec![(blob(10), None)])
         );
         // Headers alone: kept only where a block shows the message exists.
@@ -291,10 +369,10 @@ mod tests {
             c.epoch(M),
             &[Uid(5), Uid(6)],
             None,
-            Some(&[blob(4), None]),
+            Some(&blocks(&[blob(4), None])),
         );
         assert_eq!(
-            c.get(M, &[Uid(5)], false, true),
+            bytes(c.get(M, &[Uid(5)], false, true)),
             Some(vec![(None, blob(4))])
         );
         assert!(c.get(M, &[Uid(5)], true, true).is_none(), "shape not read");
@@ -309,7 +387,7 @@ mod tests {
             M,
             c.epoch(M),
             &[Uid(1), Uid(2)],
-            Some(&[blob(1), blob(1)]),
+            Some(&shapes(&[blob(1), blob(1)])),
             None,
         );
         c.forget(M, [Uid(1)]);
@@ -332,15 +410,27 @@ mod tests {
         let before = c.epoch(M);
         let other = c.epoch(MailboxId(4));
         c.forget(M, [Uid(1)]);
-        c.fill(M, before, &[Uid(1)], Some(&[blob(1)]), None);
+        c.fill(M, before, &[Uid(1)], Some(&shapes(&[blob(1)])), None);
         assert!(c.get(M, &[Uid(1)], true, false).is_none());
-        c.fill(MailboxId(4), other, &[Uid(1)], Some(&[blob(1)]), None);
+        c.fill(
+            MailboxId(4),
+            other,
+            &[Uid(1)],
+            Some(&shapes(&[blob(1)])),
+            None,
+        );
         assert!(c.get(MailboxId(4), &[Uid(1)], true, false).is_some());
         let before = c.epoch(MailboxId(4));
         c.clear();
-        c.fill(MailboxId(4), before, &[Uid(1)], Some(&[blob(1)]), None);
+        c.fill(
+            MailboxId(4),
+            before,
+            &[Uid(1)],
+            Some(&shapes(&[blob(1)])),
+            None,
+        );
         assert!(c.get(MailboxId(4), &[Uid(1)], true, false).is_none());
-        c.fill(M, c.epoch(M), &[Uid(1)], Some(&[blob(1)]), None);
+        c.fill(M, c.epoch(M), &[Uid(1)], Some(&shapes(&[blob(1)])), None);
         assert!(c.get(M, &[Uid(1)], true, false).is_some());
     }
 
@@ -348,9 +438,9 @@ mod tests {
     fn the_least_recently_used_go_past_the_budget() {
         let c = BlobCache::default();
         let size = 1 << 20;
-        let n = BLOB_CACHE_BYTES / size + 4;
+        let n = BLOB_CACHE_BYTES / (SHAPE_WEIGHT * size) + 4;
         for u in 0..n as u32 {
-            c.fill(M, c.epoch(M), &[Uid(u)], Some(&[blob(size)]), None);
+            c.fill(M, c.epoch(M), &[Uid(u)], Some(&shapes(&[blob(size)])), None);
             if u > 0 {
                 // Uid 0 stays in use.
                 assert!(c.get(M, &[Uid(0)], true, false).is_some(), "at {u}");
@@ -360,5 +450,26 @@ mod tests {
         assert!(inner.bytes <= BLOB_CACHE_BYTES);
         assert!(inner.map.contains_key(&(M, Uid(0))));
         assert!(!inner.map.contains_key(&(M, Uid(1))));
+    }
+
+    /// A shape read from the cache is decoded once: every later FETCH gets the same
+    /// decoded shape.
+    #[test]
+    fn a_cached_shape_is_decoded_once() {
+        let raw = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
+        let stored = mailyard_message::codec::encode(&Shape::parse(raw));
+        let c = BlobCache::default();
+        c.stored(M, Uid(1), &stored, None);
+        let first = c.get(M, &[Uid(1)], true, false).expect("cached");
+        let second = c.get(M, &[Uid(1)], true, false).expect("cached");
+        let decoded = |v: &BlobPairs| v[0].0.as_ref().and_then(|s| s.shape()).cloned();
+        let (a, b) = (
+            decoded(&first).expect("decodes"),
+            decoded(&second).expect("decodes"),
+        );
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, Shape::parse(raw));
+        // A stored form this build cannot read gives no shape (the file is parsed).
+        assert!(StoredShape::new(vec![0xff, 0]).shape().is_none());
     }
 }

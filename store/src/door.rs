@@ -15,6 +15,7 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::blobcache::StoredShape;
 use crate::index::{self, MailboxCounts};
 use crate::summary::Summary;
 use crate::{
@@ -409,7 +410,8 @@ impl Store {
     }
 
     /// RFC 9051 §6.4.5 FETCH of a chunk of messages, in one hop: their stored shapes
-    /// (when `shapes`) and cached header fields (when `headers`) from one read
+    /// (when `shapes`; each decoded at most once while cached, [`StoredShape`]) and
+    /// cached header fields (when `headers`) from one read
     /// transaction, then `per` for each message in order, with a [`Reader`] to open
     /// its file for the ranges it needs. Stops at the first error. When the blob cache
     /// (`blobcache.rs`) has every blob asked for, `per` first runs here without a hop,
@@ -421,7 +423,12 @@ impl Store {
         infos: Vec<MessageInfo>,
         shapes: bool,
         headers: bool,
-        mut per: impl FnMut(&Reader<'_>, &MessageInfo, Option<Vec<u8>>, Option<Vec<u8>>) -> Result<T>
+        mut per: impl FnMut(
+            &Reader<'_>,
+            &MessageInfo,
+            Option<Arc<StoredShape>>,
+            Option<Arc<[u8]>>,
+        ) -> Result<T>
         + Send
         + 'static,
     ) -> Result<Vec<T>> {
@@ -449,6 +456,12 @@ impl Store {
             let epoch = s.inner.changes.blobs.epoch(mailbox.id);
             let (shapes_read, cached) =
                 s.shapes_and_headers_blocking(mailbox.id, &uids, shapes, headers)?;
+            let shapes_read: Vec<Option<Arc<StoredShape>>> = shapes_read
+                .into_iter()
+                .map(|b| b.map(|b| Arc::new(StoredShape::new(b))))
+                .collect();
+            let cached: Vec<Option<Arc<[u8]>>> =
+                cached.into_iter().map(|b| b.map(Arc::from)).collect();
             s.inner.changes.blobs.fill(
                 mailbox.id,
                 epoch,

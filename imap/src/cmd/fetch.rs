@@ -20,10 +20,11 @@
 //! without PEEK set `\Seen` (read-write mailboxes) and report the new FLAGS.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 use mailyard_message::Shape;
 use mailyard_store::headers::covers;
-use mailyard_store::{FlagMode, FlagSet, Flags, MailboxRef, MessageInfo, Reader, Uid};
+use mailyard_store::{FlagMode, FlagSet, Flags, MailboxRef, MessageInfo, Reader, StoredShape, Uid};
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
@@ -71,7 +72,7 @@ pub(crate) fn write_flags_update(out: &mut Vec<u8>, seq: usize, m: &Msg, ext: &E
 #[derive(Default)]
 struct Loaded {
     /// Its shape, for ENVELOPE, BODY and BODYSTRUCTURE.
-    shape: Option<Shape>,
+    shape: Option<Arc<Shape>>,
     /// What each attribute read (aligned with the attributes; None for those that
     /// read nothing).
     items: Vec<Option<Item>>,
@@ -175,8 +176,8 @@ fn sets_seen(a: &FetchAttribute) -> bool {
 fn load_message(
     src: &Reader<'_>,
     info: &MessageInfo,
-    stored: Option<Vec<u8>>,
-    cached: Option<Vec<u8>>,
+    stored: Option<Arc<StoredShape>>,
+    cached: Option<Arc<[u8]>>,
     attributes: &[FetchAttribute],
     needs: Needs,
 ) -> mailyard_store::Result<Loaded> {
@@ -208,10 +209,10 @@ fn load_message(
                 _ => None,
             })
             .collect();
-        let shape = match stored.as_deref().map(mailyard_message::codec::decode) {
-            Some(Ok(shape)) => Some(shape),
+        let shape = match stored.as_deref().map(StoredShape::shape) {
+            Some(Some(shape)) => Some(shape.clone()),
             // Unreadable: parse the file (below, without the cache).
-            Some(Err(_)) if needs.render => None,
+            Some(None) if needs.render => None,
             _ => {
                 return Ok(Loaded {
                     items,
@@ -229,9 +230,9 @@ fn load_message(
     }
     if !needs.file && !needs.from_cache {
         // Rendering only: the stored shape, unless this build cannot read it.
-        if let Some(Ok(shape)) = stored.as_deref().map(mailyard_message::codec::decode) {
+        if let Some(shape) = stored.as_deref().and_then(StoredShape::shape) {
             return Ok(Loaded {
-                shape: Some(shape),
+                shape: Some(shape.clone()),
                 ..Loaded::default()
             });
         }
@@ -244,7 +245,10 @@ fn load_message(
     };
     let io = |e| file.error(e);
     let shape = if want_shape {
-        Some(shape_of(stored.as_deref(), &file).map_err(io)?)
+        Some(match stored.as_deref().and_then(StoredShape::shape) {
+            Some(shape) => shape.clone(),
+            None => Arc::new(shape_of(None, &file).map_err(io)?),
+        })
     } else {
         None
     };
@@ -260,7 +264,7 @@ fn load_message(
             text,
         };
         let section = |s: &Section, partial| {
-            section_bytes(&file, shape.as_ref(), s, partial)
+            section_bytes(&file, shape.as_deref(), s, partial)
                 .map(|b| Item::Bytes(Some(b.unwrap_or_default())))
                 .map_err(io)
         };
@@ -278,7 +282,7 @@ fn load_message(
                 let at = match decoded.iter().position(|(p, _)| p == part) {
                     Some(at) => at,
                     None => {
-                        let shape = shape.as_ref().unwrap_or(&EMPTY_SHAPE);
+                        let shape = shape.as_deref().unwrap_or(&EMPTY_SHAPE);
                         match binary_part(&file, shape, part).map_err(io)? {
                             Some(Err(UnknownCte)) => {
                                 // RFC 3516 §4.3: no data for this message; NO at the end.
@@ -323,7 +327,7 @@ fn write_item(
     ext: &Extensions,
     utf8: bool,
 ) {
-    let shape = loaded.and_then(|(l, _)| l.shape.as_ref());
+    let shape = loaded.and_then(|(l, _)| l.shape.as_deref());
     let item = loaded.and_then(|(_, i)| i);
     let literal = |out: &mut Vec<u8>| match item {
         Some(Item::Bytes(Some(d))) => write_literal(out, d),
