@@ -1278,3 +1278,79 @@ async fn a_system_flag_change_keeps_the_keyword_letters_in_the_file_name() {
         path.display()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flag_changes_and_expunges_find_a_file_another_tool_moved() {
+    // The writer renames a message's file at the path the index says it has, and
+    // looks for it only when it is not there: here mutt has moved it from new/ to
+    // cur/ with its own flags. The STORE must still rename it (to the new flags) and
+    // the EXPUNGE still remove it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_users(dir.path(), &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    store
+        .deliver(message("moved"), std::slice::from_ref(&alice))
+        .await
+        .expect("deliver");
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
+    let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
+    let root = dir.path().join("mail/example.com/alice");
+    let indexed = store.message_path(&alice, "INBOX", &m).expect("path");
+    let by_mutt = root.join("cur").join(format!("{}:2,S", m.base));
+    std::fs::rename(&indexed, &by_mutt).expect("mv");
+    let flag = |flags| FlagSet {
+        flags,
+        keywords: vec![],
+    };
+    store
+        .set_flags(
+            inbox.id,
+            vec![m.uid],
+            FlagMode::Add,
+            flag(Flags::FLAGGED),
+            None,
+        )
+        .await
+        .expect("store");
+    let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
+    let path = store.message_path(&alice, "INBOX", &m).expect("path");
+    assert!(
+        path.exists(),
+        "renamed to the index's flags: {}",
+        path.display()
+    );
+    assert!(!by_mutt.exists());
+    assert!(
+        path.to_string_lossy().ends_with(":2,F"),
+        "{}",
+        path.display()
+    );
+    // Marked deleted, moved again behind the writer's back, then expunged.
+    store
+        .set_flags(
+            inbox.id,
+            vec![m.uid],
+            FlagMode::Add,
+            flag(Flags::DELETED),
+            None,
+        )
+        .await
+        .expect("store deleted");
+    let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
+    let path = store.message_path(&alice, "INBOX", &m).expect("path");
+    let again = root.join("cur").join(format!("{}:2,DFS", m.base));
+    std::fs::rename(&path, &again).expect("mv");
+    assert_eq!(
+        store.expunge(inbox.id, None).await.expect("expunge"),
+        vec![m.uid]
+    );
+    let left: Vec<_> = ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("read_dir"))
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

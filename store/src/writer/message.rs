@@ -276,6 +276,43 @@ fn locate(mb: &MailboxRow, m: &MessageInfo, keyword_map: &[String]) -> Result<Op
     maildir::locate(&mb.dir, &m.base, m.in_new, &m.flags, keyword_map).at(&mb.dir)
 }
 
+/// Renames message `m`'s file to `to(its path)`, trying first the path the index
+/// says it has: one system call when it is there (no `stat` before), and only when it
+/// is not (another tool moved or re-flagged it) is the file looked for. Returns its
+/// path before and after; None when the file is gone. No rename when the two agree.
+fn rename_located(
+    mb: &MailboxRow,
+    m: &MessageInfo,
+    keyword_map: &[String],
+    to: impl Fn(&Path) -> PathBuf,
+) -> Result<Option<(PathBuf, PathBuf)>> {
+    let expected = maildir::message_path(&mb.dir, &m.base, m.in_new, &m.flags, keyword_map);
+    let dest = to(&expected);
+    if expected == dest {
+        return Ok(Some((expected, dest)));
+    }
+    match std::fs::rename(&expected, &dest) {
+        Ok(()) => return Ok(Some((expected, dest))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).at(&expected),
+    }
+    let Some(old) = locate(mb, m, keyword_map)? else {
+        return Ok(None);
+    };
+    let dest = to(&old);
+    if old != dest {
+        match std::fs::rename(&old, &dest) {
+            Ok(()) => {}
+            // Gone since it was found (another process expunged it).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !old.exists() => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e).at(&old),
+        }
+    }
+    Ok(Some((old, dest)))
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn set_flags(
     conn: &Connection,
@@ -305,13 +342,10 @@ pub(super) fn set_flags(
             continue;
         }
         let ms = mb.shared_modseq(&mut modseq)?;
-        if let Some(old_path) = locate(&mb, &m, &keyword_map)? {
-            let new_path = maildir::message_path(&mb.dir, &m.base, false, &new, &keyword_map);
-            if old_path != new_path {
-                // Not fsynced: see "Flag changes and expunges" in the module doc.
-                std::fs::rename(&old_path, &new_path).at(&old_path)?;
-            }
-        }
+        // Not fsynced: see "Flag changes and expunges" in the module doc. A file that
+        // is gone changes no name; the row changes all the same.
+        let new_path = maildir::message_path(&mb.dir, &m.base, false, &new, &keyword_map);
+        rename_located(&mb, &m, &keyword_map, |_| new_path.clone())?;
         conn.prepare_cached(
             "UPDATE message SET flags = ?3, keywords = ?4, modseq = ?5, in_new = 0
              WHERE mailbox_id = ?1 AND uid = ?2",
@@ -427,9 +461,10 @@ pub(super) fn expunge(
     let modseq = mb.next_modseq()?;
     let mut gone = Vec::with_capacity(doomed.len());
     for m in doomed {
-        if let Some(path) = locate(&mb, &m, &keyword_map)? {
-            park_expunged(fx, &path)?;
-            // Not fsynced: see "Flag changes and expunges" in the module doc.
+        // Not fsynced: see "Flag changes and expunges" in the module doc.
+        if let Some((path, parked)) = rename_located(&mb, &m, &keyword_map, parked_path)? {
+            fx.renames.push((path, parked.clone()));
+            fx.trash.push(parked);
         }
         forget_message(conn, mailbox, m.uid, modseq)?;
         gone.push(m.uid);
@@ -439,26 +474,18 @@ pub(super) fn expunge(
     Ok(gone)
 }
 
-/// Moves an expunged message's file out of `cur/`/`new/` into its mailbox's `tmp/`,
-/// where no reader and no reconcile looks, to be unlinked after commit (a failing
-/// request renames it back). A crash before the unlink leaves it in `tmp/`, whose
-/// cleanup removes it: its modification time is its INTERNALDATE, long past.
-fn park_expunged(fx: &mut Effects, path: &Path) -> Result<()> {
-    let (Some(name), Some(mailbox_dir)) = (path.file_name(), path.parent().and_then(Path::parent))
-    else {
-        return Ok(());
-    };
-    let mut parked = mailbox_dir.join("tmp").join(name);
+/// Where an expunged message's file at `path` (in `cur/` or `new/`) is parked: its
+/// mailbox's `tmp/`, where no reader and no reconcile looks, to be unlinked after
+/// commit (a failing request renames it back). A crash before the unlink leaves it in
+/// `tmp/`, whose cleanup removes it: its modification time is its INTERNALDATE, long
+/// past.
+fn parked_path(path: &Path) -> PathBuf {
+    let mailbox_dir = path.parent().and_then(Path::parent).unwrap_or(path);
+    let mut parked = mailbox_dir
+        .join("tmp")
+        .join(path.file_name().unwrap_or_default());
     parked.as_mut_os_string().push(".expunged");
-    match std::fs::rename(path, &parked) {
-        Ok(()) => {
-            fx.renames.push((path.to_path_buf(), parked.clone()));
-            fx.trash.push(parked);
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).at(path),
-    }
+    parked
 }
 
 pub(super) fn forget_message(
