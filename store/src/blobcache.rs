@@ -7,6 +7,11 @@
 //! once a message is stored (its UID names that content for good, RFC 9051 §2.3.1.1),
 //! so [`crate::Store::fetch_messages`] keeps what it read here, and the next FETCH of
 //! the same messages that needs nothing else (no file) is answered without a hop.
+//! Shapes are kept decoded ([`StoredShape`]). The whole file of a small message (at
+//! most [`BODY_CACHE_MAX_BYTES`]) is kept too, read whole by a FETCH that opened it or
+//! given by the delivery, so a FETCH of `BODY[]`, `BODY[HEADER]`, `BODY[1]` … of
+//! recent small mail needs no file and no hop either: a file never changes under its
+//! name's base either (the content of a UID is fixed).
 //!
 //! Invariants:
 //! - An entry holds exactly what the index held for that message; only reads of the
@@ -34,6 +39,10 @@ pub const BLOB_CACHE_BYTES: usize = 32 << 20;
 
 /// Bookkeeping per entry, beside its blobs (key, map links, two `Arc` headers).
 const ENTRY_OVERHEAD: usize = 96;
+
+/// The largest message whose whole file the cache keeps (for FETCH of its body or
+/// header, `BODY[]`, `BODY[HEADER]`, `BODY[1]`, … without opening the file).
+pub const BODY_CACHE_MAX_BYTES: u64 = 16 << 10;
 
 /// What a shape counts for, per byte of its stored form: the stored bytes and, once
 /// decoded, the [`Shape`] (its strings are as long as in the stored form; its fixed
@@ -82,11 +91,14 @@ struct Entry {
     shape: Option<Arc<StoredShape>>,
     /// The header block (None: not read yet; Some(None): the message has none).
     headers: Option<Option<Arc<[u8]>>>,
+    /// The whole file as stored, for a message of at most [`BODY_CACHE_MAX_BYTES`].
+    body: Option<Arc<[u8]>>,
 }
 
 impl Entry {
     fn bytes(&self) -> usize {
         ENTRY_OVERHEAD
+            + self.body.as_ref().map_or(0, |b| b.len())
             + self
                 .shape
                 .as_ref()
@@ -130,6 +142,7 @@ impl Inner {
         key: (MailboxId, Uid),
         shape: Option<&Arc<StoredShape>>,
         block: Option<Option<&Arc<[u8]>>>,
+        body: Option<&Arc<[u8]>>,
     ) {
         let mut e = match self.map.remove(&key) {
             Some(e) => {
@@ -143,6 +156,9 @@ impl Inner {
         }
         if let Some(b) = block {
             e.headers = Some(b.cloned());
+        }
+        if let Some(b) = body.filter(|b| b.len() as u64 <= BODY_CACHE_MAX_BYTES) {
+            e.body = Some(b.clone());
         }
         self.bytes += e.bytes();
         self.map.insert(key, e);
@@ -242,18 +258,46 @@ impl BlobCache {
                     (mailbox, uid),
                     shape.and_then(Option::as_ref),
                     block.map(Option::as_ref),
+                    None,
                 );
             }
         }
     }
 
     /// A message this process's writer just stored, with its shape and header block
-    /// (`None`: it has none), as the index now has them.
-    pub(crate) fn stored(&self, mailbox: MailboxId, uid: Uid, shape: &[u8], block: Option<&[u8]>) {
+    /// (`None`: it has none), as the index now has them, and its file when it is
+    /// small (`body`).
+    pub(crate) fn stored(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        shape: &[u8],
+        block: Option<&[u8]>,
+        body: Option<&Arc<[u8]>>,
+    ) {
         let shape = Arc::new(StoredShape::new(shape));
         let block = block.map(Arc::<[u8]>::from);
         if let Ok(mut inner) = self.inner.lock() {
-            inner.put((mailbox, uid), Some(&shape), Some(block.as_ref()));
+            inner.put((mailbox, uid), Some(&shape), Some(block.as_ref()), body);
+        }
+    }
+
+    /// The whole file of a message, when the cache has it.
+    pub(crate) fn body(&self, mailbox: MailboxId, uid: Uid) -> Option<Arc<[u8]>> {
+        let mut inner = self.inner.lock().ok()?;
+        let body = inner.map.get(&(mailbox, uid))?.body.clone()?;
+        inner.map.to_back(&(mailbox, uid));
+        Some(body)
+    }
+
+    /// Keeps the whole file of a message a reader thread read (`epoch`: taken before
+    /// the read, as for [`BlobCache::fill`]).
+    pub(crate) fn fill_body(&self, mailbox: MailboxId, epoch: Epoch, uid: Uid, body: &Arc<[u8]>) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.epoch(mailbox) == epoch {
+            inner.put((mailbox, uid), None, None, Some(body));
         }
     }
 
@@ -459,7 +503,7 @@ mod tests {
         let raw = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
         let stored = mailyard_message::codec::encode(&Shape::parse(raw));
         let c = BlobCache::default();
-        c.stored(M, Uid(1), &stored, None);
+        c.stored(M, Uid(1), &stored, None, None);
         let first = c.get(M, &[Uid(1)], true, false).expect("cached");
         let second = c.get(M, &[Uid(1)], true, false).expect("cached");
         let decoded = |v: &BlobPairs| v[0].0.as_ref().and_then(|s| s.shape()).cloned();

@@ -15,7 +15,7 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::blobcache::StoredShape;
+use crate::blobcache::{BODY_CACHE_MAX_BYTES, Epoch, StoredShape};
 use crate::index::{self, MailboxCounts};
 use crate::summary::Summary;
 use crate::{
@@ -60,6 +60,9 @@ pub struct Reader<'a> {
     mailbox: &'a MailboxRef,
     /// On the caller's (tokio) thread: no disk, every read is `WouldBlock`.
     inline: bool,
+    /// A FETCH's hop: the blob cache's epoch before its reads, so that a small file
+    /// it reads whole may fill the cache (`blobcache.rs`).
+    fills: Option<Epoch>,
 }
 
 impl Reader<'_> {
@@ -69,11 +72,31 @@ impl Reader<'_> {
     }
 
     /// Opens a message's file for positioned reads, or `None` when it is gone
-    /// (`Store::open_message`).
+    /// (`Store::open_message`). A small message the blob cache holds is read from
+    /// memory, on any thread; one opened on a FETCH's hop is read whole and kept
+    /// there (at most [`BODY_CACHE_MAX_BYTES`]).
     pub fn open(&self, info: &MessageInfo) -> Result<Option<MessageFile>> {
-        self.on_reader_thread()?;
         let m = self.mailbox;
-        self.store.open_message(&m.user, &m.name, m.id, info)
+        let blobs = &self.store.inner.changes.blobs;
+        if info.size <= BODY_CACHE_MAX_BYTES
+            && let Some(bytes) = blobs.body(m.id, info.uid)
+        {
+            let label = std::path::Path::new(&info.base);
+            return Ok(Some(MessageFile::in_memory(bytes, label, info.size)));
+        }
+        self.on_reader_thread()?;
+        let opened = self.store.open_message(&m.user, &m.name, m.id, info)?;
+        let (Some(file), Some(epoch)) = (&opened, self.fills) else {
+            return Ok(opened);
+        };
+        let Some(bytes) = file
+            .whole(BODY_CACHE_MAX_BYTES)
+            .map_err(|e| file.error(e))?
+        else {
+            return Ok(opened);
+        };
+        blobs.fill_body(m.id, epoch, info.uid, &bytes);
+        Ok(Some(MessageFile::in_memory(bytes, file.path(), info.size)))
     }
 
     /// A message's bytes in wire form (CRLF), or `None` when it is gone.
@@ -415,8 +438,9 @@ impl Store {
     /// transaction, then `per` for each message in order, with a [`Reader`] to open
     /// its file for the ranges it needs. Stops at the first error. When the blob cache
     /// (`blobcache.rs`) has every blob asked for, `per` first runs here without a hop,
-    /// with a [`Reader`] that refuses the disk; if it needs the disk after all, the
-    /// chunk runs again on a reader thread.
+    /// with a [`Reader`] that refuses the disk (small files the cache holds open from
+    /// memory); if it needs the disk after all, the chunk runs again on a reader
+    /// thread.
     pub async fn fetch_messages<T: Send + 'static>(
         &self,
         mailbox: MailboxRef,
@@ -434,13 +458,17 @@ impl Store {
     ) -> Result<Vec<T>> {
         let uids: Vec<Uid> = infos.iter().map(|i| i.uid).collect();
         let blobs = &self.inner.changes.blobs;
-        if (shapes || headers)
-            && let Some(cached) = blobs.get(mailbox.id, &uids, shapes, headers)
-        {
+        let cached = if shapes || headers {
+            blobs.get(mailbox.id, &uids, shapes, headers)
+        } else {
+            Some(vec![(None, None); uids.len()])
+        };
+        if let Some(cached) = cached {
             let reader = Reader {
                 store: self,
                 mailbox: &mailbox,
                 inline: true,
+                fills: None,
             };
             let answered: Result<Vec<T>> = infos
                 .iter()
@@ -474,6 +502,7 @@ impl Store {
                 store: s,
                 mailbox: &mailbox,
                 inline: false,
+                fills: Some(epoch),
             };
             infos
                 .iter()
@@ -509,6 +538,7 @@ impl Store {
                 store: s,
                 mailbox: &mailbox,
                 inline: false,
+                fills: None,
             };
             let mut kept = Vec::new();
             for item in &items {

@@ -395,12 +395,15 @@ impl Store {
             let tmp =
                 maildir::write_tmp(&tmp_dir, maildir::host(), &message, mtime).at(&tmp_dir)?;
             let summary = Arc::new(summary::summarize(&message));
+            let size = message.len() as u64;
+            let body = (size <= blobcache::BODY_CACHE_MAX_BYTES).then(|| Arc::from(message));
             Ok(DeliverOp {
                 tmp,
                 targets,
-                size: message.len() as u64,
+                size,
                 internaldate,
                 summary,
+                body,
             })
         })
         .await

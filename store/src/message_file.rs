@@ -13,12 +13,16 @@
 //!
 //! The file stays readable once open, whatever another session does to its name
 //! (a flag change renames it, an expunge unlinks it).
+//!
+//! A small message may be held in memory instead ([`MessageFile::in_memory`], the
+//! blob cache's copy): the same reads, served from its bytes.
 
 use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest single read of a wire-form conversion or a header search.
@@ -27,10 +31,18 @@ const CHUNK: u64 = 64 * 1024;
 /// First read when looking for the end of a header block (most headers fit).
 const HEADER_PROBE: u64 = 8 * 1024;
 
+/// Where a message's stored bytes are read from.
+#[derive(Debug)]
+enum Backing {
+    File(File),
+    /// The whole file, read before (the blob cache).
+    Memory(Arc<[u8]>),
+}
+
 /// An open message file.
 #[derive(Debug)]
 pub struct MessageFile {
-    file: File,
+    backing: Backing,
     path: PathBuf,
     /// The file's length as stored.
     len: u64,
@@ -46,12 +58,34 @@ impl MessageFile {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
         Ok(MessageFile {
-            file,
+            backing: Backing::File(file),
             path: path.to_path_buf(),
             len,
             lf: len < size,
             read: AtomicU64::new(0),
         })
+    }
+
+    /// A message whose stored bytes are `bytes` (the whole file, as it was at `path`),
+    /// RFC822.SIZE `size`.
+    pub fn in_memory(bytes: Arc<[u8]>, path: &Path, size: u64) -> MessageFile {
+        let len = bytes.len() as u64;
+        MessageFile {
+            backing: Backing::Memory(bytes),
+            path: path.to_path_buf(),
+            len,
+            lf: len < size,
+            read: AtomicU64::new(0),
+        }
+    }
+
+    /// The whole file's bytes when it holds at most `max` (one read); None when it is
+    /// bigger.
+    pub fn whole(&self, max: u64) -> io::Result<Option<Arc<[u8]>>> {
+        if self.len > max {
+            return Ok(None);
+        }
+        Ok(Some(Arc::from(self.read_stored(0..self.len)?)))
     }
 
     /// The path it was opened at (for error messages).
@@ -91,11 +125,22 @@ impl MessageFile {
     pub fn read_stored(&self, range: Range<u64>) -> io::Result<Vec<u8>> {
         let end = range.end.min(self.len);
         let start = range.start.min(end);
+        let file = match &self.backing {
+            Backing::File(f) => f,
+            Backing::Memory(bytes) => {
+                let buf = bytes
+                    .get(start as usize..end as usize)
+                    .unwrap_or_default()
+                    .to_vec();
+                self.read.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                return Ok(buf);
+            }
+        };
         let mut buf = vec![0u8; usize::try_from(end - start).unwrap_or(usize::MAX)];
         let mut filled = 0;
         while filled < buf.len() {
             let at = start + filled as u64;
-            let n = match self.file.read_at(&mut buf[filled..], at) {
+            let n = match file.read_at(&mut buf[filled..], at) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -295,3 +295,61 @@ async fn fetch_of_stored_blobs_is_answered_from_memory_until_expunged() {
     let got = fetch(store.clone(), inbox.clone(), new, false).await;
     assert!(got.iter().all(|&(_, s, c, r)| s && c && !r), "{got:?}");
 }
+
+/// Small files in the blob cache (`BODY_CACHE_MAX_BYTES`): a FETCH of a message's
+/// bytes reads the file on a reader thread once and is then answered from memory, on
+/// the caller's thread, with the same bytes; a message delivered into a selected
+/// mailbox is known from its delivery; an expunged one is not answered from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_of_a_small_file_is_answered_from_memory_until_expunged() {
+    let (_dir, store, inbox, msgs) = filled(3).await;
+    let fetch = |store: Store, inbox: MailboxRef, msgs: Vec<MessageInfo>| async move {
+        let caller = std::thread::current().id();
+        let on_reader = move || std::thread::current().id() != caller;
+        store
+            .fetch_messages(inbox, msgs, false, false, move |reader, info, _, _| {
+                let bytes = reader
+                    .open(info)?
+                    .map(|f| f.read_wire(0..f.len()).expect("read"));
+                Ok((info.uid, bytes, on_reader()))
+            })
+            .await
+            .expect("fetch")
+    };
+    let first = fetch(store.clone(), inbox.clone(), msgs.clone()).await;
+    assert!(first.iter().all(|(_, b, r)| b.is_some() && *r), "{first:?}");
+    let again = fetch(store.clone(), inbox.clone(), msgs.clone()).await;
+    assert!(again.iter().all(|(_, _, r)| !r), "from memory: {again:?}");
+    let strip = |v: &[(Uid, Option<Vec<u8>>, bool)]| -> Vec<(Uid, Option<Vec<u8>>)> {
+        v.iter().map(|(u, b, _)| (*u, b.clone())).collect()
+    };
+    assert_eq!(strip(&first), strip(&again));
+    assert!(first[0].1.as_ref().is_some_and(|b| b.starts_with(b"From:")));
+    // Expunged: not answered from memory; the FETCH finds it gone.
+    let gone = msgs[1].uid;
+    expunge_one(&store, &inbox, gone).await;
+    let got = fetch(store.clone(), inbox.clone(), msgs.clone()).await;
+    for (uid, bytes, reader) in &got {
+        if *uid == gone {
+            assert!(bytes.is_none() && *reader, "{got:?}");
+        }
+    }
+    // Delivered into a mailbox a session has selected: its file is known from the
+    // delivery.
+    let _selected = store.subscribe(inbox.id);
+    store
+        .deliver(message(9), std::slice::from_ref(&inbox.user))
+        .await
+        .expect("deliver");
+    let (_, now) = store
+        .mailbox_messages(&inbox.user, "INBOX")
+        .await
+        .expect("read")
+        .expect("INBOX");
+    let new = vec![now.last().expect("the new message").clone()];
+    let got = fetch(store.clone(), inbox.clone(), new).await;
+    assert!(
+        got.iter().all(|(_, b, r)| b.is_some() && !r),
+        "from the delivery: {got:?}"
+    );
+}

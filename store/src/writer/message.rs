@@ -162,7 +162,8 @@ pub(crate) fn deliver(
             modseq,
         };
         insert_message(conn, &row, &op.summary)?;
-        fx.stored.push((mb.id, Uid(uid), op.summary.clone()));
+        fx.stored
+            .push((mb.id, Uid(uid), op.summary.clone(), op.body.clone()));
         mb.save(conn)?;
         fx.touch(&mb, MessageChanges::NEW);
         out.push(Delivered {

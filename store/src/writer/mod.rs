@@ -83,6 +83,10 @@ pub const CHECKPOINT_PAGES: u64 = 1000;
 /// minute the WAL file reached 21 MB (47 MB after runs with only the checkpoint thread).
 pub const CHECKPOINT_PAGES_BUSY: u64 = 4 * CHECKPOINT_PAGES;
 
+/// A message the writer stored (its mailbox, UID, summary and small file), for the
+/// blob cache after commit.
+type StoredMessage = (MailboxId, Uid, Arc<Summary>, Option<Arc<[u8]>>);
+
 /// One message to put into one or more mailboxes.
 #[derive(Debug)]
 pub struct DeliverOp {
@@ -96,6 +100,10 @@ pub struct DeliverOp {
     pub internaldate: i64,
     /// Parsed once by the caller.
     pub summary: Arc<Summary>,
+    /// The file's bytes when it is small enough for the blob cache
+    /// (`blobcache::BODY_CACHE_MAX_BYTES`): a FETCH of a new message in a selected
+    /// mailbox then needs no file.
+    pub body: Option<Arc<[u8]>>,
 }
 
 /// One copy of a delivered message: whose, which mailbox, with which flags.
@@ -487,9 +495,9 @@ pub(crate) struct Effects {
     renames: Vec<(PathBuf, PathBuf)>,
     /// Trees renamed out of the namespace, removed after commit.
     remove_trees: Vec<PathBuf>,
-    /// Messages stored, with their summaries: the blob cache learns their shapes and
-    /// header blocks after commit (`blobcache.rs`).
-    stored: Vec<(MailboxId, Uid, Arc<Summary>)>,
+    /// Messages stored, with their summaries and small files: the blob cache learns
+    /// their shapes, header blocks and files after commit (`blobcache.rs`).
+    stored: Vec<StoredMessage>,
     /// Expunged files, parked in their mailbox's `tmp/` (a rename, quick) and unlinked
     /// after commit by the syncer thread: an unlink waits for the filesystem to free
     /// the file's blocks, which the writer thread must not.
@@ -838,13 +846,14 @@ impl WriterState {
                     })
                     .collect();
                 self.forget_blobs(followed, &effects.changed, &removals, &results);
-                for (mailbox, uid, summary) in effects.stored.drain(..) {
+                for (mailbox, uid, summary, body) in effects.stored.drain(..) {
                     if self.changes.is_selected(mailbox) {
                         self.changes.blobs.stored(
                             mailbox,
                             uid,
                             &summary.shape,
                             summary.header_cache.as_deref(),
+                            body.as_ref(),
                         );
                     }
                 }
@@ -1577,6 +1586,7 @@ pub(super) mod testkit {
             size: bytes.len() as u64,
             internaldate,
             summary: Arc::new(crate::summary::summarize(&bytes)),
+            body: None,
         }
     }
 
