@@ -193,13 +193,9 @@ async fn over_quota_append_and_copy_store_nothing() {
     assert!(tagged(&r).starts_with("b NO [OVERQUOTA]"), "{r:?}");
     // Two that fit one by one but not together: neither is stored.
     let half = message("half", &"z".repeat(2000));
-    let mut cmd = format!("m APPEND INBOX {{{}+}}\r\n", half.len()).into_bytes();
-    cmd.extend_from_slice(&half);
-    cmd.extend_from_slice(format!(" {{{}+}}\r\n", half.len()).as_bytes());
-    cmd.extend_from_slice(&half);
-    cmd.extend_from_slice(b"\r\n");
-    raw.send(&cmd).await;
-    let r = raw.until("m").await;
+    let r = raw
+        .multiappend("m", "INBOX", &[("", &half), ("", &half)])
+        .await;
     assert!(tagged(&r).starts_with("m NO [OVERQUOTA]"), "{r:?}");
     let r = raw.cmd("st", "STATUS INBOX (MESSAGES)").await;
     assert!(r[0].contains("(MESSAGES 1)"), "{r:?}");

@@ -321,20 +321,13 @@ async fn multiappend_is_atomic() {
 
     // One bad message (more keywords than a maildir can name): nothing stored.
     let kws: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
-    let mut cmd = format!("a4 APPEND INBOX {{{}+}}\r\n", one.len()).into_bytes();
-    cmd.extend_from_slice(&one);
-    cmd.extend_from_slice(format!(" ({}) {{{}+}}\r\n", kws.join(" "), two.len()).as_bytes());
-    cmd.extend_from_slice(&two);
-    cmd.extend_from_slice(b"\r\n");
-    a.send(&cmd).await;
-    let r = a.until("a4").await;
+    let kws = format!("({})", kws.join(" "));
+    let r = a
+        .multiappend("a4", "INBOX", &[("", &one), (&kws, &two)])
+        .await;
     assert!(tagged(&r).starts_with("a4 NO [LIMIT]"), "{r:?}");
     // An empty second message: refused before anything is stored.
-    let mut cmd = format!("a5 APPEND INBOX {{{}+}}\r\n", one.len()).into_bytes();
-    cmd.extend_from_slice(&one);
-    cmd.extend_from_slice(b" {0+}\r\n\r\n");
-    a.send(&cmd).await;
-    let r = a.until("a5").await;
+    let r = a.multiappend("a5", "INBOX", &[("", &one), ("", b"")]).await;
     assert!(tagged(&r).starts_with("a5 NO"), "{r:?}");
     let r = a.cmd("a6", "STATUS INBOX (MESSAGES UIDNEXT)").await;
     assert!(r[0].contains("MESSAGES 3 "), "{r:?}");

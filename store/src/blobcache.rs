@@ -453,28 +453,19 @@ mod tests {
         let c = BlobCache::default();
         let before = c.epoch(M);
         let other = c.epoch(MailboxId(4));
+        // A read of uid 1's shape in `mailbox` that began at `epoch`.
+        let read =
+            |mailbox, epoch| c.fill(mailbox, epoch, &[Uid(1)], Some(&shapes(&[blob(1)])), None);
         c.forget(M, [Uid(1)]);
-        c.fill(M, before, &[Uid(1)], Some(&shapes(&[blob(1)])), None);
+        read(M, before);
         assert!(c.get(M, &[Uid(1)], true, false).is_none());
-        c.fill(
-            MailboxId(4),
-            other,
-            &[Uid(1)],
-            Some(&shapes(&[blob(1)])),
-            None,
-        );
+        read(MailboxId(4), other);
         assert!(c.get(MailboxId(4), &[Uid(1)], true, false).is_some());
         let before = c.epoch(MailboxId(4));
         c.clear();
-        c.fill(
-            MailboxId(4),
-            before,
-            &[Uid(1)],
-            Some(&shapes(&[blob(1)])),
-            None,
-        );
+        read(MailboxId(4), before);
         assert!(c.get(MailboxId(4), &[Uid(1)], true, false).is_none());
-        c.fill(M, c.epoch(M), &[Uid(1)], Some(&shapes(&[blob(1)])), None);
+        read(M, c.epoch(M));
         assert!(c.get(M, &[Uid(1)], true, false).is_some());
     }
 

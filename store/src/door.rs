@@ -74,7 +74,7 @@ impl Reader<'_> {
     /// Opens a message's file for positioned reads, or `None` when it is gone
     /// (`Store::open_message`). A small message the blob cache holds is read from
     /// memory, on any thread; one opened on a FETCH's hop is read whole and kept
-    /// there (at most [`BODY_CACHE_MAX_BYTES`]).
+    /// there (at most `blobcache::BODY_CACHE_MAX_BYTES`).
     pub fn open(&self, info: &MessageInfo) -> Result<Option<MessageFile>> {
         let m = self.mailbox;
         let blobs = &self.store.inner.changes.blobs;

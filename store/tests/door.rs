@@ -236,6 +236,25 @@ async fn statuses_and_with_message() {
     assert!(missing);
 }
 
+/// A message delivered into `inbox` while a session has it selected (the returned
+/// subscription stands for that session: keep it): the new message's row.
+async fn delivered_while_selected(
+    store: &Store,
+    inbox: &MailboxRef,
+) -> (tokio::sync::watch::Receiver<u64>, Vec<MessageInfo>) {
+    let selected = store.subscribe(inbox.id);
+    store
+        .deliver(message(9), std::slice::from_ref(&inbox.user))
+        .await
+        .expect("deliver");
+    let (_, now) = store
+        .mailbox_messages(&inbox.user, "INBOX")
+        .await
+        .expect("read")
+        .expect("INBOX");
+    (selected, vec![now.last().expect("the new message").clone()])
+}
+
 /// The blob cache (`blobcache.rs`): a FETCH that needs only shapes and header blocks
 /// is answered without a hop once they were read (its callback runs on the caller's
 /// thread); one that needs the file still reads it on a reader thread; and a message
@@ -281,17 +300,7 @@ async fn fetch_of_stored_blobs_is_answered_from_memory_until_expunged() {
         assert_eq!((shape, cached), (uid != gone, uid != gone), "{uid:?}");
     }
     // Delivered into a mailbox a session has selected: known from the delivery.
-    let _selected = store.subscribe(inbox.id);
-    store
-        .deliver(message(9), std::slice::from_ref(&inbox.user))
-        .await
-        .expect("deliver");
-    let (_, now) = store
-        .mailbox_messages(&inbox.user, "INBOX")
-        .await
-        .expect("read")
-        .expect("INBOX");
-    let new = vec![now.last().expect("the new message").clone()];
+    let (_selected, new) = delivered_while_selected(&store, &inbox).await;
     let got = fetch(store.clone(), inbox.clone(), new, false).await;
     assert!(got.iter().all(|&(_, s, c, r)| s && c && !r), "{got:?}");
 }
@@ -336,17 +345,7 @@ async fn fetch_of_a_small_file_is_answered_from_memory_until_expunged() {
     }
     // Delivered into a mailbox a session has selected: its file is known from the
     // delivery.
-    let _selected = store.subscribe(inbox.id);
-    store
-        .deliver(message(9), std::slice::from_ref(&inbox.user))
-        .await
-        .expect("deliver");
-    let (_, now) = store
-        .mailbox_messages(&inbox.user, "INBOX")
-        .await
-        .expect("read")
-        .expect("INBOX");
-    let new = vec![now.last().expect("the new message").clone()];
+    let (_selected, new) = delivered_while_selected(&store, &inbox).await;
     let got = fetch(store.clone(), inbox.clone(), new).await;
     assert!(
         got.iter().all(|(_, b, r)| b.is_some() && !r),

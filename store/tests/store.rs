@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailyard_store::changes::{MailboxEvent, MessageChanges, USER_EVENTS_PENDING};
-use mailyard_store::{Address, FlagMode, FlagSet, Flags, Store, StoreError, maildir};
+use mailyard_store::{Address, FlagMode, FlagSet, Flags, MailboxInfo, Store, StoreError, maildir};
 
 fn addr(s: &str) -> Address {
     Address::parse(s).expect("valid address")
@@ -34,6 +34,24 @@ fn open_with_users(dir: &Path, users: &[&str]) -> Store {
         store.setup_user_blocking(&addr(u)).expect("setup user");
     }
     store
+}
+
+/// A store with alice, `tokens.len()` messages delivered to her INBOX in that order
+/// (`message(token)`), and her INBOX's row.
+async fn alice_with_mail(dir: &Path, tokens: &[&str]) -> (Store, Address, MailboxInfo) {
+    let store = open_with_users(dir, &["alice@example.com"]);
+    let alice = addr("alice@example.com");
+    for token in tokens {
+        store
+            .deliver(message(token), std::slice::from_ref(&alice))
+            .await
+            .expect("deliver");
+    }
+    let inbox = store
+        .mailbox_blocking(&alice, "INBOX")
+        .expect("q")
+        .expect("inbox");
+    (store, alice, inbox)
 }
 
 #[test]
@@ -1185,18 +1203,7 @@ async fn an_expunged_file_leaves_the_mailbox_at_once_and_the_disk_soon_after() {
     // unlinks it after the commit. Neither a reader nor a reconcile may see it in
     // between, and a parked file a crash leaves behind is a stale tmp/ file.
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let alice = addr("alice@example.com");
-    for i in 0..3 {
-        store
-            .deliver(message(&format!("x{i}")), std::slice::from_ref(&alice))
-            .await
-            .expect("deliver");
-    }
-    let inbox = store
-        .mailbox_blocking(&alice, "INBOX")
-        .expect("q")
-        .expect("inbox");
+    let (store, alice, inbox) = alice_with_mail(dir.path(), &["x0", "x1", "x2"]).await;
     let del = FlagSet {
         flags: Flags::DELETED,
         keywords: vec![],
@@ -1237,16 +1244,7 @@ async fn a_system_flag_change_keeps_the_keyword_letters_in_the_file_name() {
     // keyword map, dropping its keyword letters: the index and the file name then
     // disagreed, and a reconcile (file names win) lost the keywords.
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let alice = addr("alice@example.com");
-    store
-        .deliver(message("k"), std::slice::from_ref(&alice))
-        .await
-        .expect("deliver");
-    let inbox = store
-        .mailbox_blocking(&alice, "INBOX")
-        .expect("q")
-        .expect("inbox");
+    let (store, alice, inbox) = alice_with_mail(dir.path(), &["k"]).await;
     let uid = vec![mailyard_store::Uid(1)];
     let label = FlagSet {
         flags: Flags::empty(),
@@ -1286,37 +1284,30 @@ async fn flag_changes_and_expunges_find_a_file_another_tool_moved() {
     // cur/ with its own flags. The STORE must still rename it (to the new flags) and
     // the EXPUNGE still remove it.
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let alice = addr("alice@example.com");
-    store
-        .deliver(message("moved"), std::slice::from_ref(&alice))
-        .await
-        .expect("deliver");
-    let inbox = store
-        .mailbox_blocking(&alice, "INBOX")
-        .expect("q")
-        .expect("inbox");
+    let (store, alice, inbox) = alice_with_mail(dir.path(), &["moved"]).await;
     let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
     let root = dir.path().join("mail/example.com/alice");
     let indexed = store.message_path(&alice, "INBOX", &m).expect("path");
     let by_mutt = root.join("cur").join(format!("{}:2,S", m.base));
     std::fs::rename(&indexed, &by_mutt).expect("mv");
-    let flag = |flags| FlagSet {
-        flags,
-        keywords: vec![],
+    // STORE +FLAGS of the only message; its row and file path after.
+    let add = |flags| {
+        let (store, alice, uid) = (store.clone(), alice.clone(), m.uid);
+        async move {
+            let flags = FlagSet {
+                flags,
+                keywords: vec![],
+            };
+            store
+                .set_flags(inbox.id, vec![uid], FlagMode::Add, flags, None)
+                .await
+                .expect("store");
+            let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
+            let path = store.message_path(&alice, "INBOX", &m).expect("path");
+            (m, path)
+        }
     };
-    store
-        .set_flags(
-            inbox.id,
-            vec![m.uid],
-            FlagMode::Add,
-            flag(Flags::FLAGGED),
-            None,
-        )
-        .await
-        .expect("store");
-    let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
-    let path = store.message_path(&alice, "INBOX", &m).expect("path");
+    let (_, path) = add(Flags::FLAGGED).await;
     assert!(
         path.exists(),
         "renamed to the index's flags: {}",
@@ -1329,18 +1320,7 @@ async fn flag_changes_and_expunges_find_a_file_another_tool_moved() {
         path.display()
     );
     // Marked deleted, moved again behind the writer's back, then expunged.
-    store
-        .set_flags(
-            inbox.id,
-            vec![m.uid],
-            FlagMode::Add,
-            flag(Flags::DELETED),
-            None,
-        )
-        .await
-        .expect("store deleted");
-    let m = store.messages_blocking(inbox.id).expect("messages")[0].clone();
-    let path = store.message_path(&alice, "INBOX", &m).expect("path");
+    let (m, path) = add(Flags::DELETED).await;
     let again = root.join("cur").join(format!("{}:2,DFS", m.base));
     std::fs::rename(&path, &again).expect("mv");
     assert_eq!(

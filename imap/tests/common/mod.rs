@@ -284,9 +284,25 @@ impl Raw {
         flags: &str,
         data: &[u8],
     ) -> Vec<String> {
-        let mut cmd =
-            format!("{tag} APPEND {mailbox} {flags} {{{}+}}\r\n", data.len()).into_bytes();
-        cmd.extend_from_slice(data);
+        self.multiappend(tag, mailbox, &[(flags, data)]).await
+    }
+
+    /// RFC 3502 MULTIAPPEND of `messages` (flags, `""` for none, and data), each a
+    /// non-synchronizing literal, in one write; returns the responses.
+    pub async fn multiappend(
+        &mut self,
+        tag: &str,
+        mailbox: &str,
+        messages: &[(&str, &[u8])],
+    ) -> Vec<String> {
+        let mut cmd = format!("{tag} APPEND {mailbox}").into_bytes();
+        for (flags, data) in messages {
+            if !flags.is_empty() {
+                cmd.extend_from_slice(format!(" {flags}").as_bytes());
+            }
+            cmd.extend_from_slice(format!(" {{{}+}}\r\n", data.len()).as_bytes());
+            cmd.extend_from_slice(data);
+        }
         cmd.extend_from_slice(b"\r\n");
         self.send(&cmd).await;
         self.until(tag).await
