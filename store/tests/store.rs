@@ -850,18 +850,7 @@ fn subjects(store: &Store, user: &Address, name: &str) -> Vec<(u32, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_and_move_link_files_with_new_uids() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let alice = addr("alice@example.com");
-    for t in ["a", "b", "c"] {
-        store
-            .deliver(message(t), std::slice::from_ref(&alice))
-            .await
-            .expect("deliver");
-    }
-    let inbox = store
-        .mailbox_blocking(&alice, "INBOX")
-        .expect("q")
-        .expect("inbox");
+    let (store, alice, inbox) = alice_with_mail(dir.path(), &["a", "b", "c"]).await;
     let flagged = FlagSet {
         flags: Flags::FLAGGED,
         keywords: vec!["$label1".into()],
