@@ -364,15 +364,16 @@ impl Store {
     /// bytes and messages stored over all mailboxes (else zeros).
     pub async fn quota_usage(&self, user: &Address) -> Result<(u64, u64, u64)> {
         let user = user.clone();
-        self.hop(move |s| {
-            let quota = s.accounts().user(&user)?.map_or(0, |u| u.quota);
-            if quota == 0 {
-                return Ok((0, 0, 0));
-            }
-            let (bytes, count) = s.user_usage_blocking(&user)?;
-            Ok((quota, bytes, count))
-        })
-        .await
+        self.hop(move |s| s.quota_usage_blocking(&user)).await
+    }
+
+    /// Err([`StoreError::OverQuota`]) when `extra` bytes more would exceed `user`'s
+    /// quota (RFC 9208 §5.1: COPY must then fail; APPEND's check is inside
+    /// [`Store::append_many_claiming`]).
+    pub async fn within_quota(&self, user: &Address, extra: u64) -> Result<()> {
+        let user = user.clone();
+        self.hop(move |s| s.within_quota_blocking(&user, extra))
+            .await
     }
 
     /// A message's file in wire form (CRLF), or `None` when it is gone (RFC 1939 §7

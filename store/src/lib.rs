@@ -570,15 +570,23 @@ impl Store {
     /// Err([`StoreError::OverQuota`]) when `extra` bytes more would exceed `user`'s
     /// quota (RFC 9208 §5.1); a user without one (quota 0) always fits.
     pub(crate) fn within_quota_blocking(&self, user: &Address, extra: u64) -> Result<()> {
-        let quota = self.accounts().user(user)?.map_or(0, |u| u.quota);
-        if quota == 0 {
-            return Ok(());
-        }
-        let (bytes, _) = self.user_usage_blocking(user)?;
-        if bytes.saturating_add(extra) > quota {
+        let (quota, bytes, _) = self.quota_usage_blocking(user)?;
+        if quota > 0 && bytes.saturating_add(extra) > quota {
             return Err(StoreError::OverQuota);
         }
         Ok(())
+    }
+
+    /// RFC 9208 §5: `user`'s quota in bytes (0: none) and, when there is one, the
+    /// bytes and messages stored over all mailboxes (else zeros: the sum over every
+    /// message is read only for a user with a quota).
+    pub(crate) fn quota_usage_blocking(&self, user: &Address) -> Result<(u64, u64, u64)> {
+        let quota = self.accounts().user(user)?.map_or(0, |u| u.quota);
+        if quota == 0 {
+            return Ok((0, 0, 0));
+        }
+        let (bytes, count) = self.user_usage_blocking(user)?;
+        Ok((quota, bytes, count))
     }
 
     /// Bytes and messages stored for a user over all mailboxes (RFC 9208 STORAGE and

@@ -21,16 +21,14 @@ impl Session {
     }
 
     /// NO [OVERQUOTA] when adding `extra` bytes would exceed the user's quota
-    /// (RFC 9208 §5.1: COPY must fail; APPEND's check is the store's, in
-    /// `Store::append_many_claiming`). None when it fits.
+    /// (RFC 9208 §5.1: COPY must fail; the rule is the store's, `Store::within_quota`,
+    /// which APPEND meets inside `Store::append_many_claiming`). None when it fits.
     pub(crate) async fn over_quota(&self, user: &Address, extra: u64) -> Option<Done> {
-        match self.quota_usage(user).await {
-            Ok((quota, bytes, _)) if quota > 0 && bytes.saturating_add(extra) > quota => {
-                Some(Done::no(Some(ResponseCode::OverQuota), "Quota exceeded"))
-            }
-            Ok(_) => None,
-            Err(done) => Some(done),
-        }
+        self.store()
+            .within_quota(user, extra)
+            .await
+            .err()
+            .map(store_error)
     }
 
     /// GETQUOTA root: the root "" when the user has a quota, else none exists.
