@@ -483,22 +483,21 @@ impl Store {
         }
         self.hop(move |s| {
             let epoch = s.inner.changes.blobs.epoch(mailbox.id);
-            let (shapes_read, cached) =
+            let (read, blocks) =
                 s.shapes_and_headers_blocking(mailbox.id, &uids, shapes, headers)?;
-            let shapes_read: Vec<Option<Arc<StoredShape>>> = shapes_read
+            let read: Vec<Option<Arc<StoredShape>>> = read
                 .into_iter()
                 .map(|b| b.map(|b| Arc::new(StoredShape::new(b))))
                 .collect();
-            let cached: Vec<Option<Arc<[u8]>>> =
-                cached.into_iter().map(|b| b.map(Arc::from)).collect();
+            let blocks: Vec<Option<Arc<[u8]>>> =
+                blocks.into_iter().map(|b| b.map(Arc::from)).collect();
             s.inner.changes.blobs.fill(
                 mailbox.id,
                 epoch,
                 &uids,
-                shapes.then_some(shapes_read.as_slice()),
-                headers.then_some(cached.as_slice()),
+                shapes.then_some(read.as_slice()),
+                headers.then_some(blocks.as_slice()),
             );
-            let shapes = shapes_read;
             let reader = Reader {
                 store: s,
                 mailbox: &mailbox,
@@ -507,9 +506,9 @@ impl Store {
             };
             infos
                 .iter()
-                .zip(shapes)
-                .zip(cached)
-                .map(|((info, shape), cached)| per(&reader, info, shape, cached))
+                .zip(read)
+                .zip(blocks)
+                .map(|((info, shape), block)| per(&reader, info, shape, block))
                 .collect()
         })
         .await

@@ -28,7 +28,7 @@ use mailyard_store::{FlagMode, FlagSet, Flags, MailboxRef, MessageInfo, Reader, 
 
 use crate::cmd::binary::{UnknownCte, binary_part};
 use crate::cmd::from_flag_set;
-use crate::cmd::section::{apply_partial, section_bytes, select, shape_of, with_partial};
+use crate::cmd::section::{apply_partial, parsed_shape, section_bytes, select, with_partial};
 use crate::proto::body_render;
 use crate::proto::fetch::{FetchAttribute, FetchModifiers, Section, SectionText};
 use crate::proto::response::{ResponseCode, write_flag_list, write_literal, write_literal8};
@@ -188,6 +188,9 @@ fn load_message(
             ..Loaded::default()
         });
     }
+    // The stored shape, decoded (once per cached message); None when this build
+    // cannot read it: then the file is parsed.
+    let shape = stored.as_deref().and_then(StoredShape::shape).cloned();
     if let (true, Some(block)) = (needs.from_cache, &cached) {
         // The cached block is a header block (its fields, then the empty line):
         // the sections `cache_answers` takes select from it as from the file.
@@ -209,18 +212,8 @@ fn load_message(
                 _ => None,
             })
             .collect();
-        let shape = match stored.as_deref().map(StoredShape::shape) {
-            Some(Some(shape)) => Some(shape.clone()),
-            // Unreadable: parse the file (below, without the cache).
-            Some(None) if needs.render => None,
-            _ => {
-                return Ok(Loaded {
-                    items,
-                    ..Loaded::default()
-                });
-            }
-        };
-        if shape.is_some() {
+        // Unreadable stored shape to render: parse the file (below, without the cache).
+        if shape.is_some() || !needs.render {
             return Ok(Loaded {
                 shape,
                 items,
@@ -228,14 +221,12 @@ fn load_message(
             });
         }
     }
-    if !needs.file && !needs.from_cache {
-        // Rendering only: the stored shape, unless this build cannot read it.
-        if let Some(shape) = stored.as_deref().and_then(StoredShape::shape) {
-            return Ok(Loaded {
-                shape: Some(shape.clone()),
-                ..Loaded::default()
-            });
-        }
+    if !needs.file && !needs.from_cache && shape.is_some() {
+        // Rendering only: the stored shape.
+        return Ok(Loaded {
+            shape,
+            ..Loaded::default()
+        });
     }
     let Some(file) = src.open(info)? else {
         return Ok(Loaded {
@@ -244,13 +235,10 @@ fn load_message(
         });
     };
     let io = |e| file.error(e);
-    let shape = if want_shape {
-        Some(match stored.as_deref().and_then(StoredShape::shape) {
-            Some(shape) => shape.clone(),
-            None => Arc::new(shape_of(None, &file).map_err(io)?),
-        })
-    } else {
-        None
+    let shape = match shape {
+        Some(shape) if want_shape => Some(shape),
+        None if want_shape => Some(Arc::new(parsed_shape(&file).map_err(io)?)),
+        _ => None,
     };
     let mut loaded = Loaded {
         items: Vec::with_capacity(attributes.len()),

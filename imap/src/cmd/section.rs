@@ -48,6 +48,12 @@ pub(crate) fn shape_of(stored: Option<&[u8]>, file: &MessageFile) -> io::Result<
     if let Some(shape) = stored.and_then(|b| mailyard_message::codec::decode(b).ok()) {
         return Ok(shape);
     }
+    parsed_shape(file)
+}
+
+/// The shape of the message in `file`, parsed from its bytes (no stored shape, or one
+/// this build cannot read).
+pub(crate) fn parsed_shape(file: &MessageFile) -> io::Result<Shape> {
     Ok(Shape::parse(&file.read_stored(0..file.len())?))
 }
 
