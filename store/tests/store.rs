@@ -212,17 +212,7 @@ async fn index_rebuilt_with_same_uids_uidvalidity_flags() {
     let before;
     let sent_before;
     {
-        let store = open_with_users(dir.path(), &["alice@example.com"]);
-        for i in 0..5 {
-            store
-                .deliver(message(&format!("r{i}")), std::slice::from_ref(&alice))
-                .await
-                .expect("deliver");
-        }
-        let inbox = store
-            .mailbox_blocking(&alice, "INBOX")
-            .expect("q")
-            .expect("inbox");
+        let (store, _, inbox) = alice_with_mail(dir.path(), &["r0", "r1", "r2", "r3", "r4"]).await;
         let flags = FlagSet {
             flags: Flags::SEEN.union(Flags::FLAGGED),
             keywords: vec!["$label1".into(), "Work".into()],
@@ -420,18 +410,7 @@ fn walk(p: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_tools_changing_the_tree_are_reconciled() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let alice = addr("alice@example.com");
-    for i in 0..3 {
-        store
-            .deliver(message(&format!("o{i}")), std::slice::from_ref(&alice))
-            .await
-            .expect("deliver");
-    }
-    let inbox = store
-        .mailbox_blocking(&alice, "INBOX")
-        .expect("q")
-        .expect("inbox");
+    let (store, alice, inbox) = alice_with_mail(dir.path(), &["o0", "o1", "o2"]).await;
     let msgs = store.messages_blocking(inbox.id).expect("messages");
     let root = dir.path().join("mail/example.com/alice");
     // mutt reads message 1: moves it to cur/ with :2,S.
@@ -1104,18 +1083,7 @@ async fn an_expunged_file_that_comes_back_gets_a_new_uid() {
     // bring an expunged file back. Clients were told its UID is gone: it must not
     // return under that UID.
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_with_users(dir.path(), &["alice@example.com"]);
-    let alice = addr("alice@example.com");
-    for i in 0..2 {
-        store
-            .deliver(message(&format!("e{i}")), std::slice::from_ref(&alice))
-            .await
-            .expect("deliver");
-    }
-    let inbox = store
-        .mailbox_blocking(&alice, "INBOX")
-        .expect("q")
-        .expect("inbox");
+    let (store, alice, inbox) = alice_with_mail(dir.path(), &["e0", "e1"]).await;
     let m1 = store.messages_blocking(inbox.id).expect("messages")[0].clone();
     let path = store.message_path(&alice, "INBOX", &m1).expect("path");
     let saved = std::fs::read(&path).expect("read");
