@@ -341,3 +341,102 @@ async fn deliveries_racing_a_fetch_loop_are_never_answered_empty() {
     deliverer.await.expect("deliverer");
     assert!(answered > 0);
 }
+
+/// STATUS of the selected mailbox is answered from the session's view (as Dovecot
+/// does), so the view must first take in what other sessions completed: their
+/// appends, flag changes and expunges are in the numbers, the EXISTS/EXPUNGE the view
+/// owed go out first, and everything but RECENT (this session's `\Recent`, RFC 3501
+/// §2.3.2) equals what a session without the mailbox selected reads from the index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_of_the_selected_mailbox_counts_what_other_sessions_completed() {
+    let s = start().await;
+    let mut a = s.raw_login().await;
+    let mut b = s.raw_login().await;
+    let mut c = s.raw_login().await;
+    let r = a.cmd("s", "SELECT INBOX").await;
+    assert!(tagged(&r).starts_with("s OK"), "{r:?}");
+    const ITEMS: &str = "(MESSAGES UNSEEN DELETED SIZE UIDNEXT UIDVALIDITY HIGHESTMODSEQ)";
+    let numbers = |r: &[String]| -> Vec<u64> {
+        let line = r
+            .iter()
+            .find(|l| l.starts_with("* STATUS"))
+            .expect("STATUS line");
+        [
+            "MESSAGES",
+            "UNSEEN",
+            "DELETED",
+            "SIZE",
+            "UIDNEXT",
+            "UIDVALIDITY",
+            "HIGHESTMODSEQ",
+        ]
+        .iter()
+        .map(|k| number_after(std::slice::from_ref(line), k).expect(k))
+        .collect()
+    };
+    b.cmd("sb", "SELECT INBOX").await;
+    for n in 1..=ROUNDS {
+        let r = b
+            .append("a", "INBOX", "()", &message(&format!("m{n}"), "x"))
+            .await;
+        assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+        match n % 4 {
+            1 => drop(b.cmd("f", &format!("STORE {n} +FLAGS (\\Seen)")).await),
+            2 => drop(b.cmd("f", &format!("STORE {n} +FLAGS (\\Deleted)")).await),
+            3 => {
+                let r = b.cmd("x", "EXPUNGE").await;
+                assert!(tagged(&r).starts_with("x OK"), "{r:?}");
+            }
+            _ => {}
+        }
+        let mine = a.cmd("st", &format!("STATUS INBOX {ITEMS}")).await;
+        assert!(tagged(&mine).starts_with("st OK"), "{mine:?}");
+        let index = c.cmd("st", &format!("STATUS INBOX {ITEMS}")).await;
+        assert_eq!(
+            numbers(&mine),
+            numbers(&index),
+            "round {n}: the selected session's STATUS {mine:?} against the index's {index:?}"
+        );
+        // The view's owed updates precede the STATUS line.
+        let status = line_index(&mine, |l| l.starts_with("* STATUS")).expect("STATUS");
+        let messages = numbers(&mine)[0];
+        let exists = line_index(&mine, |l| l.ends_with(" EXISTS\r\n"));
+        if let Some(i) = exists {
+            assert!(i < status, "EXISTS after STATUS: {mine:?}");
+        }
+        let r = a.cmd("n", "NOOP").await;
+        assert!(
+            !r.iter()
+                .any(|l| l.ends_with(" EXISTS\r\n") || l.ends_with(" EXPUNGE\r\n")),
+            "round {n}: the view was not brought up to date by STATUS ({messages} messages): {r:?}"
+        );
+    }
+}
+
+/// RECENT in STATUS of the selected mailbox counts the messages `\Recent` in this
+/// session, as Dovecot does; another session's STATUS counts those nobody claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_recent_of_the_selected_mailbox_is_this_sessions() {
+    let s = start().await;
+    let mut a = s.raw_login().await;
+    let mut b = s.raw_login().await;
+    a.cmd("s", "SELECT INBOX").await;
+    for n in 1..=3 {
+        let r = b
+            .append("a", "INBOX", "()", &message(&format!("m{n}"), "x"))
+            .await;
+        assert!(tagged(&r).starts_with("a OK"), "{r:?}");
+    }
+    let r = a.cmd("st", "STATUS INBOX (MESSAGES RECENT)").await;
+    assert!(
+        r.iter()
+            .any(|l| l == "* STATUS \"INBOX\" (MESSAGES 3 RECENT 3)\r\n"),
+        "A claimed the three: {r:?}"
+    );
+    let r = b.cmd("st", "STATUS INBOX (MESSAGES RECENT)").await;
+    assert!(
+        r.iter()
+            .any(|l| l == "* STATUS \"INBOX\" (MESSAGES 3 RECENT 0)\r\n"),
+        "nothing left unclaimed for B: {r:?}"
+    );
+}

@@ -99,6 +99,7 @@ impl Session {
         let view = View {
             id: mb.id,
             name: mb.name.clone(),
+            uidvalidity: mb.uidvalidity.0,
             uidnext: mb.uidnext.0,
             read_only,
             msgs,

@@ -682,7 +682,7 @@ impl Session {
             Command::Unsubscribe { mailbox } => self.handle_subscribe(mailbox, false).await,
             Command::List(args) => self.handle_list(args).await?,
             Command::Lsub { reference, pattern } => self.handle_lsub(reference, pattern).await?,
-            Command::Status { mailbox, items } => self.handle_status(mailbox, items).await,
+            Command::Status { mailbox, items } => self.handle_status(mailbox, items).await?,
             Command::Append { mailbox, messages } => self.handle_append(mailbox, messages).await,
             Command::GenUrlAuth { urls } => self.handle_genurlauth(urls).await,
             Command::ResetKey {

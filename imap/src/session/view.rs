@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use mailyard_store::{FlagSet, Flags, MailboxId, MessageInfo, ModSeq, Uid};
+use mailyard_store::{FlagSet, Flags, MailboxCounts, MailboxId, MessageInfo, ModSeq, Uid};
 use tokio::sync::watch;
 
 use crate::proto::response::{ResponseCode, Status, status_response, write_flag_list};
@@ -51,6 +51,8 @@ pub(crate) struct View {
     pub id: MailboxId,
     /// The mailbox name (UTF-8, as stored), for reading message files.
     pub name: String,
+    /// RFC 9051 §2.3.1.1, as SELECT reported it.
+    pub uidvalidity: u32,
     pub uidnext: u32,
     /// EXAMINE (RFC 9051 §6.3.3).
     pub read_only: bool,
@@ -93,6 +95,23 @@ pub(crate) struct Changes {
 }
 
 impl View {
+    /// STATUS counts of the mailbox as this session sees it (RFC 9051 §6.3.11): the
+    /// messages not expunged, those without `\Seen` and with `\Deleted`, their
+    /// RFC822.SIZE, and those `\Recent` in this session (RFC 3501 §2.3.2), which is
+    /// what Dovecot reports for the selected mailbox. Bring the view up to date first.
+    pub(crate) fn counts(&self) -> MailboxCounts {
+        let mut n = MailboxCounts::default();
+        for m in self.msgs.iter().filter(|m| !m.expunged) {
+            let flags = m.flags().flags;
+            n.messages += 1;
+            n.unseen += u64::from(!flags.contains(Flags::SEEN));
+            n.deleted += u64::from(flags.contains(Flags::DELETED));
+            n.recent += u64::from(m.recent);
+            n.size += m.info.size;
+        }
+        n
+    }
+
     /// Notes the keywords of `flags`; a new one must be announced before it is used.
     fn learn_keywords(&mut self, flags: &FlagSet) {
         for k in &flags.keywords {
@@ -380,6 +399,7 @@ mod tests {
         View {
             id: MailboxId(1),
             name: "INBOX".into(),
+            uidvalidity: 1,
             uidnext: 100,
             read_only: false,
             msgs: uids
