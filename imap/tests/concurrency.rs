@@ -440,3 +440,87 @@ async fn status_recent_of_the_selected_mailbox_is_this_sessions() {
         "nothing left unclaimed for B: {r:?}"
     );
 }
+
+fn listed(r: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = r
+        .iter()
+        .filter(|l| l.starts_with("* LIST "))
+        .filter_map(|l| l.trim_end().rsplit(' ').next())
+        .map(|n| n.trim_matches('"').to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `base` (the user's default mailboxes) and `extra`, sorted.
+fn plus(base: &[String], extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = base.to_vec();
+    v.extend(extra.iter().map(|s| (*s).to_string()));
+    v.sort();
+    v
+}
+
+/// A plain LIST takes the user's mailboxes from memory; every completed CREATE,
+/// RENAME and DELETE of another session, and a mailbox the store creates itself, is
+/// in the next LIST all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_shows_every_completed_mailbox_change_of_other_sessions() {
+    let s = start().await;
+    let mut a = s.raw_login().await;
+    let mut b = s.raw_login().await;
+    let base = listed(&a.cmd("l", "LIST \"\" *").await);
+    assert!(base.contains(&"INBOX".to_string()), "{base:?}");
+    for n in 0..5 {
+        let r = a.cmd("l", "LIST \"\" *").await;
+        assert_eq!(listed(&r), base, "round {n}: {r:?}");
+        let r = b.cmd("c", &format!("CREATE Box{n}")).await;
+        assert!(tagged(&r).starts_with("c OK"), "{r:?}");
+        let r = a.cmd("l", "LIST \"\" *").await;
+        assert_eq!(listed(&r), plus(&base, &[&format!("Box{n}")]), "{r:?}");
+        let r = b.cmd("r", &format!("RENAME Box{n} Moved{n}")).await;
+        assert!(tagged(&r).starts_with("r OK"), "{r:?}");
+        let r = a.cmd("l", "LIST \"\" *").await;
+        assert_eq!(listed(&r), plus(&base, &[&format!("Moved{n}")]), "{r:?}");
+        let r = b.cmd("d", &format!("DELETE Moved{n}")).await;
+        assert!(tagged(&r).starts_with("d OK"), "{r:?}");
+    }
+    // Created by the store's own API (the writer), not by a session.
+    let user = mailyard_store::Address::parse(USER).expect("address");
+    s.store
+        .create_mailbox(&user, "Filed", None)
+        .await
+        .expect("create");
+    let r = a.cmd("l", "LIST \"\" *").await;
+    assert_eq!(listed(&r), plus(&base, &["Filed"]), "{r:?}");
+}
+
+/// Another process's CREATE (the CLI writes the same index) reaches LIST once the
+/// store's watcher has seen it, as other processes' message changes do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_shows_a_mailbox_another_process_created() {
+    let s = start().await;
+    // As `mailyard serve` does.
+    s.store.watch_other_processes().expect("watch");
+    let mut a = s.raw_login().await;
+    let base = listed(&a.cmd("l", "LIST \"\" *").await);
+    let data = s.dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let (other, _) = mailyard_store::Store::open(&data).expect("second store");
+        let user = mailyard_store::Address::parse(USER).expect("address");
+        tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(other.create_mailbox(&user, "FromCli", None))
+            .expect("create");
+    })
+    .await
+    .expect("join");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = a.cmd("l", "LIST \"\" *").await;
+        if listed(&r) == plus(&base, &["FromCli"]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never listed: {r:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

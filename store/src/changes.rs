@@ -171,6 +171,8 @@ pub struct Changes {
     pub(crate) journals: Journals,
     /// The shapes and header blocks FETCH read (`blobcache.rs`).
     pub(crate) blobs: BlobCache,
+    /// Each user's mailboxes as LIST shows them (`lists.rs`).
+    pub(crate) lists: crate::lists::MailboxLists,
 }
 
 impl Changes {
@@ -295,6 +297,8 @@ pub(crate) fn watch_other_processes(
             };
             let mut last_version: i64 = -1;
             let mut marks: HashMap<MailboxId, (u64, u32)> = HashMap::new();
+            // Every mailbox's id and name at the last look (`lists.rs`).
+            let mut names: Option<Vec<(MailboxId, String)>> = None;
             loop {
                 let Some(changes) = changes.upgrade() else {
                     return;
@@ -305,6 +309,15 @@ pub(crate) fn watch_other_processes(
                 if version != last_version {
                     last_version = version;
                     if let Ok(all) = index::all_mailbox_marks(&conn) {
+                        let mut now: Vec<(MailboxId, String)> =
+                            all.iter().map(|m| (m.id, m.name.clone())).collect();
+                        now.sort_unstable();
+                        if names.as_ref().is_some_and(|before| *before != now) {
+                            // A mailbox created, deleted or renamed (by this process's
+                            // writer, which emptied the cache already, or another's).
+                            changes.lists.forget_all();
+                        }
+                        names = Some(now);
                         let mut events = Vec::new();
                         for m in all {
                             let prev = marks.insert(m.id, (m.highestmodseq, m.uidnext));

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::blobcache::{BODY_CACHE_MAX_BYTES, Epoch, StoredShape};
 use crate::index::{self, MailboxCounts};
+use crate::lists::ListedMailbox;
 use crate::summary::Summary;
 use crate::{
     MailboxChanges, MailboxId, MailboxInfo, MessageFile, MessageInfo, ModSeq, Result, Store,
@@ -215,6 +216,27 @@ impl Store {
     pub async fn mailbox(&self, user: &Address, name: &str) -> Result<Option<MailboxInfo>> {
         let (user, name) = (user.clone(), name.to_string());
         self.hop(move |s| s.mailbox_blocking(&user, &name)).await
+    }
+
+    /// A user's mailboxes as LIST shows them (RFC 9051 §6.3.9): id, name and
+    /// special-use attribute, in no particular order. From memory when known
+    /// (`lists.rs`), else from the index in one hop.
+    pub async fn listed_mailboxes(&self, user: &Address) -> Result<Arc<[ListedMailbox]>> {
+        let lists = &self.inner.changes.lists;
+        let key = user.to_string();
+        if let Some(list) = lists.get(&key) {
+            return Ok(list);
+        }
+        let epoch = lists.epoch();
+        let user = user.clone();
+        let list: Arc<[ListedMailbox]> = self
+            .hop(move |s| s.mailboxes_blocking(&user))
+            .await?
+            .into_iter()
+            .map(ListedMailbox::from)
+            .collect();
+        lists.fill(&key, epoch, list.clone());
+        Ok(list)
     }
 
     /// A user's mailboxes and, when `subscriptions`, the names in their

@@ -20,8 +20,9 @@
 //!   its own SQLite connection), whole-mailbox jobs (FETCH chunks, SEARCH/SORT/THREAD
 //!   scans with a `Cancel`) to the blocking pool, changes to the writer's queue.
 //!   `*_blocking` twins serve the CLI. Two answers need no hop: a selected session's
-//!   changes from the writer's change journal (`journal.rs`), and a FETCH of shapes
-//!   and header blocks from the blob cache (`blobcache.rs`).
+//!   changes from the writer's change journal (`journal.rs`), a FETCH of shapes
+//!   and header blocks from the blob cache (`blobcache.rs`), and a user's mailboxes
+//!   for LIST from the list cache (`lists.rs`).
 //! - `writer/`: the one writer thread. `mod.rs` takes requests in batches, commits
 //!   them in one transaction and hands directory fsyncs to the syncer thread (group
 //!   commit, `dirsync.rs`); `mailbox.rs`, `message.rs` and `reconcile.rs` apply the
@@ -48,6 +49,7 @@ pub mod headers;
 pub mod import;
 pub(crate) mod index;
 mod journal;
+mod lists;
 pub mod lookup;
 pub mod mailbox_name;
 pub mod maildir;
@@ -74,6 +76,7 @@ pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
 pub use door::{Cancel, MailboxRef, Opened, Reader, Stored};
 pub use error::{Result, StoreError};
 pub use index::{MailboxCounts, MailboxInfo, MessageInfo};
+pub use lists::{ListedMailbox, MAX_LISTED_USERS};
 pub use message_file::MessageFile;
 pub use model::{Address, FlagSet, Flags, MailboxId, ModSeq, Uid, UidValidity};
 pub use sieve_scripts::SieveScope;

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use mailyard_store::MailboxInfo;
+use mailyard_store::ListedMailbox;
 use mailyard_store::mailbox_name::{self, SEPARATOR, list_matches};
 
 use crate::proto::command::ListArgs;
@@ -25,7 +25,7 @@ type Line<'a> = (
 /// One name LIST may report.
 struct Candidate {
     /// The mailbox, None for a missing parent.
-    info: Option<MailboxInfo>,
+    info: Option<ListedMailbox>,
     has_children: bool,
     subscribed: bool,
 }
@@ -115,15 +115,23 @@ impl Session {
             .map(|p| self.list_pattern(&args.reference, p))
             .collect();
         // The subscriptions file is read only when the answer depends on it (RFC 5258
-        // SUBSCRIBED selection or return option), not for every plain LIST.
+        // SUBSCRIBED selection or return option), not for every plain LIST, whose
+        // mailboxes usually come from memory (`Store::listed_mailboxes`).
         let need_subs = args.select.subscribed || args.returns.subscribed;
-        let (boxes, subs) = match self
-            .store()
-            .mailboxes_and_subscriptions(&user, true, need_subs)
-            .await
-        {
-            Ok(x) => x,
-            Err(e) => return Ok(store_error(e)),
+        let (boxes, subs): (Vec<ListedMailbox>, Vec<String>) = if need_subs {
+            match self
+                .store()
+                .mailboxes_and_subscriptions(&user, true, true)
+                .await
+            {
+                Ok((boxes, subs)) => (boxes.into_iter().map(ListedMailbox::from).collect(), subs),
+                Err(e) => return Ok(store_error(e)),
+            }
+        } else {
+            match self.store().listed_mailboxes(&user).await {
+                Ok(list) => (list.to_vec(), Vec::new()),
+                Err(e) => return Ok(store_error(e)),
+            }
         };
         let subs: HashSet<String> = subs.into_iter().collect();
         let mut cands: BTreeMap<String, Candidate> = BTreeMap::new();

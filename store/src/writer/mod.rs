@@ -44,6 +44,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -414,6 +415,7 @@ impl Writer {
             batch_observer,
             spares,
             touched: HashSet::new(),
+            mailbox_rows: None,
         };
         let spawned = std::thread::Builder::new()
             .name("store-writer".into())
@@ -474,6 +476,10 @@ struct WriterState {
     /// Mailboxes this writer changed: their unused UID and MODSEQ reservations are
     /// given back when it stops (`trim_reservations`).
     touched: HashSet<MailboxId>,
+    /// Set by the connection's update hook when a mailbox row is inserted or deleted
+    /// (`watch_mailbox_rows`): the users' LIST caches are then emptied (`lists.rs`).
+    /// None until the hook is set (and when it cannot be).
+    mailbox_rows: Option<Arc<AtomicBool>>,
 }
 
 /// What a batch must do after its statements succeed.
@@ -616,6 +622,7 @@ impl WriterState {
     /// (each waits for its answer).
     fn run(&mut self, rx: mpsc::Receiver<Job>) {
         let mut wal = self.watch_wal();
+        self.watch_mailbox_rows();
         let checkpointer = wal.as_ref().and_then(|_| self.start_checkpointer());
         let (sync_tx, sync_rx) = mpsc::channel::<ToSync>();
         let changes = self.changes.clone();
@@ -762,6 +769,26 @@ impl WriterState {
         }
     }
 
+    /// Notes every insert or delete of a mailbox row on the write connection, whatever
+    /// request did it (CREATE, DELETE, a delivery that creates its mailbox, a
+    /// reconcile, an import): after its commit the LIST caches are emptied. Without
+    /// the hook every batch empties them.
+    fn watch_mailbox_rows(&mut self) {
+        let flag = Arc::new(AtomicBool::new(false));
+        let seen = flag.clone();
+        let hooked = self.conn.update_hook(Some(
+            move |action: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                if table == "mailbox" && action != rusqlite::hooks::Action::SQLITE_UPDATE {
+                    seen.store(true, Ordering::Relaxed);
+                }
+            },
+        ));
+        match hooked {
+            Ok(()) => self.mailbox_rows = Some(flag),
+            Err(e) => tracing::warn!(error = %e, "cannot hook the index's mailbox rows"),
+        }
+    }
+
     /// The checkpoint thread: a connection of its own that copies the WAL while this
     /// thread goes on committing, asked for when requests keep the writer busy (see
     /// [`WalPolicy`]), so that the bulk of the copying and the fsync of a long WAL
@@ -803,6 +830,11 @@ impl WriterState {
         // And what leaves the blob cache, and which mailboxes' \Recent is claimed.
         let removals = mailboxes_of(&batch, Op::removes_from);
         let claims = mailboxes_of(&batch, Op::claims_in);
+        // And whether the users' LIST caches must go (`lists.rs`): a rename changes a
+        // row's name, the hook sees rows come and go.
+        let renames = batch
+            .iter()
+            .any(|j| matches!(j.op, Op::RenameMailbox { .. }));
         let committed = (|| -> Result<()> {
             let tx = self
                 .conn
@@ -832,8 +864,15 @@ impl WriterState {
             tx.commit()?;
             Ok(())
         })();
+        let rows = self
+            .mailbox_rows
+            .as_ref()
+            .is_none_or(|seen| seen.swap(false, Ordering::Relaxed));
         match committed {
             Ok(()) => {
+                if renames || rows {
+                    self.changes.lists.forget_all();
+                }
                 self.touched.extend(effects.changed.keys().copied());
                 let claimed: Vec<(MailboxId, &[Uid])> = claims
                     .iter()
@@ -1717,6 +1756,7 @@ mod tests {
             batch_observer: observer,
             spares: Arc::new(crate::spare::Spares::new(data_dir.join("spare"))),
             touched: HashSet::new(),
+            mailbox_rows: None,
         }
     }
 
