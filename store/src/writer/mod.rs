@@ -21,8 +21,9 @@
 //!   earlier (when a later change to the same mailbox is published first), and a crash
 //!   in that moment loses only mail nobody was told was kept — its UID stays used, as
 //!   UIDs are reserved durably.
-//! - Each request runs in its own SAVEPOINT: one failing request leaves the others in
-//!   the batch untouched, and the files it created are removed again.
+//! - Each request runs in its own SAVEPOINT (a request alone in its batch in the
+//!   transaction itself, rolled back when it fails): one failing request leaves the
+//!   others in the batch untouched, and the files it created are removed again.
 //! - Changes are published only after the commit, per mailbox and on the owner's
 //!   bus (`changes.rs`); the events of a failing request are dropped with it.
 //! - Flag changes and expunges rename or unlink files without fsyncing the directory
@@ -839,6 +840,11 @@ impl WriterState {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // A request alone in its batch needs no savepoint of its own: the
+            // transaction is rolled back instead when it fails. (Each savepoint costs
+            // a copy of every page the request changes, in case it must be undone.)
+            let alone = batch.len() == 1;
+            let mut failed_alone = false;
             for job in batch {
                 let created_before = effects.created.len();
                 let renames_before = effects.renames.len();
@@ -847,9 +853,14 @@ impl WriterState {
                 let events_before = effects.events.len();
                 let stored_before = effects.stored.len();
                 // Each request in its own savepoint.
-                let r = Savepoint::REQUEST
-                    .run(&tx, || apply(&tx, &data_dir, &spares, &mut effects, job.op))?;
+                let r = if alone {
+                    apply(&tx, &data_dir, &spares, &mut effects, job.op)
+                } else {
+                    Savepoint::REQUEST
+                        .run(&tx, || apply(&tx, &data_dir, &spares, &mut effects, job.op))?
+                };
                 if r.is_err() {
+                    failed_alone = alone;
                     for f in effects.created.drain(created_before..) {
                         let _ = std::fs::remove_file(f);
                     }
@@ -861,7 +872,11 @@ impl WriterState {
                 }
                 results.push((job.reply, r));
             }
-            tx.commit()?;
+            if failed_alone {
+                tx.rollback()?;
+            } else {
+                tx.commit()?;
+            }
             Ok(())
         })();
         let rows = self
@@ -1476,6 +1491,13 @@ fn undo_renames(renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>) {
     }
 }
 
+/// The columns [`mailbox_row_fields`] reads, in its order.
+macro_rules! mailbox_row_columns {
+    () => {
+        "id, user, name, uidvalidity, uidnext, highestmodseq, uid_reserved, modseq_reserved, special_use"
+    };
+}
+
 fn load_mailbox(
     conn: &Connection,
     data_dir: &Path,
@@ -1483,30 +1505,50 @@ fn load_mailbox(
     name: &str,
 ) -> Result<Option<MailboxRow>> {
     let row = conn
-        .prepare_cached(
-            "SELECT id, uidvalidity, uidnext, highestmodseq, uid_reserved, modseq_reserved,
-                    special_use FROM mailbox WHERE user = ?1 AND name = ?2",
-        )?
-        .query_row(params![user.to_string(), name], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, u32>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, Option<String>>(6)?,
-            ))
-        })
+        .prepare_cached(concat!(
+            "SELECT ",
+            mailbox_row_columns!(),
+            " FROM mailbox WHERE user = ?1 AND name = ?2"
+        ))?
+        .query_row(params![user.to_string(), name], mailbox_row_fields)
         .optional()?;
-    let Some((id, uidvalidity, uidnext, hms, ur, mr, special_use)) = row else {
-        return Ok(None);
+    row.map(|r| mailbox_row(data_dir, r, Some(user)))
+        .transpose()
+}
+
+/// A mailbox row's columns as SQLite gives them.
+type MailboxRowFields = (i64, String, String, u32, u32, i64, u32, i64, Option<String>);
+
+fn mailbox_row_fields(r: &rusqlite::Row<'_>) -> rusqlite::Result<MailboxRowFields> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+/// The row from its fields; `user` when the caller has the owner parsed already.
+fn mailbox_row(
+    data_dir: &Path,
+    fields: MailboxRowFields,
+    user: Option<&Address>,
+) -> Result<MailboxRow> {
+    let (id, owner, name, uidvalidity, uidnext, hms, ur, mr, special_use) = fields;
+    let user = match user {
+        Some(u) => u.clone(),
+        None => Address::parse(&owner).map_err(StoreError::Invalid)?,
     };
-    let dir = mailbox_path(data_dir, user, name)?;
-    Ok(Some(MailboxRow {
+    let dir = mailbox_path(data_dir, &user, &name)?;
+    Ok(MailboxRow {
         id: MailboxId(id),
-        user: user.clone(),
-        name: name.to_string(),
+        user,
+        name,
         dir,
         uidvalidity,
         uidnext,
@@ -1514,17 +1556,20 @@ fn load_mailbox(
         uid_reserved: ur,
         modseq_reserved: mr as u64,
         special_use,
-    }))
+    })
 }
 
+/// The mailbox row with id `id`, in one query.
 fn load_mailbox_by_id(conn: &Connection, data_dir: &Path, id: MailboxId) -> Result<MailboxRow> {
-    let found: Option<(String, String)> = conn
-        .prepare_cached("SELECT user, name FROM mailbox WHERE id = ?1")?
-        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (user, name) = found.ok_or_else(|| StoreError::NoMailbox(format!("#{}", id.0)))?;
-    let user = Address::parse(&user).map_err(StoreError::Invalid)?;
-    load_mailbox(conn, data_dir, &user, &name)?.ok_or(StoreError::NoMailbox(name))
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        mailbox_row_columns!(),
+        " FROM mailbox WHERE id = ?1"
+    ))?
+    .query_row([id.0], mailbox_row_fields)
+    .optional()?
+    .ok_or_else(|| StoreError::NoMailbox(format!("#{}", id.0)))
+    .and_then(|r| mailbox_row(data_dir, r, None))
 }
 
 pub(crate) fn normalize_name(name: &str) -> Result<String> {
