@@ -46,14 +46,20 @@ pub const BODY_CACHE_MAX_BYTES: u64 = 16 << 10;
 
 /// What a shape counts for, per byte of its stored form: the stored bytes and, once
 /// decoded, the [`Shape`] (its strings are as long as in the stored form; its fixed
-/// parts, spans and counts, take about twice the stored bytes again).
-const SHAPE_WEIGHT: usize = 4;
+/// parts, spans and counts, take about twice the stored bytes again), and the
+/// renderings a reader keeps with it ([`StoredShape::derived`]: IMAP's ENVELOPE,
+/// BODY and BODYSTRUCTURE, together about three times the stored bytes again).
+const SHAPE_WEIGHT: usize = 8;
+
+/// How many renderings of one shape [`StoredShape::derived`] keeps.
+pub const DERIVED_SLOTS: usize = 6;
 
 /// A message's stored shape (`mailyard_message::codec`) as FETCH gets it: decoded at
 /// most once, however many FETCHes read it from the cache.
 pub struct StoredShape {
     bytes: Box<[u8]>,
     decoded: OnceLock<Option<Arc<Shape>>>,
+    derived: [OnceLock<Box<[u8]>>; DERIVED_SLOTS],
 }
 
 impl StoredShape {
@@ -61,7 +67,19 @@ impl StoredShape {
         StoredShape {
             bytes: bytes.into(),
             decoded: OnceLock::new(),
+            derived: Default::default(),
         }
+    }
+
+    /// Bytes a reader derives from the shape alone (a protocol's rendering of it),
+    /// made at most once per cached shape and kept as long as the shape is: the same
+    /// message's shape never changes, and the shape leaves the cache when the message
+    /// does. What `slot` (below [`DERIVED_SLOTS`]) holds is the caller's to decide;
+    /// the store never reads it. None when the shape cannot be decoded or `slot` is
+    /// out of range (the caller renders for itself).
+    pub fn derived(&self, slot: usize, make: impl FnOnce(&Shape) -> Vec<u8>) -> Option<&[u8]> {
+        let shape = self.shape()?;
+        Some(self.derived.get(slot)?.get_or_init(|| make(shape).into()))
     }
 
     /// The shape; `None` when this build cannot read the stored form (the caller
@@ -506,5 +524,27 @@ mod tests {
         assert_eq!(*a, Shape::parse(raw));
         // A stored form this build cannot read gives no shape (the file is parsed).
         assert!(StoredShape::new(vec![0xff, 0]).shape().is_none());
+    }
+
+    #[test]
+    fn a_derived_rendering_is_made_once_per_slot() {
+        let raw = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
+        let stored = StoredShape::new(mailyard_message::codec::encode(&Shape::parse(raw)));
+        let made = std::cell::Cell::new(0);
+        let render = |tag: &'static [u8]| {
+            let made = &made;
+            move |_: &Shape| {
+                made.set(made.get() + 1);
+                tag.to_vec()
+            }
+        };
+        assert_eq!(stored.derived(0, render(b"zero")), Some(&b"zero"[..]));
+        assert_eq!(stored.derived(0, render(b"again")), Some(&b"zero"[..]));
+        assert_eq!(stored.derived(1, render(b"one")), Some(&b"one"[..]));
+        assert_eq!(made.get(), 2);
+        assert_eq!(stored.derived(DERIVED_SLOTS, render(b"x")), None);
+        let unreadable = StoredShape::new(vec![0xff, 0]);
+        assert_eq!(unreadable.derived(0, render(b"x")), None);
+        assert_eq!(made.get(), 2);
     }
 }

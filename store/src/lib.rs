@@ -71,7 +71,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use accounts::Accounts;
-pub use blobcache::StoredShape;
+pub use blobcache::{DERIVED_SLOTS, StoredShape};
 pub use delivery::{Delivery, LocalCopy, Mark, Outbound};
 pub use door::{Cancel, MailboxRef, Opened, Reader, Stored};
 pub use error::{Result, StoreError};

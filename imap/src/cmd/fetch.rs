@@ -73,6 +73,9 @@ pub(crate) fn write_flags_update(out: &mut Vec<u8>, seq: usize, m: &Msg, ext: &E
 struct Loaded {
     /// Its shape, for ENVELOPE, BODY and BODYSTRUCTURE.
     shape: Option<Arc<Shape>>,
+    /// The blob cache's entry for that shape, which keeps its renderings
+    /// ([`write_rendered`]); None when the shape was parsed from the file.
+    stored: Option<Arc<StoredShape>>,
     /// What each attribute read (aligned with the attributes; None for those that
     /// read nothing).
     items: Vec<Option<Item>>,
@@ -216,6 +219,7 @@ fn load_message(
         if shape.is_some() || !needs.render {
             return Ok(Loaded {
                 shape,
+                stored: stored.filter(|_| needs.render),
                 items,
                 ..Loaded::default()
             });
@@ -225,6 +229,7 @@ fn load_message(
         // Rendering only: the stored shape.
         return Ok(Loaded {
             shape,
+            stored,
             ..Loaded::default()
         });
     }
@@ -298,7 +303,39 @@ fn load_message(
         loaded.items.push(Some(item));
     }
     loaded.shape = shape.filter(|_| needs.render);
+    loaded.stored = stored.filter(|_| needs.render);
     Ok(loaded)
+}
+
+/// [`StoredShape::derived`] slots of the renderings FETCH keeps with a cached shape;
+/// [`UTF8_SLOTS`] more for a session with UTF8=ACCEPT enabled, whose strings differ.
+const ENVELOPE_SLOT: usize = 0;
+const BODY_SLOT: usize = 1;
+const BODYSTRUCTURE_SLOT: usize = 2;
+const UTF8_SLOTS: usize = 3;
+const _: () = assert!(BODYSTRUCTURE_SLOT + UTF8_SLOTS < mailyard_store::DERIVED_SLOTS);
+
+/// Writes what `render` writes for `shape`: from the rendering kept with the cached
+/// shape in `slot` (made by `render` the first time) when there is one, else rendered
+/// here. A message's shape never changes, so neither does its rendering.
+fn write_rendered(
+    out: &mut Vec<u8>,
+    shape: &Shape,
+    stored: Option<&StoredShape>,
+    slot: usize,
+    render: impl Fn(&mut Vec<u8>, &Shape),
+) {
+    let kept = stored.and_then(|st| {
+        st.derived(slot, |s| {
+            let mut v = Vec::new();
+            render(&mut v, s);
+            v
+        })
+    });
+    match kept {
+        Some(bytes) => out.extend_from_slice(bytes),
+        None => render(out, shape),
+    }
 }
 
 /// The shape of nothing (BINARY[] needs none).
@@ -316,6 +353,8 @@ fn write_item(
     utf8: bool,
 ) {
     let shape = loaded.and_then(|(l, _)| l.shape.as_deref());
+    let stored = loaded.and_then(|(l, _)| l.stored.as_deref());
+    let utf8_slots = if utf8 { UTF8_SLOTS } else { 0 };
     let item = loaded.and_then(|(_, i)| i);
     let literal = |out: &mut Vec<u8>| match item {
         Some(Item::Bytes(Some(d))) => write_literal(out, d),
@@ -345,7 +384,9 @@ fn write_item(
         FetchAttribute::Envelope => {
             out.extend_from_slice(b"ENVELOPE ");
             match shape {
-                Some(s) => body_render::envelope(out, &s.envelope, utf8),
+                Some(s) => write_rendered(out, s, stored, ENVELOPE_SLOT + utf8_slots, |o, s| {
+                    body_render::envelope(o, &s.envelope, utf8)
+                }),
                 None => out.extend_from_slice(b"NIL"),
             }
         }
@@ -356,8 +397,15 @@ fn write_item(
             } else {
                 b"BODY "
             });
+            let slot = if extended {
+                BODYSTRUCTURE_SLOT
+            } else {
+                BODY_SLOT
+            } + utf8_slots;
             match shape {
-                Some(s) => body_render::body_structure(out, s, extended, utf8),
+                Some(s) => write_rendered(out, s, stored, slot, |o, s| {
+                    body_render::body_structure(o, s, extended, utf8)
+                }),
                 None => out.extend_from_slice(b"NIL"),
             }
         }
