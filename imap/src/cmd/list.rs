@@ -23,9 +23,9 @@ type Line<'a> = (
 );
 
 /// One name LIST may report.
-struct Candidate {
+struct Candidate<'a> {
     /// The mailbox, None for a missing parent.
-    info: Option<ListedMailbox>,
+    info: Option<&'a ListedMailbox>,
     has_children: bool,
     subscribed: bool,
 }
@@ -114,28 +114,23 @@ impl Session {
             .iter()
             .map(|p| self.list_pattern(&args.reference, p))
             .collect();
-        // The subscriptions file is read only when the answer depends on it (RFC 5258
-        // SUBSCRIBED selection or return option), not for every plain LIST, whose
-        // mailboxes usually come from memory (`Store::listed_mailboxes`).
-        let need_subs = args.select.subscribed || args.returns.subscribed;
-        let (boxes, subs): (Vec<ListedMailbox>, Vec<String>) = if need_subs {
-            match self
-                .store()
-                .mailboxes_and_subscriptions(&user, true, true)
-                .await
-            {
-                Ok((boxes, subs)) => (boxes.into_iter().map(ListedMailbox::from).collect(), subs),
+        // The user's mailboxes, usually from memory (`Store::listed_mailboxes`); the
+        // subscriptions file only when the answer depends on it (RFC 5258 SUBSCRIBED
+        // selection or return option), not for every plain LIST.
+        let boxes = match self.store().listed_mailboxes(&user).await {
+            Ok(list) => list,
+            Err(e) => return Ok(store_error(e)),
+        };
+        let subs: HashSet<String> = if args.select.subscribed || args.returns.subscribed {
+            match self.store().subscriptions(&user).await {
+                Ok(subs) => subs.into_iter().collect(),
                 Err(e) => return Ok(store_error(e)),
             }
         } else {
-            match self.store().listed_mailboxes(&user).await {
-                Ok(list) => (list.to_vec(), Vec::new()),
-                Err(e) => return Ok(store_error(e)),
-            }
+            HashSet::new()
         };
-        let subs: HashSet<String> = subs.into_iter().collect();
-        let mut cands: BTreeMap<String, Candidate> = BTreeMap::new();
-        for b in boxes {
+        let mut cands: BTreeMap<String, Candidate<'_>> = BTreeMap::new();
+        for b in boxes.iter() {
             cands.insert(
                 b.name.clone(),
                 Candidate {
