@@ -505,14 +505,19 @@ mod tests {
         assert!(!inner.map.contains_key(&(M, Uid(1))));
     }
 
+    const RAW: &[u8] = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
+
+    /// [`RAW`]'s shape in its stored form.
+    fn encoded_shape() -> Vec<u8> {
+        mailyard_message::codec::encode(&Shape::parse(RAW))
+    }
+
     /// A shape read from the cache is decoded once: every later FETCH gets the same
     /// decoded shape.
     #[test]
     fn a_cached_shape_is_decoded_once() {
-        let raw = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
-        let stored = mailyard_message::codec::encode(&Shape::parse(raw));
         let c = BlobCache::default();
-        c.stored(M, Uid(1), &stored, None, None);
+        c.stored(M, Uid(1), &encoded_shape(), None, None);
         let first = c.get(M, &[Uid(1)], true, false).expect("cached");
         let second = c.get(M, &[Uid(1)], true, false).expect("cached");
         let decoded = |v: &BlobPairs| v[0].0.as_ref().and_then(|s| s.shape()).cloned();
@@ -521,15 +526,14 @@ mod tests {
             decoded(&second).expect("decodes"),
         );
         assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(*a, Shape::parse(raw));
+        assert_eq!(*a, Shape::parse(RAW));
         // A stored form this build cannot read gives no shape (the file is parsed).
         assert!(StoredShape::new(vec![0xff, 0]).shape().is_none());
     }
 
     #[test]
     fn a_derived_rendering_is_made_once_per_slot() {
-        let raw = b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n";
-        let stored = StoredShape::new(mailyard_message::codec::encode(&Shape::parse(raw)));
+        let stored = StoredShape::new(encoded_shape());
         let made = std::cell::Cell::new(0);
         let render = |tag: &'static [u8]| {
             let made = &made;
