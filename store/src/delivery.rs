@@ -83,26 +83,30 @@ impl Store {
     /// Stores every part of `delivery` durably in one writer request, or none of it.
     /// Returns the local copies and the queue ids (in `outbound`'s order).
     pub async fn deliver_all(&self, delivery: Delivery) -> Result<(Vec<Delivered>, Vec<String>)> {
-        let mut staged = StagedDelivery {
-            copies: Vec::with_capacity(delivery.copies.len()),
-            queued: Vec::with_capacity(delivery.outbound.len()),
-            marks: delivery.marks,
-            now: crate::queue::now(),
-        };
-        let result = self
-            .stage_all(delivery.copies, delivery.outbound, &mut staged)
-            .await;
-        if let Err(e) = result {
-            staged.discard();
-            return Err(e);
-        }
-        match self.submit(Op::DeliverAll(staged)).await? {
+        let outcome = self.stage_and_submit(None, move |s| {
+            let mut staged = StagedDelivery {
+                copies: Vec::with_capacity(delivery.copies.len()),
+                queued: Vec::with_capacity(delivery.outbound.len()),
+                marks: delivery.marks,
+                now: crate::queue::now(),
+            };
+            match s.stage_all(delivery.copies, delivery.outbound, &mut staged) {
+                Ok(()) => Ok(Op::DeliverAll(staged)),
+                Err(e) => {
+                    staged.discard();
+                    Err(e)
+                }
+            }
+        });
+        match outcome.await? {
             Outcome::Queued(delivered, ids) => Ok((delivered, ids)),
             other => Err(unexpected(other)),
         }
     }
 
-    async fn stage_all(
+    /// Writes every file of a delivery (blocking, inside
+    /// [`Store::stage_and_submit`]); on failure `staged` holds what to remove.
+    fn stage_all(
         &self,
         copies: Vec<LocalCopy>,
         outbound: Vec<Outbound>,
@@ -111,7 +115,7 @@ impl Store {
         for c in copies.into_iter().filter(|c| !c.targets.is_empty()) {
             staged
                 .copies
-                .push(self.stage(c.message, c.targets, None).await?);
+                .push(self.stage_blocking(c.message, c.targets, None)?);
         }
         for o in outbound
             .into_iter()
@@ -119,7 +123,7 @@ impl Store {
         {
             staged
                 .queued
-                .push(self.stage_queue(&o.message, o.envelope).await?);
+                .push(self.stage_queue_blocking(&o.message, o.envelope)?);
         }
         Ok(())
     }

@@ -324,8 +324,12 @@ impl Store {
         recipients: &[Address],
     ) -> Result<Vec<Delivered>> {
         let targets = recipients.iter().map(Target::inbox).collect();
-        let op = self.stage(message, targets, None).await?;
-        match self.submit(Op::Deliver(op)).await? {
+        let staged = self
+            .stage_and_submit(None, move |s| {
+                Ok(Op::Deliver(s.stage_blocking(message, targets, None)?))
+            })
+            .await?;
+        match staged {
             Outcome::Delivered(d) => Ok(d),
             other => Err(unexpected(other)),
         }
@@ -341,76 +345,91 @@ impl Store {
         flags: FlagSet,
         internaldate: Option<i64>,
     ) -> Result<Delivered> {
-        let name = writer::normalize_name(mailbox)?;
-        let op = self
-            .stage(message, vec![appended(user, name, flags)], internaldate)
+        let targets = vec![appended(user, writer::normalize_name(mailbox)?, flags)];
+        let staged = self
+            .stage_and_submit(None, move |s| {
+                Ok(Op::Deliver(s.stage_blocking(
+                    message,
+                    targets,
+                    internaldate,
+                )?))
+            })
             .await?;
-        match self.submit(Op::Deliver(op)).await? {
+        match staged {
             Outcome::Delivered(mut d) => d.pop().ok_or(StoreError::Closed),
             other => Err(unexpected(other)),
         }
     }
 
-    /// Writes the message to `tmp/` of the first target and fsyncs it; parses it once.
-    async fn stage(
-        &self,
-        message: Vec<u8>,
-        targets: Vec<Target>,
-        internaldate: Option<i64>,
-    ) -> Result<DeliverOp> {
-        self.stage_within_quota(message, targets, internaldate, None)
-            .await
+    /// Stages a delivery on a blocking thread and queues it to the writer from that
+    /// same thread: after the quota check `quota` asks for (a user and the bytes to
+    /// add, RFC 9208 §5.1), `build` writes the files (each fsynced in `tmp/`,
+    /// [`Store::stage_blocking`]) and returns the writer's request, or fails having
+    /// removed what it wrote. The caller waits once, for the writer's answer. Awaiting
+    /// the staging first and submitting afterwards would cost one more hand-over
+    /// between threads, and each costs 150–300 µs of wake-up on a busy machine
+    /// (measured under imaptest: 170–200 µs per APPEND).
+    async fn stage_and_submit<F>(&self, quota: Option<(Address, u64)>, build: F) -> Result<Outcome>
+    where
+        F: FnOnce(&Store) -> Result<Op> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let store = self.clone();
+        // Not awaited: the outcome comes through `reply`. If the closure never runs
+        // (the runtime is shutting down), `reply` is dropped and the caller hears
+        // StoreError::Closed.
+        drop(tokio::task::spawn_blocking(move || {
+            let op = match quota {
+                Some((user, extra)) => store.within_quota_blocking(&user, extra),
+                None => Ok(()),
+            }
+            .and_then(|()| build(&store));
+            match op {
+                Ok(op) => store.inner.writer.submit_to(op, reply),
+                Err(e) => drop(reply.send(Err(e))),
+            }
+        }));
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// [`Store::stage`], first refusing with [`StoreError::OverQuota`] when `quota`
-    /// bytes more would take the first target's user over their quota: the check
-    /// costs no hop of its own, and an APPEND refused writes nothing.
-    async fn stage_within_quota(
+    /// Writes the message to `tmp/` of the first target's user and fsyncs it; parses
+    /// it once. Blocking: runs inside [`Store::stage_and_submit`].
+    fn stage_blocking(
         &self,
         message: Vec<u8>,
         targets: Vec<Target>,
         internaldate: Option<i64>,
-        quota: Option<u64>,
     ) -> Result<DeliverOp> {
         let Some(first) = targets.first() else {
             return Err(StoreError::Invalid("no recipients".into()));
         };
         let tmp_dir = maildir::user_root(&self.inner.data_dir, &first.user).join("tmp");
-        let check = quota.map(|extra| (self.clone(), first.user.clone(), extra));
-        tokio::task::spawn_blocking(move || {
-            if let Some((store, user, extra)) = check {
-                store.within_quota_blocking(&user, extra)?;
-            }
-            // Stored as it is sent: sizes, summary and file agree (RFC 9051 §2.3.4).
-            let message = match maildir::wire_form(&message) {
-                std::borrow::Cow::Owned(crlf) => crlf,
-                std::borrow::Cow::Borrowed(_) => message,
-            };
-            // INTERNALDATE is the file's mtime (what a rebuild reads back), set
-            // explicitly: the kernel stamps files from a coarser clock than
-            // SystemTime, so at a second's edge the two could disagree.
-            let internaldate = internaldate.unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64)
-            });
-            let mtime = maildir::internaldate_mtime(internaldate);
-            let tmp =
-                maildir::write_tmp(&tmp_dir, maildir::host(), &message, mtime).at(&tmp_dir)?;
-            let summary = Arc::new(summary::summarize(&message));
-            let size = message.len() as u64;
-            let body = (size <= blobcache::BODY_CACHE_MAX_BYTES).then(|| Arc::from(message));
-            Ok(DeliverOp {
-                tmp,
-                targets,
-                size,
-                internaldate,
-                summary,
-                body,
-            })
+        // Stored as it is sent: sizes, summary and file agree (RFC 9051 §2.3.4).
+        let message = match maildir::wire_form(&message) {
+            std::borrow::Cow::Owned(crlf) => crlf,
+            std::borrow::Cow::Borrowed(_) => message,
+        };
+        // INTERNALDATE is the file's mtime (what a rebuild reads back), set
+        // explicitly: the kernel stamps files from a coarser clock than SystemTime,
+        // so at a second's edge the two could disagree.
+        let internaldate = internaldate.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+        let mtime = maildir::internaldate_mtime(internaldate);
+        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &message, mtime).at(&tmp_dir)?;
+        let summary = Arc::new(summary::summarize(&message));
+        let size = message.len() as u64;
+        let body = (size <= blobcache::BODY_CACHE_MAX_BYTES).then(|| Arc::from(message));
+        Ok(DeliverOp {
+            tmp,
+            targets,
+            size,
+            internaldate,
+            summary,
+            body,
         })
-        .await
-        .map_err(|_| StoreError::Closed)?
     }
 
     /// Creates a mailbox (RFC 9051 §6.3.4); fails when it exists.
@@ -806,29 +825,29 @@ impl Store {
         selected: Option<MailboxId>,
     ) -> Result<(Vec<Delivered>, Vec<Uid>)> {
         let name = writer::normalize_name(mailbox)?;
-        let mut ops = Vec::with_capacity(messages.len());
-        // The quota is checked with the first message's staging, for all of them.
-        let mut quota = Some(messages.iter().map(|m| m.0.len() as u64).sum::<u64>());
-        for (data, flags, date) in messages {
-            let targets = vec![appended(user, name.clone(), flags)];
-            match self
-                .stage_within_quota(data, targets, date, quota.take())
-                .await
-            {
-                Ok(op) => ops.push(op),
-                Err(e) => {
-                    for op in &ops {
-                        let _ = std::fs::remove_file(&op.tmp);
+        // The quota is checked once, for all of them, before anything is written.
+        let bytes = messages.iter().map(|m| m.0.len() as u64).sum::<u64>();
+        let user = user.clone();
+        let staged = self.stage_and_submit(Some((user.clone(), bytes)), move |s| {
+            let mut ops = Vec::with_capacity(messages.len());
+            for (data, flags, date) in messages {
+                let targets = vec![appended(&user, name.clone(), flags)];
+                match s.stage_blocking(data, targets, date) {
+                    Ok(op) => ops.push(op),
+                    Err(e) => {
+                        for op in &ops {
+                            let _ = std::fs::remove_file(&op.tmp);
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
                 }
             }
-        }
-        let op = Op::DeliverMany {
-            ops,
-            claim_for: selected,
-        };
-        match self.submit(op).await? {
+            Ok(Op::DeliverMany {
+                ops,
+                claim_for: selected,
+            })
+        });
+        match staged.await? {
             Outcome::Appended { delivered, claimed } => Ok((delivered, claimed)),
             other => Err(unexpected(other)),
         }

@@ -717,8 +717,9 @@ impl Store {
     }
 
     /// Writes `message` with its envelope to `queue/tmp/`, fsynced: ready for a
-    /// writer request to move into `queue/msg/` (`insert`).
-    pub(crate) async fn stage_queue(
+    /// writer request to move into `queue/msg/` (`insert`). Blocking (a delivery's
+    /// staging, `Store::stage_and_submit`).
+    pub(crate) fn stage_queue_blocking(
         &self,
         message: &[u8],
         envelope: Envelope,
@@ -731,21 +732,15 @@ impl Store {
         let size = relayed.len() as u64;
         let tmp_dir = tmp_dir(self.data_dir());
         let msg_dir = msg_dir(self.data_dir());
-        let id2 = id.clone();
-        let spares = self.spares();
-        let tmp = tokio::task::spawn_blocking(move || -> Result<PathBuf> {
-            if !msg_dir.is_dir() {
-                // First use: the new directories' own entries must be durable too.
-                std::fs::create_dir_all(&msg_dir).at(&msg_dir)?;
-                for d in msg_dir.ancestors().skip(1).take(2) {
-                    maildir::sync_dir(d).at(d)?;
-                }
+        if !msg_dir.is_dir() {
+            // First use: the new directories' own entries must be durable too.
+            std::fs::create_dir_all(&msg_dir).at(&msg_dir)?;
+            for d in msg_dir.ancestors().skip(1).take(2) {
+                maildir::sync_dir(d).at(d)?;
             }
-            std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
-            maildir::write_tmp_in(&tmp_dir, &id2, &file, Some(&spares)).at(&tmp_dir)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)??;
+        }
+        std::fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
+        let tmp = maildir::write_tmp_in(&tmp_dir, &id, &file, Some(&self.spares())).at(&tmp_dir)?;
         Ok(StagedQueue {
             id,
             tmp,

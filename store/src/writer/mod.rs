@@ -448,11 +448,18 @@ impl Writer {
     /// Queues `op`; the receiver yields its outcome once durable.
     pub fn submit(&self, op: Op) -> oneshot::Receiver<Result<Outcome>> {
         let (reply, rx) = oneshot::channel();
+        self.submit_to(op, reply);
+        rx
+    }
+
+    /// Queues `op`; its outcome goes to `reply` once durable. For a request built on
+    /// another thread (a delivery staged on a blocking thread) whose caller already
+    /// waits on the receiver.
+    pub fn submit_to(&self, op: Op, reply: oneshot::Sender<Result<Outcome>>) {
         self.queue(Job {
             op,
             reply: Reply::Async(reply),
         });
-        rx
     }
 
     /// Queues `op` and blocks the calling thread until it is durable.
