@@ -1,156 +1,399 @@
-//! fsync of many directories at once, on threads started once.
+//! Directory fsyncs of committed batches, grouped per directory, on threads started
+//! once.
 //!
-//! A batch of deliveries for 10 users touches 10 `new/` directories: one fsync after
-//! another, each waits for its own disk round; in parallel the file system folds them
-//! into a few. Spawning threads for each round (as `std::thread::scope` does) costs a
-//! thread creation and exit per directory group and round — about as many `clone3`
-//! calls as messages under load. Here [`THREADS`] − 1 helper threads wait for rounds;
-//! the caller works on its own round too, so a round of one directory involves no
-//! other thread.
+//! A committed batch is answered once every directory it changed has been fsynced by
+//! an fsync that *started after* the batch made its changes there. Each directory is
+//! fsynced by one thread at a time; a batch that arrives while its directory's fsync
+//! runs waits for the next one, which the same thread starts as soon as the running
+//! one returns, for every batch that waited meanwhile (per-directory group commit).
+//! Directories do not wait for each other: a batch is finished as soon as *its*
+//! directories are done, on the thread that synced the last of them.
 //!
-//! Invariant: [`sync_all`] returns only when every directory it was given has been
-//! fsynced (or one failed: the first failure is returned, with its directory, after
-//! the others finished).
+//! The writer's syncer once fsynced rounds: every batch waiting, all their directories
+//! in parallel, and answered them all when the slowest was done; a batch committed
+//! meanwhile waited for the whole round before its own began. On the delivery bench
+//! (8 deliverers, each its own mailbox) that wait was about half of each delivery's
+//! latency.
+//!
+//! Invariants:
+//! - An item is finished exactly once, after fsyncs of all its directories that
+//!   started after [`DirSync::submit`] was called for it, or with the first error.
+//! - Never two fsyncs of one directory at once (on an ext4 without a journal the
+//!   second would only wait for the first's buffers and write them again).
+//! - Dropping the [`DirSync`] finishes every item submitted before it returns.
 
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-/// Threads fsyncing one round's directories at once, the caller included.
+/// Threads fsyncing directories at once.
 pub const THREADS: usize = 8;
 
-/// One call's directories, worked off by whoever claims the next index.
-struct Round {
-    dirs: Vec<PathBuf>,
-    next: AtomicUsize,
-    /// Directories not finished yet, and the first error.
-    left: Mutex<(usize, Option<(PathBuf, io::Error)>)>,
-    done: Condvar,
+/// How a directory is fsynced (`maildir::sync_dir`; tests count and slow it).
+pub(crate) type SyncFn = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
+
+/// What is done with an item once its directories are durable (Ok) or one of them
+/// could not be fsynced (Err: the directory and the error).
+pub(crate) type FinishFn<T> = Arc<dyn Fn(T, Result<(), String>) + Send + Sync>;
+
+/// The pool: submit items with their directories; each is finished on a pool thread.
+pub(crate) struct DirSync<T: Send + 'static> {
+    shared: Arc<Shared<T>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl Round {
-    /// fsyncs directories of this round until none is left to claim.
-    fn work(&self) {
-        loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(dir) = self.dirs.get(i) else {
-                return;
-            };
-            let r = crate::maildir::sync_dir(dir);
-            let mut left = self.left.lock().unwrap_or_else(|p| p.into_inner());
-            left.0 -= 1;
-            if let Err(e) = r
-                && left.1.is_none()
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    /// Threads wait here for work.
+    work: Condvar,
+    /// A drop waits here for the last item.
+    drained: Condvar,
+    sync: SyncFn,
+    finish: FinishFn<T>,
+}
+
+struct State<T> {
+    /// Directories being fsynced (or about to be), with the items the *next* fsync serves.
+    dirs: HashMap<PathBuf, Vec<u64>>,
+    /// Work not taken by a thread yet.
+    ready: VecDeque<Work>,
+    /// Items not finished, by id.
+    items: HashMap<u64, Pending<T>>,
+    next_id: u64,
+    closed: bool,
+}
+
+/// One unit of a thread's work.
+enum Work {
+    /// fsync a directory for these items.
+    Sync(PathBuf, Vec<u64>),
+    /// Finish an item that needs no fsync.
+    Finish(u64),
+}
+
+struct Pending<T> {
+    item: T,
+    /// Directories still to be fsynced for it.
+    left: usize,
+    /// The first failure.
+    error: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<T: Send + 'static> DirSync<T> {
+    /// Starts [`THREADS`] threads named `name-N`. None when not even one starts (the
+    /// caller then fsyncs and finishes by itself).
+    pub(crate) fn start(name: &str, sync: SyncFn, finish: FinishFn<T>) -> Option<DirSync<T>> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                dirs: HashMap::new(),
+                ready: VecDeque::new(),
+                items: HashMap::new(),
+                next_id: 0,
+                closed: false,
+            }),
+            work: Condvar::new(),
+            drained: Condvar::new(),
+            sync,
+            finish,
+        });
+        let mut threads = Vec::new();
+        for n in 0..THREADS {
+            let worker = shared.clone();
+            match std::thread::Builder::new()
+                .name(format!("{name}-{n}"))
+                .spawn(move || worker.run())
             {
-                left.1 = Some((dir.clone(), e));
-            }
-            if left.0 == 0 {
-                self.done.notify_all();
-            }
-        }
-    }
-}
-
-/// The helper threads' queue (None: they could not be started; the caller does all).
-fn helpers() -> Option<&'static Mutex<mpsc::Sender<Arc<Round>>>> {
-    static POOL: OnceLock<Option<Mutex<mpsc::Sender<Arc<Round>>>>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Arc<Round>>();
-        let rx = Arc::new(Mutex::new(rx));
-        for n in 0..THREADS - 1 {
-            let rx = rx.clone();
-            let started = std::thread::Builder::new()
-                .name(format!("store-dirsync-{n}"))
-                .spawn(move || {
-                    loop {
-                        let round = match rx.lock() {
-                            Ok(r) => r.recv(),
-                            Err(_) => return,
-                        };
-                        match round {
-                            Ok(round) => round.work(),
-                            Err(_) => return,
-                        }
-                    }
-                });
-            if let Err(e) = started {
-                tracing::warn!(error = %e, "cannot start a directory fsync thread");
-                if n == 0 {
-                    return None;
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a directory fsync thread");
+                    break;
                 }
-                break;
             }
         }
-        Some(Mutex::new(tx))
-    })
-    .as_ref()
+        if threads.is_empty() {
+            return None;
+        }
+        Some(DirSync { shared, threads })
+    }
+
+    /// Finishes `item` once each of `dirs` has been fsynced after this call.
+    pub(crate) fn submit(&self, item: T, dirs: impl IntoIterator<Item = PathBuf>) {
+        let mut state = lock(&self.shared.state);
+        let id = state.next_id;
+        state.next_id += 1;
+        let mut left = 0;
+        let mut wake = 0;
+        for dir in dirs {
+            left += 1;
+            if !state.dirs.contains_key(&dir) {
+                state.dirs.insert(dir.clone(), Vec::new());
+                state.ready.push_back(Work::Sync(dir, vec![id]));
+                wake += 1;
+                continue;
+            }
+            // An fsync of it that no thread has started yet serves this item too; one
+            // that runs does not (it may have passed this item's changes): the next.
+            let queued = state.ready.iter_mut().find_map(|w| match w {
+                Work::Sync(d, ids) if *d == dir => Some(ids),
+                _ => None,
+            });
+            match queued {
+                Some(ids) => ids.push(id),
+                None => {
+                    if let Some(waiting) = state.dirs.get_mut(&dir) {
+                        waiting.push(id);
+                    }
+                }
+            }
+        }
+        if left == 0 {
+            state.ready.push_back(Work::Finish(id));
+            wake += 1;
+        }
+        state.items.insert(
+            id,
+            Pending {
+                item,
+                left,
+                error: None,
+            },
+        );
+        drop(state);
+        for _ in 0..wake {
+            self.shared.work.notify_one();
+        }
+    }
 }
 
-/// fsyncs every directory of `dirs`, up to [`THREADS`] at a time. Err: the first
-/// directory whose fsync failed, and why.
-pub fn sync_all<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<(), (PathBuf, io::Error)> {
-    let dirs: Vec<PathBuf> = dirs.into_iter().map(Path::to_path_buf).collect();
-    match dirs.as_slice() {
-        [] => return Ok(()),
-        [one] => return crate::maildir::sync_dir(one).map_err(|e| (one.clone(), e)),
-        _ => {}
+impl<T: Send + 'static> Drop for DirSync<T> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared.state);
+        while !state.items.is_empty() {
+            state = self
+                .shared
+                .drained
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.closed = true;
+        drop(state);
+        self.shared.work.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
-    let round = Arc::new(Round {
-        next: AtomicUsize::new(0),
-        left: Mutex::new((dirs.len(), None)),
-        done: Condvar::new(),
-        dirs,
-    });
-    if let Some(helpers) = helpers()
-        && let Ok(tx) = helpers.lock()
-    {
-        // As many helpers as there are directories beyond the caller's own.
-        for _ in 1..round.dirs.len().min(THREADS) {
-            if tx.send(round.clone()).is_err() {
-                break;
+}
+
+impl<T: Send + 'static> Shared<T> {
+    /// A pool thread: takes work until the pool is closed.
+    fn run(&self) {
+        let mut state = lock(&self.state);
+        loop {
+            let Some(work) = state.ready.pop_front() else {
+                if state.closed {
+                    return;
+                }
+                state = self
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            let (dir, mut ids) = match work {
+                Work::Finish(id) => {
+                    let done = state.items.remove(&id);
+                    state = self.finish_all(state, done.into_iter().collect());
+                    continue;
+                }
+                Work::Sync(dir, ids) => (dir, ids),
+            };
+            // This directory's fsyncs, one after another, for as long as items arrive
+            // for it while one runs.
+            loop {
+                drop(state);
+                let result = (self.sync)(&dir).map_err(|e| format!("{}: {e}", dir.display()));
+                state = lock(&self.state);
+                let mut done = Vec::new();
+                for id in ids {
+                    let Some(p) = state.items.get_mut(&id) else {
+                        continue;
+                    };
+                    p.left -= 1;
+                    if let Err(e) = &result
+                        && p.error.is_none()
+                    {
+                        p.error = Some(e.clone());
+                    }
+                    if p.left == 0
+                        && let Some(p) = state.items.remove(&id)
+                    {
+                        done.push(p);
+                    }
+                }
+                let next = match state.dirs.get_mut(&dir) {
+                    Some(waiting) if !waiting.is_empty() => Some(std::mem::take(waiting)),
+                    _ => {
+                        state.dirs.remove(&dir);
+                        None
+                    }
+                };
+                state = self.finish_all(state, done);
+                match next {
+                    Some(more) => ids = more,
+                    None => break,
+                }
             }
         }
     }
-    round.work();
-    let mut left = round.left.lock().unwrap_or_else(|p| p.into_inner());
-    while left.0 > 0 {
-        left = round.done.wait(left).unwrap_or_else(|p| p.into_inner());
-    }
-    match left.1.take() {
-        Some(e) => Err(e),
-        None => Ok(()),
+
+    /// Finishes `done` without the lock held; returns the lock.
+    fn finish_all<'a>(
+        &'a self,
+        state: MutexGuard<'a, State<T>>,
+        done: Vec<Pending<T>>,
+    ) -> MutexGuard<'a, State<T>> {
+        if done.is_empty() {
+            return state;
+        }
+        drop(state);
+        for p in done {
+            (self.finish)(p.item, p.error.map_or(Ok(()), Err));
+        }
+        let state = lock(&self.state);
+        if state.items.is_empty() {
+            self.drained.notify_all();
+        }
+        state
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A pool whose fsync takes `slow` and records (directory, start, end) in a
+    /// global sequence; finished items land in the returned list with the sequence
+    /// number at which they were finished.
+    #[allow(clippy::type_complexity)]
+    fn pool(
+        slow: Duration,
+    ) -> (
+        DirSync<(u32, usize)>,
+        Arc<Mutex<Vec<(PathBuf, usize, usize)>>>,
+        Arc<Mutex<Vec<(u32, usize, usize, Result<(), String>)>>>,
+        Arc<AtomicUsize>,
+    ) {
+        let seq = Arc::new(AtomicUsize::new(0));
+        let syncs = Arc::new(Mutex::new(Vec::new()));
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let (s, q) = (syncs.clone(), seq.clone());
+        let sync: SyncFn = Arc::new(move |dir: &Path| {
+            let start = q.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(slow);
+            let r = crate::maildir::sync_dir(dir);
+            let end = q.fetch_add(1, Ordering::SeqCst);
+            lock(&s).push((dir.to_path_buf(), start, end));
+            r
+        });
+        let (f, q) = (finished.clone(), seq.clone());
+        let finish: FinishFn<(u32, usize)> = Arc::new(move |(item, submitted), r| {
+            let at = q.fetch_add(1, Ordering::SeqCst);
+            lock(&f).push((item, submitted, at, r));
+        });
+        let pool = DirSync::start("test-dirsync", sync, finish).expect("threads");
+        (pool, syncs, finished, seq)
+    }
 
     #[test]
-    fn every_directory_synced_and_errors_reported() {
+    fn each_item_waits_for_fsyncs_of_its_directories_started_after_it() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dirs: Vec<PathBuf> = (0..20).map(|i| tmp.path().join(format!("d{i}"))).collect();
+        let dirs: Vec<PathBuf> = (0..3).map(|i| tmp.path().join(format!("d{i}"))).collect();
         for d in &dirs {
             std::fs::create_dir(d).expect("mkdir");
         }
-        sync_all(dirs.iter().map(PathBuf::as_path)).expect("all exist");
-        sync_all(dirs[..1].iter().map(PathBuf::as_path)).expect("one");
-        sync_all(std::iter::empty()).expect("none");
-        // Many rounds at once, from several callers.
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for _ in 0..20 {
-                        sync_all(dirs.iter().map(PathBuf::as_path)).expect("concurrent");
-                    }
-                });
+        let (pool, syncs, finished, seq) = pool(Duration::from_millis(5));
+        // Items on one, two, three and no directories, submitted while earlier fsyncs
+        // of the same directories run.
+        let mut wanted = HashMap::new();
+        for i in 0..60u32 {
+            let n = (i % 4) as usize;
+            let mine: Vec<PathBuf> = dirs
+                .iter()
+                .cycle()
+                .skip(i as usize)
+                .take(n)
+                .cloned()
+                .collect();
+            let at = seq.fetch_add(1, Ordering::SeqCst);
+            wanted.insert(i, mine.clone());
+            pool.submit((i, at), mine);
+            if i % 7 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
             }
-        });
-        let mut with_missing = dirs.clone();
-        with_missing.insert(7, tmp.path().join("missing"));
-        let (dir, _) =
-            sync_all(with_missing.iter().map(PathBuf::as_path)).expect_err("missing dir");
-        assert!(dir.ends_with("missing"), "{}", dir.display());
+        }
+        drop(pool);
+        let syncs = lock(&syncs).clone();
+        let finished = lock(&finished).clone();
+        assert_eq!(finished.len(), 60, "every item finished once");
+        for (item, submitted, at, r) in &finished {
+            assert!(r.is_ok(), "{item}: {r:?}");
+            for dir in &wanted[item] {
+                assert!(
+                    syncs
+                        .iter()
+                        .any(|(d, start, end)| d == dir && start > submitted && end < at),
+                    "item {item}: no fsync of {} between its submission and its finish",
+                    dir.display()
+                );
+            }
+        }
+        // Never two fsyncs of one directory at once.
+        for dir in &dirs {
+            let mut runs: Vec<(usize, usize)> = syncs
+                .iter()
+                .filter(|(d, ..)| d == dir)
+                .map(|&(_, s, e)| (s, e))
+                .collect();
+            runs.sort();
+            assert!(
+                runs.windows(2).all(|w| w[0].1 < w[1].0),
+                "{}: overlapping",
+                dir.display()
+            );
+        }
+        // Grouped: fewer fsyncs than items asked for.
+        let asked: usize = wanted.values().map(Vec::len).sum();
+        assert!(
+            syncs.len() < asked,
+            "{} fsyncs for {asked} asked",
+            syncs.len()
+        );
+    }
+
+    #[test]
+    fn a_failing_directory_fails_only_the_items_that_need_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let good = tmp.path().join("good");
+        std::fs::create_dir(&good).expect("mkdir");
+        let gone = tmp.path().join("gone");
+        let (pool, _, finished, _) = pool(Duration::ZERO);
+        pool.submit((1, 0), [good.clone()]);
+        pool.submit((2, 0), [good.clone(), gone.clone()]);
+        pool.submit((3, 0), [gone.clone()]);
+        pool.submit((4, 0), []);
+        drop(pool);
+        let mut finished: Vec<(u32, bool)> = lock(&finished)
+            .iter()
+            .map(|(i, _, _, r)| (*i, r.is_ok()))
+            .collect();
+        finished.sort();
+        assert_eq!(finished, vec![(1, true), (2, false), (3, false), (4, true)]);
     }
 }

@@ -24,9 +24,9 @@
 //!   and header blocks from the blob cache (`blobcache.rs`), and a user's mailboxes
 //!   for LIST from the list cache (`lists.rs`).
 //! - `writer/`: the one writer thread. `mod.rs` takes requests in batches, commits
-//!   them in one transaction and hands directory fsyncs to the syncer thread (group
-//!   commit, `dirsync.rs`); `mailbox.rs`, `message.rs` and `reconcile.rs` apply the
-//!   requests of their kind.
+//!   them in one transaction and hands directory fsyncs to the syncer (group commit
+//!   per directory, `dirsync.rs`); `mailbox.rs`, `message.rs` and `reconcile.rs` apply
+//!   the requests of their kind.
 //! - `index.rs` (private): the SQL; `summary.rs` (private): a message parsed once at
 //!   delivery into its `mailyard_message` shape, envelope facts and cached header
 //!   fields; `maildir.rs`: file names, write order, the state files.

@@ -3,11 +3,13 @@
 //!
 //! Group commit: while a batch is being applied, new requests queue up in the
 //! channel; the next batch takes all of them (up to `MAX_BATCH`) into one index
-//! transaction. The fsync of the directories a batch touched runs on a second thread,
-//! the syncer, which takes every committed batch waiting into one fsync round, so the
-//! writer commits the next batch (a STORE, an EXPUNGE) meanwhile. Throughput therefore
-//! grows with the number of concurrent deliverers instead of being capped at one fsync
-//! round per message, and no flag change waits for a delivery's disk round.
+//! transaction. The fsync of the directories a batch touched runs on other threads,
+//! the syncer (`dirsync.rs`), which fsyncs each directory for every batch that changed
+//! it since its last fsync began, and answers a batch once its own directories are
+//! durable; the writer commits the next batch (a STORE, an EXPUNGE) meanwhile.
+//! Throughput therefore grows with the number of concurrent deliverers instead of
+//! being capped at one fsync round per message, and no flag change waits for a
+//! delivery's disk round.
 //!
 //! This file holds the requests and answers, the thread, the batching and what the
 //! other files share (the mailbox row); `mailbox.rs`, `message.rs` and `reconcile.rs`
@@ -513,7 +515,7 @@ pub(crate) struct Effects {
     /// their shapes, header blocks and files after commit (`blobcache.rs`).
     stored: Vec<StoredMessage>,
     /// Expunged files, parked in their mailbox's `tmp/` (a rename, quick) and unlinked
-    /// after commit by the syncer thread: an unlink waits for the filesystem to free
+    /// after commit by the syncer: an unlink waits for the filesystem to free
     /// the file's blocks, which the writer thread must not.
     trash: Vec<PathBuf>,
 }
@@ -623,7 +625,7 @@ impl WriterState {
     /// that fsync nothing (flag changes, expunges, `\Recent` claims — STORE and
     /// EXPUNGE of every session), answered at once; then those that make mail durable
     /// (deliveries, copies, mailbox changes), committed here and handed to the syncer
-    /// thread, which fsyncs their directories and answers them while this thread goes
+    /// (threads), which fsyncs their directories and answers them while this thread goes
     /// on with the next batch. A STORE that arrives while an APPEND's directory is
     /// being fsynced so never waits for that disk round. Concurrent requests have no
     /// order among themselves; one session's requests are never in one batch together
@@ -632,15 +634,8 @@ impl WriterState {
         let mut wal = self.watch_wal();
         self.watch_mailbox_rows();
         let checkpointer = wal.as_ref().and_then(|_| self.start_checkpointer());
-        let (sync_tx, sync_rx) = mpsc::channel::<ToSync>();
-        let changes = self.changes.clone();
-        let syncer = std::thread::Builder::new()
-            .name("store-sync".into())
-            .spawn(move || sync_loop(sync_rx, &changes))
-            .inspect_err(|e| tracing::warn!(error = %e, "cannot start the store sync thread"))
-            .ok();
-        // Without the thread, its work is done here, one batch at a time.
-        let sync_tx = syncer.as_ref().map(|_| sync_tx);
+        // Without its threads, its work is done here, one batch at a time.
+        let syncer = start_syncer(self.changes.clone());
         // A request taken while looking whether the queue was empty.
         let mut taken: Option<Job> = None;
         while let Some(first) = taken.take().or_else(|| rx.recv().ok()) {
@@ -668,10 +663,10 @@ impl WriterState {
                     let trash = std::mem::take(&mut done.trash);
                     done.finish(&self.changes, Ok(()));
                     if !trash.is_empty() {
-                        self.hand_off(sync_tx.as_ref(), ToSync::Trash(trash));
+                        self.hand_off(syncer.as_ref(), ToSync::Trash(trash));
                     }
                 } else {
-                    self.hand_off(sync_tx.as_ref(), ToSync::Batch(done));
+                    self.hand_off(syncer.as_ref(), ToSync::Batch(done));
                 }
             }
             if let Some(wal) = wal.as_mut() {
@@ -697,10 +692,8 @@ impl WriterState {
                 }
             }
         }
-        drop(sync_tx);
-        if let Some(handle) = syncer {
-            let _ = handle.join();
-        }
+        // Waits for every batch handed over to be finished.
+        drop(syncer);
         if let Some((tx, handle)) = checkpointer {
             drop(tx);
             let _ = handle.join();
@@ -710,17 +703,15 @@ impl WriterState {
         }
     }
 
-    /// Gives `work` to the syncer thread, or does it here when there is none (or it
-    /// is gone).
-    fn hand_off(&self, syncer: Option<&mpsc::Sender<ToSync>>, work: ToSync) {
-        let work = match syncer {
-            Some(tx) => match tx.send(work) {
-                Ok(()) => return,
-                Err(mpsc::SendError(work)) => work,
-            },
-            None => work,
-        };
-        work.run(&self.changes);
+    /// Gives `work` to the syncer, or does it here when there is none.
+    fn hand_off(&self, syncer: Option<&crate::dirsync::DirSync<ToSync>>, work: ToSync) {
+        match syncer {
+            Some(pool) => {
+                let dirs = work.dirs();
+                pool.submit(work, dirs);
+            }
+            None => work.run(&self.changes),
+        }
     }
 
     /// On a clean stop, gives back what the mailboxes this writer changed reserved but
@@ -1193,7 +1184,7 @@ impl WalPolicy {
     }
 }
 
-/// Work for the syncer thread.
+/// Work for the syncer.
 enum ToSync {
     /// A committed batch that owes its directories' fsync and its answers.
     Batch(Committed),
@@ -1202,49 +1193,46 @@ enum ToSync {
 }
 
 impl ToSync {
-    /// Does the work alone (the syncer does batches in groups, `sync_loop`).
-    fn run(self, changes: &Changes) {
+    /// The directories whose fsync it waits for.
+    fn dirs(&self) -> Vec<PathBuf> {
         match self {
-            ToSync::Batch(done) => {
-                let synced = sync_dirs(&done.dirs).map_err(|e| e.to_string());
-                done.finish(changes, synced);
-            }
+            ToSync::Batch(done) => done.dirs.iter().cloned().collect(),
+            ToSync::Trash(_) => Vec::new(),
+        }
+    }
+
+    /// Does the work, once `synced` says whether its directories are durable.
+    fn finish(self, changes: &Changes, synced: std::result::Result<(), String>) {
+        match self {
+            ToSync::Batch(done) => done.finish(changes, synced),
             ToSync::Trash(files) => unlink_trash(&files),
         }
     }
-}
 
-/// The syncer thread: takes every committed batch waiting, fsyncs all their
-/// directories in one round, then finishes them in commit order; unlinks expunged
-/// files on the way.
-fn sync_loop(rx: mpsc::Receiver<ToSync>, changes: &Changes) {
-    while let Ok(first) = rx.recv() {
-        let mut group = Vec::new();
-        let mut next = Some(first);
-        while let Some(work) = next {
-            match work {
-                ToSync::Batch(c) => group.push(c),
-                ToSync::Trash(files) => unlink_trash(&files),
-            }
-            next = rx.try_recv().ok();
-        }
-        if group.is_empty() {
-            continue;
-        }
-        let dirs: BTreeSet<PathBuf> = group.iter().flat_map(|c| c.dirs.iter().cloned()).collect();
-        let synced = sync_dirs(&dirs).map_err(|e| e.to_string());
-        for done in group {
-            done.finish(changes, synced.clone());
-        }
+    /// Does the work alone, on this thread (when the syncer's threads could not start).
+    fn run(self, changes: &Changes) {
+        let synced = sync_dirs(&self.dirs()).map_err(|e| e.to_string());
+        self.finish(changes, synced);
     }
 }
 
-/// fsyncs every directory a batch touched. A batch for 64 users touches 64 `new/`
-/// directories: one after another, each waits for its own journal round; in parallel
-/// (on `dirsync`'s threads, started once) the filesystem folds them into a few commits.
-fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<()> {
-    crate::dirsync::sync_all(dirs.iter().map(PathBuf::as_path))
-        .map_err(|(path, source)| StoreError::Io { path, source })
+/// The syncer: threads that fsync committed batches' directories, each directory's
+/// batches grouped into as few fsyncs as its pace allows, and finish each batch once
+/// its own directories are durable (`dirsync.rs`); and unlink expunged files.
+fn start_syncer(changes: Arc<Changes>) -> Option<crate::dirsync::DirSync<ToSync>> {
+    crate::dirsync::DirSync::start(
+        "store-sync",
+        Arc::new(|dir: &Path| maildir::sync_dir(dir)),
+        Arc::new(move |work: ToSync, synced| work.finish(&changes, synced)),
+    )
+}
+
+/// fsyncs every directory of `dirs`, one after another.
+fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
+    for dir in dirs {
+        maildir::sync_dir(dir).at(dir)?;
+    }
+    Ok(())
 }
 
 /// An APPEND's `\Recent` claim (`Op::DeliverMany`'s `claim_for`), in a savepoint of
@@ -1970,23 +1958,23 @@ mod tests {
     }
 
     #[test]
-    fn directories_are_fsynced_in_parallel_and_a_missing_one_fails() {
+    fn directories_are_fsynced_and_a_missing_one_fails() {
         let dir = tempfile::tempdir().expect("tempdir");
         for (count, missing, ok) in [
             (0, false, true),
             (1, false, true),
-            (2 * crate::dirsync::THREADS + 1, false, true),
+            (5, false, true),
             (1, true, false),
-            (2 * crate::dirsync::THREADS + 1, true, false),
+            (5, true, false),
         ] {
-            let mut dirs = BTreeSet::new();
+            let mut dirs = Vec::new();
             for i in 0..count {
                 let d = dir.path().join(format!("{count}-{i}"));
                 std::fs::create_dir_all(&d).expect("mkdir");
-                dirs.insert(d);
+                dirs.push(d);
             }
             if missing {
-                dirs.insert(dir.path().join("gone"));
+                dirs.insert(count / 2, dir.path().join("gone"));
             }
             assert_eq!(
                 sync_dirs(&dirs).is_ok(),
