@@ -72,6 +72,9 @@ submissions = ""
 imap = ""
 imaps = ""
 http = ""
+[limits]
+# Every session of the load comes from 127.0.0.1 (default: 20 per address).
+max_connections_per_ip = 1000
 [log]
 format = "json"
 level = "info"
