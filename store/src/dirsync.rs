@@ -54,7 +54,8 @@ struct Shared<T> {
 }
 
 struct State<T> {
-    /// Directories being fsynced (or about to be), with the items the *next* fsync serves.
+    /// Directories queued or being fsynced, each with the items its next fsync to
+    /// *start* serves (taken by the thread as it starts one).
     dirs: HashMap<PathBuf, Vec<u64>>,
     /// Work not taken by a thread yet.
     ready: VecDeque<Work>,
@@ -66,8 +67,8 @@ struct State<T> {
 
 /// One unit of a thread's work.
 enum Work {
-    /// fsync a directory for these items.
-    Sync(PathBuf, Vec<u64>),
+    /// fsync a directory (for the items `State::dirs` holds for it then).
+    Sync(PathBuf),
     /// Finish an item that needs no fsync.
     Finish(u64),
 }
@@ -130,24 +131,14 @@ impl<T: Send + 'static> DirSync<T> {
         let mut wake = 0;
         for dir in dirs {
             left += 1;
-            if !state.dirs.contains_key(&dir) {
-                state.dirs.insert(dir.clone(), Vec::new());
-                state.ready.push_back(Work::Sync(dir, vec![id]));
-                wake += 1;
-                continue;
-            }
-            // An fsync of it that no thread has started yet serves this item too; one
-            // that runs does not (it may have passed this item's changes): the next.
-            let queued = state.ready.iter_mut().find_map(|w| match w {
-                Work::Sync(d, ids) if *d == dir => Some(ids),
-                _ => None,
-            });
-            match queued {
-                Some(ids) => ids.push(id),
+            // Served by the next fsync of `dir` to start: a queued one, or the one after
+            // the running one (which may have passed this item's changes).
+            match state.dirs.get_mut(&dir) {
+                Some(next) => next.push(id),
                 None => {
-                    if let Some(waiting) = state.dirs.get_mut(&dir) {
-                        waiting.push(id);
-                    }
+                    state.dirs.insert(dir.clone(), vec![id]);
+                    state.ready.push_back(Work::Sync(dir));
+                    wake += 1;
                 }
             }
         }
@@ -204,17 +195,22 @@ impl<T: Send + 'static> Shared<T> {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             };
-            let (dir, mut ids) = match work {
+            let dir = match work {
                 Work::Finish(id) => {
                     let done = state.items.remove(&id);
                     state = self.finish_all(state, done.into_iter().collect());
                     continue;
                 }
-                Work::Sync(dir, ids) => (dir, ids),
+                Work::Sync(dir) => dir,
             };
             // This directory's fsyncs, one after another, for as long as items arrive
-            // for it while one runs.
+            // for it while one runs: each serves the items submitted before it starts.
             loop {
+                let ids = state
+                    .dirs
+                    .get_mut(&dir)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
                 drop(state);
                 let result = (self.sync)(&dir).map_err(|e| format!("{}: {e}", dir.display()));
                 state = lock(&self.state);
@@ -235,17 +231,13 @@ impl<T: Send + 'static> Shared<T> {
                         done.push(p);
                     }
                 }
-                let next = match state.dirs.get_mut(&dir) {
-                    Some(waiting) if !waiting.is_empty() => Some(std::mem::take(waiting)),
-                    _ => {
-                        state.dirs.remove(&dir);
-                        None
-                    }
-                };
+                let more = state.dirs.get(&dir).is_some_and(|next| !next.is_empty());
+                if !more {
+                    state.dirs.remove(&dir);
+                }
                 state = self.finish_all(state, done);
-                match next {
-                    Some(more) => ids = more,
-                    None => break,
+                if !more {
+                    break;
                 }
             }
         }
