@@ -83,7 +83,7 @@ impl Store {
     /// Stores every part of `delivery` durably in one writer request, or none of it.
     /// Returns the local copies and the queue ids (in `outbound`'s order).
     pub async fn deliver_all(&self, delivery: Delivery) -> Result<(Vec<Delivered>, Vec<String>)> {
-        let outcome = self.stage_and_submit(None, move |s| {
+        let outcome = self.stage_and_submit(move |s| {
             let mut staged = StagedDelivery {
                 copies: Vec::with_capacity(delivery.copies.len()),
                 queued: Vec::with_capacity(delivery.outbound.len()),
