@@ -4,7 +4,7 @@
 //! runs on a tokio worker thread and no session waits for another's lookup.
 
 use crate::model::Address;
-use crate::{Accounts, Result, Store};
+use crate::{Accounts, Result, SieveScope, Store};
 
 /// Who receives mail sent to one address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,12 +66,41 @@ impl Store {
     }
 
     /// Who receives mail for `rcpt` when its domain is ours: users, aliases followed
-    /// (also to other domains), plus-addressing ([`crate::queue::resolve_with_remote`]).
-    pub async fn recipients(&self, rcpt: &Address) -> Result<Recipients> {
+    /// (also to other domains), plus-addressing ([`crate::queue::resolve_with_remote`]);
+    /// None when its domain is not one of ours. Both lookups in one hop.
+    pub async fn local_recipients(&self, rcpt: &Address) -> Result<Option<Recipients>> {
         let rcpt = rcpt.clone();
-        self.with_accounts(move |a| {
-            let (local, remote) = crate::queue::resolve_with_remote(a, &rcpt)?;
-            Ok(Recipients { local, remote })
+        self.route_rcpt(rcpt.domain().to_string(), Some(rcpt), |_, _| ())
+            .await
+            .map(|found| found.map(|(r, ())| r))
+    }
+
+    /// RCPT TO's lookups in one hop to the blocking pool: whether `domain` is ours
+    /// (None when not) and, when it is, who receives `rcpt` (nobody when `rcpt` is
+    /// None: a local part the store does not take); then `then` with those
+    /// recipients, on the same thread, with a [`SieveScope`] — the SMTP filter looks
+    /// up their active Sieve scripts there. So a recipient costs one hop, not three
+    /// (domain, recipients, and the scripts when the message comes).
+    pub async fn route_rcpt<T: Send + 'static>(
+        &self,
+        domain: String,
+        rcpt: Option<Address>,
+        then: impl FnOnce(&SieveScope<'_>, &Recipients) -> T + Send + 'static,
+    ) -> Result<Option<(Recipients, T)>> {
+        self.hop(move |s| {
+            let accounts = s.accounts();
+            if !accounts.is_local_domain(&domain)? {
+                return Ok(None);
+            }
+            let found = match rcpt {
+                Some(rcpt) => {
+                    let (local, remote) = crate::queue::resolve_with_remote(accounts, &rcpt)?;
+                    Recipients { local, remote }
+                }
+                None => Recipients::default(),
+            };
+            let more = then(&s.sieve_scope_blocking(), &found);
+            Ok(Some((found, more)))
         })
         .await
     }

@@ -57,12 +57,64 @@ pub(crate) struct Inbound {
     pub from: String,
     /// The authenticated submitter, if any (RFC 5228 §5.4 `envelope "auth"`).
     pub auth: Option<String>,
-    /// Each local user with the RCPT TO that reached them.
-    pub rcpts: Vec<(Address, String)>,
+    /// Each local user, once.
+    pub rcpts: Vec<LocalRcpt>,
     /// The recipients on other servers, queued in the same delivery.
     pub remote: Option<Envelope>,
     /// Whether the caller can still refuse the message (SMTP, before its reply).
     pub can_refuse: bool,
+}
+
+/// A local recipient of an [`Inbound`].
+pub(crate) struct LocalRcpt {
+    pub user: Address,
+    /// The RCPT TO that reached them (Sieve's `envelope "to"`).
+    pub given: String,
+    /// Their active Sieve script, when already looked up.
+    pub script: ActiveScript,
+}
+
+impl LocalRcpt {
+    /// A recipient whose script is looked up when the message is planned.
+    pub(crate) fn new(user: Address, given: String) -> LocalRcpt {
+        LocalRcpt {
+            user,
+            given,
+            script: ActiveScript::Unknown,
+        }
+    }
+}
+
+/// A user's active Sieve script as SMTP's RCPT TO found it, in the same store hop
+/// as the recipient's lookup ([`active_scripts`]), so that the message's plan needs
+/// no hop of its own for users without one. The script is the one active at RCPT
+/// TO; one activated between RCPT TO and the end of DATA applies from the next
+/// message.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum ActiveScript {
+    /// Not looked up: [`plan`] looks.
+    #[default]
+    Unknown,
+    /// None active (or Sieve is off, or the script does not compile).
+    None,
+    /// This one.
+    Some(Arc<Script>),
+}
+
+/// The active scripts of `users` ([`ActiveScript`]), on the blocking side of a hop;
+/// all None when Sieve is off (`[sieve] enabled`).
+pub(crate) fn active_scripts(
+    store: &SieveScope<'_>,
+    enabled: bool,
+    users: &[Address],
+) -> Vec<ActiveScript> {
+    users
+        .iter()
+        .map(|u| match enabled {
+            false => ActiveScript::None,
+            true => active_script(store, u).map_or(ActiveScript::None, ActiveScript::Some),
+        })
+        .collect()
 }
 
 /// What to do with an [`Inbound`].
@@ -235,31 +287,45 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
         remote,
         can_refuse,
     } = inbound;
-    // Which recipients have an active script: a few `stat`s per recipient, in one
-    // store hop (no file system call on the delivering task).
-    let (plain, scripted) = if config.sieve.enabled {
-        let inboxes: Vec<Target> = rcpts.iter().map(|(u, _)| Target::inbox(u)).collect();
-        store
-            .with_sieve(move |sv| {
-                let mut plain = Vec::new();
-                let mut scripted = Vec::new();
-                for (user, rcpt) in rcpts {
-                    match active_script(sv, &user) {
-                        Some(script) => scripted.push((user, rcpt, script)),
-                        None => plain.push(Target::inbox(&user)),
-                    }
-                }
-                (plain, scripted)
+    // Which recipients have an active script: known from RCPT TO, else a few
+    // `stat`s per recipient in one store hop (no file system call on the delivering
+    // task).
+    let rcpts = if !config.sieve.enabled {
+        rcpts
+            .into_iter()
+            .map(|r| LocalRcpt {
+                script: ActiveScript::None,
+                ..r
             })
+            .collect()
+    } else if rcpts
+        .iter()
+        .any(|r| matches!(r.script, ActiveScript::Unknown))
+    {
+        let users: Vec<Address> = rcpts.iter().map(|r| r.user.clone()).collect();
+        let scripts = store
+            .with_sieve(move |sv| active_scripts(sv, true, &users))
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "sieve: scripts unreadable; keeping mail in the INBOXes");
-                (inboxes, Vec::new())
-            })
+                vec![ActiveScript::None; rcpts.len()]
+            });
+        rcpts
+            .into_iter()
+            .zip(scripts)
+            .map(|(r, script)| LocalRcpt { script, ..r })
+            .collect()
     } else {
-        let plain = rcpts.iter().map(|(u, _)| Target::inbox(u)).collect();
-        (plain, Vec::new())
+        rcpts
     };
+    let mut plain = Vec::new();
+    let mut scripted = Vec::new();
+    for r in rcpts {
+        match r.script {
+            ActiveScript::Some(script) => scripted.push((r.user, r.given, script)),
+            ActiveScript::None | ActiveScript::Unknown => plain.push(Target::inbox(&r.user)),
+        }
+    }
     let mut delivery = Delivery {
         outbound: remote
             .map(|envelope| Outbound {
@@ -547,20 +613,17 @@ async fn redirect(
         tracing::info!(%user, %address, "sieve: redirect to an invalid address; kept instead");
         return false;
     };
-    let (local, remote) = if store
-        .is_local_domain(target.domain())
-        .await
-        .unwrap_or(false)
-    {
-        match store.recipients(&target).await {
-            Ok(r) if !r.is_empty() => (r.local, r.remote),
-            _ => {
-                tracing::info!(%user, %address, "sieve: redirect to no local user; kept instead");
-                return false;
-            }
+    let (local, remote) = match store.local_recipients(&target).await {
+        Ok(None) => (Vec::new(), vec![target]),
+        Ok(Some(r)) if !r.is_empty() => (r.local, r.remote),
+        Err(e) => {
+            tracing::warn!(%user, %address, error = %e, "sieve: redirect target not looked up; kept instead");
+            return false;
         }
-    } else {
-        (Vec::new(), vec![target])
+        Ok(Some(_)) => {
+            tracing::info!(%user, %address, "sieve: redirect to no local user; kept instead");
+            return false;
+        }
     };
     if !remote.is_empty() {
         let rcpts: Vec<String> = remote.iter().map(ToString::to_string).collect();
@@ -727,7 +790,7 @@ mod tests {
             message,
             from: "bob@remote.test".into(),
             auth: None,
-            rcpts: vec![(alice.clone(), alice.to_string())],
+            rcpts: vec![LocalRcpt::new(alice.clone(), alice.to_string())],
             remote: None,
             can_refuse: true,
         }
@@ -801,6 +864,59 @@ mod tests {
             mailboxes(plan(&store, &config, inbound(&alice, m())).await),
             ["INBOX"]
         );
+    }
+
+    /// The script RCPT TO found in its one hop ([`Store::route_rcpt`] with
+    /// [`active_scripts`]) is the one the plan runs; a recipient found without
+    /// (`Unknown`, e.g. the postmaster) is looked up when the message is planned; with
+    /// `[sieve] enabled = false` the lookup finds nothing.
+    #[tokio::test]
+    async fn the_script_found_at_rcpt_is_the_one_run() {
+        let (_dir, store, alice) = store_with("require \"fileinto\"; fileinto \"A\";");
+        let m = || b"From: bob@remote.test\r\nSubject: x\r\n\r\nhi\r\n".to_vec();
+        let config = Config::default();
+        let at_rcpt = |enabled: bool| {
+            let store = store.clone();
+            let alice = alice.clone();
+            async move {
+                let (found, scripts) = store
+                    .route_rcpt("example.com".into(), Some(alice), move |sv, r| {
+                        active_scripts(sv, enabled, &r.local)
+                    })
+                    .await
+                    .expect("lookup")
+                    .expect("a local domain");
+                assert_eq!(found.local.len(), 1);
+                scripts.into_iter().next().expect("one script")
+            }
+        };
+        let found = at_rcpt(true).await;
+        assert!(matches!(found, ActiveScript::Some(_)));
+        // Replaced after RCPT TO: this message still gets the script RCPT TO found.
+        store
+            .sieve_put_blocking(&alice, "s", b"require \"fileinto\"; fileinto \"B\";")
+            .expect("put");
+        let with = |script: ActiveScript| Inbound {
+            rcpts: vec![LocalRcpt {
+                script,
+                ..LocalRcpt::new(alice.clone(), alice.to_string())
+            }],
+            ..inbound(&alice, m())
+        };
+        assert_eq!(mailboxes(plan(&store, &config, with(found)).await), ["A"]);
+        assert_eq!(
+            mailboxes(plan(&store, &config, with(ActiveScript::Unknown)).await),
+            ["B"]
+        );
+        let off = at_rcpt(false).await;
+        assert!(matches!(off, ActiveScript::None));
+        assert_eq!(mailboxes(plan(&store, &config, with(off)).await), ["INBOX"]);
+        // Not one of our domains: nothing looked up.
+        let elsewhere = store
+            .route_rcpt("remote.test".into(), None, |_, _| ())
+            .await
+            .expect("lookup");
+        assert!(elsewhere.is_none());
     }
 
     #[tokio::test]

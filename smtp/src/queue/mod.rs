@@ -710,7 +710,7 @@ async fn submit_own(
                 rcpts: copy
                     .targets
                     .iter()
-                    .map(|t| (t.user.clone(), to.to_string()))
+                    .map(|t| crate::filter::LocalRcpt::new(t.user.clone(), to.to_string()))
                     .collect(),
                 message: copy.message,
                 from: String::new(),
@@ -742,13 +742,11 @@ pub(crate) async fn own_mail(
     to: &str,
     message: Vec<u8>,
 ) -> mailyard_store::Result<(Option<LocalCopy>, Option<Outbound>)> {
-    let (local, remote) = match Address::parse(to) {
-        Ok(a) if store.is_local_domain(a.domain()).await? => {
-            let r = store.recipients(&a).await?;
-            (r.local, r.remote)
-        }
-        _ => (Vec::new(), Vec::new()),
+    let found = match Address::parse(to) {
+        Ok(a) => store.local_recipients(&a).await?,
+        Err(_) => None,
     };
+    let (local, remote) = found.map_or_else(Default::default, |r| (r.local, r.remote));
     let remote_rcpts: Vec<QueuedRcpt> = if local.is_empty() && remote.is_empty() {
         vec![QueuedRcpt {
             address: to.to_string(),

@@ -154,7 +154,10 @@ impl Submitter {
             message: full,
             from,
             auth: Some(invoker.user.clone()),
-            rcpts: local.iter().map(|u| (u.clone(), u.to_string())).collect(),
+            rcpts: local
+                .iter()
+                .map(|u| crate::filter::LocalRcpt::new(u.clone(), u.to_string()))
+                .collect(),
             remote: envelope,
             can_refuse: false,
         };

@@ -228,15 +228,19 @@ impl Session {
         }
         // Each local user once, with the RCPT TO that reached them (Sieve's
         // `envelope "to"`).
-        let mut rcpts: Vec<(Address, String)> = Vec::new();
+        let mut rcpts: Vec<filter::LocalRcpt> = Vec::new();
         for r in &tx.rcpts {
-            for u in &r.local {
-                if !rcpts.iter().any(|(known, _)| known == u) {
+            for (u, script) in &r.local {
+                if !rcpts.iter().any(|known| known.user == *u) {
                     let given = match &r.given {
                         ForwardPath::Mailbox(m) => m.to_string(),
                         ForwardPath::Postmaster => u.to_string(),
                     };
-                    rcpts.push((u.clone(), given));
+                    rcpts.push(filter::LocalRcpt {
+                        user: u.clone(),
+                        given,
+                        script: script.clone(),
+                    });
                 }
             }
         }
@@ -291,7 +295,7 @@ impl Session {
             // Quarantined mail is filed locally only; it is not passed on elsewhere.
             let copy = mailyard_store::LocalCopy {
                 message: full,
-                targets: crate::auth_checks::junk_targets(rcpts.iter().map(|(u, _)| u)),
+                targets: crate::auth_checks::junk_targets(rcpts.iter().map(|r| &r.user)),
             };
             self.ctx
                 .store

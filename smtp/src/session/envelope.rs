@@ -4,6 +4,7 @@ use mailyard_store::Address;
 
 use super::{Flow, Recipient, Session, Transaction};
 use crate::Role;
+use crate::filter::ActiveScript;
 use crate::proto::{
     EnhancedStatus, ForwardPath, MailParams, Mailbox, RcptParams, Reply, ReversePath,
 };
@@ -105,38 +106,44 @@ impl Session {
             return Flow::Continue;
         }
         let smtputf8 = tx.params.smtputf8;
-        let store = self.ctx.store.clone();
         let found = match &to {
-            ForwardPath::Postmaster => self.postmaster(true).await.map(|local| (local, Vec::new())),
+            ForwardPath::Postmaster => self.postmaster(true).await.map(unknown_scripts),
             ForwardPath::Mailbox(m) => {
                 if !m.is_ascii() && !smtputf8 {
                     return self.error(Reply::non_ascii_address());
                 }
-                let is_local = match store.is_local_domain(&m.domain).await {
-                    Ok(l) => l,
+                // One hop: the domain, the recipients, their Sieve scripts.
+                let address = address_of(m);
+                let parsed = address.is_some();
+                let sieve = self.ctx.config().sieve.enabled;
+                let routed = self
+                    .ctx
+                    .store
+                    .route_rcpt(m.domain.to_string(), address, move |sv, r| {
+                        crate::filter::active_scripts(sv, sieve, &r.local)
+                    })
+                    .await;
+                match routed {
                     Err(e) => return self.lookup_failed(e),
-                };
-                if !is_local {
-                    return if self.auth.is_some() && !m.is_address_literal() {
-                        // RFC 6409 §3.3: an authenticated user's mail goes anywhere,
-                        // through the relay queue.
-                        self.accept_rcpt(to.clone(), params, Vec::new(), vec![m.to_string()])
-                    } else {
-                        self.error(Reply::relay_denied())
-                    };
-                }
-                match address_of(m) {
-                    None => Ok((Vec::new(), Vec::new())),
-                    Some(a) => match store.recipients(&a).await {
-                        Ok(r) if r.is_empty() && m.local.eq_ignore_ascii_case("postmaster") => {
-                            // RFC 5321 §4.5.1: postmaster@ every domain we receive for.
-                            self.postmaster(false)
-                                .await
-                                .map(|local| (local, Vec::new()))
-                        }
-                        Ok(r) => Ok((r.local, r.remote.iter().map(ToString::to_string).collect())),
-                        Err(e) => Err(e),
-                    },
+                    Ok(None) => {
+                        return if self.auth.is_some() && !m.is_address_literal() {
+                            // RFC 6409 §3.3: an authenticated user's mail goes
+                            // anywhere, through the relay queue.
+                            self.accept_rcpt(to.clone(), params, Vec::new(), vec![m.to_string()])
+                        } else {
+                            self.error(Reply::relay_denied())
+                        };
+                    }
+                    Ok(Some((r, _)))
+                        if parsed && r.is_empty() && m.local.eq_ignore_ascii_case("postmaster") =>
+                    {
+                        // RFC 5321 §4.5.1: postmaster@ every domain we receive for.
+                        self.postmaster(false).await.map(unknown_scripts)
+                    }
+                    Ok(Some((r, scripts))) => Ok((
+                        r.local.into_iter().zip(scripts).collect(),
+                        r.remote.iter().map(ToString::to_string).collect(),
+                    )),
                 }
             }
         };
@@ -167,7 +174,7 @@ impl Session {
         &mut self,
         given: ForwardPath,
         params: RcptParams,
-        local: Vec<Address>,
+        local: Vec<(Address, ActiveScript)>,
         remote: Vec<String>,
     ) -> Flow {
         if let Some(tx) = self.tx.as_mut() {
@@ -181,6 +188,16 @@ impl Session {
         self.reply(Reply::recipient_ok());
         Flow::Continue
     }
+}
+
+/// Local users found without their scripts (the postmaster's): looked up when the
+/// message comes.
+fn unknown_scripts(users: Vec<Address>) -> (Vec<(Address, ActiveScript)>, Vec<String>) {
+    let local = users
+        .into_iter()
+        .map(|u| (u, ActiveScript::Unknown))
+        .collect();
+    (local, Vec::new())
 }
 
 /// The store's form of an SMTP mailbox (`None` when it is not one, e.g. a quoted

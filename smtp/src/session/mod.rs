@@ -55,8 +55,9 @@ pub(crate) enum Flow {
 pub(crate) struct Recipient {
     /// As the client gave it.
     pub given: ForwardPath,
-    /// The local users it resolves to.
-    pub local: Vec<Address>,
+    /// The local users it resolves to, each with their active Sieve script as
+    /// RCPT TO found it.
+    pub local: Vec<(Address, crate::filter::ActiveScript)>,
     /// Addresses on other servers it goes to (itself when remote, or what a local
     /// alias points to outside), for the relay queue.
     pub remote: Vec<String>,
