@@ -36,7 +36,12 @@ impl Hops {
                 .spawn(move || {
                     idle.fetch_add(1, Ordering::AcqRel);
                     while let Ok(job) = rx.recv() {
-                        job();
+                        // A job that panics answers nobody (its caller hears
+                        // `StoreError::Closed`, dropped with the job) and does not
+                        // take the thread with it.
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                            tracing::error!("store: a job on a reader thread panicked");
+                        }
                         idle.fetch_add(1, Ordering::AcqRel);
                     }
                 });
@@ -68,5 +73,49 @@ impl Hops {
             return None;
         }
         answer.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that panics answers None, and its reader thread goes on serving: after
+    /// more panics than there are readers, every reader is idle again and the next
+    /// job runs on one of them (not on tokio's blocking pool, the fallback when no
+    /// reader is left).
+    #[tokio::test]
+    async fn a_panicking_job_does_not_take_its_reader_thread() {
+        let hops = Hops::start();
+        let all_idle = |hops: &Hops| hops.idle.load(Ordering::Acquire) == READERS;
+        for _ in 0..2 * READERS {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !all_idle(&hops) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a reader thread is gone"
+                );
+                tokio::task::yield_now().await;
+            }
+            let answer: Option<()> = hops.run(|| panic!("a job that panics")).await;
+            assert!(answer.is_none());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !all_idle(&hops) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a reader thread is gone"
+            );
+            tokio::task::yield_now().await;
+        }
+        let name = hops
+            .run(|| std::thread::current().name().map(str::to_string))
+            .await
+            .flatten();
+        assert!(
+            name.as_deref()
+                .is_some_and(|n| n.starts_with("store-reader-")),
+            "ran on {name:?}"
+        );
     }
 }

@@ -88,8 +88,8 @@ impl LocalRcpt {
 /// A user's active Sieve script as SMTP's RCPT TO found it, in the same store hop
 /// as the recipient's lookup ([`active_scripts`]), so that the message's plan needs
 /// no hop of its own for users without one. The script is the one active at RCPT
-/// TO; one activated between RCPT TO and the end of DATA applies from the next
-/// message.
+/// TO (for up to [`RCPT_SCRIPT_FRESH`]); one activated between RCPT TO and the end of
+/// DATA applies from the next message.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum ActiveScript {
     /// Not looked up: [`plan`] looks.
@@ -100,6 +100,12 @@ pub(crate) enum ActiveScript {
     /// This one.
     Some(Arc<Script>),
 }
+
+/// How long the scripts RCPT TO found serve the message: a transaction held open
+/// longer (a slow client, NOOPs between RCPT TO and DATA) has its recipients' scripts
+/// looked up again at the end of DATA, so that a script deactivated meanwhile (a
+/// forward, say) is not run.
+pub(crate) const RCPT_SCRIPT_FRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The active scripts of `users` ([`ActiveScript`]), on the blocking side of a hop;
 /// all None when Sieve is off (`[sieve] enabled`).
@@ -289,35 +295,34 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
     } = inbound;
     // Which recipients have an active script: known from RCPT TO, else a few
     // `stat`s per recipient in one store hop (no file system call on the delivering
-    // task).
-    let rcpts = if !config.sieve.enabled {
-        rcpts
-            .into_iter()
-            .map(|r| LocalRcpt {
-                script: ActiveScript::None,
-                ..r
-            })
-            .collect()
-    } else if rcpts
+    // task). Only the unknown ones are looked up; the others keep what RCPT TO found.
+    let mut rcpts = rcpts;
+    if !config.sieve.enabled {
+        for r in &mut rcpts {
+            r.script = ActiveScript::None;
+        }
+    }
+    let unknown: Vec<Address> = rcpts
         .iter()
-        .any(|r| matches!(r.script, ActiveScript::Unknown))
-    {
-        let users: Vec<Address> = rcpts.iter().map(|r| r.user.clone()).collect();
-        let scripts = store
-            .with_sieve(move |sv| active_scripts(sv, true, &users))
+        .filter(|r| matches!(r.script, ActiveScript::Unknown))
+        .map(|r| r.user.clone())
+        .collect();
+    if !unknown.is_empty() {
+        let n = unknown.len();
+        let mut found = store
+            .with_sieve(move |sv| active_scripts(sv, true, &unknown))
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "sieve: scripts unreadable; keeping mail in the INBOXes");
-                vec![ActiveScript::None; rcpts.len()]
-            });
-        rcpts
-            .into_iter()
-            .zip(scripts)
-            .map(|(r, script)| LocalRcpt { script, ..r })
-            .collect()
-    } else {
-        rcpts
-    };
+                vec![ActiveScript::None; n]
+            })
+            .into_iter();
+        for r in &mut rcpts {
+            if matches!(r.script, ActiveScript::Unknown) {
+                r.script = found.next().unwrap_or(ActiveScript::None);
+            }
+        }
+    }
     let mut plain = Vec::new();
     let mut scripted = Vec::new();
     for r in rcpts {
@@ -917,6 +922,52 @@ mod tests {
             .await
             .expect("lookup");
         assert!(elsewhere.is_none());
+    }
+
+    /// Several recipients: only the ones RCPT TO did not look up are looked up at
+    /// the plan (the known script is kept even though the file changed since), and
+    /// with `[sieve] enabled = false` at the plan no script runs, known or not.
+    #[tokio::test]
+    async fn only_unknown_scripts_are_looked_up_and_sieve_off_runs_none() {
+        let (_dir, store, alice) = store_with("require \"fileinto\"; fileinto \"A\";");
+        let bob = Address::parse("bob@example.com").expect("address");
+        store.accounts().add_user(&bob, "pw").expect("user");
+        store.setup_user_blocking(&bob).expect("setup");
+        store
+            .sieve_put_blocking(&bob, "s", b"require \"fileinto\"; fileinto \"Bob\";")
+            .expect("put");
+        store
+            .sieve_activate_blocking(&bob, Some("s"))
+            .expect("activate");
+        let users = vec![alice.clone()];
+        let known = store
+            .with_sieve(move |sv| active_scripts(sv, true, &users))
+            .await
+            .expect("hop")
+            .remove(0);
+        store
+            .sieve_put_blocking(&alice, "s", b"require \"fileinto\"; fileinto \"B\";")
+            .expect("put");
+        let m = b"From: carol@remote.test\r\nSubject: x\r\n\r\nhi\r\n".to_vec();
+        let both = |alice_script: ActiveScript| Inbound {
+            rcpts: vec![
+                LocalRcpt {
+                    script: alice_script,
+                    ..LocalRcpt::new(alice.clone(), alice.to_string())
+                },
+                LocalRcpt::new(bob.clone(), bob.to_string()),
+            ],
+            ..inbound(&alice, m.clone())
+        };
+        let mut got = mailboxes(plan(&store, &Config::default(), both(known.clone())).await);
+        got.sort();
+        assert_eq!(got, ["A", "Bob"]);
+        let mut off = Config::default();
+        off.sieve.enabled = false;
+        assert_eq!(
+            mailboxes(plan(&store, &off, both(known)).await),
+            ["INBOX", "INBOX"]
+        );
     }
 
     #[tokio::test]

@@ -230,6 +230,7 @@ impl Session {
         // `envelope "to"`).
         let mut rcpts: Vec<filter::LocalRcpt> = Vec::new();
         for r in &tx.rcpts {
+            let fresh = r.routed.elapsed() <= filter::RCPT_SCRIPT_FRESH;
             for (u, script) in &r.local {
                 if !rcpts.iter().any(|known| known.user == *u) {
                     let given = match &r.given {
@@ -239,7 +240,11 @@ impl Session {
                     rcpts.push(filter::LocalRcpt {
                         user: u.clone(),
                         given,
-                        script: script.clone(),
+                        script: if fresh {
+                            script.clone()
+                        } else {
+                            filter::ActiveScript::Unknown
+                        },
                     });
                 }
             }

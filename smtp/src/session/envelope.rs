@@ -120,7 +120,12 @@ impl Session {
                     .ctx
                     .store
                     .route_rcpt(m.domain.to_string(), address, move |sv, r| {
-                        crate::filter::active_scripts(sv, sieve, &r.local)
+                        // A script that cannot be read never fails the recipient:
+                        // it is looked up again when the message comes.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            crate::filter::active_scripts(sv, sieve, &r.local)
+                        }))
+                        .unwrap_or_else(|_| vec![ActiveScript::Unknown; r.local.len()])
                     })
                     .await;
                 match routed {
@@ -183,6 +188,7 @@ impl Session {
                 local,
                 remote,
                 params,
+                routed: std::time::Instant::now(),
             });
         }
         self.reply(Reply::recipient_ok());

@@ -63,6 +63,8 @@ pub(crate) struct Recipient {
     pub remote: Vec<String>,
     /// Its RFC 3461 parameters (NOTIFY, ORCPT).
     pub params: crate::proto::RcptParams,
+    /// When it was looked up (the age of its users' scripts).
+    pub routed: std::time::Instant,
 }
 
 /// A mail transaction (RFC 5321 §3.3): from MAIL to the end of DATA.
