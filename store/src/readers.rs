@@ -84,30 +84,27 @@ mod tests {
     /// more panics than there are readers, every reader is idle again and the next
     /// job runs on one of them (not on tokio's blocking pool, the fallback when no
     /// reader is left).
-    #[tokio::test]
-    async fn a_panicking_job_does_not_take_its_reader_thread() {
-        let hops = Hops::start();
-        let all_idle = |hops: &Hops| hops.idle.load(Ordering::Acquire) == READERS;
-        for _ in 0..2 * READERS {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while !all_idle(&hops) {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "a reader thread is gone"
-                );
-                tokio::task::yield_now().await;
-            }
-            let answer: Option<()> = hops.run(|| panic!("a job that panics")).await;
-            assert!(answer.is_none());
-        }
+    /// Waits (10 s at most) until every reader thread is idle: all of them alive.
+    async fn all_readers_idle(hops: &Hops) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !all_idle(&hops) {
+        while hops.idle.load(Ordering::Acquire) != READERS {
             assert!(
                 std::time::Instant::now() < deadline,
                 "a reader thread is gone"
             );
             tokio::task::yield_now().await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_does_not_take_its_reader_thread() {
+        let hops = Hops::start();
+        for _ in 0..2 * READERS {
+            all_readers_idle(&hops).await;
+            let answer: Option<()> = hops.run(|| panic!("a job that panics")).await;
+            assert!(answer.is_none());
+        }
+        all_readers_idle(&hops).await;
         let name = hops
             .run(|| std::thread::current().name().map(str::to_string))
             .await

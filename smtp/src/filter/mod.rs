@@ -778,16 +778,22 @@ mod tests {
     fn store_with(script: &str) -> (tempfile::TempDir, Store, Address) {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, _) = Store::open(dir.path()).expect("open");
-        let alice = Address::parse("alice@example.com").expect("address");
-        store.accounts().add_user(&alice, "pw").expect("user");
-        store.setup_user_blocking(&alice).expect("setup");
+        let alice = user_with(&store, "alice@example.com", script);
+        (dir, store, alice)
+    }
+
+    /// A new user of `store` whose active script is `script`.
+    fn user_with(store: &Store, address: &str, script: &str) -> Address {
+        let user = Address::parse(address).expect("address");
+        store.accounts().add_user(&user, "pw").expect("user");
+        store.setup_user_blocking(&user).expect("setup");
         store
-            .sieve_put_blocking(&alice, "s", script.as_bytes())
+            .sieve_put_blocking(&user, "s", script.as_bytes())
             .expect("put");
         store
-            .sieve_activate_blocking(&alice, Some("s"))
+            .sieve_activate_blocking(&user, Some("s"))
             .expect("activate");
-        (dir, store, alice)
+        user
     }
 
     fn inbound(alice: &Address, message: Vec<u8>) -> Inbound {
@@ -930,15 +936,11 @@ mod tests {
     #[tokio::test]
     async fn only_unknown_scripts_are_looked_up_and_sieve_off_runs_none() {
         let (_dir, store, alice) = store_with("require \"fileinto\"; fileinto \"A\";");
-        let bob = Address::parse("bob@example.com").expect("address");
-        store.accounts().add_user(&bob, "pw").expect("user");
-        store.setup_user_blocking(&bob).expect("setup");
-        store
-            .sieve_put_blocking(&bob, "s", b"require \"fileinto\"; fileinto \"Bob\";")
-            .expect("put");
-        store
-            .sieve_activate_blocking(&bob, Some("s"))
-            .expect("activate");
+        let bob = user_with(
+            &store,
+            "bob@example.com",
+            "require \"fileinto\"; fileinto \"Bob\";",
+        );
         let users = vec![alice.clone()];
         let known = store
             .with_sieve(move |sv| active_scripts(sv, true, &users))
