@@ -55,6 +55,10 @@ pub enum StoreError {
     /// The writer thread is gone (the store is shutting down).
     #[error("the store is shutting down")]
     Closed,
+    /// A bug: the request panicked in the writer. It failed alone (rolled back, its
+    /// files removed) and the writer went on.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A job was cancelled: whoever waited for it is gone (`door::Cancel`).
     #[error("cancelled")]
     Cancelled,

@@ -151,6 +151,10 @@ pub(crate) fn deliver(
         if let Some(parent) = path.parent() {
             fx.dirs.insert(parent.to_path_buf());
         }
+        #[cfg(test)]
+        if op.summary.subject == super::testkit::PANIC_AFTER_LINK {
+            panic!("the test's panic after the link");
+        }
         let row = NewRow {
             mailbox: mb.id,
             uid,

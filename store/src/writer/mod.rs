@@ -852,10 +852,11 @@ impl WriterState {
                 let stored_before = effects.stored.len();
                 // Each request in its own savepoint.
                 let r = if alone {
-                    apply(&tx, &data_dir, &spares, &mut effects, job.op)
+                    apply_guarded(&tx, &data_dir, &spares, &mut effects, job.op)
                 } else {
-                    Savepoint::REQUEST
-                        .run(&tx, || apply(&tx, &data_dir, &spares, &mut effects, job.op))?
+                    Savepoint::REQUEST.run(&tx, || {
+                        apply_guarded(&tx, &data_dir, &spares, &mut effects, job.op)
+                    })?
                 };
                 if r.is_err() {
                     failed_alone = alone;
@@ -1299,6 +1300,27 @@ fn mailboxes_of(batch: &[Job], pick: impl Fn(&Op) -> Option<MailboxId>) -> Vec<(
 }
 
 impl Op {
+    /// The request's name, for the log.
+    fn kind(&self) -> &'static str {
+        match self {
+            Op::Deliver(_) => "deliver",
+            Op::EnsureMailbox { .. } => "ensure-mailbox",
+            Op::SetFlags { .. } => "set-flags",
+            Op::Expunge { .. } => "expunge",
+            Op::Reconcile { .. } => "reconcile",
+            Op::ClaimRecent { .. } => "claim-recent",
+            Op::Forget { .. } => "forget",
+            Op::DeleteMailbox { .. } => "delete-mailbox",
+            Op::RenameMailbox { .. } => "rename-mailbox",
+            Op::Copy { .. } => "copy",
+            Op::Subscribe { .. } => "subscribe",
+            Op::DeliverMany { .. } => "deliver-many",
+            Op::DeliverAll(_) => "deliver-all",
+            Op::Queue(_) => "queue",
+            Op::Import(_) => "import",
+        }
+    }
+
     /// The mailbox whose messages it expunges or moves out (they leave the blob cache).
     fn removes_from(&self) -> Option<MailboxId> {
         match self {
@@ -1351,6 +1373,32 @@ impl Op {
             Op::SetFlags { .. } | Op::Expunge { .. } | Op::ClaimRecent { .. }
         )
     }
+}
+
+/// [`apply`], with a panic (a bug) failing only its own request, as an error would:
+/// its savepoint, or the transaction when it is alone, is rolled back and the files
+/// it created are removed, and the writer goes on with the next request rather than
+/// every later write failing with [`StoreError::Closed`].
+fn apply_guarded(
+    conn: &Connection,
+    data_dir: &Path,
+    spares: &crate::spare::Spares,
+    fx: &mut Effects,
+    op: Op,
+) -> Result<Outcome> {
+    let kind = op.kind();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        apply(conn, data_dir, spares, fx, op)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(request = kind, panic = %why, "store: a write request panicked; it failed alone");
+        Err(StoreError::Internal(format!("{kind} panicked")))
+    })
 }
 
 fn apply(
@@ -1646,6 +1694,10 @@ pub(super) mod testkit {
         }
     }
 
+    /// A message with this subject panics in the writer right after its file is
+    /// linked into the mailbox (`message::deliver`, test builds only).
+    pub(crate) const PANIC_AFTER_LINK: &str = "panic after the link";
+
     pub(crate) fn message(token: &str) -> Vec<u8> {
         format!("From: a@example.net\r\nSubject: {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\nbody {token}\r\n")
             .into_bytes()
@@ -1778,7 +1830,7 @@ pub(super) mod testkit {
 mod tests {
     use std::sync::Mutex;
 
-    use super::testkit::{Kit, alice, ensure, flags, open_index, stage, target};
+    use super::testkit::{self, Kit, alice, ensure, flags, open_index, stage, target};
     use super::*;
     use crate::model::Flags;
 
@@ -1918,6 +1970,66 @@ mod tests {
         let root = maildir::user_root(data, &alice());
         let files = maildir::scan_messages(&root, &[]).expect("scan");
         assert_eq!(files.len(), 3, "{files:?}");
+    }
+
+    /// A request that panics (a bug) fails alone: its savepoint is rolled back and
+    /// the file it linked removed, the requests around it in the batch are stored,
+    /// and the writer thread goes on taking requests.
+    #[test]
+    fn a_panicking_request_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path();
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let mut st = state(data, &sizes);
+        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        let answers = run_queued(
+            &mut st,
+            vec![inbox("m1"), inbox(testkit::PANIC_AFTER_LINK), inbox("m3")],
+        );
+        assert_eq!(*sizes.lock().expect("sizes"), [3], "one batch");
+        assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+        assert!(
+            matches!(answers[1], Err(StoreError::Internal(_))),
+            "{answers:?}"
+        );
+        let id = index::mailbox(&st.conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX")
+            .id;
+        let subjects = |conn: &Connection| -> Vec<String> {
+            index::messages(conn, id)
+                .expect("messages")
+                .iter()
+                .map(|m| {
+                    index::summary(conn, id, m.uid)
+                        .expect("summary")
+                        .expect("a row")
+                        .subject
+                })
+                .collect()
+        };
+        assert_eq!(subjects(&st.conn), ["m1", "m3"]);
+        let files = std::fs::read_dir(
+            super::mailbox_path(data, &alice(), "INBOX")
+                .expect("path")
+                .join("new"),
+        )
+        .expect("new/")
+        .count();
+        assert_eq!(files, 2, "the panicking request's link is removed");
+
+        // Alone in its batch (no savepoint: the transaction is rolled back), on the
+        // writer's own thread: the next request is served.
+        let kit = Kit::new();
+        let err = kit
+            .deliver(testkit::PANIC_AFTER_LINK, vec![Target::inbox(&alice())])
+            .expect_err("the panic fails the request");
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        kit.deliver("after", vec![Target::inbox(&alice())])
+            .expect("the writer goes on");
+        let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX");
+        assert_eq!(kit.messages(inbox.id).len(), 1);
+        assert_eq!(kit.files(&alice(), "INBOX").len(), 1);
     }
 
     #[test]
