@@ -212,7 +212,12 @@ impl<T: Send + 'static> Shared<T> {
                     .map(std::mem::take)
                     .unwrap_or_default();
                 drop(state);
-                let result = (self.sync)(&dir).map_err(|e| format!("{}: {e}", dir.display()));
+                // A panic (a bug) fails this fsync's items like an error, and the
+                // thread, and the directory's place in the state, go on.
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.sync)(&dir)))
+                        .unwrap_or_else(|_| Err(io::Error::other("the fsync panicked")))
+                        .map_err(|e| format!("{}: {e}", dir.display()));
                 state = lock(&self.state);
                 let mut done = Vec::new();
                 for id in ids {
@@ -254,7 +259,10 @@ impl<T: Send + 'static> Shared<T> {
         }
         drop(state);
         for p in done {
-            (self.finish)(p.item, p.error.map_or(Ok(()), Err));
+            let finish = || (self.finish)(p.item, p.error.map_or(Ok(()), Err));
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(finish)).is_err() {
+                tracing::error!("store: finishing a synced item panicked");
+            }
         }
         let state = lock(&self.state);
         if state.items.is_empty() {
@@ -387,5 +395,58 @@ mod tests {
             .collect();
         finished.sort();
         assert_eq!(finished, vec![(1, true), (2, false), (3, false), (4, true)]);
+    }
+
+    /// A panic in an fsync fails only its items, one in a finish loses only that
+    /// item's finish; every other item is finished and dropping the pool returns
+    /// (a thread that died would leave its directory's items unfinished for good).
+    #[test]
+    fn a_panic_in_an_fsync_or_a_finish_stops_nothing_else() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (good, boom) = (tmp.path().join("good"), tmp.path().join("boom"));
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let seen = finished.clone();
+        let boom_dir = boom.clone();
+        let pool = DirSync::start(
+            "test-sync",
+            Arc::new(move |dir: &Path| {
+                assert!(dir != boom_dir, "a bug in an fsync");
+                Ok(())
+            }),
+            Arc::new(move |item: u32, r: Result<(), String>| {
+                assert!(item != 3, "a bug in a finish");
+                lock(&seen).push((item, r.is_ok()));
+            }),
+        )
+        .expect("pool");
+        for round in 0..3 {
+            pool.submit(10 * round + 1, [good.clone()]);
+            pool.submit(10 * round + 2, [boom.clone()]);
+            pool.submit(10 * round + 3, [good.clone()]);
+        }
+        let (dropped, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(pool);
+            let _ = dropped.send(());
+        });
+        assert!(
+            done.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "items left unfinished: a pool thread died"
+        );
+        let mut finished = lock(&finished).clone();
+        finished.sort();
+        assert_eq!(
+            finished,
+            vec![
+                (1, true),
+                (2, false),
+                (11, true),
+                (12, false),
+                (13, true),
+                (21, true),
+                (22, false),
+                (23, true)
+            ]
+        );
     }
 }
