@@ -31,6 +31,7 @@ use tokio::sync::{broadcast, watch};
 use crate::blobcache::BlobCache;
 use crate::index;
 use crate::journal::Journals;
+use crate::lock;
 use crate::model::{Address, MailboxId};
 
 /// The most events a user's bus keeps for a subscriber that has not read them yet
@@ -178,9 +179,7 @@ pub struct Changes {
 impl Changes {
     /// Subscribes to `mailbox`: the receiver sees its HIGHESTMODSEQ as last published.
     pub fn subscribe(&self, mailbox: MailboxId) -> watch::Receiver<u64> {
-        let Ok(mut map) = self.senders.lock() else {
-            return watch::channel(0).1;
-        };
+        let mut map = lock(&self.senders);
         map.entry(mailbox)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
@@ -188,16 +187,14 @@ impl Changes {
 
     /// Whether some session has `mailbox` selected (subscribed to it).
     pub(crate) fn is_selected(&self, mailbox: MailboxId) -> bool {
-        self.senders
-            .lock()
-            .is_ok_and(|m| m.get(&mailbox).is_some_and(|tx| tx.receiver_count() > 0))
+        lock(&self.senders)
+            .get(&mailbox)
+            .is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     /// Subscribes to every change of every mailbox of `user`, from now on.
     pub fn subscribe_user(&self, user: &Address) -> broadcast::Receiver<MailboxEvent> {
-        let Ok(mut map) = self.users.lock() else {
-            return broadcast::channel(1).1;
-        };
+        let mut map = lock(&self.users);
         self.user_subscribers.store(true, Ordering::Release);
         map.entry(user.clone())
             .or_insert_with(|| broadcast::channel(USER_EVENTS_PENDING).0)
@@ -212,7 +209,8 @@ impl Changes {
         events: Vec<(Address, MailboxEvent)>,
     ) {
         let users = self.user_subscribers.load(Ordering::Acquire);
-        if users && let Ok(mut announced) = self.announced.lock() {
+        if users {
+            let mut announced = lock(&self.announced);
             for (&id, &modseq) in &changed {
                 let v = announced.entry(id).or_insert(0);
                 *v = (*v).max(modseq);
@@ -232,9 +230,7 @@ impl Changes {
         if events.is_empty() || !self.user_subscribers.load(Ordering::Acquire) {
             return;
         }
-        let Ok(mut map) = self.users.lock() else {
-            return;
-        };
+        let mut map = lock(&self.users);
         for (user, ev) in coalesce(events) {
             if let Some(tx) = map.get(&user) {
                 // Err: no receiver left; the entry goes below.
@@ -244,9 +240,7 @@ impl Changes {
         map.retain(|_, tx| tx.receiver_count() > 0);
         if map.is_empty() {
             self.user_subscribers.store(false, Ordering::Release);
-            if let Ok(mut announced) = self.announced.lock() {
-                announced.clear();
-            }
+            lock(&self.announced).clear();
         }
     }
 
@@ -254,17 +248,14 @@ impl Changes {
     /// user buses (this process's writer has not announced that far).
     fn unannounced(&self, mailbox: MailboxId, modseq: u64) -> bool {
         self.user_subscribers.load(Ordering::Acquire)
-            && self
-                .announced
-                .lock()
-                .is_ok_and(|a| a.get(&mailbox).is_none_or(|&m| modseq > m))
+            && lock(&self.announced)
+                .get(&mailbox)
+                .is_none_or(|&m| modseq > m)
     }
 
     /// Announces that `mailbox` changed and is now at `modseq`.
     pub fn publish(&self, mailbox: MailboxId, modseq: u64) {
-        let Ok(mut map) = self.senders.lock() else {
-            return;
-        };
+        let mut map = lock(&self.senders);
         if let Some(tx) = map.get(&mailbox) {
             if tx.receiver_count() == 0 {
                 map.remove(&mailbox);

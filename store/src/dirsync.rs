@@ -27,6 +27,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::lock;
+
 /// Threads fsyncing directories at once.
 pub const THREADS: usize = 8;
 
@@ -79,10 +81,6 @@ struct Pending<T> {
     left: usize,
     /// The first failure.
     error: Option<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<T: Send + 'static> DirSync<T> {

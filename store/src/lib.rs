@@ -778,6 +778,13 @@ fn appended(user: &Address, mailbox: String, flags: FlagSet) -> Target {
     }
 }
 
+/// Locks `m`, also when a thread panicked while holding it: the store's shared maps
+/// (subscribers, sync state) hold no invariant a half-done update could break that
+/// is worse than stopping every later user of them (IDLE wake-ups, fsync rounds).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn unexpected(o: Outcome) -> StoreError {
     StoreError::Invalid(format!("internal: unexpected writer outcome {o:?}"))
 }

@@ -51,7 +51,7 @@ pub(super) fn delete_mailbox(
     rename_dir(fx, &mb.dir, &graveyard)?;
     fx.remove_trees.push(graveyard);
     // Sessions that have it selected learn that it is gone.
-    fx.changed.insert(mb.id, mb.highestmodseq + 1);
+    fx.mark_changed(mb.id, mb.highestmodseq + 1);
     fx.event(user, MailboxEvent::Deleted { name });
     Ok(())
 }
@@ -81,7 +81,7 @@ pub(super) fn rename_mailbox(
         let src = load_mailbox(conn, data_dir, user, "INBOX")?
             .ok_or_else(|| StoreError::NoMailbox(from.clone()))?;
         let mut dst = ensure_mailbox(conn, data_dir, user, &to, None)?;
-        fx.changed.insert(dst.id, dst.highestmodseq);
+        fx.mark_changed(dst.id, dst.highestmodseq);
         // RFC 9051 §6.3.6: INBOX stays; its messages move to a new mailbox.
         fx.event(user, MailboxEvent::Created { name: to.clone() });
         let uids: Vec<Uid> = index::messages(conn, src.id)?
@@ -124,7 +124,7 @@ pub(super) fn rename_mailbox(
             .prepare_cached("SELECT highestmodseq FROM mailbox WHERE id = ?1")?
             .query_row([id.0], |r| r.get(0))?;
         // Sessions that have it selected learn that the name is gone.
-        fx.changed.insert(*id, hms as u64);
+        fx.mark_changed(*id, hms as u64);
         fx.event(
             user,
             MailboxEvent::Renamed {

@@ -501,8 +501,11 @@ pub(crate) struct Effects {
     pub(crate) created: Vec<PathBuf>,
     /// tmp files to remove after commit.
     pub(crate) tmp_done: Vec<PathBuf>,
-    /// Mailboxes changed, with their new HIGHESTMODSEQ.
+    /// Mailboxes changed, with their new HIGHESTMODSEQ ([`Effects::mark_changed`]).
     changed: HashMap<MailboxId, u64>,
+    /// Each entry of `changed` as it was before a request changed it, so that a
+    /// failing request's are put back ([`Effects::undo_changed`]).
+    changed_before: Vec<(MailboxId, Option<u64>)>,
     /// What changed, for the users' buses (`changes.rs`); a failing request's
     /// events are dropped with it.
     events: Vec<(Address, MailboxEvent)>,
@@ -524,7 +527,7 @@ impl Effects {
     /// Records that the messages of `mb` changed: its watchers learn its new
     /// HIGHESTMODSEQ, its owner's bus the event.
     fn touch(&mut self, mb: &MailboxRow, changes: MessageChanges) {
-        self.changed.insert(mb.id, mb.highestmodseq);
+        self.mark_changed(mb.id, mb.highestmodseq);
         self.event(
             &mb.user,
             MailboxEvent::Messages {
@@ -533,6 +536,29 @@ impl Effects {
                 changes,
             },
         );
+    }
+
+    /// Records that `mailbox` is now at HIGHESTMODSEQ `modseq` (its watchers learn it
+    /// after commit).
+    pub(crate) fn mark_changed(&mut self, mailbox: MailboxId, modseq: u64) {
+        let before = self.changed.insert(mailbox, modseq);
+        self.changed_before.push((mailbox, before));
+    }
+
+    /// Puts back what [`Effects::mark_changed`] recorded since the log held `len` entries
+    /// (a failing request's changes, rolled back with it).
+    fn undo_changed(&mut self, len: usize) {
+        while self.changed_before.len() > len {
+            match self.changed_before.pop() {
+                Some((id, Some(modseq))) => {
+                    self.changed.insert(id, modseq);
+                }
+                Some((id, None)) => {
+                    self.changed.remove(&id);
+                }
+                None => break,
+            }
+        }
     }
 
     /// Records an event for `user`'s bus.
@@ -655,18 +681,18 @@ impl WriterState {
                 if part.is_empty() {
                     continue;
                 }
-                let Some(mut done) = self.run_batch(part) else {
-                    continue;
-                };
-                if done.dirs.is_empty() {
-                    // Nothing to make durable: answered now, its unlinks left for later.
-                    let trash = std::mem::take(&mut done.trash);
-                    done.finish(&self.changes, Ok(()));
-                    if !trash.is_empty() {
-                        self.hand_off(syncer.as_ref(), ToSync::Trash(trash));
-                    }
-                } else {
-                    self.hand_off(syncer.as_ref(), ToSync::Batch(done));
+                // A request's own panic fails it alone (`apply_guarded`). One outside
+                // the requests (a bug in the batch's bookkeeping, before or after the
+                // commit) loses this batch's answers — its callers hear `Closed`, and
+                // what was committed stays — but not the writer. The caches that may
+                // have missed the batch are dropped (sessions read the index).
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.run_part(part, syncer.as_ref());
+                }));
+                if ran.is_err() {
+                    tracing::error!("store: a write batch panicked outside its requests");
+                    self.changes.journals.forget_all();
+                    self.changes.lists.forget_all();
                 }
             }
             if let Some(wal) = wal.as_mut() {
@@ -700,6 +726,24 @@ impl WriterState {
         }
         if let Err(e) = self.trim_reservations() {
             tracing::warn!(error = %e, "cannot give back unused UID reservations");
+        }
+    }
+
+    /// Runs one part of a batch (its quick requests, or those that sync) and answers
+    /// it now or hands it to the syncer.
+    fn run_part(&mut self, part: Vec<Job>, syncer: Option<&crate::dirsync::DirSync<ToSync>>) {
+        let Some(mut done) = self.run_batch(part) else {
+            return;
+        };
+        if done.dirs.is_empty() {
+            // Nothing to make durable: answered now, its unlinks left for later.
+            let trash = std::mem::take(&mut done.trash);
+            done.finish(&self.changes, Ok(()));
+            if !trash.is_empty() {
+                self.hand_off(syncer, ToSync::Trash(trash));
+            }
+        } else {
+            self.hand_off(syncer, ToSync::Batch(done));
         }
     }
 
@@ -850,6 +894,7 @@ impl WriterState {
                 let trash_before = effects.trash.len();
                 let events_before = effects.events.len();
                 let stored_before = effects.stored.len();
+                let changed_before = effects.changed_before.len();
                 // Each request in its own savepoint.
                 let r = if alone {
                     apply_guarded(&tx, &data_dir, &spares, &mut effects, job.op)
@@ -868,6 +913,7 @@ impl WriterState {
                     effects.trash.truncate(trash_before);
                     effects.events.truncate(events_before);
                     effects.stored.truncate(stored_before);
+                    effects.undo_changed(changed_before);
                 }
                 results.push((job.reply, r));
             }
@@ -900,6 +946,10 @@ impl WriterState {
                     .collect();
                 self.forget_blobs(followed, &effects.changed, &removals, &results);
                 for (mailbox, uid, summary, body) in effects.stored.drain(..) {
+                    #[cfg(test)]
+                    if summary.subject == testkit::PANIC_AFTER_COMMIT {
+                        panic!("the test's panic after the commit");
+                    }
                     if self.changes.is_selected(mailbox) {
                         self.changes.blobs.stored(
                             mailbox,
@@ -1698,6 +1748,10 @@ pub(super) mod testkit {
     /// linked into the mailbox (`message::deliver`, test builds only).
     pub(crate) const PANIC_AFTER_LINK: &str = "panic after the link";
 
+    /// A message with this subject panics in the writer's bookkeeping after its batch
+    /// committed (`run_batch`, test builds only).
+    pub(crate) const PANIC_AFTER_COMMIT: &str = "panic after the commit";
+
     pub(crate) fn message(token: &str) -> Vec<u8> {
         format!("From: a@example.net\r\nSubject: {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\nbody {token}\r\n")
             .into_bytes()
@@ -2030,6 +2084,59 @@ mod tests {
         let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX");
         assert_eq!(kit.messages(inbox.id).len(), 1);
         assert_eq!(kit.files(&alice(), "INBOX").len(), 1);
+
+        // After the commit, outside any request: the batch's answer is lost (the
+        // caller hears `Closed`), what it committed stays, the writer goes on.
+        let err = kit
+            .deliver(testkit::PANIC_AFTER_COMMIT, vec![Target::inbox(&alice())])
+            .expect_err("no answer");
+        assert!(matches!(err, StoreError::Closed), "{err:?}");
+        kit.deliver("later", vec![Target::inbox(&alice())])
+            .expect("the writer goes on");
+        assert_eq!(kit.messages(inbox.id).len(), 3);
+    }
+
+    /// A request that fails after it changed a mailbox (its first copy stored, its
+    /// second refused) is rolled back, and so is its change: the mailbox's watchers
+    /// hear nothing of it, while the batch's other requests are published.
+    #[test]
+    fn a_failed_request_publishes_no_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path();
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let mut st = state(data, &sizes);
+        let a = match run_queued(&mut st, vec![ensure("A", false)]).remove(0) {
+            Ok(Outcome::Mailbox(info)) => info.id,
+            other => panic!("ensure A: {other:?}"),
+        };
+        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        assert!(run_queued(&mut st, vec![inbox("m0")])[0].is_ok());
+        let inbox_id = index::mailbox(&st.conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX")
+            .id;
+        let (watch_a, watch_inbox) = (st.changes.subscribe(a), st.changes.subscribe(inbox_id));
+        let none = flags(Flags::empty(), &[]);
+        let half = Op::Deliver(stage(
+            data,
+            "half",
+            vec![
+                target(&alice(), "A", none.clone(), IfMissing::Fail),
+                target(&alice(), "Missing", none, IfMissing::Fail),
+            ],
+        ));
+        let answers = run_queued(&mut st, vec![inbox("m1"), half, inbox("m2")]);
+        assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+        assert!(
+            matches!(answers[1], Err(StoreError::NoMailbox(_))),
+            "{answers:?}"
+        );
+        assert!(
+            !watch_a.has_changed().expect("sender"),
+            "A's rolled-back change was published"
+        );
+        assert!(watch_inbox.has_changed().expect("sender"));
+        assert!(index::messages(&st.conn, a).expect("messages").is_empty());
     }
 
     #[test]
