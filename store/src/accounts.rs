@@ -277,10 +277,9 @@ impl Accounts {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Invalid("accounts connection poisoned".into()))?;
+        // Poison-tolerant: a panic in another call rolled its transaction back (the
+        // `Transaction` drops), and must not fail every later lookup and login.
+        let mut conn = crate::lock(&self.conn);
         f(&mut conn)
     }
 
@@ -709,10 +708,7 @@ impl Verifier {
                 .spawn(move || {
                     loop {
                         // The lock is held only while taking a job, never while hashing.
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
+                        let job = crate::lock(&rx).recv();
                         let Ok(job) = job else { return };
                         let ok = verify_here(&job.hash, &job.password);
                         let _ = job.reply.send(ok);
