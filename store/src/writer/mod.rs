@@ -896,12 +896,16 @@ impl WriterState {
                 let stored_before = effects.stored.len();
                 let changed_before = effects.changed_before.len();
                 // Each request in its own savepoint.
+                let kind = job.op.kind();
+                let run = || {
+                    guarded(kind, || {
+                        apply(&tx, &data_dir, &spares, &mut effects, job.op)
+                    })
+                };
                 let r = if alone {
-                    apply_guarded(&tx, &data_dir, &spares, &mut effects, job.op)
+                    run()
                 } else {
-                    Savepoint::REQUEST.run(&tx, || {
-                        apply_guarded(&tx, &data_dir, &spares, &mut effects, job.op)
-                    })?
+                    Savepoint::REQUEST.run(&tx, run)?
                 };
                 if r.is_err() {
                     failed_alone = alone;
@@ -1425,22 +1429,12 @@ impl Op {
     }
 }
 
-/// [`apply`], with a panic (a bug) failing only its own request, as an error would:
-/// its savepoint, or the transaction when it is alone, is rolled back and the files
-/// it created are removed, and the writer goes on with the next request rather than
-/// every later write failing with [`StoreError::Closed`].
-fn apply_guarded(
-    conn: &Connection,
-    data_dir: &Path,
-    spares: &crate::spare::Spares,
-    fx: &mut Effects,
-    op: Op,
-) -> Result<Outcome> {
-    let kind = op.kind();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        apply(conn, data_dir, spares, fx, op)
-    }))
-    .unwrap_or_else(|panic| {
+/// Runs request `kind` (`f`: its [`apply`]) with a panic (a bug) failing only that
+/// request, as an error would: its savepoint, or the transaction when it is alone, is
+/// rolled back and the files it created are removed, and the writer goes on with the
+/// next request rather than every later write failing with [`StoreError::Closed`].
+fn guarded(kind: &'static str, f: impl FnOnce() -> Result<Outcome>) -> Result<Outcome> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
         let why = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -1906,6 +1900,19 @@ mod tests {
         }
     }
 
+    /// A writer's state on a new temp dir, its batch sizes recorded.
+    fn fresh() -> (tempfile::TempDir, WriterState, Arc<Mutex<Vec<usize>>>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let st = state(dir.path(), &sizes);
+        (dir, st, sizes)
+    }
+
+    /// A delivery of message `token` to alice's INBOX, staged in `data`.
+    fn to_inbox(data: &Path, token: &str) -> Op {
+        Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]))
+    }
+
     /// Queues every op before the writer loop starts, runs it until the queue is
     /// empty, and returns the answers in the order they were given.
     fn run_queued(state: &mut WriterState, ops: Vec<Op>) -> Vec<Result<Outcome>> {
@@ -1944,11 +1951,9 @@ mod tests {
 
     #[test]
     fn one_batch_quick_requests_first_and_a_failing_request_alone() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let (dir, mut st, sizes) = fresh();
         let data = dir.path();
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let mut st = state(data, &sizes);
-        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        let inbox = |token| to_inbox(data, token);
         assert!(
             run_queued(&mut st, vec![inbox("m1"), inbox("m2")])
                 .iter()
@@ -2031,11 +2036,9 @@ mod tests {
     /// and the writer thread goes on taking requests.
     #[test]
     fn a_panicking_request_fails_alone_and_the_writer_goes_on() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let (dir, mut st, sizes) = fresh();
         let data = dir.path();
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let mut st = state(data, &sizes);
-        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        let inbox = |token| to_inbox(data, token);
         let answers = run_queued(
             &mut st,
             vec![inbox("m1"), inbox(testkit::PANIC_AFTER_LINK), inbox("m3")],
@@ -2101,15 +2104,13 @@ mod tests {
     /// hear nothing of it, while the batch's other requests are published.
     #[test]
     fn a_failed_request_publishes_no_change() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let (dir, mut st, _sizes) = fresh();
         let data = dir.path();
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let mut st = state(data, &sizes);
         let a = match run_queued(&mut st, vec![ensure("A", false)]).remove(0) {
             Ok(Outcome::Mailbox(info)) => info.id,
             other => panic!("ensure A: {other:?}"),
         };
-        let inbox = |token| Op::Deliver(stage(data, token, vec![Target::inbox(&alice())]));
+        let inbox = |token| to_inbox(data, token);
         assert!(run_queued(&mut st, vec![inbox("m0")])[0].is_ok());
         let inbox_id = index::mailbox(&st.conn, "alice@example.com", "INBOX")
             .expect("read")
