@@ -80,10 +80,6 @@ impl Hops {
 mod tests {
     use super::*;
 
-    /// A job that panics answers None, and its reader thread goes on serving: after
-    /// more panics than there are readers, every reader is idle again and the next
-    /// job runs on one of them (not on tokio's blocking pool, the fallback when no
-    /// reader is left).
     /// Waits (10 s at most) until every reader thread is idle: all of them alive.
     async fn all_readers_idle(hops: &Hops) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -96,6 +92,10 @@ mod tests {
         }
     }
 
+    /// A job that panics answers None, and its reader thread goes on serving: after
+    /// more panics than there are readers, every reader is idle again and the next
+    /// job runs on one of them (not on tokio's blocking pool, the fallback when no
+    /// reader is left).
     #[tokio::test]
     async fn a_panicking_job_does_not_take_its_reader_thread() {
         let hops = Hops::start();

@@ -64,7 +64,7 @@ impl Spares {
 
     /// Runs `f` on the free list, reading the directory the first time.
     fn with_free<T>(&self, f: impl FnOnce(&mut Vec<String>) -> T) -> T {
-        let mut guard = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = crate::lock(&self.free);
         let list = guard.get_or_insert_with(|| {
             fs::read_dir(&self.dir)
                 .map(|entries| {

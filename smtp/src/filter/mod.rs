@@ -289,14 +289,13 @@ pub(crate) async fn plan(store: &Store, config: &Config, inbound: Inbound) -> Pl
         message,
         from,
         auth,
-        rcpts,
+        mut rcpts,
         remote,
         can_refuse,
     } = inbound;
     // Which recipients have an active script: known from RCPT TO, else a few
     // `stat`s per recipient in one store hop (no file system call on the delivering
     // task). Only the unknown ones are looked up; the others keep what RCPT TO found.
-    let mut rcpts = rcpts;
     if !config.sieve.enabled {
         for r in &mut rcpts {
             r.script = ActiveScript::None;

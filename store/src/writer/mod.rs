@@ -681,7 +681,7 @@ impl WriterState {
                 if part.is_empty() {
                     continue;
                 }
-                // A request's own panic fails it alone (`apply_guarded`). One outside
+                // A request's own panic fails it alone (`guarded`). One outside
                 // the requests (a bug in the batch's bookkeeping, before or after the
                 // commit) loses this batch's answers — its callers hear `Closed`, and
                 // what was committed stays — but not the writer. The caches that may
