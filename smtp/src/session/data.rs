@@ -226,29 +226,7 @@ impl Session {
             self.reply(Reply::new(550, Some(EnhancedStatus::new(5, 7, 1)), text));
             return Flow::Continue;
         }
-        // Each local user once, with the RCPT TO that reached them (Sieve's
-        // `envelope "to"`).
-        let mut rcpts: Vec<filter::LocalRcpt> = Vec::new();
-        for r in &tx.rcpts {
-            let fresh = r.routed.elapsed() <= filter::RCPT_SCRIPT_FRESH;
-            for (u, script) in &r.local {
-                if !rcpts.iter().any(|known| known.user == *u) {
-                    let given = match &r.given {
-                        ForwardPath::Mailbox(m) => m.to_string(),
-                        ForwardPath::Postmaster => u.to_string(),
-                    };
-                    rcpts.push(filter::LocalRcpt {
-                        user: u.clone(),
-                        given,
-                        script: if fresh {
-                            script.clone()
-                        } else {
-                            filter::ActiveScript::Unknown
-                        },
-                    });
-                }
-            }
-        }
+        let rcpts = local_rcpts(&tx.rcpts, std::time::Instant::now());
         let envelope = self.relay_envelope(&tx);
         if envelope.is_some()
             && crate::queue::count_received(&message) >= crate::queue::MAX_RECEIVED
@@ -725,9 +703,119 @@ pub(crate) fn field_addresses(value: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each local user of the transaction once, with the first RCPT TO that reached them
+/// (Sieve's `envelope "to"`, RFC 5228 §5.4) and the script RCPT TO found for them,
+/// unless that lookup is older than [`filter::RCPT_SCRIPT_FRESH`] at `now` (then it
+/// is looked up again).
+fn local_rcpts(rcpts: &[super::Recipient], now: std::time::Instant) -> Vec<filter::LocalRcpt> {
+    let mut out: Vec<filter::LocalRcpt> = Vec::new();
+    for r in rcpts {
+        let fresh = now.saturating_duration_since(r.routed) <= filter::RCPT_SCRIPT_FRESH;
+        for (u, script) in &r.local {
+            if out.iter().any(|known| known.user == *u) {
+                continue;
+            }
+            let given = match &r.given {
+                ForwardPath::Mailbox(m) => m.to_string(),
+                ForwardPath::Postmaster => u.to_string(),
+            };
+            out.push(filter::LocalRcpt {
+                user: u.clone(),
+                given,
+                script: if fresh {
+                    script.clone()
+                } else {
+                    filter::ActiveScript::Unknown
+                },
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each user once, the first RCPT TO naming them wins (script included), the
+    /// postmaster's RCPT gives the user's own address, and scripts found longer than
+    /// `RCPT_SCRIPT_FRESH` ago are left to be looked up again.
+    #[test]
+    fn local_rcpts_once_each_first_wins_stale_scripts_unknown() {
+        use crate::filter::ActiveScript;
+        let alice = Address::parse("alice@example.com").expect("address");
+        let bob = Address::parse("bob@example.com").expect("address");
+        let script = std::sync::Arc::new(mailyard_sieve::compile("keep;").expect("script"));
+        // An hour on from now, so that `now - age` never goes before the clock's start.
+        let now = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let rcpt = |given: ForwardPath, local: Vec<(Address, ActiveScript)>, age: u64| {
+            super::super::Recipient {
+                given,
+                local,
+                remote: Vec::new(),
+                params: Default::default(),
+                routed: now - std::time::Duration::from_secs(age),
+            }
+        };
+        let mailbox =
+            |s: &str| ForwardPath::Mailbox(crate::proto::Mailbox::parse(s).expect("mailbox"));
+        let rcpts = [
+            rcpt(
+                mailbox("alice@example.com"),
+                vec![(alice.clone(), ActiveScript::Some(script.clone()))],
+                1,
+            ),
+            // An alias reaching alice again, and bob, found long ago.
+            rcpt(
+                mailbox("team@example.com"),
+                vec![
+                    (alice.clone(), ActiveScript::None),
+                    (bob.clone(), ActiveScript::None),
+                ],
+                filter::RCPT_SCRIPT_FRESH.as_secs() + 1,
+            ),
+            rcpt(
+                ForwardPath::Postmaster,
+                vec![(bob.clone(), ActiveScript::None)],
+                0,
+            ),
+        ];
+        let got = local_rcpts(&rcpts, now);
+        let seen: Vec<(String, String, &str)> = got
+            .iter()
+            .map(|r| {
+                let script = match r.script {
+                    ActiveScript::Unknown => "unknown",
+                    ActiveScript::None => "none",
+                    ActiveScript::Some(_) => "some",
+                };
+                (r.user.to_string(), r.given.clone(), script)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "alice@example.com".into(),
+                    "alice@example.com".into(),
+                    "some"
+                ),
+                (
+                    "bob@example.com".into(),
+                    "team@example.com".into(),
+                    "unknown"
+                ),
+            ]
+        );
+        let postmaster = [rcpt(
+            ForwardPath::Postmaster,
+            vec![(bob.clone(), ActiveScript::None)],
+            0,
+        )];
+        let got = local_rcpts(&postmaster, now);
+        assert_eq!(got[0].given, "bob@example.com");
+        assert!(matches!(got[0].script, ActiveScript::None));
+    }
 
     #[test]
     fn header_lookup() {
