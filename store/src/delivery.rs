@@ -160,7 +160,7 @@ impl StagedDelivery {
     /// Removes the staged files of a request that will not be made.
     fn discard(self) {
         for c in self.copies {
-            let _ = std::fs::remove_file(&c.tmp);
+            c.file.discard();
         }
         for q in self.queued {
             let _ = std::fs::remove_file(&q.tmp);
@@ -181,11 +181,12 @@ pub(crate) fn apply(
         marks,
         now,
     } = staged;
-    let mut tmps: Vec<std::path::PathBuf> = copies.iter().map(|c| c.tmp.clone()).collect();
-    tmps.extend(queued.iter().map(|q| q.tmp.clone()));
+    let queued_tmps: Vec<std::path::PathBuf> = queued.iter().map(|q| q.tmp.clone()).collect();
+    let mut copies = copies.into_iter();
     let r = (|| {
         let mut delivered = Vec::new();
-        for c in copies {
+        // `deliver` gives back each copy's tmp name itself, on success or failure.
+        for c in copies.by_ref() {
             delivered.extend(crate::writer::deliver(conn, data_dir, fx, c)?);
         }
         let mut ids = Vec::with_capacity(queued.len());
@@ -201,7 +202,9 @@ pub(crate) fn apply(
     if r.is_err() {
         // The staged files of a failed request are garbage (those already moved
         // are undone with the transaction's other effects).
-        fx.tmp_done.extend(tmps);
+        fx.tmp_done
+            .extend(copies.filter_map(|c| c.file.into_leftover()));
+        fx.tmp_done.extend(queued_tmps);
     }
     r
 }

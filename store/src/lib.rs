@@ -408,12 +408,12 @@ impl Store {
                 .map_or(0, |d| d.as_secs() as i64)
         });
         let mtime = maildir::internaldate_mtime(internaldate);
-        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &message, mtime).at(&tmp_dir)?;
+        let file = maildir::stage(&tmp_dir, maildir::host(), &message, mtime).at(&tmp_dir)?;
         let summary = Arc::new(summary::summarize(&message));
         let size = message.len() as u64;
         let body = (size <= blobcache::BODY_CACHE_MAX_BYTES).then(|| Arc::from(message));
         Ok(DeliverOp {
-            tmp,
+            file,
             targets,
             size,
             internaldate,
@@ -834,8 +834,8 @@ impl Store {
                 match s.stage_blocking(data, targets, date) {
                     Ok(op) => ops.push(op),
                     Err(e) => {
-                        for op in &ops {
-                            let _ = std::fs::remove_file(&op.tmp);
+                        for op in ops {
+                            op.file.discard();
                         }
                         return Err(e);
                     }

@@ -17,13 +17,15 @@
 //!
 //! Write order for a message (invariant): write to `tmp/`, fsync the file, link or
 //! rename it into `new/` or `cur/`, fsync that directory, and only then commit the
-//! index row and acknowledge.
+//! index row and acknowledge. A delivered message is written as an unnamed file on
+//! `tmp/`'s filesystem where Linux allows it ([`Staged`]), so it never has a `tmp/`
+//! name to create and remove.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::mailbox_name;
@@ -129,6 +131,191 @@ pub fn write_tmp(
     f.set_modified(mtime)?;
     f.sync_data()?;
     Ok(path)
+}
+
+/// Unnamed staged files open at once, at most ([`stage`]): each holds a descriptor until
+/// the writer has linked it, and a MULTIAPPEND of thousands of messages must not run
+/// the process out of them. Beyond it, files are staged with a name in `tmp/`.
+pub const MAX_UNNAMED_STAGED: usize = 256;
+
+/// The process's unnamed staged files.
+static UNNAMED: SlotPool = SlotPool::new(MAX_UNNAMED_STAGED);
+
+/// Set once an `O_TMPFILE` open or a link by descriptor failed for want of support
+/// (an old kernel, a filesystem without it, no `/proc`): named files from then on.
+static UNNAMED_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+/// A message file written and fsynced, not yet in any mailbox: what the writer links
+/// into `new/` or `cur/` ([`Staged::link`]).
+#[derive(Debug)]
+pub enum Staged {
+    /// A file without a name (Linux `O_TMPFILE`, opened on the user's `tmp/`), linked
+    /// by its descriptor. It never has a `tmp/` entry, so no name is created before
+    /// the link nor removed after it, and a crash leaves nothing to clean up: the
+    /// kernel frees a file nobody linked.
+    Unnamed(UnnamedFile),
+    /// A file in `tmp/` (maildir(5)'s way, where `O_TMPFILE` is missing), removed by
+    /// the writer once the mailboxes' names are durable.
+    Named(PathBuf),
+}
+
+/// An open unnamed staged file.
+#[derive(Debug)]
+pub struct UnnamedFile {
+    file: File,
+    _slot: Slot,
+}
+
+/// At most `max` things held at once, counted without a lock.
+#[derive(Debug)]
+struct SlotPool {
+    taken: AtomicUsize,
+    max: usize,
+}
+
+/// One taken place of a [`SlotPool`], given back on drop.
+#[derive(Debug)]
+struct Slot(&'static SlotPool);
+
+impl SlotPool {
+    const fn new(max: usize) -> SlotPool {
+        SlotPool {
+            taken: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// A place, unless all `max` are taken.
+    fn take(&'static self) -> Option<Slot> {
+        if self.taken.fetch_add(1, Ordering::Relaxed) < self.max {
+            Some(Slot(self))
+        } else {
+            self.taken.fetch_sub(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Staged {
+    /// Gives the staged file the name `to` (in the same filesystem). Called once per
+    /// mailbox the message goes to.
+    pub fn link(&self, to: &Path) -> io::Result<()> {
+        match self {
+            Staged::Named(tmp) => fs::hard_link(tmp, to),
+            Staged::Unnamed(UnnamedFile { file, .. }) => {
+                // linkat(2) by descriptor: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH,
+                // the /proc link followed does not.
+                let fd = std::os::fd::AsRawFd::as_raw_fd(file);
+                rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    format!("/proc/self/fd/{fd}").as_str(),
+                    rustix::fs::CWD,
+                    to,
+                    rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                )
+                .map_err(io::Error::from)
+            }
+        }
+    }
+
+    /// The `tmp/` name to remove once the file's mailbox names are durable: `None`
+    /// for an unnamed file, which closes here.
+    pub fn into_leftover(self) -> Option<PathBuf> {
+        match self {
+            Staged::Named(tmp) => Some(tmp),
+            Staged::Unnamed(_) => None,
+        }
+    }
+
+    /// Throws away a staged file that will not be delivered.
+    pub fn discard(self) {
+        if let Some(tmp) = self.into_leftover() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Writes `bytes` as a new file on `tmp_dir`'s filesystem (`tmp_dir` created when
+/// missing), sets its modification time to `mtime` and fsyncs it: an unnamed file when
+/// the system allows it and fewer than [`MAX_UNNAMED_STAGED`] are open, else a named
+/// one ([`write_tmp`]).
+pub fn stage(tmp_dir: &Path, host: &str, bytes: &[u8], mtime: SystemTime) -> io::Result<Staged> {
+    stage_with(&UNNAMED, tmp_dir, host, bytes, mtime)
+}
+
+/// [`stage`] with the unnamed files counted in `pool`.
+fn stage_with(
+    pool: &'static SlotPool,
+    tmp_dir: &Path,
+    host: &str,
+    bytes: &[u8],
+    mtime: SystemTime,
+) -> io::Result<Staged> {
+    let slot = (!UNNAMED_UNSUPPORTED.load(Ordering::Relaxed))
+        .then(|| pool.take())
+        .flatten();
+    if let Some(slot) = slot {
+        match open_unnamed(tmp_dir) {
+            Ok(file) => {
+                let mut file = UnnamedFile { file, _slot: slot };
+                file.file.write_all(bytes)?;
+                file.file.set_modified(mtime)?;
+                file.file.sync_data()?;
+                return Ok(Staged::Unnamed(file));
+            }
+            Err(e) if unnamed_unsupported(&e) => {
+                UNNAMED_UNSUPPORTED.store(true, Ordering::Relaxed);
+                tracing::info!(error = %e, dir = %tmp_dir.display(),
+                    "no unnamed files (O_TMPFILE) here: staging messages in tmp/");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    write_tmp(tmp_dir, host, bytes, mtime).map(Staged::Named)
+}
+
+/// Opens an unnamed file on `tmp_dir`'s filesystem, creating `tmp_dir` when missing.
+/// Fails as [`unnamed_unsupported`] says when `/proc` is missing, since the link needs it.
+fn open_unnamed(tmp_dir: &Path) -> io::Result<File> {
+    static PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    }
+    let open = || {
+        rustix::fs::open(
+            tmp_dir,
+            rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .map(File::from)
+        .map_err(io::Error::from)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(tmp_dir)?;
+            open()
+        }
+        other => other,
+    }
+}
+
+/// Whether an `O_TMPFILE` open failed because the kernel or the filesystem lacks it
+/// (open(2): EOPNOTSUPP, or EINVAL from some filesystems; EISDIR from kernels before
+/// 3.11) or `/proc` is missing.
+fn unnamed_unsupported(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Unsupported
+        || matches!(
+            e.raw_os_error(),
+            Some(c) if c == rustix::io::Errno::OPNOTSUPP.raw_os_error()
+                || c == rustix::io::Errno::ISDIR.raw_os_error()
+                || c == rustix::io::Errno::INVAL.raw_os_error()
+        )
 }
 
 /// Writes `bytes` to a new file in `tmp_dir` and fsyncs it, the file taken from
@@ -620,6 +807,67 @@ pub fn find_by_base(dir: &Path, base: &str) -> io::Result<Option<(PathBuf, bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// An unnamed staged file: nothing in `tmp/` before or after, each link a name of
+    /// the one file with its bytes and mtime; dropped unlinked, it leaves nothing.
+    /// Beyond the pool's places a file is staged with a name, and a place given back
+    /// is taken again.
+    #[test]
+    fn staged_files_are_unnamed_up_to_the_pool_then_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (tmp, new) = (dir.path().join("tmp"), dir.path().join("new"));
+        fs::create_dir(&new).expect("new/");
+        let pool: &'static SlotPool = Box::leak(Box::new(SlotPool::new(1)));
+        let mtime = internaldate_mtime(1_700_000_000);
+        let count = |d: &Path| fs::read_dir(d).expect("dir").count();
+
+        // tmp/ is created on the way, and stays empty.
+        let first = stage_with(pool, &tmp, "h", b"one\r\n", mtime).expect("stage");
+        assert!(matches!(first, Staged::Unnamed(_)), "{first:?}");
+        assert_eq!(count(&tmp), 0);
+        first.link(&new.join("a")).expect("link a");
+        first.link(&new.join("b")).expect("link b");
+        let (a, b) = (
+            fs::metadata(new.join("a")).expect("a"),
+            fs::metadata(new.join("b")).expect("b"),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+        assert_eq!(fs::read(new.join("a")).expect("read"), b"one\r\n");
+        assert_eq!(a.modified().expect("mtime"), mtime);
+
+        // The pool's one place is taken: the next file gets a tmp/ name.
+        let second = stage_with(pool, &tmp, "h", b"two\r\n", mtime).expect("stage");
+        let path = match &second {
+            Staged::Named(path) => path.clone(),
+            other => panic!("named beyond the pool: {other:?}"),
+        };
+        assert_eq!(fs::read(&path).expect("read"), b"two\r\n");
+        second.link(&new.join("c")).expect("link c");
+        assert_eq!(second.into_leftover(), Some(path));
+        assert_eq!(first.into_leftover(), None);
+
+        // The place is back; a discarded unnamed file leaves no trace.
+        let third = stage_with(pool, &tmp, "h", b"three\r\n", mtime).expect("stage");
+        assert!(matches!(third, Staged::Unnamed(_)), "{third:?}");
+        third.discard();
+        assert_eq!(count(&new), 3);
+        assert_eq!(pool.taken.load(Ordering::Relaxed), 0);
+
+        // What turns staging over to named files for good, and what only fails it.
+        let errno = |e: rustix::io::Errno| io::Error::from_raw_os_error(e.raw_os_error());
+        for (e, unsupported) in [
+            (errno(rustix::io::Errno::OPNOTSUPP), true),
+            (errno(rustix::io::Errno::ISDIR), true),
+            (errno(rustix::io::Errno::INVAL), true),
+            (io::Error::from(io::ErrorKind::Unsupported), true),
+            (errno(rustix::io::Errno::NOENT), false),
+            (errno(rustix::io::Errno::NOSPC), false),
+            (errno(rustix::io::Errno::ACCESS), false),
+        ] {
+            assert_eq!(unnamed_unsupported(&e), unsupported, "{e}");
+        }
+    }
 
     #[test]
     fn wire_form_adds_cr_only_to_lf_messages() {

@@ -108,11 +108,24 @@ pub(super) fn copy_messages(
     Ok(pairs)
 }
 
+/// Links `op`'s staged file into each target mailbox and indexes each copy. Its `tmp/`
+/// name, if it has one, goes to `fx.tmp_done` whether this succeeds or not.
 pub(crate) fn deliver(
     conn: &Connection,
     data_dir: &Path,
     fx: &mut Effects,
     op: DeliverOp,
+) -> Result<Vec<Delivered>> {
+    let r = deliver_copies(conn, data_dir, fx, &op);
+    fx.tmp_done.extend(op.file.into_leftover());
+    r
+}
+
+fn deliver_copies(
+    conn: &Connection,
+    data_dir: &Path,
+    fx: &mut Effects,
+    op: &DeliverOp,
 ) -> Result<Vec<Delivered>> {
     let mut out: Vec<Delivered> = Vec::with_capacity(op.targets.len());
     for t in &op.targets {
@@ -146,7 +159,7 @@ pub(crate) fn deliver(
         let base = maildir::base_name(&unique, op.size, uid);
         let in_new = flags.flags == Flags::empty() && flags.keywords.is_empty();
         let path = maildir::message_path(&mb.dir, &base, in_new, flags, &keyword_map);
-        std::fs::hard_link(&op.tmp, &path).at(&path)?;
+        op.file.link(&path).at(&path)?;
         fx.created.push(path.clone());
         if let Some(parent) = path.parent() {
             fx.dirs.insert(parent.to_path_buf());
@@ -177,7 +190,6 @@ pub(crate) fn deliver(
             uid: Uid(uid),
         });
     }
-    fx.tmp_done.push(op.tmp);
     Ok(out)
 }
 
@@ -544,7 +556,11 @@ mod tests {
                 target(&alice(), "Work", none(), IfMissing::Fail),
             ],
         );
-        let tmp = op.tmp.clone();
+        assert!(
+            matches!(op.file, maildir::Staged::Unnamed(_)),
+            "staged without a name where the system allows it"
+        );
+        let tmp_dir = kit.data_dir().join("mail").join("tmp");
         let Ok(Outcome::Delivered(got)) = kit.submit(Op::Deliver(op)) else {
             panic!("delivered");
         };
@@ -565,7 +581,7 @@ mod tests {
             ]
         );
         assert!(kit.mailbox(&alice(), "Ghost").is_none());
-        assert!(!tmp.exists(), "the staged file is removed once linked");
+        assert_eq!(std::fs::read_dir(&tmp_dir).expect("tmp").count(), 0);
         // One inode; a copy without flags in new/, the flagged one in cur/ with its
         // letters (S, and the keyword's `a`).
         let mut inodes = Vec::new();
@@ -603,6 +619,29 @@ mod tests {
         assert_eq!(kit.files(&alice(), "INBOX").len(), 1);
         let inbox = kit.mailbox(&alice(), "INBOX").expect("INBOX");
         assert_eq!(inbox.uidnext, Uid(2));
+        assert_eq!(std::fs::read_dir(&tmp_dir).expect("tmp").count(), 0);
+
+        // A file staged with a name in tmp/ (where O_TMPFILE is missing) is linked
+        // the same way, and its tmp/ name removed after the commit.
+        let inbox_only = vec![target(&alice(), "INBOX", none(), IfMissing::Fail)];
+        let mut named = super::super::testkit::stage(kit.data_dir(), "named", inbox_only);
+        let bytes = super::super::testkit::message("named");
+        let mtime = maildir::internaldate_mtime(named.internaldate);
+        let path = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp");
+        named.file = maildir::Staged::Named(path.clone());
+        let Ok(Outcome::Delivered(got)) = kit.submit(Op::Deliver(named)) else {
+            panic!("delivered");
+        };
+        assert_eq!(got[0].uid, Uid(2));
+        assert!(!path.exists(), "the tmp/ name is removed once linked");
+        let files = kit.files(&alice(), "INBOX");
+        assert_eq!(files.len(), 2, "{files:?}");
+        let linked = files.iter().map(|f| kit.dir(&alice(), "INBOX").join(f));
+        assert!(
+            linked
+                .map(|p| std::fs::read(p).expect("read"))
+                .any(|b| b == bytes)
+        );
     }
 
     #[test]

@@ -94,8 +94,9 @@ type StoredMessage = (MailboxId, Uid, Arc<Summary>, Option<Arc<[u8]>>);
 /// One message to put into one or more mailboxes.
 #[derive(Debug)]
 pub struct DeliverOp {
-    /// The fsynced file in some maildir's `tmp/`; removed once linked everywhere.
-    pub tmp: PathBuf,
+    /// The fsynced file, linked into each mailbox; when it has a `tmp/` name, that
+    /// is removed once the links are durable.
+    pub file: maildir::Staged,
     /// Where each copy goes.
     pub targets: Vec<Target>,
     /// Byte size of the file.
@@ -1536,14 +1537,14 @@ fn apply(
             let mut out = Vec::with_capacity(ops.len());
             let mut ops = ops.into_iter();
             while let Some(d) = ops.next() {
-                let tmp = d.tmp.clone();
                 match deliver(conn, data_dir, fx, d) {
                     Ok(v) => out.extend(v),
                     Err(e) => {
-                        // The staged files of a failed request are garbage; they go
-                        // with the batch's other tmp files after the commit.
-                        fx.tmp_done.push(tmp);
-                        fx.tmp_done.extend(ops.map(|d| d.tmp));
+                        // The staged files of a failed request are garbage; named
+                        // ones go with the batch's other tmp files after the commit
+                        // (`deliver` gave back its own on the way out).
+                        fx.tmp_done
+                            .extend(ops.filter_map(|d| d.file.into_leftover()));
                         return Err(e);
                     }
                 }
@@ -1758,9 +1759,9 @@ pub(super) mod testkit {
         let bytes = message(token);
         let internaldate = 1_700_000_000;
         let mtime = maildir::internaldate_mtime(internaldate);
-        let tmp = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp file");
+        let file = maildir::stage(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp file");
         DeliverOp {
-            tmp,
+            file,
             targets,
             size: bytes.len() as u64,
             internaldate,
