@@ -67,6 +67,17 @@ const PAIRS: usize = 3;
 /// would slow every later file creation on an ext4 without a journal, whose inode
 /// allocator skips recently freed inodes.
 fn fsync_rate(dir: &std::path::Path, threads: usize, run_for: Duration) -> f64 {
+    raw_rate(dir, threads, run_for, false)
+}
+
+/// [`fsync_rate`] with each file written unnamed (`O_TMPFILE` on `tmp/`, as the store
+/// stages messages: [`mailyard_store::maildir::stage`]) and linked into `new/` by its
+/// descriptor instead of renamed: no `tmp/` name created and removed per file.
+fn unnamed_fsync_rate(dir: &std::path::Path, threads: usize, run_for: Duration) -> f64 {
+    raw_rate(dir, threads, run_for, true)
+}
+
+fn raw_rate(dir: &std::path::Path, threads: usize, run_for: Duration, unnamed: bool) -> f64 {
     let body = vec![b'x'; MESSAGE_SIZE];
     let start = Instant::now();
     let total: u64 = std::thread::scope(|scope| {
@@ -82,6 +93,18 @@ fn fsync_rate(dir: &std::path::Path, threads: usize, run_for: Duration) -> f64 {
                     let mut n = 0u64;
                     while start.elapsed() < run_for {
                         let name = format!("{n}");
+                        if unnamed {
+                            let mtime = std::time::SystemTime::now();
+                            let staged = mailyard_store::maildir::stage(&tmp, "h", body, mtime)
+                                .expect("stage");
+                            staged.link(&new.join(&name)).expect("link");
+                            new_dir.sync_all().expect("fsync new/");
+                            if let Some(tmp_name) = staged.into_leftover() {
+                                std::fs::remove_file(tmp_name).expect("unlink tmp/");
+                            }
+                            n += 1;
+                            continue;
+                        }
                         let path = tmp.join(&name);
                         let mut f = std::fs::OpenOptions::new()
                             .write(true)
@@ -303,14 +326,20 @@ fn main() {
     // machine, and an ext4 without a journal slows file creation for minutes after
     // many unlinks, e.g. a previous run's cleanup), so each store run is paired with
     // a raw run next to it and the medians are compared.
-    let (mut raw, mut ours) = (Vec::new(), Vec::new());
-    let (mut raw_cost, mut our_cost) = (Vec::new(), Vec::new());
+    let (mut raw, mut unnamed, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut raw_cost, mut unnamed_cost, mut our_cost) = (Vec::new(), Vec::new(), Vec::new());
     for pair in 0..PAIRS {
         let before = Usage::now();
         let rate = fsync_rate(&raw_dir.join(format!("pair{pair}")), FSYNC_THREADS, run_for);
         let between = Usage::now();
         raw.push(rate);
         raw_cost.push(between.per_item(before, rate * run_for.as_secs_f64()));
+        let dir = raw_dir.join(format!("pair{pair}-unnamed"));
+        let rate = unnamed_fsync_rate(&dir, FSYNC_THREADS, run_for);
+        let before = between;
+        let between = Usage::now();
+        unnamed.push(rate);
+        unnamed_cost.push(between.per_item(before, rate * run_for.as_secs_f64()));
         let (count, secs) = deliver_for(&rt, &store, &users[..], FSYNC_THREADS, run_for);
         our_cost.push(Usage::now().per_item(between, count as f64));
         ours.push(count as f64 / secs);
@@ -322,8 +351,9 @@ fn main() {
             .join(" ")
     };
     println!(
-        "alternated {PAIRS}x: parallel fsync ({FSYNC_THREADS}) {} /s, {FSYNC_THREADS} deliverers {} /s",
+        "alternated {PAIRS}x: parallel fsync ({FSYNC_THREADS}) {} /s, unnamed {} /s, {FSYNC_THREADS} deliverers {} /s",
         list(&raw),
+        list(&unnamed),
         list(&ours)
     );
     // Why the two differ: what each costs per message in CPU and in bytes written, and
@@ -338,16 +368,23 @@ fn main() {
     };
     for (label, (cpu, kib, busy)) in [
         (format!("parallel fsync ({FSYNC_THREADS})"), cost(&raw_cost)),
+        (
+            format!("parallel fsync ({FSYNC_THREADS}), unnamed"),
+            cost(&unnamed_cost),
+        ),
         (format!("{FSYNC_THREADS} deliverers"), cost(&our_cost)),
     ] {
         println!(
             "{label}: per message {cpu:.0} us CPU (this process), {kib:.1} KiB written; machine busy {busy:.0} %"
         );
     }
-    let (raw, ours) = (median(raw), median(ours));
-    let share = ours / raw;
+    // Judged against the faster of the two raw loops: the least a durable delivery
+    // costs on this system.
+    let (raw, unnamed, ours) = (median(raw), median(unnamed), median(ours));
+    let best = raw.max(unnamed);
+    let share = ours / best;
     println!(
-        "{FSYNC_THREADS} deliverers: median {ours:.0}/s = {:.0} % of the parallel fsync rate's median ({raw:.0}/s); target >= 80 %: {}",
+        "{FSYNC_THREADS} deliverers: median {ours:.0}/s = {:.0} % of the faster parallel fsync rate's median ({best:.0}/s; renamed {raw:.0}/s, unnamed {unnamed:.0}/s); target >= 80 %: {}",
         share * 100.0,
         if share >= 0.8 { "MEETS" } else { "SHORT" }
     );
