@@ -313,6 +313,7 @@ both_idle() { postfix_idle "$PFETC"; postfix_idle "$PFVETC"; }
 # of the user's tree).
 my_maildir() { echo "$WORK/mailyard/mail/$DOMAIN/$1"; }
 pfv_maildir() { echo "$WORK/vmail-virtual/$DOMAIN/$1"; }
+dv_maildir() { echo "$WORK/vmail/$DOMAIN/$1"; }
 maildir_list() { # fn user...: comma-separated
 	local fn=$1 out="" u
 	shift
@@ -380,16 +381,19 @@ count_files() { # dir...: files in their new/ and cur/
 }
 ss_run() { # server sessions: prints the rate ("n/a" when not all arrived)
 	local server=$1 s=$2 port fn dirs=() before t0 t1 i pids=() failed=0 per=$(($2 / 10)) each=$((SS_COUNT / 10))
+	local proto=()
 	((per >= 1)) || per=1
 	case $server in
 	my) port=$MY_SMTP fn=my_maildir ;;
 	pfv) port=$PFV_SMTP fn=pfv_maildir ;;
+	# Dovecot's own store without Postfix in front: smtp-source speaks LMTP (-L) to it.
+	dvl) port=$DV_LMTP fn=dv_maildir proto=(-L) ;;
 	esac
 	for u in $RCPT_USERS; do dirs+=("$($fn "$u")"); done
 	before=$(count_files "${dirs[@]}")
 	t0=$(date +%s.%N)
 	for i in $(seq 0 $((RCPT_COUNT - 1))); do
-		smtp-source -d -s "$per" -m "$each" -l 4096 -f "load@example.net" -t "rcpt$i@$DOMAIN" \
+		smtp-source "${proto[@]}" -d -s "$per" -m "$each" -l 4096 -f "load@example.net" -t "rcpt$i@$DOMAIN" \
 			"127.0.0.1:$port" >>"$WORK/smtp-source.out" 2>&1 &
 		pids+=($!)
 	done
@@ -411,9 +415,9 @@ ss_run() { # server sessions: prints the rate ("n/a" when not all arrived)
 }
 ss_row() { # sessions
 	local s=$1 rep server r
-	local -A runs=([my]="" [pfv]="")
+	local -A runs=([my]="" [pfv]="" [dvl]="")
 	for rep in $(seq "$SMTP_REPS"); do
-		for server in my pfv; do
+		for server in my pfv dvl; do
 			both_idle
 			log "smtp-source 4 KiB, $s sessions, $SS_COUNT messages, run $rep: $server"
 			r=$(ss_run "$server" "$s")
@@ -422,11 +426,17 @@ ss_row() { # sessions
 		done
 	done
 	# shellcheck disable=SC2086
-	SS[$s,my]=$(median ${runs[my]}) SS[$s,pfv]=$(median ${runs[pfv]})
+	SS[$s,my]=$(median ${runs[my]}) SS[$s,pfv]=$(median ${runs[pfv]}) SS[$s,dvl]=$(median ${runs[dvl]})
 	# shellcheck disable=SC2086
 	row "SMTP ingest with smtp-source, 4 KiB, $s sessions, 10 mailboxes, $SS_COUNT msgs (msgs/s, median of $SMTP_REPS) … Postfix-virtual" \
 		"${SS[$s,my]} ($(runs_of ${runs[my]}))" "${SS[$s,pfv]} ($(runs_of ${runs[pfv]}))" "Postfix-virtual" \
 		"$(ratio "${SS[$s,my]}" "${SS[$s,pfv]}")"
+	# The two indexed stores side by side: mailyard's SMTP against Dovecot's LMTP, each
+	# writing the file, fsyncing it and indexing it before its 250.
+	# shellcheck disable=SC2086
+	row "Store ingest with smtp-source, 4 KiB, $s sessions, 10 mailboxes, $SS_COUNT msgs (msgs/s, median of $SMTP_REPS): mailyard SMTP … Dovecot LMTP, no Postfix" \
+		"${SS[$s,my]}" "${SS[$s,dvl]} ($(runs_of ${runs[dvl]}))" "Dovecot LMTP" \
+		"$(ratio "${SS[$s,my]}" "${SS[$s,dvl]}")"
 }
 if want smtp; then
 	command -v smtp-source >/dev/null || die "smtp-source (Debian's postfix package) is missing"
