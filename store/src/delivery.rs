@@ -227,3 +227,62 @@ fn remember(conn: &Connection, m: &Mark, now: i64) -> Result<()> {
         .execute(params![user, m.kind, m.key, now])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StoreError;
+    use crate::model::FlagSet;
+    use crate::writer::IfMissing;
+    use crate::writer::testkit::{Kit, alice, stage_named, target};
+
+    /// A request refused on its second message stores none of them and leaves no
+    /// `tmp/` name behind of its files staged with names (where `O_TMPFILE` is
+    /// missing): a MULTIAPPEND (`DeliverMany`) and a delivery (`DeliverAll`), each with
+    /// a message staged after the refused one, which the writer never reaches.
+    #[test]
+    fn a_refused_request_leaves_no_named_staged_file() {
+        let kit = Kit::new();
+        kit.create(&alice(), "INBOX");
+        let tmp = kit.data_dir().join("mail").join("tmp");
+        let to = |mailbox: &str| {
+            vec![target(
+                &alice(),
+                mailbox,
+                FlagSet::default(),
+                IfMissing::Fail,
+            )]
+        };
+        let three = |tag: &str| {
+            ["INBOX", "Missing", "INBOX"]
+                .iter()
+                .enumerate()
+                .map(|(i, m)| stage_named(kit.data_dir(), &format!("{tag}{i}"), to(m)))
+                .collect::<Vec<_>>()
+        };
+        for many in [true, false] {
+            let ops = three(if many { "many" } else { "all" });
+            assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 3);
+            let op = if many {
+                Op::DeliverMany {
+                    ops,
+                    claim_for: None,
+                }
+            } else {
+                Op::DeliverAll(StagedDelivery {
+                    copies: ops,
+                    queued: Vec::new(),
+                    marks: Vec::new(),
+                    now: 0,
+                })
+            };
+            let answer = kit.submit(op);
+            assert!(
+                matches!(&answer, Err(StoreError::NoMailbox(m)) if m == "Missing"),
+                "{answer:?}"
+            );
+            assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 0);
+            assert!(kit.files(&alice(), "INBOX").is_empty());
+        }
+    }
+}

@@ -141,8 +141,9 @@ pub const MAX_UNNAMED_STAGED: usize = 256;
 /// The process's unnamed staged files.
 static UNNAMED: SlotPool = SlotPool::new(MAX_UNNAMED_STAGED);
 
-/// Set once an `O_TMPFILE` open or a link by descriptor failed for want of support
-/// (an old kernel, a filesystem without it, no `/proc`): named files from then on.
+/// Set once an `O_TMPFILE` open failed for want of support (an old kernel, a
+/// filesystem without it) or the first link by descriptor failed (no `/proc`, a
+/// sandbox refusing it; [`open_unnamed`]): named files from then on, for the process.
 static UNNAMED_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
 
 /// A message file written and fsynced, not yet in any mailbox: what the writer links
@@ -208,19 +209,7 @@ impl Staged {
     pub fn link(&self, to: &Path) -> io::Result<()> {
         match self {
             Staged::Named(tmp) => fs::hard_link(tmp, to),
-            Staged::Unnamed(UnnamedFile { file, .. }) => {
-                // linkat(2) by descriptor: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH,
-                // the /proc link followed does not.
-                let fd = std::os::fd::AsRawFd::as_raw_fd(file);
-                rustix::fs::linkat(
-                    rustix::fs::CWD,
-                    format!("/proc/self/fd/{fd}").as_str(),
-                    rustix::fs::CWD,
-                    to,
-                    rustix::fs::AtFlags::SYMLINK_FOLLOW,
-                )
-                .map_err(io::Error::from)
-            }
+            Staged::Unnamed(UnnamedFile { file, .. }) => link_by_descriptor(file, to),
         }
     }
 
@@ -280,18 +269,53 @@ fn stage_with(
     write_tmp(tmp_dir, host, bytes, mtime).map(Staged::Named)
 }
 
+/// linkat(2) of an open file to `to`. By the descriptor's `/proc` link, followed:
+/// `AT_EMPTY_PATH` would need CAP_DAC_READ_SEARCH.
+fn link_by_descriptor(file: &File, to: &Path) -> io::Result<()> {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(file);
+    rustix::fs::linkat(
+        rustix::fs::CWD,
+        format!("/proc/self/fd/{fd}").as_str(),
+        rustix::fs::CWD,
+        to,
+        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+    )
+    .map_err(io::Error::from)
+}
+
 /// Opens an unnamed file on `tmp_dir`'s filesystem, creating `tmp_dir` when missing.
-/// Fails as [`unnamed_unsupported`] says when `/proc` is missing, since the link needs it.
+/// The first time, it also checks that such a file can be linked by its descriptor
+/// (a probe file linked into `tmp/` and removed at once): `/proc` may be missing, or
+/// a sandbox or security module may refuse the link where `O_TMPFILE` itself works.
+/// When it cannot, this fails with `Unsupported` from then on ([`unnamed_unsupported`]).
 fn open_unnamed(tmp_dir: &Path) -> io::Result<File> {
-    static PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
-        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    static LINKABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let file = open_unnamed_unchecked(tmp_dir)?;
+    let linkable = LINKABLE.get_or_init(|| {
+        let probe = tmp_dir.join(format!(".unnamed-probe-{}", unique_name(host())));
+        let linked = open_unnamed_unchecked(tmp_dir).and_then(|f| link_by_descriptor(&f, &probe));
+        let _ = fs::remove_file(&probe);
+        if let Err(e) = &linked {
+            tracing::info!(error = %e, dir = %tmp_dir.display(),
+                "unnamed files (O_TMPFILE) cannot be linked by descriptor here");
+        }
+        linked.is_ok()
+    });
+    if *linkable {
+        Ok(file)
+    } else {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
+}
+
+/// Opens an unnamed file for writing on `tmp_dir`'s filesystem (creating `tmp_dir` when
+/// missing), with the mode a named file gets (0666 less the umask).
+fn open_unnamed_unchecked(tmp_dir: &Path) -> io::Result<File> {
     let open = || {
         rustix::fs::open(
             tmp_dir,
             rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::from_raw_mode(0o600),
+            rustix::fs::Mode::from_raw_mode(0o666),
         )
         .map(File::from)
         .map_err(io::Error::from)
@@ -307,7 +331,7 @@ fn open_unnamed(tmp_dir: &Path) -> io::Result<File> {
 
 /// Whether an `O_TMPFILE` open failed because the kernel or the filesystem lacks it
 /// (open(2): EOPNOTSUPP, or EINVAL from some filesystems; EISDIR from kernels before
-/// 3.11) or `/proc` is missing.
+/// 3.11), or [`open_unnamed`] found that such files cannot be linked here.
 fn unnamed_unsupported(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Unsupported
         || matches!(

@@ -109,7 +109,8 @@ pub(super) fn copy_messages(
 }
 
 /// Links `op`'s staged file into each target mailbox and indexes each copy. Its `tmp/`
-/// name, if it has one, goes to `fx.tmp_done` whether this succeeds or not.
+/// name, if it has one, goes to `fx.tmp_done` whether this succeeds or fails (a panic
+/// leaves it to the 36-hour `tmp/` cleanup).
 pub(crate) fn deliver(
     conn: &Connection,
     data_dir: &Path,
@@ -624,11 +625,12 @@ mod tests {
         // A file staged with a name in tmp/ (where O_TMPFILE is missing) is linked
         // the same way, and its tmp/ name removed after the commit.
         let inbox_only = vec![target(&alice(), "INBOX", none(), IfMissing::Fail)];
-        let mut named = super::super::testkit::stage(kit.data_dir(), "named", inbox_only);
+        let named = super::super::testkit::stage_named(kit.data_dir(), "named", inbox_only);
         let bytes = super::super::testkit::message("named");
-        let mtime = maildir::internaldate_mtime(named.internaldate);
-        let path = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp");
-        named.file = maildir::Staged::Named(path.clone());
+        let maildir::Staged::Named(path) = &named.file else {
+            panic!("named: {:?}", named.file);
+        };
+        let path = path.clone();
         let Ok(Outcome::Delivered(got)) = kit.submit(Op::Deliver(named)) else {
             panic!("delivered");
         };

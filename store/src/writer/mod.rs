@@ -1752,14 +1752,29 @@ pub(super) mod testkit {
             .into_bytes()
     }
 
-    /// A message staged as the store stages one: a file in a `tmp/` of the data dir.
+    /// A message staged as the store stages one: a file on the data dir's `mail/tmp/`
+    /// (unnamed where the system allows it).
     pub(crate) fn stage(data_dir: &Path, token: &str, targets: Vec<Target>) -> DeliverOp {
+        stage_as(data_dir, token, targets, false)
+    }
+
+    /// A message staged as where `O_TMPFILE` is missing: a named file in `mail/tmp/`.
+    pub(crate) fn stage_named(data_dir: &Path, token: &str, targets: Vec<Target>) -> DeliverOp {
+        stage_as(data_dir, token, targets, true)
+    }
+
+    fn stage_as(data_dir: &Path, token: &str, targets: Vec<Target>, named: bool) -> DeliverOp {
         let tmp_dir = data_dir.join("mail").join("tmp");
         std::fs::create_dir_all(&tmp_dir).expect("tmp dir");
         let bytes = message(token);
         let internaldate = 1_700_000_000;
         let mtime = maildir::internaldate_mtime(internaldate);
-        let file = maildir::stage(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp file");
+        let file = if named {
+            let path = maildir::write_tmp(&tmp_dir, maildir::host(), &bytes, mtime);
+            maildir::Staged::Named(path.expect("tmp file"))
+        } else {
+            maildir::stage(&tmp_dir, maildir::host(), &bytes, mtime).expect("tmp file")
+        };
         DeliverOp {
             file,
             targets,
