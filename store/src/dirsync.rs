@@ -17,7 +17,8 @@
 //!
 //! Invariants:
 //! - An item is finished exactly once, after fsyncs of all its directories that
-//!   started after [`DirSync::submit`] was called for it, or with the first error.
+//!   started after [`DirSync::submit`] (or [`DirSync::reserve`]) was called for it, or
+//!   with the first error.
 //! - Never two fsyncs of one directory at once (on an ext4 without a journal the
 //!   second would only wait for the first's buffers and write them again).
 //! - Dropping the [`DirSync`] finishes every item submitted before it returns.
@@ -76,7 +77,10 @@ enum Work {
 }
 
 struct Pending<T> {
-    item: T,
+    /// None while a [`Reserved`] place waits for its item, or once it was given up.
+    item: Option<T>,
+    /// A [`Reserved`] place given up: dropped once its fsyncs are done.
+    given_up: bool,
     /// Directories still to be fsynced for it.
     left: usize,
     /// The first failure.
@@ -122,6 +126,23 @@ impl<T: Send + 'static> DirSync<T> {
 
     /// Finishes `item` once each of `dirs` has been fsynced after this call.
     pub(crate) fn submit(&self, item: T, dirs: impl IntoIterator<Item = PathBuf>) {
+        self.register(dirs, Some(item));
+    }
+
+    /// Starts the fsyncs an item will need before the item exists: each of `dirs` is
+    /// fsynced after this call, and the item given later ([`Reserved::submit`]) is
+    /// finished once they are done. The writer reserves as soon as a batch's files are
+    /// linked, so their directories' fsyncs run while it commits the index.
+    pub(crate) fn reserve(&self, dirs: impl IntoIterator<Item = PathBuf>) -> Reserved<'_, T> {
+        let id = self.register(dirs, None);
+        Reserved {
+            pool: self,
+            id: Some(id),
+        }
+    }
+
+    /// Enters an item (or a place for one) for `dirs`; returns its id.
+    fn register(&self, dirs: impl IntoIterator<Item = PathBuf>, item: Option<T>) -> u64 {
         let mut state = lock(&self.shared.state);
         let id = state.next_id;
         state.next_id += 1;
@@ -140,7 +161,7 @@ impl<T: Send + 'static> DirSync<T> {
                 }
             }
         }
-        if left == 0 {
+        if left == 0 && item.is_some() {
             state.ready.push_back(Work::Finish(id));
             wake += 1;
         }
@@ -148,6 +169,7 @@ impl<T: Send + 'static> DirSync<T> {
             id,
             Pending {
                 item,
+                given_up: false,
                 left,
                 error: None,
             },
@@ -155,6 +177,58 @@ impl<T: Send + 'static> DirSync<T> {
         drop(state);
         for _ in 0..wake {
             self.shared.work.notify_one();
+        }
+        id
+    }
+}
+
+/// A place reserved in the pool ([`DirSync::reserve`]): its fsyncs run already.
+/// Dropped without [`Reserved::submit`] (the commit failed), the place is given up.
+pub(crate) struct Reserved<'a, T: Send + 'static> {
+    pool: &'a DirSync<T>,
+    /// None once submitted.
+    id: Option<u64>,
+}
+
+impl<T: Send + 'static> Reserved<'_, T> {
+    /// Gives the place its item: finished once the fsyncs reserved are done (now, on a
+    /// pool thread, if they are).
+    pub(crate) fn submit(mut self, item: T) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let mut state = lock(&self.pool.shared.state);
+        let Some(p) = state.items.get_mut(&id) else {
+            return;
+        };
+        p.item = Some(item);
+        if p.left == 0 {
+            state.ready.push_back(Work::Finish(id));
+            drop(state);
+            self.pool.shared.work.notify_one();
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Reserved<'_, T> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let mut state = lock(&self.pool.shared.state);
+        let done = match state.items.get_mut(&id) {
+            Some(p) if p.left == 0 => true,
+            Some(p) => {
+                p.given_up = true;
+                false
+            }
+            None => false,
+        };
+        if done {
+            state.items.remove(&id);
+            if state.items.is_empty() {
+                self.pool.shared.drained.notify_all();
+            }
         }
     }
 }
@@ -228,7 +302,9 @@ impl<T: Send + 'static> Shared<T> {
                     {
                         p.error = Some(e.clone());
                     }
+                    // Done, unless a reserved place still waits for its item.
                     if p.left == 0
+                        && (p.item.is_some() || p.given_up)
                         && let Some(p) = state.items.remove(&id)
                     {
                         done.push(p);
@@ -257,7 +333,10 @@ impl<T: Send + 'static> Shared<T> {
         }
         drop(state);
         for p in done {
-            let finish = || (self.finish)(p.item, p.error.map_or(Ok(()), Err));
+            let Some(item) = p.item else {
+                continue;
+            };
+            let finish = || (self.finish)(item, p.error.map_or(Ok(()), Err));
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(finish)).is_err() {
                 tracing::error!("store: finishing a synced item panicked");
             }
@@ -372,6 +451,50 @@ mod tests {
             syncs.len() < asked,
             "{} fsyncs for {asked} asked",
             syncs.len()
+        );
+    }
+
+    /// A place reserved before its item exists: its fsync starts after the
+    /// reservation, before the item is given; the item is finished once, after it
+    /// is given, with the reservation's fsync (none started after the submit). A
+    /// place given up finishes nothing, and does not hold the pool's drop.
+    #[test]
+    fn a_reserved_place_syncs_before_its_item_is_given() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        for d in [&a, &b] {
+            std::fs::create_dir(d).expect("mkdir");
+        }
+        let (pool, syncs, finished, seq) = pool(Duration::ZERO);
+        let reserved_at = seq.fetch_add(1, Ordering::SeqCst);
+        let reserved = pool.reserve([a.clone()]);
+        let given_up = pool.reserve([b.clone()]);
+        drop(given_up);
+        // The fsync runs without the item (it would not have with `submit`).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !lock(&syncs).iter().any(|(d, ..)| d == &a) {
+            assert!(std::time::Instant::now() < deadline, "no fsync of a/");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(lock(&finished).is_empty(), "finished before it was given");
+        let given_at = seq.fetch_add(1, Ordering::SeqCst);
+        reserved.submit((1, given_at));
+        drop(pool);
+        let finished = lock(&finished).clone();
+        assert_eq!(finished.len(), 1, "{finished:?}");
+        let (item, _, at, r) = &finished[0];
+        assert_eq!((*item, r.is_ok()), (1, true));
+        assert!(at > &given_at);
+        let syncs = lock(&syncs).clone();
+        assert!(
+            syncs
+                .iter()
+                .any(|(d, start, end)| d == &a && *start > reserved_at && *end < given_at),
+            "{syncs:?}"
+        );
+        assert!(
+            syncs.iter().any(|(d, ..)| d == &b),
+            "b/ synced though given up"
         );
     }
 

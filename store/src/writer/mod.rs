@@ -17,8 +17,9 @@
 //!
 //! Invariants:
 //! - Per message: file in `tmp/` fsynced (by the caller), linked into `new/` or `cur/`,
-//!   the index committed, the directory fsynced (by the syncer), the tmp name removed,
-//!   then the change published and the caller answered. Nothing is acknowledged before
+//!   the index committed while the syncer fsyncs the directory (its fsync starts once
+//!   the batch's links are made, before the commit), the tmp name removed, then the
+//!   change published and the caller answered. Nothing is acknowledged before
 //!   its names are durable; another session may see a committed message a moment
 //!   earlier (when a later change to the same mailbox is published first), and a crash
 //!   in that moment loses only mail nobody was told was kept — its UID stays used, as
@@ -733,7 +734,7 @@ impl WriterState {
     /// Runs one part of a batch (its quick requests, or those that sync) and answers
     /// it now or hands it to the syncer.
     fn run_part(&mut self, part: Vec<Job>, syncer: Option<&crate::dirsync::DirSync<ToSync>>) {
-        let Some(mut done) = self.run_batch(part) else {
+        let Some((mut done, reserved)) = self.run_batch(part, syncer) else {
             return;
         };
         if done.dirs.is_empty() {
@@ -743,6 +744,8 @@ impl WriterState {
             if !trash.is_empty() {
                 self.hand_off(syncer, ToSync::Trash(trash));
             }
+        } else if let Some(reserved) = reserved {
+            reserved.submit(ToSync::Batch(done));
         } else {
             self.hand_off(syncer, ToSync::Batch(done));
         }
@@ -863,8 +866,16 @@ impl WriterState {
 
     /// Applies and commits one batch. Returns what it still owes (the fsync of its
     /// directories, then its post-commit effects and answers), or None when the batch
-    /// failed and every request in it was already answered with the error.
-    fn run_batch(&mut self, batch: Vec<Job>) -> Option<Committed> {
+    /// failed and every request in it was already answered with the error. With a
+    /// `syncer`, the fsyncs of the batch's directories start before the commit (its
+    /// files are linked by then) and run while it commits: the place reserved for them
+    /// comes back with the batch.
+    fn run_batch<'s>(
+        &mut self,
+        batch: Vec<Job>,
+        syncer: Option<&'s crate::dirsync::DirSync<ToSync>>,
+    ) -> Option<(Committed, Option<crate::dirsync::Reserved<'s, ToSync>>)> {
+        let mut reserved = None;
         let mut effects = Effects::default();
         let mut results: Vec<(Reply, Result<Outcome>)> = Vec::with_capacity(batch.len());
         let data_dir = self.data_dir.clone();
@@ -925,6 +936,9 @@ impl WriterState {
             if failed_alone {
                 tx.rollback()?;
             } else {
+                if !effects.dirs.is_empty() {
+                    reserved = syncer.map(|s| s.reserve(effects.dirs.iter().cloned()));
+                }
                 tx.commit()?;
             }
             Ok(())
@@ -966,7 +980,7 @@ impl WriterState {
                     }
                 }
                 self.record_journals(followed, &effects.changed, &claimed);
-                Some(Committed {
+                let committed = Committed {
                     dirs: effects.dirs,
                     tmp_done: effects.tmp_done,
                     remove_trees: effects.remove_trees,
@@ -974,7 +988,8 @@ impl WriterState {
                     changed: effects.changed,
                     events: effects.events,
                     results,
-                })
+                };
+                Some((committed, reserved))
             }
             Err(e) => {
                 tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
