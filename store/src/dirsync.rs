@@ -1,5 +1,5 @@
-//! Directory fsyncs of committed batches, grouped per directory, on threads started
-//! once.
+//! Directory fsyncs of the writer's batches (started before their commit, finished
+//! after it), grouped per directory, on threads started once.
 //!
 //! A committed batch is answered once every directory it changed has been fsynced by
 //! an fsync that *started after* the batch made its changes there. Each directory is
@@ -199,6 +199,10 @@ impl<T: Send + 'static> Reserved<'_, T> {
         };
         let mut state = lock(&self.pool.shared.state);
         let Some(p) = state.items.get_mut(&id) else {
+            // Cannot happen: only this place's drop removes it before it has an item.
+            tracing::error!(
+                "store: a reserved directory fsync lost its place; the batch goes unanswered"
+            );
             return;
         };
         p.item = Some(item);
@@ -494,8 +498,38 @@ mod tests {
         );
         assert!(
             syncs.iter().any(|(d, ..)| d == &b),
-            "b/ synced though given up"
+            "b/'s fsync ran, given up or not"
         );
+    }
+
+    /// The writer's usual case: the item is given while its reserved fsync still
+    /// runs, and is finished only after that fsync ends.
+    #[test]
+    fn a_reserved_place_given_its_item_mid_fsync_waits_for_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (pool, syncs, finished, seq) = pool(Duration::from_millis(100));
+        let reserved = pool.reserve([tmp.path().to_path_buf()]);
+        // Until the fsync has started (it counts one at its start), then give the item.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while seq.load(Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fsync never started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let given_at = seq.fetch_add(1, Ordering::SeqCst);
+        reserved.submit((1, given_at));
+        drop(pool);
+        let (syncs, finished) = (lock(&syncs).clone(), lock(&finished).clone());
+        assert_eq!(
+            (syncs.len(), finished.len()),
+            (1, 1),
+            "{syncs:?} {finished:?}"
+        );
+        let (_, start, end) = &syncs[0];
+        assert!(start < &given_at, "the fsync started before the item came");
+        assert!(finished[0].2 > *end, "finished before its fsync ended");
     }
 
     #[test]

@@ -17,8 +17,8 @@
 //!
 //! Write order for a message (invariant): write to `tmp/`, fsync the file, link or
 //! rename it into `new/` or `cur/`, fsync that directory and commit the index row (the
-//! writer overlaps the two, `writer/mod.rs` says why that is safe), and only then
-//! acknowledge. A delivered message is written as an unnamed file on
+//! writer overlaps the two; the invariants in `writer/mod.rs` say why that is safe),
+//! and only then acknowledge. A delivered message is written as an unnamed file on
 //! `tmp/`'s filesystem where Linux allows it ([`Staged`]), so it never has a `tmp/`
 //! name to create and remove.
 

@@ -81,7 +81,7 @@ pub(super) fn copy_messages(
         if remove {
             let sms = src.shared_modseq(&mut src_modseq)?;
             forget_message(conn, src.id, uid, sms)?;
-            unlink.push(old_path);
+            unlink.push((old_path, path));
         }
         pairs.push((uid, Uid(new_uid)));
     }
@@ -93,10 +93,11 @@ pub(super) fn copy_messages(
         src.save(conn)?;
         fx.touch(&src, MessageChanges::EXPUNGED);
     }
-    // Last, so that no failure above can lose a message.
-    for path in unlink {
+    // Last, so that no failure above can lose a message; and each recorded, so that a
+    // failure after (the batch's commit) links it back (`undo_files`).
+    for (path, kept) in unlink {
         match std::fs::remove_file(&path) {
-            Ok(()) => {}
+            Ok(()) => fx.unlinked.push((path.clone(), kept)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(path = %path.display(), error = %e,
                 "moved message left in its source directory; reconcile will adopt it"),
@@ -104,6 +105,10 @@ pub(super) fn copy_messages(
         if let Some(parent) = path.parent() {
             fx.dirs.insert(parent.to_path_buf());
         }
+    }
+    #[cfg(test)]
+    if super::testkit::PANIC_AFTER_MOVE.with(std::cell::Cell::get) {
+        panic!("the test's panic after a move");
     }
     Ok(pairs)
 }

@@ -23,7 +23,12 @@
 //!   its names are durable; another session may see a committed message a moment
 //!   earlier (when a later change to the same mailbox is published first), and a crash
 //!   in that moment loses only mail nobody was told was kept — its UID stays used, as
-//!   UIDs are reserved durably.
+//!   UIDs are reserved durably. The overlap is safe because the index is a cache
+//!   (`index.rs`: `synchronous=NORMAL`, rebuilt from the files) and nothing is answered
+//!   before both are done. Its one cost: when a commit fails, its links may already be
+//!   durable; they are removed and the directories fsynced again, but a crash before
+//!   that leaves a message nobody was told was kept, which the next reconcile adopts
+//!   (a sender retrying then delivers it twice).
 //! - Each request runs in its own SAVEPOINT (a request alone in its batch in the
 //!   transaction itself, rolled back when it fails): one failing request leaves the
 //!   others in the batch untouched, and the files it created are removed again.
@@ -37,13 +42,16 @@
 //! - Mailbox rows are read inside the write transaction (BEGIN IMMEDIATE), never cached
 //!   across batches, so another process writing the same index (the CLI) stays coherent.
 //! - Mailbox operations (delete, rename, copy/move) follow the same order: the maildir
-//!   is changed first (directories renamed, files linked), the index commits, then the
-//!   touched directories are fsynced before the answer. Directory renames are recorded so that a failing
+//!   is changed first (directories renamed, files linked), then the index commits while
+//!   the touched directories are fsynced, both before the answer. Directory renames are recorded so that a failing
 //!   request or batch renames them back; a deleted mailbox's tree is first renamed out
 //!   of the namespace (`..deleted.*`, which no mailbox name maps to) and removed only
 //!   after the commit. A MOVE unlinks the source files last, after every link and
 //!   statement of the request succeeded, so a failure never loses a message: at worst
-//!   it is in both mailboxes, and the next reconcile adopts the extra file.
+//!   it is in both mailboxes, and the next reconcile adopts the extra file. Should the
+//!   batch's commit fail after that, each source is linked back from the target's link
+//!   before the target's links are removed (`Effects::unlinked`, `undo_files`), and the
+//!   directories are fsynced again.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -497,10 +505,15 @@ struct WriterState {
 /// What a batch must do after its statements succeed.
 #[derive(Default)]
 pub(crate) struct Effects {
-    /// Directories whose entries changed: fsynced after commit, before the answer.
+    /// Directories whose entries changed: fsynced (while the index commits) before the
+    /// answer.
     pub(crate) dirs: BTreeSet<PathBuf>,
     /// Files created by requests (removed again if their request fails).
     pub(crate) created: Vec<PathBuf>,
+    /// Names a MOVE removed from its source, each with the link it made of the same
+    /// file (one of `created`): linked back before `created` is removed when the
+    /// request or the batch's commit fails, so that the message is never lost.
+    pub(crate) unlinked: Vec<(PathBuf, PathBuf)>,
     /// tmp files to remove after commit.
     pub(crate) tmp_done: Vec<PathBuf>,
     /// Mailboxes changed, with their new HIGHESTMODSEQ ([`Effects::mark_changed`]).
@@ -901,6 +914,7 @@ impl WriterState {
             let mut failed_alone = false;
             for job in batch {
                 let created_before = effects.created.len();
+                let unlinked_before = effects.unlinked.len();
                 let renames_before = effects.renames.len();
                 let trees_before = effects.remove_trees.len();
                 let trash_before = effects.trash.len();
@@ -921,10 +935,11 @@ impl WriterState {
                 };
                 if r.is_err() {
                     failed_alone = alone;
-                    for f in effects.created.drain(created_before..) {
-                        let _ = std::fs::remove_file(f);
-                    }
-                    undo_renames(effects.renames.drain(renames_before..));
+                    undo_files(
+                        effects.unlinked.drain(unlinked_before..),
+                        effects.created.drain(created_before..),
+                        effects.renames.drain(renames_before..),
+                    );
                     effects.remove_trees.truncate(trees_before);
                     effects.trash.truncate(trash_before);
                     effects.events.truncate(events_before);
@@ -993,10 +1008,16 @@ impl WriterState {
             }
             Err(e) => {
                 tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
-                for f in &effects.created {
-                    let _ = std::fs::remove_file(f);
+                undo_files(
+                    effects.unlinked.drain(..),
+                    effects.created.drain(..),
+                    effects.renames.drain(..),
+                );
+                // The directories' fsyncs may have run before the commit failed
+                // (`DirSync::reserve`): make the undoing durable too.
+                for dir in &effects.dirs {
+                    let _ = maildir::sync_dir(dir);
                 }
-                undo_renames(effects.renames.drain(..));
                 let msg = e.to_string();
                 for (reply, _) in results {
                     reply.send(Err(StoreError::Invalid(format!(
@@ -1585,6 +1606,29 @@ fn apply(
 }
 
 /// Renames recorded in `Effects::renames`, undone newest first.
+/// Undoes what failed requests did to the maildir: the names a MOVE removed are linked
+/// back from the links it made, then the files created are removed and the renames
+/// undone (latest first).
+fn undo_files(
+    unlinked: impl Iterator<Item = (PathBuf, PathBuf)>,
+    created: impl Iterator<Item = PathBuf>,
+    renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>,
+) {
+    let mut keep = HashSet::new();
+    for (source, kept) in unlinked {
+        if let Err(e) = std::fs::hard_link(&kept, &source) {
+            tracing::error!(from = %kept.display(), to = %source.display(), error = %e,
+                "cannot put a moved message back into its source; it stays in the target");
+            // The message must stay somewhere: its new name is not removed below.
+            keep.insert(kept);
+        }
+    }
+    for f in created.filter(|f| !keep.contains(f)) {
+        let _ = std::fs::remove_file(f);
+    }
+    undo_renames(renames);
+}
+
 fn undo_renames(renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>) {
     for (from, to) in renames.rev() {
         if let Err(e) = std::fs::rename(&to, &from) {
@@ -1761,6 +1805,13 @@ pub(super) mod testkit {
     /// A message with this subject panics in the writer's bookkeeping after its batch
     /// committed (`run_batch`, test builds only).
     pub(crate) const PANIC_AFTER_COMMIT: &str = "panic after the commit";
+
+    thread_local! {
+        /// Set on a thread that runs the writer: a MOVE on it panics once it has
+        /// unlinked its sources (`message::copy_messages`, test builds only).
+        pub(crate) static PANIC_AFTER_MOVE: std::cell::Cell<bool> =
+            const { std::cell::Cell::new(false) };
+    }
 
     pub(crate) fn message(token: &str) -> Vec<u8> {
         format!("From: a@example.net\r\nSubject: {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\nbody {token}\r\n")
@@ -2169,6 +2220,57 @@ mod tests {
         );
         assert!(watch_inbox.has_changed().expect("sender"));
         assert!(index::messages(&st.conn, a).expect("messages").is_empty());
+    }
+
+    /// A MOVE that fails after it unlinked its sources (a panic there, in a test
+    /// build) loses nothing: the source is linked back before the target's links are
+    /// removed, and the index still has it in the source. The same undo runs when a
+    /// batch's commit fails.
+    #[test]
+    fn a_move_that_fails_after_its_unlinks_puts_the_message_back() {
+        let (dir, mut st, _sizes) = fresh();
+        let data = dir.path();
+        assert!(
+            run_queued(&mut st, vec![ensure("A", false), to_inbox(data, "m0")])
+                .iter()
+                .all(Result::is_ok)
+        );
+        let inbox = index::mailbox(&st.conn, "alice@example.com", "INBOX")
+            .expect("read")
+            .expect("INBOX");
+        let inbox_dir = mailbox_path(data, &alice(), "INBOX").expect("path");
+        let a_dir = mailbox_path(data, &alice(), "A").expect("path");
+        let files = |d: &Path| -> Vec<PathBuf> {
+            ["new", "cur"]
+                .iter()
+                .flat_map(|s| std::fs::read_dir(d.join(s)).into_iter().flatten())
+                .map(|e| e.expect("entry").path())
+                .collect()
+        };
+        let before = files(&inbox_dir);
+        assert_eq!(before.len(), 1);
+        let bytes = std::fs::read(&before[0]).expect("read");
+        let mv = Op::Copy {
+            from: inbox.id,
+            uids: vec![Uid(1)],
+            user: alice(),
+            to: "A".into(),
+            remove: true,
+        };
+        testkit::PANIC_AFTER_MOVE.with(|f| f.set(true));
+        let answers = run_queued(&mut st, vec![mv]);
+        testkit::PANIC_AFTER_MOVE.with(|f| f.set(false));
+        assert!(
+            matches!(answers[0], Err(StoreError::Internal(_))),
+            "{answers:?}"
+        );
+        assert_eq!(files(&inbox_dir), before, "the source is back");
+        assert_eq!(std::fs::read(&before[0]).expect("read"), bytes);
+        assert!(files(&a_dir).is_empty(), "{:?}", files(&a_dir));
+        assert_eq!(
+            index::messages(&st.conn, inbox.id).expect("messages").len(),
+            1
+        );
     }
 
     #[test]
