@@ -202,8 +202,7 @@ pub(crate) fn apply(
     if r.is_err() {
         // The staged files of a failed request are garbage (those already moved
         // are undone with the transaction's other effects).
-        fx.tmp_done
-            .extend(copies.filter_map(|c| c.file.into_leftover()));
+        copies.for_each(|c| fx.release_staged(c));
         fx.tmp_done.extend(queued_tmps);
     }
     r

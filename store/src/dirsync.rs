@@ -77,14 +77,29 @@ enum Work {
 }
 
 struct Pending<T> {
-    /// None while a [`Reserved`] place waits for its item, or once it was given up.
-    item: Option<T>,
-    /// A [`Reserved`] place given up: dropped once its fsyncs are done.
-    given_up: bool,
+    item: Held<T>,
     /// Directories still to be fsynced for it.
     left: usize,
     /// The first failure.
     error: Option<String>,
+}
+
+/// What a pending entry holds.
+enum Held<T> {
+    /// The item, finished once its fsyncs are done.
+    Item(T),
+    /// Nothing yet: a [`Reserved`] place waiting for its item.
+    Awaited,
+    /// Nothing ever: a [`Reserved`] place given up, dropped once its fsyncs are done.
+    GivenUp,
+}
+
+impl<T> Pending<T> {
+    /// Whether nothing keeps it in the pool any more: its fsyncs are done and it is
+    /// not waiting for its item.
+    fn done(&self) -> bool {
+        self.left == 0 && !matches!(self.item, Held::Awaited)
+    }
 }
 
 impl<T: Send + 'static> DirSync<T> {
@@ -126,7 +141,7 @@ impl<T: Send + 'static> DirSync<T> {
 
     /// Finishes `item` once each of `dirs` has been fsynced after this call.
     pub(crate) fn submit(&self, item: T, dirs: impl IntoIterator<Item = PathBuf>) {
-        self.register(dirs, Some(item));
+        self.register(dirs, Held::Item(item));
     }
 
     /// Starts the fsyncs an item will need before the item exists: each of `dirs` is
@@ -134,7 +149,7 @@ impl<T: Send + 'static> DirSync<T> {
     /// finished once they are done. The writer reserves as soon as a batch's files are
     /// linked, so their directories' fsyncs run while it commits the index.
     pub(crate) fn reserve(&self, dirs: impl IntoIterator<Item = PathBuf>) -> Reserved<'_, T> {
-        let id = self.register(dirs, None);
+        let id = self.register(dirs, Held::Awaited);
         Reserved {
             pool: self,
             id: Some(id),
@@ -142,7 +157,7 @@ impl<T: Send + 'static> DirSync<T> {
     }
 
     /// Enters an item (or a place for one) for `dirs`; returns its id.
-    fn register(&self, dirs: impl IntoIterator<Item = PathBuf>, item: Option<T>) -> u64 {
+    fn register(&self, dirs: impl IntoIterator<Item = PathBuf>, item: Held<T>) -> u64 {
         let mut state = lock(&self.shared.state);
         let id = state.next_id;
         state.next_id += 1;
@@ -161,7 +176,7 @@ impl<T: Send + 'static> DirSync<T> {
                 }
             }
         }
-        if left == 0 && item.is_some() {
+        if left == 0 && matches!(item, Held::Item(_)) {
             state.ready.push_back(Work::Finish(id));
             wake += 1;
         }
@@ -169,7 +184,6 @@ impl<T: Send + 'static> DirSync<T> {
             id,
             Pending {
                 item,
-                given_up: false,
                 left,
                 error: None,
             },
@@ -205,8 +219,8 @@ impl<T: Send + 'static> Reserved<'_, T> {
             );
             return;
         };
-        p.item = Some(item);
-        if p.left == 0 {
+        p.item = Held::Item(item);
+        if p.done() {
             state.ready.push_back(Work::Finish(id));
             drop(state);
             self.pool.shared.work.notify_one();
@@ -220,15 +234,11 @@ impl<T: Send + 'static> Drop for Reserved<'_, T> {
             return;
         };
         let mut state = lock(&self.pool.shared.state);
-        let done = match state.items.get_mut(&id) {
-            Some(p) if p.left == 0 => true,
-            Some(p) => {
-                p.given_up = true;
-                false
-            }
-            None => false,
+        let Some(p) = state.items.get_mut(&id) else {
+            return;
         };
-        if done {
+        p.item = Held::GivenUp;
+        if p.done() {
             state.items.remove(&id);
             if state.items.is_empty() {
                 self.pool.shared.drained.notify_all();
@@ -307,8 +317,7 @@ impl<T: Send + 'static> Shared<T> {
                         p.error = Some(e.clone());
                     }
                     // Done, unless a reserved place still waits for its item.
-                    if p.left == 0
-                        && (p.item.is_some() || p.given_up)
+                    if p.done()
                         && let Some(p) = state.items.remove(&id)
                     {
                         done.push(p);
@@ -337,7 +346,7 @@ impl<T: Send + 'static> Shared<T> {
         }
         drop(state);
         for p in done {
-            let Some(item) = p.item else {
+            let Held::Item(item) = p.item else {
                 continue;
             };
             let finish = || (self.finish)(item, p.error.map_or(Ok(()), Err));

@@ -120,18 +120,30 @@ pub fn write_tmp(
     mtime: SystemTime,
 ) -> io::Result<PathBuf> {
     let path = tmp_dir.join(unique_name(host));
-    let open = || OpenOptions::new().write(true).create_new(true).open(&path);
-    let mut f = match open() {
+    let mut f = open_in(tmp_dir, || {
+        OpenOptions::new().write(true).create_new(true).open(&path)
+    })?;
+    write_synced(&mut f, bytes, mtime)?;
+    Ok(path)
+}
+
+/// Opens with `open` a file in `dir`, creating `dir` when the open finds it missing.
+fn open_in(dir: &Path, open: impl Fn() -> io::Result<File>) -> io::Result<File> {
+    match open() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(tmp_dir)?;
-            open()?
+            fs::create_dir_all(dir)?;
+            open()
         }
-        other => other?,
-    };
+        other => other,
+    }
+}
+
+/// Writes a staged message's `bytes` to the new file `f`, sets its modification time
+/// to `mtime` (INTERNALDATE lives there, as with Dovecot) and fdatasyncs it.
+fn write_synced(f: &mut File, bytes: &[u8], mtime: SystemTime) -> io::Result<()> {
     f.write_all(bytes)?;
     f.set_modified(mtime)?;
-    f.sync_data()?;
-    Ok(path)
+    f.sync_data()
 }
 
 /// Unnamed staged files open at once, at most ([`stage`]): each holds a descriptor until
@@ -254,9 +266,7 @@ fn stage_with(
         match open_unnamed(tmp_dir) {
             Ok(file) => {
                 let mut file = UnnamedFile { file, _slot: slot };
-                file.file.write_all(bytes)?;
-                file.file.set_modified(mtime)?;
-                file.file.sync_data()?;
+                write_synced(&mut file.file, bytes, mtime)?;
                 return Ok(Staged::Unnamed(file));
             }
             Err(e) if unnamed_unsupported(&e) => {
@@ -312,7 +322,7 @@ fn open_unnamed(tmp_dir: &Path) -> io::Result<File> {
 /// Opens an unnamed file for writing on `tmp_dir`'s filesystem (creating `tmp_dir` when
 /// missing), with the mode a named file gets (0666 less the umask).
 fn open_unnamed_unchecked(tmp_dir: &Path) -> io::Result<File> {
-    let open = || {
+    open_in(tmp_dir, || {
         rustix::fs::open(
             tmp_dir,
             rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
@@ -320,14 +330,7 @@ fn open_unnamed_unchecked(tmp_dir: &Path) -> io::Result<File> {
         )
         .map(File::from)
         .map_err(io::Error::from)
-    };
-    match open() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(tmp_dir)?;
-            open()
-        }
-        other => other,
-    }
+    })
 }
 
 /// Whether an `O_TMPFILE` open failed because the kernel or the filesystem lacks it

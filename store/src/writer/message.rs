@@ -123,7 +123,7 @@ pub(crate) fn deliver(
     op: DeliverOp,
 ) -> Result<Vec<Delivered>> {
     let r = deliver_copies(conn, data_dir, fx, &op);
-    fx.tmp_done.extend(op.file.into_leftover());
+    fx.release_staged(op);
     r
 }
 

@@ -502,6 +502,19 @@ struct WriterState {
     mailbox_rows: Option<Arc<AtomicBool>>,
 }
 
+/// The lengths of an [`Effects`]' records before a request ([`Effects::mark`]).
+#[derive(Clone, Copy)]
+struct EffectsMark {
+    created: usize,
+    unlinked: usize,
+    renames: usize,
+    remove_trees: usize,
+    trash: usize,
+    events: usize,
+    stored: usize,
+    changed: usize,
+}
+
 /// What a batch must do after its statements succeed.
 #[derive(Default)]
 pub(crate) struct Effects {
@@ -574,6 +587,43 @@ impl Effects {
                 None => break,
             }
         }
+    }
+
+    /// Where each record stands before a request runs, for [`Effects::undo_to`].
+    fn mark(&self) -> EffectsMark {
+        EffectsMark {
+            created: self.created.len(),
+            unlinked: self.unlinked.len(),
+            renames: self.renames.len(),
+            remove_trees: self.remove_trees.len(),
+            trash: self.trash.len(),
+            events: self.events.len(),
+            stored: self.stored.len(),
+            changed: self.changed_before.len(),
+        }
+    }
+
+    /// Undoes what a failed request recorded since `mark`: its file changes on disk
+    /// ([`undo_files`]) and its post-commit effects. (`dirs` keeps its directories:
+    /// an extra fsync at worst; `tmp_done` keeps its staged names, which are garbage.)
+    fn undo_to(&mut self, mark: EffectsMark) {
+        undo_files(
+            self.unlinked.drain(mark.unlinked..),
+            self.created.drain(mark.created..),
+            self.renames.drain(mark.renames..),
+        );
+        self.remove_trees.truncate(mark.remove_trees);
+        self.trash.truncate(mark.trash);
+        self.events.truncate(mark.events);
+        self.stored.truncate(mark.stored);
+        self.undo_changed(mark.changed);
+    }
+
+    /// Lets go of a staged message the writer is done with, delivered or not (its
+    /// request failed before reaching it): an unnamed file closes here, a `tmp/` name
+    /// is removed after the commit.
+    pub(crate) fn release_staged(&mut self, op: DeliverOp) {
+        self.tmp_done.extend(op.file.into_leftover());
     }
 
     /// Records an event for `user`'s bus.
@@ -913,14 +963,7 @@ impl WriterState {
             let alone = batch.len() == 1;
             let mut failed_alone = false;
             for job in batch {
-                let created_before = effects.created.len();
-                let unlinked_before = effects.unlinked.len();
-                let renames_before = effects.renames.len();
-                let trees_before = effects.remove_trees.len();
-                let trash_before = effects.trash.len();
-                let events_before = effects.events.len();
-                let stored_before = effects.stored.len();
-                let changed_before = effects.changed_before.len();
+                let mark = effects.mark();
                 // Each request in its own savepoint.
                 let kind = job.op.kind();
                 let run = || {
@@ -935,16 +978,7 @@ impl WriterState {
                 };
                 if r.is_err() {
                     failed_alone = alone;
-                    undo_files(
-                        effects.unlinked.drain(unlinked_before..),
-                        effects.created.drain(created_before..),
-                        effects.renames.drain(renames_before..),
-                    );
-                    effects.remove_trees.truncate(trees_before);
-                    effects.trash.truncate(trash_before);
-                    effects.events.truncate(events_before);
-                    effects.stored.truncate(stored_before);
-                    effects.undo_changed(changed_before);
+                    effects.undo_to(mark);
                 }
                 results.push((job.reply, r));
             }
@@ -1579,8 +1613,7 @@ fn apply(
                         // The staged files of a failed request are garbage; named
                         // ones go with the batch's other tmp files after the commit
                         // (`deliver` gave back its own on the way out).
-                        fx.tmp_done
-                            .extend(ops.filter_map(|d| d.file.into_leftover()));
+                        ops.for_each(|d| fx.release_staged(d));
                         return Err(e);
                     }
                 }
@@ -1605,7 +1638,6 @@ fn apply(
     }
 }
 
-/// Renames recorded in `Effects::renames`, undone newest first.
 /// Undoes what failed requests did to the maildir: the names a MOVE removed are linked
 /// back from the links it made, then the files created are removed and the renames
 /// undone (latest first).
@@ -1629,6 +1661,7 @@ fn undo_files(
     undo_renames(renames);
 }
 
+/// Renames recorded in `Effects::renames`, undone newest first.
 fn undo_renames(renames: impl DoubleEndedIterator<Item = (PathBuf, PathBuf)>) {
     for (from, to) in renames.rev() {
         if let Err(e) = std::fs::rename(&to, &from) {
