@@ -112,6 +112,8 @@ struct Inner {
     readers: index::Readers,
     /// The door's reader threads (`readers.rs`).
     hops: readers::Hops,
+    /// Threads that stage messages (`stage_and_submit`).
+    stagers: readers::Hops,
     changes: Arc<Changes>,
     accounts: Accounts,
     batch_observer: Arc<std::sync::OnceLock<stats::BatchObserver>>,
@@ -166,7 +168,8 @@ impl Store {
                 batch_observer,
                 spares,
                 readers: index::Readers::new(&db),
-                hops: readers::Hops::start(),
+                hops: readers::Hops::start("store-reader", readers::READERS),
+                stagers: readers::Hops::start("store-stage", readers::STAGERS),
                 changes,
                 accounts: Accounts::open(data_dir)?,
             }),
@@ -359,8 +362,11 @@ impl Store {
         }
     }
 
-    /// Stages a delivery on a blocking thread and queues it to the writer from that
-    /// same thread: `build` writes the files (each fsynced in `tmp/`,
+    /// Stages a delivery on a staging thread (`readers::STAGERS` of them, then tokio's
+    /// blocking pool when all are busy) and queues it to the writer from that same
+    /// thread. Its own threads, not the blocking pool first: that pool's one queue
+    /// lock, taken by every SMTP session's message at once, spun and yielded (SMTP at
+    /// 20 sessions +12 %, 9 % less CPU per message with the threads, ab-smtp.sh): `build` writes the files (each fsynced in `tmp/`,
     /// [`Store::stage_blocking`]) and returns the writer's request, or fails having
     /// removed what it wrote. The caller waits once, for the writer's answer. Awaiting
     /// the staging first and submitting afterwards would cost one more hand-over
@@ -375,10 +381,10 @@ impl Store {
         // Not awaited: the outcome comes through `reply`. If the closure never runs
         // (the runtime is shutting down), `reply` is dropped and the caller hears
         // StoreError::Closed.
-        drop(tokio::task::spawn_blocking(move || match build(&store) {
+        self.inner.stagers.spawn(move || match build(&store) {
             Ok(op) => store.inner.writer.submit_to(op, reply),
             Err(e) => drop(reply.send(Err(e))),
-        }));
+        });
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
