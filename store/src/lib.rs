@@ -18,7 +18,9 @@
 //! - `door.rs`: the typed async door the protocol crates use. Each method makes its own
 //!   hop off the runtime: small reads to the reader threads (`readers.rs`, each with
 //!   its own SQLite connection), whole-mailbox jobs (FETCH chunks, SEARCH/SORT/THREAD
-//!   scans with a `Cancel`) to the blocking pool, changes to the writer's queue.
+//!   scans with a `Cancel`) to the blocking pool, changes to the writer's queue; a
+//!   delivered or appended message is first staged (written and fdatasynced) on a
+//!   staging thread (`readers.rs` again), which queues it to the writer itself.
 //!   `*_blocking` twins serve the CLI. Two answers need no hop: a selected session's
 //!   changes from the writer's change journal (`journal.rs`), a FETCH of shapes
 //!   and header blocks from the blob cache (`blobcache.rs`), and a user's mailboxes
