@@ -285,18 +285,16 @@ pub fn clamp_at_boundary<'a>(body: &'a [u8], boundary: &[u8]) -> &'a [u8] {
 }
 
 /// `(octets, lines)` of `body` on the CRLF form.
+/// Jumps from line feed to line feed (`memchr`), so a 100 KiB body costs a few
+/// thousand steps, not one per byte.
 pub fn crlf_size(body: &[u8]) -> (u64, u64) {
     let mut lines = 0u64;
     let mut bare = 0u64;
-    let mut prev = 0u8;
-    for &b in body {
-        if b == b'\n' {
-            lines += 1;
-            if prev != b'\r' {
-                bare += 1;
-            }
+    for lf in memchr::memchr_iter(b'\n', body) {
+        lines += 1;
+        if lf == 0 || body[lf - 1] != b'\r' {
+            bare += 1;
         }
-        prev = b;
     }
     (body.len() as u64 + bare, lines)
 }
@@ -484,6 +482,8 @@ mod tests {
         assert_eq!(crlf_size(b"a\r\nb\nc"), (7, 2));
         assert_eq!(crlf_size(b""), (0, 0));
         assert_eq!(crlf_size(b"\n\n"), (4, 2));
+        assert_eq!(crlf_size(b"\r\n\r\n"), (4, 2));
+        assert_eq!(crlf_size(b"\r\r\n\n\r"), (6, 2));
     }
 
     #[test]
