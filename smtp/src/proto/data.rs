@@ -158,7 +158,7 @@ impl Sink {
 
     /// Content bytes of the current line (no CR/LF among them).
     pub(crate) fn content(&mut self, bytes: &[u8]) {
-        if bytes.contains(&0) {
+        if memchr::memchr(0, bytes).is_some() {
             self.nul = true;
         }
         self.line_len = self.line_len.saturating_add(bytes.len());
@@ -297,10 +297,7 @@ impl DataReceiver {
                 State::Text => {
                     // Fast path: the run of bytes up to the next CR or LF.
                     let tail = input.get(i..).unwrap_or_default();
-                    let run = tail
-                        .iter()
-                        .position(|&c| c == b'\r' || c == b'\n')
-                        .unwrap_or(tail.len());
+                    let run = memchr::memchr2(b'\r', b'\n', tail).unwrap_or(tail.len());
                     if run > 0 {
                         self.sink.content(tail.get(..run).unwrap_or_default());
                         i += run;
