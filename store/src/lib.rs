@@ -373,7 +373,10 @@ impl Store {
     /// removed what it wrote. The caller waits once, for the writer's answer. Awaiting
     /// the staging first and submitting afterwards would cost one more hand-over
     /// between threads, and each costs 150–300 µs of wake-up on a busy machine
-    /// (measured under imaptest: 170–200 µs per APPEND).
+    /// (measured under imaptest: 170–200 µs per APPEND). At shutdown the staging
+    /// threads are not waited for as tokio's blocking pool was when the runtime is
+    /// dropped: a message still being staged then was answered to nobody, and its
+    /// unnamed file goes with the process (a named one is left to the `tmp/` cleanup).
     async fn stage_and_submit<F>(&self, build: F) -> Result<Outcome>
     where
         F: FnOnce(&Store) -> Result<Op> + Send + 'static,
