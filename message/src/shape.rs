@@ -284,9 +284,8 @@ pub fn clamp_at_boundary<'a>(body: &'a [u8], boundary: &[u8]) -> &'a [u8] {
     body
 }
 
-/// `(octets, lines)` of `body` on the CRLF form.
-/// Jumps from line feed to line feed (`memchr`), so a 100 KiB body costs a few
-/// thousand steps, not one per byte.
+/// `(octets, lines)` of `body` on the CRLF form. Jumps from line feed to line feed
+/// (`memchr`), so a 100 KiB body costs a few thousand steps, not one per byte.
 pub fn crlf_size(body: &[u8]) -> (u64, u64) {
     let mut lines = 0u64;
     let mut bare = 0u64;

@@ -114,8 +114,9 @@ struct Inner {
     readers: index::Readers,
     /// The door's reader threads (`readers.rs`).
     hops: readers::Hops,
-    /// Threads that stage messages (`stage_and_submit`).
-    stagers: readers::Hops,
+    /// Threads that stage messages (`stage_and_submit`), started by the first message
+    /// (a CLI command that opens the store stores none).
+    stagers: std::sync::OnceLock<readers::Hops>,
     changes: Arc<Changes>,
     accounts: Accounts,
     batch_observer: Arc<std::sync::OnceLock<stats::BatchObserver>>,
@@ -171,7 +172,7 @@ impl Store {
                 spares,
                 readers: index::Readers::new(&db),
                 hops: readers::Hops::start("store-reader", readers::READERS),
-                stagers: readers::Hops::start("store-stage", readers::STAGERS),
+                stagers: std::sync::OnceLock::new(),
                 changes,
                 accounts: Accounts::open(data_dir)?,
             }),
@@ -364,19 +365,21 @@ impl Store {
         }
     }
 
-    /// Stages a delivery on a staging thread (`readers::STAGERS` of them, then tokio's
-    /// blocking pool when all are busy) and queues it to the writer from that same
-    /// thread. Its own threads, not the blocking pool first: that pool's one queue
-    /// lock, taken by every SMTP session's message at once, spun and yielded (SMTP at
-    /// 20 sessions +12 %, 9 % less CPU per message with the threads, ab-smtp.sh): `build` writes the files (each fsynced in `tmp/`,
+    /// Stages a delivery on a staging thread and queues it to the writer from that
+    /// same thread: `build` writes the files (each fsynced in `tmp/`,
     /// [`Store::stage_blocking`]) and returns the writer's request, or fails having
     /// removed what it wrote. The caller waits once, for the writer's answer. Awaiting
     /// the staging first and submitting afterwards would cost one more hand-over
     /// between threads, and each costs 150–300 µs of wake-up on a busy machine
-    /// (measured under imaptest: 170–200 µs per APPEND). At shutdown the staging
-    /// threads are not waited for as tokio's blocking pool was when the runtime is
-    /// dropped: a message still being staged then was answered to nobody, and its
-    /// unnamed file goes with the process (a named one is left to the `tmp/` cleanup).
+    /// (measured under imaptest: 170–200 µs per APPEND).
+    ///
+    /// The store's own threads (`readers::STAGERS`), and tokio's blocking pool only
+    /// when all are busy: that pool's one queue lock, taken by every SMTP session's
+    /// message at once, spun and yielded (with the threads, SMTP at 20 sessions +12 %
+    /// and 9 % less CPU per message, `ab-smtp.sh`). At shutdown the staging threads are
+    /// not waited for as the blocking pool is when the runtime is dropped: a message
+    /// still being staged then was answered to nobody, and its unnamed file goes with
+    /// the process (a named one is left to the `tmp/` cleanup).
     async fn stage_and_submit<F>(&self, build: F) -> Result<Outcome>
     where
         F: FnOnce(&Store) -> Result<Op> + Send + 'static,
@@ -386,7 +389,11 @@ impl Store {
         // Not awaited: the outcome comes through `reply`. If the closure never runs
         // (the runtime is shutting down), `reply` is dropped and the caller hears
         // StoreError::Closed.
-        self.inner.stagers.spawn(move || match build(&store) {
+        let stagers = self
+            .inner
+            .stagers
+            .get_or_init(|| readers::Hops::start("store-stage", readers::STAGERS));
+        stagers.spawn(move || match build(&store) {
             Ok(op) => store.inner.writer.submit_to(op, reply),
             Err(e) => drop(reply.send(Err(e))),
         });

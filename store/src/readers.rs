@@ -22,9 +22,9 @@ pub(crate) const READERS: usize = 4;
 /// go to tokio's blocking pool. 20 SMTP sessions keep about as many busy.
 pub(crate) const STAGERS: usize = 16;
 
-/// The reader threads' queue (the door's hops; not `index::Readers`, the pool of
-/// read connections those threads use). Dropping it ends the threads (their `recv`
-/// fails).
+/// A set of threads fed by one queue: the reader threads (the door's hops; not
+/// `index::Readers`, the pool of read connections those threads use) or the staging
+/// threads. Dropping it ends the threads (their `recv` fails).
 pub(crate) struct Hops {
     tx: crossbeam_channel::Sender<Job>,
     idle: Arc<AtomicUsize>,
@@ -58,32 +58,24 @@ impl Hops {
         Hops { tx, idle }
     }
 
-    /// Runs `f` on a reader thread when one is idle, else on tokio's blocking pool;
-    /// `None` when it could not run (shutting down) or panicked.
+    /// Runs `f` on one of the threads when one is idle, else on tokio's blocking pool
+    /// ([`Hops::spawn`]), and waits for its answer; `None` when it could not run
+    /// (shutting down) or panicked.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let claimed = self
-            .idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok();
-        if !claimed {
-            return tokio::task::spawn_blocking(f).await.ok();
-        }
         let (done, answer) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        self.spawn(move || {
             let _ = done.send(f());
         });
-        if self.tx.send(job).is_err() {
-            return None;
-        }
         answer.await.ok()
     }
 
     /// Starts `f` on one of the threads when one is idle, else on tokio's blocking
     /// pool, without waiting for it (`f` answers through its own channel).
     pub(crate) fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        // Claims an idle thread, so a job sent never waits behind a busy one.
         let claimed = self
             .idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
@@ -113,7 +105,7 @@ mod tests {
     #[tokio::test]
     async fn spawned_jobs_use_the_threads_then_the_blocking_pool() {
         let hops = Hops::start("test-stage", 2);
-        all_readers_idle_of(&hops, 2).await;
+        all_idle(&hops, 2).await;
         let (names_tx, names) = mpsc::channel();
         let (release_tx, release) = mpsc::channel::<()>();
         let release = Arc::new(std::sync::Mutex::new(release));
@@ -160,21 +152,16 @@ mod tests {
             "ran on {third:?}"
         );
         drop(release_tx);
-        all_readers_idle_of(&hops, 2).await;
+        all_idle(&hops, 2).await;
     }
 
-    /// Waits (10 s at most) until `threads` threads of `hops` are idle.
-    async fn all_readers_idle_of(hops: &Hops, threads: usize) {
+    /// Waits (10 s at most) until `threads` threads of `hops` are idle: all alive.
+    async fn all_idle(hops: &Hops, threads: usize) {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while hops.idle.load(Ordering::Acquire) != threads {
             assert!(std::time::Instant::now() < deadline, "a thread is gone");
             tokio::task::yield_now().await;
         }
-    }
-
-    /// Waits (10 s at most) until every reader thread is idle: all of them alive.
-    async fn all_readers_idle(hops: &Hops) {
-        all_readers_idle_of(hops, READERS).await
     }
 
     /// A job that panics answers None, and its reader thread goes on serving: after
@@ -185,11 +172,11 @@ mod tests {
     async fn a_panicking_job_does_not_take_its_reader_thread() {
         let hops = Hops::start("store-reader", READERS);
         for _ in 0..2 * READERS {
-            all_readers_idle(&hops).await;
+            all_idle(&hops, READERS).await;
             let answer: Option<()> = hops.run(|| panic!("a job that panics")).await;
             assert!(answer.is_none());
         }
-        all_readers_idle(&hops).await;
+        all_idle(&hops, READERS).await;
         let name = hops
             .run(|| std::thread::current().name().map(str::to_string))
             .await

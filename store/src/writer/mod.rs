@@ -502,8 +502,9 @@ struct WriterState {
     mailbox_rows: Option<Arc<AtomicBool>>,
 }
 
-/// The lengths of an [`Effects`]' records before a request ([`Effects::mark`]).
-#[derive(Clone, Copy)]
+/// The lengths of an [`Effects`]' records before a request ([`Effects::mark`]); the
+/// default is before the batch.
+#[derive(Clone, Copy, Default)]
 struct EffectsMark {
     created: usize,
     unlinked: usize,
@@ -607,16 +608,21 @@ impl Effects {
     /// ([`undo_files`]) and its post-commit effects. (`dirs` keeps its directories:
     /// an extra fsync at worst; `tmp_done` keeps its staged names, which are garbage.)
     fn undo_to(&mut self, mark: EffectsMark) {
-        undo_files(
-            self.unlinked.drain(mark.unlinked..),
-            self.created.drain(mark.created..),
-            self.renames.drain(mark.renames..),
-        );
+        self.undo_files_to(mark);
         self.remove_trees.truncate(mark.remove_trees);
         self.trash.truncate(mark.trash);
         self.events.truncate(mark.events);
         self.stored.truncate(mark.stored);
         self.undo_changed(mark.changed);
+    }
+
+    /// Undoes the file changes on disk recorded since `mark` ([`undo_files`]).
+    fn undo_files_to(&mut self, mark: EffectsMark) {
+        undo_files(
+            self.unlinked.drain(mark.unlinked..),
+            self.created.drain(mark.created..),
+            self.renames.drain(mark.renames..),
+        );
     }
 
     /// Lets go of a staged message the writer is done with, delivered or not (its
@@ -1042,11 +1048,7 @@ impl WriterState {
             }
             Err(e) => {
                 tracing::error!(error = %e, "index batch failed; nothing in it is acknowledged");
-                undo_files(
-                    effects.unlinked.drain(..),
-                    effects.created.drain(..),
-                    effects.renames.drain(..),
-                );
+                effects.undo_files_to(EffectsMark::default());
                 // The directories' fsyncs may have run before the commit failed
                 // (`DirSync::reserve`): make the undoing durable too.
                 for dir in &effects.dirs {
